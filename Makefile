@@ -1,0 +1,81 @@
+# ebb: one self-contained binary, build/ebb, with the Lua parts compiled in.
+PREFIX ?= /usr/local
+CC ?= cc
+LUAJIT ?= luajit
+PKGS = luajit libuv
+DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu99 -Wall -Wextra -Werror=implicit-function-declaration
+DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS += $(DEP_LIBS) -lm
+
+BUILD ?= build
+HOST_SRC = $(wildcard host/*.c)
+BINDING_SRC = $(wildcard bindings/*.c)
+LUA_SRC = $(sort $(wildcard lua/ebb/*.lua))
+LUA_HDR = $(patsubst lua/ebb/%.lua,$(BUILD)/gen/ebb_%.h,$(LUA_SRC))
+OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(BUILD)/obj/gen/embedded_list.o
+
+.PHONY: all deps test sanitize bench install clean example
+
+all: $(BUILD)/ebb
+
+# Installs the Debian packages the build and the tests need, only when one is missing.
+deps:
+	@missing=""; for p in $(DEBIAN_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/ebb: $(OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS) -Wl,-E
+
+$(BUILD)/obj/%.o: %.c host/ebb.h host/host.h host/runtime.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Ihost -c -o $@ $<
+
+# Each Lua module becomes a header of bytecode (with debug info, for tracebacks).
+$(BUILD)/gen/ebb_%.h: lua/ebb/%.lua
+	@mkdir -p $(dir $@)
+	cd lua && $(LUAJIT) -b -g -n ebb.$* -t h ebb/$*.lua ../$@
+
+$(BUILD)/gen/embedded_list.c: $(LUA_HDR) Makefile
+	@{ echo '#include "runtime.h"'; \
+	  for h in $(notdir $(LUA_HDR)); do echo "#include \"$$h\""; done; \
+	  echo 'const embedded_module embedded_modules[] = {'; \
+	  for f in $(LUA_SRC); do m=$$(basename $$f .lua); \
+	    name=ebb.$$m; [ $$m = init ] && name=ebb; \
+	    echo "  {\"$$name\", luaJIT_BC_ebb_$$m, luaJIT_BC_ebb_$${m}_SIZE, \"@ebb/$$m.lua\"},"; done; \
+	  echo '  {0, 0, 0, 0}};'; } > $@
+
+$(BUILD)/obj/gen/embedded_list.o: $(BUILD)/gen/embedded_list.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Ihost -I$(BUILD)/gen -c -o $@ $<
+
+example: $(BUILD)/ebb
+	$(BUILD)/ebb examples/task_group.lua
+
+test: $(BUILD)/ebb
+	$(BUILD)/ebb test
+
+sanitize:
+	$(MAKE) BUILD=build/sanitize CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	  LDFLAGS="-fsanitize=address,undefined" build/sanitize/ebb
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  build/sanitize/ebb test
+
+bench: $(BUILD)/ebb
+	EBB=$(BUILD)/ebb bench/run
+
+install: $(BUILD)/ebb
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/ebb $(DESTDIR)$(PREFIX)/bin/ebb
+
+clean:
+	rm -rf build

@@ -1,0 +1,12 @@
+-- sleepers: 100,000 concurrent tasks, each sleeping (i % 100) ms, then all awaited.
+local task = require "ebb.task"
+
+local N = 100000
+
+local list = {}
+for i = 1, N do
+  list[i] = task.spawn(task.sleep, i % 100)
+end
+task.all(list)
+
+print("sleepers " .. #list)

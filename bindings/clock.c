@@ -1,0 +1,56 @@
+/* ebb.clock's C half: reading the clock, switching it between real and
+ * virtual time, and stepping virtual time one timer at a time. */
+#include <math.h>
+#include <string.h>
+#include "../host/host.h"
+
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, ebb_now());
+  return 1;
+}
+
+static const char *const mode_names[] = {"real", "frozen", "auto", NULL};
+
+/* set_mode(name) */
+static int l_set_mode(lua_State *L) {
+  clock_set_mode(luaL_checkoption(L, 1, NULL, mode_names));
+  return 0;
+}
+
+static int l_mode(lua_State *L) {
+  lua_pushstring(L, mode_names[clock_mode()]);
+  return 1;
+}
+
+/* step(limit): fires the earliest timer due by `limit`, moving time to it */
+static int l_step(lua_State *L) {
+  double limit = luaL_checknumber(L, 1);
+  if (clock_mode() == CLOCK_REAL) return luaL_error(L, "the clock is real: freeze it first");
+  lua_pushboolean(L, clock_fire_next(limit));
+  return 1;
+}
+
+/* set_now(ms): moves frozen time forward (never back) */
+static int l_set_now(lua_State *L) {
+  double ms = luaL_checknumber(L, 1);
+  if (clock_mode() == CLOCK_REAL) return luaL_error(L, "the clock is real: freeze it first");
+  clock_set_frozen_time(ms);
+  return 0;
+}
+
+static int l_next_deadline(lua_State *L) {
+  double d = clock_next_deadline();
+  if (d < 0) return 0;
+  lua_pushnumber(L, d);
+  return 1;
+}
+
+int luaopen_ebb_clock_core(lua_State *L) {
+  static const luaL_Reg fns[] = {
+    {"now", l_now},   {"set_mode", l_set_mode}, {"mode", l_mode},
+    {"step", l_step}, {"set_now", l_set_now},   {"next_deadline", l_next_deadline},
+    {NULL, NULL}};
+  lua_newtable(L);
+  luaL_register(L, NULL, fns);
+  return 1;
+}

@@ -1,0 +1,171 @@
+/* The one clock: monotonic milliseconds, real or frozen, and the heap of every
+ * timer in the host. Timers fire from the scheduler loop, never inside libuv. */
+#include <math.h>
+#include <stdlib.h>
+#include "host.h"
+
+static struct {
+  int mode;
+  double base;       /* clock reading when real time was last (re)started */
+  uint64_t hr_base;  /* uv_hrtime() at that moment */
+  double frozen_at;  /* the reading while frozen */
+  ebb_timer **heap;
+  size_t len, cap;
+  uint64_t seq;
+  uv_timer_t uv;     /* wakes the loop for the earliest deadline in real time */
+  int uv_active;
+} clk;
+
+double ebb_now(void) {
+  if (clk.mode != CLOCK_REAL) return clk.frozen_at;
+  return clk.base + (double)(uv_hrtime() - clk.hr_base) / 1e6;
+}
+
+static int earlier(const ebb_timer *a, const ebb_timer *b) {
+  return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+static void heap_set(size_t i, ebb_timer *t) {
+  clk.heap[i] = t;
+  t->heap_index = (int)i;
+}
+
+static void sift_up(size_t i) {
+  ebb_timer *t = clk.heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!earlier(t, clk.heap[p])) break;
+    heap_set(i, clk.heap[p]);
+    i = p;
+  }
+  heap_set(i, t);
+}
+
+static void sift_down(size_t i) {
+  ebb_timer *t = clk.heap[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= clk.len) break;
+    if (c + 1 < clk.len && earlier(clk.heap[c + 1], clk.heap[c])) c++;
+    if (!earlier(clk.heap[c], t)) break;
+    heap_set(i, clk.heap[c]);
+    i = c;
+  }
+  heap_set(i, t);
+}
+
+void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *)) {
+  t->deadline = 0;
+  t->seq = 0;
+  t->heap_index = -1;
+  t->fire = fire;
+}
+
+void ebb_timer_start(ebb_timer *t, double delay_ms) {
+  if (ebb_timer_armed(t)) ebb_timer_stop(t);
+  if (!(delay_ms > 0)) delay_ms = 0; /* NaN and negatives: fire at once */
+  if (clk.len == clk.cap) {
+    size_t cap = clk.cap ? clk.cap * 2 : 256;
+    ebb_timer **h = realloc(clk.heap, cap * sizeof *h);
+    if (!h) abort();
+    clk.heap = h;
+    clk.cap = cap;
+  }
+  t->deadline = ebb_now() + delay_ms;
+  t->seq = ++clk.seq;
+  heap_set(clk.len++, t);
+  sift_up(clk.len - 1);
+}
+
+void ebb_timer_stop(ebb_timer *t) {
+  size_t i;
+  if (!ebb_timer_armed(t)) return;
+  i = (size_t)t->heap_index;
+  t->heap_index = -1;
+  if (i == --clk.len) return;
+  heap_set(i, clk.heap[clk.len]);
+  if (i > 0 && earlier(clk.heap[i], clk.heap[(i - 1) / 2])) sift_up(i);
+  else sift_down(i);
+}
+
+size_t ebb_timer_count(void) { return clk.len; }
+
+static ebb_timer *pop_earliest(void) {
+  ebb_timer *t = clk.heap[0];
+  ebb_timer_stop(t);
+  return t;
+}
+
+int clock_fire_due(void) {
+  int fired = 0;
+  double now;
+  if (clk.mode != CLOCK_REAL) return 0;
+  now = ebb_now();
+  while (clk.len && clk.heap[0]->deadline <= now) {
+    ebb_timer *t = pop_earliest();
+    t->fire(t);
+    fired++;
+  }
+  return fired;
+}
+
+int clock_fire_next(double limit) {
+  ebb_timer *t;
+  if (!clk.len || clk.heap[0]->deadline > limit || isinf(clk.heap[0]->deadline)) return 0;
+  t = pop_earliest();
+  if (t->deadline > clk.frozen_at) clk.frozen_at = t->deadline;
+  t->fire(t);
+  return 1;
+}
+
+double clock_next_deadline(void) { return clk.len ? clk.heap[0]->deadline : -1; }
+
+void clock_set_frozen_time(double ms) {
+  if (ms > clk.frozen_at) clk.frozen_at = ms;
+}
+
+int clock_mode(void) { return clk.mode; }
+
+void clock_set_mode(int mode) {
+  if (mode == clk.mode) return;
+  if (mode == CLOCK_REAL) {
+    clk.base = clk.frozen_at;
+    clk.hr_base = uv_hrtime();
+  } else if (clk.mode == CLOCK_REAL) {
+    clk.frozen_at = ebb_now();
+  }
+  clk.mode = mode;
+  clock_arm();
+}
+
+static void on_uv_timer(uv_timer_t *h) { (void)h; /* the scheduler loop fires due timers */ }
+
+void clock_arm(void) {
+  double wait;
+  if (clk.mode != CLOCK_REAL || !clk.len) {
+    if (clk.uv_active) uv_timer_stop(&clk.uv);
+    clk.uv_active = 0;
+    return;
+  }
+  wait = clk.heap[0]->deadline - ebb_now();
+  if (wait > 1e12) wait = 1e12; /* "forever" still has to fit libuv's integer */
+  /* libuv counts whole milliseconds; round up so we never wake early */
+  uv_timer_start(&clk.uv, on_uv_timer, wait <= 0 ? 0 : (uint64_t)wait + 1, 0);
+  clk.uv_active = 1;
+}
+
+int clock_uv_active(void) { return clk.uv_active; }
+
+void clock_init(uv_loop_t *loop) {
+  clk.mode = CLOCK_REAL;
+  clk.base = 0;
+  clk.hr_base = uv_hrtime();
+  uv_timer_init(loop, &clk.uv);
+}
+
+void clock_close(void) {
+  free(clk.heap);
+  clk.heap = NULL;
+  clk.len = clk.cap = 0;
+  if (!uv_is_closing((uv_handle_t *)&clk.uv)) uv_close((uv_handle_t *)&clk.uv, NULL);
+}

@@ -1,0 +1,134 @@
+/* The small core that every binding shares: lists, the clock's timers, abort
+ * signals and waits. Nothing here knows about any particular module. */
+#ifndef EBB_H
+#define EBB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include <uv.h>
+
+#define EBB_VERSION "0.1.0"
+
+/* ---- intrusive doubly-linked lists (O(1) add and remove) ---- */
+typedef struct ebb_node {
+  struct ebb_node *prev, *next;
+} ebb_node;
+
+static inline void ebb_list_init(ebb_node *head) { head->prev = head->next = head; }
+static inline int ebb_list_empty(const ebb_node *head) { return head->next == head; }
+static inline int ebb_node_linked(const ebb_node *n) { return n->next != NULL; }
+static inline void ebb_list_push(ebb_node *head, ebb_node *n) {
+  n->prev = head->prev;
+  n->next = head;
+  head->prev->next = n;
+  head->prev = n;
+}
+static inline void ebb_node_unlink(ebb_node *n) {
+  if (!n->next) return;
+  n->prev->next = n->next;
+  n->next->prev = n->prev;
+  n->prev = n->next = NULL;
+}
+static inline ebb_node *ebb_list_shift(ebb_node *head) {
+  ebb_node *n = head->next;
+  if (n == head) return NULL;
+  ebb_node_unlink(n);
+  return n;
+}
+#define ebb_container(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
+
+/* ---- the host ---- */
+lua_State *ebb_main_state(void);
+uv_loop_t *ebb_loop(void);
+/* Pushes the value a module keeps under `name` in the host's private table. */
+void ebb_get_private(lua_State *L, const char *name);
+void ebb_set_private(lua_State *L, const char *name); /* pops the value */
+
+/* ---- the clock (host/clock.c): every timer of the host ---- */
+typedef struct ebb_timer {
+  double deadline;
+  uint64_t seq;
+  int heap_index; /* -1 when not armed */
+  void (*fire)(struct ebb_timer *t);
+} ebb_timer;
+
+double ebb_now(void);
+void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *));
+void ebb_timer_start(ebb_timer *t, double delay_ms);
+void ebb_timer_stop(ebb_timer *t);
+static inline int ebb_timer_armed(const ebb_timer *t) { return t->heap_index >= 0; }
+size_t ebb_timer_count(void);
+
+/* ---- abort signals (host/signal.c) ---- */
+typedef struct ebb_signal ebb_signal;
+typedef struct ebb_listener {
+  ebb_node link;
+  void (*fn)(struct ebb_listener *l, ebb_signal *s);
+} ebb_listener;
+
+int ebb_signal_aborted(const ebb_signal *s);
+void ebb_signal_push_reason(lua_State *L, const ebb_signal *s);
+/* Listeners run once, in registration order, after every dependent is marked. */
+void ebb_signal_listen(ebb_signal *s, ebb_listener *l);
+void ebb_signal_unlisten(ebb_signal *s, ebb_listener *l);
+/* Aborts with the value on top of L's stack (popped). */
+void ebb_signal_abort(lua_State *L, ebb_signal *s);
+ebb_signal *ebb_check_signal(lua_State *L, int idx);
+ebb_signal *ebb_opt_signal(lua_State *L, int idx); /* nil or a signal */
+/* A new controller-kind signal userdata, pushed on L. */
+ebb_signal *ebb_signal_new(lua_State *L);
+
+/* ---- tasks and waits (host/sched.c) ---- */
+typedef struct ebb_task ebb_task;
+
+/* A task waits on one thing at a time; the wait is embedded in the task. */
+typedef struct ebb_wait {
+  ebb_node link;          /* in whatever list the waiter sits in */
+  ebb_timer timer;        /* deadline of the wait, if any */
+  ebb_listener on_abort;  /* the explicit signal given to the wait */
+  ebb_signal *signal;
+  void *data;             /* for the owner of the list */
+  void (*on_cancel)(struct ebb_wait *w); /* give back what was handed over */
+} ebb_wait;
+
+typedef ebb_node ebb_waitlist;
+
+enum { EBB_WOKE = 1, EBB_ABORTED = 0, EBB_TIMEDOUT = -1 };
+
+ebb_task *ebb_current(void);
+/* Raises a clear Lua error unless L runs inside a task. */
+ebb_task *ebb_check_in_task(lua_State *L);
+ebb_wait *ebb_task_wait(ebb_task *t);
+/*
+ * Parks the current task on `list` (may be NULL: then only the timeout or an
+ * abort ends it), watching the signal at `signal_idx` (0: none) and the task's
+ * own signal. timeout_ms < 0 means none. Use as `return ebb_wait_on(...)`.
+ * The wait is resumed with `true` (woken), `false, reason` (aborted) or
+ * `nil, "timeout"`. When already aborted it returns those values at once.
+ */
+int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx);
+/* Ends a wait with `true`. The waiter is removed from its list first. */
+void ebb_wake(ebb_wait *w);
+void ebb_wake_all(ebb_waitlist *list);
+ebb_wait *ebb_wake_first(ebb_waitlist *list);
+static inline int ebb_waitlist_empty(ebb_waitlist *list) { return ebb_list_empty(list); }
+#define ebb_waitlist_init ebb_list_init
+
+/* ---- the host's own handles: closed at exit, counted for leak checks ---- */
+typedef struct ebb_handle {
+  ebb_node link;
+  uv_handle_t *uv;
+} ebb_handle;
+void ebb_handle_track(ebb_handle *h, uv_handle_t *uv);
+void ebb_handle_untrack(ebb_handle *h);
+int ebb_handle_count(void);
+
+/* ---- argument checks with messages that name the argument ---- */
+double ebb_check_ms(lua_State *L, int idx, const char *what);
+int ebb_argerror_type(lua_State *L, int idx, const char *expected);
+/* luaL_testudata, which Lua 5.1 lacks */
+void *luaL_testudata_compat(lua_State *L, int idx, const char *tname);
+
+#endif

@@ -1,0 +1,42 @@
+/* What the parts of the host tell each other; bindings use ebb.h only. */
+#ifndef EBB_HOST_H
+#define EBB_HOST_H
+
+#include "ebb.h"
+
+enum { CLOCK_REAL, CLOCK_FROZEN, CLOCK_AUTO };
+
+void clock_init(uv_loop_t *loop);
+void clock_close(void);
+void clock_arm(void);
+int clock_fire_due(void);
+int clock_fire_next(double limit);
+double clock_next_deadline(void);
+void clock_set_frozen_time(double ms);
+int clock_mode(void);
+void clock_set_mode(int mode);
+int clock_uv_active(void);
+
+void sched_init(lua_State *L);
+void sched_close(lua_State *L);
+/* Spawns fn and its nargs arguments (on top of L) as a task; pushes the task. */
+ebb_task *sched_spawn(lua_State *L, int nargs);
+/* Runs the loop until nothing is left; returns how the root task ended. */
+void sched_run(lua_State *L);
+int sched_ready_count(void);
+int sched_internal_handles(void);
+void sched_stop(void);
+
+void signal_init(lua_State *L);
+void handles_close_all(void);
+
+int runtime_exit_status(void);
+void runtime_set_exit_status(int status);
+void runtime_report_error(lua_State *L, int idx, const char *prefix);
+void runtime_exit(lua_State *L, int status); /* closes everything, then exits */
+
+int luaopen_ebb_core(lua_State *L);
+int luaopen_ebb_abort_core(lua_State *L);
+int luaopen_ebb_clock_core(lua_State *L);
+
+#endif

@@ -1,0 +1,111 @@
+/* ebb's command line: ebb [options] [script [args]], ebb test [busted args]. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <lauxlib.h>
+#include <luajit.h>
+#include "host.h"
+#include "runtime.h"
+
+static const char usage[] =
+  "usage: ebb [options] [script [args]]\n"
+  "       ebb test [busted options] [paths]\n"
+  "Options:\n"
+  "  -e CODE   run CODE (may be given more than once)\n"
+  "  -         read the script from standard input\n"
+  "  -v        print the version\n"
+  "  -h        print this help\n"
+  "With no script and standard input not a terminal, the script is read from it.\n";
+
+static int fail(lua_State *L, const char *what) {
+  fprintf(stderr, "ebb: %s\n", what ? what : lua_tostring(L, -1));
+  runtime_close(L);
+  return 1;
+}
+
+/* arg as the standalone lua sets it: the script at 0, options below, args above. */
+static void push_arg_table(lua_State *L, int argc, char **argv, int script) {
+  int i;
+  lua_createtable(L, argc - script - 1, script + 1);
+  for (i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - script);
+  }
+  lua_setglobal(L, "arg");
+}
+
+int main(int argc, char **argv) {
+  lua_State *L;
+  int i, script = argc, nchunks = 0, nargs, status, from_stdin = 0;
+
+  if (argc > 1 && !strcmp(argv[1], "-v")) {
+    printf("ebb %s (%s, libuv %s)\n", EBB_VERSION, LUAJIT_VERSION, uv_version_string());
+    return 0;
+  }
+  if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  L = runtime_open();
+  if (!L) {
+    fputs("ebb: cannot create a Lua state\n", stderr);
+    return 1;
+  }
+
+  if (argc > 1 && !strcmp(argv[1], "test")) {
+    push_arg_table(L, argc, argv, 1);
+    ebb_get_private(L, "test_main");
+    for (i = 2; i < argc; i++) lua_pushstring(L, argv[i]);
+    status = runtime_run_root(L, argc - 2);
+    runtime_close(L);
+    return status;
+  }
+
+  lua_newtable(L); /* the chunks to run, in order */
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-e")) {
+      if (++i >= argc) return fail(L, "'-e' needs an argument");
+      if (luaL_loadbuffer(L, argv[i], strlen(argv[i]), "=(command line)") != 0) return fail(L, NULL);
+      lua_rawseti(L, -2, ++nchunks);
+    } else if (!strcmp(a, "-v") || !strcmp(a, "-h")) {
+      continue;
+    } else if (!strcmp(a, "-")) {
+      script = i;
+      from_stdin = 1;
+      break;
+    } else if (!strcmp(a, "--")) {
+      if (i + 1 < argc) script = i + 1;
+      break;
+    } else if (a[0] == '-') {
+      fprintf(stderr, "ebb: unrecognized option '%s'\n%s", a, usage);
+      runtime_close(L);
+      return 1;
+    } else {
+      script = i;
+      break;
+    }
+  }
+  if (script == argc && nchunks == 0) {
+    if (isatty(0)) {
+      fputs(usage, stderr);
+      runtime_close(L);
+      return 1;
+    }
+    from_stdin = 1;
+  }
+  if (script < argc || from_stdin) {
+    const char *name = from_stdin ? NULL : argv[script];
+    if (luaL_loadfile(L, name) != 0) return fail(L, NULL);
+    lua_rawseti(L, -2, ++nchunks);
+  }
+  push_arg_table(L, argc, argv, script < argc ? script : argc - 1);
+
+  ebb_get_private(L, "main");
+  lua_insert(L, -2); /* main, chunks */
+  nargs = 1;
+  for (i = script + 1; i < argc; i++, nargs++) lua_pushstring(L, argv[i]);
+  status = runtime_run_root(L, nargs);
+  runtime_close(L);
+  return status;
+}

@@ -1,0 +1,419 @@
+/* Abort signals with DOM semantics: listeners, abort.any dependents and
+ * abort.timeout. A signal keeps itself alive only while it could still call
+ * a Lua listener, so a long-lived source holds no growing state. */
+#include <stdlib.h>
+#include <string.h>
+#include "host.h"
+
+#define SIGNAL_MT "ebb.signal"
+
+enum { SIG_PLAIN, SIG_TIMEOUT, SIG_ANY };
+
+typedef struct dep_link {
+  ebb_node in_source; /* in source->dependents, in creation order */
+  ebb_signal *source;
+  ebb_signal *dependent;
+} dep_link;
+
+struct ebb_signal {
+  int aborted;
+  int kind;
+  int reason_ref;
+  int self_ref;        /* anchor in the registry while a Lua listener may still run */
+  int nlua;            /* Lua listeners linked */
+  int ndependents;
+  ebb_node listeners;
+  ebb_node dependents;
+  ebb_signal *abort_next;
+  ebb_timer timer;     /* SIG_TIMEOUT */
+  int nlinks;
+  dep_link links[];    /* SIG_ANY: one per source */
+};
+
+typedef struct lua_listener {
+  ebb_listener l;
+  ebb_signal *signal;
+  int fn_ref;
+  int self_ref;
+} lua_listener;
+
+int ebb_signal_aborted(const ebb_signal *s) { return s->aborted; }
+
+void ebb_signal_push_reason(lua_State *L, const ebb_signal *s) {
+  if (s->aborted) lua_rawgeti(L, LUA_REGISTRYINDEX, s->reason_ref);
+  else lua_pushnil(L);
+}
+
+static int has_live_source(const ebb_signal *s) {
+  int i;
+  for (i = 0; i < s->nlinks; i++)
+    if (ebb_node_linked(&s->links[i].in_source)) return 1;
+  return 0;
+}
+
+static int wants_anchor(const ebb_signal *s) {
+  if (s->aborted) return 0;
+  switch (s->kind) {
+  case SIG_TIMEOUT: return ebb_timer_armed(&s->timer) && (s->nlua > 0 || s->ndependents > 0);
+  case SIG_ANY: return s->nlua > 0 && has_live_source(s);
+  default: return 0;
+  }
+}
+
+/* idx: the signal's userdata on L's stack, needed only to anchor it. */
+static void update_anchor(lua_State *L, ebb_signal *s, int idx) {
+  int want = wants_anchor(s);
+  if (want && s->self_ref == LUA_NOREF && idx) {
+    lua_pushvalue(L, idx);
+    s->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  } else if (!want && s->self_ref != LUA_NOREF) {
+    luaL_unref(L, LUA_REGISTRYINDEX, s->self_ref);
+    s->self_ref = LUA_NOREF;
+  }
+}
+
+static void unlink_sources(lua_State *L, ebb_signal *s) {
+  int i;
+  for (i = 0; i < s->nlinks; i++) {
+    dep_link *k = &s->links[i];
+    if (!ebb_node_linked(&k->in_source)) continue;
+    ebb_node_unlink(&k->in_source);
+    k->source->ndependents--;
+    update_anchor(L, k->source, 0);
+  }
+}
+
+void ebb_signal_listen(ebb_signal *s, ebb_listener *l) { ebb_list_push(&s->listeners, &l->link); }
+
+void ebb_signal_unlisten(ebb_signal *s, ebb_listener *l) {
+  (void)s;
+  ebb_node_unlink(&l->link);
+}
+
+static lua_State *listener_L; /* the state Lua listeners run on during an abort */
+
+static void run_listeners(ebb_signal *s) {
+  ebb_node *n;
+  while ((n = ebb_list_shift(&s->listeners)) != NULL) {
+    ebb_listener *l = ebb_container(n, ebb_listener, link);
+    l->fn(l, s);
+  }
+}
+
+void ebb_signal_abort(lua_State *L, ebb_signal *s) {
+  ebb_signal *deps = NULL, **tail = &deps, *d;
+  lua_State *saved = listener_L;
+  ebb_node *n;
+  if (s->aborted) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pushvalue(L, -1);
+  s->reason_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  s->aborted = 1;
+  if (s->kind == SIG_TIMEOUT) ebb_timer_stop(&s->timer);
+  /* DOM: every dependent is marked aborted before any listener runs. A
+   * dependent with listeners is kept alive by them (an anchor or a waiting
+   * task), so only those are remembered for the second pass. */
+  while ((n = ebb_list_shift(&s->dependents)) != NULL) {
+    d = ebb_container(n, dep_link, in_source)->dependent;
+    s->ndependents--;
+    if (d->aborted) continue;
+    lua_pushvalue(L, -1);
+    d->reason_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    d->aborted = 1;
+    unlink_sources(L, d);
+    if (!ebb_list_empty(&d->listeners)) {
+      d->abort_next = NULL;
+      *tail = d;
+      tail = &d->abort_next;
+    }
+  }
+  lua_pop(L, 1);
+  listener_L = L;
+  run_listeners(s);
+  for (d = deps; d; d = d->abort_next) run_listeners(d);
+  listener_L = saved;
+  for (d = deps; d; d = d->abort_next) update_anchor(L, d, 0);
+  update_anchor(L, s, 0);
+}
+
+/* ---- Lua listeners ---- */
+
+static void lua_listener_release(lua_State *L, lua_listener *ll) {
+  if (ll->signal) ll->signal->nlua--;
+  ll->signal = NULL;
+  luaL_unref(L, LUA_REGISTRYINDEX, ll->fn_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, ll->self_ref);
+  ll->fn_ref = ll->self_ref = LUA_NOREF;
+}
+
+static void lua_listener_fire(ebb_listener *l, ebb_signal *s) {
+  lua_listener *ll = (lua_listener *)l;
+  lua_State *L = listener_L ? listener_L : ebb_main_state();
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ll->fn_ref);
+  ebb_signal_push_reason(L, s);
+  lua_listener_release(L, ll);
+  if (lua_pcall(L, 1, 0, 0) != 0) {
+    runtime_report_error(L, -1, "error in an abort listener");
+    lua_pop(L, 1);
+  }
+}
+
+static int listener_off(lua_State *L) {
+  lua_listener *ll = lua_touserdata(L, lua_upvalueindex(1));
+  ebb_signal *s = ll->signal;
+  if (!s || !ebb_node_linked(&ll->l.link)) return 0;
+  ebb_node_unlink(&ll->l.link);
+  lua_listener_release(L, ll);
+  update_anchor(L, s, 0);
+  return 0;
+}
+
+static int noop(lua_State *L) {
+  (void)L;
+  return 0;
+}
+
+/* signal:on_abort(fn) -> off */
+static int signal_on_abort(lua_State *L) {
+  ebb_signal *s = ebb_check_signal(L, 1);
+  lua_listener *ll;
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  if (s->aborted) {
+    lua_pushcfunction(L, noop);
+    return 1;
+  }
+  ll = lua_newuserdata(L, sizeof *ll);
+  memset(ll, 0, sizeof *ll);
+  ll->signal = s;
+  lua_pushvalue(L, 2);
+  ll->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, -1);
+  ll->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  ll->l.fn = lua_listener_fire;
+  ebb_signal_listen(s, &ll->l);
+  s->nlua++;
+  update_anchor(L, s, 1);
+  lua_pushcclosure(L, listener_off, 1);
+  return 1;
+}
+
+/* ---- the userdata ---- */
+
+static ebb_signal *signal_alloc(lua_State *L, int kind, int nlinks) {
+  size_t size = sizeof(ebb_signal) + (size_t)nlinks * sizeof(dep_link);
+  ebb_signal *s = lua_newuserdata(L, size);
+  memset(s, 0, size);
+  s->kind = kind;
+  s->reason_ref = s->self_ref = LUA_NOREF;
+  ebb_list_init(&s->listeners);
+  ebb_list_init(&s->dependents);
+  ebb_timer_init(&s->timer, NULL);
+  s->nlinks = nlinks;
+  luaL_getmetatable(L, SIGNAL_MT);
+  lua_setmetatable(L, -2);
+  return s;
+}
+
+ebb_signal *ebb_signal_new(lua_State *L) { return signal_alloc(L, SIG_PLAIN, 0); }
+
+ebb_signal *ebb_check_signal(lua_State *L, int idx) {
+  ebb_signal *s = luaL_testudata_compat(L, idx, SIGNAL_MT);
+  if (!s) ebb_argerror_type(L, idx, "abort signal");
+  return s;
+}
+
+ebb_signal *ebb_opt_signal(lua_State *L, int idx) {
+  if (lua_isnoneornil(L, idx)) return NULL;
+  return ebb_check_signal(L, idx);
+}
+
+static int signal_gc(lua_State *L) {
+  ebb_signal *s = lua_touserdata(L, 1);
+  ebb_node *n;
+  while ((n = ebb_list_shift(&s->dependents)) != NULL) {
+    ebb_container(n, dep_link, in_source)->dependent = NULL;
+  }
+  s->ndependents = 0;
+  unlink_sources(L, s);
+  ebb_timer_stop(&s->timer);
+  while ((n = ebb_list_shift(&s->listeners)) != NULL) {
+    ebb_listener *l = ebb_container(n, ebb_listener, link);
+    if (l->fn == lua_listener_fire) lua_listener_release(L, (lua_listener *)l);
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, s->reason_ref);
+  s->reason_ref = LUA_NOREF;
+  return 0;
+}
+
+static int signal_throw_if_aborted(lua_State *L) {
+  ebb_signal *s = ebb_check_signal(L, 1);
+  if (!s->aborted) return 0;
+  ebb_signal_push_reason(L, s);
+  return lua_error(L);
+}
+
+static int signal_index(lua_State *L) {
+  ebb_signal *s = ebb_check_signal(L, 1);
+  const char *k = lua_tostring(L, 2);
+  if (!k) return 0;
+  if (!strcmp(k, "aborted")) lua_pushboolean(L, s->aborted);
+  else if (!strcmp(k, "reason")) ebb_signal_push_reason(L, s);
+  else if (!strcmp(k, "on_abort")) lua_pushcfunction(L, signal_on_abort);
+  else if (!strcmp(k, "throw_if_aborted")) lua_pushcfunction(L, signal_throw_if_aborted);
+  else lua_pushnil(L);
+  return 1;
+}
+
+static int signal_tostring(lua_State *L) {
+  ebb_signal *s = ebb_check_signal(L, 1);
+  lua_pushfstring(L, "AbortSignal (%s): %p", s->aborted ? "aborted" : "not aborted", (void *)s);
+  return 1;
+}
+
+/* ---- abort.timeout and abort.any ---- */
+
+static void timeout_fire(ebb_timer *t) {
+  ebb_signal *s = ebb_container(t, ebb_signal, timer);
+  lua_State *L = ebb_main_state();
+  ebb_get_private(L, "timeout_error");
+  if (lua_pcall(L, 0, 1, 0) != 0) { /* fall back to the message alone */
+    lua_pop(L, 1);
+    lua_pushliteral(L, "TimeoutError: The operation timed out");
+  }
+  ebb_signal_abort(L, s);
+}
+
+/* abort.timeout(ms) */
+static int abort_timeout(lua_State *L) {
+  double ms = ebb_check_ms(L, 1, "ms");
+  ebb_signal *s = signal_alloc(L, SIG_TIMEOUT, 0);
+  s->timer.fire = timeout_fire;
+  ebb_timer_start(&s->timer, ms);
+  return 1;
+}
+
+static int add_source(ebb_signal **srcs, int n, ebb_signal *s) {
+  int i;
+  for (i = 0; i < n; i++)
+    if (srcs[i] == s) return n;
+  srcs[n] = s;
+  return n + 1;
+}
+
+/* abort.any(list): sources are flattened, as in DOM, so dependents never chain. */
+static int abort_any(lua_State *L) {
+  int len, i, j, n = 0, cap = 0;
+  ebb_signal **srcs, *d;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  len = (int)lua_objlen(L, 1);
+  for (i = 1; i <= len; i++) {
+    ebb_signal *s;
+    lua_rawgeti(L, 1, i);
+    s = luaL_testudata_compat(L, -1, SIGNAL_MT);
+    if (!s) return luaL_error(L, "bad argument #1 to 'any' (item %d is not an abort signal)", i);
+    if (s->aborted) {
+      d = signal_alloc(L, SIG_PLAIN, 0);
+      ebb_signal_push_reason(L, s);
+      ebb_signal_abort(L, d);
+      return 1;
+    }
+    cap += s->kind == SIG_ANY ? s->nlinks : 1;
+    lua_pop(L, 1);
+  }
+  srcs = lua_newuserdata(L, (size_t)(cap ? cap : 1) * sizeof *srcs);
+  for (i = 1; i <= len; i++) {
+    ebb_signal *s;
+    lua_rawgeti(L, 1, i);
+    s = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (s->kind != SIG_ANY) {
+      n = add_source(srcs, n, s);
+      continue;
+    }
+    for (j = 0; j < s->nlinks; j++)
+      if (ebb_node_linked(&s->links[j].in_source)) n = add_source(srcs, n, s->links[j].source);
+  }
+  d = signal_alloc(L, SIG_ANY, n);
+  for (i = 0; i < n; i++) {
+    d->links[i].source = srcs[i];
+    d->links[i].dependent = d;
+    ebb_list_push(&srcs[i]->dependents, &d->links[i].in_source);
+    srcs[i]->ndependents++;
+  }
+  for (i = 0; i < n; i++) {
+    /* a timeout source must now outlive its timer: anchor it while on the stack */
+    if (srcs[i]->kind == SIG_TIMEOUT && srcs[i]->self_ref == LUA_NOREF) {
+      int k;
+      for (k = 1; k <= len; k++) {
+        lua_rawgeti(L, 1, k);
+        if (lua_touserdata(L, -1) == srcs[i]) update_anchor(L, srcs[i], lua_gettop(L));
+        lua_pop(L, 1);
+      }
+    }
+  }
+  return 1;
+}
+
+/* abort.aborted([reason]): the reason defaults are the Lua side's job */
+static int abort_aborted(lua_State *L) {
+  ebb_signal *s;
+  lua_settop(L, 1);
+  s = ebb_signal_new(L);
+  lua_pushvalue(L, 1);
+  ebb_signal_abort(L, s);
+  return 1;
+}
+
+/* signal_abort(signal, reason): the controller's abort */
+static int abort_signal(lua_State *L) {
+  ebb_signal *s = ebb_check_signal(L, 1);
+  lua_settop(L, 2);
+  if (s->kind != SIG_PLAIN) return luaL_argerror(L, 1, "only a controller's signal can be aborted");
+  ebb_signal_abort(L, s);
+  return 0;
+}
+
+static int abort_new_signal(lua_State *L) {
+  ebb_signal_new(L);
+  return 1;
+}
+
+/* watched(signal): does anything listen to it, or depend on it? */
+static int abort_watched(lua_State *L) {
+  ebb_signal *s = ebb_check_signal(L, 1);
+  lua_pushboolean(L, !ebb_list_empty(&s->listeners) || s->ndependents > 0);
+  return 1;
+}
+
+static int abort_dependents(lua_State *L) {
+  ebb_signal *s = ebb_check_signal(L, 1);
+  lua_pushinteger(L, s->ndependents);
+  return 1;
+}
+
+int luaopen_ebb_abort_core(lua_State *L) {
+  static const luaL_Reg fns[] = {
+    {"new_signal", abort_new_signal}, {"abort", abort_signal},
+    {"timeout", abort_timeout},       {"any", abort_any},
+    {"aborted", abort_aborted},       {"dependents", abort_dependents},
+    {"watched", abort_watched},
+    {NULL, NULL}};
+  lua_newtable(L);
+  luaL_register(L, NULL, fns);
+  return 1;
+}
+
+void signal_init(lua_State *L) {
+  luaL_newmetatable(L, SIGNAL_MT);
+  lua_pushcfunction(L, signal_index);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, signal_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, signal_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushliteral(L, "AbortSignal");
+  lua_setfield(L, -2, "__name");
+  lua_pop(L, 1);
+}

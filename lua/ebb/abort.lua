@@ -1,0 +1,36 @@
+-- ebb.abort: AbortController and AbortSignal with DOM semantics; the signals
+-- themselves (listeners, any, timeout) live in C.
+local core = require "ebb.abort.core"
+local errors = require "ebb.errors"
+
+local abort = {}
+
+local Controller = {}
+Controller.__index = Controller
+
+function Controller:abort(reason)
+  if getmetatable(self) ~= Controller then
+    error("bad argument #1 to 'abort' (controller expected, got " .. type(self) .. ")", 2)
+  end
+  if self.signal.aborted then return end
+  if reason == nil then reason = errors.AbortError() end
+  core.abort(self.signal, reason)
+end
+
+function abort.controller()
+  return setmetatable({ signal = core.new_signal() }, Controller)
+end
+
+function abort.aborted(reason)
+  if reason == nil then reason = errors.AbortError() end
+  return core.aborted(reason)
+end
+
+abort.timeout = core.timeout
+abort.any = core.any
+
+function abort.is_signal(v)
+  return type(v) == "userdata" and getmetatable(v) == getmetatable(core.new_signal())
+end
+
+return abort

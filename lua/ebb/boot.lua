@@ -1,0 +1,178 @@
+-- Wires the host: embedded modules, the task trampoline, coroutines and
+-- require that pass scheduler waits through, error reports, ebb.shutdown.
+local private, load_embedded, embedded_names = ...
+
+local core = require "ebb.core"
+local WAIT, DONE = core.WAIT, core.DONE
+local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume, coroutine.yield,
+  coroutine.status
+local traceback, type, tostring, select, error = debug.traceback, type, tostring, select, error
+
+for _, name in ipairs(embedded_names()) do
+  if name ~= "ebb.boot" then
+    package.preload[name] = function() return load_embedded(name) end
+  end
+end
+
+-- Where plain (string) errors were first raised, so a re-raise keeps it.
+local origin, norigin = {}, 0
+local function remember(e, tb)
+  if tb == nil or type(e) == "table" then return end
+  if norigin >= 256 then origin, norigin = {}, 0 end
+  if origin[e] == nil then norigin = norigin + 1 end
+  origin[e] = tb
+end
+private.remember = remember
+core.remember = remember
+
+local last_tb
+local function on_error(e)
+  if type(e) == "table" then
+    last_tb = nil
+  else
+    last_tb = origin[e] or traceback(tostring(e), 2)
+  end
+  return e
+end
+private.on_error = on_error
+
+-- Every pooled coroutine runs this: one task's function after another.
+local function finish(ok, ...)
+  if ok then return co_yield(DONE, true, ...) end
+  local tb = last_tb
+  last_tb = nil
+  return co_yield(DONE, false, (...), tb)
+end
+local function trampoline(fn, ...)
+  return trampoline(finish(xpcall(fn, on_error, ...)))
+end
+
+-- A coroutine of the script's own may wait: its scheduler yields go up.
+local parked = setmetatable({}, { __mode = "k" })
+local function pass(co, ok, ...)
+  if ok and ... == WAIT and co_status(co) == "suspended" then
+    parked[co] = true
+    local function resume_with(...)
+      parked[co] = nil
+      return pass(co, co_resume(co, ...))
+    end
+    return resume_with(co_yield(WAIT))
+  end
+  return ok, ...
+end
+
+function coroutine.resume(co, ...)
+  if parked[co] then return false, "cannot resume a coroutine that is waiting in the scheduler" end
+  return pass(co, co_resume(co, ...))
+end
+
+local function unwrap(ok, ...)
+  if not ok then error((...), 0) end
+  return ...
+end
+
+function coroutine.wrap(fn)
+  local co = co_create(fn)
+  return function(...) return unwrap(coroutine.resume(co, ...)) end
+end
+
+-- require whose module may wait at its top level (the C require cannot).
+local loaded, loaders = package.loaded, package.loaders
+local LOADING = {}
+function require(name)
+  if type(name) ~= "string" then
+    error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 2)
+  end
+  local v = loaded[name]
+  if v ~= nil then
+    if v == LOADING then error("loop or previous error loading module '" .. name .. "'", 2) end
+    return v
+  end
+  local msgs = {}
+  for i = 1, #loaders do
+    local loader, extra = loaders[i](name)
+    if type(loader) == "function" then
+      loaded[name] = LOADING
+      local ok, res = xpcall(loader, on_error, name, extra)
+      if not ok then
+        loaded[name] = nil
+        remember(res, last_tb)
+        error(res, 0)
+      end
+      if res ~= nil then loaded[name] = res end
+      if loaded[name] == LOADING then loaded[name] = true end
+      return loaded[name]
+    elseif type(loader) == "string" then
+      msgs[#msgs + 1] = loader
+    end
+  end
+  error("module '" .. name .. "' not found:" .. table.concat(msgs), 2)
+end
+
+-- Reports: "Name: message", each "caused by:" line, then where it was raised.
+local function describe(e)
+  if type(e) == "table" then
+    local ok, s = pcall(tostring, e)
+    if ok and type(s) == "string" then return s end
+  end
+  if type(e) == "string" then return "Error: " .. e end
+  return "Error: " .. tostring(e)
+end
+
+function private.report(e, tb, prefix)
+  local out = {}
+  if prefix then out[#out + 1] = "ebb: " .. prefix .. ":" end
+  out[#out + 1] = describe(e)
+  tb = (type(e) == "table" and rawget(e, "traceback")) or tb or origin[e]
+  if type(tb) == "string" and tb ~= "" then
+    local at = tb:find("stack traceback:", 1, true)
+    out[#out + 1] = at and tb:sub(at) or ("stack traceback:\n" .. tb)
+  end
+  io.stderr:write(table.concat(out, "\n"), "\n")
+end
+
+function private.report_unhandled(task, e, tb)
+  if private.on_unhandled and private.on_unhandled(task, e, tb) then return end
+  private.report(e, tb, "unhandled error in a task")
+  core.set_exit_status(1)
+end
+
+function private.report_stuck()
+  io.stderr:write("ebb: the main task is waiting for something that can never happen (nothing left to wake it)\n")
+end
+
+-- ebb.shutdown: aborted on the first SIGINT or SIGTERM.
+local abort_core = require "ebb.abort.core"
+private.shutdown = abort_core.new_signal()
+function core.shutdown_signal() return private.shutdown end
+function private.on_shutdown(name)
+  local s = private.shutdown
+  if not abort_core.watched(s) then return false end
+  local errors = require "ebb.errors"
+  abort_core.abort(s, errors.AbortError("interrupted by " .. name, { signal = name }))
+  return true
+end
+
+function private.timeout_error() return require("ebb.errors").TimeoutError() end
+
+function private.run_root(fn, ...)
+  local ok, e = xpcall(fn, on_error, ...)
+  if not ok then
+    local tb = last_tb
+    last_tb = nil
+    local s = private.shutdown
+    if s.aborted and e == s.reason then os.exit(e.signal == "SIGTERM" and 143 or 130) end
+    private.report(e, tb)
+    os.exit(1)
+  end
+end
+
+function private.main(chunks, ...)
+  for i = 1, #chunks do chunks[i](...) end
+end
+
+function private.test_main(...)
+  return require("ebb.test").main(...)
+end
+
+return trampoline

@@ -1,0 +1,41 @@
+-- ebb.clock: the one clock every timer of the host uses, real or virtual.
+-- freeze/advance for exact tests; auto jumps to the next timer when idle.
+local core = require "ebb.clock.core"
+local sched = require "ebb.core"
+
+local clock = {}
+
+clock.now = core.now
+
+function clock.freeze() core.set_mode("frozen") end
+function clock.auto() core.set_mode("auto") end
+function clock.real() core.set_mode("real") end
+function clock.mode() return core.mode() end
+
+-- Runs every ready task, then fires the due timers in deadline order with
+-- ready tasks run after each; time reads each timer's deadline as it fires.
+function clock.advance(ms)
+  if type(ms) ~= "number" or ms ~= ms or ms < 0 then
+    error("bad argument #1 to 'advance' (non-negative number of milliseconds expected, got " ..
+      (type(ms) == "number" and tostring(ms) or type(ms)) .. ")", 2)
+  end
+  if core.mode() == "real" then
+    error("clock.advance needs a virtual clock: call clock.freeze() or clock.auto() first", 2)
+  end
+  local target = core.now() + ms
+  local function settle()
+    local ok, reason = sched.settle()
+    if ok == false then error(reason, 0) end
+  end
+  settle()
+  while core.step(target) do settle() end
+  core.set_now(target)
+end
+
+-- Milliseconds until the next timer fires, or nil when none is armed.
+function clock.next_timer()
+  local d = core.next_deadline()
+  return d and math.max(0, d - core.now())
+end
+
+return clock

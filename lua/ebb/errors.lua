@@ -1,0 +1,182 @@
+-- ebb.errors: the error classes every ebb module raises (Error, AbortError, TimeoutError, ...)
+-- and the helpers that build, inspect and print them (cause chains, creation-site tracebacks).
+local errors = {}
+
+-- Private marks kept in metatables, so only this module's classes and errors are recognised.
+local ERROR, CLASS = {}, {}
+
+local function class_of(v)
+  if type(v) ~= "table" then return nil end
+  local mt = getmetatable(v)
+  if type(mt) == "table" and rawget(mt, "mark") == ERROR then return rawget(mt, "class") end
+  return nil
+end
+
+local function is_class(v)
+  local mt = type(v) == "table" and getmetatable(v)
+  return type(mt) == "table" and rawget(mt, "mark") == CLASS
+end
+
+local function badarg(fname, n, expected, v, field)
+  return ("bad argument #%d to '%s' (%s expected%s, got %s)"):format(
+    n, fname, expected, field and (" for field '" .. field .. "'") or "", type(v))
+end
+
+-- e, then its causes, stopping at a non-Error, a missing cause or an error seen before.
+local function links(e)
+  local list, n, seen = {}, 0, {}
+  repeat
+    n = n + 1
+    list[n] = e
+    if not class_of(e) then break end
+    seen[e] = true
+    e = e.cause
+  until e == nil or seen[e]
+  return list, n
+end
+
+-- Like JavaScript's Error.prototype.toString: an empty message prints the name alone.
+local function header(v)
+  if not class_of(v) then return tostring(v) end
+  local name, message = tostring(v.name), tostring(v.message)
+  if message == "" then return name end
+  if name == "" then return message end
+  return name .. ": " .. message
+end
+
+local function format(e)
+  local lines, n = links(e)
+  for i = 1, n do lines[i] = header(lines[i]) end
+  return table.concat(lines, "\ncaused by: ")
+end
+
+-- Levels below count from create: 1 is create, 2 the public entry point, 3 its caller.
+local function create(C, fname, message, pos, opts, fields)
+  local cm = getmetatable(C)
+  if message == nil then
+    message = cm.default
+  elseif type(message) ~= "string" then
+    error(badarg(fname, pos, "string", message), 3)
+  end
+  local e = {}
+  if opts ~= nil then
+    if type(opts) ~= "table" then error(badarg(fname, pos + 1, "table", opts), 3) end
+    if opts.name ~= nil and type(opts.name) ~= "string" then
+      error(badarg(fname, pos + 1, "string", opts.name, "name"), 3)
+    end
+    for k, v in pairs(opts) do e[k] = v end
+  end
+  if fields then
+    for k, v in pairs(fields) do e[k] = v end
+  end
+  e.name = e.name or C.name
+  e.message = message
+  -- traceback("") prefixes a newline; the traceback starts at the caller of the entry point.
+  e.traceback = debug.traceback("", 3):sub(2)
+  return setmetatable(e, cm.instance)
+end
+
+-- A class's __call; its results are kept in a local so no tail call shifts create's levels.
+local function construct(C, ...)
+  local message, pos, opts, fields = getmetatable(C).parse(C.name, ...)
+  local e = create(C, C.name, message, pos, opts, fields)
+  return e
+end
+
+-- Argument parsers, inherited by subclasses: (...) -> message, its position, opts, fields.
+local function plain_args(_, message, opts)
+  return message, 1, opts, nil
+end
+
+-- AggregateError(list [, message [, opts]]) when the first argument is a table that is not an
+-- Error, else AggregateError(message [, {errors = list, cause = ...}]). The list is copied.
+local function aggregate_args(fname, a, b, c)
+  local list, message, pos, opts
+  if type(a) == "table" and not class_of(a) then
+    list, message, pos, opts = a, b, 2, c
+  else
+    message, pos, opts = a, 1, b
+    if type(opts) == "table" then list = opts.errors end
+  end
+  if list ~= nil and type(list) ~= "table" then
+    error(badarg(fname, pos + 1, "table", list, "errors"), 3)  -- 3: the class's caller
+  end
+  local copy = {}
+  for i = 1, list and #list or 0 do copy[i] = list[i] end
+  return message, pos, opts, { errors = copy }
+end
+
+-- SuppressedError(error, suppressed [, message [, opts]]), as in JavaScript.
+local function suppressed_args(_, err, suppressed, message, opts)
+  return message, 3, opts, { error = err, suppressed = suppressed }
+end
+
+local function new_class(name, parent, default, parse)
+  local C = { name = name }
+  local pm = parent and getmetatable(parent)
+  setmetatable(C, {
+    mark = CLASS, parent = parent, __index = parent, __call = construct,
+    default = default or pm.default, parse = parse or pm.parse,
+    instance = { mark = ERROR, class = C, __index = C, __tostring = format },
+  })
+  return C
+end
+
+errors.Error = new_class("Error", nil, "", plain_args)
+errors.AbortError = new_class("AbortError", errors.Error, "This operation was aborted")
+errors.TimeoutError = new_class("TimeoutError", errors.Error, "The operation timed out")
+errors.AggregateError = new_class("AggregateError", errors.Error, "", aggregate_args)
+errors.SuppressedError = new_class("SuppressedError", errors.Error,
+  "An error was suppressed during disposal", suppressed_args)
+
+-- A subclass inherits its parent's default message and constructor arguments.
+function errors.class(name, parent)
+  if type(name) ~= "string" then error(badarg("class", 1, "string", name), 2) end
+  if parent ~= nil and not is_class(parent) then error(badarg("class", 2, "class", parent), 2) end
+  return new_class(name, parent or errors.Error)
+end
+
+function errors.new(message, opts)
+  local e = create(errors.Error, "new", message, 1, opts)
+  return e
+end
+
+function errors.wrap(e, message)
+  local err = create(errors.Error, "wrap", message, 2, nil, { cause = e })
+  return err
+end
+
+-- A string class name matches the error's own name or the name of any class it descends from.
+function errors.is(e, cls)
+  if type(cls) ~= "string" and not is_class(cls) then
+    error(badarg("is", 2, "class or string", cls), 2)
+  end
+  local C = class_of(e)
+  if not C then return false end
+  if e.name == cls then return true end
+  while C do
+    if C == cls or C.name == cls then return true end
+    C = getmetatable(C).parent
+  end
+  return false
+end
+
+function errors.chain(e)
+  local list, n = links(e)
+  for i = 1, n do
+    local v = list[i]
+    list[i] = class_of(v) and tostring(v.message) or tostring(v)
+  end
+  return list
+end
+
+function errors.is_error(v)
+  return class_of(v) ~= nil
+end
+
+function errors.traceback(e)
+  if class_of(e) then return e.traceback end
+  return nil
+end
+
+return errors
