@@ -51,7 +51,6 @@ static struct {
   int trampoline_ref;
   ebb_task **unhandled;
   int nunhandled, cap_unhandled;
-  unsigned owner;
   int stop;
   ebb_task *root;
 } S;
@@ -131,7 +130,7 @@ static ebb_task *task_new(lua_State *L) {
   ebb_list_init(&t->awaiters);
   ebb_list_init(&t->watchers);
   ebb_timer_init(&t->wait.timer, timer_fire);
-  t->owner = S.owner;
+  t->owner = S.current ? S.current->owner : 0;
   luaL_getmetatable(L, TASK_MT);
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
@@ -346,7 +345,17 @@ static void report_unhandled(void) {
 
 /* ---- waits ---- */
 
+static ebb_task *wait_task(ebb_wait *w) { return ebb_container(w, ebb_task, wait); }
+static uv_timer_t watchdog;
+static ebb_task *watched;
+static int watchdog_active;
+
 static void wait_detach(ebb_wait *w) {
+  if (watched == wait_task(w)) {
+    uv_timer_stop(&watchdog);
+    watchdog_active = 0;
+    watched = NULL;
+  }
   ebb_node_unlink(&w->link);
   ebb_timer_stop(&w->timer);
   if (w->signal) {
@@ -354,8 +363,6 @@ static void wait_detach(ebb_wait *w) {
     w->signal = NULL;
   }
 }
-
-static ebb_task *wait_task(ebb_wait *w) { return ebb_container(w, ebb_task, wait); }
 
 /* Ends an armed wait: values are pushed by the caller right after. */
 static lua_State *wait_end(ebb_wait *w, int result) {
@@ -650,6 +657,42 @@ static int l_cancelled(lua_State *L) {
   return 1;
 }
 
+/* ---- a real-time limit on one wait, outside the clock (for ebb test) ---- */
+
+static void on_watchdog(uv_timer_t *h) {
+  ebb_task *t = watched;
+  lua_State *co;
+  (void)h;
+  watchdog_active = 0;
+  watched = NULL;
+  if (!t || t->wait_state != W_ARMED) return;
+  co = wait_end(&t->wait, EBB_TIMEDOUT);
+  lua_pushnil(co);
+  lua_pushliteral(co, "timeout");
+  t->nresume = 2;
+}
+
+/* await_real(t, ms): true once t has ended, or nil, "timeout" after ms of real time */
+static int l_await_real(lua_State *L) {
+  ebb_task *t = check_task(L, 1);
+  double ms = ebb_check_ms(L, 2, "ms");
+  ebb_task *self = ebb_check_in_task(L);
+  int r;
+  t->observed = 1;
+  if (t->state >= T_DONE) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (!watchdog.loop) uv_timer_init(ebb_loop(), &watchdog);
+  r = ebb_wait_on(L, &t->awaiters, -1, 0);
+  if (self->wait_state == W_ARMED) {
+    watched = self;
+    watchdog_active = 1;
+    uv_timer_start(&watchdog, on_watchdog, (uint64_t)ms, 0);
+  }
+  return r;
+}
+
 /* ---- joins ---- */
 #define JOIN_MT "ebb.join"
 
@@ -807,12 +850,11 @@ static int l_is_task(lua_State *L) {
   return 1;
 }
 
-/* owner([n]): which spec new tasks belong to; returns the previous one */
-static int l_owner(lua_State *L) {
-  unsigned prev = S.owner;
-  if (!lua_isnoneornil(L, 1)) S.owner = (unsigned)luaL_checkinteger(L, 1);
-  lua_pushinteger(L, (lua_Integer)prev);
-  return 1;
+/* set_owner(task, n): the spec a task belongs to; tasks it spawns inherit it */
+static int l_set_owner(lua_State *L) {
+  ebb_task *t = check_task(L, 1);
+  t->owner = (unsigned)luaL_checkinteger(L, 2);
+  return 0;
 }
 
 /* live(owner): the unfinished tasks of an owner */
@@ -854,9 +896,10 @@ int luaopen_ebb_core(lua_State *L) {
     {"yield", l_yield},       {"settle", l_settle},       {"await_begin", l_await_begin},
     {"result", l_result},     {"outcome", l_outcome},     {"cancel", l_cancel},
     {"current", l_current},   {"set_methods", l_set_methods}, {"is_task", l_is_task},
-    {"owner", l_owner},       {"live", l_live},           {"stats", l_stats},
+    {"set_owner", l_set_owner},       {"live", l_live},           {"stats", l_stats},
     {"shield", l_shield},     {"cancelled", l_cancelled}, {"join", l_join},
     {"waitlist", l_waitlist}, {"set_exit_status", l_set_exit_status},
+    {"await_real", l_await_real},
     {NULL, NULL}};
   lua_newtable(L);
   luaL_register(L, NULL, fns);
@@ -873,7 +916,7 @@ int luaopen_ebb_core(lua_State *L) {
 
 static int io_pending(uv_loop_t *loop) {
   int n = (int)loop->active_handles + (int)loop->active_reqs.count;
-  return n - sched_internal_handles() > 0;
+  return n - sched_internal_handles() - watchdog_active > 0;
 }
 
 void sched_stop(void) { S.stop = 1; }

@@ -131,6 +131,12 @@ function private.report(e, tb, prefix)
   io.stderr:write(table.concat(out, "\n"), "\n")
 end
 
+function core.set_unhandled_hook(fn)
+  local previous = private.on_unhandled
+  private.on_unhandled = fn
+  return previous
+end
+
 function private.report_unhandled(task, e, tb)
   if private.on_unhandled and private.on_unhandled(task, e, tb) then return end
   private.report(e, tb, "unhandled error in a task")
