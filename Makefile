@@ -36,7 +36,7 @@ deps:
 $(BUILD)/ebb: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS) -Wl,-E
 
-$(BUILD)/obj/%.o: %.c host/ebb.h host/host.h host/runtime.h
+$(BUILD)/obj/%.o: %.c host/ebb.h host/host.h host/runtime.h host/task.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Ihost -c -o $@ $<
 

@@ -98,6 +98,7 @@ typedef ebb_node ebb_waitlist;
 enum { EBB_WOKE = 1, EBB_ABORTED = 0, EBB_TIMEDOUT = -1 };
 
 ebb_task *ebb_current(void);
+extern int ebb_no_wait_depth; /* > 0 while code that must not wait runs */
 /* Raises a clear Lua error unless L runs inside a task. */
 ebb_task *ebb_check_in_task(lua_State *L);
 ebb_wait *ebb_task_wait(ebb_task *t);
@@ -109,6 +110,9 @@ ebb_wait *ebb_task_wait(ebb_task *t);
  * `nil, "timeout"`. When already aborted it returns those values at once.
  */
 int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx);
+/* The rule for every awaiting function: when the signal at signal_idx (0:
+ * none) or the current task is aborted, pushes false, reason and returns 2. */
+int ebb_check_abort(lua_State *L, int signal_idx);
 /* Ends a wait with `true`. The waiter is removed from its list first. */
 void ebb_wake(ebb_wait *w);
 void ebb_wake_all(ebb_waitlist *list);

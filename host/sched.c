@@ -5,36 +5,12 @@
 #include <string.h>
 #include "host.h"
 #include "runtime.h"
+#include "task.h"
+
+static const char *const status_names[] = {"pending", "running", "done", "failed", "cancelled"};
 
 #define TASK_MT "ebb.task"
 #define POOL_MAX 4096
-
-enum { T_PENDING, T_RUNNING, T_DONE, T_FAILED, T_CANCELLED };
-static const char *const status_names[] = {"pending", "running", "done", "failed", "cancelled"};
-enum { W_IDLE, W_ARMED, W_WOKEN };
-enum { RES_NONE, RES_INLINE, RES_ENV };
-
-struct ebb_task {
-  ebb_node ready_link;
-  ebb_node live_link;    /* every unfinished task, for leak reports */
-  lua_State *co;         /* while started and unfinished */
-  int co_ref;
-  int self_ref;          /* anchor while unfinished (or unreported) */
-  int state;
-  int nresume;           /* values on co's stack for the next resume */
-  int wait_state;
-  int wait_result;
-  unsigned observed : 1, yielding : 1, has_env : 1, unhandled : 1, delayed : 1, started : 1;
-  int res_kind;
-  int inline_type;
-  double inline_num;
-  unsigned owner;        /* the spec (or other owner) that spawned it */
-  ebb_wait wait;
-  ebb_signal *sig;
-  ebb_waitlist awaiters;
-  ebb_node watchers;     /* joins that follow this task */
-  int shield;            /* > 0: waits ignore the task's own cancellation */
-};
 
 static char WAIT_KEY, DONE_KEY;
 
@@ -52,6 +28,7 @@ static struct {
   ebb_task **unhandled;
   int nunhandled, cap_unhandled;
   int stop;
+  int batch_left;   /* tasks the current batch may still run */
   ebb_task *root;
 } S;
 
@@ -59,7 +36,11 @@ ebb_task *ebb_current(void) { return S.current; }
 ebb_wait *ebb_task_wait(ebb_task *t) { return &t->wait; }
 int sched_ready_count(void) { return S.nready; }
 
+int ebb_no_wait_depth;
+
 ebb_task *ebb_check_in_task(lua_State *L) {
+  if (ebb_no_wait_depth > 0)
+    luaL_error(L, "cannot wait outside a task: abort listeners run synchronously inside abort() and must not wait");
   if (!S.current || L == S.L)
     luaL_error(L, "cannot wait outside a task (wrap the code in task.spawn, or run it as a script)");
   return S.current;
@@ -101,7 +82,9 @@ static void pool_give(lua_State *co, int ref) {
 
 /* ---- the task object ---- */
 
-static ebb_task *check_task(lua_State *L, int idx) {
+ebb_task *task_test(lua_State *L, int idx) { return luaL_testudata_compat(L, idx, TASK_MT); }
+
+ebb_task *task_check(lua_State *L, int idx) {
   ebb_task *t = luaL_testudata_compat(L, idx, TASK_MT);
   if (!t) ebb_argerror_type(L, idx, "task");
   return t;
@@ -119,7 +102,7 @@ static void push_env(lua_State *L, ebb_task *t, int idx) {
   lua_getfenv(L, idx);
 }
 
-static void push_task(lua_State *L, ebb_task *t) { lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref); }
+void task_push(lua_State *L, ebb_task *t) { lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref); }
 
 static void timer_fire(ebb_timer *tm);
 
@@ -150,7 +133,7 @@ ebb_task *sched_spawn(lua_State *L, int nargs) {
   return t;
 }
 
-static void check_callable(lua_State *L, int idx, const char *name) {
+void task_check_callable(lua_State *L, int idx, const char *name) {
   if (lua_isfunction(L, idx)) return;
   if (luaL_getmetafield(L, idx, "__call")) {
     lua_pop(L, 1);
@@ -162,34 +145,6 @@ static void check_callable(lua_State *L, int idx, const char *name) {
 /* ---- finishing ---- */
 
 static void wake_list(ebb_waitlist *list);
-
-/* A join follows many tasks and queues each one's index as it ends. */
-typedef struct join_watch {
-  ebb_node link; /* in task->watchers */
-  struct join *join;
-  int index;
-} join_watch;
-
-typedef struct join {
-  int n, cap;
-  int *done;    /* indices in the order they ended */
-  int head, tail;
-  ebb_waitlist waiters;
-  join_watch **watch;
-} join;
-
-static void join_push(join *j, int index) {
-  j->done[j->tail++ % j->cap] = index;
-  ebb_wake_first(&j->waiters);
-}
-
-static void notify_watchers(ebb_task *t) {
-  ebb_node *n;
-  while ((n = ebb_list_shift(&t->watchers)) != NULL) {
-    join_watch *w = ebb_container(n, join_watch, link);
-    join_push(w->join, w->index);
-  }
-}
 
 static void add_unhandled(ebb_task *t) {
   if (S.nunhandled == S.cap_unhandled) {
@@ -221,7 +176,7 @@ static int is_own_cancellation(lua_State *L, ebb_task *t, int err_idx) {
 /* The values to keep are on L's stack from `first` to the top. */
 static void task_settle(lua_State *L, ebb_task *t, int ok, int first, const char *traceback) {
   int n = lua_gettop(L) - first + 1, i;
-  push_task(L, t);
+  task_push(L, t);
   if (ok) {
     t->state = T_DONE;
     if (n == 1 && (lua_isnumber(L, first) && lua_type(L, first) == LUA_TNUMBER)) {
@@ -264,7 +219,7 @@ static void task_settle(lua_State *L, ebb_task *t, int ok, int first, const char
   }
   ebb_timer_stop(&t->wait.timer);
   wake_list(&t->awaiters);
-  notify_watchers(t);
+  join_task_ended(t);
   release_anchor(L, t);
 }
 
@@ -272,14 +227,15 @@ static void task_settle(lua_State *L, ebb_task *t, int ok, int first, const char
 
 static void run_task(ebb_task *t) {
   lua_State *co = t->co;
-  int status, n, waited;
+  int status, n, waited, nresume = t->nresume;
   t->state = T_RUNNING;
   t->started = 1;
   t->wait_state = W_IDLE;
-  S.current = t;
-  status = lua_resume(co, t->nresume);
-  S.current = NULL;
   t->nresume = 0;
+  S.current = t;
+  status = lua_resume(co, nresume);
+  t = S.current; /* next_job may have gone on to later tasks on this coroutine */
+  S.current = NULL;
   if (status == LUA_YIELD) {
     n = lua_gettop(co);
     if (n >= 2 && lua_touserdata(co, 1) == &DONE_KEY) {
@@ -309,9 +265,48 @@ static void run_task(ebb_task *t) {
   task_settle(co, t, 0, lua_gettop(co), NULL);
 }
 
+/* next_job(ok, results... | error, traceback): the trampoline's report that
+ * the current task's function has ended. When the next ready task has not
+ * started yet, it goes on at once on this same coroutine (fn and arguments
+ * are returned), which saves a resume for every task that never waits;
+ * otherwise the report is yielded to the scheduler. */
+static int l_next_job(lua_State *L) {
+  ebb_task *t = S.current, *next;
+  ebb_node *head = S.ready.next;
+  int n;
+  if (S.batch_left <= 0 || head == &S.ready || !t || t->co != L) goto yield;
+  next = ebb_container(head, ebb_task, ready_link);
+  if (next->started || !next->co || next->state != T_PENDING) goto yield;
+  t->co = NULL; /* this coroutine goes on to `next`, not back to the pool */
+  if (lua_toboolean(L, 1)) task_settle(L, t, 1, 2, NULL);
+  else task_settle(L, t, 0, 2, lua_tostring(L, 3));
+  lua_settop(L, 0);
+  ebb_node_unlink(head);
+  S.nready--;
+  S.batch_left--;
+  n = next->nresume;
+  lua_xmove(next->co, L, n);
+  pool_give(next->co, next->co_ref);
+  next->co = L;
+  next->co_ref = t->co_ref;
+  t->co_ref = LUA_NOREF;
+  next->nresume = 0;
+  next->state = T_RUNNING;
+  next->started = 1;
+  next->wait_state = W_IDLE;
+  S.current = next;
+  return n;
+yield:
+  lua_pushlightuserdata(L, &DONE_KEY);
+  lua_insert(L, 1);
+  return lua_yield(L, lua_gettop(L));
+}
+
 static void run_batch(void) {
-  int n = S.nready;
-  while (n-- > 0) {
+  S.batch_left = S.nready;
+  while (S.batch_left-- > 0) {
+    int n = 0;
+    (void)n;
     ebb_node *node = ebb_list_shift(&S.ready);
     ebb_task *t;
     if (!node) break;
@@ -330,7 +325,7 @@ static void report_unhandled(void) {
     ebb_task *t = S.unhandled[i];
     t->unhandled = 0;
     if (!t->observed) {
-      push_task(L, t);
+      task_push(L, t);
       lua_getfenv(L, -1);
       ebb_get_private(L, "report_unhandled");
       lua_pushvalue(L, -3); /* the task */
@@ -443,6 +438,14 @@ static int push_aborted(lua_State *L, ebb_signal *s) {
   return 2;
 }
 
+int ebb_check_abort(lua_State *L, int signal_idx) {
+  ebb_task *t = S.current;
+  ebb_signal *s = signal_idx ? ebb_opt_signal(L, signal_idx) : NULL;
+  if (t && !t->shield && t->sig && ebb_signal_aborted(t->sig)) return push_aborted(L, t->sig);
+  if (s && ebb_signal_aborted(s)) return push_aborted(L, s);
+  return 0;
+}
+
 int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx) {
   ebb_task *t = ebb_check_in_task(L);
   ebb_signal *s = signal_idx ? ebb_opt_signal(L, signal_idx) : NULL;
@@ -468,10 +471,43 @@ int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_
 
 /* ---- the Lua functions of the core ---- */
 
+static void sleep_task_fire(ebb_timer *tm) {
+  ebb_task *t = wait_task(ebb_container(tm, ebb_wait, timer));
+  lua_State *L = S.L;
+  t->delayed = 0;
+  task_settle(L, t, 1, lua_gettop(L) + 1, NULL);
+}
+
+/* spawn(task.sleep, ms [, signal]) is a timer, not a coroutine: it needs no
+ * stack, which makes many concurrent sleepers cheap. */
+static int spawn_sleep(lua_State *L) {
+  double ms = ebb_check_ms(L, 2, "ms");
+  ebb_task *t;
+  if (!lua_isnoneornil(L, 3)) return 0;
+  t = task_new(L);
+  t->state = T_RUNNING;
+  t->started = t->delayed = 1;
+  t->wait.timer.fire = sleep_task_fire;
+  ebb_timer_start(&t->wait.timer, ms);
+  return 1;
+}
+
 static int l_spawn(lua_State *L) {
-  check_callable(L, 1, "fn");
+  task_check_callable(L, 1, "fn");
+  if (lua_rawequal(L, 1, lua_upvalueindex(1)) && spawn_sleep(L)) return 1;
   sched_spawn(L, lua_gettop(L) - 1);
   return 1;
+}
+
+/* set_sleep(fn): the Lua-side task.sleep that spawn may turn into a timer */
+static int l_set_sleep(lua_State *L) {
+  lua_getfield(L, LUA_GLOBALSINDEX, "package");
+  lua_getfield(L, -1, "loaded");
+  lua_getfield(L, -1, "ebb.core");
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, l_spawn, 1);
+  lua_setfield(L, -2, "spawn");
+  return 0;
 }
 
 static void delay_fire(ebb_timer *tm) {
@@ -479,7 +515,7 @@ static void delay_fire(ebb_timer *tm) {
   lua_State *L = S.L;
   int n, i;
   t->delayed = 0;
-  push_task(L, t);
+  task_push(L, t);
   lua_getfenv(L, -1);
   lua_getfield(L, -1, "start");
   lua_pushnil(L);
@@ -500,7 +536,7 @@ static int l_delay(lua_State *L) {
   double ms = ebb_check_ms(L, 1, "ms");
   int n = lua_gettop(L) - 1, i;
   ebb_task *t;
-  check_callable(L, 2, "fn");
+  task_check_callable(L, 2, "fn");
   t = task_new(L);
   t->delayed = 1;
   lua_createtable(L, n, 0);
@@ -539,9 +575,11 @@ static int l_settle(lua_State *L) { return ebb_wait_on(L, &S.idle, -1, 0); }
 /* await_begin(t): true when t has ended, else waits for it */
 /* await_begin(t [, signal [, timeout_ms]]) */
 static int l_await_begin(lua_State *L) {
-  ebb_task *t = check_task(L, 1);
+  ebb_task *t = task_check(L, 1);
   double ms = lua_isnoneornil(L, 3) ? -1 : ebb_check_ms(L, 3, "timeout");
+  int aborted;
   t->observed = 1;
+  if ((aborted = ebb_check_abort(L, 2)) != 0) return aborted;
   if (t->state >= T_DONE) {
     lua_pushboolean(L, 1);
     return 1;
@@ -552,7 +590,7 @@ static int l_await_begin(lua_State *L) {
 
 /* result(t): t's results, or raises its error */
 static int l_result(lua_State *L) {
-  ebb_task *t = check_task(L, 1);
+  ebb_task *t = task_check(L, 1);
   int n;
   t->observed = 1;
   switch (t->state) {
@@ -592,7 +630,7 @@ static int l_result(lua_State *L) {
 
 /* outcome(t): ok, error-or-nil, traceback-or-nil, for all_settled and reports */
 static int l_outcome(lua_State *L) {
-  ebb_task *t = check_task(L, 1);
+  ebb_task *t = task_check(L, 1);
   t->observed = 1;
   if (t->state < T_DONE) return 0;
   lua_pushboolean(L, t->state == T_DONE);
@@ -614,29 +652,60 @@ static ebb_signal *task_signal(lua_State *L, ebb_task *t, int idx) {
   return t->sig;
 }
 
-/* cancel(t, reason) */
-static int l_cancel(lua_State *L) {
-  ebb_task *t = check_task(L, 1);
+void task_cancel(lua_State *L, ebb_task *t, int idx) {
   ebb_signal *s;
-  if (t->state >= T_DONE) return 0;
-  lua_settop(L, 2);
-  s = task_signal(L, t, 1);
-  if (ebb_signal_aborted(s)) return 0;
+  if (t->state >= T_DONE) {
+    lua_pop(L, 1);
+    return;
+  }
+  s = task_signal(L, t, idx);
+  if (ebb_signal_aborted(s)) {
+    lua_pop(L, 1);
+    return;
+  }
   ebb_signal_abort(L, s); /* pops the reason */
-  if (!t->started) { /* it never will: fn does not run */
-    if (t->delayed) {
+  if (t->delayed || !t->started) { /* fn has not run, and now never will */
+    if (t->delayed) { /* a delay not yet due, or a timer task */
       ebb_timer_stop(&t->wait.timer);
       t->delayed = 0;
     } else {
       ebb_node_unlink(&t->ready_link);
       S.nready--;
     }
-    lua_settop(L, 1);
     ebb_signal_push_reason(L, s);
-    task_settle(L, t, 0, 2, NULL);
-    return 0;
+    task_settle(L, t, 0, lua_gettop(L), NULL);
+    lua_pop(L, 1);
+    return;
   }
   if (!t->shield) end_aborted(t, s);
+}
+
+/* cancel(t, reason) */
+static int l_cancel(lua_State *L) {
+  ebb_task *t = task_check(L, 1);
+  lua_settop(L, 2);
+  task_cancel(L, t, 1);
+  return 0;
+}
+
+int task_push_first(lua_State *L, ebb_task *t, int idx) {
+  if (t->state == T_DONE) {
+    if (t->res_kind == RES_INLINE) {
+      if (t->inline_type == LUA_TNUMBER) lua_pushnumber(L, t->inline_num);
+      else if (t->inline_type == LUA_TBOOLEAN) lua_pushboolean(L, t->inline_num != 0);
+      else lua_pushnil(L);
+    } else if (t->res_kind == RES_ENV) {
+      lua_getfenv(L, idx);
+      lua_rawgeti(L, -1, 1);
+      lua_remove(L, -2);
+    } else {
+      lua_pushnil(L);
+    }
+    return 1;
+  }
+  lua_getfenv(L, idx);
+  lua_getfield(L, -1, "error");
+  lua_remove(L, -2);
   return 0;
 }
 
@@ -674,7 +743,7 @@ static void on_watchdog(uv_timer_t *h) {
 
 /* await_real(t, ms): true once t has ended, or nil, "timeout" after ms of real time */
 static int l_await_real(lua_State *L) {
-  ebb_task *t = check_task(L, 1);
+  ebb_task *t = task_check(L, 1);
   double ms = ebb_check_ms(L, 2, "ms");
   ebb_task *self = ebb_check_in_task(L);
   int r;
@@ -691,82 +760,6 @@ static int l_await_real(lua_State *L) {
     uv_timer_start(&watchdog, on_watchdog, (uint64_t)ms, 0);
   }
   return r;
-}
-
-/* ---- joins ---- */
-#define JOIN_MT "ebb.join"
-
-static join *check_join(lua_State *L, int idx) {
-  join *j = luaL_testudata_compat(L, idx, JOIN_MT);
-  if (!j) ebb_argerror_type(L, idx, "join");
-  return j;
-}
-
-static void join_grow(join *j) {
-  int cap = j->cap ? j->cap * 2 : 16, i, *done = malloc((size_t)cap * sizeof *done);
-  join_watch **watch = realloc(j->watch, (size_t)cap * sizeof *watch);
-  if (!done || !watch) abort();
-  for (i = j->head; i < j->tail; i++) done[i - j->head] = j->done[i % j->cap];
-  j->tail -= j->head;
-  j->head = 0;
-  free(j->done);
-  j->done = done;
-  j->watch = watch;
-  j->cap = cap;
-}
-
-/* join:add(task) -> its index */
-static int join_add(lua_State *L) {
-  join *j = check_join(L, 1);
-  ebb_task *t = check_task(L, 2);
-  join_watch *w;
-  if (j->n == j->cap) join_grow(j);
-  w = malloc(sizeof *w);
-  if (!w) return luaL_error(L, "out of memory");
-  w->join = j;
-  w->index = ++j->n;
-  w->link.next = w->link.prev = NULL;
-  j->watch[j->n - 1] = w;
-  t->observed = 1;
-  if (t->state >= T_DONE) join_push(j, w->index);
-  else ebb_list_push(&t->watchers, &w->link);
-  lua_pushinteger(L, w->index);
-  return 1;
-}
-
-/* join:next([signal]) -> index of a task that has ended; waits when none */
-static int join_next(lua_State *L) {
-  join *j = check_join(L, 1);
-  if (j->head < j->tail) {
-    lua_pushinteger(L, j->done[j->head++ % j->cap]);
-    return 1;
-  }
-  if (j->head == j->n) return 0; /* every task has been reported */
-  return ebb_wait_on(L, &j->waiters, -1, 2);
-}
-
-static int join_gc(lua_State *L) {
-  join *j = lua_touserdata(L, 1);
-  int i;
-  for (i = 0; i < j->n; i++) {
-    ebb_node_unlink(&j->watch[i]->link);
-    free(j->watch[i]);
-  }
-  free(j->watch);
-  free(j->done);
-  j->watch = NULL;
-  j->done = NULL;
-  j->n = 0;
-  return 0;
-}
-
-static int l_join(lua_State *L) {
-  join *j = lua_newuserdata(L, sizeof *j);
-  memset(j, 0, sizeof *j);
-  ebb_list_init(&j->waiters);
-  luaL_getmetatable(L, JOIN_MT);
-  lua_setmetatable(L, -2);
-  return 1;
 }
 
 /* ---- waitlists: a place for Lua-side objects (futures) to park tasks ---- */
@@ -807,7 +800,7 @@ static int waitlist_gc(lua_State *L) {
 
 static int l_current(lua_State *L) {
   if (!S.current) return 0;
-  push_task(L, S.current);
+  task_push(L, S.current);
   return 1;
 }
 
@@ -852,7 +845,7 @@ static int l_is_task(lua_State *L) {
 
 /* set_owner(task, n): the spec a task belongs to; tasks it spawns inherit it */
 static int l_set_owner(lua_State *L) {
-  ebb_task *t = check_task(L, 1);
+  ebb_task *t = task_check(L, 1);
   t->owner = (unsigned)luaL_checkinteger(L, 2);
   return 0;
 }
@@ -866,11 +859,14 @@ static int l_live(lua_State *L) {
   for (n = S.live.next; n != &S.live; n = n->next) {
     ebb_task *t = ebb_container(n, ebb_task, live_link);
     if (t->owner != owner || t == S.current) continue;
-    push_task(L, t);
+    task_push(L, t);
     lua_rawseti(L, -2, ++i);
   }
   return 1;
 }
+
+/* check_abort([signal]): false, reason when the signal or the current task is aborted */
+static int l_check_abort(lua_State *L) { return ebb_check_abort(L, 1); }
 
 static int l_set_exit_status(lua_State *L) {
   runtime_set_exit_status((int)luaL_checkinteger(L, 1));
@@ -892,14 +888,13 @@ static int l_stats(lua_State *L) {
 
 int luaopen_ebb_core(lua_State *L) {
   static const luaL_Reg fns[] = {
-    {"spawn", l_spawn},       {"delay", l_delay},         {"sleep", l_sleep},
+    {"spawn", l_spawn},       {"next_job", l_next_job},       {"set_sleep", l_set_sleep},       {"delay", l_delay},         {"sleep", l_sleep},
     {"yield", l_yield},       {"settle", l_settle},       {"await_begin", l_await_begin},
     {"result", l_result},     {"outcome", l_outcome},     {"cancel", l_cancel},
     {"current", l_current},   {"set_methods", l_set_methods}, {"is_task", l_is_task},
     {"set_owner", l_set_owner},       {"live", l_live},           {"stats", l_stats},
-    {"shield", l_shield},     {"cancelled", l_cancelled}, {"join", l_join},
-    {"waitlist", l_waitlist}, {"set_exit_status", l_set_exit_status},
-    {"await_real", l_await_real},
+    {"shield", l_shield},     {"cancelled", l_cancelled}, {"join", join_new},     {"waitlist", l_waitlist}, {"set_exit_status", l_set_exit_status},
+    {"await_real", l_await_real}, {"check_abort", l_check_abort},
     {NULL, NULL}};
   lua_newtable(L);
   luaL_register(L, NULL, fns);
@@ -959,16 +954,7 @@ void sched_init(lua_State *L) {
   ebb_list_init(&S.live);
   ebb_list_init(&S.idle);
   S.trampoline_ref = LUA_NOREF;
-  luaL_newmetatable(L, JOIN_MT);
-  lua_newtable(L);
-  lua_pushcfunction(L, join_add);
-  lua_setfield(L, -2, "add");
-  lua_pushcfunction(L, join_next);
-  lua_setfield(L, -2, "next");
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, join_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
+  join_init(L);
   luaL_newmetatable(L, WAITLIST_MT);
   lua_newtable(L);
   lua_pushcfunction(L, waitlist_wait);

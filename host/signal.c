@@ -151,12 +151,17 @@ static void lua_listener_release(lua_State *L, lua_listener *ll) {
 static void lua_listener_fire(ebb_listener *l, ebb_signal *s) {
   lua_listener *ll = (lua_listener *)l;
   lua_State *L = listener_L ? listener_L : ebb_main_state();
+  int status;
   lua_rawgeti(L, LUA_REGISTRYINDEX, ll->fn_ref);
   ebb_signal_push_reason(L, s);
   lua_listener_release(L, ll);
-  if (lua_pcall(L, 1, 0, 0) != 0) {
-    runtime_report_error(L, -1, "error in an abort listener");
-    lua_pop(L, 1);
+  ebb_no_wait_depth++;
+  status = lua_pcall(L, 1, 0, 0);
+  ebb_no_wait_depth--;
+  if (status != 0) {
+    ebb_get_private(L, "report_listener_error");
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 0, 0) != 0) lua_pop(L, 1);
   }
 }
 
@@ -232,9 +237,9 @@ ebb_signal *ebb_opt_signal(lua_State *L, int idx) {
 static int signal_gc(lua_State *L) {
   ebb_signal *s = lua_touserdata(L, 1);
   ebb_node *n;
-  while ((n = ebb_list_shift(&s->dependents)) != NULL) {
-    ebb_container(n, dep_link, in_source)->dependent = NULL;
-  }
+  /* dependents lose this source; one left with none can never abort */
+  while ((n = ebb_list_shift(&s->dependents)) != NULL)
+    update_anchor(L, ebb_container(n, dep_link, in_source)->dependent, 0);
   s->ndependents = 0;
   unlink_sources(L, s);
   ebb_timer_stop(&s->timer);
@@ -309,10 +314,15 @@ static int abort_any(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   len = (int)lua_objlen(L, 1);
   for (i = 1; i <= len; i++) {
+    lua_rawgeti(L, 1, i);
+    if (!luaL_testudata_compat(L, -1, SIGNAL_MT))
+      return luaL_error(L, "bad argument #1 to 'any' (item %d is not an abort signal)", i);
+    lua_pop(L, 1);
+  }
+  for (i = 1; i <= len; i++) {
     ebb_signal *s;
     lua_rawgeti(L, 1, i);
-    s = luaL_testudata_compat(L, -1, SIGNAL_MT);
-    if (!s) return luaL_error(L, "bad argument #1 to 'any' (item %d is not an abort signal)", i);
+    s = lua_touserdata(L, -1);
     if (s->aborted) {
       d = signal_alloc(L, SIG_PLAIN, 0);
       ebb_signal_push_reason(L, s);

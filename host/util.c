@@ -19,12 +19,33 @@ double ebb_check_ms(lua_State *L, int idx, const char *what) {
   return ms;
 }
 
-void *luaL_testudata_compat(lua_State *L, int idx, const char *tname) {
-  void *p = lua_touserdata(L, idx);
-  int same;
-  if (!p || !lua_getmetatable(L, idx)) return NULL;
+/* The metatables never change once made, so each name's is looked up once
+ * (by the address of the name, a literal) and compared by pointer after. */
+static struct {
+  const char *name;
+  const void *mt;
+} mt_cache[16];
+
+static const void *metatable_of(lua_State *L, const char *tname) {
+  int i;
+  for (i = 0; i < 16 && mt_cache[i].name; i++)
+    if (mt_cache[i].name == tname) return mt_cache[i].mt;
   luaL_getmetatable(L, tname);
-  same = lua_rawequal(L, -1, -2);
-  lua_pop(L, 2);
-  return same ? p : NULL;
+  if (i < 16 && !lua_isnil(L, -1)) {
+    mt_cache[i].name = tname;
+    mt_cache[i].mt = lua_topointer(L, -1);
+  }
+  {
+    const void *p = lua_topointer(L, -1);
+    lua_pop(L, 1);
+    return p;
+  }
+}
+
+void *luaL_testudata_compat(lua_State *L, int idx, const char *tname) {
+  const void *mt;
+  if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
+  mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  return mt == metatable_of(L, tname) ? lua_touserdata(L, idx) : NULL;
 }

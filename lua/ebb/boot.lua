@@ -37,11 +37,12 @@ end
 private.on_error = on_error
 
 -- Every pooled coroutine runs this: one task's function after another.
+local next_job = core.next_job
 local function finish(ok, ...)
-  if ok then return co_yield(DONE, true, ...) end
+  if ok then return next_job(true, ...) end
   local tb = last_tb
   last_tb = nil
-  return co_yield(DONE, false, (...), tb)
+  return next_job(false, (...), tb)
 end
 local function trampoline(fn, ...)
   return trampoline(finish(xpcall(fn, on_error, ...)))
@@ -140,6 +141,12 @@ end
 function private.report_unhandled(task, e, tb)
   if private.on_unhandled and private.on_unhandled(task, e, tb) then return end
   private.report(e, tb, "unhandled error in a task")
+  core.set_exit_status(1)
+end
+
+function private.report_listener_error(e)
+  if private.on_unhandled and private.on_unhandled(nil, e) then return end
+  private.report(e, nil, "error in an abort listener")
   core.set_exit_status(1)
 end
 

@@ -48,14 +48,21 @@ end
 core.set_methods(Task)
 task.Task = Task
 
-task.spawn = spawn
 task.delay = core.delay
 task.current = core.current
 task.is_task = is_task
 
 function task.sleep(ms, signal)
+  if type(ms) ~= "number" or ms ~= ms or ms < 0 then
+    error("bad argument #1 to 'sleep' (non-negative number of milliseconds expected, got " ..
+      (type(ms) == "number" and tostring(ms) or type(ms)) .. ")", 2)
+  end
+  if signal ~= nil then check_signal(signal, 2, "sleep") end
   raise_if_aborted(c_sleep(ms, signal))
 end
+core.set_sleep(task.sleep)
+task.spawn = core.spawn
+spawn = core.spawn
 
 function task.yield()
   raise_if_aborted(c_yield())
@@ -71,86 +78,67 @@ function task.shield(fn, ...)
 end
 
 -- ---- combinators ----
+-- A join follows a list of tasks; next() tells of each as it ends:
+-- index, ok, first result or error. Aborted while waiting: false, reason.
 
-local function as_tasks(list, fname)
-  if type(list) ~= "table" then
-    error(("bad argument #1 to '%s' (list of tasks or functions expected, got %s)"):format(fname, type(list)), 3)
+local function next_ended(j)
+  local i, ok, v = j:next()
+  while i == true do i, ok, v = j:next() end
+  if i == false then -- the caller was cancelled: every task is a loser
+    j:cancel(ok)
+    error(ok, 0)
   end
-  local tasks, j = {}, join()
-  for i = 1, #list do
-    local v = list[i]
-    if type(v) == "function" then
-      v = spawn(v)
-    elseif not is_task(v) then
-      error(("bad argument #1 to '%s' (item %d is not a task or function)"):format(fname, i), 3)
-    end
-    tasks[i] = v
-    j:add(v)
-  end
-  return tasks, j
-end
-
-local function cancel_rest(tasks, reason)
-  for i = 1, #tasks do cancel(tasks[i], reason) end
-end
-
-local function wait_next(tasks, j)
-  local idx, reason = j:next()
-  while idx == true do idx, reason = j:next() end -- woken: now one has ended
-  if type(idx) == "number" then return idx end
-  cancel_rest(tasks, reason) -- aborted while waiting: the tasks are losers too
-  error(reason, 0)
+  return i, ok, v
 end
 
 function task.all(list)
-  local tasks, j = as_tasks(list, "all")
+  local j, bad = join(list, "all")
+  if not j then error(bad, 2) end
   local out = {}
-  for seen = 1, #tasks do
-    local i = wait_next(tasks, j)
-    local t = tasks[i]
-    local ok, e = outcome(t)
+  for _ = 1, j:size() do
+    local i, ok, v = next_ended(j)
     if not ok then
-      cancel_rest(tasks, AbortError("another task of task.all failed", { cause = e }))
-      result(t) -- raises e, keeping where it was raised
+      j:cancel(AbortError("another task of task.all failed", { cause = v }))
+      result(j:task(i)) -- raises v, keeping where it was raised
     end
-    out[i] = (result(t))
+    out[i] = v
   end
   return out
 end
 
 function task.all_settled(list)
-  local tasks, j = as_tasks(list, "all_settled")
+  local j, bad = join(list, "all_settled")
+  if not j then error(bad, 2) end
   local out = {}
-  for seen = 1, #tasks do
-    local i = wait_next(tasks, j)
-    local ok, e = outcome(tasks[i])
-    if ok then out[i] = { ok = true, value = (result(tasks[i])) }
-    else out[i] = { ok = false, error = e } end
+  for _ = 1, j:size() do
+    local i, ok, v = next_ended(j)
+    if ok then out[i] = { ok = true, value = v } else out[i] = { ok = false, error = v } end
   end
   return out
 end
 
 function task.race(list)
-  local tasks, j = as_tasks(list, "race")
-  if #tasks == 0 then error("bad argument #1 to 'race' (empty list)", 2) end
-  local i = wait_next(tasks, j)
-  cancel_rest(tasks, AbortError("lost the race"))
-  return result(tasks[i])
+  local j, bad = join(list, "race")
+  if not j then error(bad, 2) end
+  if j:size() == 0 then error("bad argument #1 to 'race' (empty list)", 2) end
+  local i = next_ended(j)
+  j:cancel(AbortError("lost the race"))
+  return result(j:task(i))
 end
 
 function task.any(list)
-  local tasks, j = as_tasks(list, "any")
+  local j, bad = join(list, "any")
+  if not j then error(bad, 2) end
   local errs = {}
-  for seen = 1, #tasks do
-    local i = wait_next(tasks, j)
-    local ok, e = outcome(tasks[i])
+  for _ = 1, j:size() do
+    local i, ok, v = next_ended(j)
     if ok then
-      cancel_rest(tasks, AbortError("another task of task.any succeeded"))
-      return result(tasks[i])
+      j:cancel(AbortError("another task of task.any succeeded"))
+      return result(j:task(i))
     end
-    errs[i] = e
+    errs[i] = v
   end
-  error(AggregateError(errs, "all " .. #tasks .. " tasks failed"), 2)
+  error(AggregateError(errs, "all " .. #errs .. " tasks failed"), 2)
 end
 
 -- ---- groups ----
@@ -164,7 +152,6 @@ function Group:spawn(fn, ...)
     error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
   end
   local t = spawn(fn, ...)
-  self.tasks[#self.tasks + 1] = t
   self.join:add(t)
   return t
 end
@@ -176,30 +163,29 @@ end
 
 function task.group(fn)
   if type(fn) ~= "function" then error("bad argument #1 to 'group' (function expected, got " .. type(fn) .. ")", 2) end
-  local g = setmetatable({ tasks = {}, join = join() }, Group)
+  local j = join()
+  local g = setmetatable({ join = j }, Group)
   local ok, e = xpcall(fn, traced, g)
   local first = not ok and e or nil
   local shielded, seen = false, 0
-  if first ~= nil then cancel_rest(g.tasks, first) end
+  if first ~= nil then j:cancel(first) end
   -- Wait for every child; after the first failure the rest are cancelled
   -- and awaited shielded, so their cleanup has run when the group returns.
-  while seen < #g.tasks do
+  while seen < j:size() do
     if first ~= nil and not shielded then
       shield(1)
       shielded = true
     end
-    local idx, reason = g.join:next()
-    while idx == true do idx, reason = g.join:next() end
-    if type(idx) == "number" then
+    local i, tok, v = j:next()
+    if type(i) == "number" then
       seen = seen + 1
-      local t = g.tasks[idx]
-      if first == nil and t.status == "failed" then
-        first = select(2, outcome(t))
-        cancel_rest(g.tasks, AbortError("a task of the group failed", { cause = first }))
+      if first == nil and not tok and j:task(i).status == "failed" then
+        first = v
+        j:cancel(AbortError("a task of the group failed", { cause = v }))
       end
-    elseif first == nil then
-      first = reason
-      cancel_rest(g.tasks, reason)
+    elseif i == false and first == nil then
+      first = tok
+      j:cancel(tok)
     end
   end
   if shielded then shield(-1) end
@@ -264,6 +250,7 @@ function Future:await(opts)
       error("bad argument #1 to 'await' (timeout must be a non-negative number of milliseconds)", 2)
     end
   end
+  raise_if_aborted(core.check_abort(signal))
   local deadline = timeout and require("ebb.clock").now() + timeout
   while not self._state do
     local left = deadline and math.max(0, deadline - require("ebb.clock").now())
