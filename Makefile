@@ -6,7 +6,7 @@ PKGS = luajit libuv
 DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu99 -Wall -Wextra -Werror=implicit-function-declaration
+override CFLAGS += -std=gnu99 -Wall -Wextra -Werror=implicit-function-declaration
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS += $(DEP_LIBS) -lm
@@ -20,7 +20,7 @@ OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(BUILD)/obj/g
 
 .PHONY: all deps test sanitize bench install clean example
 
-all: $(BUILD)/ebb
+all: deps $(BUILD)/ebb
 
 # Installs the Debian packages the build and the tests need, only when one is missing.
 deps:
@@ -58,19 +58,23 @@ $(BUILD)/obj/gen/embedded_list.o: $(BUILD)/gen/embedded_list.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Ihost -I$(BUILD)/gen -c -o $@ $<
 
-example: $(BUILD)/ebb
+# The README's first command: set up, build, run a real example.
+example: deps
+	$(MAKE) $(BUILD)/ebb
 	$(BUILD)/ebb examples/task_group.lua
 
-test: $(BUILD)/ebb
+# The README's second command: every spec, busted inside the host.
+test: deps
+	$(MAKE) $(BUILD)/ebb
 	$(BUILD)/ebb test
 
-sanitize:
+sanitize: deps
 	$(MAKE) BUILD=build/sanitize CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=address,undefined" build/sanitize/ebb
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  build/sanitize/ebb test
+	  EBB_BIN=build/sanitize/ebb build/sanitize/ebb test
 
-bench: $(BUILD)/ebb
+bench: deps $(BUILD)/ebb
 	EBB=$(BUILD)/ebb bench/run
 
 install: $(BUILD)/ebb

@@ -130,17 +130,13 @@ static void start_signal(uv_signal_t *h, int signum) {
 
 /* ---- os.exit ---- */
 
-static void shut_down(void) {
-  handles_close_all();
-  clock_close();
-  uv_run(&R.loop, UV_RUN_DEFAULT);
-}
-
+/* os.exit may be called deep inside a task: lua_close works from the main
+ * thread's state whatever runs, and nothing returns into Lua after it. */
 void runtime_exit(lua_State *L, int status) {
   (void)L;
   fflush(stdout);
   fflush(stderr);
-  shut_down();
+  runtime_close(R.L);
   exit(status);
 }
 
