@@ -1,6 +1,7 @@
 -- Specs for ebb.abort: controllers, signals, listeners, abort.aborted, abort.timeout and
 -- abort.any, as /work/shared/API.md ("ebb.abort" and "Rules every module follows") describes.
 -- Everything timed runs on virtual time (clock.freeze + clock.advance).
+package.path = "spec/support/?.lua;" .. package.path
 local abort = require "ebb.abort"
 local core = require "ebb.abort.core"
 local errors = require "ebb.errors"
@@ -8,13 +9,7 @@ local clock = require "ebb.clock"
 local task = require "ebb.task"
 
 -- Asserts fn raises an error matching `pattern`, positioned at this spec file.
-local function assert_bad(fn, pattern)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  assert.equal("string", type(err))
-  assert.matches(pattern, err)
-  assert.matches("^[^\n]*abort_spec%.lua:%d+: ", err)
-end
+local assert_bad = require("asserts").bad_at("abort_spec%.lua")
 
 -- Returns a listener that appends `name` (and the reason it got) to `log`.
 local function recorder(log, name)

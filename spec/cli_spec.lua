@@ -1,38 +1,8 @@
 -- Specs for the host's command line, exit statuses, error reports and signals,
 -- as /work/shared/API.md ("The host", "ebb (the aggregate)") describes them.
-local BIN = os.getenv("EBB_BIN") or "./build/ebb"
-
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
--- Runs a shell command: its stdout, stderr and exit status. Every run of the
--- binary is bounded by `timeout`, so a hang fails (status 124) instead of blocking.
-local function sh(cmd)
-  local errf = os.tmpname()
-  local p = assert(io.popen("(" .. cmd .. "\n) 2>" .. quote(errf) .. "; echo \"~status:$?\""))
-  local out = p:read("*a")
-  p:close()
-  local status
-  out = out:gsub("~status:(%d+)\n$", function(n)
-    status = tonumber(n)
-    return ""
-  end)
-  local err = read_file(errf) or ""
-  os.remove(errf)
-  return out, err, status
-end
-
-local function ebb_cmd(args) return "timeout -k 1 4 " .. quote(BIN) .. " " .. args end
-local function ebb(args) return sh(ebb_cmd(args)) end
+package.path = "spec/support/?.lua;" .. package.path
+local run = require "run_ebb"
+local BIN, quote, sh, ebb_cmd, ebb = run.BIN, run.quote, run.sh, run.ebb_cmd, run.ebb
 
 -- A scratch directory for the scripts of this file.
 local dir

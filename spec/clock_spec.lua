@@ -1,19 +1,14 @@
 -- Specs for ebb.clock: real and virtual time, freeze/advance/auto/real, as /work/shared/API.md
 -- ("ebb.clock" and "Rules every module follows") describes. No spec sleeps in real time; the
 -- few that must see real time pass use short busy waits.
+package.path = "spec/support/?.lua;" .. package.path
 local clock = require "ebb.clock"
 local task = require "ebb.task"
 local abort = require "ebb.abort"
 local errors = require "ebb.errors"
 
 -- Asserts fn raises an error matching `pattern`, positioned at this spec file.
-local function assert_bad(fn, pattern)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  assert.equal("string", type(err))
-  assert.matches(pattern, err)
-  assert.matches("^[^\n]*clock_spec%.lua:%d+: ", err)
-end
+local assert_bad = require("asserts").bad_at("clock_spec%.lua")
 
 -- Milliseconds since t0, rounded to a nanosecond: sums of float readings are not exact.
 local function since(t0)

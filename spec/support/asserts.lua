@@ -1,0 +1,18 @@
+-- Assertion helpers shared by the specs.
+local assert = require "luassert"
+
+local M = {}
+
+-- Returns assert_bad(fn, pattern): asserts fn raises an error matching `pattern`,
+-- positioned at the spec file whose name matches `file` (a Lua pattern).
+function M.bad_at(file)
+  return function(fn, pattern)
+    local ok, err = pcall(fn)
+    assert.is_false(ok, "expected an error")
+    assert.equal("string", type(err))
+    assert.matches(pattern, err)
+    assert.matches("^[^\n]*" .. file .. ":%d+: ", err)
+  end
+end
+
+return M
