@@ -101,9 +101,9 @@ int join_new(lua_State *L) {
       return 2;
     }
     len = (int)lua_objlen(L, 1);
-    for (i = 1; i <= len; i++) {
+    for (i = 1; i <= len; i++) { /* all checked first: nothing is spawned on bad input */
       lua_rawgeti(L, 1, i);
-      if (!task_test(L, -1) && !lua_isfunction(L, -1)) {
+      if (!lua_isfunction(L, -1) && !task_test(L, -1)) {
         lua_pushnil(L);
         lua_pushfstring(L, "bad argument #1 to '%s' (item %d is not a task or function)", fname, i);
         return 2;

@@ -29,6 +29,7 @@ static struct {
   int nunhandled, cap_unhandled;
   int stop;
   int batch_left;   /* tasks the current batch may still run */
+  int task_mt_ref;
   ebb_task *root;
 } S;
 
@@ -114,7 +115,7 @@ static ebb_task *task_new(lua_State *L) {
   ebb_list_init(&t->watchers);
   ebb_timer_init(&t->wait.timer, timer_fire);
   t->owner = S.current ? S.current->owner : 0;
-  luaL_getmetatable(L, TASK_MT);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, S.task_mt_ref); /* not by name: this is the hot path */
   lua_setmetatable(L, -2);
   lua_pushvalue(L, -1);
   t->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -966,6 +967,8 @@ void sched_init(lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   luaL_newmetatable(L, TASK_MT);
+  lua_pushvalue(L, -1);
+  S.task_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushcfunction(L, task_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pushliteral(L, "Task");
