@@ -120,6 +120,18 @@ local function describe(e)
   return "Error: " .. tostring(e)
 end
 
+-- The host's own frames (the trampoline and the root's xpcall) say nothing to users.
+local function trim_host_frames(tb)
+  local lines, kept = {}, {}
+  for line in tb:gmatch("[^\n]+") do lines[#lines + 1] = line end
+  for i, line in ipairs(lines) do
+    local host = line:find("ebb/boot.lua:", 1, true)
+      or (line:find("[C]: in function 'xpcall'", 1, true) and (lines[i + 1] or ""):find("ebb/boot.lua:", 1, true))
+    if not host then kept[#kept + 1] = line end
+  end
+  return table.concat(kept, "\n")
+end
+
 function private.report(e, tb, prefix)
   local out = {}
   if prefix then out[#out + 1] = "ebb: " .. prefix .. ":" end
@@ -127,7 +139,7 @@ function private.report(e, tb, prefix)
   tb = (type(e) == "table" and rawget(e, "traceback")) or tb or origin[e]
   if type(tb) == "string" and tb ~= "" then
     local at = tb:find("stack traceback:", 1, true)
-    out[#out + 1] = at and tb:sub(at) or ("stack traceback:\n" .. tb)
+    out[#out + 1] = trim_host_frames(at and tb:sub(at) or ("stack traceback:\n" .. tb))
   end
   io.stderr:write(table.concat(out, "\n"), "\n")
 end
@@ -151,7 +163,12 @@ function private.report_listener_error(e)
 end
 
 function private.report_stuck()
-  io.stderr:write("ebb: the main task is waiting for something that can never happen (nothing left to wake it)\n")
+  local clock = require "ebb.clock"
+  local why = "nothing left to wake it"
+  if clock.mode() == "frozen" and clock.next_timer() then
+    why = "the clock is frozen with timers pending: call clock.advance(ms), or use clock.auto()"
+  end
+  io.stderr:write("ebb: the main task is waiting for something that can never happen (" .. why .. ")\n")
 end
 
 -- ebb.shutdown: aborted on the first SIGINT or SIGTERM.
