@@ -23,16 +23,13 @@ void sched_close(lua_State *L);
 ebb_task *sched_spawn(lua_State *L, int nargs);
 /* Runs the loop until nothing is left; returns how the root task ended. */
 void sched_run(lua_State *L);
-int sched_ready_count(void);
 int sched_internal_handles(void);
-void sched_stop(void);
 
 void signal_init(lua_State *L);
 void handles_close_all(void);
 
 int runtime_exit_status(void);
 void runtime_set_exit_status(int status);
-void runtime_report_error(lua_State *L, int idx, const char *prefix);
 void runtime_exit(lua_State *L, int status); /* closes everything, then exits */
 
 int luaopen_ebb_core(lua_State *L);

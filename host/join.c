@@ -51,9 +51,8 @@ static void grow(join *j) {
   j->cap = cap;
 }
 
-/* Follows the task at stack index idx; env at env_idx is the task list. */
-static int follow(lua_State *L, join *j, int idx, int env_idx) {
-  ebb_task *t = task_check(L, idx);
+/* Follows task t, at stack index idx; env at env_idx is the task list. */
+static int follow(lua_State *L, join *j, ebb_task *t, int idx, int env_idx) {
   join_watch *w;
   int i = j->n;
   if (i == j->cap) grow(j);
@@ -74,17 +73,14 @@ static int follow(lua_State *L, join *j, int idx, int env_idx) {
 }
 
 /* A task, or a function to spawn as one; leaves the task at the top. */
-static int as_task(lua_State *L, int idx) {
-  if (task_test(L, idx)) {
-    lua_pushvalue(L, idx);
-    return 1;
-  }
+static ebb_task *as_task(lua_State *L, int idx) {
+  ebb_task *t;
   if (lua_isfunction(L, idx)) {
     lua_pushvalue(L, idx);
-    sched_spawn(L, 0);
-    return 1;
+    return sched_spawn(L, 0);
   }
-  return 0;
+  if ((t = task_test(L, idx)) != NULL) lua_pushvalue(L, idx);
+  return t;
 }
 
 /* join([list [, fname]]) -> join, or nil and a message naming the bad argument
@@ -122,8 +118,7 @@ int join_new(lua_State *L) {
   lua_setfenv(L, 3);
   for (i = 1; i <= len; i++) {
     lua_rawgeti(L, 1, i);
-    as_task(L, 5);
-    follow(L, j, 6, 4);
+    follow(L, j, as_task(L, 5), 6, 4);
     lua_settop(L, 4);
   }
   lua_settop(L, 3);
@@ -133,10 +128,11 @@ int join_new(lua_State *L) {
 /* j:add(task or fn) -> index */
 static int join_add(lua_State *L) {
   join *j = check_join(L, 1);
+  ebb_task *t;
   lua_settop(L, 2);
-  if (!as_task(L, 2)) return ebb_argerror_type(L, 2, "task or function");
+  if ((t = as_task(L, 2)) == NULL) return ebb_argerror_type(L, 2, "task or function");
   lua_getfenv(L, 1);
-  lua_pushinteger(L, follow(L, j, 3, 4));
+  lua_pushinteger(L, follow(L, j, t, 3, 4));
   return 1;
 }
 

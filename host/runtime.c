@@ -77,25 +77,6 @@ void handles_close_all(void) {
   uv_run(&R.loop, UV_RUN_DEFAULT);
 }
 
-/* ---- error reports ---- */
-
-void runtime_report_error(lua_State *L, int idx, const char *prefix) {
-  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
-  ebb_get_private(L, "report");
-  if (lua_isfunction(L, -1)) {
-    lua_pushvalue(L, idx);
-    lua_pushnil(L);
-    lua_pushstring(L, prefix);
-    if (lua_pcall(L, 3, 0, 0) == 0) {
-      runtime_set_exit_status(1);
-      return;
-    }
-  }
-  fprintf(stderr, "%s: %s\n", prefix ? prefix : "error", lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
-  lua_pop(L, 1);
-  runtime_set_exit_status(1);
-}
-
 /* ---- signals: ebb.shutdown ---- */
 
 static void on_signal(uv_signal_t *h, int signum) {

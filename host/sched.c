@@ -27,7 +27,6 @@ static struct {
   int trampoline_ref;
   ebb_task **unhandled;
   int nunhandled, cap_unhandled;
-  int stop;
   int batch_left;   /* tasks the current batch may still run */
   int task_mt_ref;
   ebb_task *root;
@@ -35,7 +34,6 @@ static struct {
 
 ebb_task *ebb_current(void) { return S.current; }
 ebb_wait *ebb_task_wait(ebb_task *t) { return &t->wait; }
-int sched_ready_count(void) { return S.nready; }
 
 int ebb_no_wait_depth;
 
@@ -792,13 +790,6 @@ static int waitlist_wake_all(lua_State *L) {
   return 0;
 }
 
-static int waitlist_gc(lua_State *L) {
-  ebb_waitlist *wl = lua_touserdata(L, 1);
-  ebb_node *n;
-  while ((n = ebb_list_shift(wl)) != NULL) (void)n; /* unreachable while anyone waits */
-  return 0;
-}
-
 static int l_current(lua_State *L) {
   if (!S.current) return 0;
   task_push(L, S.current);
@@ -915,8 +906,6 @@ static int io_pending(uv_loop_t *loop) {
   return n - sched_internal_handles() - watchdog_active > 0;
 }
 
-void sched_stop(void) { S.stop = 1; }
-
 void sched_spawn_root(lua_State *L, int nargs) {
   S.root = sched_spawn(L, nargs);
   S.root->observed = 1;
@@ -927,7 +916,7 @@ int sched_root_finished(void) { return S.root && S.root->state >= T_DONE; }
 void sched_run(lua_State *L) {
   uv_loop_t *loop = ebb_loop();
   (void)L;
-  while (!S.stop) {
+  for (;;) {
     if (S.nready) run_batch();
     if (S.nunhandled) report_unhandled();
     clock_fire_due();
@@ -963,8 +952,6 @@ void sched_init(lua_State *L) {
   lua_pushcfunction(L, waitlist_wake_all);
   lua_setfield(L, -2, "wake_all");
   lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, waitlist_gc);
-  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   luaL_newmetatable(L, TASK_MT);
   lua_pushvalue(L, -1);
