@@ -1,0 +1,185 @@
+/* Waits: a task parks on one thing at a time, watching the clock, an
+ * explicit signal and its own cancellation; wakes and aborts end the wait. */
+#include <stdlib.h>
+#include "host.h"
+#include "task.h"
+
+int ebb_no_wait_depth;
+
+ebb_task *ebb_check_in_task(lua_State *L) {
+  if (ebb_no_wait_depth > 0)
+    luaL_error(L, "cannot wait outside a task: abort listeners run synchronously inside abort() and must not wait");
+  if (!sched.current || L == sched.L)
+    luaL_error(L, "cannot wait outside a task (wrap the code in task.spawn, or run it as a script)");
+  return sched.current;
+}
+
+/* ---- waits ---- */
+
+ebb_task *wait_task(ebb_wait *w) { return ebb_container(w, ebb_task, wait); }
+static uv_timer_t watchdog;
+static ebb_task *watched;
+static int watchdog_on;
+
+int watchdog_active(void) { return watchdog_on; }
+
+void wait_detach(ebb_wait *w) {
+  if (watched == wait_task(w)) {
+    uv_timer_stop(&watchdog);
+    watchdog_on = 0;
+    watched = NULL;
+  }
+  ebb_node_unlink(&w->link);
+  ebb_timer_stop(&w->timer);
+  if (w->signal) {
+    ebb_signal_unlisten(w->signal, &w->on_abort);
+    w->signal = NULL;
+  }
+}
+
+/* Ends an armed wait: values are pushed by the caller right after. */
+lua_State *wait_end(ebb_wait *w, int result) {
+  ebb_task *t = wait_task(w);
+  wait_detach(w);
+  t->wait_state = W_WOKEN;
+  t->wait_result = result;
+  ready_push(t);
+  return t->co;
+}
+
+void ebb_wake(ebb_wait *w) {
+  ebb_task *t = wait_task(w);
+  if (t->wait_state != W_ARMED) return;
+  lua_pushboolean(wait_end(w, EBB_WOKE), 1);
+  t->nresume = 1;
+}
+
+void wake_list(ebb_waitlist *list) {
+  ebb_node *n;
+  while ((n = ebb_list_shift(list)) != NULL) ebb_wake(ebb_container(n, ebb_wait, link));
+}
+
+void ebb_wake_all(ebb_waitlist *list) { wake_list(list); }
+
+ebb_wait *ebb_wake_first(ebb_waitlist *list) {
+  ebb_node *n = ebb_list_shift(list);
+  ebb_wait *w;
+  if (!n) return NULL;
+  w = ebb_container(n, ebb_wait, link);
+  ebb_wake(w);
+  return w;
+}
+
+void end_aborted(ebb_task *t, ebb_signal *s) {
+  lua_State *co;
+  if (t->wait_state == W_ARMED) {
+    co = wait_end(&t->wait, EBB_ABORTED);
+  } else if (t->wait_state == W_WOKEN && t->wait_result == EBB_WOKE && t->nresume >= 0) {
+    /* woken but not yet resumed: what it was handed goes back */
+    co = t->co;
+    if (t->wait.on_cancel) t->wait.on_cancel(&t->wait);
+    lua_settop(co, 0);
+    t->wait_result = EBB_ABORTED;
+  } else {
+    return;
+  }
+  t->wait.on_cancel = NULL;
+  lua_pushboolean(co, 0);
+  ebb_signal_push_reason(co, s);
+  t->nresume = 2;
+}
+
+static void wait_signal_fired(ebb_listener *l, ebb_signal *s) {
+  ebb_wait *w = ebb_container(l, ebb_wait, on_abort);
+  end_aborted(wait_task(w), s);
+}
+
+void timer_fire(ebb_timer *tm) {
+  ebb_wait *w = ebb_container(tm, ebb_wait, timer);
+  ebb_task *t = wait_task(w);
+  lua_State *co;
+  if (t->wait_state != W_ARMED) return;
+  if (w->data == &sched_wait_key) { /* a sleep: its deadline is the good outcome */
+    ebb_wake(w);
+    return;
+  }
+  co = wait_end(w, EBB_TIMEDOUT);
+  w->on_cancel = NULL;
+  lua_pushnil(co);
+  lua_pushliteral(co, "timeout");
+  t->nresume = 2;
+}
+
+int push_aborted(lua_State *L, ebb_signal *s) {
+  lua_pushboolean(L, 0);
+  ebb_signal_push_reason(L, s);
+  return 2;
+}
+
+int ebb_check_abort(lua_State *L, int signal_idx) {
+  ebb_task *t = sched.current;
+  ebb_signal *s = signal_idx ? ebb_opt_signal(L, signal_idx) : NULL;
+  if (t && !t->shield && t->sig && ebb_signal_aborted(t->sig)) return push_aborted(L, t->sig);
+  if (s && ebb_signal_aborted(s)) return push_aborted(L, s);
+  return 0;
+}
+
+int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx) {
+  ebb_task *t = ebb_check_in_task(L);
+  ebb_signal *s = signal_idx ? ebb_opt_signal(L, signal_idx) : NULL;
+  ebb_wait *w = &t->wait;
+  if (!t->shield && t->sig && ebb_signal_aborted(t->sig)) return push_aborted(L, t->sig);
+  if (s && ebb_signal_aborted(s)) return push_aborted(L, s);
+  w->data = NULL;
+  w->on_cancel = NULL;
+  if (list) ebb_list_push(list, &w->link);
+  if (timeout_ms >= 0) {
+    w->timer.fire = timer_fire;
+    ebb_timer_start(&w->timer, timeout_ms);
+  }
+  if (s) {
+    w->signal = s;
+    w->on_abort.fn = wait_signal_fired;
+    ebb_signal_listen(s, &w->on_abort);
+  }
+  t->wait_state = W_ARMED;
+  lua_pushlightuserdata(L, &sched_wait_key);
+  return lua_yield(L, 1);
+}
+
+/* ---- a real-time limit on one wait, outside the clock (for ebb test) ---- */
+
+static void on_watchdog(uv_timer_t *h) {
+  ebb_task *t = watched;
+  lua_State *co;
+  (void)h;
+  watchdog_on = 0;
+  watched = NULL;
+  if (!t || t->wait_state != W_ARMED) return;
+  co = wait_end(&t->wait, EBB_TIMEDOUT);
+  lua_pushnil(co);
+  lua_pushliteral(co, "timeout");
+  t->nresume = 2;
+}
+
+/* await_real(t, ms): true once t has ended, or nil, "timeout" after ms of real time */
+int wait_lua_await_real(lua_State *L) {
+  ebb_task *t = task_check(L, 1);
+  double ms = ebb_check_ms(L, 2, "ms");
+  ebb_task *self = ebb_check_in_task(L);
+  int r;
+  t->observed = 1;
+  if (t->state >= T_DONE) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (!watchdog.loop) uv_timer_init(ebb_loop(), &watchdog);
+  r = ebb_wait_on(L, &t->awaiters, -1, 0);
+  if (self->wait_state == W_ARMED) {
+    watched = self;
+    watchdog_on = 1;
+    uv_timer_start(&watchdog, on_watchdog, (uint64_t)ms, 0);
+  }
+  return r;
+}
+
