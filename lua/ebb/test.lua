@@ -60,6 +60,9 @@ local function run_in_task(fn, opts, state)
     t:cancel(e)
     error(e, 0)
   end
+  -- one more turn: failures of tasks that ended with the body are reported
+  -- at the end of the turn, and they belong to this spec
+  core.yield()
   local unhandled = state.unhandled
   state.unhandled = nil
   local left = core.live(owner)

@@ -1,0 +1,153 @@
+-- Specs for `ebb test` (README.md, "ebb test"): runs the binary on the fixture spec files
+-- in spec/fixtures/runner/ and checks its output and exit status. The fixtures' names do
+-- not contain "_spec", so the main suite does not pick them up; busted runs a file that
+-- is named on the command line whatever its name.
+package.path = "spec/support/?.lua;" .. package.path
+local run = require "run_ebb"
+local quote, sh, ebb_cmd = run.quote, run.sh, run.ebb_cmd
+
+local FIXTURES = "spec/fixtures/runner/"
+
+-- Runs `ebb test [options] fixtures...`: stdout, stderr, exit status and the wall time in
+-- seconds (measured by the shell, as the host's loop does not run while popen blocks).
+local function ebb_test(options, ...)
+  local files = {}
+  for i, name in ipairs({ ... }) do files[i] = quote(FIXTURES .. name) end
+  local cmd = ("s=$(date +%%s%%N); %s; r=$?; e=$(date +%%s%%N); echo \"~elapsed:$(( (e - s) / 1000000 ))\"; exit $r")
+    :format(ebb_cmd("test " .. options .. " " .. table.concat(files, " ")))
+  local out, err, status = sh(cmd)
+  local elapsed
+  out = out:gsub("~elapsed:(%d+)\n$", function(ms)
+    elapsed = tonumber(ms) / 1000
+    return ""
+  end)
+  return out, err, status, elapsed
+end
+
+local function last_line(s)
+  return s:match("([^\n]*)\n?$")
+end
+
+-- The message busted prints for the spec (or block) named `name` in its error and
+-- failure reports: the line after the one holding the full name.
+local function reported(out, name)
+  local lines = {}
+  for line in (out .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+  for i = 1, #lines - 1 do
+    if lines[i] == name then return lines[i + 1] end
+  end
+  return nil
+end
+
+describe("ebb test", function()
+  it("passes specs whose bodies and hooks wait, exits 0 and ends with the summary", function()
+    local out, err, status, elapsed = ebb_test("", "passing.lua")
+    assert.equal(0, status, out .. err)
+    assert.equal("3 passed, 0 failed", last_line(out))
+    assert.matches("3 successes / 0 failures / 0 errors", out, 1, true)
+    assert.is_true(elapsed < 2, "took " .. elapsed .. " s")
+  end)
+
+  it("keeps busted's report and a non-zero status for failures and errors", function()
+    local out, err, status = ebb_test("", "failing.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("1 passed, 2 failed", last_line(out))
+    assert.matches("1 success / 1 failure / 1 error", out, 1, true)
+    assert.matches("Failure -> ", out, 1, true)
+    assert.matches("raised-in-body", reported(out, "failing fixture raises") or "", 1, true)
+  end)
+
+  it("fails a body that waits past --spec-timeout with a TimeoutError, in time", function()
+    local out, err, status, elapsed = ebb_test("--spec-timeout=200", "timeout.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("2 passed, 1 failed", last_line(out))
+    local message = reported(out, "timeout fixture waits too long")
+    assert.is_not_nil(message, out)
+    assert.matches("TimeoutError", message, 1, true)
+    assert.matches("200 ms", message, 1, true)
+    -- well under both the 3 s the body asks for and the 5 s default limit
+    assert.is_true(elapsed < 1.5, "took " .. elapsed .. " s")
+  end)
+
+  it("takes `--spec-timeout MS` as two arguments too", function()
+    local out, _, status, elapsed = ebb_test("--spec-timeout 200", "timeout.lua")
+    assert.is_true(status ~= 0 and status ~= 124)
+    assert.equal("2 passed, 1 failed", last_line(out))
+    assert.is_true(elapsed < 1.5, "took " .. elapsed .. " s")
+  end)
+
+  it("refuses a --spec-timeout that is not a positive number", function()
+    local _, err, status = ebb_test("--spec-timeout=0", "passing.lua")
+    assert.equal(1, status)
+    assert.matches("--spec-timeout", err, 1, true)
+  end)
+
+  it("fails a spec that leaves a task running, and cancels the task", function()
+    local out, err, status = ebb_test("", "leftover.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("1 passed, 1 failed", last_line(out))
+    assert.matches("left 1 task", reported(out, "leftover fixture leaves a task behind") or "", 1, true)
+    -- the task saw its cancellation while the next spec ran
+    assert.matches("leftover cleanup: false AbortError", out, 1, true)
+  end)
+
+  it("fails a spec during which a task fails unhandled, with the task's message", function()
+    local out, err, status = ebb_test("", "unhandled.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("1 passed, 1 failed", last_line(out))
+    assert.matches("unhandled-boom-1", reported(out, "unhandled fixture has a task that fails while it waits") or "", 1, true)
+  end)
+
+  it("fails the spec whose body spawned a failing task and returned at once, not the next one", function()
+    local out, err, status = ebb_test("", "unhandled_at_return.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("1 passed, 1 failed", last_line(out))
+    assert.matches("unhandled-boom-2", reported(out, "unhandled at return fixture spawns a failing task and returns") or "", 1, true)
+    assert.is_nil(reported(out, "unhandled at return fixture runs after it"))
+  end)
+
+  it("fails a spec during which an abort listener raises", function()
+    local out, err, status = ebb_test("", "listener.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("1 passed, 2 failed", last_line(out))
+    assert.matches("listener-boom-1", reported(out, "listener fixture aborts with a failing listener") or "", 1, true)
+    assert.matches("listener-boom-2",
+      reported(out, "listener fixture has a timeout signal with a failing listener") or "", 1, true)
+  end)
+
+  it("resets the clock to real after each spec", function()
+    local out, err, status, elapsed = ebb_test("", "clock.lua")
+    assert.equal(0, status, out .. err)
+    assert.equal("4 passed, 0 failed", last_line(out))
+    assert.is_true(elapsed < 2, "took " .. elapsed .. " s")
+  end)
+
+  it("loads ebb's modules once for the run, across spec files", function()
+    local out, err, status = ebb_test("", "shared_one.lua", "shared_two.lua")
+    assert.equal(0, status, out .. err)
+    assert.equal("2 passed, 0 failed", last_line(out))
+    -- and the second file alone does fail, so the check above can fail
+    local out2, _, status2 = ebb_test("", "shared_two.lua")
+    assert.is_true(status2 ~= 0 and status2 ~= 124)
+    assert.equal("0 passed, 1 failed", last_line(out2))
+  end)
+
+  it("counts an error raised in a describe block as failed", function()
+    local out, err, status = ebb_test("", "describe_error.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("1 passed, 1 failed", last_line(out))
+    assert.matches("describe-boom", reported(out, "a broken block") or "", 1, true)
+  end)
+
+  it("sums the counts over several files", function()
+    local out, _, status = ebb_test("--spec-timeout=200", "passing.lua", "failing.lua", "timeout.lua")
+    assert.is_true(status ~= 0 and status ~= 124)
+    assert.equal("6 passed, 3 failed", last_line(out))
+  end)
+
+  it("selects files by --pattern in a folder", function()
+    local out, err, status = ebb_test("--pattern=^shared_", "")
+    assert.equal(0, status, out .. err)
+    assert.equal("2 passed, 0 failed", last_line(out))
+  end)
+end)
