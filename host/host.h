@@ -19,8 +19,6 @@ int clock_uv_active(void);
 
 void sched_init(lua_State *L);
 void sched_close(lua_State *L);
-/* Spawns fn and its nargs arguments (on top of L) as a task; pushes the task. */
-ebb_task *sched_spawn(lua_State *L, int nargs);
 /* Runs the loop until nothing is left; returns how the root task ended. */
 void sched_run(lua_State *L);
 int sched_internal_handles(void);

@@ -197,22 +197,27 @@ lua_State *runtime_open(void) {
     fprintf(stderr, "ebb: boot failed: %s\n", lua_tostring(L, -1));
     exit(1);
   }
-  sched_set_trampoline(L); /* boot returns the trampoline */
+  sched_set_runner(L); /* boot returns the function pooled coroutines run */
   return L;
 }
 
 /* Runs `main` (a function on top of L) with nargs arguments as the root task. */
 int runtime_run_root(lua_State *L, int nargs) {
-  ebb_get_private(L, "run_root");
+  ebb_get_private(L, "start_root");
   lua_insert(L, -(nargs + 2));
-  sched_spawn_root(L, nargs + 1);
-  lua_pop(L, 1);
+  if (lua_pcall(L, nargs + 1, 0, 0) != 0) {
+    fprintf(stderr, "ebb: %s\n", lua_tostring(L, -1));
+    return 1;
+  }
   sched_run(L);
-  if (!sched_root_finished()) {
+  ebb_get_private(L, "root_done");
+  lua_call(L, 0, 1);
+  if (!lua_toboolean(L, -1)) {
     ebb_get_private(L, "report_stuck");
     if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
     runtime_set_exit_status(1);
   }
+  lua_pop(L, 1);
   return R.exit_status;
 }
 

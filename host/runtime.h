@@ -20,8 +20,6 @@ int runtime_run_root(lua_State *L, int nargs);
 void runtime_close(lua_State *L);
 void runtime_poll_signals(void);
 
-void sched_spawn_root(lua_State *L, int nargs);
-int sched_root_finished(void);
-void sched_set_trampoline(lua_State *L);
+void sched_set_runner(lua_State *L);
 
 #endif

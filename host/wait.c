@@ -7,11 +7,33 @@
 int ebb_no_wait_depth;
 
 ebb_task *ebb_check_in_task(lua_State *L) {
+  ebb_task *t = NULL;
   if (ebb_no_wait_depth > 0)
     luaL_error(L, "cannot wait outside a task: abort listeners run synchronously inside abort() and must not wait");
-  if (!sched.current || L == sched.L)
-    luaL_error(L, "cannot wait outside a task (wrap the code in task.spawn, or run it as a script)");
-  return sched.current;
+  if (sched.running_co && L != sched.L) t = sched_current_record(L);
+  if (!t) luaL_error(L, "cannot wait outside a task (wrap the code in task.spawn, or run it as a script)");
+  return t;
+}
+
+/* The running task's own signal when it is aborted and not shielded; no
+ * record is made for the check. */
+static ebb_signal *own_abort(lua_State *L) {
+  ebb_signal *s;
+  ebb_task *t;
+  if (!sched.running_co) return NULL;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
+  lua_getfield(L, -1, "t");
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 2);
+    return NULL;
+  }
+  lua_pushliteral(L, "signal"); /* raw: the task's __index would make one */
+  lua_rawget(L, -2);
+  s = luaL_testudata_compat(L, -1, "ebb.signal");
+  t = s && ebb_signal_aborted(s) ? record_of(L, -2) : NULL;
+  lua_pop(L, 3);
+  if (!s || !ebb_signal_aborted(s) || (t && t->shield)) return NULL;
+  return s; /* anchored by the task's table, which the running task holds */
 }
 
 /* ---- waits ---- */
@@ -117,9 +139,9 @@ int push_aborted(lua_State *L, ebb_signal *s) {
 }
 
 int ebb_check_abort(lua_State *L, int signal_idx) {
-  ebb_task *t = sched.current;
   ebb_signal *s = signal_idx ? ebb_opt_signal(L, signal_idx) : NULL;
-  if (t && !t->shield && t->sig && ebb_signal_aborted(t->sig)) return push_aborted(L, t->sig);
+  ebb_signal *own = own_abort(L);
+  if (own) return push_aborted(L, own);
   if (s && ebb_signal_aborted(s)) return push_aborted(L, s);
   return 0;
 }
@@ -128,7 +150,8 @@ int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_
   ebb_task *t = ebb_check_in_task(L);
   ebb_signal *s = signal_idx ? ebb_opt_signal(L, signal_idx) : NULL;
   ebb_wait *w = &t->wait;
-  if (!t->shield && t->sig && ebb_signal_aborted(t->sig)) return push_aborted(L, t->sig);
+  ebb_signal *own = record_signal(L, t);
+  if (!t->shield && own && ebb_signal_aborted(own)) return push_aborted(L, own);
   if (s && ebb_signal_aborted(s)) return push_aborted(L, s);
   w->data = NULL;
   w->on_cancel = NULL;
@@ -162,19 +185,11 @@ static void on_watchdog(uv_timer_t *h) {
   t->nresume = 2;
 }
 
-/* await_real(t, ms): true once t has ended, or nil, "timeout" after ms of real time */
-int wait_lua_await_real(lua_State *L) {
-  ebb_task *t = task_check(L, 1);
-  double ms = ebb_check_ms(L, 2, "ms");
+int ebb_wait_real(lua_State *L, ebb_waitlist *list, double ms) {
   ebb_task *self = ebb_check_in_task(L);
   int r;
-  t->observed = 1;
-  if (t->state >= T_DONE) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
   if (!watchdog.loop) uv_timer_init(ebb_loop(), &watchdog);
-  r = ebb_wait_on(L, &t->awaiters, -1, 0);
+  r = ebb_wait_on(L, list, -1, 0);
   if (self->wait_state == W_ARMED) {
     watched = self;
     watchdog_on = 1;
@@ -182,4 +197,3 @@ int wait_lua_await_real(lua_State *L) {
   }
   return r;
 }
-

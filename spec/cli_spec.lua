@@ -427,9 +427,9 @@ print("sleep cut: " .. tostring(not ok), "aborted: " .. tostring(ebb.shutdown.ab
 local ebb = require "ebb"
 print(type(ebb.version), #ebb.version > 0)
 print(require("ebb.abort").is_signal(ebb.shutdown), ebb.shutdown.aborted)
-print(rawget(ebb, "task") == nil, package.loaded["ebb.task"] == nil)
-print(ebb.task == require "ebb.task", rawget(ebb, "task") ~= nil)
-print(ebb.clock == require "ebb.clock", ebb.errors == require "ebb.errors", ebb.abort == require "ebb.abort")
+print(rawget(ebb, "clock") == nil, package.loaded["ebb.clock"] == nil)
+print(ebb.clock == require "ebb.clock", rawget(ebb, "clock") ~= nil)
+print(ebb.abort == require "ebb.abort", ebb.errors == require "ebb.errors", ebb.task == require "ebb.task")
 print(ebb.no_such_module)
 ]]
       local out, err, status = ebb("-e " .. quote(code))

@@ -3,7 +3,7 @@
 local private, load_embedded, embedded_names = ...
 
 local core = require "ebb.core"
-local WAIT, DONE = core.WAIT, core.DONE
+local WAIT = core.WAIT
 local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume, coroutine.yield,
   coroutine.status
 local traceback, type, tostring, select, error = debug.traceback, type, tostring, select, error
@@ -35,18 +35,6 @@ local function on_error(e)
   return e
 end
 private.on_error = on_error
-
--- Every pooled coroutine runs this: one task's function after another.
-local next_job = core.next_job
-local function finish(ok, ...)
-  if ok then return next_job(true, ...) end
-  local tb = last_tb
-  last_tb = nil
-  return next_job(false, (...), tb)
-end
-local function trampoline(fn, ...)
-  return trampoline(finish(xpcall(fn, on_error, ...)))
-end
 
 -- A coroutine of the script's own may wait: its scheduler yields go up.
 local parked = setmetatable({}, { __mode = "k" })
@@ -126,6 +114,7 @@ local function trim_host_frames(tb)
   for line in tb:gmatch("[^\n]+") do lines[#lines + 1] = line end
   for i, line in ipairs(lines) do
     local host = line:find("ebb/boot.lua:", 1, true)
+      or (line:find("ebb/task.lua:", 1, true) and (line:find("'run_one'", 1, true) or line:find("<ebb/task.lua:", 1, true)))
       or (line:find("[C]: in function 'xpcall'", 1, true) and (lines[i + 1] or ""):find("ebb/boot.lua:", 1, true))
     if not host then kept[#kept + 1] = line end
   end
@@ -205,4 +194,19 @@ function private.test_main(...)
   return require("ebb.test").main(...)
 end
 
-return trampoline
+-- The task module runs tasks; the host calls these of it.
+local task_host = require("ebb.task")._host
+private.task_failed = task_host.failed
+private.timer_done = task_host.timer_done
+private.enqueue = task_host.enqueue
+private.root_done = task_host.root_done
+function private.start_root(...) task_host.spawn_root(private.run_root, ...) end
+function private.flush_unhandled()
+  local list = task_host.take_unhandled()
+  for i = 1, #list do
+    local t = list[i]
+    private.report_unhandled(t, rawget(t, "error"), rawget(t, "traceback"))
+  end
+end
+
+return task_host.runner

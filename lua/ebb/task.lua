@@ -1,68 +1,296 @@
--- ebb.task: tasks on the scheduler, and the ways to combine them (all, race,
--- any, all_settled, group, timeout, future). The state lives in ebb.core.
+-- ebb.task: tasks, and the ways to combine them (all, race, any, all_settled,
+-- group, timeout, future). A task is a Lua table; new tasks wait in a ring
+-- that runner coroutines take them from, one after another, so a task that
+-- never waits costs no crossing into C. One that waits gets a C record
+-- (ebb.core) holding its coroutine, timer and cancellation.
 local core = require "ebb.core"
 local errors = require "ebb.errors"
+local abort_core = require "ebb.abort.core"
+local clock_now = require("ebb.clock.core").now
 
-local spawn, await_begin, result, outcome, cancel = core.spawn, core.await_begin, core.result,
-  core.outcome, core.cancel
-local is_task, join = core.is_task, core.join
-local c_sleep, c_yield, shield = core.sleep, core.yield, core.shield
-local type, select, error, ipairs = type, select, error, ipairs
-local AbortError, TimeoutError, AggregateError = errors.AbortError, errors.TimeoutError,
-  errors.AggregateError
+local type, select, error, rawget, rawset, setmetatable, getmetatable, unpack =
+  type, select, error, rawget, rawset, setmetatable, getmetatable, unpack
+local co_yield = coroutine.yield
+local AbortError, TimeoutError, AggregateError = errors.AbortError, errors.TimeoutError, errors.AggregateError
+local c_sleep, c_yield, c_shield, check_abort, waitlist = core.sleep, core.yield, core.shield,
+  core.check_abort, core.waitlist
 
 local task = {}
+local cur = core.cur       -- cur.t: the running task (set by the runner and by C)
+local IDLE = core.IDLE
+local host = {}            -- what the host calls: boot wires these up
+task._host = host
 
-local function check_signal(v, n, fname)
-  if v ~= nil and not (type(v) == "userdata" and tostring(v):match("^AbortSignal")) then
-    error(("bad argument #%d to '%s' (abort signal expected, got %s)"):format(n, fname, type(v)), 3)
+local live = {} -- tasks that belong to a spec (ebb test), while unfinished
+
+-- ---- the Task object ----
+local Task = {}
+local TaskMT = { __name = "Task" }
+task.Task = Task
+
+local function signal_of(t)
+  local s = rawget(t, "signal")
+  if not s then
+    s = abort_core.new_signal()
+    rawset(t, "signal", s)
   end
+  return s
 end
 
--- A wait's outcome: true, or false and the abort reason, or nil on timeout.
+TaskMT.__index = function(t, k)
+  local m = Task[k]
+  if m ~= nil then return m end
+  if k == "signal" then return signal_of(t) end
+end
+
+local ids, last_id = setmetatable({}, { __mode = "k" }), 0
+TaskMT.__tostring = function(t)
+  local id = ids[t]
+  if not id then
+    last_id = last_id + 1
+    id = last_id
+    ids[t] = id
+  end
+  return ("Task #%d (%s)"):format(id, t.status)
+end
+
+
+-- One template, so every task has the same small shape: n is the number of
+-- arguments until it starts, then of results; a is the argument, or a list
+-- of them. Rarer fields (rec, owner, waiters, signal, error) are read raw.
+local function new_task(fn, n, a, owner)
+  local t = setmetatable({ false, status = "pending", fn = fn, n = n, a = a, join = false, ji = 0, observed = false },
+    TaskMT)
+  if owner then
+    t.owner = owner
+    live[t] = true
+  end
+  return t
+end
+
+local function is_task(v) return getmetatable(v) == TaskMT end
+task.is_task = is_task
+
+local function finished(t)
+  local st = t.status
+  return st == "done" or st == "failed" or st == "cancelled"
+end
+
 local function raise_if_aborted(ok, reason)
   if ok == false then error(reason, 0) end
   return ok
 end
 
--- ---- the Task object ----
-local Task = {}
-
-function Task.await(t)
-  if not is_task(t) then error("bad argument #1 to 'await' (task expected, got " .. type(t) .. ")", 2) end
-  raise_if_aborted(await_begin(t))
-  return result(t)
+-- The rule of every awaiting function: an aborted caller raises at once.
+local function check_own_abort(signal)
+  local ct = cur.t
+  local s = ct and rawget(ct, "signal")
+  if (s and s.aborted) or signal ~= nil then raise_if_aborted(check_abort(signal)) end
 end
 
-function Task.cancel(t, reason)
-  if not is_task(t) then error("bad argument #1 to 'cancel' (task expected, got " .. type(t) .. ")", 2) end
-  if reason == nil then reason = AbortError("the task was cancelled") end
-  cancel(t, reason)
+local function badarg(n, fname, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), (level or 2) + 1)
 end
 
--- The task's outcome without raising: ok, then results or the error.
-function Task.result(t)
-  return outcome(t)
+local function check_callable(fn, n, fname)
+  if type(fn) ~= "function" then
+    local mt = getmetatable(fn)
+    if not (type(mt) == "table" and mt.__call) then badarg(n, fname, "function expected, got " .. type(fn), 3) end
+  end
 end
 
-core.set_methods(Task)
-task.Task = Task
+local function check_ms(ms, n, fname)
+  if type(ms) ~= "number" or ms ~= ms or ms < 0 then
+    badarg(n, fname, "non-negative number of milliseconds expected, got " ..
+      (type(ms) == "number" and tostring(ms) or type(ms)), 3)
+  end
+end
 
-task.delay = core.delay
-task.current = core.current
-task.is_task = is_task
+local function check_signal(v, n, fname)
+  if v ~= nil and not (type(v) == "userdata" and tostring(v):match("^AbortSignal")) then
+    badarg(n, fname, "abort signal expected, got " .. type(v), 3)
+  end
+end
+
+-- ---- joins: one waiter told of many tasks as each ends, in that order ----
+local Join = {}
+Join.__index = Join
+
+local function join_push(j, i)
+  local tail = j.tail + 1
+  j.tail = tail
+  j.done[tail] = i
+  if j.parked then j.wl:wake_all() end
+end
+
+local function attach(j, t)
+  local i = j.n + 1
+  j.n = i
+  j.tasks[i] = t
+  t.observed = true
+  if finished(t) then
+    join_push(j, i)
+  elseif not t.join then
+    t.join, t.ji = j, i
+  else
+    local more = rawget(t, "joins")
+    if not more then
+      more = {}
+      rawset(t, "joins", more)
+    end
+    more[#more + 1] = j
+    more[#more + 1] = i
+  end
+  return i
+end
+
+-- ---- ending ----
+local unhandled = {}
+
+local function settled(t)
+  if rawget(t, "rec") then core.release(t) end
+  local j = t.join
+  if j then
+    join_push(j, t.ji)
+    local more = rawget(t, "joins")
+    if more then
+      for k = 1, #more, 2 do join_push(more[k], more[k + 1]) end
+    end
+  end
+  local w = rawget(t, "waiters")
+  if w then w:wake_all() end
+  if rawget(t, "owner") then live[t] = nil end
+end
+
+local function finish(t, ...)
+  local n = select("#", ...)
+  if n == 1 then
+    t[1] = ...
+  elseif n > 1 then
+    for i = 1, n do t[i] = (select(i, ...)) end
+  end
+  t.n = n
+  t.status = "done"
+  settled(t)
+end
+
+-- A task ends with an error: its own cancellation reason means "cancelled".
+local function fail(t, e, tb)
+  if finished(t) then return end
+  local s = rawget(t, "signal")
+  local own = s ~= nil and s.aborted and rawequal(s.reason, e)
+  t.status = own and "cancelled" or "failed"
+  rawset(t, "error", e)
+  rawset(t, "traceback", tb)
+  if not own and not t.observed then
+    unhandled[#unhandled + 1] = t
+    core.note_unhandled()
+  end
+  settled(t)
+end
+
+host.failed = fail
+host.timer_done = function(t) finish(t) end
+
+-- Failed tasks nobody has looked at by the end of the turn.
+function host.take_unhandled()
+  local list = unhandled
+  unhandled = {}
+  local out = {}
+  for i = 1, #list do
+    if not list[i].observed then out[#out + 1] = list[i] end
+  end
+  return out
+end
+
+-- ---- new tasks: the ring and its runners ----
+local R = { head = 0, tail = 0, stop = 0 }
+core.set_ring(R)
+
+local function enqueue(t)
+  local tail = R.tail + 1
+  R.tail = tail
+  R[tail] = t
+end
+host.enqueue = enqueue
+
+local function run_one(t)
+  cur.t = t
+  t.status = "running"
+  local fn, n, a = t.fn, t.n, t.a
+  t.fn, t.a = false, false
+  if n == 0 then
+    finish(t, fn())
+  elseif n == 1 then
+    finish(t, fn(a))
+  else
+    finish(t, fn(unpack(a, 1, n)))
+  end
+end
+
+-- Every pooled coroutine runs this. An error in a task ends the coroutine;
+-- the host then ends the task with it (host.failed), with no pcall per task.
+function host.runner(first)
+  while true do
+    if first then R.stop = R.tail end
+    while R.head < R.stop do
+      local head = R.head + 1
+      R.head = head
+      local t = R[head]
+      R[head] = nil
+      if t.status == "pending" then run_one(t) end
+    end
+    if R.head >= R.tail then R.head, R.tail, R.stop = 0, 0, 0 end
+    first = co_yield(IDLE)
+  end
+end
+
+local function owner_now()
+  local ct = cur.t
+  return ct and rawget(ct, "owner")
+end
+
+local function timer_task(ms)
+  check_ms(ms, 1, "sleep")
+  local t = new_task(false, 0, nil, owner_now())
+  t.status = "running"
+  core.timer_task(t, ms)
+  return t
+end
 
 function task.sleep(ms, signal)
-  if type(ms) ~= "number" or ms ~= ms or ms < 0 then
-    error("bad argument #1 to 'sleep' (non-negative number of milliseconds expected, got " ..
-      (type(ms) == "number" and tostring(ms) or type(ms)) .. ")", 2)
-  end
+  check_ms(ms, 1, "sleep")
   if signal ~= nil then check_signal(signal, 2, "sleep") end
   raise_if_aborted(c_sleep(ms, signal))
 end
-core.set_sleep(task.sleep)
-task.spawn = core.spawn
-spawn = core.spawn
+local sleep = task.sleep
+
+function task.spawn(fn, ...)
+  local n = select("#", ...)
+  if fn == sleep and n == 1 then return timer_task(...) end -- a timer, no coroutine
+  check_callable(fn, 1, "spawn")
+  local t
+  if n <= 1 then t = new_task(fn, n, (...), owner_now())
+  else t = new_task(fn, n, { ... }, owner_now()) end
+  local tail = R.tail + 1
+  R.tail = tail
+  R[tail] = t
+  return t
+end
+local spawn = task.spawn
+
+function task.delay(ms, fn, ...)
+  check_ms(ms, 1, "delay")
+  check_callable(fn, 2, "delay")
+  local n = select("#", ...)
+  local t
+  if n <= 1 then t = new_task(fn, n, (...), owner_now())
+  else t = new_task(fn, n, { ... }, owner_now()) end
+  core.delay_timer(t, ms)
+  return t
+end
+
+function task.current() return cur.t end
 
 function task.yield()
   raise_if_aborted(c_yield())
@@ -70,20 +298,143 @@ end
 
 -- Runs fn(...) shielded from the current task's cancellation: its waits go on.
 function task.shield(fn, ...)
-  shield(1)
+  c_shield(1)
   local r = { pcall(fn, ...) }
-  shield(-1)
+  c_shield(-1)
   if not r[1] then error(r[2], 0) end
   return unpack(r, 2, table.maxn(r))
 end
 
+-- ---- awaiting ----
+local function results(t)
+  if t.status == "done" then
+    local n = t.n
+    if n == 1 then return t[1] end
+    if n == 0 then return end
+    return unpack(t, 1, n)
+  end
+  local e = rawget(t, "error")
+  if type(e) ~= "table" then core.remember(e, rawget(t, "traceback")) end
+  error(e, 0)
+end
+
+local function first_result(t)
+  if t.n == 0 then return nil end
+  return t[1]
+end
+
+local function waiters_of(t)
+  local w = rawget(t, "waiters")
+  if not w then
+    w = waitlist()
+    rawset(t, "waiters", w)
+  end
+  return w
+end
+
+function Task.await(t)
+  if not is_task(t) then badarg(1, "await", "task expected, got " .. type(t)) end
+  check_own_abort()
+  t.observed = true
+  if not finished(t) then
+    if t == cur.t then error("a task cannot await itself", 2) end
+    local w = waiters_of(t)
+    repeat raise_if_aborted(w:wait()) until finished(t)
+  end
+  return results(t)
+end
+
+function Task.cancel(t, reason)
+  if not is_task(t) then badarg(1, "cancel", "task expected, got " .. type(t)) end
+  if finished(t) then return end
+  if reason == nil then reason = AbortError("the task was cancelled") end
+  local s = signal_of(t)
+  if s.aborted then return end
+  local was = t.status
+  abort_core.abort(s, reason)
+  if finished(t) then return end
+  if was == "pending" then -- it has not started, and now never will
+    if rawget(t, "rec") then core.release(t) end
+    fail(t, reason)
+  elseif rawget(t, "rec") and core.cancel_record(t) then -- a timer task
+    fail(t, reason)
+  end
+end
+
+-- The outcome without raising: true, results... or false, error, traceback.
+function Task.result(t)
+  if not is_task(t) then badarg(1, "result", "task expected, got " .. type(t)) end
+  t.observed = true
+  if not finished(t) then return nil end
+  if t.status == "done" then return true, results(t) end
+  return false, rawget(t, "error"), rawget(t, "traceback")
+end
+
 -- ---- combinators ----
--- A join follows a list of tasks; next() tells of each as it ends:
--- index, ok, first result or error. Aborted while waiting: false, reason.
+local function new_join()
+  return setmetatable({ tasks = {}, n = 0, done = {}, head = 0, tail = 0, parked = false, wl = false }, Join)
+end
+
+local function join_list(list, fname)
+  if type(list) ~= "table" then
+    badarg(1, fname, "list of tasks or functions expected, got " .. type(list), 3)
+  end
+  for i = 1, #list do
+    local v = list[i]
+    if type(v) ~= "function" and not is_task(v) then
+      badarg(1, fname, "item " .. i .. " is not a task or function", 3)
+    end
+  end
+  local j = new_join()
+  for i = 1, #list do
+    local v = list[i]
+    attach(j, type(v) == "function" and spawn(v) or v)
+  end
+  return j
+end
+
+function Join:add(v)
+  if type(v) == "function" then v = spawn(v)
+  elseif not is_task(v) then badarg(1, "add", "task or function expected, got " .. type(v)) end
+  attach(self, v)
+  return v
+end
+
+-- index, ok, first result or error; nil when all were told; false, reason
+-- when the waiting task is aborted.
+local function park(j)
+  local wl = j.wl
+  if not wl then
+    wl = waitlist()
+    j.wl = wl
+  end
+  j.parked = true
+  local ok, reason = wl:wait()
+  j.parked = false
+  return ok, reason
+end
+
+function Join:next()
+  local h = self.head
+  while h >= self.tail do -- none has ended yet that was not told
+    if h >= self.n then return nil end
+    local ok, reason = park(self)
+    if ok == false then return false, reason end
+  end
+  h = h + 1
+  self.head = h
+  local i = self.done[h]
+  local t = self.tasks[i]
+  if t.status == "done" then return i, true, first_result(t) end
+  return i, false, rawget(t, "error")
+end
+
+function Join:cancel(reason)
+  for i = 1, self.n do Task.cancel(self.tasks[i], reason) end
+end
 
 local function next_ended(j)
   local i, ok, v = j:next()
-  while i == true do i, ok, v = j:next() end
   if i == false then -- the caller was cancelled: every task is a loser
     j:cancel(ok)
     error(ok, 0)
@@ -92,14 +443,14 @@ local function next_ended(j)
 end
 
 function task.all(list)
-  local j, bad = join(list, "all")
-  if not j then error(bad, 2) end
+  check_own_abort()
+  local j = join_list(list, "all")
   local out = {}
-  for _ = 1, j:size() do
+  for _ = 1, j.n do
     local i, ok, v = next_ended(j)
     if not ok then
       j:cancel(AbortError("another task of task.all failed", { cause = v }))
-      result(j:task(i)) -- raises v, keeping where it was raised
+      results(j.tasks[i]) -- raises v, keeping where it was raised
     end
     out[i] = v
   end
@@ -107,10 +458,10 @@ function task.all(list)
 end
 
 function task.all_settled(list)
-  local j, bad = join(list, "all_settled")
-  if not j then error(bad, 2) end
+  check_own_abort()
+  local j = join_list(list, "all_settled")
   local out = {}
-  for _ = 1, j:size() do
+  for _ = 1, j.n do
     local i, ok, v = next_ended(j)
     if ok then out[i] = { ok = true, value = v } else out[i] = { ok = false, error = v } end
   end
@@ -118,23 +469,23 @@ function task.all_settled(list)
 end
 
 function task.race(list)
-  local j, bad = join(list, "race")
-  if not j then error(bad, 2) end
-  if j:size() == 0 then error("bad argument #1 to 'race' (empty list)", 2) end
+  check_own_abort()
+  local j = join_list(list, "race")
+  if j.n == 0 then badarg(1, "race", "empty list") end
   local i = next_ended(j)
   j:cancel(AbortError("lost the race"))
-  return result(j:task(i))
+  return results(j.tasks[i])
 end
 
 function task.any(list)
-  local j, bad = join(list, "any")
-  if not j then error(bad, 2) end
+  check_own_abort()
+  local j = join_list(list, "any")
   local errs = {}
-  for _ = 1, j:size() do
+  for _ = 1, j.n do
     local i, ok, v = next_ended(j)
     if ok then
       j:cancel(AbortError("another task of task.any succeeded"))
-      return result(j:task(i))
+      return results(j.tasks[i])
     end
     errs[i] = v
   end
@@ -146,13 +497,11 @@ local Group = {}
 Group.__index = Group
 
 function Group:spawn(fn, ...)
-  if getmetatable(self) ~= Group then error("bad argument #1 to 'spawn' (group expected)", 2) end
+  if getmetatable(self) ~= Group then badarg(1, "spawn", "group expected") end
   if self.closed then error("the group has ended: no new tasks", 2) end
-  if type(fn) ~= "function" and not (getmetatable(fn) or {}).__call then
-    error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
-  end
+  check_callable(fn, 1, "spawn")
   local t = spawn(fn, ...)
-  self.join:add(t)
+  attach(self.join, t)
   return t
 end
 
@@ -162,8 +511,9 @@ local function traced(e)
 end
 
 function task.group(fn)
-  if type(fn) ~= "function" then error("bad argument #1 to 'group' (function expected, got " .. type(fn) .. ")", 2) end
-  local j = join()
+  if type(fn) ~= "function" then badarg(1, "group", "function expected, got " .. type(fn)) end
+  check_own_abort()
+  local j = new_join()
   local g = setmetatable({ join = j }, Group)
   local ok, e = xpcall(fn, traced, g)
   local first = not ok and e or nil
@@ -171,15 +521,15 @@ function task.group(fn)
   if first ~= nil then j:cancel(first) end
   -- Wait for every child; after the first failure the rest are cancelled
   -- and awaited shielded, so their cleanup has run when the group returns.
-  while seen < j:size() do
+  while seen < j.n do
     if first ~= nil and not shielded then
-      shield(1)
+      c_shield(1)
       shielded = true
     end
     local i, tok, v = j:next()
     if type(i) == "number" then
       seen = seen + 1
-      if first == nil and not tok and j:task(i).status == "failed" then
+      if first == nil and not tok and j.tasks[i].status == "failed" then
         first = v
         j:cancel(AbortError("a task of the group failed", { cause = v }))
       end
@@ -188,28 +538,36 @@ function task.group(fn)
       j:cancel(tok)
     end
   end
-  if shielded then shield(-1) end
+  if shielded then c_shield(-1) end
   g.closed = true
   if first ~= nil then error(first, 0) end
 end
 
 -- ---- timeout ----
 function task.timeout(ms, fn, ...)
-  if type(ms) ~= "number" or ms ~= ms or ms < 0 then
-    error("bad argument #1 to 'timeout' (non-negative number of milliseconds expected, got " .. type(ms) .. ")", 2)
-  end
-  if type(fn) ~= "function" then error("bad argument #2 to 'timeout' (function expected, got " .. type(fn) .. ")", 2) end
-  local reason = core.cancelled()
-  if reason ~= nil then error(reason, 0) end
+  check_ms(ms, 1, "timeout")
+  check_callable(fn, 2, "timeout")
+  check_own_abort()
   local t = spawn(fn, ...)
-  local ok, why = await_begin(t, nil, ms)
-  if ok then return result(t) end
-  local e = ok == nil and TimeoutError("timed out after " .. ms .. " ms") or why
-  cancel(t, e)
-  shield(1)
-  pcall(await_begin, t)
-  shield(-1)
-  error(e, 0)
+  t.observed = true
+  local w = waiters_of(t)
+  local deadline = clock_now() + ms
+  local why
+  while not finished(t) do
+    local ok, reason = w:wait(nil, math.max(0, deadline - clock_now()))
+    if ok == nil then
+      why = TimeoutError("timed out after " .. ms .. " ms")
+    elseif ok == false then
+      why = reason
+    end
+    if why ~= nil then break end
+  end
+  if why == nil then return results(t) end
+  Task.cancel(t, why)
+  c_shield(1) -- its cleanup runs before we return
+  while not finished(t) do w:wait() end
+  c_shield(-1)
+  error(why, 0)
 end
 
 -- ---- futures ----
@@ -220,7 +578,7 @@ Future.__index = function(f, k)
 end
 
 local function check_future(f, fname)
-  if getmetatable(f) ~= Future then error("bad argument #1 to '" .. fname .. "' (future expected)", 3) end
+  if getmetatable(f) ~= Future then badarg(1, fname, "future expected", 2) end
 end
 
 function Future:resolve(...)
@@ -243,17 +601,17 @@ function Future:await(opts)
   check_future(self, "await")
   local signal, timeout
   if opts ~= nil then
-    if type(opts) ~= "table" then error("bad argument #1 to 'await' (table of options expected, got " .. type(opts) .. ")", 2) end
+    if type(opts) ~= "table" then badarg(1, "await", "table of options expected, got " .. type(opts)) end
     signal, timeout = opts.signal, opts.timeout
     check_signal(signal, 1, "await")
     if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
-      error("bad argument #1 to 'await' (timeout must be a non-negative number of milliseconds)", 2)
+      badarg(1, "await", "timeout must be a non-negative number of milliseconds")
     end
   end
-  raise_if_aborted(core.check_abort(signal))
-  local deadline = timeout and require("ebb.clock").now() + timeout
+  raise_if_aborted(check_abort(signal))
+  local deadline = timeout and clock_now() + timeout
   while not self._state do
-    local left = deadline and math.max(0, deadline - require("ebb.clock").now())
+    local left = deadline and math.max(0, deadline - clock_now())
     local ok, reason = self._waiters:wait(signal, left)
     if ok == nil then error(TimeoutError("the future was not settled within " .. timeout .. " ms"), 2) end
     raise_if_aborted(ok, reason)
@@ -263,7 +621,40 @@ function Future:await(opts)
 end
 
 function task.future()
-  return setmetatable({ _waiters = core.waitlist() }, Future)
+  return setmetatable({ _waiters = waitlist() }, Future)
 end
+
+-- ---- for the host and ebb test ----
+local root
+function host.spawn_root(fn, ...)
+  root = spawn(fn, ...)
+  root.observed = true
+end
+function host.root_done() return root == nil or finished(root) end
+
+-- ebb test: the tasks of a spec (owner), made and followed.
+function task._own(t, owner)
+  rawset(t, "owner", owner)
+  live[t] = true
+end
+function task._live(owner)
+  local out = {}
+  for t in pairs(live) do
+    if rawget(t, "owner") == owner and t ~= cur.t then out[#out + 1] = t end
+  end
+  return out
+end
+-- Waits for t at most ms of real time: true once it has ended, nil on timeout.
+function task._await_real(t, ms)
+  t.observed = true
+  local w = waiters_of(t)
+  while not finished(t) do
+    local ok = w:wait_real(ms)
+    if ok == nil then return nil end
+  end
+  return true
+end
+task._results = results
+task._finished = finished
 
 return task

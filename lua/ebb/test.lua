@@ -3,6 +3,7 @@
 local core = require "ebb.core"
 local errors = require "ebb.errors"
 local clock = require "ebb.clock"
+local task = require "ebb.task"
 
 local M = {}
 
@@ -50,10 +51,10 @@ local function run_in_task(fn, opts, state)
   local owner = state.next_owner
   state.next_owner = owner + 1
   local timers = core.stats().timers
-  local t = core.spawn(fn)
-  core.set_owner(t, owner)
+  local t = task.spawn(fn)
+  task._own(t, owner)
   state.unhandled = {}
-  local ok = core.await_real(t, opts.timeout)
+  local ok = task._await_real(t, opts.timeout)
   if clock.mode() ~= "real" then clock.real() end
   if not ok then
     local e = errors.TimeoutError(("the spec did not finish within %g ms (ebb test --spec-timeout=MS)"):format(opts.timeout))
@@ -62,12 +63,12 @@ local function run_in_task(fn, opts, state)
   end
   -- one more turn: failures of tasks that ended with the body are reported
   -- at the end of the turn, and they belong to this spec
-  core.yield()
+  task.yield()
   local unhandled = state.unhandled
   state.unhandled = nil
-  local left = core.live(owner)
+  local left = task._live(owner)
   for i = 1, #left do left[i]:cancel(errors.AbortError("left behind by a spec")) end
-  local result = { pcall(core.result, t) }
+  local result = { pcall(task._results, t) }
   if not result[1] then error(result[2], 0) end
   if #unhandled > 0 then error(unhandled[1], 0) end
   if #left > 0 then
