@@ -45,65 +45,52 @@ static int l_shield(lua_State *L) {
   return 1;
 }
 
-/* cancel_record(task): the task's signal has just been aborted. A waiting
- * task gets the reason at its wait; a timer task is stopped, and true tells
- * the caller to end it. */
+/* cancel_record(task): the task's signal has just been aborted; a waiting
+ * task gets the reason at its wait */
 static int l_cancel_record(lua_State *L) {
   ebb_task *t;
   check_table(L, 1, "task");
   t = record_of(L, 1);
   if (!t) return 0;
   t->sig = NULL; /* look again: the signal may be new */
-  if (t->timer_task || t->delayed) {
-    ebb_timer_stop(&t->wait.timer);
-    lua_pushboolean(L, 1);
-    return 1;
-  }
   if (!t->shield && record_signal(L, t)) end_aborted(t, t->sig);
   return 0;
 }
 
-/* release(task): the task has ended; its record goes */
+/* release(task): the task has ended or will never start; its record and
+ * its timer go */
 static int l_release(lua_State *L) {
   ebb_task *t;
+  ebb_timed *d;
   check_table(L, 1, "task");
   if ((t = record_of(L, 1)) != NULL) record_free(L, t);
+  if ((d = timed_of(L, 1)) != NULL) {
+    timed_free_push(L, d);
+    lua_pop(L, 1);
+  }
   return 0;
 }
 
-static void call_private_with_task(const char *name, ebb_task *t, int free_first) {
+static void timed_fire(ebb_timer *tm) {
+  ebb_timed *d = ebb_container(tm, ebb_timed, timer);
   lua_State *L = sched.L;
-  ebb_get_private(L, name);
-  record_push_table(L, t);
-  if (free_first) record_free(L, t);
+  ebb_get_private(L, d->delayed ? "enqueue" : "timer_done");
+  timed_free_push(L, d);
   if (lua_pcall(L, 1, 0, 0) != 0) lua_pop(L, 1);
 }
 
-static void timer_task_fire(ebb_timer *tm) {
-  call_private_with_task("timer_done", wait_task(ebb_container(tm, ebb_wait, timer)), 0);
-}
-
-static void delay_fire(ebb_timer *tm) {
-  call_private_with_task("enqueue", wait_task(ebb_container(tm, ebb_wait, timer)), 1);
-}
-
-static int start_timer(lua_State *L, void (*fire)(ebb_timer *), int delayed) {
+static int start_timer(lua_State *L, int delayed) {
   double ms = ebb_check_ms(L, 2, "ms");
-  ebb_task *t;
   check_table(L, 1, "task");
-  t = record_new(L, 1);
-  t->timer_task = !delayed;
-  t->delayed = delayed;
-  t->wait.timer.fire = fire;
-  ebb_timer_start(&t->wait.timer, ms);
+  ebb_timer_start(&timed_new(L, 1, delayed, timed_fire)->timer, ms);
   return 0;
 }
 
 /* timer_task(task, ms): the task ends after ms, with no coroutine at all */
-static int l_timer_task(lua_State *L) { return start_timer(L, timer_task_fire, 0); }
+static int l_timer_task(lua_State *L) { return start_timer(L, 0); }
 
 /* delay_timer(task, ms): the task joins the new tasks after ms */
-static int l_delay_timer(lua_State *L) { return start_timer(L, delay_fire, 1); }
+static int l_delay_timer(lua_State *L) { return start_timer(L, 1); }
 
 static int l_note_unhandled(lua_State *L) {
   (void)L;

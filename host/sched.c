@@ -91,6 +91,45 @@ void record_free(lua_State *L, ebb_task *t) {
   sched.nrecords--;
 }
 
+/* ---- timers that are tasks ---- */
+
+static ebb_timed *free_timeds;
+
+ebb_timed *timed_new(lua_State *L, int table_idx, int delayed, void (*fire)(ebb_timer *)) {
+  ebb_timed *d = free_timeds;
+  if (d) free_timeds = *(ebb_timed **)d;
+  else if (!(d = malloc(sizeof *d))) luaL_error(L, "out of memory");
+  ebb_timer_init(&d->timer, fire);
+  ebb_list_push(&sched.timeds, &d->all_link);
+  d->delayed = delayed;
+  lua_pushvalue(L, table_idx);
+  d->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushlightuserdata(L, d);
+  lua_setfield(L, table_idx < 0 ? table_idx - 1 : table_idx, "tmr");
+  return d;
+}
+
+ebb_timed *timed_of(lua_State *L, int table_idx) {
+  ebb_timed *d;
+  lua_pushliteral(L, "tmr");
+  lua_rawget(L, table_idx < 0 ? table_idx - 1 : table_idx);
+  d = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return d;
+}
+
+void timed_free_push(lua_State *L, ebb_timed *d) {
+  ebb_timer_stop(&d->timer);
+  ebb_node_unlink(&d->all_link);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, d->table_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, d->table_ref);
+  lua_pushliteral(L, "tmr");
+  lua_pushboolean(L, 0);
+  lua_rawset(L, -3);
+  *(ebb_timed **)d = free_timeds;
+  free_timeds = d;
+}
+
 /* The task's own signal, looked up in its table until it has one. */
 ebb_signal *record_signal(lua_State *L, ebb_task *t) {
   if (!t->sig) {
@@ -287,6 +326,7 @@ void sched_init(lua_State *L) {
   ebb_list_init(&sched.ready);
   ebb_list_init(&sched.idle);
   ebb_list_init(&sched.records);
+  ebb_list_init(&sched.timeds);
   sched.runner_ref = sched.ring_ref = LUA_NOREF;
   lua_newtable(L);
   sched.cur_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -302,6 +342,16 @@ void sched_close(lua_State *L) {
     ebb_task *t = ebb_container(ebb_list_shift(&sched.records), ebb_task, all_link);
     wait_detach(&t->wait);
     free(t);
+  }
+  while (!ebb_list_empty(&sched.timeds)) {
+    ebb_timed *d = ebb_container(ebb_list_shift(&sched.timeds), ebb_timed, all_link);
+    ebb_timer_stop(&d->timer);
+    free(d);
+  }
+  while (free_timeds) {
+    ebb_timed *next = *(ebb_timed **)free_timeds;
+    free(free_timeds);
+    free_timeds = next;
   }
   while (free_records) {
     ebb_task *next = *(ebb_task **)free_records;

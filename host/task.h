@@ -18,10 +18,18 @@ struct ebb_task {
   int wait_state;
   int wait_result;
   int shield;            /* > 0: waits ignore the task's own cancellation */
-  unsigned yielding : 1, delayed : 1, timer_task : 1;
+  unsigned yielding : 1;
   ebb_signal *sig;       /* the task's own signal, once it has one */
   ebb_wait wait;
 };
+
+/* A task that is only a timer: a delay not yet due, or spawn(task.sleep, ms). */
+typedef struct ebb_timed {
+  ebb_timer timer;
+  ebb_node all_link;
+  int table_ref;
+  int delayed;
+} ebb_timed;
 
 #define POOL_MAX 4096
 
@@ -41,6 +49,7 @@ struct sched {
   int ring_ref;            /* ebb.task's table of new tasks (field n: how many) */
   int unhandled;           /* a failure to report at the end of the turn */
   ebb_node records;
+  ebb_node timeds;
   int nrecords;
 };
 extern struct sched sched;
@@ -54,6 +63,10 @@ void record_free(lua_State *L, ebb_task *t);
 ebb_task *record_of(lua_State *L, int table_idx); /* NULL when it has none */
 ebb_signal *record_signal(lua_State *L, ebb_task *t);
 void record_push_table(lua_State *L, ebb_task *t);
+/* The timer of a task (field tmr); freeing it pushes the task's table. */
+ebb_timed *timed_new(lua_State *L, int table_idx, int delayed, void (*fire)(ebb_timer *));
+ebb_timed *timed_of(lua_State *L, int table_idx);
+void timed_free_push(lua_State *L, ebb_timed *d);
 /* The record of the running task, made on first need. */
 ebb_task *sched_current_record(lua_State *L);
 

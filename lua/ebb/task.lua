@@ -148,7 +148,7 @@ end
 local unhandled = {}
 
 local function settled(t)
-  if rawget(t, "rec") then core.release(t) end
+  if rawget(t, "rec") or rawget(t, "tmr") then core.release(t) end
   local j = t.join
   if j then
     join_push(j, t.ji)
@@ -190,7 +190,10 @@ local function fail(t, e, tb)
 end
 
 host.failed = fail
-host.timer_done = function(t) finish(t) end
+host.timer_done = function(t) -- a timer task; it keeps its small shape
+  t.status = "done"
+  settled(t)
+end
 
 -- Failed tasks nobody has looked at by the end of the turn.
 function host.take_unhandled()
@@ -250,10 +253,16 @@ local function owner_now()
   return ct and rawget(ct, "owner")
 end
 
+-- A timer task has fewer fields (no function, no arguments, no results):
+-- many concurrent sleepers stay small.
 local function timer_task(ms)
   check_ms(ms, 1, "sleep")
-  local t = new_task(false, 0, nil, owner_now())
-  t.status = "running"
+  local t = setmetatable({ status = "running", join = false, ji = 0, observed = false }, TaskMT)
+  local owner = owner_now()
+  if owner then
+    t.owner = owner
+    live[t] = true
+  end
   core.timer_task(t, ms)
   return t
 end
@@ -308,7 +317,7 @@ end
 -- ---- awaiting ----
 local function results(t)
   if t.status == "done" then
-    local n = t.n
+    local n = rawget(t, "n") or 0
     if n == 1 then return t[1] end
     if n == 0 then return end
     return unpack(t, 1, n)
@@ -319,7 +328,7 @@ local function results(t)
 end
 
 local function first_result(t)
-  if t.n == 0 then return nil end
+  if (rawget(t, "n") or 0) == 0 then return nil end
   return t[1]
 end
 
@@ -354,10 +363,12 @@ function Task.cancel(t, reason)
   abort_core.abort(s, reason)
   if finished(t) then return end
   if was == "pending" then -- it has not started, and now never will
-    if rawget(t, "rec") then core.release(t) end
+    core.release(t) -- a delay not yet due: its timer goes
     fail(t, reason)
-  elseif rawget(t, "rec") and core.cancel_record(t) then -- a timer task
+  elseif rawget(t, "tmr") then -- a timer task: nothing to run, it just ends
     fail(t, reason)
+  elseif rawget(t, "rec") then
+    core.cancel_record(t)
   end
 end
 
