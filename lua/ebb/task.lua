@@ -55,12 +55,13 @@ TaskMT.__tostring = function(t)
 end
 
 
--- One template, so every task has the same small shape: n is the number of
--- arguments until it starts, then of results; a is the argument, or a list
--- of them. Rarer fields (rec, owner, waiters, signal, error) are read raw.
+-- One template, so every task has the same small shape. Until it starts,
+-- [1] is the function and [2] its argument (or a list of them, n > 1); once
+-- it ends, [1..n] are its results. join is false, true (observed: someone
+-- awaits it) or the join following it. Rarer fields (rec, tmr, owner,
+-- waiters, joins, signal, error) are read raw.
 local function new_task(fn, n, a, owner)
-  local t = setmetatable({ false, status = "pending", fn = fn, n = n, a = a, join = false, ji = 0, observed = false },
-    TaskMT)
+  local t = setmetatable({ fn, a, status = "pending", n = n, join = false }, TaskMT)
   if owner then
     t.owner = owner
     live[t] = true
@@ -116,22 +117,27 @@ end
 local Join = {}
 Join.__index = Join
 
-local function join_push(j, i)
+local function join_push(j, t)
   local tail = j.tail + 1
   j.tail = tail
-  j.done[tail] = i
+  j.done[tail] = t
   if j.parked then j.wl:wake_all() end
+end
+
+local function observe(t)
+  if t.join == false then t.join = true end
 end
 
 local function attach(j, t)
   local i = j.n + 1
   j.n = i
   j.tasks[i] = t
-  t.observed = true
+  local old = t.join
   if finished(t) then
-    join_push(j, i)
-  elseif not t.join then
-    t.join, t.ji = j, i
+    join_push(j, t)
+    if not old then t.join = true end
+  elseif old == false or old == true then
+    t.join = j
   else
     local more = rawget(t, "joins")
     if not more then
@@ -139,9 +145,7 @@ local function attach(j, t)
       rawset(t, "joins", more)
     end
     more[#more + 1] = j
-    more[#more + 1] = i
   end
-  return i
 end
 
 -- ---- ending ----
@@ -150,11 +154,11 @@ local unhandled = {}
 local function settled(t)
   if rawget(t, "rec") or rawget(t, "tmr") then core.release(t) end
   local j = t.join
-  if j then
-    join_push(j, t.ji)
+  if j and j ~= true then
+    join_push(j, t)
     local more = rawget(t, "joins")
     if more then
-      for k = 1, #more, 2 do join_push(more[k], more[k + 1]) end
+      for k = 1, #more do join_push(more[k], t) end
     end
   end
   local w = rawget(t, "waiters")
@@ -169,6 +173,8 @@ local function finish(t, ...)
   elseif n > 1 then
     for i = 1, n do t[i] = (select(i, ...)) end
   end
+  if n < 2 then t[2] = nil end
+  if n < 1 then t[1] = nil end
   t.n = n
   t.status = "done"
   settled(t)
@@ -182,7 +188,7 @@ local function fail(t, e, tb)
   t.status = own and "cancelled" or "failed"
   rawset(t, "error", e)
   rawset(t, "traceback", tb)
-  if not own and not t.observed then
+  if not own and not t.join then
     unhandled[#unhandled + 1] = t
     core.note_unhandled()
   end
@@ -201,7 +207,7 @@ function host.take_unhandled()
   unhandled = {}
   local out = {}
   for i = 1, #list do
-    if not list[i].observed then out[#out + 1] = list[i] end
+    if not list[i].join then out[#out + 1] = list[i] end
   end
   return out
 end
@@ -220,8 +226,8 @@ host.enqueue = enqueue
 local function run_one(t)
   cur.t = t
   t.status = "running"
-  local fn, n, a = t.fn, t.n, t.a
-  t.fn, t.a = false, false
+  local fn, n, a = t[1], t.n, t[2]
+  t[1], t[2] = nil, nil
   if n == 0 then
     finish(t, fn())
   elseif n == 1 then
@@ -257,7 +263,7 @@ end
 -- many concurrent sleepers stay small.
 local function timer_task(ms)
   check_ms(ms, 1, "sleep")
-  local t = setmetatable({ status = "running", join = false, ji = 0, observed = false }, TaskMT)
+  local t = setmetatable({ status = "running", join = false }, TaskMT)
   local owner = owner_now()
   if owner then
     t.owner = owner
@@ -344,7 +350,7 @@ end
 function Task.await(t)
   if not is_task(t) then badarg(1, "await", "task expected, got " .. type(t)) end
   check_own_abort()
-  t.observed = true
+  observe(t)
   if not finished(t) then
     if t == cur.t then error("a task cannot await itself", 2) end
     local w = waiters_of(t)
@@ -375,7 +381,7 @@ end
 -- The outcome without raising: true, results... or false, error, traceback.
 function Task.result(t)
   if not is_task(t) then badarg(1, "result", "task expected, got " .. type(t)) end
-  t.observed = true
+  observe(t)
   if not finished(t) then return nil end
   if t.status == "done" then return true, results(t) end
   return false, rawget(t, "error"), rawget(t, "traceback")
@@ -411,8 +417,8 @@ function Join:add(v)
   return v
 end
 
--- index, ok, first result or error; nil when all were told; false, reason
--- when the waiting task is aborted.
+-- The next task to have ended; nil when all were told; false, reason when
+-- the waiting task is aborted.
 local function park(j)
   local wl = j.wl
   if not wl then
@@ -434,10 +440,7 @@ function Join:next()
   end
   h = h + 1
   self.head = h
-  local i = self.done[h]
-  local t = self.tasks[i]
-  if t.status == "done" then return i, true, first_result(t) end
-  return i, false, rawget(t, "error")
+  return self.done[h]
 end
 
 function Join:cancel(reason)
@@ -445,36 +448,38 @@ function Join:cancel(reason)
 end
 
 local function next_ended(j)
-  local i, ok, v = j:next()
-  if i == false then -- the caller was cancelled: every task is a loser
-    j:cancel(ok)
-    error(ok, 0)
+  local t, reason = j:next()
+  if t == false then -- the caller was cancelled: every task is a loser
+    j:cancel(reason)
+    error(reason, 0)
   end
-  return i, ok, v
+  return t
 end
 
 function task.all(list)
   check_own_abort()
   local j = join_list(list, "all")
-  local out = {}
   for _ = 1, j.n do
-    local i, ok, v = next_ended(j)
-    if not ok then
-      j:cancel(AbortError("another task of task.all failed", { cause = v }))
-      results(j.tasks[i]) -- raises v, keeping where it was raised
+    local t = next_ended(j)
+    if t.status ~= "done" then
+      j:cancel(AbortError("another task of task.all failed", { cause = rawget(t, "error") }))
+      results(t) -- raises its error, keeping where it was raised
     end
-    out[i] = v
   end
+  local out, tasks = {}, j.tasks
+  for i = 1, j.n do out[i] = first_result(tasks[i]) end
   return out
 end
 
 function task.all_settled(list)
   check_own_abort()
   local j = join_list(list, "all_settled")
+  for _ = 1, j.n do next_ended(j) end
   local out = {}
-  for _ = 1, j.n do
-    local i, ok, v = next_ended(j)
-    if ok then out[i] = { ok = true, value = v } else out[i] = { ok = false, error = v } end
+  for i = 1, j.n do
+    local t = j.tasks[i]
+    if t.status == "done" then out[i] = { ok = true, value = first_result(t) }
+    else out[i] = { ok = false, error = rawget(t, "error") } end
   end
   return out
 end
@@ -483,23 +488,23 @@ function task.race(list)
   check_own_abort()
   local j = join_list(list, "race")
   if j.n == 0 then badarg(1, "race", "empty list") end
-  local i = next_ended(j)
+  local t = next_ended(j)
   j:cancel(AbortError("lost the race"))
-  return results(j.tasks[i])
+  return results(t)
 end
 
 function task.any(list)
   check_own_abort()
   local j = join_list(list, "any")
-  local errs = {}
   for _ = 1, j.n do
-    local i, ok, v = next_ended(j)
-    if ok then
+    local t = next_ended(j)
+    if t.status == "done" then
       j:cancel(AbortError("another task of task.any succeeded"))
-      return results(j.tasks[i])
+      return results(t)
     end
-    errs[i] = v
   end
+  local errs = {}
+  for i = 1, j.n do errs[i] = rawget(j.tasks[i], "error") end
   error(AggregateError(errs, "all " .. #errs .. " tasks failed"), 2)
 end
 
@@ -537,16 +542,16 @@ function task.group(fn)
       c_shield(1)
       shielded = true
     end
-    local i, tok, v = j:next()
-    if type(i) == "number" then
+    local t, reason = j:next()
+    if t then
       seen = seen + 1
-      if first == nil and not tok and j.tasks[i].status == "failed" then
-        first = v
-        j:cancel(AbortError("a task of the group failed", { cause = v }))
+      if first == nil and t.status == "failed" then
+        first = rawget(t, "error")
+        j:cancel(AbortError("a task of the group failed", { cause = first }))
       end
-    elseif i == false and first == nil then
-      first = tok
-      j:cancel(tok)
+    elseif t == false and first == nil then
+      first = reason
+      j:cancel(reason)
     end
   end
   if shielded then c_shield(-1) end
@@ -560,7 +565,7 @@ function task.timeout(ms, fn, ...)
   check_callable(fn, 2, "timeout")
   check_own_abort()
   local t = spawn(fn, ...)
-  t.observed = true
+  observe(t)
   local w = waiters_of(t)
   local deadline = clock_now() + ms
   local why
@@ -639,7 +644,7 @@ end
 local root
 function host.spawn_root(fn, ...)
   root = spawn(fn, ...)
-  root.observed = true
+  observe(root)
 end
 function host.root_done() return root == nil or finished(root) end
 
@@ -657,7 +662,7 @@ function task._live(owner)
 end
 -- Waits for t at most ms of real time: true once it has ended, nil on timeout.
 function task._await_real(t, ms)
-  t.observed = true
+  observe(t)
   local w = waiters_of(t)
   while not finished(t) do
     local ok = w:wait_real(ms)
