@@ -11,6 +11,7 @@ local clock_now = require("ebb.clock.core").now
 local type, select, error, rawget, rawset, setmetatable, getmetatable, unpack =
   type, select, error, rawget, rawset, setmetatable, getmetatable, unpack
 local co_yield = coroutine.yield
+local table_new = require "table.new" -- LuaJIT's: a table sized up front
 local AbortError, TimeoutError, AggregateError = errors.AbortError, errors.TimeoutError, errors.AggregateError
 local c_sleep, c_yield, c_shield, check_abort, waitlist = core.sleep, core.yield, core.shield,
   core.check_abort, core.waitlist
@@ -60,8 +61,12 @@ end
 -- it ends, [1..n] are its results. join is false, true (observed: someone
 -- awaits it) or the join following it. Rarer fields (rec, tmr, owner,
 -- waiters, joins, signal, error) are read raw.
+-- Every field is a constant in the constructor: a table built from compiled
+-- bytecode then gets its full size at once, and the stores below never
+-- resize it.
 local function new_task(fn, n, a, owner)
-  local t = setmetatable({ fn, a, status = "pending", n = n, join = false }, TaskMT)
+  local t = setmetatable({ false, false, status = "pending", n = 0, join = false }, TaskMT)
+  t[1], t[2], t.n = fn, a, n
   if owner then
     t.owner = owner
     live[t] = true
@@ -280,13 +285,25 @@ function task.sleep(ms, signal)
 end
 local sleep = task.sleep
 
+local function spawn_many(fn, n, ...) return new_task(fn, n, { ... }, owner_now()) end
+
 function task.spawn(fn, ...)
   local n = select("#", ...)
-  if fn == sleep and n == 1 then return timer_task(...) end -- a timer, no coroutine
-  check_callable(fn, 1, "spawn")
+  if type(fn) ~= "function" then check_callable(fn, 1, "spawn") end
   local t
-  if n <= 1 then t = new_task(fn, n, (...), owner_now())
-  else t = new_task(fn, n, { ... }, owner_now()) end
+  if n <= 1 then
+    if fn == sleep and n == 1 then return timer_task(...) end -- a timer, no coroutine
+    t = setmetatable({ false, false, status = "pending", n = 0, join = false }, TaskMT)
+    t[1], t[2], t.n = fn, (...), n
+    local ct = cur.t
+    local owner = ct and rawget(ct, "owner")
+    if owner then
+      t.owner = owner
+      live[t] = true
+    end
+  else
+    t = spawn_many(fn, n, ...)
+  end
   local tail = R.tail + 1
   R.tail = tail
   R[tail] = t
@@ -388,8 +405,10 @@ function Task.result(t)
 end
 
 -- ---- combinators ----
-local function new_join()
-  return setmetatable({ tasks = {}, n = 0, done = {}, head = 0, tail = 0, parked = false, wl = false }, Join)
+local function new_join(size)
+  local j = setmetatable({ tasks = false, n = 0, done = false, head = 0, tail = 0, parked = false, wl = false }, Join)
+  j.tasks, j.done = table_new(size or 4, 0), table_new(size or 4, 0)
+  return j
 end
 
 local function join_list(list, fname)
@@ -402,7 +421,7 @@ local function join_list(list, fname)
       badarg(1, fname, "item " .. i .. " is not a task or function", 3)
     end
   end
-  local j = new_join()
+  local j = new_join(#list)
   for i = 1, #list do
     local v = list[i]
     attach(j, type(v) == "function" and spawn(v) or v)
@@ -466,7 +485,7 @@ function task.all(list)
       results(t) -- raises its error, keeping where it was raised
     end
   end
-  local out, tasks = {}, j.tasks
+  local out, tasks = table_new(j.n, 0), j.tasks
   for i = 1, j.n do out[i] = first_result(tasks[i]) end
   return out
 end
