@@ -126,7 +126,10 @@ local function join_push(j, t)
   local tail = j.tail + 1
   j.tail = tail
   j.done[tail] = t
-  if j.parked then j.wl:wake_all() end
+  if j.parked then -- wake the waiter once; it looks at all that ended
+    j.parked = false
+    j.wl:wake_all()
+  end
 end
 
 local function observe(t)
@@ -478,15 +481,29 @@ end
 function task.all(list)
   check_own_abort()
   local j = join_list(list, "all")
-  for _ = 1, j.n do
-    local t = next_ended(j)
-    if t.status ~= "done" then
-      j:cancel(AbortError("another task of task.all failed", { cause = rawget(t, "error") }))
-      results(t) -- raises its error, keeping where it was raised
+  local n, done = j.n, j.done
+  while true do -- look at each task as it ends; stop at the first failure
+    local tail = j.tail
+    for k = j.head + 1, tail do
+      local t = done[k]
+      if t.status ~= "done" then
+        j:cancel(AbortError("another task of task.all failed", { cause = rawget(t, "error") }))
+        results(t) -- raises its error, keeping where it was raised
+      end
+    end
+    j.head = tail
+    if tail >= n then break end
+    local ok, reason = park(j)
+    if ok == false then -- the caller was cancelled: every task is a loser
+      j:cancel(reason)
+      error(reason, 0)
     end
   end
-  local out, tasks = table_new(j.n, 0), j.tasks
-  for i = 1, j.n do out[i] = first_result(tasks[i]) end
+  local out, tasks = table_new(n, 0), j.tasks
+  for i = 1, n do
+    local t = tasks[i]
+    if t.n ~= 0 then out[i] = t[1] end
+  end
   return out
 end
 
