@@ -1,6 +1,7 @@
 /* ebb.core, the C half of ebb.task: the waits (sleep, yield, settle,
  * waitlists), cancellation of a waiting task, timers that end or start tasks,
  * shielding, and the counters ebb test reads. */
+#include <stdio.h>
 #include <string.h>
 #include "../host/host.h"
 #include "../host/runtime.h"
@@ -125,6 +126,71 @@ static int l_stats(lua_State *L) {
   return 1;
 }
 
+/* ---- tracebacks ---- */
+
+static int bottoms_ref = LUA_NOREF;
+
+/* set_stack_bottoms(fn...): the host's functions a traceback stops at */
+static int l_set_stack_bottoms(lua_State *L) {
+  int i, n = lua_gettop(L);
+  lua_createtable(L, 0, n);
+  for (i = 1; i <= n; i++) {
+    luaL_checktype(L, i, LUA_TFUNCTION);
+    lua_pushvalue(L, i);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+  }
+  luaL_unref(L, LUA_REGISTRYINDEX, bottoms_ref);
+  bottoms_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+/* traceback([level]): as debug.traceback("", level) prints it, less the
+ * host's own frames under the task's function; errors take one each time
+ * one is made, so it must be cheap: it stops where the task began. */
+static int l_traceback(lua_State *L) {
+  int level = (int)luaL_optinteger(L, 1, 1), bottoms;
+  lua_Debug ar;
+  luaL_Buffer b;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, bottoms_ref);
+  bottoms = lua_gettop(L);
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "stack traceback:");
+  while (lua_getstack(L, level++, &ar)) {
+    char num[32];
+    int stop;
+    lua_getinfo(L, "Slnf", &ar);
+    lua_rawget(L, bottoms); /* the function, pushed by "f" */
+    stop = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (stop) break;
+    luaL_addstring(&b, "\n\t");
+    luaL_addstring(&b, ar.short_src);
+    if (ar.currentline > 0) {
+      snprintf(num, sizeof num, ":%d:", ar.currentline);
+      luaL_addstring(&b, num);
+    } else {
+      luaL_addchar(&b, ':');
+    }
+    if (*ar.namewhat) {
+      luaL_addstring(&b, " in function '");
+      luaL_addstring(&b, ar.name);
+      luaL_addchar(&b, '\'');
+    } else if (*ar.what == 'm') {
+      luaL_addstring(&b, " in main chunk");
+    } else if (*ar.what == 'C') {
+      luaL_addstring(&b, " ?");
+    } else {
+      snprintf(num, sizeof num, ":%d>", ar.linedefined);
+      luaL_addstring(&b, " in function <");
+      luaL_addstring(&b, ar.short_src);
+      luaL_addstring(&b, num);
+    }
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
 /* ---- waitlists: where Lua-side objects (tasks, joins, futures) park waiters ---- */
 
 static int l_waitlist(lua_State *L) {
@@ -173,6 +239,7 @@ int luaopen_ebb_core(lua_State *L) {
     {"delay_timer", l_delay_timer},     {"note_unhandled", l_note_unhandled},
     {"set_ring", l_set_ring},           {"set_exit_status", l_set_exit_status},
     {"stats", l_stats},                 {"waitlist", l_waitlist},
+    {"traceback", l_traceback},         {"set_stack_bottoms", l_set_stack_bottoms},
     {NULL, NULL}};
   static const luaL_Reg waitlist_methods[] = {
     {"wait", waitlist_wait},         {"wait_real", waitlist_wait_real},

@@ -259,15 +259,16 @@ static int signal_throw_if_aborted(lua_State *L) {
   return lua_error(L);
 }
 
+/* __index: the fields, then the methods (the upvalue) */
 static int signal_index(lua_State *L) {
-  ebb_signal *s = ebb_check_signal(L, 1);
+  ebb_signal *s = lua_touserdata(L, 1);
   const char *k = lua_tostring(L, 2);
-  if (!k) return 0;
-  if (!strcmp(k, "aborted")) lua_pushboolean(L, s->aborted);
-  else if (!strcmp(k, "reason")) ebb_signal_push_reason(L, s);
-  else if (!strcmp(k, "on_abort")) lua_pushcfunction(L, signal_on_abort);
-  else if (!strcmp(k, "throw_if_aborted")) lua_pushcfunction(L, signal_throw_if_aborted);
-  else lua_pushnil(L);
+  if (k && !strcmp(k, "aborted")) lua_pushboolean(L, s->aborted);
+  else if (k && !strcmp(k, "reason")) ebb_signal_push_reason(L, s);
+  else {
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+  }
   return 1;
 }
 
@@ -310,7 +311,7 @@ static int add_source(ebb_signal **srcs, int n, ebb_signal *s) {
 /* abort.any(list): sources are flattened, as in DOM, so dependents never chain. */
 static int abort_any(lua_State *L) {
   int len, i, j, n = 0, cap = 0;
-  ebb_signal **srcs, *d;
+  ebb_signal **srcs, *d, *few[16];
   luaL_checktype(L, 1, LUA_TTABLE);
   len = (int)lua_objlen(L, 1);
   for (i = 1; i <= len; i++) {
@@ -332,7 +333,7 @@ static int abort_any(lua_State *L) {
     cap += s->kind == SIG_ANY ? s->nlinks : 1;
     lua_pop(L, 1);
   }
-  srcs = lua_newuserdata(L, (size_t)(cap ? cap : 1) * sizeof *srcs);
+  srcs = cap <= 16 ? few : lua_newuserdata(L, (size_t)cap * sizeof *srcs);
   for (i = 1; i <= len; i++) {
     ebb_signal *s;
     lua_rawgeti(L, 1, i);
@@ -417,7 +418,12 @@ int luaopen_ebb_abort_core(lua_State *L) {
 
 void signal_init(lua_State *L) {
   luaL_newmetatable(L, SIGNAL_MT);
-  lua_pushcfunction(L, signal_index);
+  lua_createtable(L, 0, 2);
+  lua_pushcfunction(L, signal_on_abort);
+  lua_setfield(L, -2, "on_abort");
+  lua_pushcfunction(L, signal_throw_if_aborted);
+  lua_setfield(L, -2, "throw_if_aborted");
+  lua_pushcclosure(L, signal_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, signal_gc);
   lua_setfield(L, -2, "__gc");

@@ -201,6 +201,8 @@ private.timer_done = task_host.timer_done
 private.enqueue = task_host.enqueue
 private.root_done = task_host.root_done
 function private.start_root(...) task_host.spawn_root(private.run_root, ...) end
+-- tracebacks taken by errors stop where the host called the script's code
+core.set_stack_bottoms(task_host.run_one, private.main, private.run_root, private.test_main)
 function private.flush_unhandled()
   local list = task_host.take_unhandled()
   for i = 1, #list do

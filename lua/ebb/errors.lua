@@ -50,6 +50,10 @@ local function format(e)
   return table.concat(lines, "\ncaused by: ")
 end
 
+-- Inside ebb, a cheaper traceback that leaves out the host's own frames.
+local host_core = package.loaded["ebb.core"]
+local host_traceback = type(host_core) == "table" and host_core.traceback or nil
+
 -- Levels below count from create: 1 is create, 2 the public entry point, 3 its caller.
 local function create(C, fname, message, pos, opts, fields)
   local cm = getmetatable(C)
@@ -58,7 +62,8 @@ local function create(C, fname, message, pos, opts, fields)
   elseif type(message) ~= "string" then
     error(badarg(fname, pos, "string", message), 3)
   end
-  local e = {}
+  -- every usual field a constant, so the table is built at its full size
+  local e = { name = false, message = false, traceback = false }
   if opts ~= nil then
     if type(opts) ~= "table" then error(badarg(fname, pos + 1, "table", opts), 3) end
     if opts.name ~= nil and type(opts.name) ~= "string" then
@@ -69,10 +74,10 @@ local function create(C, fname, message, pos, opts, fields)
   if fields then
     for k, v in pairs(fields) do e[k] = v end
   end
-  e.name = e.name or C.name
+  if not e.name then e.name = C.name end
   e.message = message
-  -- traceback("") prefixes a newline; the traceback starts at the caller of the entry point.
-  e.traceback = debug.traceback("", 3):sub(2)
+  -- the traceback starts at the caller of the entry point
+  e.traceback = host_traceback and host_traceback(3) or debug.traceback("", 3):sub(2)
   return setmetatable(e, cm.instance)
 end
 

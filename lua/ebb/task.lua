@@ -245,6 +245,8 @@ local function run_one(t)
   end
 end
 
+host.run_one = run_one
+
 -- Every pooled coroutine runs this. An error in a task ends the coroutine;
 -- the host then ends the task with it (host.failed), with no pcall per task.
 function host.runner(first)
