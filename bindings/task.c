@@ -18,7 +18,7 @@ static int l_sleep(lua_State *L) {
   double ms = ebb_check_ms(L, 1, "ms");
   ebb_task *t = ebb_check_in_task(L);
   int r = ebb_wait_on(L, NULL, ms, 2);
-  if (t->wait_state == W_ARMED) t->wait.data = &sched_wait_key; /* its deadline is the good end */
+  if (lua_status(L) == LUA_YIELD) t->wait.data = &sched_wait_key; /* its deadline is the good end */
   return r;
 }
 

@@ -49,14 +49,17 @@ static void pool_give(lua_State *co, int ref) {
 
 void record_push_table(lua_State *L, ebb_task *t) { lua_rawgeti(L, LUA_REGISTRYINDEX, t->table_ref); }
 
-ebb_task *record_of(lua_State *L, int table_idx) {
-  ebb_task *t;
-  lua_pushliteral(L, "rec");
+/* A task's field `key`, read raw (its __index would make a signal). */
+static void *raw_pointer(lua_State *L, int table_idx, const char *key) {
+  void *p;
+  lua_pushstring(L, key);
   lua_rawget(L, table_idx < 0 ? table_idx - 1 : table_idx);
-  t = lua_touserdata(L, -1);
+  p = lua_touserdata(L, -1);
   lua_pop(L, 1);
-  return t;
+  return p;
 }
+
+ebb_task *record_of(lua_State *L, int table_idx) { return raw_pointer(L, table_idx, "rec"); }
 
 ebb_task *record_new(lua_State *L, int table_idx) {
   ebb_task *t = free_records;
@@ -109,14 +112,7 @@ ebb_timed *timed_new(lua_State *L, int table_idx, int delayed, void (*fire)(ebb_
   return d;
 }
 
-ebb_timed *timed_of(lua_State *L, int table_idx) {
-  ebb_timed *d;
-  lua_pushliteral(L, "tmr");
-  lua_rawget(L, table_idx < 0 ? table_idx - 1 : table_idx);
-  d = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return d;
-}
+ebb_timed *timed_of(lua_State *L, int table_idx) { return raw_pointer(L, table_idx, "tmr"); }
 
 void timed_free_push(lua_State *L, ebb_timed *d) {
   ebb_timer_stop(&d->timer);
@@ -203,6 +199,8 @@ static void after_resume(lua_State *co, int ref, int status) {
       lua_pushboolean(co, 1);
       t->nresume = 1;
       ready_push(t);
+    } else {
+      wait_arm(t); /* the wait ebb_wait_on asked for has really yielded */
     }
     return;
   }
@@ -212,7 +210,11 @@ static void after_resume(lua_State *co, int ref, int status) {
   if (status == 0) lua_pushliteral(L, "a task's coroutine returned");
   else lua_xmove(co, L, 1);
   if (lua_type(L, -1) == LUA_TTABLE) lua_pushnil(L);
-  else luaL_traceback(L, co, lua_tostring(L, -1), 0);
+  else { /* on a copy: lua_tostring would turn a number error into a string */
+    lua_pushvalue(L, -1);
+    luaL_traceback(L, co, lua_tostring(L, -1), 0);
+    lua_remove(L, -2);
+  }
   if (lua_pcall(L, 3, 0, 0) != 0) lua_pop(L, 1);
   luaL_unref(L, LUA_REGISTRYINDEX, ref);
 }

@@ -21,6 +21,11 @@ struct ebb_task {
   unsigned yielding : 1;
   ebb_signal *sig;       /* the task's own signal, once it has one */
   ebb_wait wait;
+  /* what ebb_wait_on asked for, armed (wait_arm) only once the yield has
+   * happened: a yield that raises (across a C call) leaves nothing behind */
+  ebb_waitlist *arm_list;
+  ebb_signal *arm_signal;
+  double arm_ms, arm_at;
 };
 
 /* A task that is only a timer: a delay not yet due, or spawn(task.sleep, ms). */
@@ -76,6 +81,7 @@ lua_State *wait_end(ebb_wait *w, int result);
 void wait_detach(ebb_wait *w);
 void end_aborted(ebb_task *t, ebb_signal *s);
 void timer_fire(ebb_timer *tm);
+void wait_arm(ebb_task *t);
 void wake_list(ebb_waitlist *list);
 int push_aborted(lua_State *L, ebb_signal *s);
 int watchdog_active(void);

@@ -96,8 +96,8 @@ void end_aborted(ebb_task *t, ebb_signal *s) {
   lua_State *co;
   if (t->wait_state == W_ARMED) {
     co = wait_end(&t->wait, EBB_ABORTED);
-  } else if (t->wait_state == W_WOKEN && t->wait_result == EBB_WOKE && t->nresume >= 0) {
-    /* woken but not yet resumed: what it was handed goes back */
+  } else if (t->wait_state == W_WOKEN && t->wait_result != EBB_ABORTED && t->nresume >= 0) {
+    /* woken (or timed out) but not yet resumed: what it was handed goes back */
     co = t->co;
     if (t->wait.on_cancel) t->wait.on_cancel(&t->wait);
     lua_settop(co, 0);
@@ -151,23 +151,37 @@ int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_
   ebb_signal *s = signal_idx ? ebb_opt_signal(L, signal_idx) : NULL;
   ebb_wait *w = &t->wait;
   ebb_signal *own = record_signal(L, t);
+  t->yielding = 0; /* a task.yield that could not yield left it set */
   if (!t->shield && own && ebb_signal_aborted(own)) return push_aborted(L, own);
   if (s && ebb_signal_aborted(s)) return push_aborted(L, s);
   w->data = NULL;
   w->on_cancel = NULL;
-  if (list) ebb_list_push(list, &w->link);
-  if (timeout_ms >= 0) {
-    w->timer.fire = timer_fire;
-    ebb_timer_start(&w->timer, timeout_ms);
-  }
-  if (s) {
-    w->signal = s;
-    w->on_abort.fn = wait_signal_fired;
-    ebb_signal_listen(s, &w->on_abort);
-  }
-  t->wait_state = W_ARMED;
+  /* armed by the scheduler (wait_arm) once the yield has happened: when
+   * lua_yield raises instead (a C call in between, e.g. table.sort's
+   * comparator), nothing is linked that a wake or abort could reach */
+  t->arm_list = list;
+  t->arm_signal = s;
+  t->arm_ms = timeout_ms;
+  t->arm_at = timeout_ms >= 0 ? ebb_now() : 0; /* the deadline is fixed now */
   lua_pushlightuserdata(L, &sched_wait_key);
   return lua_yield(L, 1);
+}
+
+void wait_arm(ebb_task *t) {
+  ebb_wait *w = &t->wait;
+  if (t->arm_list) ebb_list_push(t->arm_list, &w->link);
+  if (t->arm_ms >= 0) {
+    w->timer.fire = timer_fire;
+    ebb_timer_start(&w->timer, t->arm_ms - (ebb_now() - t->arm_at));
+  }
+  if (t->arm_signal) {
+    w->signal = t->arm_signal;
+    w->on_abort.fn = wait_signal_fired;
+    ebb_signal_listen(w->signal, &w->on_abort);
+  }
+  t->arm_list = NULL;
+  t->arm_signal = NULL;
+  t->wait_state = W_ARMED;
 }
 
 /* ---- a real-time limit on one wait, outside the clock (for ebb test) ---- */
@@ -190,7 +204,7 @@ int ebb_wait_real(lua_State *L, ebb_waitlist *list, double ms) {
   int r;
   if (!watchdog.loop) uv_timer_init(ebb_loop(), &watchdog);
   r = ebb_wait_on(L, list, -1, 0);
-  if (self->wait_state == W_ARMED) {
+  if (lua_status(L) == LUA_YIELD) {
     watched = self;
     watchdog_on = 1;
     uv_timer_start(&watchdog, on_watchdog, (uint64_t)ms, 0);

@@ -68,13 +68,25 @@ end
 -- require whose module may wait at its top level (the C require cannot).
 local loaded, loaders = package.loaded, package.loaders
 local LOADING = {}
+local loading = {} -- name -> { task = the task running its loader, wl = those waiting for it }
 function require(name)
   if type(name) ~= "string" then
     error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 2)
   end
   local v = loaded[name]
   if v ~= nil then
-    if v == LOADING then error("loop or previous error loading module '" .. name .. "'", 2) end
+    if v == LOADING then
+      local l, ct = loading[name], core.cur.t
+      if not (l and ct and l.task ~= ct) then
+        error("loop or previous error loading module '" .. name .. "'", 2)
+      end
+      -- another task is loading it (its top level waits): wait for that one
+      repeat
+        local ok, reason = l.wl:wait()
+        if ok == false then error(reason, 0) end
+      until loaded[name] ~= LOADING
+      return require(name)
+    end
     return v
   end
   local msgs = {}
@@ -82,7 +94,11 @@ function require(name)
     local loader, extra = loaders[i](name)
     if type(loader) == "function" then
       loaded[name] = LOADING
+      local l = { task = core.cur.t, wl = core.waitlist() }
+      loading[name] = l
       local ok, res = xpcall(loader, on_error, name, extra)
+      loading[name] = nil
+      l.wl:wake_all()
       if not ok then
         loaded[name] = nil
         remember(res, last_tb)

@@ -297,7 +297,10 @@ function task.spawn(fn, ...)
   if type(fn) ~= "function" then check_callable(fn, 1, "spawn") end
   local t
   if n <= 1 then
-    if fn == sleep and n == 1 then return timer_task(...) end -- a timer, no coroutine
+    if fn == sleep and n == 1 then -- a timer, no coroutine (bad input fails inside the task)
+      local ms = ...
+      if type(ms) == "number" and ms == ms and ms >= 0 then return timer_task(ms) end
+    end
     t = setmetatable({ false, false, status = "pending", n = 0, join = false }, TaskMT)
     t[1], t[2], t.n = fn, (...), n
     local ct = cur.t
@@ -467,6 +470,27 @@ function Join:next()
   return self.done[h]
 end
 
+-- The join is done with the tasks that have not ended: they stop telling it
+-- (a long-lived task raced many times keeps no list of old joins).
+function Join:detach()
+  for i = 1, self.n do
+    local t = self.tasks[i]
+    if not finished(t) then
+      local more = rawget(t, "joins")
+      if t.join == self then
+        t.join = more and #more > 0 and table.remove(more) or true
+      elseif more then
+        for k = #more, 1, -1 do
+          if more[k] == self then
+            table.remove(more, k)
+            break
+          end
+        end
+      end
+    end
+  end
+end
+
 function Join:cancel(reason)
   for i = 1, self.n do Task.cancel(self.tasks[i], reason) end
 end
@@ -475,6 +499,7 @@ local function next_ended(j)
   local t, reason = j:next()
   if t == false then -- the caller was cancelled: every task is a loser
     j:cancel(reason)
+    j:detach()
     error(reason, 0)
   end
   return t
@@ -490,6 +515,7 @@ function task.all(list)
       local t = done[k]
       if t.status ~= "done" then
         j:cancel(AbortError("another task of task.all failed", { cause = rawget(t, "error") }))
+        j:detach()
         results(t) -- raises its error, keeping where it was raised
       end
     end
@@ -528,6 +554,7 @@ function task.race(list)
   if j.n == 0 then badarg(1, "race", "empty list") end
   local t = next_ended(j)
   j:cancel(AbortError("lost the race"))
+  j:detach()
   return results(t)
 end
 
@@ -538,6 +565,7 @@ function task.any(list)
     local t = next_ended(j)
     if t.status == "done" then
       j:cancel(AbortError("another task of task.any succeeded"))
+      j:detach()
       return results(t)
     end
   end
@@ -703,8 +731,9 @@ function task._await_real(t, ms)
   observe(t)
   local w = waiters_of(t)
   while not finished(t) do
-    local ok = w:wait_real(ms)
+    local ok, reason = w:wait_real(ms)
     if ok == nil then return nil end
+    if ok == false then error(reason, 0) end
   end
   return true
 end
