@@ -90,7 +90,12 @@ typedef struct ebb_wait {
   ebb_listener on_abort;  /* the explicit signal given to the wait */
   ebb_signal *signal;
   void *data;             /* for the owner of the list */
-  void (*on_cancel)(struct ebb_wait *w); /* give back what was handed over */
+  void *owner;            /* the object the task waits on (a semaphore...) */
+  double amount;          /* how much of it the task asked for */
+  /* Called when the wait ends by an abort: `handed` says whether the owner
+   * had already woken it (and given it what it asked for: give it back);
+   * otherwise it has just left the owner's list. */
+  void (*on_cancel)(struct ebb_wait *w, int handed);
 } ebb_wait;
 
 typedef ebb_node ebb_waitlist;
@@ -116,6 +121,9 @@ int ebb_check_abort(lua_State *L, int signal_idx);
 /* Ends a wait with `true`. The waiter is removed from its list first. */
 void ebb_wake(ebb_wait *w);
 void ebb_wake_all(ebb_waitlist *list);
+/* Ends a wait with `false` and the value on top of L (popped): the waiter
+ * raises it. */
+void ebb_wake_fail(lua_State *L, ebb_wait *w);
 ebb_wait *ebb_wake_first(ebb_waitlist *list);
 static inline int ebb_waitlist_empty(ebb_waitlist *list) { return ebb_list_empty(list); }
 #define ebb_waitlist_init ebb_list_init

@@ -33,5 +33,6 @@ void runtime_exit(lua_State *L, int status); /* closes everything, then exits */
 int luaopen_ebb_core(lua_State *L);
 int luaopen_ebb_abort_core(lua_State *L);
 int luaopen_ebb_clock_core(lua_State *L);
+int luaopen_ebb_semaphore_core(lua_State *L);
 
 #endif

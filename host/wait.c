@@ -76,6 +76,20 @@ void ebb_wake(ebb_wait *w) {
   t->nresume = 1;
 }
 
+void ebb_wake_fail(lua_State *L, ebb_wait *w) {
+  ebb_task *t = wait_task(w);
+  lua_State *co;
+  if (t->wait_state != W_ARMED) {
+    lua_pop(L, 1);
+    return;
+  }
+  w->on_cancel = NULL;
+  co = wait_end(w, EBB_ABORTED);
+  lua_pushboolean(co, 0);
+  lua_xmove(L, co, 1);
+  t->nresume = 2;
+}
+
 void wake_list(ebb_waitlist *list) {
   ebb_node *n;
   while ((n = ebb_list_shift(list)) != NULL) ebb_wake(ebb_container(n, ebb_wait, link));
@@ -94,18 +108,20 @@ ebb_wait *ebb_wake_first(ebb_waitlist *list) {
 
 void end_aborted(ebb_task *t, ebb_signal *s) {
   lua_State *co;
+  void (*on_cancel)(ebb_wait *, int) = t->wait.on_cancel;
+  t->wait.on_cancel = NULL;
   if (t->wait_state == W_ARMED) {
     co = wait_end(&t->wait, EBB_ABORTED);
+    if (on_cancel) on_cancel(&t->wait, 0); /* it has left the owner's list */
   } else if (t->wait_state == W_WOKEN && t->wait_result != EBB_ABORTED && t->nresume >= 0) {
     /* woken (or timed out) but not yet resumed: what it was handed goes back */
     co = t->co;
-    if (t->wait.on_cancel) t->wait.on_cancel(&t->wait);
+    if (on_cancel) on_cancel(&t->wait, t->wait_result == EBB_WOKE);
     lua_settop(co, 0);
     t->wait_result = EBB_ABORTED;
   } else {
     return;
   }
-  t->wait.on_cancel = NULL;
   lua_pushboolean(co, 0);
   ebb_signal_push_reason(co, s);
   t->nresume = 2;

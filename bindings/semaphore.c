@@ -1,0 +1,189 @@
+/* ebb.semaphore's C half: weighted permits, a strict FIFO of waiters, and a
+ * waiter aborted at any moment gives back what it got. O(1) per operation
+ * (a release wakes as many waiters as it can serve, each in O(1)). */
+#include <math.h>
+#include <string.h>
+#include "../host/ebb.h"
+
+#define SEMAPHORE_MT "ebb.semaphore"
+
+typedef struct semaphore {
+  double size;        /* permits it was made with */
+  double available;
+  int waiting;
+  int closed;
+  int reason_ref;     /* why it was closed */
+  ebb_waitlist waiters;
+} semaphore;
+
+static semaphore *check_semaphore(lua_State *L, int idx) {
+  semaphore *s = luaL_testudata_compat(L, idx, SEMAPHORE_MT);
+  if (!s) ebb_argerror_type(L, idx, "semaphore");
+  return s;
+}
+
+static double check_count(lua_State *L, int idx, const char *what) {
+  double n = lua_tonumber(L, idx);
+  if (lua_type(L, idx) != LUA_TNUMBER || n != floor(n) || n < 1 || isinf(n))
+    luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a positive whole number", what));
+  return n;
+}
+
+/* Serves waiters from the front while the first one can be served: a later,
+ * smaller request never overtakes it. */
+static void dispatch(semaphore *s) {
+  while (!ebb_list_empty(&s->waiters)) {
+    ebb_wait *w = ebb_container(s->waiters.next, ebb_wait, link);
+    if (w->amount > s->available) break;
+    s->available -= w->amount;
+    s->waiting--;
+    ebb_wake(w);
+  }
+}
+
+static void on_cancel(ebb_wait *w, int handed) {
+  semaphore *s = w->owner;
+  if (handed) s->available += w->amount;
+  else s->waiting--;
+  dispatch(s);
+}
+
+/* new(permits) */
+static int l_new(lua_State *L) {
+  double n = lua_tonumber(L, 1);
+  semaphore *s;
+  if (lua_type(L, 1) != LUA_TNUMBER || n != floor(n) || n < 0 || isinf(n))
+    return luaL_argerror(L, 1, "permits must be a non-negative whole number");
+  s = lua_newuserdata(L, sizeof *s);
+  memset(s, 0, sizeof *s);
+  s->size = s->available = n;
+  s->reason_ref = LUA_NOREF;
+  ebb_list_init(&s->waiters);
+  luaL_getmetatable(L, SEMAPHORE_MT);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+static int push_closed(lua_State *L, semaphore *s) {
+  lua_pushboolean(L, 0);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->reason_ref);
+  return 2;
+}
+
+/* acquire(sem, n, signal): true once the permits are the caller's; false,
+ * reason when aborted or closed */
+static int l_acquire(lua_State *L) {
+  semaphore *s = check_semaphore(L, 1);
+  double n = check_count(L, 2, "n");
+  ebb_task *t;
+  int r;
+  ebb_opt_signal(L, 3);
+  if (s->closed) return push_closed(L, s);
+  if (n > s->size) return luaL_argerror(L, 2, "n is more than the semaphore's permits");
+  if ((r = ebb_check_abort(L, 3)) != 0) return r;
+  if (ebb_list_empty(&s->waiters) && s->available >= n) {
+    s->available -= n;
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  t = ebb_check_in_task(L);
+  r = ebb_wait_on(L, &s->waiters, -1, 3);
+  if (lua_status(L) == LUA_YIELD) {
+    ebb_wait *w = ebb_task_wait(t);
+    w->owner = s;
+    w->amount = n;
+    w->on_cancel = on_cancel;
+    s->waiting++;
+  }
+  return r;
+}
+
+/* try_acquire(sem, n) -> boolean; never overtakes a waiter */
+static int l_try_acquire(lua_State *L) {
+  semaphore *s = check_semaphore(L, 1);
+  double n = check_count(L, 2, "n");
+  int ok = !s->closed && ebb_list_empty(&s->waiters) && s->available >= n;
+  if (ok) s->available -= n;
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
+/* release(sem, n) */
+static int l_release(lua_State *L) {
+  semaphore *s = check_semaphore(L, 1);
+  double n = check_count(L, 2, "n");
+  if (s->available + n > s->size)
+    return luaL_error(L, "semaphore released more permits than were acquired (%f of %f free)", s->available, s->size);
+  s->available += n;
+  dispatch(s);
+  return 0;
+}
+
+/* close(sem, reason): every waiter, and every later acquire, fails with reason */
+static int l_close(lua_State *L) {
+  semaphore *s = check_semaphore(L, 1);
+  ebb_node *node;
+  if (s->closed) return 0;
+  lua_settop(L, 2);
+  s->closed = 1;
+  lua_pushvalue(L, 2);
+  s->reason_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  while ((node = ebb_list_shift(&s->waiters)) != NULL) {
+    s->waiting--;
+    lua_pushvalue(L, 2);
+    ebb_wake_fail(L, ebb_container(node, ebb_wait, link));
+  }
+  return 0;
+}
+
+static int sem_index(lua_State *L) {
+  semaphore *s = check_semaphore(L, 1);
+  const char *k = lua_tostring(L, 2);
+  if (k && !strcmp(k, "available")) lua_pushnumber(L, s->available);
+  else if (k && !strcmp(k, "waiting")) lua_pushinteger(L, s->waiting);
+  else if (k && !strcmp(k, "closed")) lua_pushboolean(L, s->closed);
+  else {
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+  }
+  return 1;
+}
+
+static int sem_gc(lua_State *L) {
+  semaphore *s = lua_touserdata(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, s->reason_ref);
+  s->reason_ref = LUA_NOREF;
+  return 0;
+}
+
+static int sem_tostring(lua_State *L) {
+  semaphore *s = check_semaphore(L, 1);
+  lua_pushfstring(L, "Semaphore (%d of %d free, %d waiting)", (int)s->available, (int)s->size, s->waiting);
+  return 1;
+}
+
+/* set_methods(tbl): the Lua side's methods for every semaphore */
+static int l_set_methods(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_getmetatable(L, SEMAPHORE_MT);
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, sem_index, 1);
+  lua_setfield(L, -2, "__index");
+  return 0;
+}
+
+int luaopen_ebb_semaphore_core(lua_State *L) {
+  static const luaL_Reg fns[] = {
+    {"new", l_new},         {"acquire", l_acquire}, {"try_acquire", l_try_acquire},
+    {"release", l_release}, {"close", l_close},     {"set_methods", l_set_methods},
+    {NULL, NULL}};
+  luaL_newmetatable(L, SEMAPHORE_MT);
+  lua_pushcfunction(L, sem_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, sem_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  lua_newtable(L);
+  luaL_register(L, NULL, fns);
+  return 1;
+}

@@ -1,0 +1,60 @@
+-- ebb.semaphore: weighted permits with strict FIFO waiting; the state and the
+-- waiting live in C (ebb.semaphore.core), with() is the Lua around them.
+local core = require "ebb.semaphore.core"
+local errors = require "ebb.errors"
+
+local c_acquire, c_release, c_try = core.acquire, core.release, core.try_acquire
+local type, error, pcall, select, unpack = type, error, pcall, select, unpack
+
+local semaphore = {}
+local Semaphore = {}
+core.set_methods(Semaphore)
+
+-- (n, signal), (signal) or (): n defaults to 1.
+local function count_and_signal(a, b)
+  if type(a) == "number" then return a, b end
+  if a == nil then return 1, b end
+  return 1, a
+end
+
+function Semaphore:acquire(a, b)
+  local n, signal = count_and_signal(a, b)
+  local ok, reason = c_acquire(self, n, signal)
+  if not ok then error(reason, 0) end
+end
+
+function Semaphore:try_acquire(n)
+  return c_try(self, n == nil and 1 or n)
+end
+
+function Semaphore:release(n)
+  c_release(self, n == nil and 1 or n)
+end
+
+function Semaphore:close(reason)
+  if reason == nil then reason = errors.new("the semaphore is closed", { name = "ClosedError" }) end
+  core.close(self, reason)
+end
+
+local function finish(self, ok, ...)
+  c_release(self, 1)
+  if not ok then error((...), 0) end
+  return ...
+end
+
+-- Runs fn(...) holding one permit; it is released however fn ends (an error,
+-- or the task's cancellation raised inside it).
+function Semaphore:with(fn, ...)
+  if type(fn) ~= "function" then
+    error("bad argument #1 to 'with' (function expected, got " .. type(fn) .. ")", 2)
+  end
+  local ok, reason = c_acquire(self, 1, nil)
+  if not ok then error(reason, 0) end
+  return finish(self, pcall(fn, ...))
+end
+
+function semaphore.new(permits)
+  return core.new(permits)
+end
+
+return semaphore
