@@ -54,7 +54,19 @@ static int l_cancel_record(lua_State *L) {
   t = record_of(L, 1);
   if (!t) return 0;
   t->sig = NULL; /* look again: the signal may be new */
+  t->sig_unknown = 1;
   if (!t->shield && record_signal(L, t)) end_aborted(t, t->sig);
+  return 0;
+}
+
+/* signal_made(task): the task has just got its own signal */
+static int l_signal_made(lua_State *L) {
+  ebb_task *t;
+  check_table(L, 1, "task");
+  if ((t = record_of(L, 1)) != NULL) {
+    t->sig = NULL;
+    t->sig_unknown = 1;
+  }
   return 0;
 }
 
@@ -239,7 +251,7 @@ int luaopen_ebb_core(lua_State *L) {
     {"delay_timer", l_delay_timer},     {"note_unhandled", l_note_unhandled},
     {"set_ring", l_set_ring},           {"set_exit_status", l_set_exit_status},
     {"stats", l_stats},                 {"waitlist", l_waitlist},
-    {"traceback", l_traceback},         {"set_stack_bottoms", l_set_stack_bottoms},
+    {"traceback", l_traceback},         {"signal_made", l_signal_made},         {"set_stack_bottoms", l_set_stack_bottoms},
     {NULL, NULL}};
   static const luaL_Reg waitlist_methods[] = {
     {"wait", waitlist_wait},         {"wait_real", waitlist_wait_real},

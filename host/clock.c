@@ -138,7 +138,15 @@ void clock_set_mode(int mode) {
   clock_arm();
 }
 
-static void on_uv_timer(uv_timer_t *h) { (void)h; /* the scheduler loop fires due timers */ }
+/* The scheduler loop fires due timers; this only makes sure uv_run returns
+ * for them, and re-arms when libuv woke it early. */
+void clock_arm(void);
+
+static void on_uv_timer(uv_timer_t *h) {
+  (void)h;
+  clk.uv_active = 0;
+  if (clk.len && clk.heap[0]->deadline > ebb_now()) clock_arm();
+}
 
 void clock_arm(void) {
   double wait;
@@ -147,6 +155,10 @@ void clock_arm(void) {
     clk.uv_active = 0;
     return;
   }
+  /* libuv counts from its cached loop time, which is stale after a busy
+   * stretch without polling: refresh it, or the timer fires early and the
+   * poll then sleeps until some later handle */
+  uv_update_time(clk.uv.loop);
   wait = clk.heap[0]->deadline - ebb_now();
   if (wait > 1e12) wait = 1e12; /* "forever" still has to fit libuv's integer */
   /* libuv counts whole milliseconds; round up so we never wake early */

@@ -66,6 +66,7 @@ ebb_task *record_new(lua_State *L, int table_idx) {
   if (t) free_records = *(ebb_task **)t;
   else if (!(t = malloc(sizeof *t))) luaL_error(L, "out of memory");
   memset(t, 0, sizeof *t);
+  t->sig_unknown = 1;
   ebb_list_push(&sched.records, &t->all_link);
   t->co_ref = LUA_NOREF;
   ebb_timer_init(&t->wait.timer, timer_fire);
@@ -89,6 +90,7 @@ void record_free(lua_State *L, ebb_task *t) {
   lua_pop(L, 1);
   luaL_unref(L, LUA_REGISTRYINDEX, t->table_ref);
   ebb_node_unlink(&t->all_link);
+  if (sched.current == t) sched.current = NULL;
   *(ebb_task **)t = free_records;
   free_records = t;
   sched.nrecords--;
@@ -126,9 +128,11 @@ void timed_free_push(lua_State *L, ebb_timed *d) {
   free_timeds = d;
 }
 
-/* The task's own signal, looked up in its table until it has one. */
+/* The task's own signal: looked up when the record is made, and told by
+ * ebb.task (signal_made) when one is made later. */
 ebb_signal *record_signal(lua_State *L, ebb_task *t) {
-  if (!t->sig) {
+  if (!t->sig && t->sig_unknown) {
+    t->sig_unknown = 0;
     record_push_table(L, t);
     lua_pushliteral(L, "signal"); /* raw: the task's __index would make one */
     lua_rawget(L, -2);
@@ -140,7 +144,7 @@ ebb_signal *record_signal(lua_State *L, ebb_task *t) {
 
 static void push_current_table(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
-  lua_getfield(L, -1, "t");
+  lua_rawgeti(L, -1, 1);
   lua_remove(L, -2);
 }
 
@@ -148,12 +152,14 @@ static void set_current_table(lua_State *L, ebb_task *t) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
   if (t) record_push_table(L, t);
   else lua_pushnil(L);
-  lua_setfield(L, -2, "t");
+  lua_rawseti(L, -2, 1);
   lua_pop(L, 1);
+  sched.current = t;
 }
 
 ebb_task *sched_current_record(lua_State *L) {
   ebb_task *t;
+  if (sched.current) return sched.current; /* known while C resumed it */
   push_current_table(L);
   if (!lua_istable(L, -1)) {
     lua_pop(L, 1);
@@ -166,6 +172,7 @@ ebb_task *sched_current_record(lua_State *L) {
     t->co = sched.running_co;
     t->co_ref = sched.running_ref;
   }
+  sched.current = t; /* until the runner goes on to another task (release) */
   return t;
 }
 
@@ -198,7 +205,8 @@ static void after_resume(lua_State *co, int ref, int status) {
       t->wait.on_cancel = NULL;
       lua_pushboolean(co, 1);
       t->nresume = 1;
-      ready_push(t);
+      ebb_list_push(&sched.yielded, &t->ready_link); /* after everything runnable now */
+      sched.nready++;
     } else {
       wait_arm(t); /* the wait ebb_wait_on asked for has really yielded */
     }
@@ -226,6 +234,7 @@ static void resume(lua_State *co, int ref, int nargs) {
   sched.running_co = co;
   sched.running_ref = ref;
   status = lua_resume(co, nargs);
+  sched.current = NULL;
   after_resume(co, ref, status);
   set_current_table(sched.L, NULL);
   sched.running_co = saved;
@@ -264,23 +273,24 @@ static void run_ring(void) {
   while (ring_pending(!first) > 0) {
     int ref;
     lua_State *co = pool_take(sched.L, &ref);
+    sched.current = NULL; /* the runner sets cur[1] for each task it starts */
     lua_pushboolean(co, first);
     first = 0;
     resume(co, ref, 1);
   }
 }
 
-/* A batch: the new tasks first, then the tasks that were ready when it
- * began (so a task that yields comes back after those spawned before). */
+/* A batch: the new tasks first, then every task woken, including those
+ * woken during the batch (as promise reactions run in Node); tasks that
+ * yielded run in the next batch, after I/O had its chance. */
 static void run_batch(void) {
-  int n = sched.nready;
+  ebb_node *node;
   run_ring();
-  while (n-- > 0) {
-    ebb_node *node = ebb_list_shift(&sched.ready);
-    if (!node) break;
+  while ((node = ebb_list_shift(&sched.ready)) != NULL) {
     sched.nready--;
     run_record(ebb_container(node, ebb_task, ready_link));
   }
+  while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);
 }
 
 static void report_unhandled(void) {
@@ -307,7 +317,12 @@ void sched_run(lua_State *L) {
     clock_fire_due();
     runtime_poll_signals();
     if (sched.nready || ring_pending(0) > 0) {
-      uv_run(loop, UV_RUN_NOWAIT);
+      /* busy: poll for I/O at most once a millisecond, not every batch */
+      double now = (double)uv_hrtime() / 1e6;
+      if (now - sched.polled_at >= 1) {
+        sched.polled_at = now;
+        uv_run(loop, UV_RUN_NOWAIT);
+      }
       continue;
     }
     if (!ebb_list_empty(&sched.idle)) {
@@ -326,6 +341,7 @@ void sched_run(lua_State *L) {
 void sched_init(lua_State *L) {
   sched.L = L;
   ebb_list_init(&sched.ready);
+  ebb_list_init(&sched.yielded);
   ebb_list_init(&sched.idle);
   ebb_list_init(&sched.records);
   ebb_list_init(&sched.timeds);

@@ -18,7 +18,7 @@ struct ebb_task {
   int wait_state;
   int wait_result;
   int shield;            /* > 0: waits ignore the task's own cancellation */
-  unsigned yielding : 1;
+  unsigned yielding : 1, sig_unknown : 1;
   ebb_signal *sig;       /* the task's own signal, once it has one */
   ebb_wait wait;
   /* what ebb_wait_on asked for, armed (wait_arm) only once the yield has
@@ -41,16 +41,19 @@ typedef struct ebb_timed {
 /* The scheduler's state: sched.c owns it; wait.c and bindings/task.c use it. */
 struct sched {
   lua_State *L;
-  ebb_node ready;          /* records woken and waiting to be resumed */
-  int nready;
+  ebb_node ready;          /* records woken: they run in the current batch */
+  ebb_node yielded;        /* records that yielded: they run in the next one */
+  int nready;              /* on either list */
+  double polled_at;        /* when the loop last polled for I/O */
   ebb_waitlist idle;       /* tasks waiting until nothing else is ready */
+  ebb_task *current;       /* the running task's record, when C knows it */
   lua_State *running_co;   /* the coroutine being resumed, and its ref */
   int running_ref;
   lua_State *pool_co[POOL_MAX];
   int pool_ref[POOL_MAX];
   int npool;
   int runner_ref;          /* the Lua function pooled coroutines run */
-  int cur_ref;             /* the Lua table whose field t is the running task */
+  int cur_ref;             /* the Lua table whose [1] is the running task */
   int ring_ref;            /* ebb.task's table of new tasks (field n: how many) */
   int unhandled;           /* a failure to report at the end of the turn */
   ebb_node records;

@@ -21,8 +21,13 @@ static ebb_signal *own_abort(lua_State *L) {
   ebb_signal *s;
   ebb_task *t;
   if (!sched.running_co) return NULL;
+  if (sched.current) {
+    t = sched.current;
+    s = record_signal(L, t);
+    return s && ebb_signal_aborted(s) && !t->shield ? s : NULL;
+  }
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
-  lua_getfield(L, -1, "t");
+  lua_rawgeti(L, -1, 1);
   if (!lua_istable(L, -1)) {
     lua_pop(L, 2);
     return NULL;

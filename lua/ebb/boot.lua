@@ -76,7 +76,7 @@ function require(name)
   local v = loaded[name]
   if v ~= nil then
     if v == LOADING then
-      local l, ct = loading[name], core.cur.t
+      local l, ct = loading[name], core.cur[1]
       if not (l and ct and l.task ~= ct) then
         error("loop or previous error loading module '" .. name .. "'", 2)
       end
@@ -94,7 +94,7 @@ function require(name)
     local loader, extra = loaders[i](name)
     if type(loader) == "function" then
       loaded[name] = LOADING
-      local l = { task = core.cur.t, wl = core.waitlist() }
+      local l = { task = core.cur[1], wl = core.waitlist() }
       loading[name] = l
       local ok, res = xpcall(loader, on_error, name, extra)
       loading[name] = nil

@@ -17,7 +17,7 @@ local c_sleep, c_yield, c_shield, check_abort, waitlist = core.sleep, core.yield
   core.check_abort, core.waitlist
 
 local task = {}
-local cur = core.cur       -- cur.t: the running task (set by the runner and by C)
+local cur = core.cur       -- cur[1]: the running task (set by the runner and by C)
 local IDLE = core.IDLE
 local host = {}            -- what the host calls: boot wires these up
 task._host = host
@@ -34,6 +34,7 @@ local function signal_of(t)
   if not s then
     s = abort_core.new_signal()
     rawset(t, "signal", s)
+    if rawget(t, "rec") then core.signal_made(t) end
   end
   return s
 end
@@ -89,7 +90,7 @@ end
 
 -- The rule of every awaiting function: an aborted caller raises at once.
 local function check_own_abort(signal)
-  local ct = cur.t
+  local ct = cur[1]
   local s = ct and rawget(ct, "signal")
   if (s and s.aborted) or signal ~= nil then raise_if_aborted(check_abort(signal)) end
 end
@@ -232,7 +233,7 @@ end
 host.enqueue = enqueue
 
 local function run_one(t)
-  cur.t = t
+  cur[1] = t
   t.status = "running"
   local fn, n, a = t[1], t.n, t[2]
   t[1], t[2] = nil, nil
@@ -265,7 +266,7 @@ function host.runner(first)
 end
 
 local function owner_now()
-  local ct = cur.t
+  local ct = cur[1]
   return ct and rawget(ct, "owner")
 end
 
@@ -303,7 +304,7 @@ function task.spawn(fn, ...)
     end
     t = setmetatable({ false, false, status = "pending", n = 0, join = false }, TaskMT)
     t[1], t[2], t.n = fn, (...), n
-    local ct = cur.t
+    local ct = cur[1]
     local owner = ct and rawget(ct, "owner")
     if owner then
       t.owner = owner
@@ -330,7 +331,7 @@ function task.delay(ms, fn, ...)
   return t
 end
 
-function task.current() return cur.t end
+function task.current() return cur[1] end
 
 function task.yield()
   raise_if_aborted(c_yield())
@@ -377,7 +378,7 @@ function Task.await(t)
   check_own_abort()
   observe(t)
   if not finished(t) then
-    if t == cur.t then error("a task cannot await itself", 2) end
+    if t == cur[1] then error("a task cannot await itself", 2) end
     local w = waiters_of(t)
     repeat raise_if_aborted(w:wait()) until finished(t)
   end
@@ -722,7 +723,7 @@ end
 function task._live(owner)
   local out = {}
   for t in pairs(live) do
-    if rawget(t, "owner") == owner and t ~= cur.t then out[#out + 1] = t end
+    if rawget(t, "owner") == owner and t ~= cur[1] then out[#out + 1] = t end
   end
   return out
 end

@@ -63,7 +63,8 @@ local function run_in_task(fn, opts, state)
   end
   -- one more turn: failures of tasks that ended with the body are reported
   -- at the end of the turn, and they belong to this spec
-  task.yield()
+  task.yield() -- tasks the body spawned last run in the next turn,
+  task.yield() -- and failures are reported at the end of that one
   local unhandled = state.unhandled
   state.unhandled = nil
   local left = task._live(owner)
