@@ -1,0 +1,182 @@
+-- ebb.scope: explicit resource management (TC39's `using` and DisposableStack):
+-- resources disposed last first on any exit, their errors kept as SuppressedError.
+local task = require "ebb.task"
+local errors = require "ebb.errors"
+local core = require "ebb.core"
+
+local type, select, error, xpcall, pcall, rawget, setmetatable, getmetatable =
+  type, select, error, xpcall, pcall, rawget, setmetatable, getmetatable
+local debug_getmetatable, debug_traceback = debug.getmetatable, debug.traceback
+local SuppressedError = errors.SuppressedError
+
+local scope = {}
+
+-- level 3 (the default): the caller of the function that calls badarg
+local function badarg(n, fname, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 3)
+end
+
+local function callable(f)
+  if type(f) == "function" then return true end
+  local mt = debug_getmetatable(f)
+  return type(mt) == "table" and rawget(mt, "__call") ~= nil
+end
+
+-- A plain (string) error keeps where it was first raised across our re-raise;
+-- the one we re-raise last is not taken for a new origin by an enclosing scope.
+local reraised
+local function traced(e)
+  if e == reraised then
+    reraised = nil
+  elseif type(e) ~= "table" then
+    core.remember(e, debug_traceback(tostring(e), 2))
+  end
+  return e
+end
+local function reraise(e)
+  reraised = e
+  error(e, 0)
+end
+
+-- ---- disposal ----
+local NOARG = {} -- a deferred function is called with no argument at all
+
+-- Resources are pairs (value, disposer) in res[1..2n] (a value may be nil:
+-- adopt(nil, fn)). DisposeResources of the
+-- proposal: a disposer's error D while E is pending makes SuppressedError(D, E).
+local function dispose_all(res, n, failed, err)
+  for i = 2 * n - 1, 1, -2 do
+    local v, f = res[i], res[i + 1]
+    res[i], res[i + 1] = nil, nil
+    local ok, e
+    if v == NOARG then ok, e = xpcall(f, traced) else ok, e = xpcall(f, traced, v) end
+    if not ok then
+      if failed then err = SuppressedError(e, err) else failed, err = true, e end
+    end
+  end
+  return failed, err
+end
+
+-- Shielded: a cancelled task's disposers may still wait. Outside a task (an
+-- abort listener, say) there is nothing to shield and nothing may wait.
+local function dispose(res, n, failed, err)
+  if n == 0 then return failed, err end
+  if task.current() then
+    local ok, f, e = pcall(task.shield, dispose_all, res, n, failed, err)
+    if ok then return f, e end
+  end
+  return dispose_all(res, n, failed, err)
+end
+
+-- ---- DisposableStack ----
+local Stack = {}
+local StackMT = { __name = "DisposableStack", __index = Stack }
+
+local function new_stack()
+  return setmetatable({ disposed = false, _res = {}, _n = 0 }, StackMT)
+end
+
+-- Checks self (a live stack), raising at the caller of the method.
+local function live(self, fname)
+  if getmetatable(self) ~= StackMT then badarg(1, fname, "DisposableStack expected, got " .. type(self), 4) end
+  if self.disposed then error(("'%s' on a disposed DisposableStack"):format(fname), 3) end
+end
+
+local function push(self, v, f)
+  local n = self._n + 1
+  self._n = n
+  self._res[2 * n - 1], self._res[2 * n] = v, f
+end
+
+-- The disposer of v, looked up now as `using` does: __close, else close.
+local function disposer_of(v)
+  local tv = type(v)
+  local mt = (tv == "table" or tv == "userdata") and debug_getmetatable(v)
+  local f, what = type(mt) == "table" and rawget(mt, "__close"), "__close metamethod"
+  if not f then
+    if tv ~= "table" and not (type(mt) == "table" and mt.__index ~= nil) then return nil end
+    f, what = v.close, "close method"
+    if f == nil then return nil end
+  end
+  return f, what
+end
+
+function Stack:use(v)
+  live(self, "use")
+  if v == nil then return nil end
+  local f, what = disposer_of(v)
+  if f == nil then
+    badarg(1, "use", "value with a __close metamethod or a close method expected, got " .. type(v))
+  end
+  if not callable(f) then badarg(1, "use", ("its %s is a %s, not a function"):format(what, type(f))) end
+  push(self, v, f)
+  return v
+end
+
+function Stack:adopt(v, on_dispose)
+  live(self, "adopt")
+  if not callable(on_dispose) then badarg(2, "adopt", "function expected, got " .. type(on_dispose)) end
+  push(self, v, on_dispose)
+  return v
+end
+
+function Stack:defer(fn)
+  live(self, "defer")
+  if not callable(fn) then badarg(1, "defer", "function expected, got " .. type(fn)) end
+  push(self, NOARG, fn)
+end
+
+function Stack:move()
+  live(self, "move")
+  local to = new_stack()
+  to._res, to._n = self._res, self._n
+  self._res, self._n, self.disposed = {}, 0, true
+  return to
+end
+
+-- Takes the resources out and marks the stack disposed before any disposer
+-- runs, so one that adds to it raises.
+local function take(self)
+  local res, n = self._res, self._n
+  self._res, self._n, self.disposed = {}, 0, true
+  return res, n
+end
+
+local function dispose_stack(self, fname)
+  if getmetatable(self) ~= StackMT then badarg(1, fname, "DisposableStack expected, got " .. type(self), 4) end
+  if self.disposed then return end
+  local failed, err = dispose(take(self))
+  if failed then reraise(err) end
+end
+function Stack:dispose() dispose_stack(self, "dispose") end
+function Stack:close() dispose_stack(self, "close") end -- a stack is a resource too
+StackMT.__close = Stack.close
+
+StackMT.__tostring = function(self)
+  if self.disposed then return "DisposableStack (disposed)" end
+  return ("DisposableStack (%d resources)"):format(self._n)
+end
+
+function scope.stack()
+  return new_stack()
+end
+
+-- ---- scope.run ----
+local function finish(s, ok, ...)
+  local failed, err = not ok, nil
+  if failed then err = ... end
+  if not s.disposed then
+    local res, n = take(s)
+    failed, err = dispose(res, n, failed, err)
+  end
+  if failed then reraise(err) end
+  return ...
+end
+
+function scope.run(fn, ...)
+  if not callable(fn) then badarg(1, "run", "function expected, got " .. type(fn)) end
+  local s = new_stack()
+  return finish(s, xpcall(fn, traced, s, ...))
+end
+
+return scope
