@@ -7,7 +7,10 @@
 
 #define SEMAPHORE_MT "ebb.semaphore"
 
+#define SEMAPHORE_MAGIC 0x53454d41u /* tells our userdata from others of its size */
+
 typedef struct semaphore {
+  unsigned magic;
   double size;        /* permits it was made with */
   double available;
   int waiting;
@@ -16,9 +19,13 @@ typedef struct semaphore {
   ebb_waitlist waiters;
 } semaphore;
 
+/* Every operation checks its semaphore: by size and mark, not by metatable,
+ * because this is the hot path of every acquire and release. */
 static semaphore *check_semaphore(lua_State *L, int idx) {
-  semaphore *s = luaL_testudata_compat(L, idx, SEMAPHORE_MT);
-  if (!s) ebb_argerror_type(L, idx, "semaphore");
+  semaphore *s = lua_type(L, idx) == LUA_TUSERDATA && lua_objlen(L, idx) == sizeof(semaphore)
+                   ? lua_touserdata(L, idx)
+                   : NULL;
+  if (!s || s->magic != SEMAPHORE_MAGIC) ebb_argerror_type(L, idx, "semaphore");
   return s;
 }
 
@@ -56,6 +63,7 @@ static int l_new(lua_State *L) {
     return luaL_argerror(L, 1, "permits must be a non-negative whole number");
   s = lua_newuserdata(L, sizeof *s);
   memset(s, 0, sizeof *s);
+  s->magic = SEMAPHORE_MAGIC;
   s->size = s->available = n;
   s->reason_ref = LUA_NOREF;
   ebb_list_init(&s->waiters);
@@ -136,17 +144,13 @@ static int l_close(lua_State *L) {
   return 0;
 }
 
-static int sem_index(lua_State *L) {
+/* state(sem) -> available, waiting, closed */
+static int l_state(lua_State *L) {
   semaphore *s = check_semaphore(L, 1);
-  const char *k = lua_tostring(L, 2);
-  if (k && !strcmp(k, "available")) lua_pushnumber(L, s->available);
-  else if (k && !strcmp(k, "waiting")) lua_pushinteger(L, s->waiting);
-  else if (k && !strcmp(k, "closed")) lua_pushboolean(L, s->closed);
-  else {
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
-  }
-  return 1;
+  lua_pushnumber(L, s->available);
+  lua_pushinteger(L, s->waiting);
+  lua_pushboolean(L, s->closed);
+  return 3;
 }
 
 static int sem_gc(lua_State *L) {
@@ -162,12 +166,12 @@ static int sem_tostring(lua_State *L) {
   return 1;
 }
 
-/* set_methods(tbl): the Lua side's methods for every semaphore */
-static int l_set_methods(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+/* set_index(fn): the Lua side's __index for every semaphore (methods in
+ * Lua are found without a call into C) */
+static int l_set_index(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
   luaL_getmetatable(L, SEMAPHORE_MT);
   lua_pushvalue(L, 1);
-  lua_pushcclosure(L, sem_index, 1);
   lua_setfield(L, -2, "__index");
   return 0;
 }
@@ -175,7 +179,8 @@ static int l_set_methods(lua_State *L) {
 int luaopen_ebb_semaphore_core(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"new", l_new},         {"acquire", l_acquire}, {"try_acquire", l_try_acquire},
-    {"release", l_release}, {"close", l_close},     {"set_methods", l_set_methods},
+    {"release", l_release}, {"close", l_close},     {"set_index", l_set_index},
+    {"state", l_state},
     {NULL, NULL}};
   luaL_newmetatable(L, SEMAPHORE_MT);
   lua_pushcfunction(L, sem_gc);

@@ -8,7 +8,14 @@ local type, error, pcall, select, unpack = type, error, pcall, select, unpack
 
 local semaphore = {}
 local Semaphore = {}
-core.set_methods(Semaphore)
+local c_state = core.state
+core.set_index(function(sem, k)
+  local m = Semaphore[k]
+  if m ~= nil then return m end
+  if k == "available" then return (c_state(sem)) end
+  if k == "waiting" then return (select(2, c_state(sem))) end
+  if k == "closed" then return (select(3, c_state(sem))) end
+end)
 
 -- (n, signal), (signal) or (): n defaults to 1.
 local function count_and_signal(a, b)
