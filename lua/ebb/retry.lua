@@ -1,0 +1,251 @@
+-- ebb.retry: calling a function again after it fails, with exponential backoff and
+-- jitter (none, full, equal, decorrelated), deadlines, abort signals and shared budgets.
+local task = require "ebb.task"
+local abort = require "ebb.abort"
+local clock = require "ebb.clock"
+local errors = require "ebb.errors"
+local core = require "ebb.core"
+local bit = require "bit"
+
+local type, error, select, xpcall, unpack, tostring, getmetatable, setmetatable, pairs =
+  type, error, select, xpcall, unpack, tostring, getmetatable, setmetatable, pairs
+local min, floor, ldexp, huge = math.min, math.floor, math.ldexp, math.huge
+local check_abort, sleep, now, TimeoutError = core.check_abort, task.sleep, clock.now, errors.TimeoutError
+
+local retry = {}
+
+-- ---- the default random source ----
+-- Marsaglia's xorshift128 on 32-bit words, so retry.seed makes it repeatable
+-- without touching math.randomseed (which scripts may rely on).
+local bxor, lshift, rshift, tobit = bit.bxor, bit.lshift, bit.rshift, bit.tobit
+local sx, sy, sz, sw
+
+local function next_random()
+  local t = bxor(sx, lshift(sx, 11))
+  sx, sy, sz = sy, sz, sw
+  sw = bxor(sw, rshift(sw, 19), t, rshift(t, 8))
+  return (sw % 4294967296) / 4294967296
+end
+
+local function reseed(a, b, c)
+  -- sw is a constant, so the state is never all zero
+  sx, sy, sz, sw = bxor(tobit(a), 123456789), bxor(tobit(b), 362436069), bxor(tobit(c), 521288629), 88675123
+  for _ = 1, 16 do next_random() end
+end
+
+local function split(n) -- a finite number as three 32-bit words: low, high, fraction
+  local i = floor(n)
+  return i % 4294967296, floor(i / 4294967296) % 4294967296, floor((n - i) * 4294967296)
+end
+
+function retry.seed(n)
+  if type(n) ~= "number" or n ~= n or n == huge or n == -huge then
+    error("bad argument #1 to 'seed' (finite number expected, got " ..
+      (type(n) == "number" and tostring(n) or type(n)) .. ")", 2)
+  end
+  reseed(split(n))
+end
+
+reseed(os.time(), tonumber(tostring({}):match("%x+$"), 16) or 0, floor(os.clock() * 1e6))
+
+-- ---- option checks: each returns a message, or nil when the value is fine ----
+local function callable(v)
+  if type(v) == "function" then return true end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
+local function finite_ms(v)
+  return type(v) == "number" and v >= 0 and v < huge -- false for nan too
+end
+
+local JITTERS = { full = true, equal = true, decorrelated = true, none = true }
+local Budget = {}
+
+local checks = {
+  retries = function(v)
+    if type(v) == "number" and v >= 0 and (v == huge or v % 1 == 0) then return end
+    return "must be a non-negative integer"
+  end,
+  base = function(v) if not finite_ms(v) then return "must be a non-negative number of milliseconds" end end,
+  cap = function(v) if not finite_ms(v) then return "must be a non-negative number of milliseconds" end end,
+  max_elapsed = function(v)
+    if type(v) == "number" and v >= 0 then return end
+    return "must be a non-negative number of milliseconds"
+  end,
+  jitter = function(v)
+    if not JITTERS[v] then return 'must be "full", "equal", "decorrelated" or "none"' end
+  end,
+  signal = function(v) if not abort.is_signal(v) then return "must be an abort signal" end end,
+  budget = function(v) if getmetatable(v) ~= Budget then return "must be a budget made by retry.budget" end end,
+  capacity = function(v) if not finite_ms(v) then return "must be a non-negative number" end end,
+}
+for _, k in pairs { "should_retry", "on_retry", "delay", "random" } do
+  checks[k] = function(v) if not callable(v) then return "must be a function" end end
+end
+for _, k in pairs { "retry_cost", "timeout_cost", "refund" } do checks[k] = checks.capacity end
+
+-- opts with every default filled in from `defaults` (whose keys are the only options
+-- allowed), or nil and the message for "bad argument #n to 'fname' (...)".
+local function options(opts, n, fname, defaults)
+  local o = {}
+  for k, v in pairs(defaults) do o[k] = v end
+  if opts == nil then return o end
+  local why
+  if type(opts) ~= "table" then
+    why = "table of options expected, got " .. type(opts)
+  else
+    for k, v in pairs(opts) do
+      if defaults[k] == nil then
+        why = "unknown option '" .. tostring(k) .. "'"
+      else
+        local bad = checks[k](v)
+        if bad then why = "option '" .. k .. "' " .. bad end
+      end
+      if why then break end
+      o[k] = v
+    end
+  end
+  if why then return nil, ("bad argument #%d to '%s' (%s)"):format(n, fname, why) end
+  return o
+end
+
+local NONE = false -- an option with no default (nil would end the defaults table)
+
+-- ---- backoff policies ----
+local Backoff = {}
+Backoff.__index = Backoff
+
+local function draw(p)
+  local r = p.random()
+  if type(r) ~= "number" or not (r >= 0 and r < 1) then
+    error("bad result from option 'random' (number in [0, 1) expected, got " ..
+      (type(r) == "number" and tostring(r) or type(r)) .. ")", 0)
+  end
+  return r
+end
+
+-- The delay before retry n (n: the attempt that just failed, from 0), without waiting.
+function Backoff:delay(n)
+  if getmetatable(self) ~= Backoff then
+    error("bad argument #1 to 'delay' (backoff policy expected, got " .. type(self) .. ")", 2)
+  end
+  if type(n) ~= "number" or not (n >= 0) or n % 1 ~= 0 then
+    error("bad argument #1 to 'delay' (non-negative integer expected, got " ..
+      (type(n) == "number" and tostring(n) or type(n)) .. ")", 2)
+  end
+  local base, cap, jitter = self.base, self.cap, self.jitter
+  if jitter == "decorrelated" then
+    local d = min(cap, base + (3 * self.prev - base) * draw(self))
+    self.prev = d
+    return d
+  end
+  -- e = min(cap, base * 2^n): ldexp is exact, and past 2^2200 every positive
+  -- base overflows to inf, which min turns into cap (0 stays 0)
+  local e = min(cap, ldexp(base, min(n, 2200)))
+  if jitter == "full" then return e * draw(self) end
+  if jitter == "equal" then return e / 2 + e / 2 * draw(self) end
+  return e
+end
+
+-- Forgets the state a policy keeps between delays (decorrelated's previous delay).
+function Backoff:reset()
+  if getmetatable(self) ~= Backoff then
+    error("bad argument #1 to 'reset' (backoff policy expected, got " .. type(self) .. ")", 2)
+  end
+  self.prev = self.base
+end
+
+local function new_backoff(o)
+  return setmetatable({ base = o.base, cap = o.cap, jitter = o.jitter, random = o.random or next_random,
+    prev = o.base }, Backoff)
+end
+
+local BACKOFF = { base = 1000, cap = 30000, jitter = "full", random = NONE }
+
+function retry.backoff(opts)
+  local o, why = options(opts, 1, "backoff", BACKOFF)
+  if not o then error(why, 2) end
+  return new_backoff(o)
+end
+
+-- ---- budgets: a token bucket shared by many calls (AWS SDKs' "standard" mode) ----
+Budget.__index = Budget
+
+local BUDGET = { capacity = 500, retry_cost = 5, timeout_cost = 10, refund = 1 }
+
+function retry.budget(opts)
+  local o, why = options(opts, 1, "budget", BUDGET)
+  if not o then error(why, 2) end
+  o.tokens = o.capacity
+  return setmetatable(o, Budget)
+end
+
+-- Takes what a retry after err costs; false when the bucket cannot pay it.
+local function withdraw(b, err)
+  local cost = errors.is(err, TimeoutError) and b.timeout_cost or b.retry_cost
+  if b.tokens < cost then return false end
+  b.tokens = b.tokens - cost
+  return true
+end
+
+-- ---- retry(fn [, opts]) ----
+local RETRY = { retries = 3, base = 1000, cap = 30000, jitter = "full", signal = NONE,
+  should_retry = NONE, on_retry = NONE, max_elapsed = NONE, delay = NONE, budget = NONE, random = NONE }
+
+local function raise_if_aborted(ok, reason)
+  if ok == false then error(reason, 0) end
+end
+
+-- A string error keeps the traceback of where it was first raised across the re-raise.
+local function traced(e)
+  if type(e) ~= "table" then core.remember(e, debug.traceback(tostring(e), 2)) end
+  return e
+end
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+local function run(fn, o)
+  local signal, retries, should_retry, on_retry, custom, budget, max_elapsed =
+    o.signal or nil, o.retries, o.should_retry, o.on_retry, o.delay, o.budget, o.max_elapsed
+  core.shield(0) -- outside a task: the host's "cannot wait outside a task" error, before fn runs
+  local policy = new_backoff(o)
+  local start = now()
+  local attempt = 0
+  while true do
+    raise_if_aborted(check_abort(signal))
+    local r = pack(xpcall(fn, traced, attempt))
+    if r[1] then
+      if budget then budget.tokens = min(budget.capacity, budget.tokens + budget.refund) end
+      return unpack(r, 2, r.n)
+    end
+    local err = r[2]
+    -- an abort (of the signal, or of this task) ends the retrying with its reason
+    raise_if_aborted(check_abort(signal))
+    if attempt >= retries or (should_retry and not should_retry(err, attempt)) then error(err, 0) end
+    local ms
+    if custom then
+      ms = custom(attempt, err)
+      if ms ~= nil and not finite_ms(ms) then
+        error("bad result from option 'delay' (non-negative number of milliseconds or nil expected, got " ..
+          (type(ms) == "number" and tostring(ms) or type(ms)) .. ")", 0)
+      end
+    end
+    if ms == nil then ms = policy:delay(attempt) end
+    -- no retry starts past the deadline: give up now rather than sleep first
+    if max_elapsed and now() + ms - start > max_elapsed then error(err, 0) end
+    if budget and not withdraw(budget, err) then error(err, 0) end
+    if on_retry then on_retry(err, attempt, ms) end
+    sleep(ms, signal)
+    attempt = attempt + 1
+  end
+end
+
+return setmetatable(retry, {
+  __call = function(_, fn, opts)
+    if not callable(fn) then error("bad argument #1 to 'retry' (function expected, got " .. type(fn) .. ")", 2) end
+    local o, why = options(opts, 2, "retry", RETRY)
+    if not o then error(why, 2) end
+    return run(fn, o)
+  end,
+})
