@@ -66,8 +66,10 @@ end
 -- bytecode then gets its full size at once, and the stores below never
 -- resize it.
 local function new_task(fn, n, a, owner)
-  local t = setmetatable({ false, false, status = "pending", n = 0, join = false }, TaskMT)
+  local t = setmetatable({ false, false, status = "pending", n = 0, join = false, ctx = false }, TaskMT)
   t[1], t[2], t.n = fn, a, n
+  local ct = cur[1] -- a task sees the context values of where it was made
+  if ct then t.ctx = ct.ctx end
   if owner then
     t.owner = owner
     live[t] = true
@@ -302,9 +304,10 @@ function task.spawn(fn, ...)
       local ms = ...
       if type(ms) == "number" and ms == ms and ms >= 0 then return timer_task(ms) end
     end
-    t = setmetatable({ false, false, status = "pending", n = 0, join = false }, TaskMT)
+    t = setmetatable({ false, false, status = "pending", n = 0, join = false, ctx = false }, TaskMT)
     t[1], t[2], t.n = fn, (...), n
     local ct = cur[1]
+    if ct then t.ctx = ct.ctx end
     local owner = ct and rawget(ct, "owner")
     if owner then
       t.owner = owner

@@ -55,7 +55,6 @@ local function run_in_task(fn, opts, state)
   task._own(t, owner)
   state.unhandled = {}
   local ok = task._await_real(t, opts.timeout)
-  if clock.mode() ~= "real" then clock.real() end
   if not ok then
     local e = errors.TimeoutError(("the spec did not finish within %g ms (ebb test --spec-timeout=MS)"):format(opts.timeout))
     t:cancel(e)
@@ -101,6 +100,8 @@ local function install(busted, opts, state)
   -- Counted as busted's runner counts them, for the closing summary line.
   local passed, failed = 0, 0
   busted.subscribe({ "test", "end" }, function(_, _, status)
+    -- virtual time lasts from before_each to after_each: reset once the test is over
+    if clock.mode() ~= "real" then clock.real() end
     if status == "success" then passed = passed + 1 end
     return nil, true
   end)
