@@ -1,0 +1,166 @@
+-- ebb.channel: bounded channels between tasks. send waits while the buffer is
+-- full (capacity 0: until a receiver takes the value), recv while it is empty.
+local core = require "ebb.core"
+local errors = require "ebb.errors"
+
+local waitlist, check_abort = core.waitlist, core.check_abort
+local type, error, setmetatable, getmetatable = type, error, setmetatable, getmetatable
+
+local channel = {}
+local Channel = {}
+Channel.__index = Channel
+
+local ClosedError = errors.class("ChannelClosedError")
+channel.ClosedError = ClosedError
+
+-- FIFO queues of values or waiting parties: O(1) push and shift.
+local function push(q, v)
+  local t = q.tail + 1
+  q.tail = t
+  q[t] = v
+end
+
+local function shift(q)
+  local h = q.head
+  if h >= q.tail then return nil end
+  h = h + 1
+  q.head = h
+  local v = q[h]
+  q[h] = nil
+  if h == q.tail then q.head, q.tail = 0, 0 end
+  return v
+end
+
+local function unshift(q, v) -- a value given back goes first again
+  if q.head > 0 then
+    q[q.head] = v
+    q.head = q.head - 1
+  else
+    for i = q.tail, 1, -1 do q[i + 1] = q[i] end
+    q[1] = v
+    q.tail = q.tail + 1
+  end
+end
+
+local function queue() return { head = 0, tail = 0 } end
+local function size(q) return q.tail - q.head end
+
+-- The first party still waiting (aborted ones left the queue by marking).
+local function first_waiting(q)
+  local p = shift(q)
+  while p and p.gone do p = shift(q) end
+  return p
+end
+
+local function check(ch, fname)
+  if getmetatable(ch) ~= Channel then
+    error(("bad argument #1 to '%s' (channel expected, got %s)"):format(fname, type(ch)), 3)
+  end
+end
+
+local function check_signal(signal, fname)
+  if signal ~= nil and not (type(signal) == "userdata" and tostring(signal):match("^AbortSignal")) then
+    error(("bad argument #2 to '%s' (abort signal expected, got %s)"):format(fname, type(signal)), 3)
+  end
+end
+
+function Channel:send(v, signal)
+  check(self, "send")
+  if v == nil then error("bad argument #1 to 'send' (a value expected: nil means closed to a receiver)", 2) end
+  check_signal(signal, "send")
+  local ok, reason = check_abort(signal)
+  if ok == false then error(reason, 0) end
+  if self.closed then error(ClosedError("send on a closed channel"), 2) end
+  local r = first_waiting(self.receivers)
+  if r then -- a receiver waits: the buffer is empty, hand it over
+    r.value, r.done = v, true
+    r.wl:wake_all()
+    return
+  end
+  if size(self.buffer) < self.capacity then
+    push(self.buffer, v)
+    return
+  end
+  local s = { value = v, done = false, gone = false, wl = waitlist() }
+  push(self.senders, s)
+  ok, reason = s.wl:wait(signal)
+  if s.done then return end -- taken, even if an abort came right after: it was sent
+  if ok == false then
+    s.gone = true
+    error(reason, 0)
+  end
+  error(ClosedError("the channel was closed while sending"), 2)
+end
+
+-- The next value; nil once the channel is closed and drained.
+function Channel:recv(signal)
+  check(self, "recv")
+  check_signal(signal, "recv")
+  local ok, reason = check_abort(signal)
+  if ok == false then error(reason, 0) end
+  if size(self.buffer) > 0 then
+    local v = shift(self.buffer)
+    local s = first_waiting(self.senders) -- room now: the first sender's value moves in
+    if s then
+      push(self.buffer, s.value)
+      s.done = true
+      s.wl:wake_all()
+    end
+    return v
+  end
+  local s = first_waiting(self.senders) -- capacity 0: take it from the sender
+  if s then
+    s.done = true
+    s.wl:wake_all()
+    return s.value
+  end
+  if self.closed then return nil end
+  local r = { value = nil, done = false, gone = false, wl = waitlist() }
+  push(self.receivers, r)
+  ok, reason = r.wl:wait(signal)
+  if ok == false then
+    if r.done then unshift(self.buffer, r.value) -- handed a value, then aborted: it goes back
+    else r.gone = true end
+    error(reason, 0)
+  end
+  return r.value
+end
+
+function Channel:close()
+  check(self, "close")
+  if self.closed then return end
+  self.closed = true
+  local p = first_waiting(self.receivers)
+  while p do
+    p.wl:wake_all()
+    p = first_waiting(self.receivers)
+  end
+  p = first_waiting(self.senders)
+  while p do
+    p.wl:wake_all()
+    p = first_waiting(self.senders)
+  end
+end
+
+-- for v in ch:iter() do ... end: receives until the channel is closed and drained.
+function Channel:iter(signal)
+  check(self, "iter")
+  return function() return self:recv(signal) end
+end
+
+function Channel:__tostring()
+  return ("Channel (%d of %d buffered%s)"):format(size(self.buffer), self.capacity, self.closed and ", closed" or "")
+end
+
+function channel.new(capacity)
+  if capacity == nil then capacity = 0 end
+  if type(capacity) ~= "number" or capacity < 0 or capacity ~= math.floor(capacity) or capacity == math.huge then
+    error("bad argument #1 to 'new' (capacity must be a non-negative whole number)", 2)
+  end
+  return setmetatable({
+    capacity = capacity, closed = false,
+    buffer = queue(), senders = queue(), receivers = queue(),
+  }, Channel)
+end
+
+return channel
