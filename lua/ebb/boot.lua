@@ -50,9 +50,28 @@ local function pass(co, ok, ...)
   return ok, ...
 end
 
+-- Context values (ebb.context) belong to the running task; a coroutine keeps
+-- its own across its yields, starting from those of its first resumer, so a
+-- run() it is inside never leaks into the code that resumed it.
+local cur = core.cur
+local co_ctx = setmetatable({}, { __mode = "k" })
+
+local function back(co, t, saved, ...)
+  if t then
+    co_ctx[co] = t.ctx
+    t.ctx = saved
+  end
+  return ...
+end
+
 function coroutine.resume(co, ...)
   if parked[co] then return false, "cannot resume a coroutine that is waiting in the scheduler" end
-  return pass(co, co_resume(co, ...))
+  local t = cur[1]
+  if not t then return pass(co, co_resume(co, ...)) end
+  local saved = t.ctx
+  local own = co_ctx[co]
+  if own ~= nil then t.ctx = own end
+  return back(co, t, saved, pass(co, co_resume(co, ...)))
 end
 
 local function unwrap(ok, ...)
