@@ -66,7 +66,8 @@ end
 -- bytecode then gets its full size at once, and the stores below never
 -- resize it.
 local function new_task(fn, n, a, owner)
-  local t = setmetatable({ false, false, status = "pending", n = 0, join = false, ctx = false }, TaskMT)
+  local t = setmetatable({ false, false, status = "pending", n = 0, join = false, ctx = false, hook = false },
+    TaskMT)
   t[1], t[2], t.n = fn, a, n
   local ct = cur[1] -- a task sees the context values of where it was made
   if ct then t.ctx = ct.ctx end
@@ -175,6 +176,8 @@ local function settled(t)
   local w = rawget(t, "waiters")
   if w then w:wake_all() end
   if rawget(t, "owner") then live[t] = nil end
+  local h = t.hook -- an owner told of the end (a queue frees the job's slot)
+  if h then h:settled(t) end
 end
 
 local function finish(t, ...)
@@ -304,7 +307,7 @@ function task.spawn(fn, ...)
       local ms = ...
       if type(ms) == "number" and ms == ms and ms >= 0 then return timer_task(ms) end
     end
-    t = setmetatable({ false, false, status = "pending", n = 0, join = false, ctx = false }, TaskMT)
+    t = setmetatable({ false, false, status = "pending", n = 0, join = false, ctx = false, hook = false }, TaskMT)
     t[1], t[2], t.n = fn, (...), n
     local ct = cur[1]
     if ct then t.ctx = ct.ctx end
@@ -709,6 +712,20 @@ end
 function task.future()
   return setmetatable({ _waiters = waitlist() }, Future)
 end
+
+-- ---- for modules that start tasks themselves (ebb.queue) ----
+
+-- A task that starts only when task._start(t) is called; hook:settled(t)
+-- is called when it ends, however it ends.
+function task._deferred(hook, fn, ...)
+  local n = select("#", ...)
+  local t
+  if n <= 1 then t = new_task(fn, n, (...), owner_now())
+  else t = new_task(fn, n, { ... }, owner_now()) end
+  t.hook = hook
+  return t
+end
+task._start = enqueue
 
 -- ---- for the host and ebb test ----
 local root

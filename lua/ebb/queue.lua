@@ -1,0 +1,228 @@
+-- ebb.queue: a concurrency limiter. Jobs wait as tasks that have not started
+-- (no coroutine each), in FIFO buckets per priority: O(1) per job.
+local core = require "ebb.core"
+local task = require "ebb.task"
+local abort = require "ebb.abort"
+local errors = require "ebb.errors"
+
+local type, error, setmetatable, getmetatable, rawget, rawset = type, error, setmetatable, getmetatable, rawget, rawset
+local deferred, start, waitlist = task._deferred, task._start, core.waitlist
+
+local queue = {}
+local Queue = {}
+Queue.__index = function(q, k)
+  if k == "pending" then return rawget(q, "_pending") end
+  if k == "active" then return rawget(q, "_active") end
+  if k == "concurrency" then return rawget(q, "_concurrency") end
+  if k == "paused" then return rawget(q, "_paused") end
+  return Queue[k]
+end
+
+local function check(q, fname)
+  if getmetatable(q) ~= Queue then
+    error(("bad argument #1 to '%s' (queue expected, got %s)"):format(fname, type(q)), 3)
+  end
+end
+
+local function check_concurrency(n, fname)
+  if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
+    error(("bad argument #1 to '%s' (concurrency must be a positive whole number, or math.huge)"):format(fname), 3)
+  end
+end
+
+-- ---- buckets: one FIFO per priority, the priorities kept sorted high to low ----
+
+local function bucket_of(q, prio)
+  local b = q._buckets[prio]
+  if b then return b end
+  b = { head = 0, tail = 0, prio = prio }
+  q._buckets[prio] = b
+  local order = q._order
+  local i = #order
+  while i > 0 and order[i].prio < prio do
+    order[i + 1] = order[i]
+    i = i - 1
+  end
+  order[i + 1] = b
+  return b
+end
+
+-- The next job that is still waiting to start, highest priority first.
+local function take(q)
+  local order = q._order
+  local i = 1
+  while i <= #order do
+    local b = order[i]
+    while b.head < b.tail do
+      local h = b.head + 1
+      b.head = h
+      local t = b[h]
+      b[h] = nil
+      if t.status == "pending" and not q._running[t] then return t end
+    end
+    b.head, b.tail = 0, 0
+    i = i + 1
+  end
+  return nil
+end
+
+local function wake_idle(q)
+  if q._pending == 0 and q._active == 0 and q._idle then
+    local wl = q._idle
+    q._idle = false
+    wl:wake_all()
+  end
+end
+
+local function dispatch(q)
+  while not q._paused and q._active < q._concurrency and q._pending > 0 do
+    local t = take(q)
+    if not t then
+      q._pending = 0
+      break
+    end
+    q._pending = q._pending - 1
+    q._active = q._active + 1
+    local ms = rawget(t, "q_timeout")
+    if ms then -- counted from the start: past it, the job is cancelled with a TimeoutError
+      q._running[t] = task.delay(ms, function()
+        t:cancel(errors.TimeoutError("the job timed out after " .. ms .. " ms"))
+      end)
+    else
+      q._running[t] = true
+    end
+    start(t)
+  end
+  wake_idle(q)
+end
+
+-- Every job's task ends here, whether it ran or was cancelled while waiting.
+function Queue:settled(t)
+  local running = self._running[t]
+  if running then
+    self._running[t] = nil
+    if running ~= true then running:cancel() end -- its timeout goes
+    self._active = self._active - 1
+  elseif not rawget(t, "q_counted") then
+    self._pending = self._pending - 1 -- cancelled while waiting
+  end
+  dispatch(self)
+end
+
+local function check_opts(opts, fname)
+  if opts == nil then return nil, nil, 0 end
+  if type(opts) ~= "table" then
+    error(("bad argument #2 to '%s' (table of options expected, got %s)"):format(fname, type(opts)), 3)
+  end
+  local signal, timeout, priority = opts.signal, opts.timeout, opts.priority
+  if signal ~= nil and not abort.is_signal(signal) then
+    error(("bad argument #2 to '%s' (option 'signal' must be an abort signal)"):format(fname), 3)
+  end
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
+    error(("bad argument #2 to '%s' (option 'timeout' must be a non-negative number of milliseconds)"):format(fname), 3)
+  end
+  if priority ~= nil and (type(priority) ~= "number" or priority ~= priority) then
+    error(("bad argument #2 to '%s' (option 'priority' must be a number)"):format(fname), 3)
+  end
+  return signal, timeout, priority or 0
+end
+
+local function enqueue(q, fname, fn, opts)
+  if type(fn) ~= "function" then
+    error(("bad argument #1 to '%s' (function expected, got %s)"):format(fname, type(fn)), 3)
+  end
+  local signal, timeout, priority = check_opts(opts, fname)
+  if signal and signal.aborted then error(signal.reason, 0) end
+  local t = deferred(q, fn)
+  if timeout then rawset(t, "q_timeout", timeout) end
+  local b = bucket_of(q, priority)
+  local tail = b.tail + 1
+  b.tail = tail
+  b[tail] = t
+  q._pending = q._pending + 1
+  if signal then -- aborted while waiting or while running: the job ends with the reason
+    signal:on_abort(function(reason) t:cancel(reason) end)
+  end
+  dispatch(q)
+  return t
+end
+
+-- push(fn [, opts]) -> Task; the job counts as pending when push returns.
+function Queue:push(fn, opts)
+  check(self, "push")
+  return enqueue(self, "push", fn, opts)
+end
+
+-- run(fn [, opts]) -> fn's results, or raises its error.
+function Queue:run(fn, opts)
+  check(self, "run")
+  return enqueue(self, "run", fn, opts):await()
+end
+
+function Queue:set_concurrency(n)
+  check(self, "set_concurrency")
+  check_concurrency(n, "set_concurrency")
+  self._concurrency = n
+  dispatch(self)
+end
+
+function Queue:pause()
+  check(self, "pause")
+  self._paused = true
+end
+
+function Queue:resume()
+  check(self, "resume")
+  self._paused = false
+  dispatch(self)
+end
+
+-- Waits until nothing is pending or active.
+function Queue:idle(signal)
+  check(self, "idle")
+  while self._pending > 0 or self._active > 0 do
+    local wl = self._idle
+    if not wl then
+      wl = waitlist()
+      self._idle = wl
+    end
+    local ok, reason = wl:wait(signal)
+    if ok == false then error(reason, 0) end
+  end
+end
+
+-- Fails every job still waiting to start with reason (an AbortError by default).
+function Queue:clear(reason)
+  check(self, "clear")
+  if reason == nil then reason = errors.AbortError("the queue was cleared") end
+  local order = self._order
+  self._order, self._buckets = {}, {}
+  for i = 1, #order do
+    local b = order[i]
+    for k = b.head + 1, b.tail do
+      local t = b[k]
+      if t.status == "pending" and not self._running[t] then
+        rawset(t, "q_counted", true)
+        self._pending = self._pending - 1
+        t:cancel(reason)
+      end
+    end
+  end
+  self._pending = 0
+  wake_idle(self)
+end
+
+function Queue:__tostring()
+  return ("Queue (%d active of %s, %d pending%s)"):format(self._active, tostring(self._concurrency),
+    self._pending, self._paused and ", paused" or "")
+end
+
+function queue.new(concurrency)
+  check_concurrency(concurrency, "new")
+  return setmetatable({
+    _concurrency = concurrency, _pending = 0, _active = 0, _paused = false, _idle = false,
+    _buckets = {}, _order = {}, _running = {},
+  }, Queue)
+end
+
+return queue
