@@ -58,7 +58,7 @@ local function take(q)
       b.head = h
       local t = b[h]
       b[h] = nil
-      if t.status == "pending" and not q._running[t] then return t end
+      if t.status == "pending" and t.hook == q then return t end
     end
     b.head, b.tail = 0, 0
     i = i + 1
@@ -74,39 +74,75 @@ local function wake_idle(q)
   end
 end
 
-local function dispatch(q)
-  while not q._paused and q._active < q._concurrency and q._pending > 0 do
-    local t = take(q)
-    if not t then
-      q._pending = 0
-      break
+-- Closures live in these helpers, not in the hot functions: a function with
+-- a captured local cannot be compiled by LuaJIT's JIT here (UCLO).
+local function job_timeout(t, ms)
+  return task.delay(ms, function()
+    t:cancel(errors.TimeoutError("the job timed out after " .. ms .. " ms"))
+  end)
+end
+
+local function cancel_on_abort(signal, t)
+  signal:on_abort(function(reason) t:cancel(reason) end)
+end
+
+-- The first bucket's next job, else the slow way: no loop runs on the usual
+-- path, so the JIT compiles the whole of a job's end and the next's start.
+local function take_next(q)
+  local b = q._order[1]
+  if b then
+    local h = b.head
+    if h < b.tail then
+      h = h + 1
+      b.head = h
+      local t = b[h]
+      b[h] = nil
+      if t.status == "pending" and t.hook == q then return t end
     end
-    q._pending = q._pending - 1
-    q._active = q._active + 1
-    local ms = rawget(t, "q_timeout")
-    if ms then -- counted from the start: past it, the job is cancelled with a TimeoutError
-      q._running[t] = task.delay(ms, function()
-        t:cancel(errors.TimeoutError("the job timed out after " .. ms .. " ms"))
-      end)
-    else
-      q._running[t] = true
-    end
-    start(t)
   end
+  return take(q)
+end
+
+-- Starts one job if a slot is free; false when none could start.
+local function start_one(q)
+  if q._paused or q._active >= q._concurrency or q._pending <= 0 then return false end
+  local t = take_next(q)
+  if not t then
+    q._pending = 0
+    return false
+  end
+  q._pending = q._pending - 1
+  q._active = q._active + 1
+  t.hook = q._started -- from now on its end frees a slot
+  local ms = rawget(t, "q_timeout")
+  if ms then -- counted from the start: past it, the job is cancelled with a TimeoutError
+    rawset(t, "q_timer", job_timeout(t, ms))
+  end
+  start(t)
+  return true
+end
+
+local function dispatch(q)
+  while start_one(q) do end
   wake_idle(q)
 end
 
--- Every job's task ends here, whether it ran or was cancelled while waiting.
+-- A job's task ends: a waiting one (cancelled) is told here...
 function Queue:settled(t)
-  local running = self._running[t]
-  if running then
-    self._running[t] = nil
-    if running ~= true then running:cancel() end -- its timeout goes
-    self._active = self._active - 1
-  elseif not rawget(t, "q_counted") then
-    self._pending = self._pending - 1 -- cancelled while waiting
-  end
-  dispatch(self)
+  if not rawget(t, "q_counted") then self._pending = self._pending - 1 end
+  if not start_one(self) then wake_idle(self) end
+end
+
+-- ...and a started one here (its hook is the queue's Started).
+local Started = {}
+Started.__index = Started
+
+function Started:settled(t)
+  local q = self.q
+  local timer = rawget(t, "q_timer")
+  if timer then timer:cancel() end -- its timeout goes
+  q._active = q._active - 1
+  if not start_one(q) then wake_idle(q) end
 end
 
 local function check_opts(opts, fname)
@@ -141,7 +177,7 @@ local function enqueue(q, fname, fn, opts)
   b[tail] = t
   q._pending = q._pending + 1
   if signal then -- aborted while waiting or while running: the job ends with the reason
-    signal:on_abort(function(reason) t:cancel(reason) end)
+    cancel_on_abort(signal, t)
   end
   dispatch(q)
   return t
@@ -201,7 +237,7 @@ function Queue:clear(reason)
     local b = order[i]
     for k = b.head + 1, b.tail do
       local t = b[k]
-      if t.status == "pending" and not self._running[t] then
+      if t.status == "pending" and t.hook == self then
         rawset(t, "q_counted", true)
         self._pending = self._pending - 1
         t:cancel(reason)
@@ -219,10 +255,12 @@ end
 
 function queue.new(concurrency)
   check_concurrency(concurrency, "new")
-  return setmetatable({
+  local q = setmetatable({
     _concurrency = concurrency, _pending = 0, _active = 0, _paused = false, _idle = false,
-    _buckets = {}, _order = {}, _running = {},
+    _buckets = {}, _order = {}, _started = false,
   }, Queue)
+  q._started = setmetatable({ q = q }, Started)
+  return q
 end
 
 return queue

@@ -255,6 +255,17 @@ host.run_one = run_one
 
 -- Every pooled coroutine runs this. An error in a task ends the coroutine;
 -- the host then ends the task with it (host.failed), with no pcall per task.
+-- Tasks started while the ring is being run go past its end; when most of
+-- it has been taken, what is left moves down, so the ring stays small.
+local function compact()
+  local h, tail = R.head, R.tail
+  for i = h + 1, tail do
+    R[i - h] = R[i]
+    R[i] = nil
+  end
+  R.head, R.tail, R.stop = 0, tail - h, R.stop - h
+end
+
 function host.runner(first)
   while true do
     if first then R.stop = R.tail end
@@ -263,6 +274,7 @@ function host.runner(first)
       R.head = head
       local t = R[head]
       R[head] = nil
+      if head > 1024 and head * 2 > R.tail then compact() end
       if t.status == "pending" then run_one(t) end
     end
     if R.head >= R.tail then R.head, R.tail, R.stop = 0, 0, 0 end
