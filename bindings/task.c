@@ -34,6 +34,12 @@ static int l_yield(lua_State *L) {
 /* settle(): resumes once no other task is ready to run */
 static int l_settle(lua_State *L) { return ebb_wait_on(L, &sched.idle, -1, 0); }
 
+/* can_wait(): whether the caller could wait here (in a task, not in a listener) */
+static int l_can_wait(lua_State *L) {
+  lua_pushboolean(L, ebb_no_wait_depth == 0 && sched.running_co && L != sched.L);
+  return 1;
+}
+
 /* check_abort([signal]): false, reason when the signal or the running task is aborted */
 static int l_check_abort(lua_State *L) { return ebb_check_abort(L, 1); }
 
@@ -251,7 +257,7 @@ int luaopen_ebb_core(lua_State *L) {
     {"delay_timer", l_delay_timer},     {"note_unhandled", l_note_unhandled},
     {"set_ring", l_set_ring},           {"set_exit_status", l_set_exit_status},
     {"stats", l_stats},                 {"waitlist", l_waitlist},
-    {"traceback", l_traceback},         {"signal_made", l_signal_made},         {"set_stack_bottoms", l_set_stack_bottoms},
+    {"traceback", l_traceback},         {"can_wait", l_can_wait},         {"signal_made", l_signal_made},         {"set_stack_bottoms", l_set_stack_bottoms},
     {NULL, NULL}};
   static const luaL_Reg waitlist_methods[] = {
     {"wait", waitlist_wait},         {"wait_real", waitlist_wait_real},

@@ -5,7 +5,6 @@ local abort = require "ebb.abort"
 local clock = require "ebb.clock"
 local errors = require "ebb.errors"
 local core = require "ebb.core"
-local current = task.current
 local bit = require "bit"
 
 local type, error, select, xpcall, unpack, tostring, getmetatable, setmetatable, pairs =
@@ -209,8 +208,8 @@ local function pack(...) return { n = select("#", ...), ... } end
 local function run(fn, o)
   local signal, retries, should_retry, on_retry, custom, budget, max_elapsed =
     o.signal or nil, o.retries, o.should_retry, o.on_retry, o.delay, o.budget, o.max_elapsed
-  if not current() then -- before fn runs: retrying needs a task to wait in
-    error("cannot wait outside a task (wrap the code in task.spawn, or run it as a script)", 0)
+  if not core.can_wait() then -- before fn runs: retrying needs a task to wait in
+    error("cannot wait outside a task (in an abort listener, or no task at all)", 0)
   end
   local policy = new_backoff(o)
   local start = now()
