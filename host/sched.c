@@ -158,16 +158,17 @@ static void set_current_table(lua_State *L, ebb_task *t) {
 }
 
 ebb_task *sched_current_record(lua_State *L) {
-  ebb_task *t;
-  if (sched.current) return sched.current; /* known while C resumed it */
-  push_current_table(L);
-  if (!lua_istable(L, -1)) {
+  ebb_task *t = sched.current; /* known while C resumed it */
+  if (!t) {
+    push_current_table(L);
+    if (!lua_istable(L, -1)) {
+      lua_pop(L, 1);
+      return NULL;
+    }
+    t = record_of(L, -1);
+    if (!t) t = record_new(L, -1);
     lua_pop(L, 1);
-    return NULL;
   }
-  t = record_of(L, -1);
-  if (!t) t = record_new(L, -1);
-  lua_pop(L, 1);
   if (!t->co) { /* from now on it waits on the coroutine it runs on */
     t->co = sched.running_co;
     t->co_ref = sched.running_ref;
@@ -234,8 +235,7 @@ static void resume(lua_State *co, int ref, int nargs) {
   sched.running_co = co;
   sched.running_ref = ref;
   status = lua_resume(co, nargs);
-  sched.current = NULL;
-  after_resume(co, ref, status);
+  after_resume(co, ref, status); /* sched.current is still the task that yielded */
   set_current_table(sched.L, NULL);
   sched.running_co = saved;
   sched.running_ref = saved_ref;
@@ -258,8 +258,10 @@ static int ring_pending(int batch) {
   lua_State *L = sched.L;
   int head, end;
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.ring_ref);
-  lua_getfield(L, -1, "head");
-  lua_getfield(L, -2, batch ? "stop" : "tail");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.key_head); /* keys made once: no interning here */
+  lua_rawget(L, -2);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, batch ? sched.key_stop : sched.key_tail);
+  lua_rawget(L, -3);
   head = (int)lua_tointeger(L, -2);
   end = (int)lua_tointeger(L, -1);
   lua_pop(L, 3);
@@ -311,8 +313,7 @@ void sched_run(lua_State *L) {
   uv_loop_t *loop = ebb_loop();
   (void)L;
   for (;;) {
-    int work = sched.nready || ring_pending(0) > 0;
-    if (work) run_batch();
+    run_batch();
     if (sched.unhandled) report_unhandled();
     clock_fire_due();
     runtime_poll_signals();
@@ -348,6 +349,12 @@ void sched_init(lua_State *L) {
   sched.runner_ref = sched.ring_ref = LUA_NOREF;
   lua_newtable(L);
   sched.cur_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushliteral(L, "head");
+  sched.key_head = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushliteral(L, "tail");
+  sched.key_tail = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushliteral(L, "stop");
+  sched.key_stop = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 void sched_set_runner(lua_State *L) { sched.runner_ref = luaL_ref(L, LUA_REGISTRYINDEX); }
