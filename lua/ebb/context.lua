@@ -1,9 +1,10 @@
--- ebb.context: async-local values. The current values are a small immutable
--- table held by the running task (its field ctx), so switching tasks costs nothing.
+-- ebb.context: async-local values. The current values are an immutable chain
+-- held by the running task (its field ctx), so switching tasks costs nothing.
 local core = require "ebb.core"
 
 local cur = core.cur -- cur[1]: the running task
-local type, pairs, error, xpcall, setmetatable, getmetatable = type, pairs, error, xpcall, setmetatable, getmetatable
+local type, error, xpcall, select, setmetatable, getmetatable = type, error, xpcall, select, setmetatable,
+  getmetatable
 
 local context = {}
 local outside = false -- the values of code that runs in no task (a timer's listener)
@@ -19,15 +20,14 @@ local function set_current(c)
   if t then t.ctx = c else outside = c end
 end
 
--- A copy of c with var set to value (or unset, for nil): tables are never
--- changed once current, so any task may keep one.
+-- The values are a chain of links {k = var, v = value, p = older links}: a
+-- run adds one link (no copy), a read walks to the nearest link of its var,
+-- and a link is never changed, so any task or snapshot may keep one.
+local UNSET = {}
+
 local function with(c, var, value)
-  local n = {}
-  if c then
-    for k, v in pairs(c) do n[k] = v end
-  end
-  n[var] = value
-  return n
+  if value == nil then value = UNSET end
+  return { k = var, v = value, p = c or false }
 end
 
 local function traced(e)
@@ -35,16 +35,24 @@ local function traced(e)
   return e
 end
 
+local function restore(before, ok, ...)
+  set_current(before)
+  if not ok then error((...), 0) end
+  return ...
+end
+
 -- Runs fn(...) with c current, and puts back what was current however it ends.
 local function run_with(c, fn, ...)
   local before = current()
   set_current(c)
-  local function finish(ok, ...)
-    set_current(before)
-    if not ok then error((...), 0) end
-    return ...
-  end
-  return finish(xpcall(fn, traced, ...))
+  return restore(before, xpcall(fn, traced, ...))
+end
+
+-- The same for fn with no arguments: no varargs, so the JIT compiles it.
+local function run_bare(c, fn)
+  local before = current()
+  set_current(c)
+  return restore(before, xpcall(fn, traced))
 end
 
 local function check_fn(fn, n, fname)
@@ -62,17 +70,31 @@ local function check_var(v, fname)
   end
 end
 
+local function value_of(var, v)
+  if v == UNSET then return var.default end
+  return v
+end
+
+-- The nearest link of var further down the chain.
+local function find(var, c)
+  while c do
+    if c.k == var then return value_of(var, c.v) end
+    c = c.p
+  end
+  return var.default
+end
+
 function Var:get()
   check_var(self, "get")
-  local c, v = current(), nil
-  if c then v = c[self] end
-  if v == nil then return self.default end
-  return v
+  local c = current()
+  if c and c.k == self then return value_of(self, c.v) end -- the usual case: no loop
+  return find(self, c and c.p)
 end
 
 function Var:run(value, fn, ...)
   check_var(self, "run")
   check_fn(fn, 2, "run")
+  if select("#", ...) == 0 then return run_bare(with(current(), self, value), fn) end
   return run_with(with(current(), self, value), fn, ...)
 end
 
