@@ -6,7 +6,7 @@ local abort = require "ebb.abort"
 local errors = require "ebb.errors"
 
 local type, error, setmetatable, getmetatable, rawget, rawset = type, error, setmetatable, getmetatable, rawget, rawset
-local deferred, start, waitlist = task._deferred, task._start, core.waitlist
+local deferred, start, waitlist, check_abort = task._deferred, task._start, core.waitlist, core.check_abort
 
 local queue = {}
 local Queue = {}
@@ -47,12 +47,19 @@ local function bucket_of(q, prio)
   return b
 end
 
+-- An emptied first bucket goes (the last one stays, for reuse): priorities
+-- used once (fractional, time-based) neither pile up nor are walked again.
+local function drop_first(q, b)
+  table.remove(q._order, 1)
+  q._buckets[b.prio] = nil
+end
+
 -- The next job that is still waiting to start, highest priority first.
 local function take(q)
   local order = q._order
-  local i = 1
-  while i <= #order do
-    local b = order[i]
+  while true do
+    local b = order[1]
+    if not b then return nil end
     while b.head < b.tail do
       local h = b.head + 1
       b.head = h
@@ -61,9 +68,9 @@ local function take(q)
       if t.status == "pending" and t.hook == q then return t end
     end
     b.head, b.tail = 0, 0
-    i = i + 1
+    if #order == 1 then return nil end
+    drop_first(q, b)
   end
-  return nil
 end
 
 local function wake_idle(q)
@@ -97,6 +104,7 @@ local function take_next(q)
       b.head = h
       local t = b[h]
       b[h] = nil
+      if h == b.tail and q._order[2] then drop_first(q, b) end -- emptied, and not the last
       if t.status == "pending" and t.hook == q then return t end
     end
   end
@@ -145,30 +153,35 @@ function Started:settled(t)
   if not start_one(q) then wake_idle(q) end
 end
 
+-- Errors are raised at level 4: check_opts < enqueue < push/run < their caller.
 local function check_opts(opts, fname)
   if opts == nil then return nil, nil, 0 end
   if type(opts) ~= "table" then
-    error(("bad argument #2 to '%s' (table of options expected, got %s)"):format(fname, type(opts)), 3)
+    error(("bad argument #2 to '%s' (table of options expected, got %s)"):format(fname, type(opts)), 4)
   end
   local signal, timeout, priority = opts.signal, opts.timeout, opts.priority
   if signal ~= nil and not abort.is_signal(signal) then
-    error(("bad argument #2 to '%s' (option 'signal' must be an abort signal)"):format(fname), 3)
+    error(("bad argument #2 to '%s' (option 'signal' must be an abort signal)"):format(fname), 4)
   end
   if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
-    error(("bad argument #2 to '%s' (option 'timeout' must be a non-negative number of milliseconds)"):format(fname), 3)
+    error(("bad argument #2 to '%s' (option 'timeout' must be a non-negative number of milliseconds)"):format(fname), 4)
   end
   if priority ~= nil and (type(priority) ~= "number" or priority ~= priority) then
-    error(("bad argument #2 to '%s' (option 'priority' must be a number)"):format(fname), 3)
+    error(("bad argument #2 to '%s' (option 'priority' must be a number)"):format(fname), 4)
   end
   return signal, timeout, priority or 0
 end
 
-local function enqueue(q, fname, fn, opts)
+local function enqueue(q, fname, fn, opts, awaiting)
   if type(fn) ~= "function" then
     error(("bad argument #1 to '%s' (function expected, got %s)"):format(fname, type(fn)), 3)
   end
   local signal, timeout, priority = check_opts(opts, fname)
   if signal and signal.aborted then error(signal.reason, 0) end
+  if awaiting then -- run waits: a caller already cancelled queues nothing
+    local ok, reason = check_abort()
+    if ok == false then error(reason, 0) end
+  end
   local t = deferred(q, fn)
   if timeout then rawset(t, "q_timeout", timeout) end
   local b = bucket_of(q, priority)
@@ -186,13 +199,23 @@ end
 -- push(fn [, opts]) -> Task; the job counts as pending when push returns.
 function Queue:push(fn, opts)
   check(self, "push")
-  return enqueue(self, "push", fn, opts)
+  local t = enqueue(self, "push", fn, opts) -- not a tail call: errors point at push's caller
+  return t
 end
 
 -- run(fn [, opts]) -> fn's results, or raises its error.
+local function ran(t, ok, ...)
+  if ok then return ... end
+  local e = ...
+  local st = t.status
+  if st == "pending" or st == "running" then t:cancel(e) end -- the caller was cancelled: so is its job
+  error(e, 0)
+end
+
 function Queue:run(fn, opts)
   check(self, "run")
-  return enqueue(self, "run", fn, opts):await()
+  local t = enqueue(self, "run", fn, opts, true)
+  return ran(t, pcall(t.await, t))
 end
 
 function Queue:set_concurrency(n)
@@ -216,6 +239,8 @@ end
 -- Waits until nothing is pending or active.
 function Queue:idle(signal)
   check(self, "idle")
+  local ok, reason = check_abort(signal) -- aborted: raises even when already idle
+  if ok == false then error(reason, 0) end
   while self._pending > 0 or self._active > 0 do
     local wl = self._idle
     if not wl then
