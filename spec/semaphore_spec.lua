@@ -78,6 +78,26 @@ describe("ebb.semaphore", function()
     assert.equal("cancelled", t.status)
   end)
 
+  it("loses no permit when one is released by an abort listener, in either order", function()
+    for _, listener_first in ipairs({ true, false }) do
+      local sem = semaphore.new(1)
+      sem:acquire()
+      local ctl = abort.controller()
+      if listener_first then ctl.signal:on_abort(function() sem:release() end) end
+      local aborted = task.spawn(function() sem:acquire(ctl.signal) end)
+      local next_one = task.spawn(function() sem:acquire() return "next" end)
+      task.yield()
+      if not listener_first then ctl.signal:on_abort(function() sem:release() end) end
+      ctl:abort("stop")
+      assert.equal("stop", select(2, pcall(aborted.await, aborted)))
+      assert.equal("next", next_one:await())
+      assert.equal(0, sem.available)
+      sem:release()
+      assert.equal(1, sem.available)
+      assert.equal(0, sem.waiting)
+    end
+  end)
+
   it("raises an aborted signal's reason at once, even when permits are free", function()
     local sem = semaphore.new(5)
     local ok, e = pcall(sem.acquire, sem, abort.aborted("no"))
