@@ -14,6 +14,7 @@ static struct {
   uint64_t seq;
   uv_timer_t uv;     /* wakes the loop for the earliest deadline in real time */
   int uv_active;
+  size_t strong;     /* armed timers that are not weak */
 } clk;
 
 double ebb_now(void) {
@@ -58,7 +59,15 @@ void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *)) {
   t->deadline = 0;
   t->seq = 0;
   t->heap_index = -1;
+  t->weak = 0;
   t->fire = fire;
+}
+
+void ebb_timer_set_weak(ebb_timer *t, int weak) {
+  weak = !!weak;
+  if (t->weak == weak) return;
+  t->weak = weak;
+  if (ebb_timer_armed(t)) clk.strong += weak ? (size_t)-1 : 1;
 }
 
 void ebb_timer_start(ebb_timer *t, double delay_ms) {
@@ -73,6 +82,7 @@ void ebb_timer_start(ebb_timer *t, double delay_ms) {
   }
   t->deadline = ebb_now() + delay_ms;
   t->seq = ++clk.seq;
+  if (!t->weak) clk.strong++;
   heap_set(clk.len++, t);
   sift_up(clk.len - 1);
 }
@@ -82,13 +92,16 @@ void ebb_timer_stop(ebb_timer *t) {
   if (!ebb_timer_armed(t)) return;
   i = (size_t)t->heap_index;
   t->heap_index = -1;
+  if (!t->weak) clk.strong--;
   if (i == --clk.len) return;
   heap_set(i, clk.heap[clk.len]);
   if (i > 0 && earlier(clk.heap[i], clk.heap[(i - 1) / 2])) sift_up(i);
   else sift_down(i);
 }
 
-size_t ebb_timer_count(void) { return clk.len; }
+size_t ebb_timer_count(void) { return clk.strong; }
+
+size_t clock_timer_count(void) { return clk.len; }
 
 static ebb_timer *pop_earliest(void) {
   ebb_timer *t = clk.heap[0];
@@ -163,10 +176,13 @@ void clock_arm(void) {
   if (wait > 1e12) wait = 1e12; /* "forever" still has to fit libuv's integer */
   /* libuv counts whole milliseconds; round up so we never wake early */
   uv_timer_start(&clk.uv, on_uv_timer, wait <= 0 ? 0 : (uint64_t)wait + 1, 0);
+  /* weak timers alone do not keep the loop, and so the process, alive */
+  if (clk.strong) uv_ref((uv_handle_t *)&clk.uv);
+  else uv_unref((uv_handle_t *)&clk.uv);
   clk.uv_active = 1;
 }
 
-int clock_uv_active(void) { return clk.uv_active; }
+int clock_uv_active(void) { return clk.uv_active && clk.strong > 0; } /* counted by libuv when ref'd */
 
 void clock_init(uv_loop_t *loop) {
   clk.mode = CLOCK_REAL;

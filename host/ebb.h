@@ -51,6 +51,7 @@ typedef struct ebb_timer {
   double deadline;
   uint64_t seq;
   int heap_index; /* -1 when not armed */
+  int weak;       /* does not keep the process alive (as Node's unref) */
   void (*fire)(struct ebb_timer *t);
 } ebb_timer;
 
@@ -59,7 +60,8 @@ void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *));
 void ebb_timer_start(ebb_timer *t, double delay_ms);
 void ebb_timer_stop(ebb_timer *t);
 static inline int ebb_timer_armed(const ebb_timer *t) { return t->heap_index >= 0; }
-size_t ebb_timer_count(void);
+size_t ebb_timer_count(void);   /* armed timers that keep the process alive */
+void ebb_timer_set_weak(ebb_timer *t, int weak);
 
 /* ---- abort signals (host/signal.c) ---- */
 typedef struct ebb_signal ebb_signal;

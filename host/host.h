@@ -16,6 +16,7 @@ void clock_set_frozen_time(double ms);
 int clock_mode(void);
 void clock_set_mode(int mode);
 int clock_uv_active(void);
+size_t clock_timer_count(void); /* every armed timer, weak ones too */
 
 void sched_init(lua_State *L);
 void sched_close(lua_State *L);

@@ -330,7 +330,7 @@ void sched_run(lua_State *L) {
       wake_list(&sched.idle);
       continue;
     }
-    if (clock_mode() == CLOCK_AUTO && ebb_timer_count() && !io_pending(loop) &&
+    if (clock_mode() == CLOCK_AUTO && clock_timer_count() && !io_pending(loop) &&
         clock_fire_next(INFINITY))
       continue;
     clock_arm();

@@ -72,6 +72,13 @@ static void update_anchor(lua_State *L, ebb_signal *s, int idx) {
   }
 }
 
+/* A timeout keeps the process alive only while something listens to it or
+ * depends on it; otherwise its timer is weak, as Node unrefs these. */
+static void timeout_strength(ebb_signal *s) {
+  if (s->kind == SIG_TIMEOUT)
+    ebb_timer_set_weak(&s->timer, ebb_list_empty(&s->listeners) && s->ndependents == 0);
+}
+
 static void unlink_sources(lua_State *L, ebb_signal *s) {
   int i;
   for (i = 0; i < s->nlinks; i++) {
@@ -79,15 +86,19 @@ static void unlink_sources(lua_State *L, ebb_signal *s) {
     if (!ebb_node_linked(&k->in_source)) continue;
     ebb_node_unlink(&k->in_source);
     k->source->ndependents--;
+    timeout_strength(k->source);
     update_anchor(L, k->source, 0);
   }
 }
 
-void ebb_signal_listen(ebb_signal *s, ebb_listener *l) { ebb_list_push(&s->listeners, &l->link); }
+void ebb_signal_listen(ebb_signal *s, ebb_listener *l) {
+  ebb_list_push(&s->listeners, &l->link);
+  timeout_strength(s);
+}
 
 void ebb_signal_unlisten(ebb_signal *s, ebb_listener *l) {
-  (void)s;
   ebb_node_unlink(&l->link);
+  timeout_strength(s);
 }
 
 static lua_State *listener_L; /* the state Lua listeners run on during an abort */
@@ -171,6 +182,7 @@ static int listener_off(lua_State *L) {
   if (!s || !ebb_node_linked(&ll->l.link)) return 0;
   ebb_node_unlink(&ll->l.link);
   lua_listener_release(L, ll);
+  timeout_strength(s);
   update_anchor(L, s, 0);
   return 0;
 }
@@ -296,6 +308,7 @@ static int abort_timeout(lua_State *L) {
   double ms = ebb_check_ms(L, 1, "ms");
   ebb_signal *s = signal_alloc(L, SIG_TIMEOUT, 0);
   s->timer.fire = timeout_fire;
+  ebb_timer_set_weak(&s->timer, 1); /* nothing listens yet */
   ebb_timer_start(&s->timer, ms);
   return 1;
 }
@@ -352,6 +365,7 @@ static int abort_any(lua_State *L) {
     d->links[i].dependent = d;
     ebb_list_push(&srcs[i]->dependents, &d->links[i].in_source);
     srcs[i]->ndependents++;
+    timeout_strength(srcs[i]);
   }
   for (i = 0; i < n; i++) {
     /* a timeout source must now outlive its timer: anchor it while on the stack */
