@@ -1,5 +1,5 @@
 -- Specs for ebb.abort: controllers, signals, listeners, abort.aborted, abort.timeout and
--- abort.any, as /work/shared/API.md ("ebb.abort" and "Rules every module follows") describes.
+-- abort.any, as the API contract ("ebb.abort" and "Rules every module follows") describes.
 -- Everything timed runs on virtual time (clock.freeze + clock.advance).
 package.path = "spec/support/?.lua;" .. package.path
 local abort = require "ebb.abort"

@@ -1,5 +1,5 @@
 -- Specs for the host's command line, exit statuses, error reports and signals,
--- as /work/shared/API.md ("The host", "ebb (the aggregate)") describes them.
+-- as the API contract ("The host", "ebb (the aggregate)") describes them.
 package.path = "spec/support/?.lua;" .. package.path
 local run = require "run_ebb"
 local BIN, quote, sh, ebb_cmd, ebb = run.BIN, run.quote, run.sh, run.ebb_cmd, run.ebb

@@ -1,4 +1,4 @@
--- Specs for ebb.clock: real and virtual time, freeze/advance/auto/real, as /work/shared/API.md
+-- Specs for ebb.clock: real and virtual time, freeze/advance/auto/real, as the API contract
 -- ("ebb.clock" and "Rules every module follows") describes. No spec sleeps in real time; the
 -- few that must see real time pass use short busy waits.
 package.path = "spec/support/?.lua;" .. package.path

@@ -1,15 +1,11 @@
+package.path = "spec/support/?.lua;" .. package.path
 local task = require "ebb.task"
 local abort = require "ebb.abort"
 local clock = require "ebb.clock"
 local errors = require "ebb.errors"
 local context = require "ebb.context"
 
--- The error fn raises, or fails if it does not raise.
-local function raised(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return e
-end
+local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
 
 describe("ebb.context", function()
   describe("new and get", function()

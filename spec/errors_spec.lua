@@ -1,5 +1,5 @@
 -- Specs for ebb.errors: classes, constructors, cause chains, tostring formats, tracebacks
--- and argument checking, exactly as /work/shared/API.md ("ebb.errors") describes them.
+-- and argument checking, exactly as the API contract ("ebb.errors") describes them.
 local errors = require "ebb.errors"
 
 -- The first frame of a traceback, i.e. where the error was created.

@@ -1,5 +1,5 @@
 -- Specs for ebb.gen: generators whose bodies may wait, their close, and gen.paginate, as
--- /work/shared/API.md ("ebb.gen", "rules every module follows") describes. Timed specs run on
+-- the API contract ("ebb.gen", "rules every module follows") describes. Timed specs run on
 -- the virtual clock (clock.auto()); every `it` body runs in a task of its own.
 package.path = "spec/support/?.lua;" .. package.path
 local gen = require "ebb.gen"
@@ -11,11 +11,7 @@ local errors = require "ebb.errors"
 -- Asserts fn raises an error matching `pattern`, positioned at this spec file.
 local assert_bad = require("asserts").bad_at("gen_spec%.lua")
 
-local function raised(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return e
-end
+local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
 
 local function await_error(t) return raised(t.await, t) end
 

@@ -1,4 +1,4 @@
--- Specs for ebb.queue, one rule of /work/shared/API.md ("rules every module follows",
+-- Specs for ebb.queue, one rule of the API contract ("rules every module follows",
 -- "ebb.queue") at a time. Timed bodies start with clock.auto(): sleeps take no real time
 -- (the runner puts the clock back to real after each hook and body).
 package.path = "spec/support/?.lua;" .. package.path
@@ -13,12 +13,7 @@ local core = require "ebb.core"
 -- Asserts fn raises an error matching `pattern`, positioned at this spec file.
 local assert_bad = require("asserts").bad_at("queue_spec%.lua")
 
--- Calls fn(...), which must raise; returns what it raised.
-local function raised(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return e
-end
+local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
 
 -- A job that waits until its gate is opened: gate(), then job = gated(gate).
 local function gate()

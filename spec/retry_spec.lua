@@ -1,4 +1,4 @@
--- Specs for ebb.retry, one rule of /work/shared/API.md ("rules every module follows",
+-- Specs for ebb.retry, one rule of the API contract ("rules every module follows",
 -- "ebb.retry") at a time. Every body starts with clock.auto(): sleeps take no real time
 -- (the runner puts the clock back to real after each hook and body).
 package.path = "spec/support/?.lua;" .. package.path
@@ -12,12 +12,7 @@ local core = require "ebb.core"
 -- Asserts fn raises an error matching `pattern`, positioned at this spec file.
 local assert_bad = require("asserts").bad_at("retry_spec%.lua")
 
--- Calls fn(...), which must raise; returns what it raised.
-local function raised(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return e
-end
+local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
 
 -- A random source that always returns r, and one that returns each of list in turn.
 local function const(r) return function() return r end end

@@ -1,4 +1,4 @@
--- Specs for ebb.scope, as /work/shared/API.md ("ebb.scope") and the TC39 explicit
+-- Specs for ebb.scope, as the API contract ("ebb.scope") and the TC39 explicit
 -- resource management proposal (DisposeResources, DisposableStack) describe it.
 local scope = require "ebb.scope"
 local task = require "ebb.task"
@@ -8,11 +8,7 @@ local errors = require "ebb.errors"
 package.path = "spec/support/?.lua;" .. package.path
 local assert_bad = require("asserts").bad_at("scope_spec%.lua")
 
-local function raised(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return e
-end
+local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
 
 local function pack(...) return { n = select("#", ...), ... } end
 

@@ -1,18 +1,14 @@
--- Specs for ebb.task, one rule of /work/shared/API.md ("rules every module follows",
+-- Specs for ebb.task, one rule of the API contract ("rules every module follows",
 -- "ebb.task") at a time. Every `it` body runs in a task of its own; anything timed
 -- runs on the virtual clock (the runner puts the clock back to real after each spec).
+package.path = "spec/support/?.lua;" .. package.path
 local task = require "ebb.task"
 local clock = require "ebb.clock"
 local abort = require "ebb.abort"
 local errors = require "ebb.errors"
 local core = require "ebb.core"
 
--- Calls fn(...), which must raise; returns what it raised.
-local function raised(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return e
-end
+local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
 
 -- Awaits t, which must fail; returns its error.
 local function await_error(t)

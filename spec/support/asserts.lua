@@ -15,4 +15,11 @@ function M.bad_at(file)
   end
 end
 
+-- Calls fn(...), which must raise; returns what it raised.
+function M.raised(fn, ...)
+  local ok, e = pcall(fn, ...)
+  assert.is_false(ok, "expected an error")
+  return e
+end
+
 return M
