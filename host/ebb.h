@@ -123,6 +123,11 @@ int ebb_check_abort(lua_State *L, int signal_idx);
 /* Ends a wait with `true`. The waiter is removed from its list first. */
 void ebb_wake(ebb_wait *w);
 void ebb_wake_all(ebb_waitlist *list);
+/* Ends an armed wait with values of the caller's: push them on the returned
+ * coroutine, then call ebb_wake_done with how many. NULL when the wait is
+ * not armed (it ended already). */
+lua_State *ebb_wake_push(ebb_wait *w);
+void ebb_wake_done(ebb_wait *w, int nvalues);
 /* Ends a wait with `false` and the value on top of L (popped): the waiter
  * raises it. */
 void ebb_wake_fail(lua_State *L, ebb_wait *w);

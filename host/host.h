@@ -35,5 +35,6 @@ int luaopen_ebb_core(lua_State *L);
 int luaopen_ebb_abort_core(lua_State *L);
 int luaopen_ebb_clock_core(lua_State *L);
 int luaopen_ebb_semaphore_core(lua_State *L);
+int luaopen_ebb_fs_core(lua_State *L);
 
 #endif

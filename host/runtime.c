@@ -178,6 +178,7 @@ lua_State *runtime_open(void) {
   preload(L, "ebb.abort.core", luaopen_ebb_abort_core);
   preload(L, "ebb.clock.core", luaopen_ebb_clock_core);
   preload(L, "ebb.semaphore.core", luaopen_ebb_semaphore_core);
+  preload(L, "ebb.fs.core", luaopen_ebb_fs_core);
   lua_getglobal(L, "os");
   lua_pushcfunction(L, l_os_exit);
   lua_setfield(L, -2, "exit");

@@ -81,6 +81,15 @@ void ebb_wake(ebb_wait *w) {
   t->nresume = 1;
 }
 
+lua_State *ebb_wake_push(ebb_wait *w) {
+  ebb_task *t = wait_task(w);
+  if (t->wait_state != W_ARMED) return NULL;
+  w->on_cancel = NULL;
+  return wait_end(w, EBB_WOKE);
+}
+
+void ebb_wake_done(ebb_wait *w, int nvalues) { wait_task(w)->nresume = nvalues; }
+
 void ebb_wake_fail(lua_State *L, ebb_wait *w) {
   ebb_task *t = wait_task(w);
   lua_State *co;

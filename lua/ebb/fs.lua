@@ -1,0 +1,152 @@
+-- ebb.fs: files and directories on libuv's requests, each awaited by the
+-- task that asks; failures are errors with the errno name, syscall and path.
+local core = require "ebb.fs.core"
+local errors = require "ebb.errors"
+
+local type, error, tostring = type, error, tostring
+
+local fs = {}
+
+local SystemError = errors.class("SystemError")
+fs.SystemError = SystemError
+
+local function check_path(p, n, fname)
+  if type(p) ~= "string" then
+    error(("bad argument #%d to '%s' (path string expected, got %s)"):format(n, fname, type(p)), 3)
+  end
+end
+
+-- The C half answers true, values... | nil, code, message | false, abort reason.
+local function result(syscall, path, ok, a, b, ...)
+  if ok then return a, b, ... end
+  if ok == false then error(a, 0) end
+  error(SystemError(("%s: %s, %s '%s'"):format(a, b, syscall, tostring(path)),
+    { code = a, syscall = syscall, path = path }), 3)
+end
+
+function fs.stat(path, signal)
+  check_path(path, 1, "stat")
+  return result("stat", path, core.stat(path, signal))
+end
+
+function fs.lstat(path, signal)
+  check_path(path, 1, "lstat")
+  return result("lstat", path, core.lstat(path, signal))
+end
+
+-- The names in a directory (without . and ..).
+function fs.readdir(path, signal)
+  check_path(path, 1, "readdir")
+  return result("scandir", path, core.readdir(path, signal))
+end
+
+-- mkdir(path [, {mode=, recursive=}]): recursive makes the parents too, and
+-- is content when the directory exists.
+function fs.mkdir(path, opts)
+  check_path(path, 1, "mkdir")
+  opts = opts or {}
+  local mode, signal = opts.mode or 511, opts.signal
+  if not opts.recursive then return result("mkdir", path, core.mkdir(path, mode, signal)) end
+  local ok, code, msg = core.mkdir(path, mode, signal)
+  if ok or code == "EEXIST" then return end
+  if ok == false then error(code, 0) end
+  if code ~= "ENOENT" then result("mkdir", path, ok, code, msg) end
+  local parent = path:match("^(.*[^/])/+[^/]+/*$")
+  if parent then fs.mkdir(parent, opts) end
+  ok, code, msg = core.mkdir(path, mode, signal)
+  if ok or code == "EEXIST" then return end
+  result("mkdir", path, ok, code, msg)
+end
+
+function fs.rmdir(path, signal)
+  check_path(path, 1, "rmdir")
+  return result("rmdir", path, core.rmdir(path, signal))
+end
+
+function fs.unlink(path, signal)
+  check_path(path, 1, "unlink")
+  return result("unlink", path, core.unlink(path, signal))
+end
+
+function fs.rename(from, to, signal)
+  check_path(from, 1, "rename")
+  check_path(to, 2, "rename")
+  return result("rename", from, core.rename(from, to, signal))
+end
+
+-- ---- files ----
+local File = {}
+core.set_file_methods(File)
+
+local function check_flags(flags)
+  if flags ~= nil and type(flags) ~= "string" then
+    error("bad argument #2 to 'open' (flags string expected, got " .. type(flags) .. ")", 3)
+  end
+end
+
+-- open(path [, flags "r" | "r+" | "w" | "w+" | "a" | "a+" | "wx" ... [, mode]]) -> file
+function fs.open(path, flags, mode, signal)
+  check_path(path, 1, "open")
+  check_flags(flags)
+  return result("open", path, core.open(path, flags or "r", mode, signal))
+end
+
+-- read(n [, offset]) -> at most n bytes, or nil at the end of the file.
+function File:read(n, offset, signal)
+  return result("read", nil, core.read(self, n or 65536, offset, signal))
+end
+
+-- write(data [, offset]) -> bytes written.
+function File:write(data, offset, signal)
+  return result("write", nil, core.write(self, data, offset, signal))
+end
+
+function File:stat(signal)
+  return result("fstat", nil, core.fstat(self, signal))
+end
+
+-- Closing waits for the close, and is done once; a file also closes itself
+-- when collected. A scope can dispose of a file (close).
+function File:close()
+  return result("close", nil, core.close(self))
+end
+File.__close = File.close
+
+-- The whole file as a string.
+function fs.read_file(path, signal)
+  check_path(path, 1, "read_file")
+  local f = result("open", path, core.open(path, "r", nil, signal))
+  local parts, n = {}, 0
+  local ok, err = pcall(function()
+    while true do
+      local chunk = f:read(65536, nil, signal)
+      if not chunk then break end
+      n = n + 1
+      parts[n] = chunk
+    end
+  end)
+  f:close()
+  if not ok then error(err, 0) end
+  return table.concat(parts)
+end
+
+-- write_file(path, data [, {append=, mode=, signal=}])
+function fs.write_file(path, data, opts)
+  check_path(path, 1, "write_file")
+  if type(data) ~= "string" then
+    error("bad argument #2 to 'write_file' (string expected, got " .. type(data) .. ")", 2)
+  end
+  opts = opts or {}
+  local f = result("open", path, core.open(path, opts.append and "a" or "w", opts.mode, opts.signal))
+  local ok, err = pcall(function()
+    local done = 0
+    while done < #data do
+      local wrote = f:write(done == 0 and data or data:sub(done + 1), nil, opts.signal)
+      done = done + wrote
+    end
+  end)
+  f:close()
+  if not ok then error(err, 0) end
+end
+
+return fs
