@@ -149,4 +149,47 @@ function fs.write_file(path, data, opts)
   if not ok then error(err, 0) end
 end
 
+-- ---- streams ----
+
+local function stream_opts(opts, fname)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #2 to '%s' (table of options expected, got %s)"):format(fname, type(opts)), 3)
+  end
+  opts = opts or {}
+  local hwm = opts.high_water_mark or 65536
+  if type(hwm) ~= "number" or hwm < 1 or hwm ~= math.floor(hwm) then
+    error(("bad argument #2 to '%s' (option 'high_water_mark' must be a positive whole number)"):format(fname), 3)
+  end
+  return opts, hwm
+end
+
+-- reader(path [, {high_water_mark=65536, signal=}]): a readable stream of the
+-- file's bytes, in chunks of at most high_water_mark; closes the file at the end.
+function fs.reader(path, opts)
+  check_path(path, 1, "reader")
+  local o, hwm = stream_opts(opts, "reader")
+  local stream = require "ebb.stream"
+  local f = result("open", path, core.open(path, "r", nil, o.signal))
+  return stream.readable(function(signal)
+    local chunk = f:read(hwm, nil, signal or o.signal)
+    if chunk == nil then f:close() end
+    return chunk
+  end, function() f:close() end)
+end
+
+-- writer(path [, {append=, mode=, high_water_mark=, signal=}]): a writable
+-- stream into the file; finish() closes it.
+function fs.writer(path, opts)
+  check_path(path, 1, "writer")
+  local o, hwm = stream_opts(opts, "writer")
+  local stream = require "ebb.stream"
+  local f = result("open", path, core.open(path, o.append and "a" or "w", o.mode, o.signal))
+  return stream.writable(function(chunk, signal)
+    local done = 0
+    while done < #chunk do
+      done = done + f:write(done == 0 and chunk or chunk:sub(done + 1), nil, signal or o.signal)
+    end
+  end, { high_water_mark = hwm, finish = function() f:close() end, close = function() f:close() end })
+end
+
 return fs

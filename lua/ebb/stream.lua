@@ -1,0 +1,176 @@
+-- ebb.stream: the readable and writable protocol every source and sink shares,
+-- and pipeline, which moves chunks from one to the other with backpressure.
+local core = require "ebb.core"
+local errors = require "ebb.errors"
+local gen = require "ebb.gen"
+
+local type, error, select, setmetatable, getmetatable, pcall = type, error, select, setmetatable, getmetatable,
+  pcall
+
+local stream = {}
+
+local ClosedError = errors.class("StreamClosedError")
+stream.ClosedError = ClosedError
+
+-- ---- readables ----
+local Readable = {}
+Readable.__index = Readable
+
+-- readable(pull [, close]): pull(signal) returns the next chunk, or nil at the end.
+function stream.readable(pull, close)
+  if type(pull) ~= "function" then
+    error("bad argument #1 to 'readable' (function expected, got " .. type(pull) .. ")", 2)
+  end
+  return setmetatable({ _pull = pull, _close = close, ended = false, closed = false }, Readable)
+end
+
+-- The next chunk; nil once the stream has ended. Waits while none is ready.
+function Readable:read(signal)
+  if self.closed then error(ClosedError("read from a closed stream"), 2) end
+  if self.ended then return nil end
+  local chunk = self._pull(signal)
+  if chunk == nil then self.ended = true end
+  return chunk
+end
+
+function Readable:close()
+  if self.closed then return end
+  self.closed = true
+  if self._close then self._close() end
+end
+Readable.__close = Readable.close
+
+-- for chunk in r:chunks() do ... end
+function Readable:chunks(signal)
+  return function() return self:read(signal) end
+end
+
+-- ---- writables ----
+local Writable = {}
+Writable.__index = Writable
+
+-- writable(push [, {finish=, close=, high_water_mark=}]): push(chunk, signal)
+-- takes one chunk; write waits while more than high_water_mark bytes are
+-- waiting for push (with one push at a time, that is while one is under way).
+function stream.writable(push, opts)
+  if type(push) ~= "function" then
+    error("bad argument #1 to 'writable' (function expected, got " .. type(push) .. ")", 2)
+  end
+  opts = opts or {}
+  return setmetatable({
+    _push = push, _finish = opts.finish, _close = opts.close,
+    high_water_mark = opts.high_water_mark or 65536,
+    finished = false, closed = false, written = 0,
+  }, Writable)
+end
+
+function Writable:write(chunk, signal)
+  if self.closed then error(ClosedError("write to a closed stream"), 2) end
+  if self.finished then error(ClosedError("write after finish"), 2) end
+  if type(chunk) ~= "string" then
+    error("bad argument #1 to 'write' (string expected, got " .. type(chunk) .. ")", 2)
+  end
+  self._push(chunk, signal)
+  self.written = self.written + #chunk
+end
+
+-- No more chunks: flushes what the sink holds.
+function Writable:finish(signal)
+  if self.closed then error(ClosedError("finish of a closed stream"), 2) end
+  if self.finished then return end
+  self.finished = true
+  if self._finish then self._finish(signal) end
+end
+
+function Writable:close()
+  if self.closed then return end
+  self.closed = true
+  if self._close then self._close() end
+end
+Writable.__close = Writable.close
+
+-- ---- steps ----
+local Transform = {}
+Transform.__index = Transform
+
+-- transform(function(yield, chunks) ... end): a step that reads its input as an
+-- iterator and yields what goes on (it may keep state, and yield at the end).
+function stream.transform(body)
+  if type(body) ~= "function" then
+    error("bad argument #1 to 'transform' (function expected, got " .. type(body) .. ")", 2)
+  end
+  return setmetatable({ body = body }, Transform)
+end
+
+local function is_readable(v) return type(v) == "table" and type(v.read) == "function" end
+local function is_writable(v) return type(v) == "table" and type(v.write) == "function" end
+
+local function close_quietly(s)
+  if type(s) == "table" and type(s.close) == "function" then pcall(s.close, s) end
+end
+
+-- An iterator over what a function step makes of the chunks from `input`:
+-- every value it returns goes on, in order (nil values are skipped).
+local function map_step(fn, input)
+  local pending, i, n = nil, 1, 0
+  local function collect(...) pending, i, n = { ... }, 1, select("#", ...) end
+  return function()
+    while true do
+      while i <= n do
+        local v = pending[i]
+        i = i + 1
+        if v ~= nil then return v end
+      end
+      local chunk = input()
+      if chunk == nil then return nil end
+      collect(fn(chunk))
+    end
+  end
+end
+
+-- pipeline(src, step..., dst [, {signal=}]): moves every chunk from src through
+-- the steps into dst, then finishes dst. On an error or an abort anywhere,
+-- every stage is closed and the first error raised, unchanged.
+function stream.pipeline(...)
+  local n = select("#", ...)
+  local args = { ... }
+  local opts
+  if n >= 3 and type(args[n]) == "table" and getmetatable(args[n]) == nil and not is_writable(args[n]) then
+    opts = args[n]
+    n = n - 1
+  end
+  if n < 2 then error("bad argument #1 to 'pipeline' (a source and a sink expected)", 2) end
+  local src, dst = args[1], args[n]
+  if not is_readable(src) then error("bad argument #1 to 'pipeline' (readable stream expected)", 2) end
+  if not is_writable(dst) then error(("bad argument #%d to 'pipeline' (writable stream expected)"):format(n), 2) end
+  local signal = opts and opts.signal
+  local gens = {}
+  local input = function() return src:read(signal) end
+  for k = 2, n - 1 do
+    local step = args[k]
+    if type(step) == "function" then
+      input = map_step(step, input)
+    elseif getmetatable(step) == Transform then
+      local g = gen.new(step.body, input)
+      gens[#gens + 1] = g
+      input = function() return g:next() end
+    else
+      error(("bad argument #%d to 'pipeline' (function or stream.transform expected, got %s)"):format(k, type(step)), 2)
+    end
+  end
+  local ok, err = pcall(function()
+    local aborted, reason = core.check_abort(signal)
+    if aborted == false then error(reason, 0) end
+    for chunk in input do dst:write(chunk, signal) end
+    if dst.finish then dst:finish(signal) end
+  end)
+  for i = #gens, 1, -1 do pcall(gens[i].close, gens[i]) end
+  close_quietly(src)
+  close_quietly(dst)
+  if not ok then error(err, 0) end
+end
+
+stream.is_readable = is_readable
+stream.is_writable = is_writable
+
+return stream
