@@ -163,33 +163,88 @@ local function stream_opts(opts, fname)
   return opts, hwm
 end
 
+-- Waits for a request still under way (its file must stay open until it
+-- ends), whatever happens to the task meanwhile.
+local function settle(t)
+  if t then
+    local task = require "ebb.task"
+    task.shield(function() pcall(t.await, t) end)
+  end
+end
+
 -- reader(path [, {high_water_mark=65536, signal=}]): a readable stream of the
--- file's bytes, in chunks of at most high_water_mark; closes the file at the end.
+-- file's bytes, in chunks of at most high_water_mark. The next chunk is read
+-- while the caller handles this one (one read ahead, no more); the file is
+-- closed at the end.
 function fs.reader(path, opts)
   check_path(path, 1, "reader")
   local o, hwm = stream_opts(opts, "reader")
-  local stream = require "ebb.stream"
+  local stream, task = require "ebb.stream", require "ebb.task"
   local f = result("open", path, core.open(path, "r", nil, o.signal))
+  local ahead
+  local function read_ahead() ahead = task.spawn(f.read, f, hwm) end
   return stream.readable(function(signal)
-    local chunk = f:read(hwm, nil, signal or o.signal)
-    if chunk == nil then f:close() end
+    local ok, reason = require("ebb.core").check_abort(signal or o.signal)
+    if ok == false then error(reason, 0) end
+    if not ahead then read_ahead() end
+    local t = ahead
+    ahead = nil
+    local chunk = t:await()
+    if chunk == nil then
+      f:close()
+      return nil
+    end
+    read_ahead()
     return chunk
-  end, function() f:close() end)
+  end, function()
+    settle(ahead)
+    ahead = nil
+    f:close()
+  end)
 end
 
 -- writer(path [, {append=, mode=, high_water_mark=, signal=}]): a writable
--- stream into the file; finish() closes it.
+-- stream into the file. A write returns once the chunk before it is written
+-- (one write under way, at most high_water_mark bytes); finish() waits for the
+-- last one and closes the file.
 function fs.writer(path, opts)
   check_path(path, 1, "writer")
   local o, hwm = stream_opts(opts, "writer")
-  local stream = require "ebb.stream"
+  local stream, task = require "ebb.stream", require "ebb.task"
   local f = result("open", path, core.open(path, o.append and "a" or "w", o.mode, o.signal))
-  return stream.writable(function(chunk, signal)
+  local behind
+  local function write_all(chunk)
     local done = 0
     while done < #chunk do
-      done = done + f:write(done == 0 and chunk or chunk:sub(done + 1), nil, signal or o.signal)
+      done = done + f:write(done == 0 and chunk or chunk:sub(done + 1), nil, o.signal)
     end
-  end, { high_water_mark = hwm, finish = function() f:close() end, close = function() f:close() end })
+  end
+  local function drain()
+    local t = behind
+    behind = nil
+    if t then t:await() end -- raises the error of a write that failed
+  end
+  return stream.writable(function(chunk, signal)
+    local ok, reason = require("ebb.core").check_abort(signal or o.signal)
+    if ok == false then error(reason, 0) end
+    drain()
+    if #chunk > hwm then
+      write_all(chunk)
+    else
+      behind = task.spawn(write_all, chunk)
+    end
+  end, {
+    high_water_mark = hwm,
+    finish = function()
+      drain()
+      f:close()
+    end,
+    close = function()
+      settle(behind)
+      behind = nil
+      f:close()
+    end,
+  })
 end
 
 return fs
