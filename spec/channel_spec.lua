@@ -1,3 +1,4 @@
+package.path = "spec/support/?.lua;" .. package.path
 local task = require "ebb.task"
 local abort = require "ebb.abort"
 local errors = require "ebb.errors"
@@ -115,12 +116,6 @@ describe("ebb.channel", function()
       { "recv(5)", function() ch:recv(5) end, "abort signal expected" },
       { "recv on a non-channel", function() ch.recv({}) end, "channel expected" },
     }
-    for _, c in ipairs(cases) do
-      it(c[1], function()
-        local ok, e = pcall(c[2])
-        assert.is_false(ok)
-        assert.matches(c[3], tostring(e))
-      end)
-    end
+    require("asserts").each_bad(it, cases)
   end)
 end)

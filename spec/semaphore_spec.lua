@@ -1,3 +1,4 @@
+package.path = "spec/support/?.lua;" .. package.path
 local task = require "ebb.task"
 local abort = require "ebb.abort"
 local errors = require "ebb.errors"
@@ -175,12 +176,6 @@ describe("ebb.semaphore", function()
       { "with(5)", function() sem:with(5) end, "function expected" },
       { "acquire on a non-semaphore", function() semaphore.new(1).acquire({}) end, "semaphore" },
     }
-    for _, c in ipairs(cases) do
-      it(c[1], function()
-        local ok, e = pcall(c[2])
-        assert.is_false(ok)
-        assert.matches(c[3], tostring(e))
-      end)
-    end
+    require("asserts").each_bad(it, cases)
   end)
 end)

@@ -24,21 +24,20 @@ local function result(syscall, path, ok, a, b, ...)
     { code = a, syscall = syscall, path = path }), 3)
 end
 
-function fs.stat(path, signal)
-  check_path(path, 1, "stat")
-  return result("stat", path, core.stat(path, signal))
+-- The operations on one path: op(path [, signal]).
+local function path_op(fname, syscall)
+  local c = core[fname]
+  return function(path, signal)
+    check_path(path, 1, fname)
+    return result(syscall, path, c(path, signal))
+  end
 end
 
-function fs.lstat(path, signal)
-  check_path(path, 1, "lstat")
-  return result("lstat", path, core.lstat(path, signal))
-end
-
--- The names in a directory (without . and ..).
-function fs.readdir(path, signal)
-  check_path(path, 1, "readdir")
-  return result("scandir", path, core.readdir(path, signal))
-end
+fs.stat = path_op("stat", "stat")
+fs.lstat = path_op("lstat", "lstat")
+fs.readdir = path_op("readdir", "scandir") -- the names in a directory (without . and ..)
+fs.rmdir = path_op("rmdir", "rmdir")
+fs.unlink = path_op("unlink", "unlink")
 
 -- mkdir(path [, {mode=, recursive=}]): recursive makes the parents too, and
 -- is content when the directory exists.
@@ -56,16 +55,6 @@ function fs.mkdir(path, opts)
   ok, code, msg = core.mkdir(path, mode, signal)
   if ok or code == "EEXIST" then return end
   result("mkdir", path, ok, code, msg)
-end
-
-function fs.rmdir(path, signal)
-  check_path(path, 1, "rmdir")
-  return result("rmdir", path, core.rmdir(path, signal))
-end
-
-function fs.unlink(path, signal)
-  check_path(path, 1, "unlink")
-  return result("unlink", path, core.unlink(path, signal))
 end
 
 function fs.rename(from, to, signal)

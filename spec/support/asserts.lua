@@ -22,4 +22,16 @@ function M.raised(fn, ...)
   return e
 end
 
+-- One spec per case {name, fn, pattern}: fn must raise an error matching pattern.
+-- (`it` is passed in: busted gives it to spec files, not to modules.)
+function M.each_bad(it, cases)
+  for _, c in ipairs(cases) do
+    it(c[1], function()
+      local ok, e = pcall(c[2])
+      assert.is_false(ok, "expected an error")
+      assert.matches(c[3], tostring(e))
+    end)
+  end
+end
+
 return M
