@@ -128,6 +128,10 @@ void ebb_wake_all(ebb_waitlist *list);
  * not armed (it ended already). */
 lua_State *ebb_wake_push(ebb_wait *w);
 void ebb_wake_done(ebb_wait *w, int nvalues);
+/* The coroutine of the task that waits (its stack holds what it was handed). */
+lua_State *ebb_wait_thread(ebb_wait *w);
+/* 1 while Lua can run callbacks' cleanups (registry refs); 0 once closing. */
+int ebb_lua_alive(void);
 /* Ends a wait with `false` and the value on top of L (popped): the waiter
  * raises it. */
 void ebb_wake_fail(lua_State *L, ebb_wait *w);
@@ -139,8 +143,10 @@ static inline int ebb_waitlist_empty(ebb_waitlist *list) { return ebb_list_empty
 typedef struct ebb_handle {
   ebb_node link;
   uv_handle_t *uv;
+  void (*close)(struct ebb_handle *h); /* closes uv and frees its owner */
 } ebb_handle;
-void ebb_handle_track(ebb_handle *h, uv_handle_t *uv);
+/* Tracked until untracked (when its owner closes it) or closed at exit. */
+void ebb_handle_track(ebb_handle *h, uv_handle_t *uv, void (*close)(ebb_handle *h));
 void ebb_handle_untrack(ebb_handle *h);
 int ebb_handle_count(void);
 

@@ -36,5 +36,8 @@ int luaopen_ebb_abort_core(lua_State *L);
 int luaopen_ebb_clock_core(lua_State *L);
 int luaopen_ebb_semaphore_core(lua_State *L);
 int luaopen_ebb_fs_core(lua_State *L);
+int luaopen_ebb_iostream_core(lua_State *L);
+int luaopen_ebb_net_core(lua_State *L);
+int luaopen_ebb_process_core(lua_State *L);
 
 #endif

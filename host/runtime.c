@@ -43,8 +43,9 @@ void ebb_set_private(lua_State *L, const char *name) {
 
 /* ---- handles the host owns ---- */
 
-void ebb_handle_track(ebb_handle *h, uv_handle_t *uv) {
+void ebb_handle_track(ebb_handle *h, uv_handle_t *uv, void (*close)(ebb_handle *h)) {
   h->uv = uv;
+  h->close = close;
   ebb_list_push(&R.handles, &h->link);
   R.nhandles++;
 }
@@ -71,7 +72,8 @@ void handles_close_all(void) {
   while ((n = ebb_list_shift(&R.handles)) != NULL) {
     ebb_handle *h = ebb_container(n, ebb_handle, link);
     R.nhandles--;
-    if (!uv_is_closing(h->uv)) uv_close(h->uv, NULL);
+    if (h->close) h->close(h);
+    else if (!uv_is_closing(h->uv)) uv_close(h->uv, NULL);
   }
   uv_walk(&R.loop, close_walk, NULL);
   uv_run(&R.loop, UV_RUN_DEFAULT);
@@ -179,6 +181,9 @@ lua_State *runtime_open(void) {
   preload(L, "ebb.clock.core", luaopen_ebb_clock_core);
   preload(L, "ebb.semaphore.core", luaopen_ebb_semaphore_core);
   preload(L, "ebb.fs.core", luaopen_ebb_fs_core);
+  preload(L, "ebb.iostream.core", luaopen_ebb_iostream_core);
+  preload(L, "ebb.net.core", luaopen_ebb_net_core);
+  preload(L, "ebb.process.core", luaopen_ebb_process_core);
   lua_getglobal(L, "os");
   lua_pushcfunction(L, l_os_exit);
   lua_setfield(L, -2, "exit");
@@ -223,9 +228,12 @@ int runtime_run_root(lua_State *L, int nargs) {
   return R.exit_status;
 }
 
+int ebb_lua_alive(void) { return R.L != NULL; }
+
 void runtime_close(lua_State *L) {
   handles_close_all();
   sched_close(L);
+  R.L = NULL;
   lua_close(L);
   clock_close();
   uv_run(&R.loop, UV_RUN_DEFAULT);

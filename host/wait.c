@@ -90,6 +90,8 @@ lua_State *ebb_wake_push(ebb_wait *w) {
 
 void ebb_wake_done(ebb_wait *w, int nvalues) { wait_task(w)->nresume = nvalues; }
 
+lua_State *ebb_wait_thread(ebb_wait *w) { return wait_task(w)->co; }
+
 void ebb_wake_fail(lua_State *L, ebb_wait *w) {
   ebb_task *t = wait_task(w);
   lua_State *co;

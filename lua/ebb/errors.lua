@@ -130,6 +130,9 @@ end
 errors.Error = new_class("Error", nil, "", plain_args)
 errors.AbortError = new_class("AbortError", errors.Error, "This operation was aborted")
 errors.TimeoutError = new_class("TimeoutError", errors.Error, "The operation timed out")
+-- A failed system call: fields code ("ENOENT"), syscall and, where one is
+-- involved, path, address and port.
+errors.SystemError = new_class("SystemError", errors.Error, "")
 errors.AggregateError = new_class("AggregateError", errors.Error, "", aggregate_args)
 errors.SuppressedError = new_class("SuppressedError", errors.Error,
   "An error was suppressed during disposal", suppressed_args)

@@ -7,7 +7,7 @@ local type, error, tostring = type, error, tostring
 
 local fs = {}
 
-local SystemError = errors.class("SystemError")
+local SystemError = errors.SystemError
 fs.SystemError = SystemError
 
 local function check_path(p, n, fname)

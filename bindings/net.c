@@ -1,0 +1,290 @@
+/* ebb.net's C half: name resolution, TCP connections and listeners. A
+ * connection is an ebb stream (uvstream.c); a listener hands out one
+ * connection per accept(), and takes new ones from the kernel only while
+ * someone accepts. */
+#include <stdlib.h>
+#include <string.h>
+#include "uvstream.h"
+
+typedef struct resolve_op {
+  uv_getaddrinfo_t req;
+  ebb_wait *wait;
+} resolve_op;
+
+typedef struct connect_op {
+  uv_connect_t req;
+  ebb_wait *wait;
+  uvs *s;
+  int box_ref; /* the stream's userdata, until the connection is settled */
+} connect_op;
+
+static int begin(lua_State *L, int signal_idx) {
+  ebb_check_in_task(L);
+  return ebb_check_abort(L, signal_idx);
+}
+
+/* A numeric address from ip and port: 0 when it is not an IP literal. */
+static int parse_addr(const char *ip, int port, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  if (uv_ip4_addr(ip, port, (struct sockaddr_in *)ss) == 0) return 1;
+  if (uv_ip6_addr(ip, port, (struct sockaddr_in6 *)ss) == 0) return 1;
+  return 0;
+}
+
+static int check_port(lua_State *L, int idx) {
+  lua_Number p = luaL_checknumber(L, idx);
+  if (p < 0 || p > 65535 || p != (int)p) luaL_argerror(L, idx, "port must be a whole number from 0 to 65535");
+  return (int)p;
+}
+
+static void push_addresses(lua_State *co, const struct addrinfo *ai) {
+  int i = 0;
+  char ip[64];
+  lua_newtable(co);
+  for (; ai; ai = ai->ai_next) {
+    if (ai->ai_family == AF_INET) uv_ip4_name((const struct sockaddr_in *)ai->ai_addr, ip, sizeof ip);
+    else if (ai->ai_family == AF_INET6) uv_ip6_name((const struct sockaddr_in6 *)ai->ai_addr, ip, sizeof ip);
+    else continue;
+    lua_pushstring(co, ip);
+    lua_rawseti(co, -2, ++i);
+  }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  resolve_op *op = (resolve_op *)req;
+  if (op->wait) {
+    lua_State *co = ebb_wake_push(op->wait);
+    if (co && status < 0) ebb_wake_done(op->wait, uvs_push_error(co, status));
+    else if (co) {
+      lua_pushboolean(co, 1);
+      push_addresses(co, res);
+      ebb_wake_done(op->wait, 2);
+    }
+    op->wait->owner = NULL;
+  }
+  uv_freeaddrinfo(res);
+  free(op);
+}
+
+static void resolve_abandoned(ebb_wait *w, int handed) {
+  resolve_op *op = w->owner;
+  (void)handed;
+  if (!op) return;
+  op->wait = NULL;
+  w->owner = NULL;
+  uv_cancel((uv_req_t *)&op->req);
+}
+
+/* resolve(host, signal) -> true, {ip...} | nil, code, msg */
+static int l_resolve(lua_State *L) {
+  const char *host = luaL_checkstring(L, 1);
+  struct sockaddr_storage ss;
+  struct addrinfo hints;
+  resolve_op *op;
+  int r = begin(L, 2), n;
+  if (r) return r;
+  if (parse_addr(host, 0, &ss)) { /* a literal: nothing to look up */
+    lua_pushboolean(L, 1);
+    lua_createtable(L, 1, 0);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, 1);
+    return 2;
+  }
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
+  if ((r = uv_getaddrinfo(ebb_loop(), &op->req, on_resolved, host, NULL, &hints)) != 0) {
+    free(op);
+    return uvs_push_error(L, r);
+  }
+  n = ebb_wait_on(L, NULL, -1, 2);
+  if (lua_status(L) == LUA_YIELD) {
+    ebb_wait *w = ebb_task_wait(ebb_current());
+    op->wait = w;
+    w->owner = op;
+    w->on_cancel = resolve_abandoned;
+  }
+  return n;
+}
+
+/* ---- connecting ---- */
+
+static void on_connected(uv_connect_t *req, int status) {
+  connect_op *op = (connect_op *)req;
+  lua_State *L = ebb_main_state();
+  if (op->wait) {
+    lua_State *co = ebb_wake_push(op->wait);
+    if (co && status < 0) ebb_wake_done(op->wait, uvs_push_error(co, status));
+    else if (co) {
+      lua_pushboolean(co, 1);
+      lua_rawgeti(co, LUA_REGISTRYINDEX, op->box_ref);
+      ebb_wake_done(op->wait, 2);
+    }
+    op->wait->owner = NULL;
+    if (status < 0) uvs_close(op->s);
+  }
+  if (ebb_lua_alive()) luaL_unref(L, LUA_REGISTRYINDEX, op->box_ref);
+  free(op);
+}
+
+static void connect_abandoned(ebb_wait *w, int handed) {
+  connect_op *op = w->owner;
+  (void)handed;
+  if (!op) return;
+  op->wait = NULL;
+  w->owner = NULL;
+  uvs_close(op->s); /* the connect ends with ECANCELED */
+}
+
+/* connect(ip, port, signal) -> true, stream | nil, code, msg */
+static int l_connect(lua_State *L) {
+  const char *ip = luaL_checkstring(L, 1);
+  int port = check_port(L, 2), r = begin(L, 3), n;
+  struct sockaddr_storage ss;
+  connect_op *op;
+  uvs *s;
+  if (r) return r;
+  if (!parse_addr(ip, port, &ss)) return luaL_argerror(L, 1, "IP address expected");
+  if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
+  s = uvs_push_new(L);
+  uv_tcp_init(ebb_loop(), &s->u.tcp);
+  s->tcp = 1;
+  uvs_opened(s);
+  op->s = s;
+  op->box_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if ((r = uv_tcp_connect(&op->req, &s->u.tcp, (struct sockaddr *)&ss, on_connected)) != 0) {
+    uvs_close(s);
+    luaL_unref(L, LUA_REGISTRYINDEX, op->box_ref);
+    free(op);
+    return uvs_push_error(L, r);
+  }
+  n = ebb_wait_on(L, NULL, -1, 3);
+  if (lua_status(L) == LUA_YIELD) {
+    ebb_wait *w = ebb_task_wait(ebb_current());
+    op->wait = w;
+    w->owner = op;
+    w->on_cancel = connect_abandoned;
+  } else {
+    uvs_close(s);
+  }
+  return n;
+}
+
+/* ---- listening ---- */
+
+static int accept_into(lua_State *co, uvs *server) {
+  uvs *c = uvs_push_new(co);
+  int r;
+  uv_tcp_init(ebb_loop(), &c->u.tcp);
+  c->tcp = 1;
+  uvs_opened(c);
+  if ((r = uv_accept(&server->u.stream, &c->u.stream)) != 0) {
+    uvs_close(c);
+    lua_pop(co, 1);
+  }
+  return r;
+}
+
+static void on_connection(uv_stream_t *stream, int status) {
+  uvs *server = (uvs *)stream;
+  ebb_node *n;
+  if (status < 0) {
+    server->read_error = status;
+    return;
+  }
+  server->pending++;
+  while (server->pending && (n = ebb_list_shift(&server->readers)) != NULL) {
+    ebb_wait *w = ebb_container(n, ebb_wait, link);
+    lua_State *co = ebb_wake_push(w);
+    if (!co) continue;
+    server->pending--;
+    lua_pushboolean(co, 1);
+    if (accept_into(co, server) != 0) lua_pushnil(co);
+    ebb_wake_done(w, 2);
+  }
+}
+
+/* listen(ip, port, backlog) -> stream (a listener) | nil, code, msg */
+static int l_listen(lua_State *L) {
+  const char *ip = luaL_checkstring(L, 1);
+  int port = check_port(L, 2), backlog = (int)luaL_optinteger(L, 3, 511), r;
+  struct sockaddr_storage ss;
+  uvs *s;
+  if (!parse_addr(ip, port, &ss)) return luaL_argerror(L, 1, "IP address expected");
+  s = uvs_push_new(L);
+  uv_tcp_init(ebb_loop(), &s->u.tcp);
+  s->tcp = 1;
+  uvs_opened(s);
+  s->listening = 1;
+  if ((r = uv_tcp_bind(&s->u.tcp, (struct sockaddr *)&ss, 0)) == 0)
+    r = uv_listen(&s->u.stream, backlog, on_connection);
+  if (r != 0) {
+    uvs_close(s);
+    return uvs_push_error(L, r);
+  }
+  return 1;
+}
+
+/* accept(listener, signal) -> true, stream | true, nil once closed | nil, code, msg */
+static int l_accept(lua_State *L) {
+  uvs *s = uvs_check(L, 1);
+  int r = begin(L, 2), n;
+  if (r) return r;
+  if (!s->listening) return luaL_argerror(L, 1, "listener expected, got a connection");
+  while (s->pending && !s->closed) {
+    s->pending--;
+    lua_pushboolean(L, 1);
+    if (accept_into(L, s) == 0) return 2;
+    lua_pop(L, 1);
+  }
+  if (s->closed) {
+    lua_pushboolean(L, 1);
+    lua_pushnil(L);
+    return 2;
+  }
+  if (s->read_error) return uvs_push_error(L, s->read_error);
+  n = ebb_wait_on(L, &s->readers, -1, 2);
+  return n;
+}
+
+/* address(stream, peer) -> ip, port, family ("inet" | "inet6") | nil, code, msg */
+static int l_address(lua_State *L) {
+  uvs *s = uvs_check(L, 1);
+  struct sockaddr_storage ss;
+  int len = sizeof ss, r;
+  char ip[64];
+  if (!s->tcp) return luaL_argerror(L, 1, "TCP stream expected");
+  if (s->closed) return uvs_push_error(L, UV_EBADF);
+  r = lua_toboolean(L, 2) ? uv_tcp_getpeername(&s->u.tcp, (struct sockaddr *)&ss, &len)
+                          : uv_tcp_getsockname(&s->u.tcp, (struct sockaddr *)&ss, &len);
+  if (r != 0) return uvs_push_error(L, r);
+  if (ss.ss_family == AF_INET6) {
+    uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+    lua_pushstring(L, ip);
+    lua_pushinteger(L, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+    lua_pushliteral(L, "inet6");
+  } else {
+    uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+    lua_pushstring(L, ip);
+    lua_pushinteger(L, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    lua_pushliteral(L, "inet");
+  }
+  return 3;
+}
+
+static int l_set_nodelay(lua_State *L) {
+  uvs *s = uvs_check(L, 1);
+  if (s->tcp && !s->closed) uv_tcp_nodelay(&s->u.tcp, lua_toboolean(L, 2));
+  return 0;
+}
+
+int luaopen_ebb_net_core(lua_State *L) {
+  static const luaL_Reg fns[] = {
+    {"resolve", l_resolve}, {"connect", l_connect}, {"listen", l_listen}, {"accept", l_accept},
+    {"address", l_address}, {"set_nodelay", l_set_nodelay}, {NULL, NULL}};
+  uvs_make_metatable(L);
+  lua_newtable(L);
+  luaL_register(L, NULL, fns);
+  return 1;
+}

@@ -1,0 +1,239 @@
+/* ebb.process's C half: child processes with pipes for their standard
+ * streams (ebb streams, uvstream.c), an exit status tasks can wait for, and
+ * kill. The process handle closes itself when the child exits. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include "uvstream.h"
+
+#define PROCESS_MT "ebb.process"
+
+typedef struct proc {
+  uv_process_t h;
+  ebb_handle track;
+  ebb_waitlist waiters;
+  int pid;
+  int64_t exit_status;
+  int term_signal;
+  unsigned exited : 1, closed : 1, box_gone : 1, handle_gone : 1;
+} proc;
+
+typedef struct pbox {
+  proc *p;
+} pbox;
+
+static const struct {
+  const char *name;
+  int num;
+} signals[] = {{"SIGTERM", SIGTERM}, {"SIGKILL", SIGKILL}, {"SIGINT", SIGINT},   {"SIGHUP", SIGHUP},
+               {"SIGQUIT", SIGQUIT}, {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGSTOP", SIGSTOP},
+               {"SIGCONT", SIGCONT}, {"SIGPIPE", SIGPIPE}, {"SIGALRM", SIGALRM}, {"SIGABRT", SIGABRT},
+               {"SIGSEGV", SIGSEGV}, {"SIGBUS", SIGBUS},   {"SIGFPE", SIGFPE},   {"SIGILL", SIGILL},
+               {NULL, 0}};
+
+static void push_signal_name(lua_State *L, int num) {
+  int i;
+  for (i = 0; signals[i].name; i++)
+    if (signals[i].num == num) {
+      lua_pushstring(L, signals[i].name);
+      return;
+    }
+  lua_pushinteger(L, num);
+}
+
+static void maybe_free(proc *p) {
+  if (p->box_gone && p->handle_gone) free(p);
+}
+
+static void on_closed(uv_handle_t *h) {
+  proc *p = (proc *)h;
+  p->handle_gone = 1;
+  maybe_free(p);
+}
+
+static void close_process(proc *p) {
+  if (p->closed) return;
+  p->closed = 1;
+  ebb_handle_untrack(&p->track);
+  uv_close((uv_handle_t *)&p->h, on_closed);
+}
+
+static void close_tracked(ebb_handle *h) { close_process(ebb_container(h, proc, track)); }
+
+static void on_child_exit(uv_process_t *h, int64_t status, int term_signal) {
+  proc *p = (proc *)h;
+  p->exited = 1;
+  p->exit_status = status;
+  p->term_signal = term_signal;
+  ebb_wake_all(&p->waiters);
+  close_process(p);
+}
+
+static proc *check_process(lua_State *L, int idx) {
+  pbox *b = luaL_testudata_compat(L, idx, PROCESS_MT);
+  if (!b || !b->p) ebb_argerror_type(L, idx, "process");
+  return b->p;
+}
+
+/* The stdio entry for mode "pipe" | "inherit" | "ignore" at idx; pipes are
+ * made as streams and pushed. */
+static void stdio_entry(lua_State *L, int idx, int fd, uv_stdio_container_t *c) {
+  static const char *const modes[] = {"pipe", "inherit", "ignore", NULL};
+  int mode = luaL_checkoption(L, idx, "pipe", modes);
+  if (mode == 1) {
+    c->flags = UV_INHERIT_FD;
+    c->data.fd = fd;
+  } else if (mode == 2) {
+    c->flags = UV_IGNORE;
+    lua_pushnil(L);
+  } else {
+    uvs *s = uvs_push_new(L);
+    uv_pipe_init(ebb_loop(), &s->u.pipe, 0);
+    uvs_opened(s);
+    c->flags = UV_CREATE_PIPE | (fd == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE);
+    c->data.stream = &s->u.stream;
+  }
+  if (mode == 1) lua_pushnil(L);
+}
+
+/* A NULL-terminated array of the strings in the table at idx, with `first`
+ * (if not NULL) before them. The strings stay anchored by the table. */
+static char **string_array(lua_State *L, int idx, const char *first, const char *what) {
+  int n = (int)lua_objlen(L, idx), i, k = 0;
+  char **out = lua_newuserdata(L, sizeof(char *) * (size_t)(n + 2)); /* freed by the GC */
+  if (first) out[k++] = (char *)first;
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, idx, i);
+    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+      luaL_error(L, "bad %s #%d (string expected, got %s)", what, i, luaL_typename(L, -1));
+    out[k++] = (char *)lua_tostring(L, -1);
+    lua_rawseti(L, idx, i); /* numbers become the strings pointed to */
+  }
+  out[k] = NULL;
+  return out;
+}
+
+/* spawn(file, args, env|nil, cwd|nil, stdin, stdout, stderr, detached)
+ *   -> process, stdin stream|nil, stdout|nil, stderr|nil | nil, code, msg */
+static int l_spawn(lua_State *L) {
+  const char *file = luaL_checkstring(L, 1);
+  uv_process_options_t o;
+  uv_stdio_container_t stdio[3];
+  uvs *pipes[3] = {NULL, NULL, NULL};
+  pbox *b;
+  proc *p;
+  int i, r;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 8);
+  memset(&o, 0, sizeof o);
+  o.file = file;
+  o.exit_cb = on_child_exit;
+  o.args = string_array(L, 2, file, "argument"); /* at 9 */
+  if (!lua_isnil(L, 3)) o.env = string_array(L, 3, NULL, "environment entry");
+  else lua_pushnil(L); /* at 10 */
+  o.cwd = luaL_optstring(L, 4, NULL);
+  if (lua_toboolean(L, 8)) o.flags |= UV_PROCESS_DETACHED;
+  for (i = 0; i < 3; i++) {
+    stdio_entry(L, 5 + i, i, &stdio[i]);
+    if (stdio[i].flags & UV_CREATE_PIPE) pipes[i] = (uvs *)stdio[i].data.stream;
+  }
+  o.stdio = stdio;
+  o.stdio_count = 3;
+  if (!(p = calloc(1, sizeof *p))) return luaL_error(L, "out of memory");
+  ebb_waitlist_init(&p->waiters);
+  r = uv_spawn(ebb_loop(), &p->h, &o);
+  if (r != 0) {
+    for (i = 0; i < 3; i++)
+      if (pipes[i]) uvs_close(pipes[i]);
+    p->box_gone = 1;
+    p->closed = 1;
+    uv_close((uv_handle_t *)&p->h, on_closed); /* initialized even when it fails */
+    return uvs_push_error(L, r);
+  }
+  p->pid = p->h.pid;
+  ebb_handle_track(&p->track, (uv_handle_t *)&p->h, close_tracked);
+  b = lua_newuserdata(L, sizeof *b);
+  b->p = p;
+  luaL_getmetatable(L, PROCESS_MT);
+  lua_setmetatable(L, -2);
+  lua_insert(L, 11); /* before the three streams */
+  return 4;
+}
+
+/* wait(process, signal) -> true once it has exited (see status) */
+static int l_wait(lua_State *L) {
+  proc *p = check_process(L, 1);
+  int r;
+  ebb_check_in_task(L);
+  if ((r = ebb_check_abort(L, 2)) != 0) return r;
+  if (p->exited) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return ebb_wait_on(L, &p->waiters, -1, 2);
+}
+
+/* status(process) -> exited, exit code, signal name | nil */
+static int l_status(lua_State *L) {
+  proc *p = check_process(L, 1);
+  lua_pushboolean(L, p->exited);
+  if (!p->exited) return 1;
+  lua_pushnumber(L, (lua_Number)p->exit_status);
+  if (p->term_signal) push_signal_name(L, p->term_signal);
+  else lua_pushnil(L);
+  return 3;
+}
+
+static int check_signal_arg(lua_State *L, int idx) {
+  int i;
+  if (lua_isnoneornil(L, idx)) return SIGTERM;
+  if (lua_type(L, idx) == LUA_TNUMBER) return (int)lua_tointeger(L, idx);
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    const char *name = lua_tostring(L, idx);
+    for (i = 0; signals[i].name; i++)
+      if (!strcmp(signals[i].name, name) || !strcmp(signals[i].name + 3, name)) return signals[i].num;
+  }
+  return luaL_argerror(L, idx, "signal name (\"SIGTERM\", \"SIGKILL\", ...) or number expected");
+}
+
+/* kill(process, signal) -> true | nil, code, msg; false when it has exited */
+static int l_kill(lua_State *L) {
+  proc *p = check_process(L, 1);
+  int sig = check_signal_arg(L, 2), r;
+  if (p->exited || p->closed) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if ((r = uv_process_kill(&p->h, sig)) != 0) return uvs_push_error(L, r);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int l_pid(lua_State *L) {
+  lua_pushinteger(L, check_process(L, 1)->pid);
+  return 1;
+}
+
+static int process_gc(lua_State *L) {
+  pbox *b = lua_touserdata(L, 1);
+  proc *p = b->p;
+  if (!p) return 0;
+  b->p = NULL;
+  p->box_gone = 1; /* a running child keeps its handle until it exits */
+  maybe_free(p);
+  return 0;
+}
+
+int luaopen_ebb_process_core(lua_State *L) {
+  static const luaL_Reg fns[] = {{"spawn", l_spawn}, {"wait", l_wait}, {"status", l_status},
+                                 {"kill", l_kill},   {"pid", l_pid},   {NULL, NULL}};
+  luaL_newmetatable(L, PROCESS_MT);
+  lua_pushcfunction(L, process_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
+  uvs_make_metatable(L);
+  lua_newtable(L);
+  luaL_register(L, NULL, fns);
+  return 1;
+}

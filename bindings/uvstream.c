@@ -1,0 +1,415 @@
+/* Streams over libuv handles. Reading stops once high_water_mark bytes wait
+ * unread and starts again when a reader takes them; a write goes straight to
+ * the socket when it can (uv_try_write) and otherwise waits while more than
+ * high_water_mark bytes are queued. Written strings are anchored, not copied. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "uvstream.h"
+
+#define STREAM_MT "ebb.iostream"
+#define READ_SIZE 65536
+
+typedef struct box {
+  uvs *s;
+} box;
+
+typedef struct write_op {
+  uv_write_t req;
+  int ref; /* the Lua string being written */
+} write_op;
+
+typedef struct shutdown_op {
+  uv_shutdown_t req;
+  ebb_wait *wait; /* NULL once the waiter has gone */
+} shutdown_op;
+
+int uvs_push_error(lua_State *L, int err) {
+  lua_pushnil(L);
+  lua_pushstring(L, uv_err_name(err));
+  lua_pushstring(L, uv_strerror(err));
+  return 3;
+}
+
+static void maybe_free(uvs *s) {
+  if (!s->box_gone || !s->handle_gone) return;
+  while (s->head) {
+    uvs_chunk *c = s->head;
+    s->head = c->next;
+    free(c);
+  }
+  free(s->rbuf);
+  free(s);
+}
+
+static void on_closed(uv_handle_t *h) {
+  uvs *s = (uvs *)h;
+  s->handle_gone = 1;
+  maybe_free(s);
+}
+
+static void restore_blocking(uvs *s) {
+  if (s->restore_fd < 0) return;
+  fcntl(s->restore_fd, F_SETFL, s->fd_flags);
+  s->restore_fd = -1;
+}
+
+void uvs_close(uvs *s) {
+  if (s->closed) return;
+  s->closed = 1;
+  s->reading = 0;
+  ebb_handle_untrack(&s->track);
+  restore_blocking(s);
+  uv_close(&s->u.handle, on_closed);
+}
+
+static void close_tracked(ebb_handle *h) { uvs_close(ebb_container(h, uvs, track)); }
+
+uvs *uvs_push_new(lua_State *L) {
+  box *b = lua_newuserdata(L, sizeof *b);
+  uvs *s = calloc(1, sizeof *s);
+  b->s = NULL;
+  if (!s) luaL_error(L, "out of memory");
+  b->s = s;
+  ebb_waitlist_init(&s->readers);
+  ebb_waitlist_init(&s->writers);
+  s->high_water_mark = 65536;
+  s->restore_fd = -1;
+  luaL_getmetatable(L, STREAM_MT);
+  lua_setmetatable(L, -2);
+  return s;
+}
+
+void uvs_opened(uvs *s) { ebb_handle_track(&s->track, &s->u.handle, close_tracked); }
+
+uvs *uvs_check(lua_State *L, int idx) {
+  box *b = luaL_testudata_compat(L, idx, STREAM_MT);
+  if (!b || !b->s) ebb_argerror_type(L, idx, "stream");
+  return b->s;
+}
+
+/* ---- reading ---- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  uvs *s = (uvs *)h;
+  (void)hint;
+  if (!s->rbuf) s->rbuf = malloc(READ_SIZE);
+  *buf = uv_buf_init(s->rbuf, s->rbuf ? READ_SIZE : 0);
+}
+
+static void queue_chunk(uvs *s, const char *data, size_t len, int at_front) {
+  uvs_chunk *c = malloc(sizeof *c + len);
+  if (!c) {
+    s->read_error = UV_ENOMEM;
+    return;
+  }
+  c->len = len;
+  memcpy(c->data, data, len);
+  if (at_front) {
+    c->next = s->head;
+    s->head = c;
+    if (!s->tail) s->tail = c;
+  } else {
+    c->next = NULL;
+    if (s->tail) s->tail->next = c;
+    else s->head = c;
+    s->tail = c;
+  }
+  s->buffered += len;
+}
+
+static void stop_reading(uvs *s) {
+  if (!s->reading) return;
+  s->reading = 0;
+  uv_read_stop(&s->u.stream);
+}
+
+/* A reader woken with a chunk but cancelled before it ran: the chunk goes
+ * back to the front, for the next reader. */
+static void reader_cancelled(ebb_wait *w, int handed) {
+  uvs *s = w->owner;
+  lua_State *co = ebb_wait_thread(w);
+  size_t len;
+  const char *data;
+  if (!handed || s->closed || lua_gettop(co) < 2 || lua_type(co, 2) != LUA_TSTRING) return;
+  data = lua_tolstring(co, 2, &len);
+  queue_chunk(s, data, len, 1);
+  if (s->buffered >= s->high_water_mark) stop_reading(s);
+}
+
+/* Ends the first reader's wait with true, chunk (NULL: the end). */
+static int hand_to_reader(uvs *s, const char *data, size_t len) {
+  ebb_node *n = ebb_list_shift(&s->readers);
+  ebb_wait *w;
+  lua_State *co;
+  if (!n) return 0;
+  w = ebb_container(n, ebb_wait, link);
+  co = ebb_wake_push(w);
+  if (!co) return 0;
+  lua_pushboolean(co, 1);
+  if (data) lua_pushlstring(co, data, len);
+  else lua_pushnil(co);
+  ebb_wake_done(w, 2);
+  w->owner = s;
+  w->on_cancel = data ? reader_cancelled : NULL;
+  return 1;
+}
+
+static void fail_waiters(ebb_waitlist *list, int err) {
+  ebb_node *n;
+  while ((n = ebb_list_shift(list)) != NULL) {
+    ebb_wait *w = ebb_container(n, ebb_wait, link);
+    lua_State *co = ebb_wake_push(w);
+    if (co) ebb_wake_done(w, uvs_push_error(co, err));
+  }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  uvs *s = (uvs *)stream;
+  (void)buf;
+  if (nread == 0) return; /* EAGAIN */
+  if (nread < 0) {
+    s->read_error = (int)nread;
+    stop_reading(s);
+    if (nread == UV_EOF)
+      while (hand_to_reader(s, NULL, 0)) {}
+    else
+      fail_waiters(&s->readers, (int)nread);
+    return;
+  }
+  if (hand_to_reader(s, s->rbuf, (size_t)nread)) return;
+  queue_chunk(s, s->rbuf, (size_t)nread, 0);
+  if (s->buffered >= s->high_water_mark) stop_reading(s);
+}
+
+static int start_reading(uvs *s) {
+  int r;
+  if (s->reading || s->read_error || s->closed) return 0;
+  r = uv_read_start(&s->u.stream, on_alloc, on_read);
+  if (r == 0) s->reading = 1;
+  return r;
+}
+
+static int begin(lua_State *L, int signal_idx) {
+  ebb_check_in_task(L);
+  return ebb_check_abort(L, signal_idx);
+}
+
+/* read(stream, signal) -> true, chunk | true, nil at the end | nil, code, msg */
+static int l_read(lua_State *L) {
+  uvs *s = uvs_check(L, 1);
+  int r = begin(L, 2), n;
+  if (r) return r;
+  if (s->head) {
+    uvs_chunk *c = s->head;
+    if (!(s->head = c->next)) s->tail = NULL;
+    s->buffered -= c->len;
+    lua_pushboolean(L, 1);
+    lua_pushlstring(L, c->data, c->len);
+    free(c);
+    if (s->buffered < s->high_water_mark) start_reading(s);
+    return 2;
+  }
+  if (s->closed || s->read_error == UV_EOF) {
+    lua_pushboolean(L, 1);
+    lua_pushnil(L);
+    return 2;
+  }
+  if (s->read_error) return uvs_push_error(L, s->read_error);
+  if ((r = start_reading(s)) != 0) return uvs_push_error(L, r);
+  n = ebb_wait_on(L, &s->readers, -1, 2);
+  if (lua_status(L) == LUA_YIELD) ebb_task_wait(ebb_current())->owner = s;
+  return n;
+}
+
+/* ---- writing ---- */
+
+static void on_written(uv_write_t *req, int status) {
+  write_op *op = (write_op *)req;
+  uvs *s = (uvs *)req->handle;
+  if (ebb_lua_alive()) luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, op->ref);
+  free(op);
+  if (status < 0 && !s->write_error) s->write_error = status;
+  if (s->write_error) fail_waiters(&s->writers, s->write_error);
+  else if (s->u.stream.write_queue_size <= s->high_water_mark) ebb_wake_all(&s->writers);
+}
+
+/* write(stream, data, signal) -> true | nil, code, msg */
+static int l_write(lua_State *L) {
+  uvs *s = uvs_check(L, 1);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  int r = begin(L, 3), n;
+  uv_buf_t buf;
+  write_op *op;
+  if (r) return r;
+  if (s->closed) return uvs_push_error(L, UV_EPIPE);
+  if (s->write_error) return uvs_push_error(L, s->write_error);
+  buf = uv_buf_init((char *)data, (unsigned)len);
+  if (s->u.stream.write_queue_size == 0) {
+    int wrote = uv_try_write(&s->u.stream, &buf, 1);
+    if (wrote == (int)len) {
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    if (wrote < 0 && wrote != UV_EAGAIN && wrote != UV_ENOSYS) return uvs_push_error(L, s->write_error = wrote);
+    if (wrote > 0) buf = uv_buf_init((char *)data + wrote, (unsigned)(len - (size_t)wrote));
+  }
+  if (!(op = malloc(sizeof *op))) return luaL_error(L, "out of memory");
+  lua_pushvalue(L, 2);
+  op->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if ((r = uv_write(&op->req, &s->u.stream, &buf, 1, on_written)) != 0) {
+    luaL_unref(L, LUA_REGISTRYINDEX, op->ref);
+    free(op);
+    return uvs_push_error(L, s->write_error = r);
+  }
+  if (s->u.stream.write_queue_size <= s->high_water_mark) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  n = ebb_wait_on(L, &s->writers, -1, 3);
+  return n;
+}
+
+/* ---- shutdown and close ---- */
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  shutdown_op *op = (shutdown_op *)req;
+  uvs *s = (uvs *)req->handle;
+  if (s->write_error && status >= 0) status = s->write_error;
+  if (op->wait) {
+    lua_State *co = ebb_wake_push(op->wait);
+    if (co) {
+      if (status < 0 && status != UV_ENOTCONN) ebb_wake_done(op->wait, uvs_push_error(co, status));
+      else {
+        lua_pushboolean(co, 1);
+        ebb_wake_done(op->wait, 1);
+      }
+    }
+    op->wait->owner = NULL;
+  }
+  free(op);
+}
+
+static void shutdown_abandoned(ebb_wait *w, int handed) {
+  shutdown_op *op = w->owner;
+  (void)handed;
+  if (op) op->wait = NULL;
+  w->owner = NULL;
+}
+
+/* shutdown(stream, signal) -> true once everything queued is written and the
+ * write side closed | nil, code, msg */
+static int l_shutdown(lua_State *L) {
+  uvs *s = uvs_check(L, 1);
+  int r = begin(L, 2), n;
+  shutdown_op *op;
+  if (r) return r;
+  if (s->closed) return uvs_push_error(L, UV_EPIPE);
+  if (s->write_error) return uvs_push_error(L, s->write_error);
+  if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
+  if ((r = uv_shutdown(&op->req, &s->u.stream, on_shutdown)) != 0) {
+    free(op);
+    if (r == UV_ENOTCONN) { /* already shut */
+      lua_pushboolean(L, 1);
+      return 1;
+    }
+    return uvs_push_error(L, r);
+  }
+  n = ebb_wait_on(L, NULL, -1, 2);
+  if (lua_status(L) == LUA_YIELD) {
+    ebb_wait *w = ebb_task_wait(ebb_current());
+    op->wait = w;
+    w->owner = op;
+    w->on_cancel = shutdown_abandoned;
+  }
+  return n;
+}
+
+/* close(stream): at once; readers waiting see the end, writers an error. */
+static int l_close(lua_State *L) {
+  uvs *s = uvs_check(L, 1);
+  if (s->closed) return 0;
+  uvs_close(s);
+  while (hand_to_reader(s, NULL, 0)) {}
+  fail_waiters(&s->writers, UV_ECANCELED);
+  return 0;
+}
+
+static int l_set_high_water_mark(lua_State *L) {
+  uvs *s = uvs_check(L, 1);
+  lua_Number n = luaL_checknumber(L, 2);
+  if (n < 1) return luaL_argerror(L, 2, "high_water_mark must be at least 1 byte");
+  s->high_water_mark = (size_t)n;
+  if (s->buffered < s->high_water_mark && s->head) start_reading(s);
+  return 0;
+}
+
+/* buffered(stream) -> bytes read and not yet taken, bytes queued to write */
+static int l_buffered(lua_State *L) {
+  uvs *s = uvs_check(L, 1);
+  lua_pushnumber(L, (lua_Number)s->buffered);
+  lua_pushnumber(L, s->closed ? 0 : (lua_Number)s->u.stream.write_queue_size);
+  return 2;
+}
+
+static int box_gc(lua_State *L) {
+  box *b = lua_touserdata(L, 1);
+  uvs *s = b->s;
+  if (!s) return 0;
+  b->s = NULL;
+  s->box_gone = 1;
+  if (!s->closed) uvs_close(s); /* forgotten: closed without waiting */
+  maybe_free(s);
+  return 0;
+}
+
+/* ---- the standard input, when it is a terminal, a pipe or a socket ---- */
+
+/* stdin() -> stream, or nothing when fd 0 is a file (read it with fs) */
+static int l_stdin(lua_State *L) {
+  uv_handle_type type = uv_guess_handle(0);
+  uvs *s;
+  int flags = fcntl(0, F_GETFL), r;
+  if (type != UV_TTY && type != UV_NAMED_PIPE && type != UV_TCP) return 0;
+  s = uvs_push_new(L);
+  if (type == UV_TTY) r = uv_tty_init(ebb_loop(), &s->u.tty, 0, 1);
+  else if (type == UV_NAMED_PIPE) {
+    uv_pipe_init(ebb_loop(), &s->u.pipe, 0);
+    r = uv_pipe_open(&s->u.pipe, 0);
+  } else {
+    uv_tcp_init(ebb_loop(), &s->u.tcp);
+    r = uv_tcp_open(&s->u.tcp, 0);
+  }
+  if (flags >= 0) { /* libuv makes fd 0 non-blocking: shared with the shell */
+    s->restore_fd = 0;
+    s->fd_flags = flags;
+  }
+  uvs_opened(s);
+  if (r != 0) {
+    uvs_close(s);
+    return uvs_push_error(L, r);
+  }
+  return 1;
+}
+
+void uvs_make_metatable(lua_State *L) {
+  if (luaL_newmetatable(L, STREAM_MT)) {
+    lua_pushcfunction(L, box_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+}
+
+int luaopen_ebb_iostream_core(lua_State *L) {
+  static const luaL_Reg fns[] = {
+    {"read", l_read},         {"write", l_write}, {"shutdown", l_shutdown},
+    {"close", l_close},       {"buffered", l_buffered},
+    {"set_high_water_mark", l_set_high_water_mark},
+    {"stdin", l_stdin},       {NULL, NULL}};
+  uvs_make_metatable(L);
+  lua_newtable(L);
+  luaL_register(L, NULL, fns);
+  return 1;
+}

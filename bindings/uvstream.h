@@ -1,0 +1,50 @@
+/* A libuv stream (TCP socket, pipe, terminal) as seen from Lua: reads that
+ * wait for a chunk, writes that wait while too much is queued, shutdown and
+ * close. Shared by ebb.net, ebb.process and the standard input. */
+#ifndef EBB_UVSTREAM_H
+#define EBB_UVSTREAM_H
+
+#include "../host/ebb.h"
+
+typedef struct uvs_chunk {
+  struct uvs_chunk *next;
+  size_t len;
+  char data[];
+} uvs_chunk;
+
+typedef struct uvs {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+    uv_tty_t tty;
+  } u;
+  ebb_handle track;
+  ebb_waitlist readers;   /* tasks waiting for a chunk */
+  ebb_waitlist writers;   /* tasks waiting for the write queue to drain */
+  uvs_chunk *head, *tail; /* chunks read while nobody waited */
+  size_t buffered;        /* bytes in them */
+  size_t high_water_mark;
+  char *rbuf;             /* libuv reads into this, one chunk at a time */
+  int read_error;         /* a libuv error code, 0, or UV_EOF at the end */
+  int write_error;
+  int restore_fd;         /* >= 0: give this fd its blocking mode back at close */
+  int fd_flags;
+  unsigned pending;       /* listeners: connections waiting to be accepted */
+  unsigned reading : 1, closed : 1, box_gone : 1, handle_gone : 1, listening : 1, tcp : 1;
+} uvs;
+
+/* A new stream and its Lua userdata (pushed); the caller initializes
+ * s->u with the loop, then calls uvs_opened. */
+uvs *uvs_push_new(lua_State *L);
+void uvs_opened(uvs *s);
+/* Closes at once without Lua (handles left at exit, failed setups). */
+void uvs_close(uvs *s);
+uvs *uvs_check(lua_State *L, int idx);
+/* Makes the streams' metatable (every module that makes streams calls it). */
+void uvs_make_metatable(lua_State *L);
+/* nil, code, message: how every C function of the I/O modules fails. */
+int uvs_push_error(lua_State *L, int err);
+
+#endif

@@ -1,0 +1,105 @@
+-- ebb.iostream: the stream object over a socket, pipe or terminal. One object
+-- reads and writes (a duplex); it follows ebb.stream's protocol, so it can be
+-- the source or the sink of a pipeline, and a scope can dispose of it.
+local core = require "ebb.iostream.core"
+local errors = require "ebb.errors"
+local stream = require "ebb.stream"
+
+local type, error, setmetatable = type, error, setmetatable
+local c_read, c_write, c_shutdown, c_close = core.read, core.write, core.shutdown, core.close
+
+local iostream = {}
+local ClosedError, SystemError = stream.ClosedError, errors.SystemError
+
+local IOStream = {}
+IOStream.__index = IOStream
+iostream.IOStream = IOStream
+
+-- wrap(handle, {name=, readable=, writable=, high_water_mark=}): handle is a
+-- C stream; name says what it is in error messages ("connect 127.0.0.1:80").
+function iostream.wrap(handle, opts)
+  local hwm = opts.high_water_mark
+  if hwm then core.set_high_water_mark(handle, hwm) end
+  return setmetatable({
+    _h = handle, name = opts.name or "stream",
+    readable = opts.readable ~= false, writable = opts.writable ~= false,
+    high_water_mark = hwm or 65536,
+    ended = false, finished = false, closed = false, written = 0,
+  }, IOStream)
+end
+
+local function fail(self, syscall, code, msg)
+  if self.closed then error(ClosedError(syscall .. " on a closed stream"), 3) end
+  error(SystemError(("%s: %s, %s %s"):format(code, msg, syscall, self.name),
+    { code = code, syscall = syscall }), 3)
+end
+
+-- The next chunk; nil at the end. Waits while none has arrived.
+function IOStream:read(signal)
+  if self.closed then error(ClosedError("read from a closed stream"), 2) end
+  if not self.readable then error(ClosedError("read from a stream that is not readable"), 2) end
+  if self.ended then return nil end
+  local ok, chunk, msg = c_read(self._h, signal)
+  if ok then
+    if chunk == nil then self.ended = true end
+    return chunk
+  end
+  if ok == false then error(chunk, 0) end
+  fail(self, "read", chunk, msg)
+end
+
+-- Returns at once while at most high_water_mark bytes wait to be sent;
+-- otherwise waits until they drop to that.
+function IOStream:write(chunk, signal)
+  if self.closed then error(ClosedError("write to a closed stream"), 2) end
+  if self.finished then error(ClosedError("write after finish"), 2) end
+  if not self.writable then error(ClosedError("write to a stream that is not writable"), 2) end
+  if type(chunk) ~= "string" then
+    error("bad argument #1 to 'write' (string expected, got " .. type(chunk) .. ")", 2)
+  end
+  local ok, code, msg = c_write(self._h, chunk, signal)
+  if ok then
+    self.written = self.written + #chunk
+    return
+  end
+  if ok == false then error(code, 0) end
+  fail(self, "write", code, msg)
+end
+
+-- No more writes: waits until everything is sent, then closes the write side
+-- (the peer reads the end). Reading goes on.
+function IOStream:finish(signal)
+  if self.closed then error(ClosedError("finish of a closed stream"), 2) end
+  if self.finished or not self.writable then
+    self.finished = true
+    return
+  end
+  self.finished = true
+  local ok, code, msg = c_shutdown(self._h, signal)
+  if ok then return end
+  if ok == false then error(code, 0) end
+  fail(self, "shutdown", code, msg)
+end
+
+-- At once: what is unsent is dropped; tasks waiting to read see the end.
+function IOStream:close()
+  if self.closed then return end
+  self.closed = true
+  c_close(self._h)
+end
+IOStream.__close = IOStream.close
+
+function IOStream:chunks(signal)
+  return function() return self:read(signal) end
+end
+
+-- Bytes read and not yet taken, bytes waiting to be sent.
+function IOStream:buffered()
+  return core.buffered(self._h)
+end
+
+function IOStream:__tostring()
+  return ("IOStream (%s%s)"):format(self.name, self.closed and ", closed" or "")
+end
+
+return iostream

@@ -1,0 +1,172 @@
+-- ebb.net: TCP. connect gives a duplex stream; listen runs a handler task per
+-- connection and closes gracefully: it stops accepting, then lets handlers end
+-- (or cancels them when a time limit or signal says so).
+local core = require "ebb.net.core"
+local stream_core = require "ebb.iostream.core"
+local iostream = require "ebb.iostream"
+local errors = require "ebb.errors"
+local task = require "ebb.task"
+local host_core = require "ebb.core"
+
+local type, error, setmetatable, tostring, pcall, pairs = type, error, setmetatable, tostring, pcall, pairs
+
+local net = {}
+local SystemError = errors.SystemError
+
+local function check_args(fname, host, port, opts, opts_pos)
+  if type(host) ~= "string" then
+    error(("bad argument #1 to '%s' (host string expected, got %s)"):format(fname, type(host)), 3)
+  end
+  if type(port) ~= "number" or port ~= port or port < 0 or port > 65535 or port % 1 ~= 0 then
+    error(("bad argument #2 to '%s' (port number from 0 to 65535 expected, got %s)"):format(fname,
+      type(port) == "number" and tostring(port) or type(port)), 3)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #%d to '%s' (table of options expected, got %s)"):format(opts_pos, fname, type(opts)), 3)
+  end
+  return opts or {}
+end
+
+local function system_error(code, msg, syscall, address, port)
+  return SystemError(("%s: %s, %s %s:%d"):format(code, msg, syscall, address, port),
+    { code = code, syscall = syscall, address = address, port = port })
+end
+
+-- resolve(host [, {signal=}]) -> the host's IP addresses, through libuv's getaddrinfo.
+function net.resolve(host, opts)
+  if type(host) ~= "string" then
+    error("bad argument #1 to 'resolve' (host string expected, got " .. type(host) .. ")", 2)
+  end
+  local ok, ips, msg = core.resolve(host, opts and opts.signal)
+  if ok then return ips end
+  if ok == false then error(ips, 0) end
+  error(SystemError(("%s: %s, getaddrinfo %s"):format(ips, msg, host),
+    { code = ips, syscall = "getaddrinfo", hostname = host }), 2)
+end
+
+local function describe(s, conn, peer)
+  local ip, port = core.address(s, peer)
+  if ip then
+    if peer then conn.remote_address, conn.remote_port = ip, port
+    else conn.local_address, conn.local_port = ip, port end
+  end
+end
+
+local function wrap(s, name, opts)
+  local conn = iostream.wrap(s, { name = name, high_water_mark = opts.high_water_mark })
+  describe(s, conn, false)
+  describe(s, conn, true)
+  if opts.nodelay then core.set_nodelay(s, true) end
+  return conn
+end
+
+-- connect(host, port [, {signal=, high_water_mark=, nodelay=}]) -> a duplex
+-- stream. Each address the name resolves to is tried in turn.
+function net.connect(host, port, opts)
+  opts = check_args("connect", host, port, opts, 3)
+  local signal = opts.signal
+  local ok, ips, msg = core.resolve(host, signal)
+  if ok == false then error(ips, 0) end
+  if not ok then
+    error(SystemError(("%s: %s, getaddrinfo %s"):format(ips, msg, host),
+      { code = ips, syscall = "getaddrinfo", hostname = host }), 2)
+  end
+  local code, last
+  for i = 1, #ips do
+    local s
+    ok, s, msg = core.connect(ips[i], port, signal)
+    if ok then return wrap(s, ("%s:%d"):format(ips[i], port), opts) end
+    if ok == false then error(s, 0) end
+    code, last = s, ips[i]
+  end
+  error(system_error(code or "EAI_NONAME", msg or "no address", "connect", last or host, port), 2)
+end
+
+-- ---- servers ----
+
+local Server = {}
+Server.__index = Server
+
+local function serve(server, s, handler)
+  local conn = wrap(s, "connection", server._opts)
+  local ok, err = pcall(handler, conn)
+  conn:close()
+  server._live[task.current()] = nil
+  server.connections = server.connections - 1
+  if server.connections == 0 and server._idle then server._idle:resolve() end
+  if not ok then error(err, 0) end
+end
+
+local function accept_loop(server, handler)
+  local h = server._h
+  while true do
+    local ok, s, msg = core.accept(h)
+    if ok == false then return end -- cancelled: the server is closing
+    if not ok then
+      error(SystemError(("%s: %s, accept %s:%d"):format(s, msg, server.address, server.port),
+        { code = s, syscall = "accept" }), 0)
+    end
+    if s == nil then return end -- the listener was closed
+    server._live[task.spawn(serve, server, s, handler)] = true
+    server.connections = server.connections + 1
+  end
+end
+
+-- listen(host, port, handler [, {backlog=, high_water_mark=, nodelay=}]) ->
+-- server, listening once it returns (port 0: the system picks one, see
+-- server.port). handler(conn) runs in its own task per connection; the
+-- connection is closed when the handler returns or fails. A failing handler
+-- is reported as any task's failure and does not stop the server.
+function net.listen(host, port, handler, opts)
+  opts = check_args("listen", host, port, opts, 4)
+  if type(handler) ~= "function" then
+    error("bad argument #3 to 'listen' (handler function expected, got " .. type(handler) .. ")", 2)
+  end
+  local ips = net.resolve(host)
+  local h, code, msg = core.listen(ips[1], port, opts.backlog)
+  if not h then error(system_error(code, msg, "listen", ips[1], port), 2) end
+  local address, actual = core.address(h, false)
+  local server = setmetatable({
+    _h = h, _opts = opts, _live = {},
+    address = address, port = actual, connections = 0, closed = false,
+  }, Server)
+  server._accepting = task.spawn(accept_loop, server, handler)
+  return server
+end
+
+-- Waits for the handlers; those left when the limit passes are cancelled.
+local function drain(server, timeout, signal)
+  local idle = server._idle
+  if server.connections == 0 then return end
+  local ok, why = pcall(idle.await, idle, { timeout = timeout, signal = signal })
+  if ok then return end
+  for t in pairs(server._live) do t:cancel(why) end
+  idle:await()
+end
+
+-- close([{timeout=ms, signal=}]): stops accepting at once, then waits for the
+-- handlers to end; those still running when the timeout passes or the signal
+-- aborts are cancelled (and waited for). Called where it cannot wait (an abort
+-- listener), it returns a task that does the waiting.
+function Server:close(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error("bad argument #1 to 'close' (table of options expected, got " .. type(opts) .. ")", 2)
+  end
+  opts = opts or {}
+  if not self.closed then
+    self.closed = true
+    stream_core.close(self._h)
+    self._idle = task.future()
+    if self.connections == 0 then self._idle:resolve() end
+  end
+  local t = task.spawn(drain, self, opts.timeout, opts.signal)
+  if host_core.can_wait() then return t:await() end
+  return t
+end
+Server.__close = Server.close
+
+function Server:__tostring()
+  return ("Server (%s:%d%s)"):format(self.address or "?", self.port or 0, self.closed and ", closed" or "")
+end
+
+return net
