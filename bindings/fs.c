@@ -1,8 +1,11 @@
 /* ebb.fs's C half: libuv's file requests, each awaited by the task that made
  * it. An aborted request is left to finish (libuv cannot stop one that has
  * started) and its result is dropped; files close themselves when collected. */
+#define _GNU_SOURCE /* preadv2 */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 #include <string.h>
 #include "../host/ebb.h"
 
@@ -250,6 +253,35 @@ static file *check_file(lua_State *L, int idx) {
   return f;
 }
 
+/* Bytes the page cache already holds are read at once, on this thread: the
+ * round trip through the thread pool would cost more than the copy. Pushes
+ * the results and returns their count, or returns 0 when the read would
+ * have to wait for the disk (or the system cannot tell). */
+static int read_cached(lua_State *L, uv_file fd, char *buf, size_t len, int64_t offset) {
+#ifdef RWF_NOWAIT
+  struct iovec iov;
+  ssize_t got;
+  iov.iov_base = buf;
+  iov.iov_len = len;
+  do got = preadv2(fd, &iov, 1, (off_t)offset, RWF_NOWAIT);
+  while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    if (errno == EAGAIN || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL) return 0;
+    lua_pushnil(L);
+    lua_pushstring(L, uv_err_name(-errno));
+    lua_pushstring(L, uv_strerror(-errno));
+    return 3;
+  }
+  lua_pushboolean(L, 1);
+  if (got == 0) lua_pushnil(L); /* the end of the file */
+  else lua_pushlstring(L, buf, (size_t)got);
+  return 2;
+#else
+  (void)L, (void)fd, (void)buf, (void)len, (void)offset;
+  return 0;
+#endif
+}
+
 /* read(file, n, offset, signal) -> bytes, or nil at the end */
 static int l_read(lua_State *L) {
   file *f = check_file(L, 1);
@@ -265,6 +297,11 @@ static int l_read(lua_State *L) {
   if (!(op->buf = malloc(op->len))) {
     free(op);
     return luaL_error(L, "out of memory");
+  }
+  if ((r = read_cached(L, f->fd, op->buf, op->len, offset)) != 0) {
+    free(op->buf);
+    free(op);
+    return r;
   }
   buf = uv_buf_init(op->buf, (unsigned)op->len);
   return await_op(L, op, uv_fs_read(ebb_loop(), &op->req, f->fd, &buf, 1, offset, on_done), 4);
