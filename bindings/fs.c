@@ -14,8 +14,9 @@
 typedef struct fs_op {
   uv_fs_t req;
   ebb_wait *wait;  /* NULL once the waiter has gone */
-  char *buf;       /* reads: the bytes; writes: a copy of them */
+  char *buf;       /* reads: the bytes */
   size_t len;
+  int data_ref;    /* writes: the string written, kept until the request ends */
 } fs_op;
 
 typedef struct file {
@@ -100,6 +101,14 @@ static int push_results(lua_State *co, fs_op *op) {
   }
 }
 
+/* Runs on the loop thread, also for a request whose waiter has gone (the
+ * Lua state closes only after every request has ended). */
+static void free_op(fs_op *op) {
+  if (op->data_ref != LUA_NOREF) luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, op->data_ref);
+  free(op->buf);
+  free(op);
+}
+
 static void on_done(uv_fs_t *req) {
   fs_op *op = (fs_op *)req;
   if (op->wait) {
@@ -112,8 +121,7 @@ static void on_done(uv_fs_t *req) {
     uv_fs_req_cleanup(&close_req);
   }
   uv_fs_req_cleanup(req);
-  free(op->buf);
-  free(op);
+  free_op(op);
 }
 
 /* The waiter was aborted before the request finished: it goes on alone. */
@@ -129,6 +137,7 @@ static void on_cancel(ebb_wait *w, int handed) {
 static fs_op *new_op(lua_State *L) {
   fs_op *op = calloc(1, sizeof *op);
   if (!op) luaL_error(L, "out of memory");
+  op->data_ref = LUA_NOREF;
   return op;
 }
 
@@ -140,8 +149,7 @@ static int await_op(lua_State *L, fs_op *op, int r, int signal_idx) {
     lua_pushnil(L);
     lua_pushstring(L, uv_err_name(r));
     lua_pushstring(L, uv_strerror(r));
-    free(op->buf);
-    free(op);
+    free_op(op);
     return 3;
   }
   t = ebb_current();
@@ -319,12 +327,9 @@ static int l_write(lua_State *L) {
   if (r) return r;
   op = new_op(L);
   op->len = len;
-  if (len && !(op->buf = malloc(len))) {
-    free(op);
-    return luaL_error(L, "out of memory");
-  }
-  if (len) memcpy(op->buf, data, len); /* the string may go while the request runs */
-  buf = uv_buf_init(op->buf, (unsigned)len);
+  lua_pushvalue(L, 2); /* the request reads the string itself: it must not be collected */
+  op->data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  buf = uv_buf_init((char *)data, (unsigned)len);
   return await_op(L, op, uv_fs_write(ebb_loop(), &op->req, f->fd, &buf, 1, offset, on_done), 4);
 }
 
