@@ -268,8 +268,9 @@ static file *check_file(lua_State *L, int idx) {
 
 /* Bytes the page cache already holds are read at once, on this thread: the
  * round trip through the thread pool would cost more than the copy. Pushes
- * the results and returns their count, or returns 0 when the read would
- * have to wait for the disk (or the system cannot tell). */
+ * the results (a third value, true, says it was at once) and returns their
+ * count, or returns 0 when the read would have to wait for the disk (or the
+ * system cannot tell). */
 static int read_cached(lua_State *L, uv_file fd, char *buf, size_t len, int64_t offset) {
 #ifdef RWF_NOWAIT
   struct iovec iov;
@@ -288,7 +289,8 @@ static int read_cached(lua_State *L, uv_file fd, char *buf, size_t len, int64_t 
   lua_pushboolean(L, 1);
   if (got == 0) lua_pushnil(L); /* the end of the file */
   else lua_pushlstring(L, buf, (size_t)got);
-  return 2;
+  lua_pushboolean(L, 1);
+  return 3;
 #else
   (void)L, (void)fd, (void)buf, (void)len, (void)offset;
   return 0;
@@ -589,7 +591,7 @@ static int l_write_behind(lua_State *L) {
   if (!err && len) {
     c->data = data;
     c->len = len;
-    c->draining = 0;
+    __atomic_store_n(&c->draining, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&c->has_next, 1, __ATOMIC_RELEASE);
     start = !c->taking && !c->queued;
     c->handed++;

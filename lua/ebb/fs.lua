@@ -66,6 +66,7 @@ end
 -- ---- files ----
 local File = {}
 core.set_file_methods(File)
+local task_yield -- ebb.task's, once needed
 
 local function check_flags(flags)
   if flags ~= nil and type(flags) ~= "string" then
@@ -82,7 +83,14 @@ end
 
 -- read(n [, offset]) -> at most n bytes, or nil at the end of the file.
 function File:read(n, offset, signal)
-  return result("read", nil, core.read(self, n or 65536, offset, signal))
+  local ok, data, at_once = core.read(self, n or 65536, offset, signal)
+  if not ok then return result("read", nil, ok, data, at_once) end
+  -- answered from the page cache: the others get their turn all the same
+  if at_once then
+    task_yield = task_yield or require("ebb.task").yield
+    task_yield()
+  end
+  return data
 end
 
 -- write(data [, offset]) -> bytes written.
