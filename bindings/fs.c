@@ -365,8 +365,10 @@ struct wchain {
   ebb_waitlist waiters;
 };
 
-/* How long the worker waits for the next chunk before it gives the thread
- * back: a new turn in the pool costs more than this. */
+/* How long the worker waits, awake, for the next chunk before it gives the
+ * thread back. The loop thread hands a chunk over every few tens of
+ * microseconds in a steady stream; waking a sleeping thread for each one
+ * costs more than writing it (and made the loop thread wait each time). */
 #define CHAIN_SPIN_NS 50000
 
 static char chain_room_key, chain_idle_key; /* what a waiter waits for */
