@@ -99,6 +99,23 @@ describe("ebb.fs", function()
     assert.equal(0, fs.stat(dir .. "/f").size)
   end)
 
+  it("lets other tasks run between reads, even when the data is at hand", function()
+    fs.write_file(dir .. "/cached", ("c"):rep(64 * 1024))
+    local ticks, seen = 0, {}
+    local ticker = task.spawn(function()
+      while true do
+        ticks = ticks + 1
+        task.yield()
+      end
+    end)
+    local f = fs.open(dir .. "/cached")
+    while f:read(4096) do seen[#seen + 1] = ticks end
+    f:close()
+    ticker:cancel()
+    assert.equal(16, #seen)
+    assert.is_true(seen[16] > seen[1])
+  end)
+
   it("lets many tasks read at once", function()
     fs.write_file(dir .. "/shared", "same")
     local list = {}

@@ -3,6 +3,7 @@ local stream = require "ebb.stream"
 local abort = require "ebb.abort"
 local errors = require "ebb.errors"
 local fs = require "ebb.fs"
+local task = require "ebb.task"
 local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
 
 -- A readable over a list of chunks, and a writable that collects; both log closes.
@@ -83,6 +84,81 @@ describe("ebb.stream", function()
     assert.equal(data:upper(), fs.read_file(p .. ".out"))
     fs.unlink(p)
     fs.unlink(p .. ".out")
+  end)
+
+  describe("fs.writer", function()
+    local function slow_source(n, size, log)
+      local i = 0
+      return stream.readable(function()
+        i = i + 1
+        if i > n then return nil end
+        return string.char(64 + i % 26):rep(size)
+      end, function() log[#log + 1] = "src closed" end)
+    end
+
+    it("writes many chunks in order, small and larger than high_water_mark", function()
+      local p = os.tmpname()
+      local w = fs.writer(p, { high_water_mark = 8 })
+      local parts = {}
+      for i = 1, 500 do
+        local chunk = tostring(i):rep(i % 7 == 0 and 5 or 1)
+        parts[#parts + 1] = chunk
+        w:write(chunk)
+      end
+      w:write("")
+      w:finish()
+      assert.equal(table.concat(parts), fs.read_file(p))
+      fs.unlink(p)
+    end)
+
+    it("raises a failed write as a SystemError, and writes nothing after it", function()
+      local w = fs.writer("/dev/full")
+      local e = raised(function()
+        for _ = 1, 10 do w:write(("x"):rep(65536)) end
+        w:finish()
+      end)
+      assert.is_true(errors.is(e, fs.SystemError))
+      assert.equal("ENOSPC", e.code)
+      assert.equal("write", e.syscall)
+      w:close()
+    end)
+
+    it("raises the failure in a pipeline, after closing every stage", function()
+      local log = {}
+      local e = raised(stream.pipeline, slow_source(20, 65536, log), fs.writer("/dev/full"))
+      assert.equal("ENOSPC", e.code)
+      assert.same({ "src closed" }, log)
+    end)
+
+    it("stops writing when the pipeline is aborted, and closes the file", function()
+      local p = os.tmpname()
+      local ctl = abort.controller()
+      local n = 0
+      local src = stream.readable(function()
+        n = n + 1
+        if n == 50 then ctl:abort("enough") end
+        return ("z"):rep(4096)
+      end)
+      local e = raised(stream.pipeline, src, fs.writer(p), { signal = ctl.signal })
+      assert.equal("enough", e)
+      local size = fs.stat(p).size
+      assert.is_true(size <= 50 * 4096 and size % 4096 == 0)
+      fs.unlink(p)
+    end)
+
+    it("lets a task writing a file be cancelled, and the file still closes", function()
+      local p = os.tmpname()
+      local w = fs.writer(p)
+      local t = task.spawn(function()
+        while true do w:write(("q"):rep(65536)) end
+      end)
+      task.sleep(5)
+      t:cancel("stop")
+      assert.equal("stop", raised(t.await, t))
+      w:close()
+      assert.equal(0, fs.stat(p).size % 65536)
+      fs.unlink(p)
+    end)
   end)
 
   describe("bad input", function()

@@ -66,6 +66,7 @@ end
 -- ---- files ----
 local File = {}
 core.set_file_methods(File)
+local task_yield -- ebb.task's, once needed
 
 local function check_flags(flags)
   if flags ~= nil and type(flags) ~= "string" then
@@ -82,7 +83,14 @@ end
 
 -- read(n [, offset]) -> at most n bytes, or nil at the end of the file.
 function File:read(n, offset, signal)
-  return result("read", nil, core.read(self, n or 65536, offset, signal))
+  local ok, data, at_once = core.read(self, n or 65536, offset, signal)
+  if not ok then return result("read", nil, ok, data, at_once) end
+  -- answered from the page cache: the others get their turn all the same
+  if at_once then
+    task_yield = task_yield or require("ebb.task").yield
+    task_yield()
+  end
+  return data
 end
 
 -- write(data [, offset]) -> bytes written.
@@ -194,43 +202,34 @@ end
 
 -- writer(path [, {append=, mode=, high_water_mark=, signal=}]): a writable
 -- stream into the file. A write returns once the chunk before it is written
--- (one write under way, at most high_water_mark bytes); finish() waits for the
--- last one and closes the file.
+-- (one write under way, at most high_water_mark bytes); finish() waits for
+-- the last one and closes the file.
 function fs.writer(path, opts)
   check_path(path, 1, "writer")
   local o, hwm = stream_opts(opts, "writer")
-  local stream, task = require "ebb.stream", require "ebb.task"
+  local stream = require "ebb.stream"
   local f = result("open", path, core.open(path, o.append and "a" or "w", o.mode, o.signal))
-  local behind
-  local function write_all(chunk)
-    local done = 0
-    while done < #chunk do
-      done = done + f:write(done == 0 and chunk or chunk:sub(done + 1), nil, o.signal)
-    end
-  end
-  local function drain()
-    local t = behind
-    behind = nil
-    if t then t:await() end -- raises the error of a write that failed
+  local write_behind, flush = core.write_behind, core.flush
+  local function flushed(signal)
+    return result("write", nil, flush(f, signal))
   end
   return stream.writable(function(chunk, signal)
-    local ok, reason = require("ebb.core").check_abort(signal or o.signal)
-    if ok == false then error(reason, 0) end
-    drain()
-    if #chunk > hwm then
-      write_all(chunk)
-    else
-      behind = task.spawn(write_all, chunk)
-    end
+    signal = signal or o.signal
+    local ok, again, msg
+    repeat
+      ok, again, msg = write_behind(f, chunk, signal)
+    until ok ~= true or again == nil
+    result("write", nil, ok, again, msg)
+    if #chunk > hwm then flushed(signal) end
   end, {
     high_water_mark = hwm,
-    finish = function()
-      drain()
+    finish = function(signal)
+      flushed(signal or o.signal)
       f:close()
     end,
     close = function()
-      settle(behind)
-      behind = nil
+      -- the file must stay open until the writes under way end
+      require("ebb.task").shield(function() pcall(flush, f) end)
       f:close()
     end,
   })
