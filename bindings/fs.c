@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* preadv2 */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ typedef struct wchain wchain;
 typedef struct file {
   uv_file fd;      /* -1 once closed */
   int closing;
+  int borrowed;    /* a standard stream's fd: never closed here */
   wchain *chain;   /* its write-behind, once used */
 } file;
 
@@ -60,6 +62,7 @@ static void push_file(lua_State *L, uv_file fd) {
   file *f = lua_newuserdata(L, sizeof *f);
   f->fd = fd;
   f->closing = 0;
+  f->borrowed = 0;
   f->chain = NULL;
   luaL_getmetatable(L, FILE_MT);
   lua_setmetatable(L, -2);
@@ -378,6 +381,11 @@ static int write_fully(uv_file fd, const char *p, size_t len) {
     ssize_t n = write(fd, p, len);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN) { /* a non-blocking pipe (a standard stream): wait for room */
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        poll(&pfd, 1, -1);
+        continue;
+      }
       return uv_translate_sys_error(errno);
     }
     p += n;
@@ -665,6 +673,7 @@ static int l_close(lua_State *L) {
   chain_free(f);
   fd = f->fd;
   f->fd = -1;
+  if (f->borrowed) return 1;
   op = new_op(L);
   if (!ebb_current()) { /* outside a task: at once */
     uv_fs_t req;
@@ -680,7 +689,7 @@ static int l_close(lua_State *L) {
 static int file_gc(lua_State *L) {
   file *f = lua_touserdata(L, 1);
   chain_free(f); /* idle: a chain at work keeps its file */
-  if (f->fd >= 0) { /* forgotten: closed now, without waiting */
+  if (f->fd >= 0 && !f->borrowed) { /* forgotten: closed now, without waiting */
     uv_fs_t req;
     uv_fs_close(ebb_loop(), &req, f->fd, NULL);
     uv_fs_req_cleanup(&req);
@@ -713,6 +722,15 @@ static int file_tostring(lua_State *L) {
   return 1;
 }
 
+/* borrow(fd) -> a file over a standard stream's fd, which closing leaves open */
+static int l_borrow(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  if (fd < 0 || fd > 2) return luaL_argerror(L, 1, "0, 1 or 2 expected");
+  push_file(L, fd);
+  ((file *)lua_touserdata(L, -1))->borrowed = 1;
+  return 1;
+}
+
 /* set_file_methods(tbl): the Lua side's methods for every file */
 static int l_set_file_methods(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -729,7 +747,7 @@ int luaopen_ebb_fs_core(lua_State *L) {
     {"rmdir", l_rmdir},   {"unlink", l_unlink}, {"rename", l_rename},   {"open", l_open},
     {"read", l_read},     {"write", l_write},   {"fstat", l_fstat},     {"close", l_close},
     {"write_behind", l_write_behind},           {"flush", l_flush},
-    {"set_file_methods", l_set_file_methods},   {NULL, NULL}};
+    {"set_file_methods", l_set_file_methods},   {"borrow", l_borrow}, {NULL, NULL}};
   luaL_newmetatable(L, FILE_MT);
   lua_pushcfunction(L, file_gc);
   lua_setfield(L, -2, "__gc");

@@ -3,6 +3,7 @@
  * the socket when it can (uv_try_write) and otherwise waits while more than
  * high_water_mark bytes are queued. Written strings are anchored, not copied. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,7 +65,13 @@ void uvs_close(uvs *s) {
   uv_close(&s->u.handle, on_closed);
 }
 
-static void close_tracked(ebb_handle *h) { uvs_close(ebb_container(h, uvs, track)); }
+/* At exit: what was written to the standard output is not dropped. */
+static void close_tracked(ebb_handle *h) {
+  uvs *s = ebb_container(h, uvs, track);
+  while (s->flush_at_exit && !s->closed && !s->write_error && s->u.stream.write_queue_size > 0)
+    uv_run(ebb_loop(), UV_RUN_ONCE);
+  uvs_close(s);
+}
 
 uvs *uvs_push_new(lua_State *L) {
   box *b = lua_newuserdata(L, sizeof *b);
@@ -246,6 +253,10 @@ static int l_write(lua_State *L) {
   if (r) return r;
   if (s->closed) return uvs_push_error(L, UV_EPIPE);
   if (s->write_error) return uvs_push_error(L, s->write_error);
+  if (s->flush_at_exit) { /* print's buffered output goes first */
+    fflush(stdout);
+    fflush(stderr);
+  }
   buf = uv_buf_init((char *)data, (unsigned)len);
   if (s->u.stream.write_queue_size == 0) {
     int wrote = uv_try_write(&s->u.stream, &buf, 1);
@@ -365,29 +376,46 @@ static int box_gc(lua_State *L) {
   return 0;
 }
 
-/* ---- the standard input, when it is a terminal, a pipe or a socket ---- */
+/* ---- the standard streams, when they are terminals, pipes or sockets ---- */
 
-/* stdin() -> stream, or nothing when fd 0 is a file (read it with fs) */
-static int l_stdin(lua_State *L) {
-  uv_handle_type type = uv_guess_handle(0);
+/* A file description of our own for a pipe or terminal on fd, so that
+ * making it non-blocking does not change the one the shell shares. */
+static int reopen_own(int fd) {
+  char path[32];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  return open(path, (fd == 0 ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_CLOEXEC);
+}
+
+/* stdio(fd) -> stream, or nothing when fd is a file or unknown (use fs) */
+static int l_stdio(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1), own, r;
+  uv_handle_type type;
   uvs *s;
-  int flags = fcntl(0, F_GETFL), r;
+  if (fd < 0 || fd > 2) return luaL_argerror(L, 1, "0, 1 or 2 expected");
+  type = uv_guess_handle(fd);
   if (type != UV_TTY && type != UV_NAMED_PIPE && type != UV_TCP) return 0;
+  own = type == UV_TCP ? -1 : reopen_own(fd);
   s = uvs_push_new(L);
-  if (type == UV_TTY) r = uv_tty_init(ebb_loop(), &s->u.tty, 0, 1);
+  if (own < 0) { /* libuv makes fd non-blocking: put it back at close */
+    s->restore_fd = fd;
+    s->fd_flags = fcntl(fd, F_GETFL);
+    if (s->fd_flags < 0) s->restore_fd = -1;
+    own = fd;
+  }
+  if (type == UV_TTY) r = uv_tty_init(ebb_loop(), &s->u.tty, own, fd == 0);
   else if (type == UV_NAMED_PIPE) {
     uv_pipe_init(ebb_loop(), &s->u.pipe, 0);
-    r = uv_pipe_open(&s->u.pipe, 0);
+    r = uv_pipe_open(&s->u.pipe, own);
   } else {
     uv_tcp_init(ebb_loop(), &s->u.tcp);
-    r = uv_tcp_open(&s->u.tcp, 0);
+    s->tcp = 1;
+    r = uv_tcp_open(&s->u.tcp, own);
   }
-  if (flags >= 0) { /* libuv makes fd 0 non-blocking: shared with the shell */
-    s->restore_fd = 0;
-    s->fd_flags = flags;
-  }
+  s->flush_at_exit = fd != 0;
   uvs_opened(s);
+  ebb_handle_lasting(&s->track);
   if (r != 0) {
+    if (own != fd) close(own);
     uvs_close(s);
     return uvs_push_error(L, r);
   }
@@ -407,7 +435,7 @@ int luaopen_ebb_iostream_core(lua_State *L) {
     {"read", l_read},         {"write", l_write}, {"shutdown", l_shutdown},
     {"close", l_close},       {"buffered", l_buffered},
     {"set_high_water_mark", l_set_high_water_mark},
-    {"stdin", l_stdin},       {NULL, NULL}};
+    {"stdio", l_stdio},       {NULL, NULL}};
   uvs_make_metatable(L);
   lua_newtable(L);
   luaL_register(L, NULL, fns);

@@ -32,7 +32,8 @@ typedef struct uvs {
   int restore_fd;         /* >= 0: give this fd its blocking mode back at close */
   int fd_flags;
   unsigned pending;       /* listeners: connections waiting to be accepted */
-  unsigned reading : 1, closed : 1, box_gone : 1, handle_gone : 1, listening : 1, tcp : 1;
+  unsigned reading : 1, closed : 1, box_gone : 1, handle_gone : 1, listening : 1, tcp : 1,
+    flush_at_exit : 1;
 } uvs;
 
 /* A new stream and its Lua userdata (pushed); the caller initializes

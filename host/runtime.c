@@ -46,14 +46,34 @@ void ebb_set_private(lua_State *L, const char *name) {
 void ebb_handle_track(ebb_handle *h, uv_handle_t *uv, void (*close)(ebb_handle *h)) {
   h->uv = uv;
   h->close = close;
+  h->lasting = 0;
   ebb_list_push(&R.handles, &h->link);
   R.nhandles++;
+}
+
+void ebb_handle_lasting(ebb_handle *h) {
+  if (h->lasting) return;
+  h->lasting = 1;
+  R.nhandles--;
 }
 
 void ebb_handle_untrack(ebb_handle *h) {
   if (!ebb_node_linked(&h->link)) return;
   ebb_node_unlink(&h->link);
-  R.nhandles--;
+  if (!h->lasting) R.nhandles--;
+}
+
+void ebb_handle_close_newest(int n) {
+  ebb_node *node = R.handles.prev;
+  while (n > 0 && node != &R.handles) {
+    ebb_handle *h = ebb_container(node, ebb_handle, link);
+    node = node->prev;
+    if (h->lasting) continue;
+    n--;
+    ebb_handle_untrack(h);
+    if (h->close) h->close(h);
+    else if (!uv_is_closing(h->uv)) uv_close(h->uv, NULL);
+  }
 }
 
 int ebb_handle_count(void) { return R.nhandles; }
@@ -71,7 +91,7 @@ void handles_close_all(void) {
   ebb_node *n;
   while ((n = ebb_list_shift(&R.handles)) != NULL) {
     ebb_handle *h = ebb_container(n, ebb_handle, link);
-    R.nhandles--;
+    if (!h->lasting) R.nhandles--;
     if (h->close) h->close(h);
     else if (!uv_is_closing(h->uv)) uv_close(h->uv, NULL);
   }

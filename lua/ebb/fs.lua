@@ -173,11 +173,8 @@ end
 -- file's bytes, in chunks of at most high_water_mark. The next chunk is read
 -- while the caller handles this one (one read ahead, no more); the file is
 -- closed at the end.
-function fs.reader(path, opts)
-  check_path(path, 1, "reader")
-  local o, hwm = stream_opts(opts, "reader")
+local function file_reader(f, o, hwm)
   local stream, task = require "ebb.stream", require "ebb.task"
-  local f = result("open", path, core.open(path, "r", nil, o.signal))
   local ahead
   local function read_ahead() ahead = task.spawn(f.read, f, hwm) end
   return stream.readable(function(signal)
@@ -200,15 +197,18 @@ function fs.reader(path, opts)
   end)
 end
 
+function fs.reader(path, opts)
+  check_path(path, 1, "reader")
+  local o, hwm = stream_opts(opts, "reader")
+  return file_reader(result("open", path, core.open(path, "r", nil, o.signal)), o, hwm)
+end
+
 -- writer(path [, {append=, mode=, high_water_mark=, signal=}]): a writable
 -- stream into the file. A write returns once the chunk before it is written
 -- (one write under way, at most high_water_mark bytes); finish() waits for
 -- the last one and closes the file.
-function fs.writer(path, opts)
-  check_path(path, 1, "writer")
-  local o, hwm = stream_opts(opts, "writer")
+local function file_writer(f, o, hwm)
   local stream = require "ebb.stream"
-  local f = result("open", path, core.open(path, o.append and "a" or "w", o.mode, o.signal))
   local write_behind, flush = core.write_behind, core.flush
   local function flushed(signal)
     return result("write", nil, flush(f, signal))
@@ -233,6 +233,29 @@ function fs.writer(path, opts)
       f:close()
     end,
   })
+end
+
+function fs.writer(path, opts)
+  check_path(path, 1, "writer")
+  local o, hwm = stream_opts(opts, "writer")
+  return file_writer(result("open", path, core.open(path, o.append and "a" or "w", o.mode, o.signal)), o, hwm)
+end
+
+-- A stream over a standard stream's fd (0, 1 or 2) that is a file: closing
+-- it leaves the fd open.
+function fs._stdio(fd, hwm)
+  hwm = hwm or 65536
+  local f = core.borrow(fd)
+  if fd == 0 then return file_reader(f, {}, hwm) end
+  -- each write returns once written, in order with print and io.write
+  local w = file_writer(f, {}, 0)
+  local push = w._push
+  w._push = function(chunk, signal)
+    io.stdout:flush()
+    io.stderr:flush()
+    return push(chunk, signal)
+  end
+  return w
 end
 
 return fs

@@ -3,10 +3,31 @@ local ebb = { version = require("ebb.core").version }
 
 local private_shutdown = require("ebb.core").shutdown_signal
 
+local STDIO = { stdin = 0, stdout = 1, stderr = 2 }
+
+-- ebb.stdin, ebb.stdout, ebb.stderr: streams with backpressure. A terminal,
+-- pipe or socket gets a file description of its own, so its blocking mode is
+-- not changed for the processes that share it; a file is read and written
+-- through libuv's file requests.
+local function stdio(name)
+  local fd = STDIO[name]
+  local h, code, msg = require("ebb.iostream.core").stdio(fd)
+  if h then
+    return require("ebb.iostream").wrap(h, { name = name, readable = fd == 0, writable = fd ~= 0 })
+  end
+  if code then error(("%s: %s, open %s"):format(h, code, msg, name), 3) end
+  return require("ebb.fs")._stdio(fd)
+end
+
 return setmetatable(ebb, {
   __index = function(t, k)
     if k == "shutdown" then
       local s = private_shutdown()
+      rawset(t, k, s)
+      return s
+    end
+    if STDIO[k] then
+      local s = stdio(k)
       rawset(t, k, s)
       return s
     end

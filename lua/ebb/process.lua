@@ -99,7 +99,8 @@ local function forget_listeners(p)
   for k = 1, #offs do offs[k]() end
 end
 
--- wait([signal]) -> exit code, signal name (nil unless a signal ended it).
+-- wait([signal]) -> exit code, signal name: (code, nil) when it exited,
+-- (nil, "SIGTERM") when a signal ended it.
 -- A wait that is aborted or cancelled kills the child first.
 function Process:wait(signal)
   local ok, reason = core.wait(self._h, signal)
@@ -109,6 +110,7 @@ function Process:wait(signal)
   end
   forget_listeners(self)
   local _, code, sig = core.status(self._h)
+  if sig then code = nil end
   return code, sig
 end
 

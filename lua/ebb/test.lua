@@ -50,7 +50,8 @@ end
 local function run_in_task(fn, opts, state)
   local owner = state.next_owner
   state.next_owner = owner + 1
-  local timers = core.stats().timers
+  local stats = core.stats()
+  local timers, handles = stats.timers, stats.handles
   local t = task.spawn(fn)
   task._own(t, owner)
   state.unhandled = {}
@@ -76,6 +77,11 @@ local function run_in_task(fn, opts, state)
   end
   local extra = core.stats().timers - timers
   if extra > 0 then error(("the spec left %d timer(s) armed"):format(extra), 0) end
+  extra = core.stats().handles - handles
+  if extra > 0 then
+    core.close_newest_handles(extra)
+    error(("the spec left %d handle(s) open (sockets, listeners, pipes or processes; they were closed)"):format(extra), 0)
+  end
 end
 
 local function install(busted, opts, state)
