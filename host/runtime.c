@@ -1,5 +1,6 @@
 /* The lua_State and the loop: module loading, the host's private table, the
  * root task, error reports, shutdown signals and an orderly exit. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,22 @@ static int l_os_exit(lua_State *L) {
   return 0;
 }
 
+/* ---- a closed standard output ---- */
+
+/* SIGPIPE is ignored so that a peer closing a socket or pipe is an EPIPE
+ * error, not the end of the process; print to a closed stdout then ends the
+ * process as the signal would have (`ebb script | head`). */
+static int l_print(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 0);
+  if (ferror(stdout) && errno == EPIPE) {
+    clearerr(stdout);
+    runtime_exit(L, 128 + SIGPIPE);
+  }
+  return 0;
+}
+
 /* ---- start-up ---- */
 
 static int l_preload_embedded(lua_State *L) {
@@ -204,6 +221,10 @@ lua_State *runtime_open(void) {
   preload(L, "ebb.iostream.core", luaopen_ebb_iostream_core);
   preload(L, "ebb.net.core", luaopen_ebb_net_core);
   preload(L, "ebb.process.core", luaopen_ebb_process_core);
+  signal(SIGPIPE, SIG_IGN);
+  lua_getglobal(L, "print");
+  lua_pushcclosure(L, l_print, 1);
+  lua_setglobal(L, "print");
   lua_getglobal(L, "os");
   lua_pushcfunction(L, l_os_exit);
   lua_setfield(L, -2, "exit");
