@@ -110,6 +110,14 @@ static int l_resolve(lua_State *L) {
 
 /* ---- connecting ---- */
 
+/* A task handed a new connection but cancelled before it ran: nobody will
+ * ever get the stream, so it is closed now rather than by the GC. */
+static void drop_handed(ebb_wait *w, int handed) {
+  uvs *s = w->owner;
+  w->owner = NULL;
+  if (handed && s) uvs_close(s);
+}
+
 static void on_connected(uv_connect_t *req, int status) {
   connect_op *op = (connect_op *)req;
   lua_State *L = ebb_main_state();
@@ -122,7 +130,11 @@ static void on_connected(uv_connect_t *req, int status) {
       ebb_wake_done(op->wait, 2);
     }
     op->wait->owner = NULL;
-    if (status < 0) uvs_close(op->s);
+    if (co && status == 0) {
+      op->wait->owner = op->s;
+      op->wait->on_cancel = drop_handed;
+    }
+    if (status < 0 || !co) uvs_close(op->s);
   }
   if (ebb_lua_alive()) luaL_unref(L, LUA_REGISTRYINDEX, op->box_ref);
   free(op);
@@ -189,18 +201,29 @@ static int accept_into(lua_State *co, uvs *server) {
 static void on_connection(uv_stream_t *stream, int status) {
   uvs *server = (uvs *)stream;
   ebb_node *n;
-  if (status < 0) {
+  if (status < 0) { /* the waiting accept fails, rather than waiting forever */
     server->read_error = status;
+    while ((n = ebb_list_shift(&server->readers)) != NULL) {
+      lua_State *co = ebb_wake_push(ebb_container(n, ebb_wait, link));
+      if (co) ebb_wake_done(ebb_container(n, ebb_wait, link), uvs_push_error(co, status));
+    }
     return;
   }
   server->pending++;
   while (server->pending && (n = ebb_list_shift(&server->readers)) != NULL) {
     ebb_wait *w = ebb_container(n, ebb_wait, link);
     lua_State *co = ebb_wake_push(w);
+    int r;
     if (!co) continue;
     server->pending--;
+    if ((r = accept_into(co, server)) != 0) { /* an error, not the end (nil) */
+      ebb_wake_done(w, uvs_push_error(co, r));
+      continue;
+    }
     lua_pushboolean(co, 1);
-    if (accept_into(co, server) != 0) lua_pushnil(co);
+    lua_insert(co, -2);
+    w->owner = uvs_check(co, -1);
+    w->on_cancel = drop_handed;
     ebb_wake_done(w, 2);
   }
 }

@@ -2,6 +2,7 @@
  * streams (ebb streams, uvstream.c), an exit status tasks can wait for, and
  * kill. The process handle closes itself when the child exits. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "uvstream.h"
@@ -142,6 +143,8 @@ static int l_spawn(lua_State *L) {
   o.stdio_count = 3;
   if (!(p = calloc(1, sizeof *p))) return luaL_error(L, "out of memory");
   ebb_waitlist_init(&p->waiters);
+  fflush(stdout); /* what print wrote comes before what an inheriting child writes */
+  fflush(stderr);
   r = uv_spawn(ebb_loop(), &p->h, &o);
   if (r != 0) {
     for (i = 0; i < 3; i++)
@@ -185,16 +188,33 @@ static int l_status(lua_State *L) {
   return 3;
 }
 
-static int check_signal_arg(lua_State *L, int idx) {
+/* The signal at idx: a name ("SIGTERM" or "TERM") or a number; -1 if neither. */
+static int signal_at(lua_State *L, int idx) {
   int i;
-  if (lua_isnoneornil(L, idx)) return SIGTERM;
-  if (lua_type(L, idx) == LUA_TNUMBER) return (int)lua_tointeger(L, idx);
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Number n = lua_tonumber(L, idx);
+    return n >= 0 && n < 65 && n == (int)n ? (int)n : -1;
+  }
   if (lua_type(L, idx) == LUA_TSTRING) {
     const char *name = lua_tostring(L, idx);
     for (i = 0; signals[i].name; i++)
       if (!strcmp(signals[i].name, name) || !strcmp(signals[i].name + 3, name)) return signals[i].num;
   }
-  return luaL_argerror(L, idx, "signal name (\"SIGTERM\", \"SIGKILL\", ...) or number expected");
+  return -1;
+}
+
+static int check_signal_arg(lua_State *L, int idx) {
+  int sig = lua_isnoneornil(L, idx) ? SIGTERM : signal_at(L, idx);
+  if (sig < 0) return luaL_argerror(L, idx, "signal name (\"SIGTERM\", \"SIGKILL\", ...) or number expected");
+  return sig;
+}
+
+/* signal_number(name or number) -> number | nil */
+static int l_signal_number(lua_State *L) {
+  int sig = signal_at(L, 1);
+  if (sig < 0) return 0;
+  lua_pushinteger(L, sig);
+  return 1;
 }
 
 /* kill(process, signal) -> true | nil, code, msg; false when it has exited */
@@ -227,7 +247,8 @@ static int process_gc(lua_State *L) {
 
 int luaopen_ebb_process_core(lua_State *L) {
   static const luaL_Reg fns[] = {{"spawn", l_spawn}, {"wait", l_wait}, {"status", l_status},
-                                 {"kill", l_kill},   {"pid", l_pid},   {NULL, NULL}};
+                                 {"kill", l_kill},   {"pid", l_pid},   {"signal_number", l_signal_number},
+                                 {NULL, NULL}};
   luaL_newmetatable(L, PROCESS_MT);
   lua_pushcfunction(L, process_gc);
   lua_setfield(L, -2, "__gc");

@@ -33,13 +33,19 @@ int uvs_push_error(lua_State *L, int err) {
   return 3;
 }
 
-static void maybe_free(uvs *s) {
-  if (!s->box_gone || !s->handle_gone) return;
+static void drop_chunks(uvs *s) {
   while (s->head) {
     uvs_chunk *c = s->head;
     s->head = c->next;
     free(c);
   }
+  s->tail = NULL;
+  s->buffered = 0;
+}
+
+static void maybe_free(uvs *s) {
+  if (!s->box_gone || !s->handle_gone) return;
+  drop_chunks(s);
   free(s->rbuf);
   free(s);
 }
@@ -60,6 +66,7 @@ void uvs_close(uvs *s) {
   if (s->closed) return;
   s->closed = 1;
   s->reading = 0;
+  drop_chunks(s); /* what was read and not taken is dropped with the stream */
   ebb_handle_untrack(&s->track);
   restore_blocking(s);
   uv_close(&s->u.handle, on_closed);
@@ -132,8 +139,11 @@ static void stop_reading(uvs *s) {
   uv_read_stop(&s->u.stream);
 }
 
-/* A reader woken with a chunk but cancelled before it ran: the chunk goes
- * back to the front, for the next reader. */
+static int hand_to_reader(uvs *s, const char *data, size_t len);
+
+/* A reader woken with a chunk but cancelled before it ran: the chunk goes to
+ * the next waiting reader (which may get no other), or back to the front of
+ * the buffer. The string stays on co's stack until this returns. */
 static void reader_cancelled(ebb_wait *w, int handed) {
   uvs *s = w->owner;
   lua_State *co = ebb_wait_thread(w);
@@ -141,6 +151,7 @@ static void reader_cancelled(ebb_wait *w, int handed) {
   const char *data;
   if (!handed || s->closed || lua_gettop(co) < 2 || lua_type(co, 2) != LUA_TSTRING) return;
   data = lua_tolstring(co, 2, &len);
+  if (hand_to_reader(s, data, len)) return;
   queue_chunk(s, data, len, 1);
   if (s->buffered >= s->high_water_mark) stop_reading(s);
 }

@@ -15,7 +15,7 @@ local function stdio(name)
   if h then
     return require("ebb.iostream").wrap(h, { name = name, readable = fd == 0, writable = fd ~= 0 })
   end
-  if code then error(("%s: %s, open %s"):format(h, code, msg, name), 3) end
+  if code then error(("%s: %s, open %s"):format(code, msg, name), 3) end
   return require("ebb.fs")._stdio(fd)
 end
 

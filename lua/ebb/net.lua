@@ -6,9 +6,11 @@ local stream_core = require "ebb.iostream.core"
 local iostream = require "ebb.iostream"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
+local abort = require "ebb.abort"
 local host_core = require "ebb.core"
 
-local type, error, setmetatable, tostring, pcall, pairs = type, error, setmetatable, tostring, pcall, pairs
+local type, error, setmetatable, tostring, pcall, pairs, ipairs = type, error, setmetatable, tostring, pcall, pairs,
+  ipairs
 
 local net = {}
 local SystemError = errors.SystemError
@@ -24,7 +26,18 @@ local function check_args(fname, host, port, opts, opts_pos)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #%d to '%s' (table of options expected, got %s)"):format(opts_pos, fname, type(opts)), 3)
   end
-  return opts or {}
+  opts = opts or {}
+  for _, name in ipairs({ "high_water_mark", "backlog" }) do
+    local v = opts[name]
+    if v ~= nil and (type(v) ~= "number" or not (v >= 1)) then
+      error(("bad argument #%d to '%s' (option '%s' must be a number, at least 1)"):format(opts_pos, fname, name), 3)
+    end
+  end
+  if opts.signal ~= nil and not abort.is_signal(opts.signal) then
+    error(("bad argument #%d to '%s' (option 'signal' must be an abort signal, got %s)"):format(opts_pos, fname,
+      type(opts.signal)), 3)
+  end
+  return opts
 end
 
 local function system_error(code, msg, syscall, address, port)
@@ -56,6 +69,9 @@ local function wrap(s, name, opts)
   local conn = iostream.wrap(s, { name = name, high_water_mark = opts.high_water_mark })
   describe(s, conn, false)
   describe(s, conn, true)
+  if not name and conn.remote_address then -- a server's end: named by its peer
+    conn.name = ("%s:%d"):format(conn.remote_address, conn.remote_port)
+  end
   if opts.nodelay then core.set_nodelay(s, true) end
   return conn
 end
@@ -88,7 +104,7 @@ local Server = {}
 Server.__index = Server
 
 local function serve(server, s, handler)
-  local conn = wrap(s, "connection", server._opts)
+  local conn = wrap(s, nil, server._opts)
   local ok, err = pcall(handler, conn)
   conn:close()
   server._live[task.current()] = nil

@@ -6,6 +6,7 @@ local core = require "ebb.process.core"
 local iostream = require "ebb.iostream"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
+local abort = require "ebb.abort"
 
 local type, error, setmetatable, tostring, pairs, ipairs = type, error, setmetatable, tostring, pairs, ipairs
 local sort, concat = table.sort, table.concat
@@ -13,25 +14,29 @@ local sort, concat = table.sort, table.concat
 local process = {}
 local SystemError = errors.SystemError
 
-local function badarg(n, msg, level) error(("bad argument #%d to 'spawn' (%s)"):format(n, msg), level or 3) end
+-- level 4: the caller of spawn or run (badarg <- check_args <- spawn/run <- caller);
+-- 5 from the helpers of check_args
+local function badarg(fname, n, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 4)
+end
 
 local MODES = { pipe = true, inherit = true, ignore = true }
 
-local function check_mode(opts, name)
+local function check_mode(fname, opts, name)
   local m = opts[name]
   if m == nil then return "pipe" end
   if not MODES[m] then
-    badarg(3, ("option '%s' must be \"pipe\", \"inherit\" or \"ignore\", got %s"):format(name, tostring(m)), 4)
+    badarg(fname, 3, ("option '%s' must be \"pipe\", \"inherit\" or \"ignore\", got %s"):format(name, tostring(m)), 5)
   end
   return m
 end
 
 -- {NAME = value} -> {"NAME=value", ...} in a stable order
-local function env_list(env)
+local function env_list(fname, env)
   local out = {}
   for k, v in pairs(env) do
     if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
-      badarg(3, "option 'env' must map names to strings", 4)
+      badarg(fname, 3, "option 'env' must map names to strings", 5)
     end
     out[#out + 1] = k .. "=" .. v
   end
@@ -39,19 +44,34 @@ local function env_list(env)
   return out
 end
 
-local function check_args(cmd, args, opts)
-  if type(cmd) ~= "string" or cmd == "" then badarg(1, "command string expected, got " .. type(cmd)) end
-  if args ~= nil and type(args) ~= "table" then badarg(2, "table of arguments expected, got " .. type(args)) end
+-- Everything spawn needs, checked: opts, then the argument strings, the
+-- environment list (or nil) and the three modes.
+local function check_args(fname, cmd, args, opts)
+  if type(cmd) ~= "string" or cmd == "" then badarg(fname, 1, "command string expected, got " .. type(cmd)) end
+  if args ~= nil and type(args) ~= "table" then badarg(fname, 2, "table of arguments expected, got " .. type(args)) end
+  local list = {}
   for i, a in ipairs(args or {}) do
     if type(a) ~= "string" and type(a) ~= "number" then
-      badarg(2, ("argument %d must be a string, got %s"):format(i, type(a)))
+      badarg(fname, 2, ("argument %d must be a string, got %s"):format(i, type(a)))
     end
+    list[i] = tostring(a)
   end
-  if opts ~= nil and type(opts) ~= "table" then badarg(3, "table of options expected, got " .. type(opts)) end
+  if opts ~= nil and type(opts) ~= "table" then badarg(fname, 3, "table of options expected, got " .. type(opts)) end
   opts = opts or {}
-  if opts.env ~= nil and type(opts.env) ~= "table" then badarg(3, "option 'env' must be a table") end
-  if opts.cwd ~= nil and type(opts.cwd) ~= "string" then badarg(3, "option 'cwd' must be a string") end
-  return opts
+  if opts.env ~= nil and type(opts.env) ~= "table" then badarg(fname, 3, "option 'env' must be a table") end
+  if opts.cwd ~= nil and type(opts.cwd) ~= "string" then badarg(fname, 3, "option 'cwd' must be a string") end
+  local hwm = opts.high_water_mark
+  if hwm ~= nil and (type(hwm) ~= "number" or not (hwm >= 1)) then
+    badarg(fname, 3, "option 'high_water_mark' must be a number of bytes, at least 1")
+  end
+  if opts.signal ~= nil and not abort.is_signal(opts.signal) then
+    badarg(fname, 3, "option 'signal' must be an abort signal, got " .. type(opts.signal))
+  end
+  if opts.kill_signal ~= nil and not core.signal_number(opts.kill_signal) then
+    badarg(fname, 3, "option 'kill_signal' must be a signal name or number, got " .. tostring(opts.kill_signal))
+  end
+  return opts, list, opts.env and env_list(fname, opts.env) or nil,
+    check_mode(fname, opts, "stdin"), check_mode(fname, opts, "stdout"), check_mode(fname, opts, "stderr")
 end
 
 local Process = {}
@@ -67,14 +87,10 @@ end
 -- table that replaces the environment), cwd, stdin/stdout/stderr ("pipe",
 -- "inherit", "ignore"), signal (aborting it kills the child), kill_signal
 -- (what killing sends, default "SIGTERM"), high_water_mark for the pipes.
-function process.spawn(cmd, args, opts)
-  opts = check_args(cmd, args, opts)
-  local list = {}
-  for i, a in ipairs(args or {}) do list[i] = tostring(a) end
-  local h, i, o, e = core.spawn(cmd, list, opts.env and env_list(opts.env) or nil, opts.cwd,
-    check_mode(opts, "stdin"), check_mode(opts, "stdout"), check_mode(opts, "stderr"), opts.detached)
+local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
+  local h, i, o, e = core.spawn(cmd, list, env, opts.cwd, stdin, stdout, stderr, opts.detached)
   if not h then
-    error(SystemError(("%s: %s, spawn %s"):format(i, o, cmd), { code = i, syscall = "spawn", path = cmd }), 2)
+    error(SystemError(("%s: %s, spawn %s"):format(i, o, cmd), { code = i, syscall = "spawn", path = cmd }), 3)
   end
   local name = "spawn " .. cmd
   local p = setmetatable({
@@ -90,6 +106,10 @@ function process.spawn(cmd, args, opts)
   if owner then offs[#offs + 1] = owner.signal:on_abort(kill) end
   p._offs = offs
   return p
+end
+
+function process.spawn(cmd, args, opts)
+  return spawn(cmd, check_args("spawn", cmd, args, opts))
 end
 
 local function forget_listeners(p)
@@ -116,7 +136,12 @@ end
 
 -- kill([signal "SIGTERM"]) -> true if sent, false when the child has exited.
 function Process:kill(sig)
-  local ok, code, msg = core.kill(self._h, sig or self.kill_signal)
+  local num = core.signal_number(sig or self.kill_signal)
+  if not num then
+    error("bad argument #1 to 'kill' (signal name (\"SIGTERM\", \"SIGKILL\", ...) or number expected, got " ..
+      tostring(sig) .. ")", 2)
+  end
+  local ok, code, msg = core.kill(self._h, num)
   if ok == nil then
     error(SystemError(("%s: %s, kill %d"):format(code, msg, self.pid), { code = code, syscall = "kill" }), 2)
   end
@@ -133,9 +158,10 @@ end
 function Process:close()
   self:kill()
   forget_listeners(self)
-  for _, s in ipairs({ self.stdin, self.stdout, self.stderr }) do
-    if s then s:close() end
-  end
+  -- not ipairs: a stream that is not a pipe is a hole in the list
+  if self.stdin then self.stdin:close() end
+  if self.stdout then self.stdout:close() end
+  if self.stderr then self.stderr:close() end
 end
 Process.__close = Process.close
 
@@ -148,8 +174,8 @@ end
 -- run(cmd, args [, opts]) -> {code=, signal=, stdout=, stderr=}: the child
 -- with its output collected (stdin gets opts.input, if any).
 function process.run(cmd, args, opts)
-  opts = check_args(cmd, args, opts)
-  local p = process.spawn(cmd, args, opts)
+  local p = spawn(cmd, check_args("run", cmd, args, opts))
+  opts = opts or {}
   local out, err = {}, {}
   local function collect(s, into)
     if s then for chunk in s:chunks() do into[#into + 1] = chunk end end
@@ -163,7 +189,12 @@ function process.run(cmd, args, opts)
     task.all(readers)
   end)
   if not ok then
+    for k = 1, #readers do readers[k]:cancel(why) end
     p:close()
+    task.shield(function() -- reaped, and the readers ended, before we return, even when cancelled
+      p:wait()
+      task.all_settled(readers)
+    end)
     error(why, 0)
   end
   local code, sig = p:wait()
