@@ -182,8 +182,6 @@ void clock_arm(void) {
   clk.uv_active = 1;
 }
 
-int clock_uv_active(void) { return clk.uv_active && clk.strong > 0; } /* counted by libuv when ref'd */
-
 void clock_init(uv_loop_t *loop) {
   clk.mode = CLOCK_REAL;
   clk.base = 0;

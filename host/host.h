@@ -15,14 +15,12 @@ double clock_next_deadline(void);
 void clock_set_frozen_time(double ms);
 int clock_mode(void);
 void clock_set_mode(int mode);
-int clock_uv_active(void);
 size_t clock_timer_count(void); /* every armed timer, weak ones too */
 
 void sched_init(lua_State *L);
 void sched_close(lua_State *L);
 /* Runs the loop until nothing is left; returns how the root task ended. */
 void sched_run(lua_State *L);
-int sched_internal_handles(void);
 
 void signal_init(lua_State *L);
 void handles_close_all(void);

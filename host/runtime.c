@@ -79,8 +79,6 @@ void ebb_handle_close_newest(int n) {
 
 int ebb_handle_count(void) { return R.nhandles; }
 
-/* Handles of the host itself that must not count as the script's I/O. */
-int sched_internal_handles(void) { return clock_uv_active(); }
 
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;

@@ -304,9 +304,18 @@ static void report_unhandled(void) {
 
 /* ---- the loop ---- */
 
-static int io_pending(uv_loop_t *loop) {
-  int n = (int)loop->active_handles + (int)loop->active_reqs.count;
-  return n - sched_internal_handles() - watchdog_active() > 0;
+/* Requests under way (file operations, connects, writes, lookups): their
+ * answers come soon, so virtual time waits for them. Open handles that wait
+ * for the outside world (a listener, a read, a child) do not hold it back. */
+static int requests_pending(uv_loop_t *loop) { return loop->active_reqs.count > 0; }
+
+/* clock.auto: with nothing ready and no request under way, the events that
+ * have already arrived are taken first, then the clock jumps to the next timer. */
+static int auto_jump(uv_loop_t *loop) {
+  if (clock_mode() != CLOCK_AUTO || !clock_timer_count() || requests_pending(loop)) return 0;
+  uv_run(loop, UV_RUN_NOWAIT);
+  if (sched.nready || ring_pending(0) > 0 || requests_pending(loop)) return 1;
+  return clock_fire_next(INFINITY);
 }
 
 void sched_run(lua_State *L) {
@@ -330,9 +339,7 @@ void sched_run(lua_State *L) {
       wake_list(&sched.idle);
       continue;
     }
-    if (clock_mode() == CLOCK_AUTO && clock_timer_count() && !io_pending(loop) &&
-        clock_fire_next(INFINITY))
-      continue;
+    if (auto_jump(loop)) continue;
     clock_arm();
     if (!uv_loop_alive(loop)) break;
     uv_run(loop, UV_RUN_ONCE);

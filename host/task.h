@@ -88,7 +88,6 @@ void timer_fire(ebb_timer *tm);
 void wait_arm(ebb_task *t);
 void wake_list(ebb_waitlist *list);
 int push_aborted(lua_State *L, ebb_signal *s);
-int watchdog_active(void);
 /* Like ebb_wait_on, but the limit is real time, outside the clock (ebb test). */
 int ebb_wait_real(lua_State *L, ebb_waitlist *list, double ms);
 

@@ -48,7 +48,6 @@ static uv_timer_t watchdog;
 static ebb_task *watched;
 static int watchdog_on;
 
-int watchdog_active(void) { return watchdog_on; }
 
 void wait_detach(ebb_wait *w) {
   if (watched == wait_task(w)) {
