@@ -22,9 +22,16 @@ describe("the REPL", function()
     s = tmux.start()
     s:wait_for(">")
   end)
+  -- every session ends with Ctrl-D, and cleanly (no leak, no sanitizer report)
   after_each(function()
-    if s then s:close() end
+    local session = s
     s = nil
+    if not session then return end
+    local ok, status, screen = true, 0, ""
+    if not session.exited then ok, status, screen = pcall(session.exit, session) end
+    session:close()
+    assert(ok, status)
+    assert.equal(0, status, screen)
   end)
 
   it("awaits a wait typed at the prompt", function()
@@ -103,6 +110,7 @@ describe("the REPL", function()
     s:wait_for("To exit, press Ctrl+C again or Ctrl+D")
     s:keys("C-c")
     s:wait_for("[exited 0]")
+    s.exited = true
   end)
 
   it("exits on Ctrl-D and keeps the history in a file only the user can read", function()
@@ -110,6 +118,7 @@ describe("the REPL", function()
     s:wait_for("\n3\n")
     s:keys("C-d")
     s:wait_for("[exited 0]")
+    s.exited = true
     local mode = run.sh("stat -c %a " .. run.quote(s.home .. "/.ebb_history"))
     assert.equal("600\n", mode)
     local saved = run.read_file(s.home .. "/.ebb_history"):gsub("\\040", " ")

@@ -73,6 +73,14 @@ function Session:line(text)
   self:keys("Enter")
 end
 
+-- Ctrl-D at the prompt: the exit status ebb ended with (under the sanitizers,
+-- a leak or an error report makes it nonzero) and the screen.
+function Session:exit()
+  self:keys("C-e", "C-u", "C-d")
+  local screen = self:wait_for("[exited ")
+  return tonumber(screen:match("%[exited (%d+)%]")), screen
+end
+
 function Session:close()
   sh(("tmux -L %s kill-server 2>/dev/null"):format(self.sock))
   os.execute("rm -rf " .. run.quote(self.home))
