@@ -27,13 +27,17 @@ static struct {
   int complete_ref;   /* repl.lua's completer */
   char **matches;
   int nmatches, next_match;
-} P = { 0, NULL, NULL, 0, NULL, LUA_NOREF, NULL, 0, 0 };
+  int tty;            /* 0: stdin is a pipe or file, read line by line without libedit */
+  char *pending;      /* what was read from such stdin and not yet handed out */
+  size_t npending;
+  int eof;
+} P = { 0, NULL, NULL, 0, NULL, LUA_NOREF, NULL, 0, 0, 0, NULL, 0, 0 };
 
 static void stop_prompt(void) {
   if (!P.showing) return;
   P.showing = 0;
   uv_poll_stop(&P.in->poll);
-  rl_callback_handler_remove(); /* the terminal goes back to cooked mode */
+  if (P.tty) rl_callback_handler_remove(); /* the terminal goes back to cooked mode */
 }
 
 /* Ends readline()'s wait with the values the caller pushes: 1, 2 or 0 of them. */
@@ -55,6 +59,40 @@ static void on_line(char *line) {
   free(line);
 }
 
+/* Not a terminal: the next whole line of what was read (or the rest at the
+ * end of input), NULL when there is none yet. */
+static char *take_line(void) {
+  char *nl = P.npending ? memchr(P.pending, '\n', P.npending) : NULL;
+  size_t len = nl ? (size_t)(nl - P.pending) : P.npending;
+  char *line;
+  if (!nl && !(P.eof && P.npending)) return NULL;
+  if (!(line = malloc(len + 1))) return NULL;
+  memcpy(line, P.pending, len);
+  line[len] = '\0';
+  if (nl) len++;
+  memmove(P.pending, P.pending + len, P.npending - len);
+  P.npending -= len;
+  return line;
+}
+
+static void fill(void) {
+  char buf[4096], *grown;
+  ssize_t n = read(0, buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) P.eof = 1;
+  else if ((grown = realloc(P.pending, P.npending + (size_t)n)) != NULL) {
+    P.pending = grown;
+    memcpy(P.pending + P.npending, buf, (size_t)n);
+    P.npending += (size_t)n;
+  } else P.eof = 1;
+}
+
+static void read_pipe(void) {
+  char *line;
+  fill();
+  if ((line = take_line()) != NULL || P.eof) on_line(line);
+}
+
 static void on_readable(uv_poll_t *h, int status, int events) {
   (void)h;
   (void)events;
@@ -62,7 +100,8 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     on_line(NULL);
     return;
   }
-  rl_callback_read_char();
+  if (P.tty) rl_callback_read_char();
+  else read_pipe();
 }
 
 /* Ctrl-C at the prompt (the host's SIGINT handler asks first): the line is
@@ -99,13 +138,29 @@ static int l_readline(lua_State *L) {
   int r;
   if (!P.started) return luaL_error(L, "the REPL's terminal is not started");
   if (P.waiter) return luaL_error(L, "readline is already waiting");
+  if (!P.tty) {
+    char *line = take_line();
+    /* a file cannot be polled, and reading one never blocks for long */
+    while (!P.in && !line && !P.eof) {
+      fill();
+      line = take_line();
+    }
+    if (line || P.eof) {
+      if (line) lua_pushstring(L, line);
+      else lua_pushnil(L);
+      free(line);
+      return 1;
+    }
+  }
   r = ebb_wait_on(L, NULL, -1, 0);
   if (lua_status(L) != LUA_YIELD) return r; /* aborted already */
   t->wait.on_cancel = on_cancel;
   P.waiter = &t->wait;
   P.showing = 1;
-  rl_callback_handler_install(prompt, on_line);
-  rl_end = rl_point = 0; /* libedit updates them only as keys are read */
+  if (P.tty) {
+    rl_callback_handler_install(prompt, on_line);
+    rl_end = rl_point = 0; /* libedit updates them only as keys are read */
+  }
   uv_poll_start(&P.in->poll, UV_READABLE, on_readable);
   return r;
 }
@@ -115,12 +170,12 @@ static int l_write(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   FILE *f = luaL_optinteger(L, 2, 1) == 2 ? stderr : stdout;
-  if (P.showing) {
+  if (P.showing && P.tty) {
     fputs("\r\x1b[K", stdout);
     fflush(stdout);
   }
   fwrite(s, 1, len, f);
-  if (P.showing) {
+  if (P.showing && P.tty) {
     if (len && s[len - 1] != '\n') fputc('\n', f);
     fflush(f);
     rl_forced_update_display();
@@ -130,7 +185,7 @@ static int l_write(lua_State *L) {
 }
 
 static int l_showing(lua_State *L) {
-  lua_pushboolean(L, P.showing);
+  lua_pushboolean(L, P.showing && P.tty);
   return 1;
 }
 
@@ -215,6 +270,9 @@ static void stop_all(void) {
   free_matches();
   free(P.history);
   P.history = NULL;
+  free(P.pending);
+  P.pending = NULL;
+  P.npending = 0;
 }
 
 /* Closed by the host at exit, or by stop(). */
@@ -225,7 +283,7 @@ static void close_in(ebb_handle *h) {
   if (!uv_is_closing((uv_handle_t *)&p->poll)) uv_close((uv_handle_t *)&p->poll, poll_closed);
 }
 
-/* start(history_file or nil, history_size, completer) */
+/* start(history_file or nil, history_size, completer) → whether stdin is a terminal */
 static int l_start(lua_State *L) {
   const char *history = luaL_optstring(L, 1, NULL);
   int size = (int)luaL_optinteger(L, 2, 1000), flags;
@@ -233,19 +291,25 @@ static int l_start(lua_State *L) {
   luaL_checktype(L, 3, LUA_TFUNCTION);
   if (P.started) return luaL_error(L, "the REPL's terminal is already started");
   if (!(p = malloc(sizeof *p))) return luaL_error(L, "out of memory");
+  P.tty = isatty(0);
   if (uv_poll_init(ebb_loop(), &p->poll, 0) != 0) {
     free(p);
-    return luaL_error(L, "cannot watch standard input");
+    p = NULL;
+    if (P.tty) return luaL_error(L, "cannot watch standard input");
+  } else {
+    /* uv_poll_init made stdin non-blocking, which libedit's reads (and the
+     * shell after us) do not expect; readiness is all the poll is for */
+    if ((flags = fcntl(0, F_GETFL)) >= 0) fcntl(0, F_SETFL, flags & ~O_NONBLOCK);
+    ebb_handle_track(&p->handle, (uv_handle_t *)&p->poll, close_in);
+    ebb_handle_lasting(&p->handle);
   }
-  /* uv_poll_init made stdin non-blocking, which libedit's reads (and the
-   * shell after us) do not expect; readiness is all the poll is for */
-  if ((flags = fcntl(0, F_GETFL)) >= 0) fcntl(0, F_SETFL, flags & ~O_NONBLOCK);
-  ebb_handle_track(&p->handle, (uv_handle_t *)&p->poll, close_in);
-  ebb_handle_lasting(&p->handle);
   P.in = p;
   P.started = 1;
+  P.eof = 0;
   lua_pushvalue(L, 3);
   P.complete_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushboolean(L, P.tty);
+  if (!P.tty) return 1; /* no editing, no history: lines as they come */
 
   rl_catch_signals = 0; /* SIGINT stays the loop's */
   rl_readline_name = "ebb";
@@ -260,7 +324,7 @@ static int l_start(lua_State *L) {
     read_history(history);
   }
   runtime_set_sigint_hook(on_sigint);
-  return 0;
+  return 1;
 }
 
 /* stop(): the prompt goes, the terminal is restored, stdin is no longer watched */
@@ -269,7 +333,7 @@ static int l_stop(lua_State *L) {
   if (P.in) {
     ebb_handle_untrack(&P.in->handle);
     close_in(&P.in->handle);
-  }
+  } else stop_all();
   return 0;
 }
 

@@ -200,6 +200,7 @@ local function run(fn, names)
   if errors.is(e, errors.AbortError) and e.message == "interrupted (Ctrl-C)" then
     out("interrupted")
   else
+    io.stdout:flush()
     io.stderr:write(inspect.error(e, tb), "\n")
   end
 end
@@ -223,14 +224,14 @@ function M.main(private, chunks, ...)
     if not ok then io.stderr:write(inspect.error(e, tb), "\n") end
   end
   io.stdout:flush()
-  core.start(history_file(), HISTORY_SIZE, completer)
+  local tty = core.start(history_file(), HISTORY_SIZE, completer)
   private.on_interrupt = interrupt
   hook_output()
   local buffer, ctrl_c = nil, false
   while true do
     local line, typed = core.readline(buffer and MORE or PROMPT)
     if line == nil then
-      out("")
+      if tty then out("") end
       break
     elseif line == false then
       out("")
@@ -253,6 +254,7 @@ function M.main(private, chunks, ...)
         elseif incomplete then
           buffer = src
         else
+          io.stdout:flush()
           io.stderr:write("syntax error: ", names, "\n")
         end
       end
