@@ -105,11 +105,13 @@ local function hook_output()
     if not core.showing() then return raw_print(...) end
     core.write(join("\t", ...) .. "\n", 1)
   end
+  inspect.name_function(print, "print")
   io.write = function(...)
     if not core.showing() then return raw_write(...) end
     core.write(join("", ...), 1)
     return io.stdout
   end
+  inspect.name_function(io.write, "io.write")
   local methods = getmetatable(io.stdout).__index
   local file_write = methods.write
   methods.write = function(f, ...)

@@ -27,7 +27,40 @@ local function key_less(a, b)
   return tostring(a) < tostring(b)
 end
 
+-- Known functions by name: the globals, the standard libraries and ebb's loaded modules.
+local known
+local function known_name(f)
+  if not known then
+    known = setmetatable({}, { __mode = "k" })
+    for k, v in pairs(_G) do
+      if type(v) == "function" then known[v] = k
+      elseif type(v) == "table" and v ~= _G and type(k) == "string" then
+        for k2, v2 in pairs(v) do
+          if type(v2) == "function" and type(k2) == "string" then known[v2] = known[v2] or k .. "." .. k2 end
+        end
+      end
+    end
+    for name, m in pairs(package.loaded) do
+      local short = type(name) == "string" and name:match("^ebb%.([%a_]+)$")
+      if short and type(m) == "table" then
+        for k, v in pairs(m) do
+          if type(v) == "function" and type(k) == "string" then known[v] = short .. "." .. k end
+        end
+      end
+    end
+  end
+  return known[f]
+end
+
+-- Functions print replaced in the REPL go by the name of what they replace.
+function M.name_function(f, name)
+  known_name(f)
+  known[f] = name
+end
+
 local function func_name(f)
+  local name = known_name(f)
+  if name then return "function: " .. name end
   local info = debug.getinfo(f, "S")
   if info and info.what ~= "C" and info.short_src then
     return ("function: %s:%d"):format(info.short_src, info.linedefined)
@@ -76,7 +109,23 @@ local function format_table(t, depth, path, indent)
   local one = name .. "{ " .. table.concat(parts, ", ") .. " }"
   if #one + #indent <= WIDTH and not one:find("\n", 1, true) then return one end
   local inner = indent .. "  "
-  return name .. "{\n" .. inner .. table.concat(parts, ",\n" .. inner) .. "\n" .. indent .. "}"
+  -- short entries share lines, as many as fit
+  local lines, line = {}, nil
+  for i, p in ipairs(parts) do
+    local piece = p .. (i < #parts and "," or "")
+    if line and not p:find("\n", 1, true) and #p <= 16 and #line + 1 + #piece + #inner <= WIDTH then
+      line = line .. " " .. piece
+    else
+      if line then lines[#lines + 1] = line end
+      line = piece
+    end
+    if p:find("\n", 1, true) or #p > 16 then
+      lines[#lines + 1] = line
+      line = nil
+    end
+  end
+  if line then lines[#lines + 1] = line end
+  return name .. "{\n" .. inner .. table.concat(lines, "\n" .. inner) .. "\n" .. indent .. "}"
 end
 
 function format(v, depth, path, indent)
