@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <editline/readline.h>
@@ -31,7 +32,8 @@ static struct {
   char *pending;      /* what was read from such stdin and not yet handed out */
   size_t npending;
   int eof;
-} P = { 0, NULL, NULL, 0, NULL, LUA_NOREF, NULL, 0, 0, 0, NULL, 0, 0 };
+  size_t prompt_len;
+} P = { 0, NULL, NULL, 0, NULL, LUA_NOREF, NULL, 0, 0, 0, NULL, 0, 0, 0 };
 
 static void stop_prompt(void) {
   if (!P.showing) return;
@@ -158,6 +160,7 @@ static int l_readline(lua_State *L) {
   P.waiter = &t->wait;
   P.showing = 1;
   if (P.tty) {
+    P.prompt_len = strlen(prompt);
     rl_callback_handler_install(prompt, on_line);
     rl_end = rl_point = 0; /* libedit updates them only as keys are read */
   }
@@ -171,7 +174,12 @@ static int l_write(lua_State *L) {
   const char *s = luaL_checklstring(L, 1, &len);
   FILE *f = luaL_optinteger(L, 2, 1) == 2 ? stderr : stdout;
   if (P.showing && P.tty) {
-    fputs("\r\x1b[K", stdout);
+    /* up to the prompt's row (a long line wraps), then clear to the end */
+    struct winsize ws;
+    size_t cols = ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+    size_t rows = (P.prompt_len + (rl_point > 0 ? (size_t)rl_point : 0)) / cols;
+    if (rows) fprintf(stdout, "\x1b[%uA", (unsigned)rows);
+    fputs("\r\x1b[J", stdout);
     fflush(stdout);
   }
   fwrite(s, 1, len, f);
