@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 #include <editline/readline.h>
 #include "host.h"
@@ -33,13 +34,24 @@ static struct {
   size_t npending;
   int eof;
   size_t prompt_len;
-} P = { 0, NULL, NULL, 0, NULL, LUA_NOREF, NULL, 0, 0, 0, NULL, 0, 0, 0 };
+  struct termios saved; /* the terminal as we found it, restored at the end */
+  int have_saved;
+} P = { .complete_ref = LUA_NOREF };
 
 static void stop_prompt(void) {
   if (!P.showing) return;
   P.showing = 0;
   uv_poll_stop(&P.in->poll);
-  if (P.tty) rl_callback_handler_remove(); /* the terminal goes back to cooked mode */
+  if (P.tty) {
+    struct termios t;
+    rl_callback_handler_remove(); /* the terminal goes back to cooked mode */
+    /* but without echo while the input runs: what is typed ahead shows at
+     * the next prompt, once, instead of garbled before it */
+    if (P.started && tcgetattr(0, &t) == 0) {
+      t.c_lflag &= ~(tcflag_t)ECHO;
+      tcsetattr(0, TCSADRAIN, &t);
+    }
+  }
 }
 
 /* Ends readline()'s wait with the values the caller pushes: 1, 2 or 0 of them. */
@@ -270,8 +282,10 @@ static void poll_closed(uv_handle_t *h) { free(ebb_container((uv_poll_t *)h, rep
 
 static void stop_all(void) {
   if (!P.started) return;
-  stop_prompt();
   P.started = 0;
+  stop_prompt();
+  if (P.have_saved) tcsetattr(0, TCSADRAIN, &P.saved);
+  P.have_saved = 0;
   runtime_set_sigint_hook(NULL);
   if (P.complete_ref != LUA_NOREF && ebb_lua_alive()) luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, P.complete_ref);
   P.complete_ref = LUA_NOREF;
@@ -318,6 +332,7 @@ static int l_start(lua_State *L) {
   P.complete_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushboolean(L, P.tty);
   if (!P.tty) return 1; /* no editing, no history: lines as they come */
+  P.have_saved = tcgetattr(0, &P.saved) == 0;
 
   rl_catch_signals = 0; /* SIGINT stays the loop's */
   rl_readline_name = "ebb";

@@ -28,9 +28,16 @@ local function key_less(a, b)
 end
 
 -- Known functions by name: the globals, the standard libraries and ebb's loaded modules.
-local known
+local known, nloaded, renamed = nil, -1, {}
+local function count_loaded()
+  local n = 0
+  for _ in pairs(package.loaded) do n = n + 1 end
+  return n
+end
 local function known_name(f)
-  if not known then
+  if renamed[f] then return renamed[f] end
+  if not known or (known[f] == nil and count_loaded() ~= nloaded) then -- a module loaded since
+    nloaded = count_loaded()
     known = setmetatable({}, { __mode = "k" })
     for k, v in pairs(_G) do
       if type(v) == "function" then known[v] = k
@@ -54,8 +61,7 @@ end
 
 -- Functions print replaced in the REPL go by the name of what they replace.
 function M.name_function(f, name)
-  known_name(f)
-  known[f] = name
+  renamed[f] = name
 end
 
 local function func_name(f)
