@@ -2,8 +2,8 @@
 PREFIX ?= /usr/local
 CC ?= cc
 LUAJIT ?= luajit
-PKGS = luajit libuv
-DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time
+PKGS = luajit libuv libedit
+DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux
 
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu99 -Wall -Wextra -Werror=implicit-function-declaration

@@ -37,5 +37,9 @@ int luaopen_ebb_fs_core(lua_State *L);
 int luaopen_ebb_iostream_core(lua_State *L);
 int luaopen_ebb_net_core(lua_State *L);
 int luaopen_ebb_process_core(lua_State *L);
+int luaopen_ebb_repl_core(lua_State *L);
+
+/* Asked first on SIGINT; returns 1 when it has dealt with it (the REPL). */
+void runtime_set_sigint_hook(int (*hook)(void));
 
 #endif

@@ -12,10 +12,11 @@ static const char usage[] =
   "       ebb test [busted options] [paths]\n"
   "Options:\n"
   "  -e CODE   run CODE (may be given more than once)\n"
+  "  -i        interactive: the REPL, after the script and -e chunks if any\n"
   "  -         read the script from standard input\n"
   "  -v        print the version\n"
   "  -h        print this help\n"
-  "With no script and standard input not a terminal, the script is read from it.\n";
+  "With no script: the REPL on a terminal, else the script is read from standard input.\n";
 
 static int fail(lua_State *L, const char *what) {
   fprintf(stderr, "ebb: %s\n", what ? what : lua_tostring(L, -1));
@@ -36,7 +37,7 @@ static void push_arg_table(lua_State *L, int argc, char **argv, int script) {
 
 int main(int argc, char **argv) {
   lua_State *L;
-  int i, script = argc, nchunks = 0, nargs, status, from_stdin = 0;
+  int i, script = argc, nchunks = 0, nargs, status, from_stdin = 0, interactive = 0;
 
   if (argc > 1 && !strcmp(argv[1], "-v")) {
     printf("ebb %s (%s, libuv %s)\n", EBB_VERSION, LUAJIT_VERSION, uv_version_string());
@@ -70,6 +71,8 @@ int main(int argc, char **argv) {
       lua_rawseti(L, -2, ++nchunks);
     } else if (!strcmp(a, "-v") || !strcmp(a, "-h")) {
       continue;
+    } else if (!strcmp(a, "-i")) {
+      interactive = 1;
     } else if (!strcmp(a, "-")) {
       script = i;
       from_stdin = 1;
@@ -86,13 +89,9 @@ int main(int argc, char **argv) {
       break;
     }
   }
-  if (script == argc && nchunks == 0) {
-    if (isatty(0)) {
-      fputs(usage, stderr);
-      runtime_close(L);
-      return 1;
-    }
-    from_stdin = 1;
+  if (script == argc && nchunks == 0 && !interactive) {
+    if (isatty(0)) interactive = 1;
+    else from_stdin = 1;
   }
   if (script < argc || from_stdin) {
     const char *name = from_stdin ? NULL : argv[script];
@@ -101,7 +100,7 @@ int main(int argc, char **argv) {
   }
   push_arg_table(L, argc, argv, script < argc ? script : argc - 1);
 
-  ebb_get_private(L, "main");
+  ebb_get_private(L, interactive ? "repl_main" : "main");
   lua_insert(L, -2); /* main, chunks */
   nargs = 1;
   for (i = script + 1; i < argc; i++, nargs++) lua_pushstring(L, argv[i]);

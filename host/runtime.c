@@ -20,6 +20,7 @@ static struct {
   uv_signal_t sigint, sigterm;
   volatile int pending_signal;
   int signals_seen;
+  int (*sigint_hook)(void);
 } R;
 
 lua_State *ebb_main_state(void) { return R.L; }
@@ -100,8 +101,16 @@ void handles_close_all(void) {
 
 /* ---- signals: ebb.shutdown ---- */
 
+void runtime_set_sigint_hook(int (*hook)(void)) { R.sigint_hook = hook; }
+
 static void on_signal(uv_signal_t *h, int signum) {
   (void)h;
+  /* the REPL owns Ctrl-C: at its prompt it takes it here; otherwise the
+   * scheduler hands it to the REPL (private.on_interrupt), never exiting */
+  if (signum == SIGINT && R.sigint_hook) {
+    if (!R.sigint_hook()) R.pending_signal = signum;
+    return;
+  }
   if (++R.signals_seen > 1) {
     fflush(stdout);
     _exit(128 + signum);
@@ -115,6 +124,16 @@ void runtime_poll_signals(void) {
   int signum = R.pending_signal;
   if (!signum) return;
   R.pending_signal = 0;
+  if (signum == SIGINT) {
+    ebb_get_private(L, "on_interrupt");
+    if (lua_isfunction(L, -1)) {
+      if (lua_pcall(L, 0, 1, 0) == 0 && lua_toboolean(L, -1)) {
+        lua_pop(L, 1);
+        return;
+      }
+    }
+    lua_pop(L, 1);
+  }
   ebb_get_private(L, "on_shutdown");
   lua_pushstring(L, signum == SIGINT ? "SIGINT" : "SIGTERM");
   if (lua_pcall(L, 1, 1, 0) != 0 || !lua_toboolean(L, -1)) {
@@ -219,6 +238,7 @@ lua_State *runtime_open(void) {
   preload(L, "ebb.iostream.core", luaopen_ebb_iostream_core);
   preload(L, "ebb.net.core", luaopen_ebb_net_core);
   preload(L, "ebb.process.core", luaopen_ebb_process_core);
+  preload(L, "ebb.repl.core", luaopen_ebb_repl_core);
   signal(SIGPIPE, SIG_IGN);
   lua_getglobal(L, "print");
   lua_pushcclosure(L, l_print, 1);

@@ -225,6 +225,11 @@ function private.main(chunks, ...)
   for i = 1, #chunks do chunks[i](...) end
 end
 
+-- ebb -i, or ebb on a terminal: the chunks, then the REPL, in the root task.
+function private.repl_main(chunks, ...)
+  return require("ebb.repl").main(private, chunks, ...)
+end
+
 function private.test_main(...)
   return require("ebb.test").main(...)
 end
@@ -237,7 +242,7 @@ private.enqueue = task_host.enqueue
 private.root_done = task_host.root_done
 function private.start_root(...) task_host.spawn_root(private.run_root, ...) end
 -- tracebacks taken by errors stop where the host called the script's code
-core.set_stack_bottoms(task_host.run_one, private.main, private.run_root, private.test_main)
+core.set_stack_bottoms(task_host.run_one, private.main, private.run_root, private.test_main, private.repl_main)
 function private.flush_unhandled()
   local list = task_host.take_unhandled()
   for i = 1, #list do
