@@ -98,13 +98,7 @@ static int l_resolve(lua_State *L) {
     free(op);
     return uvs_push_error(L, r);
   }
-  n = ebb_wait_on(L, NULL, -1, 2);
-  if (lua_status(L) == LUA_YIELD) {
-    ebb_wait *w = ebb_task_wait(ebb_current());
-    op->wait = w;
-    w->owner = op;
-    w->on_cancel = resolve_abandoned;
-  }
+  uvs_await(L, 2, op, &op->wait, resolve_abandoned, &n);
   return n;
 }
 
@@ -171,15 +165,7 @@ static int l_connect(lua_State *L) {
     free(op);
     return uvs_push_error(L, r);
   }
-  n = ebb_wait_on(L, NULL, -1, 3);
-  if (lua_status(L) == LUA_YIELD) {
-    ebb_wait *w = ebb_task_wait(ebb_current());
-    op->wait = w;
-    w->owner = op;
-    w->on_cancel = connect_abandoned;
-  } else {
-    uvs_close(s);
-  }
+  if (!uvs_await(L, 3, op, &op->wait, connect_abandoned, &n)) uvs_close(s);
   return n;
 }
 

@@ -294,6 +294,18 @@ static int l_write(lua_State *L) {
   return n;
 }
 
+int uvs_await(lua_State *L, int signal_idx, void *op, ebb_wait **slot, void (*cancel)(ebb_wait *w, int handed),
+              int *nresults) {
+  ebb_wait *w;
+  *nresults = ebb_wait_on(L, NULL, -1, signal_idx);
+  if (lua_status(L) != LUA_YIELD) return 0;
+  w = ebb_task_wait(ebb_current());
+  *slot = w;
+  w->owner = op;
+  w->on_cancel = cancel;
+  return 1;
+}
+
 /* ---- shutdown and close ---- */
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -339,13 +351,7 @@ static int l_shutdown(lua_State *L) {
     }
     return uvs_push_error(L, r);
   }
-  n = ebb_wait_on(L, NULL, -1, 2);
-  if (lua_status(L) == LUA_YIELD) {
-    ebb_wait *w = ebb_task_wait(ebb_current());
-    op->wait = w;
-    w->owner = op;
-    w->on_cancel = shutdown_abandoned;
-  }
+  uvs_await(L, 2, op, &op->wait, shutdown_abandoned, &n);
   return n;
 }
 

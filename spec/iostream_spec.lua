@@ -1,4 +1,6 @@
 package.path = "spec/support/?.lua;" .. package.path
+local io_support = require "io_support"
+local read_all, started = io_support.read_all, io_support.started
 local net = require "ebb.net"
 local stream = require "ebb.stream"
 local fs = require "ebb.fs"
@@ -8,19 +10,6 @@ local task = require "ebb.task"
 local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
 
 local LOCAL = "127.0.0.1"
-
-local function read_all(s)
-  local parts = {}
-  for chunk in s:chunks() do parts[#parts + 1] = chunk end
-  return table.concat(parts)
-end
-
--- Runs fn in a task and returns once it has run up to its first wait.
-local function started(fn, ...)
-  local t = task.spawn(fn, ...)
-  task.yield()
-  return t
-end
 
 -- Two connected streams over loopback, a and b (b is the server's end), and
 -- done() to close them both and the server.

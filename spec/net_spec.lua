@@ -1,4 +1,6 @@
 package.path = "spec/support/?.lua;" .. package.path
+local io_support = require "io_support"
+local read_all, started = io_support.read_all, io_support.started
 local net = require "ebb.net"
 local stream = require "ebb.stream"
 local abort = require "ebb.abort"
@@ -12,12 +14,6 @@ local assert_bad = asserts.bad_at("net_spec%.lua")
 local run = require "run_ebb"
 
 local LOCAL = "127.0.0.1"
-
-local function read_all(s)
-  local parts = {}
-  for chunk in s:chunks() do parts[#parts + 1] = chunk end
-  return table.concat(parts)
-end
 
 -- A server that sends back what it reads, then half-closes.
 local function echo_server(opts)
@@ -33,14 +29,6 @@ local function free_port()
   local port = server.port
   server:close()
   return port
-end
-
--- Runs fn(task) in a task and returns once that task has run up to its first
--- wait (a task spawned runs before the spawner's next turn).
-local function started(fn, ...)
-  local t = task.spawn(fn, ...)
-  task.yield()
-  return t
 end
 
 -- A server whose handler holds every connection it gets, without reading, until

@@ -1,4 +1,6 @@
 package.path = "spec/support/?.lua;" .. package.path
+local io_support = require "io_support"
+local read_all, started = io_support.read_all, io_support.started
 local process = require "ebb.process"
 local abort = require "ebb.abort"
 local errors = require "ebb.errors"
@@ -8,19 +10,6 @@ local asserts = require "asserts"
 local run = require "run_ebb"
 local raised = asserts.raised -- calls fn(...), which must raise; returns what it raised
 local assert_bad = asserts.bad_at("process_spec%.lua")
-
-local function read_all(s)
-  local parts = {}
-  for chunk in s:chunks() do parts[#parts + 1] = chunk end
-  return table.concat(parts)
-end
-
--- Runs fn in a task and returns once it has run up to its first wait.
-local function started(fn, ...)
-  local t = task.spawn(fn, ...)
-  task.yield()
-  return t
-end
 
 describe("ebb.process", function()
   it("pipes data through cat: write stdin, finish, read stdout", function()
