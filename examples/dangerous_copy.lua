@@ -84,10 +84,10 @@ print(("source: %d MiB; destination: 64 MiB/s (1 ms per 64 KiB chunk)"):format(f
 
 local function describe(kib)
   local mib = kib / 1024
-  if mib < 8 then return "less than 8 MiB" end
+  if mib < 16 then return "less than 16 MiB" end
   if mib > 128 then return "more than 128 MiB" end -- the chunks, the joined copy and its buffer
   if mib > 48 then return "more than 48 MiB" end   -- about the whole file
-  return ("between 8 and 48 MiB (%.0f)"):format(mib) -- would make the output vary: should not happen
+  return ("between 16 and 48 MiB (%.0f)"):format(mib) -- would make the output vary: should not happen
 end
 
 for _, way in ipairs({ "pipeline", "loop", "no_wait", "read_all" }) do
