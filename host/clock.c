@@ -156,9 +156,14 @@ void clock_set_mode(int mode) {
 void clock_arm(void);
 
 static void on_uv_timer(uv_timer_t *h) {
-  (void)h;
   clk.uv_active = 0;
-  if (clk.len && clk.heap[0]->deadline > ebb_now()) clock_arm();
+  if (!clk.len) return;
+  if (clk.heap[0]->deadline > ebb_now()) clock_arm(); /* woke early: libuv rounds */
+  /* Due now. libuv may run this before it polls (uv_run runs timers first):
+   * with no timer left armed, the poll would then block until some other
+   * handle fires, with our timer due and unfired. Stopping the loop makes
+   * that poll return at once, so the scheduler fires the timer. */
+  else uv_stop(h->loop);
 }
 
 void clock_arm(void) {
