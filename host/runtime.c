@@ -198,13 +198,22 @@ static int l_preload_embedded(lua_State *L) {
   return 1;
 }
 
+static int l_opened_module(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  return 1;
+}
+
+/* Opens a C module of the host now, once; require hands it out from
+   package.preload, so package.loaded starts as the standalone luajit's. */
 static void preload(lua_State *L, const char *name, lua_CFunction open) {
-  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "preload");
   lua_pushcfunction(L, open);
   lua_pushstring(L, name);
   lua_call(L, 1, 1);
+  lua_pushcclosure(L, l_opened_module, 1);
   lua_setfield(L, -2, name);
-  lua_pop(L, 1);
+  lua_pop(L, 2);
 }
 
 static int l_embedded_names(lua_State *L) {

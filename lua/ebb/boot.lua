@@ -2,6 +2,9 @@
 -- require that pass scheduler waits through, error reports, ebb.shutdown.
 local private, load_embedded, embedded_names = ...
 
+local loaded_at_start = {}
+for name in pairs(package.loaded) do loaded_at_start[name] = true end
+
 local core = require "ebb.core"
 local WAIT = core.WAIT
 local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume, coroutine.yield,
@@ -248,6 +251,15 @@ function private.flush_unhandled()
   for i = 1, #list do
     local t = list[i]
     private.report_unhandled(t, rawget(t, "error"), rawget(t, "traceback"))
+  end
+end
+
+-- The modules loaded above leave package.loaded as the standalone luajit has
+-- it at start-up: require hands out these same instances from package.preload.
+for name, mod in pairs(loaded) do
+  if not loaded_at_start[name] then
+    loaded[name] = nil
+    package.preload[name] = function() return mod end
   end
 end
 
