@@ -4,6 +4,8 @@ CC ?= cc
 LUAJIT ?= luajit
 PKGS = luajit libuv libedit
 DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux
+# What `make compat` runs the outside suites against (and requires every module of).
+COMPAT_PKGS = lua-lpeg lua-penlight lua-cjson lua-filesystem lua-yaml lua-posix lua-term git perl
 
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu99 -Wall -Wextra -Werror=implicit-function-declaration
@@ -18,13 +20,14 @@ LUA_SRC = $(sort $(wildcard lua/ebb/*.lua))
 LUA_HDR = $(patsubst lua/ebb/%.lua,$(BUILD)/gen/ebb_%.h,$(LUA_SRC))
 OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(BUILD)/obj/gen/embedded_list.o
 
-.PHONY: all deps test sanitize bench install clean example
+.PHONY: all deps compat-deps test sanitize bench compat install clean example
 
 all: deps $(BUILD)/ebb
 
 # Installs the Debian packages the build and the tests need, only when one is missing.
-deps:
-	@missing=""; for p in $(DEBIAN_PKGS); do \
+deps compat-deps: PACKAGES = $(if $(filter compat-deps,$@),$(COMPAT_PKGS),$(DEBIAN_PKGS))
+deps compat-deps:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -77,6 +80,11 @@ sanitize: deps
 
 bench: deps $(BUILD)/ebb
 	EBB=$(BUILD)/ebb bench/run
+
+# Outside suites (LuaJIT's, Lua 5.1's, busted's, Penlight's, lpeg's, lua-cjson's,
+# lfs's) under luajit and under ebb, side by side; compat/fetch gets them.
+compat: deps compat-deps $(BUILD)/ebb
+	EBB=$(BUILD)/ebb compat/run
 
 install: $(BUILD)/ebb
 	install -d $(DESTDIR)$(PREFIX)/bin
