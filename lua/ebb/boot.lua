@@ -256,9 +256,9 @@ end
 
 -- The modules loaded above leave package.loaded as the standalone luajit has
 -- it at start-up: require hands out these same instances from package.preload.
-for name, mod in pairs(loaded) do
+for name, mod in pairs(package.loaded) do
   if not loaded_at_start[name] then
-    loaded[name] = nil
+    package.loaded[name] = nil
     package.preload[name] = function() return mod end
   end
 end
