@@ -16,7 +16,8 @@ busted_of() {
 
 # The first line of an error report, without the interpreter's prefix.
 error_line() {
-  grep -m1 -E '^(luajit|ebb|Error|PANIC)[: ]' "$1" | sed -E 's/^(luajit|ebb|Error): //' | cut -c1-160
+  grep -m1 -E '^(luajit|ebb|Error|PANIC)[: ]' "$1" | sed -E -e 's/^(luajit|ebb|Error): //' \
+    -e 's#/tmp/lua_[A-Za-z0-9]+#/tmp/lua_XXXXXX#g' | cut -c1-160
 }
 
 # Runs each file as a script: "ok", "killed after Ns" or its error line.
