@@ -15,6 +15,16 @@ describe("the state a script starts in", function()
     assert.equal(expected, out)
   end)
 
+  it("has the table library without table.new until a require, as luajit's", function()
+    local fixture = "spec/fixtures/compat/table_new.lua"
+    local expected, _, lj_status = run.sh("luajit " .. fixture)
+    assert.equal(0, lj_status)
+    local out, err, status = run.ebb(fixture)
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal(expected, out)
+  end)
+
   it("hands out the host's own module instances on require", function()
     local out, err, status = run.ebb([[-e '
       local task = require "ebb.task"

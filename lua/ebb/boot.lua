@@ -2,8 +2,11 @@
 -- require that pass scheduler waits through, error reports, ebb.shutdown.
 local private, load_embedded, embedded_names = ...
 
-local loaded_at_start = {}
+-- What luajit gives a script, to leave as it was once the host has loaded its modules.
+local loaded_at_start, preload_at_start, table_at_start = {}, {}, {}
 for name in pairs(package.loaded) do loaded_at_start[name] = true end
+for name in pairs(package.preload) do preload_at_start[name] = true end
+for k in pairs(table) do table_at_start[k] = true end
 
 local core = require "ebb.core"
 local WAIT = core.WAIT
@@ -256,11 +259,15 @@ end
 
 -- The modules loaded above leave package.loaded as the standalone luajit has
 -- it at start-up: require hands out these same instances from package.preload.
+-- LuaJIT's own (table.new) keep their loader, which also sets table.new.
 for name, mod in pairs(package.loaded) do
   if not loaded_at_start[name] then
     package.loaded[name] = nil
-    package.preload[name] = function() return mod end
+    if not preload_at_start[name] then package.preload[name] = function() return mod end end
   end
+end
+for k in pairs(table) do
+  if not table_at_start[k] then table[k] = nil end
 end
 
 return task_host.runner
