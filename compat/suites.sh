@@ -79,8 +79,9 @@ suite_penlight() { # Penlight's tests/ scripts against the installed pl
 }
 
 needs_penlight_spec=penlight
-suite_penlight_spec() { # Penlight's busted specs
-  busted_of "$1" -o plainTerminal spec >"$OUT.log" 2>&1 </dev/null && busted_results 0 || busted_results $?
+suite_penlight_spec() { # Penlight's busted specs, without its .busted (which puts its own lua/ first)
+  echo 'return {}' >"$OUT.busted"
+  busted_of "$1" -f "$OUT.busted" -o plainTerminal spec >"$OUT.log" 2>&1 </dev/null && busted_results 0 || busted_results $?
 }
 
 needs_lpeg=lpeg
