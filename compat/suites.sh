@@ -52,11 +52,12 @@ suite_luajit() {   # LuaJIT's own test suite, its test.lua runner
   cd test
   bounded "$(lua_of "$1")" test.lua >"$OUT.log" 2>&1 </dev/null || true
   grep -E '^[0-9]+ passed' "$OUT.log" | tail -1 >"$OUT.summary"
-  [[ -s "$OUT.summary" ]] || echo "stopped at $(grep -E '^\[[0-9]+/' "$OUT.log" | tail -1)" >"$OUT.summary"
+  [[ -s "$OUT.summary" ]] || echo "stopped at $(grep -E '^\[ *[0-9]+/' "$OUT.log" | tail -1)" >"$OUT.summary"
   local failed
   failed=$(sed -n 's/^to run just failing tests, pass command line arguments: //p' "$OUT.log")
   awk -v failed=" $failed " '
-    /^\[[0-9]+\/[0-9]+\] / { n = substr($1, 2, index($1, "/") - 2); name = $0; sub(/^[^ ]+ /, "", name)
+    /^\[ *[0-9]+\/[0-9]+\] / { n = $0; sub(/^\[ */, "", n); sub(/\/.*/, "", n)
+      name = $0; sub(/^[^]]*\] /, "", name)
       if (index(failed, " " n " ")) print name "\tfail" }' "$OUT.log" >"$OUT.items"
 }
 
