@@ -20,7 +20,9 @@ OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(BUILD)/obj/g
 
 .PHONY: all deps test sanitize bench install clean example
 
-all: deps $(BUILD)/ebb
+# deps first, then the build: under make -j the two must not run side by side
+all: deps
+	$(MAKE) $(BUILD)/ebb
 
 # Installs the Debian packages the build and the tests need, only when one is missing.
 deps:
@@ -75,7 +77,8 @@ sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=4 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  EBB_BIN=build/sanitize/ebb build/sanitize/ebb test
 
-bench: deps $(BUILD)/ebb
+bench: deps
+	$(MAKE) $(BUILD)/ebb
 	EBB=$(BUILD)/ebb bench/run
 
 install: $(BUILD)/ebb
