@@ -17,6 +17,8 @@ typedef struct proc {
   int64_t exit_status;
   int term_signal;
   unsigned exited : 1, closed : 1, box_gone : 1, handle_gone : 1;
+  unsigned group : 1;      /* leads a process group of its own: kill signals all of it */
+  unsigned group_gone : 1; /* a kill found no process left in that group */
 } proc;
 
 typedef struct pbox {
@@ -114,7 +116,7 @@ static char **string_array(lua_State *L, int idx, const char *first, const char 
   return out;
 }
 
-/* spawn(file, args, env|nil, cwd|nil, stdin, stdout, stderr, detached)
+/* spawn(file, args, env|nil, cwd|nil, stdin, stdout, stderr, group)
  *   -> process, stdin stream|nil, stdout|nil, stderr|nil | nil, code, msg */
 static int l_spawn(lua_State *L) {
   const char *file = luaL_checkstring(L, 1);
@@ -134,6 +136,7 @@ static int l_spawn(lua_State *L) {
   if (!lua_isnil(L, 3)) o.env = string_array(L, 3, NULL, "environment entry");
   else lua_pushnil(L); /* at 10 */
   o.cwd = luaL_optstring(L, 4, NULL);
+  /* its own session and process group (setsid), whose id is its pid */
   if (lua_toboolean(L, 8)) o.flags |= UV_PROCESS_DETACHED;
   for (i = 0; i < 3; i++) {
     stdio_entry(L, 5 + i, i, &stdio[i]);
@@ -155,6 +158,7 @@ static int l_spawn(lua_State *L) {
     return uvs_push_error(L, r);
   }
   p->pid = p->h.pid;
+  p->group = lua_toboolean(L, 8);
   ebb_handle_track(&p->track, (uv_handle_t *)&p->h, close_tracked);
   b = lua_newuserdata(L, sizeof *b);
   b->p = p;
@@ -217,10 +221,22 @@ static int l_signal_number(lua_State *L) {
   return 1;
 }
 
-/* kill(process, signal) -> true | nil, code, msg; false when it has exited */
+/* A group outlives its leader while its other members run (a shell's
+ * background jobs): it is signalled until none is left. */
+static int kill_group(lua_State *L, proc *p, int sig) {
+  int r = p->group_gone ? UV_ESRCH : uv_kill(-p->pid, sig);
+  if (r == UV_ESRCH) p->group_gone = 1;
+  else if (r != 0) return uvs_push_error(L, r);
+  lua_pushboolean(L, r == 0);
+  return 1;
+}
+
+/* kill(process, signal) -> true | nil, code, msg; false when it has exited
+ * (with a group: when every process of the group has) */
 static int l_kill(lua_State *L) {
   proc *p = check_process(L, 1);
   int sig = check_signal_arg(L, 2), r;
+  if (p->group) return kill_group(L, p, sig);
   if (p->exited || p->closed) {
     lua_pushboolean(L, 0);
     return 1;

@@ -67,6 +67,9 @@ local function check_args(fname, cmd, args, opts)
   if opts.signal ~= nil and not abort.is_signal(opts.signal) then
     badarg(fname, 3, "option 'signal' must be an abort signal, got " .. type(opts.signal))
   end
+  if opts.group ~= nil and type(opts.group) ~= "boolean" then
+    badarg(fname, 3, "option 'group' must be a boolean, got " .. type(opts.group))
+  end
   if opts.kill_signal ~= nil and not core.signal_number(opts.kill_signal) then
     badarg(fname, 3, "option 'kill_signal' must be a signal name or number, got " .. tostring(opts.kill_signal))
   end
@@ -86,9 +89,11 @@ end
 -- (streams, or nil when not "pipe"). cmd is looked up in PATH. opts: env (a
 -- table that replaces the environment), cwd, stdin/stdout/stderr ("pipe",
 -- "inherit", "ignore"), signal (aborting it kills the child), kill_signal
--- (what killing sends, default "SIGTERM"), high_water_mark for the pipes.
+-- (what killing sends, default "SIGTERM"), high_water_mark for the pipes,
+-- group (the child leads a process group of its own, and every kill, the
+-- ones on cancellation included, signals the whole group: its children too).
 local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
-  local h, i, o, e = core.spawn(cmd, list, env, opts.cwd, stdin, stdout, stderr, opts.detached)
+  local h, i, o, e = core.spawn(cmd, list, env, opts.cwd, stdin, stdout, stderr, opts.group)
   if not h then
     error(SystemError(("%s: %s, spawn %s"):format(i, o, cmd), { code = i, syscall = "spawn", path = cmd }), 3)
   end
@@ -134,7 +139,8 @@ function Process:wait(signal)
   return code, sig
 end
 
--- kill([signal "SIGTERM"]) -> true if sent, false when the child has exited.
+-- kill([signal "SIGTERM"]) -> true if sent, false when the child has exited
+-- (with group: when no process of its group is left).
 function Process:kill(sig)
   local num = core.signal_number(sig or self.kill_signal)
   if not num then
