@@ -103,7 +103,13 @@ describe("a signal given to an operation", function()
       assert.same({ "a", "b" }, got)
     end)
     leaves_no_listener(function(s)
+      -- the child's exit ends them, with no wait nor close: the spawning task's
+      -- signal keeps none either
       local p = process.spawn("true", {}, { signal = s })
+      assert.equal("", read_all(p.stdout))
+      while not p:status() do task.yield() end -- its exit is seen on a later turn
+      assert.equal(0, abort_core.listeners(s))
+      assert.equal(0, abort_core.listeners(task.current().signal))
       assert.equal(0, p:wait(s))
       p:close()
       assert.equal("x", process.run("echo", { "-n", "x" }, { signal = s }).stdout)

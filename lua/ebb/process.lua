@@ -104,24 +104,16 @@ local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
     stdout = pipe(o, name, true, opts.high_water_mark),
     stderr = pipe(e, name, true, opts.high_water_mark),
   }, Process)
-  local offs = {}
-  local function kill() p:kill() end
-  if opts.signal then offs[#offs + 1] = opts.signal:on_abort(kill) end
+  -- listened to (in C) only while the child runs
+  local sig = core.signal_number(p.kill_signal)
+  if opts.signal then core.kill_on_abort(h, opts.signal, sig) end
   local owner = task.current()
-  if owner then offs[#offs + 1] = owner.signal:on_abort(kill) end
-  p._offs = offs
+  if owner then core.kill_on_abort(h, owner.signal, sig) end
   return p
 end
 
 function process.spawn(cmd, args, opts)
   return spawn(cmd, check_args("spawn", cmd, args, opts))
-end
-
-local function forget_listeners(p)
-  local offs = p._offs
-  if not offs then return end
-  p._offs = nil
-  for k = 1, #offs do offs[k]() end
 end
 
 -- wait([signal]) -> exit code, signal name: (code, nil) when it exited,
@@ -133,7 +125,6 @@ function Process:wait(signal)
     self:kill()
     error(reason, 0)
   end
-  forget_listeners(self)
   local _, code, sig = core.status(self._h)
   if sig then code = nil end
   return code, sig
@@ -163,7 +154,6 @@ end
 -- a process this way).
 function Process:close()
   self:kill()
-  forget_listeners(self)
   -- not ipairs: a stream that is not a pipe is a hole in the list
   if self.stdin then self.stdin:close() end
   if self.stdout then self.stdout:close() end
