@@ -226,6 +226,7 @@ static int l_listen(lua_State *L) {
   s->tcp = 1;
   uvs_opened(s);
   s->listening = 1;
+  s->track.kind = "listener";
   if ((r = uv_tcp_bind(&s->u.tcp, (struct sockaddr *)&ss, 0)) == 0)
     r = uv_listen(&s->u.stream, backlog, on_connection);
   if (r != 0) {

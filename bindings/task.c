@@ -129,10 +129,11 @@ static int l_set_exit_status(lua_State *L) {
   return 0;
 }
 
-/* close_newest_handles(n): for ebb test, the handles a spec left open */
+/* close_newest_handles(n) -> what they were: for ebb test, the handles a
+ * spec left open */
 static int l_close_newest_handles(lua_State *L) {
-  ebb_handle_close_newest((int)luaL_checkinteger(L, 1));
-  return 0;
+  ebb_handle_close_newest(L, (int)luaL_checkinteger(L, 1));
+  return 1;
 }
 
 static int l_stats(lua_State *L) {

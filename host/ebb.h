@@ -145,14 +145,16 @@ typedef struct ebb_handle {
   uv_handle_t *uv;
   void (*close)(struct ebb_handle *h); /* closes uv and frees its owner */
   int lasting; /* lives as long as the process (the standard streams): not counted */
+  const char *kind; /* what it is in reports ("listener"); NULL: libuv's name of its type */
 } ebb_handle;
 /* Tracked until untracked (when its owner closes it) or closed at exit. */
 void ebb_handle_track(ebb_handle *h, uv_handle_t *uv, void (*close)(ebb_handle *h));
 void ebb_handle_untrack(ebb_handle *h);
 void ebb_handle_lasting(ebb_handle *h);
 int ebb_handle_count(void);
-/* Closes the n handles tracked last (those a spec left open). */
-void ebb_handle_close_newest(int n);
+/* Closes the n handles tracked last (those a spec left open) and pushes a
+ * list that says what each one was ("tcp listener 127.0.0.1:8080"). */
+void ebb_handle_close_newest(lua_State *L, int n);
 
 /* ---- argument checks with messages that name the argument ---- */
 double ebb_check_ms(lua_State *L, int idx, const char *what);

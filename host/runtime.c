@@ -49,6 +49,7 @@ void ebb_handle_track(ebb_handle *h, uv_handle_t *uv, void (*close)(ebb_handle *
   h->uv = uv;
   h->close = close;
   h->lasting = 0;
+  h->kind = NULL;
   ebb_list_push(&R.handles, &h->link);
   R.nhandles++;
 }
@@ -65,13 +66,41 @@ void ebb_handle_untrack(ebb_handle *h) {
   if (!h->lasting) R.nhandles--;
 }
 
-void ebb_handle_close_newest(int n) {
+/* "tcp listener 127.0.0.1:8080", "tcp 127.0.0.1:5000", "process 1234",
+ * "pipe": enough for a user to find what was left open. */
+static void push_description(lua_State *L, ebb_handle *h) {
+  uv_handle_t *uv = h->uv;
+  const char *type = uv_handle_type_name(uv_handle_get_type(uv));
+  struct sockaddr_storage ss;
+  char ip[64];
+  int len = sizeof ss;
+  lua_pushstring(L, type ? type : "handle");
+  if (h->kind) lua_pushfstring(L, " %s", h->kind);
+  else lua_pushliteral(L, "");
+  if (uv_handle_get_type(uv) == UV_PROCESS) {
+    lua_pushfstring(L, " %d", ((uv_process_t *)uv)->pid);
+  } else if (uv_handle_get_type(uv) == UV_TCP && uv_tcp_getsockname((uv_tcp_t *)uv, (struct sockaddr *)&ss, &len) == 0 &&
+             uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip) == 0) {
+    int port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port);
+    lua_pushfstring(L, " %s:%d", ip, port);
+  } else {
+    lua_pushliteral(L, "");
+  }
+  lua_concat(L, 3);
+}
+
+void ebb_handle_close_newest(lua_State *L, int n) {
   ebb_node *node = R.handles.prev;
+  int i = 0;
+  lua_newtable(L);
   while (n > 0 && node != &R.handles) {
     ebb_handle *h = ebb_container(node, ebb_handle, link);
     node = node->prev;
     if (h->lasting) continue;
     n--;
+    push_description(L, h);
+    lua_rawseti(L, -2, ++i);
     ebb_handle_untrack(h);
     if (h->close) h->close(h);
     else if (!uv_is_closing(h->uv)) uv_close(h->uv, NULL);

@@ -248,6 +248,7 @@ static void run_record(ebb_task *t) {
   t->co_ref = LUA_NOREF;
   t->nresume = 0;
   t->wait_state = W_IDLE;
+  wait_detach(&t->wait); /* the explicit signal, watched until now */
   set_current_table(sched.L, t);
   resume(co, ref, n);
 }

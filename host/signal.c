@@ -412,6 +412,16 @@ static int abort_watched(lua_State *L) {
   return 1;
 }
 
+/* listeners(signal) -> how many listeners (Lua's and waits') it holds */
+static int abort_listeners(lua_State *L) {
+  ebb_signal *s = ebb_check_signal(L, 1);
+  ebb_node *n;
+  int count = 0;
+  for (n = s->listeners.next; n != &s->listeners; n = n->next) count++;
+  lua_pushinteger(L, count);
+  return 1;
+}
+
 static int abort_dependents(lua_State *L) {
   ebb_signal *s = ebb_check_signal(L, 1);
   lua_pushinteger(L, s->ndependents);
@@ -423,7 +433,7 @@ int luaopen_ebb_abort_core(lua_State *L) {
     {"new_signal", abort_new_signal}, {"abort", abort_signal},
     {"timeout", abort_timeout},       {"any", abort_any},
     {"aborted", abort_aborted},       {"dependents", abort_dependents},
-    {"watched", abort_watched},
+    {"watched", abort_watched},       {"listeners", abort_listeners},
     {NULL, NULL}};
   lua_newtable(L);
   luaL_register(L, NULL, fns);

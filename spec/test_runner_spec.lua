@@ -91,6 +91,23 @@ describe("ebb test", function()
     assert.matches("leftover cleanup: false AbortError", out, 1, true)
   end)
 
+  it("closes what a spec left open, passing or failing, and says what it was and where it was made", function()
+    local out, err, status = ebb_test("", "leaked_handles.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("2 passed, 3 failed", last_line(out))
+    local left = reported(out, "leaked handles fixture leaves a listener") or ""
+    assert.matches("the spec left 1 task%(s%) running: Task #%d+ %(running, made by listen at "
+      .. "spec/fixtures/runner/leaked_handles.lua:8%) %(they were cancelled%); "
+      .. "1 handle%(s%) open: tcp listener 127%.0%.0%.1:%d+ %(they were closed%)", left)
+    assert.matches("failed-on-purpose", reported(out, "leaked handles fixture leaves a listener and fails") or "", 1, true)
+    -- the next specs could bind the ports: the listeners were closed
+    assert.is_nil(reported(out, "leaked handles fixture binds the port the listener had"))
+    assert.is_nil(reported(out, "leaked handles fixture binds the port the failing spec's listener had"))
+    -- a server started in before_each: its accept loop outlives the hook
+    assert.matches("made by listen at spec/fixtures/runner/leaked_handles.lua:28",
+      reported(out, "server in before_each fixture before_each") or "", 1, true)
+  end)
+
   it("fails a spec during which a task fails unhandled, with the task's message", function()
     local out, err, status = ebb_test("", "unhandled.lua")
     assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)

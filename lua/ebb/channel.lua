@@ -64,6 +64,15 @@ local function check_signal(signal, fname)
   end
 end
 
+-- Hands v to the first waiting receiver; false when none waits.
+local function hand_to_receiver(ch, v)
+  local r = first_waiting(ch.receivers)
+  if not r then return false end
+  r.value, r.done = v, true
+  r.wl:wake_all()
+  return true
+end
+
 function Channel:send(v, signal)
   check(self, "send")
   if v == nil then error("bad argument #1 to 'send' (a value expected: nil means closed to a receiver)", 2) end
@@ -71,12 +80,7 @@ function Channel:send(v, signal)
   local ok, reason = check_abort(signal)
   if ok == false then error(reason, 0) end
   if self.closed then error(ClosedError("send on a closed channel"), 2) end
-  local r = first_waiting(self.receivers)
-  if r then -- a receiver waits: the buffer is empty, hand it over
-    r.value, r.done = v, true
-    r.wl:wake_all()
-    return
-  end
+  if hand_to_receiver(self, v) then return end -- a receiver waited: the buffer was empty
   if size(self.buffer) < self.capacity then
     push(self.buffer, v)
     return
@@ -100,7 +104,9 @@ function Channel:recv(signal)
   if ok == false then error(reason, 0) end
   if size(self.buffer) > 0 then
     local v = shift(self.buffer)
-    local s = first_waiting(self.senders) -- room now: the first sender's value moves in
+    -- room now (a value given back may have filled it past capacity): the
+    -- first sender's value moves in
+    local s = size(self.buffer) < self.capacity and first_waiting(self.senders)
     if s then
       push(self.buffer, s.value)
       s.done = true
@@ -119,8 +125,13 @@ function Channel:recv(signal)
   push(self.receivers, r)
   ok, reason = r.wl:wait(signal)
   if ok == false then
-    if r.done then unshift(self.buffer, r.value) -- handed a value, then aborted: it goes back
-    else r.gone = true end
+    -- handed a value, then aborted: it goes to the next receiver, else back
+    -- to the front of the buffer
+    if r.done then
+      if not hand_to_receiver(self, r.value) then unshift(self.buffer, r.value) end
+    else
+      r.gone = true
+    end
     error(reason, 0)
   end
   return r.value

@@ -67,6 +67,9 @@ local function check_args(fname, cmd, args, opts)
   if opts.signal ~= nil and not abort.is_signal(opts.signal) then
     badarg(fname, 3, "option 'signal' must be an abort signal, got " .. type(opts.signal))
   end
+  if opts.group ~= nil and type(opts.group) ~= "boolean" then
+    badarg(fname, 3, "option 'group' must be a boolean, got " .. type(opts.group))
+  end
   if opts.kill_signal ~= nil and not core.signal_number(opts.kill_signal) then
     badarg(fname, 3, "option 'kill_signal' must be a signal name or number, got " .. tostring(opts.kill_signal))
   end
@@ -86,9 +89,11 @@ end
 -- (streams, or nil when not "pipe"). cmd is looked up in PATH. opts: env (a
 -- table that replaces the environment), cwd, stdin/stdout/stderr ("pipe",
 -- "inherit", "ignore"), signal (aborting it kills the child), kill_signal
--- (what killing sends, default "SIGTERM"), high_water_mark for the pipes.
+-- (what killing sends, default "SIGTERM"), high_water_mark for the pipes,
+-- group (the child leads a process group of its own, and every kill, the
+-- ones on cancellation included, signals the whole group: its children too).
 local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
-  local h, i, o, e = core.spawn(cmd, list, env, opts.cwd, stdin, stdout, stderr, opts.detached)
+  local h, i, o, e = core.spawn(cmd, list, env, opts.cwd, stdin, stdout, stderr, opts.group)
   if not h then
     error(SystemError(("%s: %s, spawn %s"):format(i, o, cmd), { code = i, syscall = "spawn", path = cmd }), 3)
   end
@@ -99,24 +104,16 @@ local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
     stdout = pipe(o, name, true, opts.high_water_mark),
     stderr = pipe(e, name, true, opts.high_water_mark),
   }, Process)
-  local offs = {}
-  local function kill() p:kill() end
-  if opts.signal then offs[#offs + 1] = opts.signal:on_abort(kill) end
+  -- listened to (in C) only while the child runs
+  local sig = core.signal_number(p.kill_signal)
+  if opts.signal then core.kill_on_abort(h, opts.signal, sig) end
   local owner = task.current()
-  if owner then offs[#offs + 1] = owner.signal:on_abort(kill) end
-  p._offs = offs
+  if owner then core.kill_on_abort(h, owner.signal, sig) end
   return p
 end
 
 function process.spawn(cmd, args, opts)
   return spawn(cmd, check_args("spawn", cmd, args, opts))
-end
-
-local function forget_listeners(p)
-  local offs = p._offs
-  if not offs then return end
-  p._offs = nil
-  for k = 1, #offs do offs[k]() end
 end
 
 -- wait([signal]) -> exit code, signal name: (code, nil) when it exited,
@@ -128,13 +125,13 @@ function Process:wait(signal)
     self:kill()
     error(reason, 0)
   end
-  forget_listeners(self)
   local _, code, sig = core.status(self._h)
   if sig then code = nil end
   return code, sig
 end
 
--- kill([signal "SIGTERM"]) -> true if sent, false when the child has exited.
+-- kill([signal "SIGTERM"]) -> true if sent, false when the child has exited
+-- (with group: when no process of its group is left).
 function Process:kill(sig)
   local num = core.signal_number(sig or self.kill_signal)
   if not num then
@@ -157,7 +154,6 @@ end
 -- a process this way).
 function Process:close()
   self:kill()
-  forget_listeners(self)
   -- not ipairs: a stream that is not a pipe is a hole in the list
   if self.stdin then self.stdin:close() end
   if self.stdout then self.stdout:close() end

@@ -90,7 +90,16 @@ local function job_timeout(t, ms)
 end
 
 local function cancel_on_abort(signal, t)
-  signal:on_abort(function(reason) t:cancel(reason) end)
+  rawset(t, "q_off", signal:on_abort(function(reason) t:cancel(reason) end))
+end
+
+-- A job has ended: the listener on its signal goes with it.
+local function forget_signal(t)
+  local off = rawget(t, "q_off")
+  if off then
+    rawset(t, "q_off", nil)
+    off()
+  end
 end
 
 -- The first bucket's next job, else the slow way: no loop runs on the usual
@@ -137,6 +146,7 @@ end
 
 -- A job's task ends: a waiting one (cancelled) is told here...
 function Queue:settled(t)
+  forget_signal(t)
   if not rawget(t, "q_counted") then self._pending = self._pending - 1 end
   if not start_one(self) then wake_idle(self) end
 end
@@ -149,6 +159,7 @@ function Started:settled(t)
   local q = self.q
   local timer = rawget(t, "q_timer")
   if timer then timer:cancel() end -- its timeout goes
+  forget_signal(t)
   q._active = q._active - 1
   if not start_one(q) then wake_idle(q) end
 end

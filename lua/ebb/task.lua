@@ -24,6 +24,30 @@ task._host = host
 
 local live = {} -- tasks that belong to a spec (ebb test), while unfinished
 
+-- Where a spec's task was made, for the report of what a spec left behind:
+-- the first frame outside ebb's own modules, and the ebb function it called
+-- there (net.listen's accept loop reads "made by listen at spec/x_spec.lua:5").
+local getinfo = debug.getinfo
+local function made_at()
+  local via
+  for level = 3, 20 do
+    local info = getinfo(level, "Sln")
+    if not info then return nil end
+    if info.what ~= "C" then
+      if info.source:sub(1, 5) ~= "@ebb/" then
+        return ("made by %s at %s:%d"):format(via or "?", info.short_src, info.currentline)
+      end
+      via = info.name or ("function <%s:%d>"):format(info.short_src, info.linedefined)
+    end
+  end
+end
+
+local function own(t, owner)
+  t.owner = owner
+  t.made_at = made_at()
+  live[t] = true
+end
+
 -- ---- the Task object ----
 local Task = {}
 local TaskMT = { __name = "Task" }
@@ -71,10 +95,7 @@ local function new_task(fn, n, a, owner)
   t[1], t[2], t.n = fn, a, n
   local ct = cur[1] -- a task sees the context values of where it was made
   if ct then t.ctx = ct.ctx end
-  if owner then
-    t.owner = owner
-    live[t] = true
-  end
+  if owner then own(t, owner) end
   return t
 end
 
@@ -293,10 +314,7 @@ local function timer_task(ms)
   check_ms(ms, 1, "sleep")
   local t = setmetatable({ status = "running", join = false }, TaskMT)
   local owner = owner_now()
-  if owner then
-    t.owner = owner
-    live[t] = true
-  end
+  if owner then own(t, owner) end
   core.timer_task(t, ms)
   return t
 end
@@ -324,10 +342,7 @@ function task.spawn(fn, ...)
     local ct = cur[1]
     if ct then t.ctx = ct.ctx end
     local owner = ct and rawget(ct, "owner")
-    if owner then
-      t.owner = owner
-      live[t] = true
-    end
+    if owner then own(t, owner) end
   else
     t = spawn_many(fn, n, ...)
   end

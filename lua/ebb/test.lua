@@ -38,15 +38,34 @@ local function take_options(args)
   return rest, opts
 end
 
-local function describe_leftovers(tasks)
+-- "Task #3 (running, made by listen at spec/x_spec.lua:5)"
+local function describe_task(t)
+  local where = rawget(t, "made_at")
+  return where and tostring(t):gsub("%)$", ", " .. where .. ")") or tostring(t)
+end
+
+local function list_of(items, describe)
   local parts = {}
-  for i = 1, math.min(#tasks, 5) do parts[i] = tostring(tasks[i]) end
-  if #tasks > 5 then parts[#parts + 1] = "..." end
+  for i = 1, math.min(#items, 5) do parts[i] = describe(items[i]) end
+  if #items > 5 then parts[#parts + 1] = "..." end
   return table.concat(parts, ", ")
 end
 
+local function describe_leftovers(tasks, timers, handles)
+  local parts = {}
+  if #tasks > 0 then
+    parts[#parts + 1] = ("%d task(s) running: %s (they were cancelled)"):format(#tasks, list_of(tasks, tostring))
+  end
+  if timers > 0 then parts[#parts + 1] = ("%d timer(s) armed"):format(timers) end
+  if #handles > 0 then
+    parts[#parts + 1] = ("%d handle(s) open: %s (they were closed)"):format(#handles, list_of(handles, tostring))
+  end
+  return "the spec left " .. table.concat(parts, "; ")
+end
+
 -- Runs one body in its own task; raises what it raised, a TimeoutError past
--- the limit, or an error naming what it left behind.
+-- the limit, or an error naming what it left behind. Whatever it raises, what
+-- it left is cancelled and closed, so the next spec starts clean.
 local function run_in_task(fn, opts, state)
   local owner = state.next_owner
   state.next_owner = owner + 1
@@ -59,6 +78,11 @@ local function run_in_task(fn, opts, state)
   if not ok then
     local e = errors.TimeoutError(("the spec did not finish within %g ms (ebb test --spec-timeout=MS)"):format(opts.timeout))
     t:cancel(e)
+    local left = task._live(owner)
+    for i = 1, #left do left[i]:cancel(e) end
+    task.yield() -- their cleanup runs before the handles they hold are closed
+    local extra = core.stats().handles - handles
+    if extra > 0 then core.close_newest_handles(extra) end
     error(e, 0)
   end
   -- one more turn: failures of tasks that ended with the body are reported
@@ -68,19 +92,18 @@ local function run_in_task(fn, opts, state)
   local unhandled = state.unhandled
   state.unhandled = nil
   local left = task._live(owner)
+  local report = {}
+  for i = 1, #left do report[i] = describe_task(left[i]) end
   for i = 1, #left do left[i]:cancel(errors.AbortError("left behind by a spec")) end
+  if #left > 0 then task.yield() end -- their cleanup runs before the handles they hold are closed
+  local extra_timers = core.stats().timers - timers
+  local extra = core.stats().handles - handles
+  local closed = extra > 0 and core.close_newest_handles(extra) or {}
   local result = { pcall(task._results, t) }
   if not result[1] then error(result[2], 0) end
   if #unhandled > 0 then error(unhandled[1], 0) end
-  if #left > 0 then
-    error(("the spec left %d task(s) running: %s (they were cancelled)"):format(#left, describe_leftovers(left)), 0)
-  end
-  local extra = core.stats().timers - timers
-  if extra > 0 then error(("the spec left %d timer(s) armed"):format(extra), 0) end
-  extra = core.stats().handles - handles
-  if extra > 0 then
-    core.close_newest_handles(extra)
-    error(("the spec left %d handle(s) open (sockets, listeners, pipes or processes; they were closed)"):format(extra), 0)
+  if #report > 0 or extra_timers > 0 or #closed > 0 then
+    error(describe_leftovers(report, extra_timers, closed), 0)
   end
 end
 
