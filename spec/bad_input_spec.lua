@@ -6,7 +6,7 @@ local each_bad = require("asserts").each_bad
 local run = require "run_ebb"
 local fs, net, process = require "ebb.fs", require "ebb.net", require "ebb.process"
 local task, abort, clock = require "ebb.task", require "ebb.abort", require "ebb.clock"
-local semaphore = require "ebb.semaphore"
+local semaphore, stream = require "ebb.semaphore", require "ebb.stream"
 
 local NUL = "bad argument #%d+ to '[%w_]+' %(.*NUL byte"
 
@@ -95,6 +95,75 @@ describe("bad input", function()
       s = semaphore.new(2 ^ 53)
       s:acquire(1)
       assert.equal(2 ^ 53 - 1, s.available)
+    end)
+  end)
+
+  describe("errors that name the argument, not an internal 'attempt to ...'", function()
+    local function never_called() error("not reached") end
+    -- fn(p) with a child that is reaped whatever fn does; fn's error is raised
+    local function with_child(fn)
+      local p = process.spawn("true", {}, { stdin = "ignore", stdout = "ignore", stderr = "ignore" })
+      local ok, e = pcall(fn, p)
+      p:wait()
+      if not ok then error(e, 0) end
+    end
+    each_bad(it, {
+      { "task.shield(nil)", function() task.shield(nil) end, "bad argument #1 to 'shield' %(function expected, got nil%)" },
+      { "fs.mkdir(p, 5)", function() fs.mkdir("/tmp/never", 5) end,
+        "bad argument #2 to 'mkdir' %(table of options expected, got number%)" },
+      { "fs.write_file(p, d, 'junk')", function() fs.write_file("/tmp/never", "d", "junk") end,
+        "bad argument #3 to 'write_file' %(table of options expected, got string%)" },
+      { "net.resolve(h, true)", function() net.resolve("localhost", true) end,
+        "bad argument #2 to 'resolve' %(table of options expected, got boolean%)" },
+      { "stream.writable(f, 5)", function() stream.writable(never_called, 5) end,
+        "bad argument #2 to 'writable' %(table of options expected, got number%)" },
+      { "stream.readable(f, 42)", function() stream.readable(never_called, 42) end,
+        "bad argument #2 to 'readable' %(function expected, got number%)" },
+      { "readable.read(42)", function() stream.readable(never_called).read(42) end,
+        "bad argument #1 to 'read' %(readable stream expected, got number%)" },
+      { "writable.finish('x')", function() stream.writable(never_called).finish("x") end,
+        "bad argument #1 to 'finish' %(writable stream expected, got string%)" },
+      { "process wait(nil)", function() with_child(function(p) p.wait(nil) end) end,
+        "bad argument #1 to 'wait' %(process expected, got nil%)" },
+      { "process close({})", function() with_child(function(p) p.close({}) end) end,
+        "bad argument #1 to 'close' %(process expected, got table%)" },
+      { "pipeline signal 5", function() stream.pipeline(stream.readable(never_called), stream.writable(never_called),
+        { signal = 5 }) end, "bad argument #3 to 'pipeline' %(option 'signal' must be an abort signal, got number%)" },
+    })
+
+    it("every public function and method given nonsense (810+ calls)", function()
+      local out, err, status = run.ebb("spec/fixtures/input/sweep.lua")
+      assert.equal(0, status, err)
+      local lines = {}
+      for line in out:gmatch("[^\n]*attempt to[^\n]*") do lines[#lines + 1] = line end
+      assert.same({}, lines)
+      assert.is_true(tonumber(out:match("calls\t(%d+)")) >= 810)
+    end)
+  end)
+
+  describe("what the arguments mean", function()
+    it("a pipeline's options left nil are no options, not the sink", function()
+      local got = {}
+      local n = 0
+      local src = stream.readable(function() n = n + 1 if n < 3 then return "x" end end)
+      local dst = stream.writable(function(chunk) got[#got + 1] = chunk end)
+      local opts
+      stream.pipeline(src, dst, opts)
+      assert.same({ "x", "x" }, got)
+    end)
+
+    it("a file's read and write errors name its path", function()
+      local e = select(2, pcall(fs.write_file, "/dev/full", "x"))
+      assert.equal("/dev/full", e.path)
+      assert.matches("ENOSPC: .*, write '/dev/full'$", e.message)
+      e = select(2, pcall(fs.read_file, "/tmp"))
+      assert.equal("/tmp", e.path)
+      assert.matches("EISDIR: .*, read '/tmp'$", e.message)
+      local w = fs.writer("/dev/full")
+      w:write("a")
+      e = select(2, pcall(w.finish, w))
+      assert.equal("/dev/full", e.path)
+      w:close()
     end)
   end)
 end)

@@ -149,6 +149,7 @@ function Channel:iter(signal)
 end
 
 function Channel:__tostring()
+  check(self, "__tostring")
   return ("Channel (%d of %d buffered%s)"):format(size(self.buffer), self.capacity, self.closed and ", closed" or "")
 end
 

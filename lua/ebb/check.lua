@@ -85,9 +85,20 @@ function check.ms(v, n, fname, what, level)
   return v
 end
 
--- The object of a Lua class: a table whose metatable is mt.
+local signal_mt -- the C signals' metatable, found on first use
+
+-- An abort signal: "abort signal expected", or "<what> must be an abort signal".
+function check.signal(v, n, fname, what, level)
+  signal_mt = signal_mt or getmetatable(require("ebb.abort.core").new_signal())
+  if type(v) == "userdata" and getmetatable(v) == signal_mt then return v end
+  local msg = what and format("%s must be an abort signal, got %s", what, type(v))
+    or "abort signal expected, got " .. type(v)
+  raise(n, fname, msg, (level or 1) + 1)
+end
+
+-- An object of one kind: a table or userdata whose metatable is mt.
 function check.self(v, mt, fname, expected, level)
-  if type(v) == "table" and getmetatable(v) == mt then return v end
+  if v ~= nil and getmetatable(v) == mt then return v end
   raise(1, fname, format("%s expected, got %s", expected, got(v)), (level or 1) + 1)
 end
 

@@ -112,6 +112,7 @@ function Var:enter(value)
 end
 
 function Var:__tostring()
+  check_var(self, "__tostring")
   return "ContextVar (" .. (self.name or "unnamed") .. ")"
 end
 

@@ -6,7 +6,6 @@ local stream_core = require "ebb.iostream.core"
 local iostream = require "ebb.iostream"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
-local abort = require "ebb.abort"
 local host_core = require "ebb.core"
 local check = require "ebb.check"
 
@@ -24,9 +23,7 @@ local function check_args(fname, host, port, opts, opts_pos)
     check.whole(opts.high_water_mark, opts_pos, fname, "option 'high_water_mark'", 1, 2 ^ 30, 2)
   end
   if opts.backlog ~= nil then check.whole(opts.backlog, opts_pos, fname, "option 'backlog'", 1, 2 ^ 31 - 1, 2) end
-  if opts.signal ~= nil and not abort.is_signal(opts.signal) then
-    check.badarg(opts_pos, fname, "option 'signal' must be an abort signal, got " .. type(opts.signal), 2)
-  end
+  if opts.signal ~= nil then check.signal(opts.signal, opts_pos, fname, "option 'signal'", 2) end
   return opts
 end
 
@@ -39,6 +36,7 @@ end
 function net.resolve(host, opts)
   check.cstring(host, 1, "resolve", "host")
   opts = check.opts(opts, 2, "resolve")
+  if opts.signal ~= nil then check.signal(opts.signal, 2, "resolve", "option 'signal'") end
   local ok, ips, msg = core.resolve(host, opts.signal)
   if ok then return ips end
   if ok == false then error(ips, 0) end
@@ -155,6 +153,7 @@ function Server:close(opts)
   check.self(self, Server, "close", "server")
   opts = check.opts(opts, 1, "close")
   if opts.timeout ~= nil then check.ms(opts.timeout, 1, "close", "option 'timeout'") end
+  if opts.signal ~= nil then check.signal(opts.signal, 1, "close", "option 'signal'") end
   if not self.closed then
     self.closed = true
     stream_core.close(self._h)

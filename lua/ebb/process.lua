@@ -6,7 +6,6 @@ local core = require "ebb.process.core"
 local iostream = require "ebb.iostream"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
-local abort = require "ebb.abort"
 local check = require "ebb.check"
 
 local type, error, setmetatable, tostring, pairs, ipairs = type, error, setmetatable, tostring, pairs, ipairs
@@ -71,9 +70,7 @@ local function check_args(fname, cmd, args, opts)
     badarg(fname, 3, "option 'cwd' must be a string without NUL bytes")
   end
   if opts.high_water_mark ~= nil then check.whole(opts.high_water_mark, 3, fname, "option 'high_water_mark'", 1, 2 ^ 30, 2) end
-  if opts.signal ~= nil and not abort.is_signal(opts.signal) then
-    badarg(fname, 3, "option 'signal' must be an abort signal, got " .. type(opts.signal))
-  end
+  if opts.signal ~= nil then check.signal(opts.signal, 3, fname, "option 'signal'", 2) end
   if opts.kill_signal ~= nil and not core.signal_number(opts.kill_signal) then
     badarg(fname, 3, "option 'kill_signal' must be a signal name or number, got " .. tostring(opts.kill_signal))
   end

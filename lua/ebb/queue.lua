@@ -274,6 +274,7 @@ function Queue:clear(reason)
 end
 
 function Queue:__tostring()
+  check(self, "__tostring")
   return ("Queue (%d active of %s, %d pending%s)"):format(self._active, tostring(self._concurrency),
     self._pending, self._paused and ", paused" or "")
 end

@@ -48,6 +48,7 @@ end
 
 local ids, last_id = setmetatable({}, { __mode = "k" }), 0
 TaskMT.__tostring = function(t)
+  if getmetatable(t) ~= TaskMT then check.expected(t, 1, "__tostring", "task") end
   local id = ids[t]
   if not id then
     last_id = last_id + 1
@@ -113,9 +114,7 @@ local function check_ms(ms, n, fname)
 end
 
 local function check_signal(v, n, fname)
-  if v ~= nil and not (type(v) == "userdata" and tostring(v):match("^AbortSignal")) then
-    badarg(n, fname, "abort signal expected, got " .. type(v), 3)
-  end
+  if v ~= nil then check.signal(v, n, fname, nil, 2) end
 end
 
 -- ---- joins: one waiter told of many tasks as each ends, in that order ----
