@@ -80,6 +80,13 @@ describe("bad input", function()
         "option 'backlog' must be a whole number" },
       { "process hwm nan", function() process.spawn("true", {}, { high_water_mark = 0 / 0 }) end,
         "option 'high_water_mark' must be a whole number" },
+      { "queue push timeout inf", function() require("ebb.queue").new(1):push(print, { timeout = math.huge }) end,
+        "bad argument #2 to 'push' %(option 'timeout': must be" },
+      { "future await timeout inf", function() task.future():await({ timeout = math.huge }) end,
+        "bad argument #1 to 'await' %(option 'timeout': must be" },
+      { "task.timeout(inf)", function() task.timeout(math.huge, print) end, "bad argument #1 to 'timeout' %(ms: must be" },
+      { "stream.writable hwm nan", function() stream.writable(print, { high_water_mark = 0 / 0 }) end,
+        "option 'high_water_mark' must be a whole number" },
     })
     it("a huge advance leaves the clock as it was", function()
       clock.freeze()

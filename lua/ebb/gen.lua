@@ -149,10 +149,7 @@ function gen.paginate(fetch_page, opts)
     if signal ~= nil and not abort.is_signal(signal) then
       badarg(2, "paginate", "abort signal expected for field 'signal', got " .. type(signal))
     end
-    if interval ~= nil and (type(interval) ~= "number" or interval ~= interval or interval < 0) then
-      badarg(2, "paginate", "non-negative number of milliseconds expected for field 'interval', got " ..
-        (type(interval) == "number" and tostring(interval) or type(interval)))
-    end
+    if interval ~= nil then check.ms(interval, 2, "paginate", "option 'interval'") end
   end
   interval = interval or 0
   return gen.new(function(yield)
