@@ -121,8 +121,8 @@ static void on_child_exit(uv_process_t *h, int64_t status, int term_signal) {
 }
 
 static proc *check_process(lua_State *L, int idx) {
-  pbox *b = luaL_testudata_compat(L, idx, PROCESS_MT);
-  if (!b || !b->p) ebb_argerror_type(L, idx, "process");
+  pbox *b = ebb_check_udata(L, idx, PROCESS_MT, "process");
+  if (!b->p) ebb_argerror_type(L, idx, "process");
   return b->p;
 }
 
@@ -154,10 +154,12 @@ static char **string_array(lua_State *L, int idx, const char *first, const char 
   char **out = lua_newuserdata(L, sizeof(char *) * (size_t)(n + 2)); /* freed by the GC */
   if (first) out[k++] = (char *)first;
   for (i = 1; i <= n; i++) {
+    size_t len;
     lua_rawgeti(L, idx, i);
     if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
       luaL_error(L, "bad %s #%d (string expected, got %s)", what, i, luaL_typename(L, -1));
-    out[k++] = (char *)lua_tostring(L, -1);
+    out[k++] = (char *)lua_tolstring(L, -1, &len);
+    if (strlen(out[k - 1]) != len) luaL_error(L, "bad %s #%d (must not contain a NUL byte)", what, i);
     lua_rawseti(L, idx, i); /* numbers become the strings pointed to */
   }
   out[k] = NULL;
@@ -167,7 +169,7 @@ static char **string_array(lua_State *L, int idx, const char *first, const char 
 /* spawn(file, args, env|nil, cwd|nil, stdin, stdout, stderr, group)
  *   -> process, stdin stream|nil, stdout|nil, stderr|nil | nil, code, msg */
 static int l_spawn(lua_State *L) {
-  const char *file = luaL_checkstring(L, 1);
+  const char *file = ebb_check_cstring(L, 1, "cmd");
   uv_process_options_t o;
   uv_stdio_container_t stdio[3];
   uvs *pipes[3] = {NULL, NULL, NULL};
@@ -183,7 +185,7 @@ static int l_spawn(lua_State *L) {
   o.args = string_array(L, 2, file, "argument"); /* at 9 */
   if (!lua_isnil(L, 3)) o.env = string_array(L, 3, NULL, "environment entry");
   else lua_pushnil(L); /* at 10 */
-  o.cwd = luaL_optstring(L, 4, NULL);
+  o.cwd = ebb_opt_cstring(L, 4, "cwd", NULL);
   /* its own session and process group (setsid), whose id is its pid */
   if (lua_toboolean(L, 8)) o.flags |= UV_PROCESS_DETACHED;
   for (i = 0; i < 3; i++) {
@@ -248,7 +250,9 @@ static int signal_at(lua_State *L, int idx) {
     return n >= 0 && n < 65 && n == (int)n ? (int)n : -1;
   }
   if (lua_type(L, idx) == LUA_TSTRING) {
-    const char *name = lua_tostring(L, idx);
+    size_t len;
+    const char *name = lua_tolstring(L, idx, &len);
+    if (strlen(name) != len) return -1;
     for (i = 0; signals[i].name; i++)
       if (!strcmp(signals[i].name, name) || !strcmp(signals[i].name + 3, name)) return signals[i].num;
   }
@@ -305,7 +309,7 @@ static int l_pid(lua_State *L) {
 }
 
 static int process_gc(lua_State *L) {
-  pbox *b = lua_touserdata(L, 1);
+  pbox *b = ebb_check_udata(L, 1, PROCESS_MT, "process");
   proc *p = b->p;
   if (!p) return 0;
   b->p = NULL;

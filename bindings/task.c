@@ -1,6 +1,7 @@
 /* ebb.core, the C half of ebb.task: the waits (sleep, yield, settle,
  * waitlists), cancellation of a waiting task, timers that end or start tasks,
  * shielding, and the counters ebb test reads. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include "../host/host.h"
@@ -46,7 +47,7 @@ static int l_check_abort(lua_State *L) { return ebb_check_abort(L, 1); }
 /* shield(delta): while > 0, the running task's waits ignore its cancellation */
 static int l_shield(lua_State *L) {
   ebb_task *t = ebb_check_in_task(L);
-  t->shield += (int)luaL_checkinteger(L, 1);
+  t->shield += (int)ebb_check_whole(L, 1, "delta", -1, 1);
   if (t->shield < 0) t->shield = 0;
   lua_pushinteger(L, t->shield);
   return 1;
@@ -125,14 +126,14 @@ static int l_set_ring(lua_State *L) {
 }
 
 static int l_set_exit_status(lua_State *L) {
-  runtime_set_exit_status((int)luaL_checkinteger(L, 1));
+  runtime_set_exit_status((int)ebb_check_whole(L, 1, "status", INT_MIN, INT_MAX));
   return 0;
 }
 
 /* close_newest_handles(n) -> what they were: for ebb test, the handles a
  * spec left open */
 static int l_close_newest_handles(lua_State *L) {
-  ebb_handle_close_newest(L, (int)luaL_checkinteger(L, 1));
+  ebb_handle_close_newest(L, (int)ebb_check_whole(L, 1, "n", 0, INT_MAX));
   return 1;
 }
 
@@ -174,7 +175,7 @@ static int l_set_stack_bottoms(lua_State *L) {
  * host's own frames under the task's function; errors take one each time
  * one is made, so it must be cheap: it stops where the task began. */
 static int l_traceback(lua_State *L) {
-  int level = (int)luaL_optinteger(L, 1, 1), bottoms;
+  int level = (int)ebb_opt_whole(L, 1, "level", 0, INT_MAX, 1), bottoms;
   lua_Debug ar;
   luaL_Buffer b;
   lua_rawgeti(L, LUA_REGISTRYINDEX, bottoms_ref);
@@ -227,9 +228,7 @@ static int l_waitlist(lua_State *L) {
 }
 
 static ebb_waitlist *check_waitlist(lua_State *L, int idx) {
-  ebb_waitlist *wl = luaL_testudata_compat(L, idx, WAITLIST_MT);
-  if (!wl) ebb_argerror_type(L, idx, "waitlist");
-  return wl;
+  return ebb_check_udata(L, idx, WAITLIST_MT, "waitlist");
 }
 
 /* wl:wait([signal [, timeout_ms]]) */

@@ -156,9 +156,23 @@ int ebb_handle_count(void);
  * list that says what each one was ("tcp listener 127.0.0.1:8080"). */
 void ebb_handle_close_newest(lua_State *L, int n);
 
-/* ---- argument checks with messages that name the argument ---- */
-double ebb_check_ms(lua_State *L, int idx, const char *what);
+/* ---- argument checks (host/util.c): one wording for C and Lua (ebb.check),
+ * "bad argument #N to 'fname' (...)", naming the argument; never a crash ---- */
+#define EBB_MAX_MS 1e12        /* about 31 years: deadlines stay exact to the microsecond */
+#define EBB_MAX_WHOLE 9007199254740992.0 /* 2^53: every whole number below is exact */
 int ebb_argerror_type(lua_State *L, int idx, const char *expected);
+/* A finite number from min to max ("what must be a number from min to max"). */
+double ebb_check_number(lua_State *L, int idx, const char *what, double min, double max);
+/* A whole number from min to max. */
+double ebb_check_whole(lua_State *L, int idx, const char *what, double min, double max);
+double ebb_opt_whole(lua_State *L, int idx, const char *what, double min, double max, double def);
+/* A duration: a finite number of milliseconds from 0 to EBB_MAX_MS. */
+double ebb_check_ms(lua_State *L, int idx, const char *what);
+/* A string that C takes whole: one holding a NUL byte is refused. */
+const char *ebb_check_cstring(lua_State *L, int idx, const char *what);
+const char *ebb_opt_cstring(lua_State *L, int idx, const char *what, const char *def);
+/* The userdata at idx made with metatable tname, else "expected expected, got ..." */
+void *ebb_check_udata(lua_State *L, int idx, const char *tname, const char *expected);
 /* luaL_testudata, which Lua 5.1 lacks */
 void *luaL_testudata_compat(lua_State *L, int idx, const char *tname);
 

@@ -2,6 +2,7 @@
 -- full (capacity 0: until a receiver takes the value), recv while it is empty.
 local core = require "ebb.core"
 local errors = require "ebb.errors"
+local checks = require "ebb.check"
 
 local waitlist, check_abort = core.waitlist, core.check_abort
 local type, error, setmetatable, getmetatable = type, error, setmetatable, getmetatable
@@ -53,15 +54,11 @@ local function first_waiting(q)
 end
 
 local function check(ch, fname)
-  if getmetatable(ch) ~= Channel then
-    error(("bad argument #1 to '%s' (channel expected, got %s)"):format(fname, type(ch)), 3)
-  end
+  checks.self(ch, Channel, fname, "channel", 2)
 end
 
 local function check_signal(signal, fname)
-  if signal ~= nil and not (type(signal) == "userdata" and tostring(signal):match("^AbortSignal")) then
-    error(("bad argument #2 to '%s' (abort signal expected, got %s)"):format(fname, type(signal)), 3)
-  end
+  if signal ~= nil then checks.signal(signal, 2, fname, nil, 2) end
 end
 
 -- Hands v to the first waiting receiver; false when none waits.
@@ -75,7 +72,7 @@ end
 
 function Channel:send(v, signal)
   check(self, "send")
-  if v == nil then error("bad argument #1 to 'send' (a value expected: nil means closed to a receiver)", 2) end
+  if v == nil then checks.badarg(1, "send", "a value expected: nil means closed to a receiver") end
   check_signal(signal, "send")
   local ok, reason = check_abort(signal)
   if ok == false then error(reason, 0) end
@@ -160,14 +157,13 @@ function Channel:iter(signal)
 end
 
 function Channel:__tostring()
+  check(self, "__tostring")
   return ("Channel (%d of %d buffered%s)"):format(size(self.buffer), self.capacity, self.closed and ", closed" or "")
 end
 
 function channel.new(capacity)
   if capacity == nil then capacity = 0 end
-  if type(capacity) ~= "number" or capacity < 0 or capacity ~= math.floor(capacity) or capacity == math.huge then
-    error("bad argument #1 to 'new' (capacity must be a non-negative whole number)", 2)
-  end
+  checks.whole(capacity, 1, "new", "capacity", 0, checks.MAX_WHOLE)
   return setmetatable({
     capacity = capacity, closed = false,
     buffer = queue(), senders = queue(), receivers = queue(),

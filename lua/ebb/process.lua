@@ -6,7 +6,7 @@ local core = require "ebb.process.core"
 local iostream = require "ebb.iostream"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
-local abort = require "ebb.abort"
+local check = require "ebb.check"
 
 local type, error, setmetatable, tostring, pairs, ipairs = type, error, setmetatable, tostring, pairs, ipairs
 local sort, concat = table.sort, table.concat
@@ -14,11 +14,12 @@ local sort, concat = table.sort, table.concat
 local process = {}
 local SystemError = errors.SystemError
 
--- level 4: the caller of spawn or run (badarg <- check_args <- spawn/run <- caller);
--- 5 from the helpers of check_args
+-- at the caller of spawn or run: check_args is level 2, its helpers 3
 local function badarg(fname, n, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 4)
+  check.badarg(n, fname, msg, (level or 2) + 1)
 end
+
+local function has_nul(s) return s:find("\0", 1, true) ~= nil end
 
 local MODES = { pipe = true, inherit = true, ignore = true }
 
@@ -26,7 +27,7 @@ local function check_mode(fname, opts, name)
   local m = opts[name]
   if m == nil then return "pipe" end
   if not MODES[m] then
-    badarg(fname, 3, ("option '%s' must be \"pipe\", \"inherit\" or \"ignore\", got %s"):format(name, tostring(m)), 5)
+    badarg(fname, 3, ("option '%s' must be \"pipe\", \"inherit\" or \"ignore\", got %s"):format(name, tostring(m)), 3)
   end
   return m
 end
@@ -36,9 +37,13 @@ local function env_list(fname, env)
   local out = {}
   for k, v in pairs(env) do
     if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
-      badarg(fname, 3, "option 'env' must map names to strings", 5)
+      badarg(fname, 3, "option 'env' must map names to strings", 3)
     end
-    out[#out + 1] = k .. "=" .. v
+    local entry = k .. "=" .. v
+    if has_nul(entry) or k == "" or k:find("=", 1, true) then
+      badarg(fname, 3, ("option 'env': bad entry %q (a NUL byte, or '=' in the name)"):format(k), 3)
+    end
+    out[#out + 1] = entry
   end
   sort(out)
   return out
@@ -48,6 +53,7 @@ end
 -- environment list (or nil) and the three modes.
 local function check_args(fname, cmd, args, opts)
   if type(cmd) ~= "string" or cmd == "" then badarg(fname, 1, "command string expected, got " .. type(cmd)) end
+  if has_nul(cmd) then badarg(fname, 1, "command must not contain a NUL byte") end
   if args ~= nil and type(args) ~= "table" then badarg(fname, 2, "table of arguments expected, got " .. type(args)) end
   local list = {}
   for i, a in ipairs(args or {}) do
@@ -55,18 +61,16 @@ local function check_args(fname, cmd, args, opts)
       badarg(fname, 2, ("argument %d must be a string, got %s"):format(i, type(a)))
     end
     list[i] = tostring(a)
+    if has_nul(list[i]) then badarg(fname, 2, ("argument %d must not contain a NUL byte"):format(i)) end
   end
   if opts ~= nil and type(opts) ~= "table" then badarg(fname, 3, "table of options expected, got " .. type(opts)) end
   opts = opts or {}
   if opts.env ~= nil and type(opts.env) ~= "table" then badarg(fname, 3, "option 'env' must be a table") end
-  if opts.cwd ~= nil and type(opts.cwd) ~= "string" then badarg(fname, 3, "option 'cwd' must be a string") end
-  local hwm = opts.high_water_mark
-  if hwm ~= nil and (type(hwm) ~= "number" or not (hwm >= 1)) then
-    badarg(fname, 3, "option 'high_water_mark' must be a number of bytes, at least 1")
+  if opts.cwd ~= nil and (type(opts.cwd) ~= "string" or has_nul(opts.cwd)) then
+    badarg(fname, 3, "option 'cwd' must be a string without NUL bytes")
   end
-  if opts.signal ~= nil and not abort.is_signal(opts.signal) then
-    badarg(fname, 3, "option 'signal' must be an abort signal, got " .. type(opts.signal))
-  end
+  if opts.high_water_mark ~= nil then check.whole(opts.high_water_mark, 3, fname, "option 'high_water_mark'", 1, 2 ^ 30, 2) end
+  if opts.signal ~= nil then check.signal(opts.signal, 3, fname, "option 'signal'", 2) end
   if opts.group ~= nil and type(opts.group) ~= "boolean" then
     badarg(fname, 3, "option 'group' must be a boolean, got " .. type(opts.group))
   end
@@ -120,6 +124,7 @@ end
 -- (nil, "SIGTERM") when a signal ended it.
 -- A wait that is aborted or cancelled kills the child first.
 function Process:wait(signal)
+  check.self(self, Process, "wait", "process")
   local ok, reason = core.wait(self._h, signal)
   if ok == false then
     self:kill()
@@ -133,6 +138,7 @@ end
 -- kill([signal "SIGTERM"]) -> true if sent, false when the child has exited
 -- (with group: when no process of its group is left).
 function Process:kill(sig)
+  check.self(self, Process, "kill", "process")
   local num = core.signal_number(sig or self.kill_signal)
   if not num then
     error("bad argument #1 to 'kill' (signal name (\"SIGTERM\", \"SIGKILL\", ...) or number expected, got " ..
@@ -147,12 +153,14 @@ end
 
 -- exited, code, signal name: where the child is now, without waiting.
 function Process:status()
+  check.self(self, Process, "status", "process")
   return core.status(self._h)
 end
 
 -- Closes the pipes and kills the child if it still runs (a scope disposes of
 -- a process this way).
 function Process:close()
+  check.self(self, Process, "close", "process")
   self:kill()
   -- not ipairs: a stream that is not a pipe is a hole in the list
   if self.stdin then self.stdin:close() end
@@ -162,6 +170,7 @@ end
 Process.__close = Process.close
 
 function Process:__tostring()
+  check.self(self, Process, "__tostring", "process")
   local exited, code, sig = core.status(self._h)
   local state = exited and ("exited " .. (sig or tostring(code))) or "running"
   return ("Process (%s, pid %d, %s)"):format(self.command, self.pid, state)

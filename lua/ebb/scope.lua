@@ -2,6 +2,7 @@
 -- resources disposed last first on any exit, their errors kept as SuppressedError.
 local task = require "ebb.task"
 local errors = require "ebb.errors"
+local check = require "ebb.check"
 local core = require "ebb.core"
 
 local type, select, error, xpcall, pcall, rawget, setmetatable, getmetatable =
@@ -13,7 +14,7 @@ local scope = {}
 
 -- level 3 (the default): the caller of the function that calls badarg
 local function badarg(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 3)
+  check.badarg(n, fname, msg, (level or 3) - 1)
 end
 
 local function callable(f)
@@ -153,6 +154,7 @@ function Stack:close() dispose_stack(self, "close") end -- a stack is a resource
 StackMT.__close = Stack.close
 
 StackMT.__tostring = function(self)
+  check.self(self, StackMT, "__tostring", "DisposableStack")
   if self.disposed then return "DisposableStack (disposed)" end
   return ("DisposableStack (%d resources)"):format(self._n)
 end

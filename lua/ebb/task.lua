@@ -5,6 +5,7 @@
 -- (ebb.core) holding its coroutine, timer and cancellation.
 local core = require "ebb.core"
 local errors = require "ebb.errors"
+local check = require "ebb.check"
 local abort_core = require "ebb.abort.core"
 local clock_now = require("ebb.clock.core").now
 
@@ -71,6 +72,7 @@ end
 
 local ids, last_id = setmetatable({}, { __mode = "k" }), 0
 TaskMT.__tostring = function(t)
+  if getmetatable(t) ~= TaskMT then check.expected(t, 1, "__tostring", "task") end
   local id = ids[t]
   if not id then
     last_id = last_id + 1
@@ -119,28 +121,21 @@ local function check_own_abort(signal)
   if (s and s.aborted) or signal ~= nil then raise_if_aborted(check_abort(signal)) end
 end
 
+-- level 2: the caller of the function that calls badarg; 3 from its helpers
 local function badarg(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), (level or 2) + 1)
+  check.badarg(n, fname, msg, level or 2)
 end
 
 local function check_callable(fn, n, fname)
-  if type(fn) ~= "function" then
-    local mt = getmetatable(fn)
-    if not (type(mt) == "table" and mt.__call) then badarg(n, fname, "function expected, got " .. type(fn), 3) end
-  end
+  if type(fn) ~= "function" then check.callable(fn, n, fname, 2) end
 end
 
 local function check_ms(ms, n, fname)
-  if type(ms) ~= "number" or ms ~= ms or ms < 0 then
-    badarg(n, fname, "non-negative number of milliseconds expected, got " ..
-      (type(ms) == "number" and tostring(ms) or type(ms)), 3)
-  end
+  if type(ms) ~= "number" or not (ms >= 0 and ms <= 1e12) then check.ms(ms, n, fname, "ms", 2) end
 end
 
 local function check_signal(v, n, fname)
-  if v ~= nil and not (type(v) == "userdata" and tostring(v):match("^AbortSignal")) then
-    badarg(n, fname, "abort signal expected, got " .. type(v), 3)
-  end
+  if v ~= nil then check.signal(v, n, fname, nil, 2) end
 end
 
 -- ---- joins: one waiter told of many tasks as each ends, in that order ----
@@ -372,6 +367,7 @@ end
 
 -- Runs fn(...) shielded from the current task's cancellation: its waits go on.
 function task.shield(fn, ...)
+  check_callable(fn, 1, "shield")
   c_shield(1)
   local r = { pcall(fn, ...) }
   c_shield(-1)
@@ -720,9 +716,7 @@ function Future:await(opts)
     if type(opts) ~= "table" then badarg(1, "await", "table of options expected, got " .. type(opts)) end
     signal, timeout = opts.signal, opts.timeout
     check_signal(signal, 1, "await")
-    if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
-      badarg(1, "await", "timeout must be a non-negative number of milliseconds")
-    end
+    if timeout ~= nil then check.ms(timeout, 1, "await", "option 'timeout'") end
   end
   raise_if_aborted(check_abort(signal))
   local deadline = timeout and clock_now() + timeout
