@@ -264,10 +264,7 @@ static int l_write(lua_State *L) {
   if (r) return r;
   if (s->closed) return uvs_push_error(L, UV_EPIPE);
   if (s->write_error) return uvs_push_error(L, s->write_error);
-  if (s->flush_at_exit) { /* print's buffered output goes first */
-    fflush(stdout);
-    fflush(stderr);
-  }
+  if (s->flush_at_exit) ebb_flush_stdio(); /* print's buffered output goes first */
   buf = uv_buf_init((char *)data, (unsigned)len);
   if (s->u.stream.write_queue_size == 0) {
     int wrote = uv_try_write(&s->u.stream, &buf, 1);
