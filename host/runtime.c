@@ -21,7 +21,7 @@ static struct {
   volatile int pending_signal;
   int signals_seen;
   int (*sigint_hook)(void);
-  int stdout_errno; /* the first write to stdout that failed */
+  int output_errno; /* the first write to stdout (or a standard stream) that failed */
 } R;
 
 lua_State *ebb_main_state(void) { return R.L; }
@@ -200,12 +200,16 @@ static void check_stdout(lua_State *L) {
     clearerr(stdout);
     runtime_exit(L, 128 + SIGPIPE);
   }
-  if (!R.stdout_errno) R.stdout_errno = err;
+  ebb_note_output_error(err);
+}
+
+void ebb_note_output_error(int err) {
+  if (!R.output_errno) R.output_errno = err;
 }
 
 /* What print and io.write buffered goes out now; a failure is kept for the exit. */
 void ebb_flush_stdio(void) {
-  if (fflush(stdout) != 0 && !R.stdout_errno) R.stdout_errno = errno;
+  if (fflush(stdout) != 0) ebb_note_output_error(errno);
   fflush(stderr);
 }
 
@@ -241,10 +245,10 @@ static void watch_stdout_writers(lua_State *L) {
  * as SIGPIPE would have (141), any other failure, now or earlier, is
  * reported and fails the run. A status already set is kept. */
 int runtime_flush_stdout(int status) {
-  int err = 0;
-  if (fflush(stdout) != 0) err = errno;
-  else if (ferror(stdout)) err = R.stdout_errno ? R.stdout_errno : EIO;
-  if (!err) return status;
+  int err;
+  if (fflush(stdout) != 0) ebb_note_output_error(errno);
+  else if (ferror(stdout)) ebb_note_output_error(EIO);
+  if (!(err = R.output_errno)) return status;
   if (err == EPIPE) return status ? status : 128 + SIGPIPE;
   fprintf(stderr, "ebb: error writing to standard output: %s\n", strerror(err));
   return status ? status : 1;

@@ -43,6 +43,13 @@ describe("the end of a run", function()
     end
   end)
 
+  it("ebb.stdout's queued output that its reader never takes ends the run with 141", function()
+    -- 64 KiB fill the pipe and the rest waits in the queue; the reader exits without reading
+    local _, err = run.sh("(" .. run.ebb_cmd("-e 'require(\"ebb\").stdout:write((\"x\"):rep(65536 + 30000))'")
+      .. "; echo \"~ebb:$?\" >&2) | sleep 0.2")
+    assert.equal("~ebb:141\n", err)
+  end)
+
   it("programs ebb starts get SIGPIPE at its default, not ignored", function()
     local out, err, status = run.ebb(fixture("children_sigpipe.lua"))
     assert.equal("os.execute\tdefault\nio.popen\tdefault\nprocess.run\tdefault\n1\n", out)
