@@ -29,6 +29,13 @@ describe("error reports", function()
       assert.matches("second failure", err)
     end)
 
+    it("in a REPL input is shown and the session goes on", function()
+      local out, err, status = run.ebb("-i < " .. run.quote(FIX .. "repl_input.txt"))
+      assert.matches("^Error: %(userdata whose __tostring raised: [^\n]*ts%)\n", err)
+      assert.equal("alive\n", out)
+      assert.equal(0, status)
+    end)
+
     it("as an error object's cause prints the error and its cause line", function()
       local _, err, status = ebb_fixture("cause_tostring_raises.lua")
       assert.equal(1, status)
