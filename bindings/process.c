@@ -196,8 +196,7 @@ static int l_spawn(lua_State *L) {
   o.stdio_count = 3;
   if (!(p = calloc(1, sizeof *p))) return luaL_error(L, "out of memory");
   ebb_waitlist_init(&p->waiters);
-  fflush(stdout); /* what print wrote comes before what an inheriting child writes */
-  fflush(stderr);
+  ebb_flush_stdio(); /* what print wrote comes before what an inheriting child writes */
   r = uv_spawn(ebb_loop(), &p->h, &o);
   if (r != 0) {
     for (i = 0; i < 3; i++)

@@ -248,6 +248,9 @@ static void on_written(uv_write_t *req, int status) {
   uvs *s = (uvs *)req->handle;
   if (ebb_lua_alive()) luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, op->ref);
   free(op);
+  /* a queued write to stdout or stderr that fails may have no writer left to
+   * tell (the script ended): the exit status says so */
+  if (status < 0 && s->flush_at_exit && status != UV_ECANCELED) ebb_note_output_error(-status);
   if (status < 0 && !s->write_error) s->write_error = status;
   if (s->write_error) fail_waiters(&s->writers, s->write_error);
   else if (s->u.stream.write_queue_size <= s->high_water_mark) ebb_wake_all(&s->writers);
@@ -264,10 +267,7 @@ static int l_write(lua_State *L) {
   if (r) return r;
   if (s->closed) return uvs_push_error(L, UV_EPIPE);
   if (s->write_error) return uvs_push_error(L, s->write_error);
-  if (s->flush_at_exit) { /* print's buffered output goes first */
-    fflush(stdout);
-    fflush(stderr);
-  }
+  if (s->flush_at_exit) ebb_flush_stdio(); /* print's buffered output goes first */
   buf = uv_buf_init((char *)data, (unsigned)len);
   if (s->u.stream.write_queue_size == 0) {
     int wrote = uv_try_write(&s->u.stream, &buf, 1);

@@ -42,6 +42,10 @@ static inline ebb_node *ebb_list_shift(ebb_node *head) {
 /* ---- the host ---- */
 lua_State *ebb_main_state(void);
 uv_loop_t *ebb_loop(void);
+/* writes what stdio buffered for stdout and stderr; a failure counts at exit */
+void ebb_flush_stdio(void);
+/* a write to a standard stream failed (errno value): the exit status says so */
+void ebb_note_output_error(int err);
 /* Pushes the value a module keeps under `name` in the host's private table. */
 void ebb_get_private(lua_State *L, const char *name);
 void ebb_set_private(lua_State *L, const char *name); /* pops the value */

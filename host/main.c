@@ -20,8 +20,7 @@ static const char usage[] =
 
 static int fail(lua_State *L, const char *what) {
   fprintf(stderr, "ebb: %s\n", what ? what : lua_tostring(L, -1));
-  runtime_close(L);
-  return 1;
+  return runtime_close(L, 1);
 }
 
 /* arg as the standalone lua sets it: the script at 0, options below, args above. */
@@ -58,8 +57,7 @@ int main(int argc, char **argv) {
     ebb_get_private(L, "test_main");
     for (i = 2; i < argc; i++) lua_pushstring(L, argv[i]);
     status = runtime_run_root(L, argc - 2);
-    runtime_close(L);
-    return status;
+    return runtime_close(L, status);
   }
 
   lua_newtable(L); /* the chunks to run, in order */
@@ -82,8 +80,7 @@ int main(int argc, char **argv) {
       break;
     } else if (a[0] == '-') {
       fprintf(stderr, "ebb: unrecognized option '%s'\n%s", a, usage);
-      runtime_close(L);
-      return 1;
+      return runtime_close(L, 1);
     } else {
       script = i;
       break;
@@ -105,6 +102,5 @@ int main(int argc, char **argv) {
   nargs = 1;
   for (i = script + 1; i < argc; i++, nargs++) lua_pushstring(L, argv[i]);
   status = runtime_run_root(L, nargs);
-  runtime_close(L);
-  return status;
+  return runtime_close(L, status);
 }

@@ -21,6 +21,7 @@ static struct {
   volatile int pending_signal;
   int signals_seen;
   int (*sigint_hook)(void);
+  int output_errno; /* the first write to stdout (or a standard stream) that failed */
 } R;
 
 lua_State *ebb_main_state(void) { return R.L; }
@@ -181,12 +182,14 @@ static void start_signal(uv_signal_t *h, int signum) {
 /* ---- os.exit ---- */
 
 /* os.exit may be called deep inside a task: lua_close works from the main
- * thread's state whatever runs, and nothing returns into Lua after it. */
+ * thread's state whatever runs, and nothing returns into Lua after it. A
+ * finalizer that runs while the state closes may call it too: the state is
+ * then closing already. */
 void runtime_exit(lua_State *L, int status) {
   (void)L;
-  fflush(stdout);
-  fflush(stderr);
-  runtime_close(R.L);
+  ebb_flush_stdio();
+  if (R.L) status = runtime_close(R.L, status);
+  else status = runtime_flush_stdout(status);
   exit(status);
 }
 
@@ -199,19 +202,97 @@ static int l_os_exit(lua_State *L) {
   return 0;
 }
 
-/* ---- a closed standard output ---- */
+/* ---- a closed or failing standard output ---- */
 
-/* SIGPIPE is ignored so that a peer closing a socket or pipe is an EPIPE
- * error, not the end of the process; print to a closed stdout then ends the
- * process as the signal would have (`ebb script | head`). */
-static int l_print(lua_State *L) {
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, 0);
-  if (ferror(stdout) && errno == EPIPE) {
+/* SIGPIPE is caught and does nothing, so that a peer closing a socket or
+ * pipe is an EPIPE error, not the end of the process. Caught, not ignored:
+ * a caught signal is back to its default in every program ebb starts, where
+ * an ignored one would stay ignored (`seq: write error: Broken pipe`). */
+static void on_sigpipe(int signum) { (void)signum; }
+
+static void catch_sigpipe(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigpipe;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* After a write through stdio (print, io.write, io.stdout:write, flush): on
+ * a closed stdout the process ends as SIGPIPE would have (`ebb script | head`);
+ * another failure (a full disk) is remembered for the exit. */
+static void check_stdout(lua_State *L) {
+  int err = errno;
+  if (!ferror(stdout)) return;
+  if (err == EPIPE) {
     clearerr(stdout);
     runtime_exit(L, 128 + SIGPIPE);
   }
+  ebb_note_output_error(err);
+}
+
+void ebb_note_output_error(int err) {
+  if (!R.output_errno) R.output_errno = err;
+}
+
+/* What print and io.write buffered goes out now; a failure is kept for the exit. */
+void ebb_flush_stdio(void) {
+  if (fflush(stdout) != 0) ebb_note_output_error(errno);
+  fflush(stderr);
+}
+
+/* The stdio writer in upvalue 1, followed by check_stdout. */
+static int l_stdout_writer(lua_State *L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  check_stdout(L);
+  return lua_gettop(L);
+}
+
+static void watch_writer(lua_State *L, int table_idx, const char *name) {
+  lua_getfield(L, table_idx, name);
+  lua_pushcclosure(L, l_stdout_writer, 1);
+  lua_setfield(L, table_idx < 0 ? table_idx - 1 : table_idx, name);
+}
+
+static void watch_stdout_writers(lua_State *L) {
+  lua_pushvalue(L, LUA_GLOBALSINDEX);
+  watch_writer(L, -1, "print");
+  lua_getfield(L, -1, "io");
+  watch_writer(L, -1, "write");
+  watch_writer(L, -1, "flush");
+  lua_pop(L, 2);
+  luaL_getmetatable(L, "FILE*"); /* the methods of every file, io.stdout's too */
+  watch_writer(L, -1, "write");
+  watch_writer(L, -1, "flush");
+  lua_pop(L, 1);
+}
+
+/* At exit, what stdio still holds for stdout is written: a closed pipe ends
+ * as SIGPIPE would have (141), any other failure, now or earlier, is
+ * reported and fails the run. A status already set is kept. */
+int runtime_flush_stdout(int status) {
+  int err;
+  if (fflush(stdout) != 0) ebb_note_output_error(errno);
+  else if (ferror(stdout)) ebb_note_output_error(EIO);
+  if (!(err = R.output_errno)) return status;
+  if (err == EPIPE) return status ? status : 128 + SIGPIPE;
+  fprintf(stderr, "ebb: error writing to standard output: %s\n", strerror(err));
+  return status ? status : 1;
+}
+
+/* An error nothing can catch: memory ran out in the host's own work, in
+ * the middle of changing the scheduler or libuv, so no more Lua or libuv
+ * runs; what stdout holds is still written. */
+static void fatal(const char *msg) {
+  fprintf(stderr, "ebb: fatal error: %s\n", msg ? msg : "(an error that is not a string)");
+  exit(runtime_flush_stdout(1));
+}
+
+static int on_panic(lua_State *L) {
+  fatal(lua_tostring(L, -1));
   return 0;
 }
 
@@ -251,6 +332,7 @@ lua_State *runtime_open(void) {
   const embedded_module *boot;
   if (!L) return NULL;
   R.L = L;
+  lua_atpanic(L, on_panic);
   ebb_list_init(&R.handles);
   uv_loop_init(&R.loop);
   clock_init(&R.loop);
@@ -268,10 +350,8 @@ lua_State *runtime_open(void) {
   preload(L, "ebb.net.core", luaopen_ebb_net_core);
   preload(L, "ebb.process.core", luaopen_ebb_process_core);
   preload(L, "ebb.repl.core", luaopen_ebb_repl_core);
-  signal(SIGPIPE, SIG_IGN);
-  lua_getglobal(L, "print");
-  lua_pushcclosure(L, l_print, 1);
-  lua_setglobal(L, "print");
+  catch_sigpipe();
+  watch_stdout_writers(L);
   lua_getglobal(L, "os");
   lua_pushcfunction(L, l_os_exit);
   lua_setfield(L, -2, "exit");
@@ -296,14 +376,9 @@ lua_State *runtime_open(void) {
   return L;
 }
 
-/* Runs `main` (a function on top of L) with nargs arguments as the root task. */
-int runtime_run_root(lua_State *L, int nargs) {
-  ebb_get_private(L, "start_root");
-  lua_insert(L, -(nargs + 2));
-  if (lua_pcall(L, nargs + 1, 0, 0) != 0) {
-    fprintf(stderr, "ebb: %s\n", lua_tostring(L, -1));
-    return 1;
-  }
+/* The loop, until nothing is left: the scheduler's own calls into Lua and
+ * its allocations (records, refs, coroutines) may raise, so it runs protected. */
+static int run_loop(lua_State *L) {
   sched_run(L);
   ebb_get_private(L, "root_done");
   lua_call(L, 0, 1);
@@ -312,13 +387,25 @@ int runtime_run_root(lua_State *L, int nargs) {
     if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
     runtime_set_exit_status(1);
   }
-  lua_pop(L, 1);
+  return 0;
+}
+
+/* Runs `main` (a function on top of L) with nargs arguments as the root task. */
+int runtime_run_root(lua_State *L, int nargs) {
+  ebb_get_private(L, "start_root");
+  lua_insert(L, -(nargs + 2));
+  if (lua_pcall(L, nargs + 1, 0, 0) != 0) {
+    fprintf(stderr, "ebb: %s\n", lua_tostring(L, -1));
+    return 1;
+  }
+  if (lua_cpcall(L, run_loop, NULL) != 0) fatal(lua_tostring(L, -1));
   return R.exit_status;
 }
 
 int ebb_lua_alive(void) { return R.L != NULL; }
 
-void runtime_close(lua_State *L) {
+/* Closes everything; the exit status, which a failed write to stdout changes. */
+int runtime_close(lua_State *L, int status) {
   handles_close_all();
   sched_close(L);
   R.L = NULL;
@@ -326,4 +413,5 @@ void runtime_close(lua_State *L) {
   clock_close();
   uv_run(&R.loop, UV_RUN_DEFAULT);
   uv_loop_close(&R.loop);
+  return runtime_flush_stdout(status);
 }

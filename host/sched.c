@@ -181,6 +181,17 @@ ebb_task *ebb_current(void) { return sched.running_co ? sched_current_record(sch
 
 /* ---- running ---- */
 
+/* An ebb error (a table with a traceback string) took its own traceback. */
+static int carries_traceback(lua_State *L, int idx) {
+  int yes;
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  lua_pushliteral(L, "traceback");
+  lua_rawget(L, idx < 0 ? idx - 1 : idx);
+  yes = lua_type(L, -1) == LUA_TSTRING;
+  lua_pop(L, 1);
+  return yes;
+}
+
 /* After a resume: a runner with nothing left goes back to the pool; a task
  * that waits keeps the coroutine in its record; a task that failed ends. */
 static void after_resume(lua_State *co, int ref, int status) {
@@ -218,12 +229,8 @@ static void after_resume(lua_State *co, int ref, int status) {
   push_current_table(L);
   if (status == 0) lua_pushliteral(L, "a task's coroutine returned");
   else lua_xmove(co, L, 1);
-  if (lua_type(L, -1) == LUA_TTABLE) lua_pushnil(L);
-  else { /* on a copy: lua_tostring would turn a number error into a string */
-    lua_pushvalue(L, -1);
-    luaL_traceback(L, co, lua_tostring(L, -1), 0);
-    lua_remove(L, -2);
-  }
+  if (carries_traceback(L, -1)) lua_pushnil(L);
+  else luaL_traceback(L, co, NULL, 0);
   if (lua_pcall(L, 3, 0, 0) != 0) lua_pop(L, 1);
   luaL_unref(L, LUA_REGISTRYINDEX, ref);
 }

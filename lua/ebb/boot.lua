@@ -14,23 +14,51 @@ for _, name in ipairs(embedded_names()) do
   end
 end
 
--- Where plain (string) errors were first raised, so a re-raise keeps it.
+-- Where plain (string) errors were first raised, so a re-raise keeps it: the
+-- first traceback taken for a value stays (a re-raise would take another).
+-- Tables carry their own; nil and NaN cannot be keys.
 local origin, norigin = {}, 0
 local function remember(e, tb)
-  if tb == nil or type(e) == "table" then return end
+  if tb == nil or e == nil or e ~= e or type(e) == "table" or origin[e] ~= nil then return end
   if norigin >= 256 then origin, norigin = {}, 0 end
-  if origin[e] == nil then norigin = norigin + 1 end
+  norigin = norigin + 1
   origin[e] = tb
 end
 private.remember = remember
 core.remember = remember
 
+-- An xpcall handler: notes where the error is being raised. It never calls
+-- tostring (a raising __tostring would replace the error) and takes no
+-- traceback when memory has run out.
+local function traced(e)
+  if type(e) ~= "table" and origin[e] == nil and e ~= "not enough memory" then
+    remember(e, traceback("", 2))
+  end
+  return e
+end
+core.traced = traced
+
+-- A coroutine that died of a plain error: where it was raised in it.
+function core.remember_coroutine(co, e)
+  if type(e) ~= "table" and origin[e] == nil then remember(e, traceback(co, "")) end
+end
+
+-- pcall keeps where a plain error was raised, so re-raising what it caught
+-- reports that place; the tail call leaves pcall's frame as it was. Named
+-- parameters keep it cheap when interpreted (one cost: pcall() with no
+-- argument at all returns false as pcall(nil) does, where LuaJIT raises).
+local xpcall, raw_pcall = xpcall, pcall
+function pcall(f, ...)
+  if f == nil then return raw_pcall(f, ...) end
+  return xpcall(f, traced, ...)
+end
+
 local last_tb
 local function on_error(e)
-  if type(e) == "table" then
+  if type(e) == "table" and type(rawget(e, "traceback")) == "string" then
     last_tb = nil
   else
-    last_tb = origin[e] or traceback(tostring(e), 2)
+    last_tb = type(e) ~= "table" and origin[e] or traceback("", 2)
   end
   return e
 end
@@ -39,6 +67,7 @@ private.on_error = on_error
 -- A coroutine of the script's own may wait: its scheduler yields go up.
 local parked = setmetatable({}, { __mode = "k" })
 local function pass(co, ok, ...)
+  if not ok then core.remember_coroutine(co, (...)) end
   if ok and ... == WAIT and co_status(co) == "suspended" then
     parked[co] = true
     local function resume_with(...)
@@ -134,13 +163,11 @@ function require(name)
 end
 
 -- Reports: "Name: message", each "caused by:" line, then where it was raised.
+-- Never raises: an error whose __tostring raises or returns no string is still reported.
 local function describe(e)
-  if type(e) == "table" then
-    local ok, s = pcall(tostring, e)
-    if ok and type(s) == "string" then return s end
-  end
-  if type(e) == "string" then return "Error: " .. e end
-  return "Error: " .. tostring(e)
+  local s = require("ebb.errors")._host.tostring(e)
+  if type(e) == "table" then return s end
+  return "Error: " .. s
 end
 
 -- The host's own frames (the trampoline and the root's xpcall) say nothing to users.
@@ -160,7 +187,11 @@ function private.report(e, tb, prefix)
   local out = {}
   if prefix then out[#out + 1] = "ebb: " .. prefix .. ":" end
   out[#out + 1] = describe(e)
-  tb = (type(e) == "table" and rawget(e, "traceback")) or tb or origin[e]
+  if type(e) == "table" then
+    if type(rawget(e, "traceback")) == "string" then tb = rawget(e, "traceback") end
+  elseif origin[e] ~= nil then
+    tb = origin[e]
+  end
   if type(tb) == "string" and tb ~= "" then
     local at = tb:find("stack traceback:", 1, true)
     out[#out + 1] = trim_host_frames(at and tb:sub(at) or ("stack traceback:\n" .. tb))
@@ -176,14 +207,14 @@ end
 
 function private.report_unhandled(task, e, tb)
   if private.on_unhandled and private.on_unhandled(task, e, tb) then return end
-  private.report(e, tb, "unhandled error in a task")
   core.set_exit_status(1)
+  private.report(e, tb, "unhandled error in a task")
 end
 
 function private.report_listener_error(e)
   if private.on_unhandled and private.on_unhandled(nil, e) then return end
-  private.report(e, nil, "error in an abort listener")
   core.set_exit_status(1)
+  private.report(e, nil, "error in an abort listener")
 end
 
 function private.report_stuck()
@@ -236,7 +267,11 @@ end
 
 -- The task module runs tasks; the host calls these of it.
 local task_host = require("ebb.task")._host
-private.task_failed = task_host.failed
+-- a task's traceback is where its error was first raised (a re-raise keeps it)
+function private.task_failed(t, e, tb)
+  remember(e, tb)
+  task_host.failed(t, e, type(e) ~= "table" and origin[e] or tb)
+end
 private.timer_done = task_host.timer_done
 private.enqueue = task_host.enqueue
 private.root_done = task_host.root_done

@@ -31,10 +31,7 @@ local function with(c, var, value)
   return { k = var, v = value, p = c or false }
 end
 
-local function traced(e)
-  if type(e) ~= "table" then core.remember(e, debug.traceback(tostring(e), 2)) end
-  return e
-end
+local traced = core.traced
 
 local function restore(before, ok, ...)
   set_current(before)

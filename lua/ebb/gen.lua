@@ -12,7 +12,6 @@ local type, select, error, getmetatable, setmetatable, unpack = type, select, er
 -- the host's resume: the body's scheduler waits pass through it to the task
 local co_create, co_resume, co_yield, co_running, co_status = coroutine.create, coroutine.resume,
   coroutine.yield, coroutine.running, coroutine.status
-local traceback = debug.traceback
 
 local gen = {}
 
@@ -41,7 +40,7 @@ end
 
 -- A string error's traceback is the body's, where it was raised (tables carry their own).
 local function raise(co, e)
-  if type(e) ~= "table" then core.remember(e, traceback(co, tostring(e))) end
+  core.remember_coroutine(co, e)
   error(e, 0)
 end
 

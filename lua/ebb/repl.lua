@@ -175,7 +175,7 @@ local function run(fn, names)
   local done = task.future()
   local tb
   local function on_error(e)
-    if type(e) ~= "table" then tb = debug.traceback(tostring(e), 2) end
+    if type(e) ~= "table" then tb = debug.traceback("", 2) end -- no tostring: a raising __tostring would replace e
     return e
   end
   local t = task.spawn(function()
@@ -220,7 +220,7 @@ function M.main(private, chunks, ...)
   for i = 1, #chunks do
     local tb
     local ok, e = xpcall(chunks[i], function(e)
-      if type(e) ~= "table" then tb = debug.traceback(tostring(e), 2) end
+      if type(e) ~= "table" then tb = debug.traceback("", 2) end -- no tostring: a raising __tostring would replace e
       return e
     end, ...)
     if not ok then io.stderr:write(inspect.error(e, tb), "\n") end

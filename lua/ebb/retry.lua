@@ -198,10 +198,7 @@ local function raise_if_aborted(ok, reason)
 end
 
 -- A string error keeps the traceback of where it was first raised across the re-raise.
-local function traced(e)
-  if type(e) ~= "table" then core.remember(e, debug.traceback(tostring(e), 2)) end
-  return e
-end
+local traced = core.traced
 
 local function pack(...) return { n = select("#", ...), ... } end
 

@@ -7,7 +7,7 @@ local core = require "ebb.core"
 
 local type, select, error, xpcall, pcall, rawget, setmetatable, getmetatable =
   type, select, error, xpcall, pcall, rawget, setmetatable, getmetatable
-local debug_getmetatable, debug_traceback = debug.getmetatable, debug.traceback
+local debug_getmetatable = debug.getmetatable
 local SuppressedError = errors.SuppressedError
 
 local scope = {}
@@ -23,21 +23,9 @@ local function callable(f)
   return type(mt) == "table" and rawget(mt, "__call") ~= nil
 end
 
--- A plain (string) error keeps where it was first raised across our re-raise;
--- the one we re-raise last is not taken for a new origin by an enclosing scope.
-local reraised
-local function traced(e)
-  if e == reraised then
-    reraised = nil
-  elseif type(e) ~= "table" then
-    core.remember(e, debug_traceback(tostring(e), 2))
-  end
-  return e
-end
-local function reraise(e)
-  reraised = e
-  error(e, 0)
-end
+-- A plain (string) error keeps where it was first raised across our re-raise.
+local traced = core.traced
+local function reraise(e) error(e, 0) end
 
 -- ---- disposal ----
 local NOARG = {} -- a deferred function is called with no argument at all

@@ -617,10 +617,7 @@ function Group:spawn(fn, ...)
   return t
 end
 
-local function traced(e)
-  if type(e) ~= "table" then core.remember(e, debug.traceback(tostring(e), 2)) end
-  return e
-end
+local traced = core.traced
 
 function task.group(fn)
   if type(fn) ~= "function" then badarg(1, "group", "function expected, got " .. type(fn)) end
