@@ -254,6 +254,8 @@ static int waitlist_wake_one(lua_State *L) {
   return 1;
 }
 
+static char loading_key;
+
 int luaopen_ebb_core(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"sleep", l_sleep},                 {"yield", l_yield},
@@ -280,6 +282,10 @@ int luaopen_ebb_core(lua_State *L) {
   lua_setfield(L, -2, "WAIT");
   lua_pushlightuserdata(L, &sched_idle_key);
   lua_setfield(L, -2, "IDLE");
+  /* require's mark for a module being loaded: a light userdata, as LuaJIT's,
+   * so luaL_register and module() make the module's table themselves */
+  lua_pushlightuserdata(L, &loading_key);
+  lua_setfield(L, -2, "LOADING");
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
   lua_setfield(L, -2, "cur");
   lua_pushliteral(L, EBB_VERSION);

@@ -84,53 +84,119 @@ function coroutine.wrap(fn)
   return function(...) return unwrap(coroutine.resume(co, ...)) end
 end
 
--- require whose module may wait at its top level (the C require cannot).
-local loaded, loaders = package.loaded, package.loaders
-local LOADING = {}
-local loading = {} -- name -> { task = the task running its loader, wl = those waiting for it }
-function require(name)
-  if type(name) ~= "string" then
-    error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 2)
+-- require as LuaJIT's (lib_package.c), but in Lua so that a module's top level
+-- may wait. While it loads, package.loaded[name] holds a light userdata, as in
+-- LuaJIT, so luaL_register and module() make the module's table themselves. A
+-- task requiring a module another task is loading waits for that load.
+local pkg, loaded, getinfo, co_running = package, package.loaded, debug.getinfo, coroutine.running
+local LOADING = core.LOADING
+local loading = {} -- name -> the load under way: task, coroutine, frame, waiters
+local task_host -- ebb.task's side for the host, set once it is loaded
+local loads_of = setmetatable({}, { __mode = "k" }) -- task -> its loads under way
+
+local function check_name(level, ...)
+  local name = ...
+  if type(name) == "number" then return tostring(name) end
+  local got = select("#", ...) == 0 and "no value" or type(name)
+  local fname = getinfo(level, "n").name or "?"
+  error(("bad argument #1 to '%s' (string expected, got %s)"):format(fname, got), 0)
+end
+
+local function find_loader(name)
+  local loaders = pkg.loaders
+  if type(loaders) ~= "table" then error("'package.loaders' must be a table", 0) end
+  local msg = ""
+  for i = 1, 1e9 do
+    local searcher = rawget(loaders, i)
+    if searcher == nil then error(("module '%s' not found:%s"):format(name, msg), 0) end
+    local loader = (searcher(name))
+    if type(loader) == "function" then return loader end
+    if type(loader) == "string" or type(loader) == "number" then msg = msg .. loader end
   end
-  local v = loaded[name]
-  if v ~= nil then
-    if v == LOADING then
-      local l, ct = loading[name], core.cur[1]
-      if not (l and ct and l.task ~= ct) then
-        error("loop or previous error loading module '" .. name .. "'", 2)
+end
+
+-- A load has failed when its require is no longer on its coroutine's stack
+-- (the error went past require: nothing runs in Lua on the way).
+local ebb_require
+local function load_failed(l)
+  if co_status(l.co) == "dead" then return true end
+  for level = 0, 1e9 do
+    local info = getinfo(l.co, level, "f")
+    if not info then return true end
+    if info.func == ebb_require then
+      for i = 1, 1e9 do
+        local k, v = debug.getlocal(l.co, level, i)
+        if k == nil then break end
+        if v == l then return false end
       end
-      -- another task is loading it (its top level waits): wait for that one
-      repeat
-        local ok, reason = l.wl:wait()
-        if ok == false then error(reason, 0) end
-      until loaded[name] ~= LOADING
-      return require(name)
     end
+  end
+end
+
+local function wake_load(l)
+  if l.wl then l.wl:wake_all() end
+end
+
+local function previous_error(name)
+  error(("loop or previous error loading module '%s'"):format(name), 0)
+end
+
+local function await_load(name)
+  local l, ct = loading[name], cur[1]
+  if not (l and ct and l.task ~= ct) or load_failed(l) then
+    if l then loading[name] = nil end
+    previous_error(name)
+  end
+  l.wl = l.wl or core.waitlist()
+  repeat
+    local ok, reason = l.wl:wait()
+    if ok == false then error(reason, 0) end
+  until loaded[name] ~= LOADING or load_failed(l)
+  if loaded[name] == LOADING then previous_error(name) end
+  return require(name)
+end
+
+local function loaded_now(name, l, res)
+  loading[name] = nil
+  local mine = loads_of[l.task]
+  if mine then mine[l] = nil end
+  if res ~= nil then loaded[name] = res end
+  if loaded[name] == LOADING then loaded[name] = true end
+  wake_load(l)
+  return loaded[name]
+end
+
+function ebb_require(...)
+  local name = ...
+  if type(name) ~= "string" then name = check_name(2, ...) end
+  local v = loaded[name]
+  if v then
+    if v == LOADING then return await_load(name) end
     return v
   end
-  local msgs = {}
-  for i = 1, #loaders do
-    local loader, extra = loaders[i](name)
-    if type(loader) == "function" then
-      loaded[name] = LOADING
-      local l = { task = core.cur[1], wl = core.waitlist() }
-      loading[name] = l
-      local ok, res = xpcall(loader, on_error, name, extra)
-      loading[name] = nil
-      l.wl:wake_all()
-      if not ok then
-        loaded[name] = nil
-        remember(res, last_tb)
-        error(res, 0)
-      end
-      if res ~= nil then loaded[name] = res end
-      if loaded[name] == LOADING then loaded[name] = true end
-      return loaded[name]
-    elseif type(loader) == "string" then
-      msgs[#msgs + 1] = loader
-    end
+  local loader = find_loader(name)
+  loaded[name] = LOADING
+  local l = { loader, task = cur[1], co = co_running() }
+  if l.task and l.co then
+    loading[name] = l
+    local mine = loads_of[l.task] or {}
+    loads_of[l.task] = mine
+    mine[l] = true
   end
-  error("module '" .. name .. "' not found:" .. table.concat(msgs), 2)
+  -- called through l[1], so a traceback calls the chunk "main chunk" as LuaJIT does
+  local res = l[1](name)
+  return loaded_now(name, l, res)
+end
+require = ebb_require
+
+-- A task that fails while loading a module: those waiting for it learn of it.
+function private.task_failed(t, ...)
+  local mine = loads_of[t]
+  if mine then
+    loads_of[t] = nil
+    for l in pairs(mine) do wake_load(l) end
+  end
+  return task_host.failed(t, ...)
 end
 
 -- Reports: "Name: message", each "caused by:" line, then where it was raised.
@@ -235,8 +301,7 @@ function private.test_main(...)
 end
 
 -- The task module runs tasks; the host calls these of it.
-local task_host = require("ebb.task")._host
-private.task_failed = task_host.failed
+task_host = require("ebb.task")._host
 private.timer_done = task_host.timer_done
 private.enqueue = task_host.enqueue
 private.root_done = task_host.root_done
