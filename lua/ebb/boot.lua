@@ -17,7 +17,8 @@ end
 -- Where plain (string) errors were first raised, so a re-raise keeps it.
 local origin, norigin = {}, 0
 local function remember(e, tb)
-  if tb == nil or type(e) == "table" then return end
+  -- only strings and numbers: nil and NaN cannot be keys, other values need no origin
+  if tb == nil or e ~= e or (type(e) ~= "string" and type(e) ~= "number") then return end
   if norigin >= 256 then origin, norigin = {}, 0 end
   if origin[e] == nil then norigin = norigin + 1 end
   origin[e] = tb
