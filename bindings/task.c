@@ -174,7 +174,7 @@ static int l_set_stack_bottoms(lua_State *L) {
  * one is made, so it must be cheap: it stops where the task began. */
 static int l_traceback(lua_State *L) {
   int level = (int)luaL_optinteger(L, 1, 1), bottoms;
-  lua_Debug ar;
+  lua_Debug ar, below;
   luaL_Buffer b;
   lua_rawgeti(L, LUA_REGISTRYINDEX, bottoms_ref);
   bottoms = lua_gettop(L);
@@ -187,6 +187,8 @@ static int l_traceback(lua_State *L) {
     lua_rawget(L, bottoms); /* the function, pushed by "f" */
     stop = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    /* the C function a main chunk is called from, at the bottom of its coroutine */
+    if (!stop && *ar.what == 'C') stop = !lua_getstack(L, level, &below);
     if (stop) break;
     luaL_addstring(&b, "\n\t");
     luaL_addstring(&b, ar.short_src);
