@@ -176,7 +176,7 @@ static int l_set_stack_bottoms(lua_State *L) {
  * one is made, so it must be cheap: it stops where the task began. */
 static int l_traceback(lua_State *L) {
   int level = (int)ebb_opt_whole(L, 1, "level", 0, INT_MAX, 1), bottoms;
-  lua_Debug ar;
+  lua_Debug ar, below;
   luaL_Buffer b;
   lua_rawgeti(L, LUA_REGISTRYINDEX, bottoms_ref);
   bottoms = lua_gettop(L);
@@ -189,6 +189,8 @@ static int l_traceback(lua_State *L) {
     lua_rawget(L, bottoms); /* the function, pushed by "f" */
     stop = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    /* the C function a main chunk is called from, at the bottom of its coroutine */
+    if (!stop && *ar.what == 'C') stop = !lua_getstack(L, level, &below);
     if (stop) break;
     luaL_addstring(&b, "\n\t");
     luaL_addstring(&b, ar.short_src);
@@ -254,6 +256,8 @@ static int waitlist_wake_one(lua_State *L) {
   return 1;
 }
 
+static char loading_key;
+
 int luaopen_ebb_core(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"sleep", l_sleep},                 {"yield", l_yield},
@@ -280,6 +284,10 @@ int luaopen_ebb_core(lua_State *L) {
   lua_setfield(L, -2, "WAIT");
   lua_pushlightuserdata(L, &sched_idle_key);
   lua_setfield(L, -2, "IDLE");
+  /* require's mark for a module being loaded: a light userdata, as LuaJIT's,
+   * so luaL_register and module() make the module's table themselves */
+  lua_pushlightuserdata(L, &loading_key);
+  lua_setfield(L, -2, "LOADING");
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
   lua_setfield(L, -2, "cur");
   lua_pushliteral(L, EBB_VERSION);

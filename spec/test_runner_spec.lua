@@ -82,6 +82,42 @@ describe("ebb test", function()
     assert.matches("--spec-timeout", err, 1, true)
   end)
 
+  it("refuses a --spec-timeout given no value with its own message", function()
+    local out, err, status = sh(ebb_cmd("test " .. quote(FIXTURES .. "passing.lua") .. " --spec-timeout"))
+    assert.equal(1, status)
+    assert.equal("", out)
+    assert.equal("ebb test: --spec-timeout needs a positive number of milliseconds\n", err)
+  end)
+
+  it("reports each failure at the line that raised it, as busted does under luajit", function()
+    local out = ebb_test("-o plainTerminal --verbose", "located.lua")
+    local F = "spec/fixtures/runner/located.lua"
+    assert.equal(F .. ":6: Expected objects to be equal.", reported(out, "located assertion after a wait"))
+    assert.equal(F .. ":9: plain failure", reported(out, "located string error"))
+    assert.equal(F .. ":12: {", reported(out, "located table error"))
+    assert.equal(F .. ":15: Nil error", reported(out, "located nil error"))
+    assert.matches("\tspec/fixtures/runner/located.lua:12: in function <" .. F .. ":11>", out, 1, true)
+    assert.equal("1 passed, 4 failed", last_line(out))
+  end)
+
+  it("gives specs arg as the interpreter does: ebb at arg[-1]", function()
+    local out = ebb_test("", "located.lua")
+    assert.matches("arg[-1]=" .. run.BIN .. " arg[0]=test\n", out, 1, true)
+  end)
+
+  it("lists the specs with --list, without running them or a summary line", function()
+    local out, err, status = ebb_test("--list", "located.lua")
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal(table.concat({
+      "spec/fixtures/runner/located.lua:4: located assertion after a wait",
+      "spec/fixtures/runner/located.lua:8: located string error",
+      "spec/fixtures/runner/located.lua:11: located table error",
+      "spec/fixtures/runner/located.lua:14: located nil error",
+      "spec/fixtures/runner/located.lua:17: located sees the interpreter at arg[-1]",
+    }, "\n") .. "\n", out)
+  end)
+
   it("fails a spec that leaves a task running, and cancels the task", function()
     local out, err, status = ebb_test("", "leftover.lua")
     assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)

@@ -21,8 +21,9 @@ local function take_options(args)
     local v = a:match("^%-%-spec%-timeout=(.*)$")
     if a == "--spec-timeout" then
       i = i + 1
-      v = args[i]
+      v = args[i] or ""
     end
+    if a == "-l" or a == "--list" then opts.list = true end
     if v then
       local ms = tonumber(v)
       if not ms or ms <= 0 then
@@ -66,12 +67,28 @@ end
 -- Runs one body in its own task; raises what it raised, a TimeoutError past
 -- the limit, or an error naming what it left behind. Whatever it raises, what
 -- it left is cancelled and closed, so the next spec starts clean.
-local function run_in_task(fn, opts, state)
+-- busted places an error where its handler finds it on the stack; the body's
+-- stack is gone once its task has ended, so the place is taken in the task.
+local function placing_errors(fn, busted, element, caught)
+  local function place(e)
+    caught.trace = busted.getTrace(element, 3, e)
+    return e
+  end
+  local function raise(ok, ...)
+    if not ok then error((...), 0) end
+    return ...
+  end
+  return function() return raise(xpcall(fn, place)) end
+end
+
+local function run_in_task(fn, opts, state, busted, element)
   local owner = state.next_owner
   state.next_owner = owner + 1
   local stats = core.stats()
   local timers, handles = stats.timers, stats.handles
-  local t = task.spawn(fn)
+  local caught = {}
+  state.trace = nil
+  local t = task.spawn(placing_errors(fn, busted, element, caught))
   task._own(t, owner)
   state.unhandled = {}
   local ok = task._await_real(t, opts.timeout)
@@ -100,7 +117,10 @@ local function run_in_task(fn, opts, state)
   local extra = core.stats().handles - handles
   local closed = extra > 0 and core.close_newest_handles(extra) or {}
   local result = { pcall(task._results, t) }
-  if not result[1] then error(result[2], 0) end
+  if not result[1] then
+    state.trace = caught.trace
+    error(result[2], 0)
+  end
   if #unhandled > 0 then error(unhandled[1], 0) end
   if #report > 0 or extra_timers > 0 or #closed > 0 then
     error(describe_leftovers(report, extra_timers, closed), 0)
@@ -113,13 +133,18 @@ local function install(busted, opts, state)
     -- only the bodies themselves: busted also wraps whole executors in safe()
     if HOOKS[descriptor] and type(run) == "function" and (run == element.run or descriptor == "finally") then
       local body = run
-      run = function() return run_in_task(body, opts, state) end
+      run = function() return run_in_task(body, opts, state, busted, element) end
     end
     return safe(descriptor, run, element)
   end
   -- Errors raised by ebb's own frames are reported where the spec was declared.
   local get_trace = busted.getTrace
   busted.getTrace = function(element, level, msg)
+    local placed = state.trace -- where the body raised what is being reported
+    if placed then
+      state.trace = nil
+      return placed
+    end
     local info = get_trace(element, (level or 3) + 1, msg)
     if info and type(info.source) == "string" and info.source:match("^@ebb/") and element and element.trace then
       return element.trace
@@ -143,6 +168,7 @@ local function install(busted, opts, state)
     return nil, true
   end)
   busted.subscribe({ "exit" }, function()
+    if opts.list then return nil, true end
     io.stdout:write(("%d passed, %d failed\n"):format(passed, failed))
     io.stdout:flush()
     return nil, true
@@ -168,7 +194,8 @@ function M.main(...)
     install(busted, opts, state)
     return busted
   end
-  _G.arg = { [0] = "ebb test" }
+  -- as the standalone interpreter sets it: the interpreter, then what it runs
+  _G.arg = { [-1] = arg[-1], [0] = arg[0] }
   for i = 1, #args do _G.arg[i] = args[i] end
   -- A chunk without a file name: busted then ends the run with os.exit itself.
   assert(loadstring("require 'busted.runner' ({ standalone = false })", "=ebb test"))()
