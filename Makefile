@@ -18,7 +18,7 @@ LUA_SRC = $(sort $(wildcard lua/ebb/*.lua))
 LUA_HDR = $(patsubst lua/ebb/%.lua,$(BUILD)/gen/ebb_%.h,$(LUA_SRC))
 OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(BUILD)/obj/gen/embedded_list.o
 
-.PHONY: all deps test sanitize bench install clean example
+.PHONY: all deps test sanitize fuzz bench install clean example
 
 # deps first, then the build: under make -j the two must not run side by side
 all: deps
@@ -70,12 +70,20 @@ test: deps
 	$(MAKE) $(BUILD)/ebb
 	$(BUILD)/ebb test
 
-sanitize: deps
-	$(MAKE) BUILD=build/sanitize CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+SANITIZED = $(MAKE) BUILD=build/sanitize CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=address,undefined" build/sanitize/ebb
+
+sanitize: deps
+	$(SANITIZED)
 	# freed blocks are held back 4 MiB deep, not 256: specs and examples measure peak memory
 	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=4 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  EBB_BIN=build/sanitize/ebb build/sanitize/ebb test
+
+# Random calls of every public function under the sanitizers, FUZZ_SECONDS long
+# (default 60); FUZZ_SEED replays a run (fuzz/run says more).
+fuzz: deps
+	$(SANITIZED)
+	EBB_BIN=build/sanitize/ebb fuzz/run
 
 bench: deps
 	$(MAKE) $(BUILD)/ebb
