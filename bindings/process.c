@@ -318,8 +318,13 @@ static int process_gc(lua_State *L) {
 }
 
 int luaopen_ebb_process_core(lua_State *L) {
-  static const luaL_Reg fns[] = {{"spawn", l_spawn}, {"wait", l_wait}, {"status", l_status},
-                                 {"kill", l_kill},   {"pid", l_pid}, {"kill_on_abort", l_kill_on_abort},   {"signal_number", l_signal_number},
+  static const luaL_Reg fns[] = {{"spawn", l_spawn},
+                                 {"wait", l_wait},
+                                 {"status", l_status},
+                                 {"kill", l_kill},
+                                 {"kill_on_abort", l_kill_on_abort},
+                                 {"pid", l_pid},
+                                 {"signal_number", l_signal_number},
                                  {NULL, NULL}};
   luaL_newmetatable(L, PROCESS_MT);
   lua_pushcfunction(L, process_gc);

@@ -52,6 +52,7 @@ local function list_of(items, describe)
   return table.concat(parts, ", ")
 end
 
+-- What a spec left: tasks and handles are lists of their descriptions.
 local function describe_leftovers(tasks, timers, handles)
   local parts = {}
   if #tasks > 0 then
@@ -64,9 +65,18 @@ local function describe_leftovers(tasks, timers, handles)
   return "the spec left " .. table.concat(parts, "; ")
 end
 
--- Runs one body in its own task; raises what it raised, a TimeoutError past
--- the limit, or an error naming what it left behind. Whatever it raises, what
--- it left is cancelled and closed, so the next spec starts clean.
+-- Cancels the tasks of `owner` still running and closes the handles opened
+-- beyond the first `handles`, so the next spec starts clean; returns their
+-- descriptions (taken before the cancellation changes the tasks' status).
+local function clean_up(owner, handles, reason)
+  local left, tasks = task._live(owner), {}
+  for i = 1, #left do tasks[i] = describe_task(left[i]) end
+  for i = 1, #left do left[i]:cancel(reason) end
+  if #left > 0 then task.yield() end -- their cleanup runs before the handles they hold are closed
+  local extra = core.stats().handles - handles
+  return tasks, extra > 0 and core.close_newest_handles(extra) or {}
+end
+
 -- busted places an error where its handler finds it on the stack; the body's
 -- stack is gone once its task has ended, so the place is taken in the task.
 local function placing_errors(fn, busted, element, caught)
@@ -81,6 +91,9 @@ local function placing_errors(fn, busted, element, caught)
   return function() return raise(xpcall(fn, place)) end
 end
 
+-- Runs one body in its own task; raises what it raised, a TimeoutError past
+-- the limit, or an error naming what it left behind. Whatever it raises, what
+-- it left is cancelled and closed.
 local function run_in_task(fn, opts, state, busted, element)
   local owner = state.next_owner
   state.next_owner = owner + 1
@@ -95,11 +108,7 @@ local function run_in_task(fn, opts, state, busted, element)
   if not ok then
     local e = errors.TimeoutError(("the spec did not finish within %g ms (ebb test --spec-timeout=MS)"):format(opts.timeout))
     t:cancel(e)
-    local left = task._live(owner)
-    for i = 1, #left do left[i]:cancel(e) end
-    task.yield() -- their cleanup runs before the handles they hold are closed
-    local extra = core.stats().handles - handles
-    if extra > 0 then core.close_newest_handles(extra) end
+    clean_up(owner, handles, e)
     error(e, 0)
   end
   -- one more turn: failures of tasks that ended with the body are reported
@@ -108,22 +117,16 @@ local function run_in_task(fn, opts, state, busted, element)
   task.yield() -- and failures are reported at the end of that one
   local unhandled = state.unhandled
   state.unhandled = nil
-  local left = task._live(owner)
-  local report = {}
-  for i = 1, #left do report[i] = describe_task(left[i]) end
-  for i = 1, #left do left[i]:cancel(errors.AbortError("left behind by a spec")) end
-  if #left > 0 then task.yield() end -- their cleanup runs before the handles they hold are closed
+  local left, closed = clean_up(owner, handles, errors.AbortError("left behind by a spec"))
   local extra_timers = core.stats().timers - timers
-  local extra = core.stats().handles - handles
-  local closed = extra > 0 and core.close_newest_handles(extra) or {}
   local result = { pcall(task._results, t) }
   if not result[1] then
     state.trace = caught.trace
     error(result[2], 0)
   end
   if #unhandled > 0 then error(unhandled[1], 0) end
-  if #report > 0 or extra_timers > 0 or #closed > 0 then
-    error(describe_leftovers(report, extra_timers, closed), 0)
+  if #left > 0 or extra_timers > 0 or #closed > 0 then
+    error(describe_leftovers(left, extra_timers, closed), 0)
   end
 end
 
