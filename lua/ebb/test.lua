@@ -46,8 +46,6 @@ local function describe_leftovers(tasks)
   return table.concat(parts, ", ")
 end
 
--- Runs one body in its own task; raises what it raised, a TimeoutError past
--- the limit, or an error naming what it left behind.
 -- busted places an error where its handler finds it on the stack; the body's
 -- stack is gone once its task has ended, so the place is taken in the task.
 local function placing_errors(fn, busted, element, caught)
@@ -62,6 +60,8 @@ local function placing_errors(fn, busted, element, caught)
   return function() return raise(xpcall(fn, place)) end
 end
 
+-- Runs one body in its own task; raises what it raised, a TimeoutError past
+-- the limit, or an error naming what it left behind.
 local function run_in_task(fn, opts, state, busted, element)
   local owner = state.next_owner
   state.next_owner = owner + 1
