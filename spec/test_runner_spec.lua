@@ -97,7 +97,10 @@ describe("ebb test", function()
     assert.equal(F .. ":12: {", reported(out, "located table error"))
     assert.equal(F .. ":15: Nil error", reported(out, "located nil error"))
     assert.matches("\tspec/fixtures/runner/located.lua:12: in function <" .. F .. ":11>", out, 1, true)
-    assert.equal("1 passed, 4 failed", last_line(out))
+    -- raised in ebb's own frames: placed at the spec's line that called ebb
+    assert.matches("\t" .. F .. ":18: in function <" .. F .. ":17>", out, 1, true)
+    assert.matches("\t" .. F .. ":22: in function <" .. F .. ":20>", out, 1, true)
+    assert.equal("1 passed, 6 failed", last_line(out))
   end)
 
   it("gives specs arg as the interpreter does: ebb at arg[-1]", function()
@@ -114,7 +117,9 @@ describe("ebb test", function()
       "spec/fixtures/runner/located.lua:8: located string error",
       "spec/fixtures/runner/located.lua:11: located table error",
       "spec/fixtures/runner/located.lua:14: located nil error",
-      "spec/fixtures/runner/located.lua:17: located sees the interpreter at arg[-1]",
+      "spec/fixtures/runner/located.lua:17: located bad argument to ebb",
+      "spec/fixtures/runner/located.lua:20: located awaited task",
+      "spec/fixtures/runner/located.lua:24: located sees the interpreter at arg[-1]",
     }, "\n") .. "\n", out)
   end)
 

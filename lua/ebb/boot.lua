@@ -146,7 +146,8 @@ function debug.sethook(...)
   local fn = args[at]
   if type(fn) == "function" then
     local function hook(event, line)
-      if host_sources[debug.getinfo(2, "S").source] then return end
+      local info = debug.getinfo(2, "S")
+      if info and host_sources[info.source] then return end
       return fn(event, line) -- a tail call: level 2 stays the hooked function
     end
     script_hooks[hook] = fn

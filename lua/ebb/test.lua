@@ -140,17 +140,23 @@ local function install(busted, opts, state)
     end
     return safe(descriptor, run, element)
   end
-  -- Errors raised by ebb's own frames are reported where the spec was declared.
+  -- An error raised in ebb's own frames (a bad argument to task.sleep, an
+  -- await re-raising) is placed at the spec's frame that called ebb; with no
+  -- such frame, where the spec was declared.
   local get_trace = busted.getTrace
+  local function from_ebb(info) return info and type(info.source) == "string" and info.source:match("^@ebb/") end
   busted.getTrace = function(element, level, msg)
     local placed = state.trace -- where the body raised what is being reported
     if placed then
       state.trace = nil
       return placed
     end
-    local info = get_trace(element, (level or 3) + 1, msg)
-    if info and type(info.source) == "string" and info.source:match("^@ebb/") and element and element.trace then
-      return element.trace
+    level = (level or 3) + 1
+    local info = get_trace(element, level, msg)
+    while from_ebb(info) do
+      level = level + 1
+      if not debug.getinfo(level, "S") then return element and element.trace or info end
+      info = get_trace(element, level, msg)
     end
     return info
   end
