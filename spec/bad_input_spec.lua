@@ -47,6 +47,17 @@ describe("bad input", function()
       { "process.spawn cwd", function() process.spawn("true", {}, { cwd = "/\0tmp" }) end, "NUL bytes" },
       { "process kill_signal", function() process.spawn("true", {}, { kill_signal = "SIGTERM\0" }) end, "kill_signal" },
     })
+    it("a field's name is whole: a NUL byte does not end it early", function()
+      local signal = abort.aborted("why")
+      assert.is_true(signal.aborted)
+      assert.is_nil(signal["aborted\0x"])
+      assert.is_nil(signal["reason\0"])
+      local f = fs.open(path)
+      assert.is_number(f.fd)
+      assert.is_nil(f["fd\0junk"])
+      assert.is_nil(f["closed\0"])
+      f:close()
+    end)
     it("leaves the file the truncated name would have reached", function()
       pcall(fs.unlink, path .. "\0.bak")
       assert.equal("data", fs.read_file(path))
@@ -57,6 +68,10 @@ describe("bad input", function()
   describe("numbers that are not finite or out of range", function()
     local f = fs.open("/etc/hostname")
     each_bad(it, {
+      { "file.read(42)", function() f.read(42) end, "bad argument #1 to 'read' %(file expected, got number%)" },
+      { "file.stat({})", function() f.stat({}) end, "bad argument #1 to 'stat' %(file expected, got table%)" },
+      { "file:stat(5)", function() f:stat(5) end, "bad argument #1 to 'stat' %(abort signal expected, got number%)" },
+      { "fs.stat(p, 5)", function() fs.stat("/tmp", 5) end, "bad argument #2 to 'stat' %(abort signal expected" },
       { "file:read(nan)", function() f:read(0 / 0) end, "bad argument #1 to 'read' %(n must be a whole number" },
       { "file:read(0)", function() f:read(0) end, "n must be a whole number from 1 to 1073741824, got 0" },
       { "file:read(1, nan)", function() f:read(1, 0 / 0) end, "bad argument #2 to 'read' %(offset must be" },
