@@ -163,6 +163,21 @@ describe("bad input", function()
     end)
   end)
 
+  it("C and Lua word the same check the same way", function()
+    local function said(fn, ...) return tostring(select(2, pcall(fn, ...))):match("%((.*)%)$") end
+    local f = fs.open("/etc/hostname")
+    local fs_core, task_core = require "ebb.fs.core", require "ebb.core"
+    for _, n in ipairs { 0 / 0, math.huge, 0, 1.5, "x" } do
+      assert.equal(said(fs_core.read, f, n), said(f.read, f, n))
+    end
+    for _, ms in ipairs { 0 / 0, -math.huge, 1e13, -1, {} } do
+      assert.equal(said(task_core.sleep, ms), said(task.sleep, ms))
+    end
+    assert.equal(said(fs_core.stat, "/tmp\0x"), said(fs.stat, "/tmp\0x"))
+    assert.equal(said(fs_core.stat, 5), said(fs.stat, 5))
+    f:close()
+  end)
+
   describe("what the arguments mean", function()
     it("a pipeline's options left nil are no options, not the sink", function()
       local got = {}
