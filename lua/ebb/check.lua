@@ -9,7 +9,7 @@ local check = {}
 
 local MAX_MS = 1e12 -- as EBB_MAX_MS: about 31 years
 local MAX_WHOLE = 2 ^ 53
-check.MAX_WHOLE = MAX_WHOLE
+check.MAX_MS, check.MAX_WHOLE = MAX_MS, MAX_WHOLE
 
 local function raise(n, fname, msg, level)
   error(format("bad argument #%d to '%s' (%s)", n, fname, msg), (level or 1) + 2)
