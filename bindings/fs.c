@@ -697,13 +697,12 @@ static int file_gc(lua_State *L) {
 
 static int file_index(lua_State *L) {
   file *f = ebb_check_udata(L, 1, FILE_MT, "file");
-  const char *k = lua_tostring(L, 2);
-  if (k && !strcmp(k, "fd")) {
+  if (ebb_key_is(L, 2, "fd")) {
     if (f->fd < 0) return 0;
     lua_pushinteger(L, f->fd);
     return 1;
   }
-  if (k && !strcmp(k, "closed")) {
+  if (ebb_key_is(L, 2, "closed")) {
     lua_pushboolean(L, f->fd < 0);
     return 1;
   }
@@ -716,6 +715,12 @@ static int file_tostring(lua_State *L) {
   file *f = ebb_check_udata(L, 1, FILE_MT, "file");
   if (f->fd < 0) lua_pushliteral(L, "File (closed)");
   else lua_pushfstring(L, "File (fd %d)", f->fd);
+  return 1;
+}
+
+/* is_file(v) -> whether v is a file */
+static int l_is_file(lua_State *L) {
+  lua_pushboolean(L, luaL_testudata_compat(L, 1, FILE_MT) != NULL);
   return 1;
 }
 
@@ -743,7 +748,8 @@ int luaopen_ebb_fs_core(lua_State *L) {
     {"rmdir", l_rmdir},   {"unlink", l_unlink}, {"rename", l_rename},   {"open", l_open},
     {"read", l_read},     {"write", l_write},   {"fstat", l_fstat},     {"close", l_close},
     {"write_behind", l_write_behind},           {"flush", l_flush},
-    {"set_file_methods", l_set_file_methods},   {"borrow", l_borrow}, {NULL, NULL}};
+    {"set_file_methods", l_set_file_methods},   {"borrow", l_borrow},
+    {"is_file", l_is_file},                     {NULL, NULL}};
   luaL_newmetatable(L, FILE_MT);
   lua_pushcfunction(L, file_gc);
   lua_setfield(L, -2, "__gc");

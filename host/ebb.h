@@ -177,6 +177,8 @@ const char *ebb_check_cstring(lua_State *L, int idx, const char *what);
 const char *ebb_opt_cstring(lua_State *L, int idx, const char *what, const char *def);
 /* The userdata at idx made with metatable tname, else "expected expected, got ..." */
 void *ebb_check_udata(lua_State *L, int idx, const char *tname, const char *expected);
+/* Is the key at idx the string `name`, whole (a NUL byte does not end it early)? */
+int ebb_key_is(lua_State *L, int idx, const char *name);
 /* luaL_testudata, which Lua 5.1 lacks */
 void *luaL_testudata_compat(lua_State *L, int idx, const char *tname);
 

@@ -272,9 +272,8 @@ static int signal_throw_if_aborted(lua_State *L) {
 /* __index: the fields, then the methods (the upvalue) */
 static int signal_index(lua_State *L) {
   ebb_signal *s = ebb_check_signal(L, 1);
-  const char *k = lua_tostring(L, 2);
-  if (k && !strcmp(k, "aborted")) lua_pushboolean(L, s->aborted);
-  else if (k && !strcmp(k, "reason")) ebb_signal_push_reason(L, s);
+  if (ebb_key_is(L, 2, "aborted")) lua_pushboolean(L, s->aborted);
+  else if (ebb_key_is(L, 2, "reason")) ebb_signal_push_reason(L, s);
   else {
     lua_pushvalue(L, 2);
     lua_rawget(L, lua_upvalueindex(1));

@@ -71,6 +71,12 @@ const char *ebb_opt_cstring(lua_State *L, int idx, const char *what, const char 
   return lua_isnoneornil(L, idx) ? def : ebb_check_cstring(L, idx, what);
 }
 
+int ebb_key_is(lua_State *L, int idx, const char *name) {
+  size_t len;
+  const char *k = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
+  return k && len == strlen(name) && memcmp(k, name, len) == 0;
+}
+
 /* The metatables never change once made, so each name's is looked up once
  * (by the address of the name, a literal) and compared by pointer after. */
 static struct {

@@ -47,6 +47,17 @@ describe("bad input", function()
       { "process.spawn cwd", function() process.spawn("true", {}, { cwd = "/\0tmp" }) end, "NUL bytes" },
       { "process kill_signal", function() process.spawn("true", {}, { kill_signal = "SIGTERM\0" }) end, "kill_signal" },
     })
+    it("a field's name is whole: a NUL byte does not end it early", function()
+      local signal = abort.aborted("why")
+      assert.is_true(signal.aborted)
+      assert.is_nil(signal["aborted\0x"])
+      assert.is_nil(signal["reason\0"])
+      local f = fs.open(path)
+      assert.is_number(f.fd)
+      assert.is_nil(f["fd\0junk"])
+      assert.is_nil(f["closed\0"])
+      f:close()
+    end)
     it("leaves the file the truncated name would have reached", function()
       pcall(fs.unlink, path .. "\0.bak")
       assert.equal("data", fs.read_file(path))
@@ -57,6 +68,10 @@ describe("bad input", function()
   describe("numbers that are not finite or out of range", function()
     local f = fs.open("/etc/hostname")
     each_bad(it, {
+      { "file.read(42)", function() f.read(42) end, "bad argument #1 to 'read' %(file expected, got number%)" },
+      { "file.stat({})", function() f.stat({}) end, "bad argument #1 to 'stat' %(file expected, got table%)" },
+      { "file:stat(5)", function() f:stat(5) end, "bad argument #1 to 'stat' %(abort signal expected, got number%)" },
+      { "fs.stat(p, 5)", function() fs.stat("/tmp", 5) end, "bad argument #2 to 'stat' %(abort signal expected" },
       { "file:read(nan)", function() f:read(0 / 0) end, "bad argument #1 to 'read' %(n must be a whole number" },
       { "file:read(0)", function() f:read(0) end, "n must be a whole number from 1 to 1073741824, got 0" },
       { "file:read(1, nan)", function() f:read(1, 0 / 0) end, "bad argument #2 to 'read' %(offset must be" },
@@ -146,6 +161,47 @@ describe("bad input", function()
       assert.same({}, lines)
       assert.is_true(tonumber(out:match("calls\t(%d+)")) >= 810)
     end)
+  end)
+
+  it("points at the caller's line, through every layer of checks", function()
+    local assert_bad = require("asserts").bad_at("bad_input_spec%.lua")
+    local f = fs.open("/etc/hostname")
+    local src, dst = stream.readable(print), stream.writable(print)
+    assert_bad(function() fs.stat(5) end, "bad argument #1 to 'stat'")
+    assert_bad(function() fs.open("/tmp\0") end, "bad argument #1 to 'open'")
+    assert_bad(function() fs.reader("/etc/hostname", { high_water_mark = 0 }) end, "bad argument #2 to 'reader'")
+    assert_bad(function() f:read(0 / 0) end, "bad argument #1 to 'read'")
+    assert_bad(function() f.read(5) end, "bad argument #1 to 'read'")
+    assert_bad(function() net.connect("127.0.0.1\0", 1) end, "bad argument #1 to 'connect'")
+    assert_bad(function() net.connect("127.0.0.1", 1, { backlog = 0 / 0 }) end, "bad argument #3 to 'connect'")
+    assert_bad(function() task.sleep(math.huge) end, "bad argument #1 to 'sleep'")
+    assert_bad(function() task.shield(5) end, "bad argument #1 to 'shield'")
+    assert_bad(function() stream.pipeline(src, dst, { signal = 5 }) end, "bad argument #3 to 'pipeline'")
+    assert_bad(function() src.read(5) end, "bad argument #1 to 'read'")
+    assert_bad(function() require("ebb.queue").new(1):push(print, { timeout = 1 / 0 }) end, "bad argument #2 to 'push'")
+    assert_bad(function() require("ebb.channel").new(-1) end, "bad argument #1 to 'new'")
+    assert_bad(function() semaphore.new(1):acquire(0) end, "bad argument #1 to 'acquire'")
+    assert_bad(function() process.spawn("true\0") end, "bad argument #1 to 'spawn'")
+    assert_bad(function() process.spawn("true", {}, { env = { A = "\0" } }) end, "bad argument #3 to 'spawn'")
+    assert_bad(function() require("ebb.gen").paginate(print, { interval = 1 / 0 }) end, "bad argument #2 to 'paginate'")
+    assert_bad(function() require("ebb.context").new(5) end, "bad argument #1 to 'new'")
+    assert_bad(function() clock.advance(1 / 0) end, "bad argument #1 to 'advance'")
+    f:close()
+  end)
+
+  it("C and Lua word the same check the same way", function()
+    local function said(fn, ...) return tostring(select(2, pcall(fn, ...))):match("%((.*)%)$") end
+    local f = fs.open("/etc/hostname")
+    local fs_core, task_core = require "ebb.fs.core", require "ebb.core"
+    for _, n in ipairs { 0 / 0, math.huge, 0, 1.5, "x" } do
+      assert.equal(said(fs_core.read, f, n), said(f.read, f, n))
+    end
+    for _, ms in ipairs { 0 / 0, -math.huge, 1e13, -1, {} } do
+      assert.equal(said(task_core.sleep, ms), said(task.sleep, ms))
+    end
+    assert.equal(said(fs_core.stat, "/tmp\0x"), said(fs.stat, "/tmp\0x"))
+    assert.equal(said(fs_core.stat, 5), said(fs.stat, 5))
+    f:close()
   end)
 
   describe("what the arguments mean", function()

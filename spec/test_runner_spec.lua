@@ -123,6 +123,14 @@ describe("ebb test", function()
     }, "\n") .. "\n", out)
   end)
 
+  it("refuses a --spec-timeout that is not finite or too large", function()
+    for _, v in ipairs { "inf", "nan", "1e13" } do
+      local out, err, status = ebb_test("--spec-timeout=" .. v, "passing.lua")
+      assert.equal(1, status, out .. err)
+      assert.matches("--spec-timeout needs a positive number of milliseconds", err, 1, true)
+    end
+  end)
+
   it("fails a spec that leaves a task running, and cancels the task", function()
     local out, err, status = ebb_test("", "leftover.lua")
     assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)

@@ -1,5 +1,7 @@
 -- ebb.errors: the error classes every ebb module raises (Error, AbortError, TimeoutError, ...)
 -- and the helpers that build, inspect and print them (cause chains, creation-site tracebacks).
+local check = require "ebb.check"
+
 local errors = {}
 
 -- Private marks kept in metatables, so only this module's classes and errors are recognised.
@@ -92,6 +94,7 @@ end
 
 -- A class's __call; its results are kept in a local so no tail call shifts create's levels.
 local function construct(C, ...)
+  if not is_class(C) then check.expected(C, 1, "__call", "error class") end
   local message, pos, opts, fields = getmetatable(C).parse(C.name, ...)
   local e = create(C, C.name, message, pos, opts, fields)
   return e

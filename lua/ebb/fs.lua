@@ -15,6 +15,21 @@ local function check_path(p, n, fname)
   check.cstring(p, n, fname, "path", 2)
 end
 
+local is_file = core.is_file
+
+local function check_file(f, fname)
+  if not is_file(f) then check.expected(f, 1, fname, "file", 2) end
+end
+
+local function check_signal(signal, n, fname)
+  if signal ~= nil then check.signal(signal, n, fname, nil, 2) end
+end
+
+-- mode: permission bits, as for chmod
+local function check_mode(mode, n, fname, what)
+  if mode ~= nil then check.whole(mode, n, fname, what, 0, 4095, 2) end
+end
+
 -- The path each file was opened with, for its errors (a standard stream has none).
 local path_of = setmetatable({}, { __mode = "k" })
 
@@ -37,6 +52,7 @@ local function path_op(fname, syscall)
   local c = core[fname]
   return function(path, signal)
     check_path(path, 1, fname)
+    check_signal(signal, 2, fname)
     return result(syscall, path, c(path, signal))
   end
 end
@@ -52,6 +68,8 @@ fs.unlink = path_op("unlink", "unlink")
 function fs.mkdir(path, opts)
   check_path(path, 1, "mkdir")
   opts = check.opts(opts, 2, "mkdir")
+  check_mode(opts.mode, 2, "mkdir", "option 'mode'")
+  check_signal(opts.signal, 2, "mkdir")
   local mode, signal = opts.mode or 511, opts.signal
   if not opts.recursive then return result("mkdir", path, core.mkdir(path, mode, signal)) end
   local ok, code, msg = core.mkdir(path, mode, signal)
@@ -68,6 +86,7 @@ end
 function fs.rename(from, to, signal)
   check_path(from, 1, "rename")
   check_path(to, 2, "rename")
+  check_signal(signal, 3, "rename")
   return result("rename", from, core.rename(from, to, signal))
 end
 
@@ -84,6 +103,8 @@ end
 function fs.open(path, flags, mode, signal)
   check_path(path, 1, "open")
   check_flags(flags)
+  check_mode(mode, 3, "open", "mode")
+  check_signal(signal, 4, "open")
   return opened(path, core.open(path, flags or "r", mode, signal))
 end
 
@@ -93,6 +114,8 @@ local function check_offset(offset, n, fname)
 end
 
 function File:read(n, offset, signal)
+  check_file(self, "read")
+  check_signal(signal, 3, "read")
   if n ~= nil then check.whole(n, 1, "read", "n", 1, 2 ^ 30) end
   check_offset(offset, 2, "read")
   local ok, data, at_once = core.read(self, n or 65536, offset, signal)
@@ -107,18 +130,23 @@ end
 
 -- write(data [, offset]) -> bytes written.
 function File:write(data, offset, signal)
+  check_file(self, "write")
+  check_signal(signal, 3, "write")
   if type(data) ~= "string" then check.expected(data, 1, "write", "string") end
   check_offset(offset, 2, "write")
   return result("write", path_of[self], core.write(self, data, offset, signal))
 end
 
 function File:stat(signal)
+  check_file(self, "stat")
+  check_signal(signal, 1, "stat")
   return result("fstat", path_of[self], core.fstat(self, signal))
 end
 
 -- Closing waits for the close, and is done once; a file also closes itself
 -- when collected. A scope can dispose of a file (close).
 function File:close()
+  check_file(self, "close")
   return result("close", path_of[self], core.close(self))
 end
 File.__close = File.close
@@ -146,6 +174,8 @@ function fs.write_file(path, data, opts)
   check_path(path, 1, "write_file")
   if type(data) ~= "string" then check.expected(data, 2, "write_file", "string") end
   opts = check.opts(opts, 3, "write_file")
+  check_mode(opts.mode, 3, "write_file", "option 'mode'")
+  check_signal(opts.signal, 3, "write_file")
   local f = opened(path, core.open(path, opts.append and "a" or "w", opts.mode, opts.signal))
   local ok, err = pcall(function()
     local done = 0
@@ -163,6 +193,8 @@ end
 local function stream_opts(opts, fname)
   opts = check.opts(opts, 2, fname, 2)
   local hwm = check.whole(opts.high_water_mark or 65536, 2, fname, "option 'high_water_mark'", 1, 2 ^ 30, 2)
+  if opts.mode ~= nil then check.whole(opts.mode, 2, fname, "option 'mode'", 0, 4095, 2) end
+  if opts.signal ~= nil then check.signal(opts.signal, 2, fname, "option 'signal'", 2) end
   return opts, hwm
 end
 

@@ -5,7 +5,7 @@ local errors = require "ebb.errors"
 local check = require "ebb.check"
 
 local c_acquire, c_release, c_try = core.acquire, core.release, core.try_acquire
-local type, error, pcall, select, unpack = type, error, pcall, select, unpack
+local type, error, pcall, select, unpack, getmetatable = type, error, pcall, select, unpack, getmetatable
 
 local semaphore = {}
 local Semaphore = {}
@@ -28,24 +28,25 @@ end
 local SemaphoreMT = getmetatable(core.new(0))
 local MAX = check.MAX_WHOLE
 
+-- The checks cost a comparison when the arguments are good (this is the hot path).
 function Semaphore:acquire(a, b)
-  check.self(self, SemaphoreMT, "acquire", "semaphore")
+  if getmetatable(self) ~= SemaphoreMT then check.self(self, SemaphoreMT, "acquire", "semaphore") end
   local n, signal = count_and_signal(a, b)
-  check.whole(n, 1, "acquire", "n", 1, MAX)
+  if n ~= 1 then check.whole(n, 1, "acquire", "n", 1, MAX) end
   if signal ~= nil then check.signal(signal, rawequal(a, signal) and 1 or 2, "acquire") end
   local ok, reason = c_acquire(self, n, signal)
   if not ok then error(reason, 0) end
 end
 
 function Semaphore:try_acquire(n)
-  check.self(self, SemaphoreMT, "try_acquire", "semaphore")
-  if n ~= nil then check.whole(n, 1, "try_acquire", "n", 1, MAX) end
+  if getmetatable(self) ~= SemaphoreMT then check.self(self, SemaphoreMT, "try_acquire", "semaphore") end
+  if n ~= nil and n ~= 1 then check.whole(n, 1, "try_acquire", "n", 1, MAX) end
   return c_try(self, n == nil and 1 or n)
 end
 
 function Semaphore:release(n)
-  check.self(self, SemaphoreMT, "release", "semaphore")
-  if n ~= nil then check.whole(n, 1, "release", "n", 1, MAX) end
+  if getmetatable(self) ~= SemaphoreMT then check.self(self, SemaphoreMT, "release", "semaphore") end
+  if n ~= nil and n ~= 1 then check.whole(n, 1, "release", "n", 1, MAX) end
   c_release(self, n == nil and 1 or n)
 end
 

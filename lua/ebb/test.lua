@@ -26,8 +26,8 @@ local function take_options(args)
     if a == "-l" or a == "--list" then opts.list = true end
     if v then
       local ms = tonumber(v)
-      if not ms or ms <= 0 then
-        io.stderr:write("ebb test: --spec-timeout needs a positive number of milliseconds\n")
+      if not ms or not (ms > 0 and ms <= 1e12) then
+        io.stderr:write("ebb test: --spec-timeout needs a positive number of milliseconds, at most 1e12\n")
         os.exit(1)
       end
       opts.timeout = ms
