@@ -86,7 +86,7 @@ describe("ebb test", function()
     local out, err, status = sh(ebb_cmd("test " .. quote(FIXTURES .. "passing.lua") .. " --spec-timeout"))
     assert.equal(1, status)
     assert.equal("", out)
-    assert.equal("ebb test: --spec-timeout needs a positive number of milliseconds\n", err)
+    assert.equal("ebb test: --spec-timeout needs a positive number of milliseconds, at most 1e12\n", err)
   end)
 
   it("reports each failure at the line that raised it, as busted does under luajit", function()
