@@ -96,7 +96,7 @@ static void timed_fire(ebb_timer *tm) {
   lua_State *L = sched.L;
   ebb_get_private(L, d->delayed ? "enqueue" : "timer_done");
   timed_free_push(L, d);
-  if (lua_pcall(L, 1, 0, 0) != 0) lua_pop(L, 1);
+  lua_call(L, 1, 0); /* the loop runs protected: an error here is fatal, not lost */
 }
 
 static int start_timer(lua_State *L, int delayed) {

@@ -1,6 +1,7 @@
 /* The lua_State and the loop: module loading, the host's private table, the
  * root task, error reports, shutdown signals and an orderly exit. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,11 +205,20 @@ static int l_os_exit(lua_State *L) {
 
 /* ---- a closed or failing standard output ---- */
 
-/* SIGPIPE is caught and does nothing, so that a peer closing a socket or
- * pipe is an EPIPE error, not the end of the process. Caught, not ignored:
- * a caught signal is back to its default in every program ebb starts, where
- * an ignored one would stay ignored (`seq: write error: Broken pipe`). */
-static void on_sigpipe(int signum) { (void)signum; }
+/* SIGPIPE is caught, so that a peer closing a socket or pipe is an EPIPE
+ * error, not the end of the process; caught rather than ignored because a
+ * caught signal is back to its default in every program ebb starts, where an
+ * ignored one stays ignored (`seq: write error: Broken pipe`). Only a write
+ * to a stdout whose reader is gone ends ebb, by the signal, as it ends any
+ * program (`ebb script | head`): whichever writer it was (print, io.write,
+ * ebb.stdout). A pipe's write end polls POLLERR once its readers are gone. */
+static void on_sigpipe(int signum) {
+  struct pollfd out = { .fd = 1, .events = 0, .revents = 0 };
+  if (poll(&out, 1, 0) == 1 && (out.revents & POLLERR)) {
+    signal(signum, SIG_DFL);
+    raise(signum); /* delivered as the handler returns */
+  }
+}
 
 static void catch_sigpipe(void) {
   struct sigaction sa;
@@ -217,19 +227,6 @@ static void catch_sigpipe(void) {
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGPIPE, &sa, NULL);
-}
-
-/* After a write through stdio (print, io.write, io.stdout:write, flush): on
- * a closed stdout the process ends as SIGPIPE would have (`ebb script | head`);
- * another failure (a full disk) is remembered for the exit. */
-static void check_stdout(lua_State *L) {
-  int err = errno;
-  if (!ferror(stdout)) return;
-  if (err == EPIPE) {
-    clearerr(stdout);
-    runtime_exit(L, 128 + SIGPIPE);
-  }
-  ebb_note_output_error(err);
 }
 
 void ebb_note_output_error(int err) {
@@ -242,44 +239,16 @@ void ebb_flush_stdio(void) {
   fflush(stderr);
 }
 
-/* The stdio writer in upvalue 1, followed by check_stdout. */
-static int l_stdout_writer(lua_State *L) {
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-  check_stdout(L);
-  return lua_gettop(L);
-}
-
-static void watch_writer(lua_State *L, int table_idx, const char *name) {
-  lua_getfield(L, table_idx, name);
-  lua_pushcclosure(L, l_stdout_writer, 1);
-  lua_setfield(L, table_idx < 0 ? table_idx - 1 : table_idx, name);
-}
-
-static void watch_stdout_writers(lua_State *L) {
-  lua_pushvalue(L, LUA_GLOBALSINDEX);
-  watch_writer(L, -1, "print");
-  lua_getfield(L, -1, "io");
-  watch_writer(L, -1, "write");
-  watch_writer(L, -1, "flush");
-  lua_pop(L, 2);
-  luaL_getmetatable(L, "FILE*"); /* the methods of every file, io.stdout's too */
-  watch_writer(L, -1, "write");
-  watch_writer(L, -1, "flush");
-  lua_pop(L, 1);
-}
-
 /* At exit, what stdio still holds for stdout is written: a closed pipe ends
  * as SIGPIPE would have (141), any other failure, now or earlier, is
  * reported and fails the run. A status already set is kept. */
 int runtime_flush_stdout(int status) {
-  int err;
   if (fflush(stdout) != 0) ebb_note_output_error(errno);
-  else if (ferror(stdout)) ebb_note_output_error(EIO);
-  if (!(err = R.output_errno)) return status;
-  if (err == EPIPE) return status ? status : 128 + SIGPIPE;
-  fprintf(stderr, "ebb: error writing to standard output: %s\n", strerror(err));
+  else if (ferror(stdout)) ebb_note_output_error(-1); /* stdio failed earlier: why is lost */
+  if (!R.output_errno) return status;
+  if (R.output_errno == EPIPE) return status ? status : 128 + SIGPIPE;
+  if (R.output_errno > 0) fprintf(stderr, "ebb: error writing to standard output: %s\n", strerror(R.output_errno));
+  else fputs("ebb: error writing to standard output\n", stderr);
   return status ? status : 1;
 }
 
@@ -351,7 +320,6 @@ lua_State *runtime_open(void) {
   preload(L, "ebb.process.core", luaopen_ebb_process_core);
   preload(L, "ebb.repl.core", luaopen_ebb_repl_core);
   catch_sigpipe();
-  watch_stdout_writers(L);
   lua_getglobal(L, "os");
   lua_pushcfunction(L, l_os_exit);
   lua_setfield(L, -2, "exit");

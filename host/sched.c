@@ -231,7 +231,7 @@ static void after_resume(lua_State *co, int ref, int status) {
   else lua_xmove(co, L, 1);
   if (carries_traceback(L, -1)) lua_pushnil(L);
   else luaL_traceback(L, co, NULL, 0);
-  if (lua_pcall(L, 3, 0, 0) != 0) lua_pop(L, 1);
+  lua_call(L, 3, 0); /* runs protected by the loop's caller: an error here is fatal, not lost */
   luaL_unref(L, LUA_REGISTRYINDEX, ref);
 }
 
@@ -307,7 +307,7 @@ static void report_unhandled(void) {
   lua_State *L = sched.L;
   sched.unhandled = 0;
   ebb_get_private(L, "flush_unhandled");
-  if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
+  lua_call(L, 0, 0);
 }
 
 /* ---- the loop ---- */

@@ -43,6 +43,20 @@ describe("the end of a run", function()
     end
   end)
 
+  it("ebb.stdout writing to a closed stdout ends the run with 141 too", function()
+    local out, err, status = into_head("-e 'local out = require(\"ebb\").stdout for i = 1, 2000000 do out:write(\"line \" .. i .. \"\\n\") end os.exit(2)'")
+    assert.equal("line 1\n", out)
+    assert.equal("", err)
+    assert.equal(141, status)
+  end)
+
+  it("print and io.write keep their own argument errors, with the caller's line", function()
+    local _, err = run.ebb("-e 'io.write({})'")
+    assert.matches("^Error: %(command line%):1: bad argument #1 to 'write' %(string expected, got table%)", err)
+    _, err = run.ebb("-e 'print(setmetatable({}, { __tostring = function() return {} end }))'")
+    assert.matches("^Error: %(command line%):1: 'tostring' must return a string to 'print'", err)
+  end)
+
   it("ebb.stdout's queued output that its reader never takes ends the run with 141", function()
     -- 64 KiB fill the pipe and the rest waits in the queue; the reader exits without reading
     local _, err = run.sh("(" .. run.ebb_cmd("-e 'require(\"ebb\").stdout:write((\"x\"):rep(65536 + 30000))'")
@@ -70,9 +84,9 @@ describe("the end of a run", function()
       assert.equal(1, status)
     end)
 
-    it("after a failure already reported keeps the status the script chose", function()
-      local _, err, status = run.ebb("-e 'io.stdout:setvbuf(\"no\") print(io.write(1)) os.exit(3)' > /dev/full")
-      assert.matches("error writing to standard output: No space left on device\n$", err)
+    it("that io.write already returned as an error keeps the status the script chose", function()
+      local _, err, status = run.ebb("-e 'io.stdout:setvbuf(\"no\") io.stderr:write(select(2, io.write(1)), \"\\n\") os.exit(3)' > /dev/full")
+      assert.equal("No space left on device\nebb: error writing to standard output\n", err)
       assert.equal(3, status)
     end)
   end)
