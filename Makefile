@@ -20,9 +20,11 @@ LUA_SRC = $(sort $(wildcard lua/ebb/*.lua))
 LUA_HDR = $(patsubst lua/ebb/%.lua,$(BUILD)/gen/ebb_%.h,$(LUA_SRC))
 OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(BUILD)/obj/gen/embedded_list.o
 
-.PHONY: all deps compat-deps test sanitize bench compat install clean example
+.PHONY: all deps compat-deps test sanitize fuzz bench compat install clean example
 
-all: deps $(BUILD)/ebb
+# deps first, then the build: under make -j the two must not run side by side
+all: deps
+	$(MAKE) $(BUILD)/ebb
 
 # Installs the Debian packages the build and the tests need, only when one is missing.
 deps compat-deps: PACKAGES = $(if $(filter compat-deps,$@),$(COMPAT_PKGS),$(DEBIAN_PKGS))
@@ -71,19 +73,29 @@ test: deps
 	$(MAKE) $(BUILD)/ebb
 	$(BUILD)/ebb test
 
-sanitize: deps
-	$(MAKE) BUILD=build/sanitize CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+SANITIZED = $(MAKE) BUILD=build/sanitize CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=address,undefined" build/sanitize/ebb
+
+sanitize: deps
+	$(SANITIZED)
 	# freed blocks are held back 4 MiB deep, not 256: specs and examples measure peak memory
 	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=4 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  EBB_BIN=build/sanitize/ebb build/sanitize/ebb test
 
-bench: deps $(BUILD)/ebb
+# Random calls of every public function under the sanitizers, FUZZ_SECONDS long
+# (default 60); FUZZ_SEED replays a run (fuzz/run says more).
+fuzz: deps
+	$(SANITIZED)
+	EBB_BIN=build/sanitize/ebb fuzz/run
+
+bench: deps
+	$(MAKE) $(BUILD)/ebb
 	EBB=$(BUILD)/ebb bench/run
 
 # Outside suites (LuaJIT's, Lua 5.1's, busted's, Penlight's, lpeg's, lua-cjson's,
 # lfs's) under luajit and under ebb, side by side; compat/fetch gets them.
-compat: deps compat-deps $(BUILD)/ebb
+compat: deps compat-deps
+	$(MAKE) $(BUILD)/ebb
 	EBB=$(BUILD)/ebb compat/run
 
 install: $(BUILD)/ebb

@@ -13,6 +13,7 @@ static const char *const mode_names[] = {"real", "frozen", "auto", NULL};
 
 /* set_mode(name) */
 static int l_set_mode(lua_State *L) {
+  ebb_check_cstring(L, 1, "mode"); /* luaL_checkoption would stop at a NUL */
   clock_set_mode(luaL_checkoption(L, 1, NULL, mode_names));
   return 0;
 }
@@ -24,7 +25,7 @@ static int l_mode(lua_State *L) {
 
 /* step(limit): fires the earliest timer due by `limit`, moving time to it */
 static int l_step(lua_State *L) {
-  double limit = luaL_checknumber(L, 1);
+  double limit = ebb_check_number(L, 1, "limit", 0, HUGE_VAL);
   if (clock_mode() == CLOCK_REAL) return luaL_error(L, "the clock is real: freeze it first");
   lua_pushboolean(L, clock_fire_next(limit));
   return 1;
@@ -32,7 +33,7 @@ static int l_step(lua_State *L) {
 
 /* set_now(ms): moves frozen time forward (never back) */
 static int l_set_now(lua_State *L) {
-  double ms = luaL_checknumber(L, 1);
+  double ms = ebb_check_number(L, 1, "ms", 0, ebb_now() + EBB_MAX_MS);
   if (clock_mode() == CLOCK_REAL) return luaL_error(L, "the clock is real: freeze it first");
   clock_set_frozen_time(ms);
   return 0;

@@ -180,7 +180,7 @@ static int begin(lua_State *L, int signal_idx) {
 }
 
 static int l_stat(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = ebb_check_cstring(L, 1, "path");
   int r = begin(L, 2);
   fs_op *op;
   if (r) return r;
@@ -189,7 +189,7 @@ static int l_stat(lua_State *L) {
 }
 
 static int l_lstat(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = ebb_check_cstring(L, 1, "path");
   int r = begin(L, 2);
   fs_op *op;
   if (r) return r;
@@ -198,7 +198,7 @@ static int l_lstat(lua_State *L) {
 }
 
 static int l_readdir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = ebb_check_cstring(L, 1, "path");
   int r = begin(L, 2);
   fs_op *op;
   if (r) return r;
@@ -207,8 +207,8 @@ static int l_readdir(lua_State *L) {
 }
 
 static int l_mkdir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  int mode = (int)luaL_optinteger(L, 2, 0777), r = begin(L, 3);
+  const char *path = ebb_check_cstring(L, 1, "path");
+  int mode = (int)ebb_opt_whole(L, 2, "mode", 0, 07777, 0777), r = begin(L, 3);
   fs_op *op;
   if (r) return r;
   op = new_op(L);
@@ -216,7 +216,7 @@ static int l_mkdir(lua_State *L) {
 }
 
 static int l_rmdir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = ebb_check_cstring(L, 1, "path");
   int r = begin(L, 2);
   fs_op *op;
   if (r) return r;
@@ -225,7 +225,7 @@ static int l_rmdir(lua_State *L) {
 }
 
 static int l_unlink(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  const char *path = ebb_check_cstring(L, 1, "path");
   int r = begin(L, 2);
   fs_op *op;
   if (r) return r;
@@ -234,7 +234,7 @@ static int l_unlink(lua_State *L) {
 }
 
 static int l_rename(lua_State *L) {
-  const char *from = luaL_checkstring(L, 1), *to = luaL_checkstring(L, 2);
+  const char *from = ebb_check_cstring(L, 1, "from"), *to = ebb_check_cstring(L, 2, "to");
   int r = begin(L, 3);
   fs_op *op;
   if (r) return r;
@@ -249,13 +249,14 @@ static int open_flags(lua_State *L, int idx) {
     O_WRONLY | O_CREAT | O_APPEND, O_RDWR | O_CREAT | O_APPEND,
     O_WRONLY | O_CREAT | O_EXCL, O_RDWR | O_CREAT | O_EXCL,
     O_WRONLY | O_CREAT | O_APPEND | O_EXCL, O_RDWR | O_CREAT | O_APPEND | O_EXCL};
+  ebb_opt_cstring(L, idx, "flags", NULL); /* luaL_checkoption would stop at a NUL */
   return flags[luaL_checkoption(L, idx, "r", names)] | O_CLOEXEC;
 }
 
 /* open(path, flags, mode, signal) -> file */
 static int l_open(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  int flags = open_flags(L, 2), mode = (int)luaL_optinteger(L, 3, 0666), r = begin(L, 4);
+  const char *path = ebb_check_cstring(L, 1, "path");
+  int flags = open_flags(L, 2), mode = (int)ebb_opt_whole(L, 3, "mode", 0, 07777, 0666), r = begin(L, 4);
   fs_op *op;
   if (r) return r;
   op = new_op(L);
@@ -263,8 +264,7 @@ static int l_open(lua_State *L) {
 }
 
 static file *check_file(lua_State *L, int idx) {
-  file *f = luaL_testudata_compat(L, idx, FILE_MT);
-  if (!f) ebb_argerror_type(L, idx, "file");
+  file *f = ebb_check_udata(L, idx, FILE_MT, "file");
   if (f->fd < 0) luaL_error(L, "the file is closed");
   return f;
 }
@@ -303,12 +303,11 @@ static int read_cached(lua_State *L, uv_file fd, char *buf, size_t len, int64_t 
 /* read(file, n, offset, signal) -> bytes, or nil at the end */
 static int l_read(lua_State *L) {
   file *f = check_file(L, 1);
-  lua_Number n = luaL_checknumber(L, 2);
-  int64_t offset = lua_isnoneornil(L, 3) ? -1 : (int64_t)luaL_checknumber(L, 3);
+  double n = ebb_check_whole(L, 2, "n", 1, 1 << 30);
+  int64_t offset = (int64_t)ebb_opt_whole(L, 3, "offset", 0, EBB_MAX_WHOLE, -1);
   int r = begin(L, 4);
   fs_op *op;
   uv_buf_t buf;
-  if (n < 1 || n > 1 << 30) return luaL_argerror(L, 2, "n must be between 1 and 2^30 bytes");
   if (r) return r;
   op = new_op(L);
   op->len = (size_t)n;
@@ -330,7 +329,7 @@ static int l_write(lua_State *L) {
   file *f = check_file(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
-  int64_t offset = lua_isnoneornil(L, 3) ? -1 : (int64_t)luaL_checknumber(L, 3);
+  int64_t offset = (int64_t)ebb_opt_whole(L, 3, "offset", 0, EBB_MAX_WHOLE, -1);
   int r = begin(L, 4);
   fs_op *op;
   uv_buf_t buf;
@@ -630,11 +629,10 @@ static int l_write_behind(lua_State *L) {
 /* flush(file, signal): waits until every chunk handed over is written, and
  * answers the error of one that failed. */
 static int l_flush(lua_State *L) {
-  file *f = luaL_testudata_compat(L, 1, FILE_MT);
+  file *f = ebb_check_udata(L, 1, FILE_MT, "file");
   wchain *c;
   int r, err;
   unsigned long done;
-  if (!f) return ebb_argerror_type(L, 1, "file");
   if ((r = begin(L, 2)) != 0) return r;
   if (!(c = f->chain)) {
     lua_pushboolean(L, 1);
@@ -663,10 +661,9 @@ static int l_fstat(lua_State *L) {
 
 /* close(file): closing is never aborted, so a cancelled task still closes */
 static int l_close(lua_State *L) {
-  file *f = luaL_testudata_compat(L, 1, FILE_MT);
+  file *f = ebb_check_udata(L, 1, FILE_MT, "file");
   fs_op *op;
   uv_file fd;
-  if (!f) return ebb_argerror_type(L, 1, "file");
   lua_pushboolean(L, 1); /* the answer when there is nothing to wait for */
   if (f->fd < 0) return 1;
   if (f->chain && f->chain->queued) return luaL_error(L, "the file has writes under way (flush it first)");
@@ -687,7 +684,7 @@ static int l_close(lua_State *L) {
 }
 
 static int file_gc(lua_State *L) {
-  file *f = lua_touserdata(L, 1);
+  file *f = ebb_check_udata(L, 1, FILE_MT, "file");
   chain_free(f); /* idle: a chain at work keeps its file */
   if (f->fd >= 0 && !f->borrowed) { /* forgotten: closed now, without waiting */
     uv_fs_t req;
@@ -699,14 +696,13 @@ static int file_gc(lua_State *L) {
 }
 
 static int file_index(lua_State *L) {
-  file *f = luaL_testudata_compat(L, 1, FILE_MT);
-  const char *k = lua_tostring(L, 2);
-  if (f && k && !strcmp(k, "fd")) {
+  file *f = ebb_check_udata(L, 1, FILE_MT, "file");
+  if (ebb_key_is(L, 2, "fd")) {
     if (f->fd < 0) return 0;
     lua_pushinteger(L, f->fd);
     return 1;
   }
-  if (f && k && !strcmp(k, "closed")) {
+  if (ebb_key_is(L, 2, "closed")) {
     lua_pushboolean(L, f->fd < 0);
     return 1;
   }
@@ -716,16 +712,21 @@ static int file_index(lua_State *L) {
 }
 
 static int file_tostring(lua_State *L) {
-  file *f = lua_touserdata(L, 1);
+  file *f = ebb_check_udata(L, 1, FILE_MT, "file");
   if (f->fd < 0) lua_pushliteral(L, "File (closed)");
   else lua_pushfstring(L, "File (fd %d)", f->fd);
   return 1;
 }
 
+/* is_file(v) -> whether v is a file */
+static int l_is_file(lua_State *L) {
+  lua_pushboolean(L, luaL_testudata_compat(L, 1, FILE_MT) != NULL);
+  return 1;
+}
+
 /* borrow(fd) -> a file over a standard stream's fd, which closing leaves open */
 static int l_borrow(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1);
-  if (fd < 0 || fd > 2) return luaL_argerror(L, 1, "0, 1 or 2 expected");
+  int fd = (int)ebb_check_whole(L, 1, "fd", 0, 2);
   push_file(L, fd);
   ((file *)lua_touserdata(L, -1))->borrowed = 1;
   return 1;
@@ -747,7 +748,8 @@ int luaopen_ebb_fs_core(lua_State *L) {
     {"rmdir", l_rmdir},   {"unlink", l_unlink}, {"rename", l_rename},   {"open", l_open},
     {"read", l_read},     {"write", l_write},   {"fstat", l_fstat},     {"close", l_close},
     {"write_behind", l_write_behind},           {"flush", l_flush},
-    {"set_file_methods", l_set_file_methods},   {"borrow", l_borrow}, {NULL, NULL}};
+    {"set_file_methods", l_set_file_methods},   {"borrow", l_borrow},
+    {"is_file", l_is_file},                     {NULL, NULL}};
   luaL_newmetatable(L, FILE_MT);
   lua_pushcfunction(L, file_gc);
   lua_setfield(L, -2, "__gc");

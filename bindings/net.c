@@ -2,6 +2,7 @@
  * connection is an ebb stream (uvstream.c); a listener hands out one
  * connection per accept(), and takes new ones from the kernel only while
  * someone accepts. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "uvstream.h"
@@ -32,9 +33,7 @@ static int parse_addr(const char *ip, int port, struct sockaddr_storage *ss) {
 }
 
 static int check_port(lua_State *L, int idx) {
-  lua_Number p = luaL_checknumber(L, idx);
-  if (p < 0 || p > 65535 || p != (int)p) luaL_argerror(L, idx, "port must be a whole number from 0 to 65535");
-  return (int)p;
+  return (int)ebb_check_whole(L, idx, "port", 0, 65535);
 }
 
 static void push_addresses(lua_State *co, const struct addrinfo *ai) {
@@ -77,7 +76,7 @@ static void resolve_abandoned(ebb_wait *w, int handed) {
 
 /* resolve(host, signal) -> true, {ip...} | nil, code, msg */
 static int l_resolve(lua_State *L) {
-  const char *host = luaL_checkstring(L, 1);
+  const char *host = ebb_check_cstring(L, 1, "host");
   struct sockaddr_storage ss;
   struct addrinfo hints;
   resolve_op *op;
@@ -145,7 +144,7 @@ static void connect_abandoned(ebb_wait *w, int handed) {
 
 /* connect(ip, port, signal) -> true, stream | nil, code, msg */
 static int l_connect(lua_State *L) {
-  const char *ip = luaL_checkstring(L, 1);
+  const char *ip = ebb_check_cstring(L, 1, "ip");
   int port = check_port(L, 2), r = begin(L, 3), n;
   struct sockaddr_storage ss;
   connect_op *op;
@@ -216,8 +215,8 @@ static void on_connection(uv_stream_t *stream, int status) {
 
 /* listen(ip, port, backlog) -> stream (a listener) | nil, code, msg */
 static int l_listen(lua_State *L) {
-  const char *ip = luaL_checkstring(L, 1);
-  int port = check_port(L, 2), backlog = (int)luaL_optinteger(L, 3, 511), r;
+  const char *ip = ebb_check_cstring(L, 1, "ip");
+  int port = check_port(L, 2), backlog = (int)ebb_opt_whole(L, 3, "backlog", 1, INT_MAX, 511), r;
   struct sockaddr_storage ss;
   uvs *s;
   if (!parse_addr(ip, port, &ss)) return luaL_argerror(L, 1, "IP address expected");
@@ -226,6 +225,7 @@ static int l_listen(lua_State *L) {
   s->tcp = 1;
   uvs_opened(s);
   s->listening = 1;
+  s->track.kind = "listener";
   if ((r = uv_tcp_bind(&s->u.tcp, (struct sockaddr *)&ss, 0)) == 0)
     r = uv_listen(&s->u.stream, backlog, on_connection);
   if (r != 0) {

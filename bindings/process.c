@@ -1,6 +1,6 @@
 /* ebb.process's C half: child processes with pipes for their standard
- * streams (ebb streams, uvstream.c), an exit status tasks can wait for, and
- * kill. The process handle closes itself when the child exits. */
+ * streams (ebb streams, uvstream.c), an exit status tasks can wait for, kill,
+ * and kills on abort. The process handle closes itself when the child exits. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,18 @@
 
 #define PROCESS_MT "ebb.process"
 
+struct proc;
+
+/* Kills the child when a signal aborts; listened to only while it runs. */
+typedef struct kill_on_abort {
+  ebb_listener l;
+  ebb_signal *signal;
+  int ref; /* anchors the signal while it is listened to */
+  struct proc *p;
+} kill_on_abort;
+
+#define MAX_WATCHES 2 /* the spawn's own signal and its task's */
+
 typedef struct proc {
   uv_process_t h;
   ebb_handle track;
@@ -16,7 +28,12 @@ typedef struct proc {
   int pid;
   int64_t exit_status;
   int term_signal;
+  int kill_signal;    /* what the kills on abort send */
+  int nwatches;
+  kill_on_abort watches[MAX_WATCHES];
   unsigned exited : 1, closed : 1, box_gone : 1, handle_gone : 1;
+  unsigned group : 1;      /* leads a process group of its own: kill signals all of it */
+  unsigned group_gone : 1; /* a kill found no process left in that group */
 } proc;
 
 typedef struct pbox {
@@ -52,8 +69,41 @@ static void on_closed(uv_handle_t *h) {
   maybe_free(p);
 }
 
+/* The signal numbered sig to the child, or to its whole group: 0, or a
+ * libuv error (UV_ESRCH once nothing is left to signal). A group outlives
+ * its leader while its other members run (a shell's background jobs): it is
+ * signalled until none is left. */
+static int send_signal(proc *p, int sig) {
+  int r;
+  if (p->group) {
+    r = p->group_gone ? UV_ESRCH : uv_kill(-p->pid, sig);
+    if (r == UV_ESRCH) p->group_gone = 1;
+    return r;
+  }
+  if (p->exited || p->closed) return UV_ESRCH;
+  return uv_process_kill(&p->h, sig);
+}
+
+static void on_abort_kill(ebb_listener *l, ebb_signal *s) {
+  kill_on_abort *k = (kill_on_abort *)l;
+  (void)s;
+  send_signal(k->p, k->p->kill_signal);
+}
+
+static void forget_watches(proc *p) {
+  lua_State *L = ebb_main_state();
+  int i;
+  for (i = 0; i < p->nwatches; i++) {
+    kill_on_abort *k = &p->watches[i];
+    ebb_signal_unlisten(k->signal, &k->l);
+    if (ebb_lua_alive()) luaL_unref(L, LUA_REGISTRYINDEX, k->ref);
+  }
+  p->nwatches = 0;
+}
+
 static void close_process(proc *p) {
   if (p->closed) return;
+  forget_watches(p); /* before closed is set: send_signal reads it */
   p->closed = 1;
   ebb_handle_untrack(&p->track);
   uv_close((uv_handle_t *)&p->h, on_closed);
@@ -71,8 +121,8 @@ static void on_child_exit(uv_process_t *h, int64_t status, int term_signal) {
 }
 
 static proc *check_process(lua_State *L, int idx) {
-  pbox *b = luaL_testudata_compat(L, idx, PROCESS_MT);
-  if (!b || !b->p) ebb_argerror_type(L, idx, "process");
+  pbox *b = ebb_check_udata(L, idx, PROCESS_MT, "process");
+  if (!b->p) ebb_argerror_type(L, idx, "process");
   return b->p;
 }
 
@@ -104,20 +154,22 @@ static char **string_array(lua_State *L, int idx, const char *first, const char 
   char **out = lua_newuserdata(L, sizeof(char *) * (size_t)(n + 2)); /* freed by the GC */
   if (first) out[k++] = (char *)first;
   for (i = 1; i <= n; i++) {
+    size_t len;
     lua_rawgeti(L, idx, i);
     if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
       luaL_error(L, "bad %s #%d (string expected, got %s)", what, i, luaL_typename(L, -1));
-    out[k++] = (char *)lua_tostring(L, -1);
+    out[k++] = (char *)lua_tolstring(L, -1, &len);
+    if (strlen(out[k - 1]) != len) luaL_error(L, "bad %s #%d (must not contain a NUL byte)", what, i);
     lua_rawseti(L, idx, i); /* numbers become the strings pointed to */
   }
   out[k] = NULL;
   return out;
 }
 
-/* spawn(file, args, env|nil, cwd|nil, stdin, stdout, stderr, detached)
+/* spawn(file, args, env|nil, cwd|nil, stdin, stdout, stderr, group)
  *   -> process, stdin stream|nil, stdout|nil, stderr|nil | nil, code, msg */
 static int l_spawn(lua_State *L) {
-  const char *file = luaL_checkstring(L, 1);
+  const char *file = ebb_check_cstring(L, 1, "cmd");
   uv_process_options_t o;
   uv_stdio_container_t stdio[3];
   uvs *pipes[3] = {NULL, NULL, NULL};
@@ -133,7 +185,8 @@ static int l_spawn(lua_State *L) {
   o.args = string_array(L, 2, file, "argument"); /* at 9 */
   if (!lua_isnil(L, 3)) o.env = string_array(L, 3, NULL, "environment entry");
   else lua_pushnil(L); /* at 10 */
-  o.cwd = luaL_optstring(L, 4, NULL);
+  o.cwd = ebb_opt_cstring(L, 4, "cwd", NULL);
+  /* its own session and process group (setsid), whose id is its pid */
   if (lua_toboolean(L, 8)) o.flags |= UV_PROCESS_DETACHED;
   for (i = 0; i < 3; i++) {
     stdio_entry(L, 5 + i, i, &stdio[i]);
@@ -143,8 +196,7 @@ static int l_spawn(lua_State *L) {
   o.stdio_count = 3;
   if (!(p = calloc(1, sizeof *p))) return luaL_error(L, "out of memory");
   ebb_waitlist_init(&p->waiters);
-  fflush(stdout); /* what print wrote comes before what an inheriting child writes */
-  fflush(stderr);
+  ebb_flush_stdio(); /* what print wrote comes before what an inheriting child writes */
   r = uv_spawn(ebb_loop(), &p->h, &o);
   if (r != 0) {
     for (i = 0; i < 3; i++)
@@ -155,6 +207,7 @@ static int l_spawn(lua_State *L) {
     return uvs_push_error(L, r);
   }
   p->pid = p->h.pid;
+  p->group = lua_toboolean(L, 8);
   ebb_handle_track(&p->track, (uv_handle_t *)&p->h, close_tracked);
   b = lua_newuserdata(L, sizeof *b);
   b->p = p;
@@ -196,7 +249,9 @@ static int signal_at(lua_State *L, int idx) {
     return n >= 0 && n < 65 && n == (int)n ? (int)n : -1;
   }
   if (lua_type(L, idx) == LUA_TSTRING) {
-    const char *name = lua_tostring(L, idx);
+    size_t len;
+    const char *name = lua_tolstring(L, idx, &len);
+    if (strlen(name) != len) return -1;
     for (i = 0; signals[i].name; i++)
       if (!strcmp(signals[i].name, name) || !strcmp(signals[i].name + 3, name)) return signals[i].num;
   }
@@ -217,16 +272,33 @@ static int l_signal_number(lua_State *L) {
   return 1;
 }
 
-/* kill(process, signal) -> true | nil, code, msg; false when it has exited */
+/* kill_on_abort(process, signal, signal number): kills the child with that
+ * number when the abort signal aborts, as long as the child runs */
+static int l_kill_on_abort(lua_State *L) {
+  proc *p = check_process(L, 1);
+  ebb_signal *s = ebb_check_signal(L, 2);
+  int sig = (int)luaL_checkinteger(L, 3);
+  kill_on_abort *k;
+  if (p->exited || p->closed) return 0;
+  if (p->nwatches == MAX_WATCHES) return luaL_error(L, "a process kills on at most %d signals", MAX_WATCHES);
+  p->kill_signal = sig;
+  k = &p->watches[p->nwatches++];
+  k->p = p;
+  k->signal = s;
+  lua_pushvalue(L, 2);
+  k->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  k->l.fn = on_abort_kill;
+  ebb_signal_listen(s, &k->l);
+  return 0;
+}
+
+/* kill(process, signal) -> true | nil, code, msg; false when it has exited
+ * (with a group: when every process of the group has) */
 static int l_kill(lua_State *L) {
   proc *p = check_process(L, 1);
-  int sig = check_signal_arg(L, 2), r;
-  if (p->exited || p->closed) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  if ((r = uv_process_kill(&p->h, sig)) != 0) return uvs_push_error(L, r);
-  lua_pushboolean(L, 1);
+  int r = send_signal(p, check_signal_arg(L, 2));
+  if (r != 0 && r != UV_ESRCH) return uvs_push_error(L, r);
+  lua_pushboolean(L, r == 0);
   return 1;
 }
 
@@ -236,7 +308,7 @@ static int l_pid(lua_State *L) {
 }
 
 static int process_gc(lua_State *L) {
-  pbox *b = lua_touserdata(L, 1);
+  pbox *b = ebb_check_udata(L, 1, PROCESS_MT, "process");
   proc *p = b->p;
   if (!p) return 0;
   b->p = NULL;
@@ -246,8 +318,13 @@ static int process_gc(lua_State *L) {
 }
 
 int luaopen_ebb_process_core(lua_State *L) {
-  static const luaL_Reg fns[] = {{"spawn", l_spawn}, {"wait", l_wait}, {"status", l_status},
-                                 {"kill", l_kill},   {"pid", l_pid},   {"signal_number", l_signal_number},
+  static const luaL_Reg fns[] = {{"spawn", l_spawn},
+                                 {"wait", l_wait},
+                                 {"status", l_status},
+                                 {"kill", l_kill},
+                                 {"kill_on_abort", l_kill_on_abort},
+                                 {"pid", l_pid},
+                                 {"signal_number", l_signal_number},
                                  {NULL, NULL}};
   luaL_newmetatable(L, PROCESS_MT);
   lua_pushcfunction(L, process_gc);

@@ -1,7 +1,7 @@
 /* ebb.semaphore's C half: weighted permits, a strict FIFO of waiters, and a
  * waiter aborted at any moment gives back what it got. O(1) per operation
  * (a release wakes as many waiters as it can serve, each in O(1)). */
-#include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include "../host/ebb.h"
 
@@ -29,11 +29,9 @@ static semaphore *check_semaphore(lua_State *L, int idx) {
   return s;
 }
 
+/* Counts stay at or below 2^53, where every whole double is exact. */
 static double check_count(lua_State *L, int idx, const char *what) {
-  double n = lua_tonumber(L, idx);
-  if (lua_type(L, idx) != LUA_TNUMBER || n != floor(n) || n < 1 || isinf(n))
-    luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a positive whole number", what));
-  return n;
+  return ebb_check_whole(L, idx, what, 1, EBB_MAX_WHOLE);
 }
 
 /* Serves waiters from the front while the first one can be served: a later,
@@ -57,11 +55,8 @@ static void on_cancel(ebb_wait *w, int handed) {
 
 /* new(permits) */
 static int l_new(lua_State *L) {
-  double n = lua_tonumber(L, 1);
-  semaphore *s;
-  if (lua_type(L, 1) != LUA_TNUMBER || n != floor(n) || n < 0 || isinf(n))
-    return luaL_argerror(L, 1, "permits must be a non-negative whole number");
-  s = lua_newuserdata(L, sizeof *s);
+  double n = ebb_check_whole(L, 1, "permits", 0, EBB_MAX_WHOLE);
+  semaphore *s = lua_newuserdata(L, sizeof *s);
   memset(s, 0, sizeof *s);
   s->magic = SEMAPHORE_MAGIC;
   s->size = s->available = n;
@@ -154,7 +149,7 @@ static int l_state(lua_State *L) {
 }
 
 static int sem_gc(lua_State *L) {
-  semaphore *s = lua_touserdata(L, 1);
+  semaphore *s = check_semaphore(L, 1);
   luaL_unref(L, LUA_REGISTRYINDEX, s->reason_ref);
   s->reason_ref = LUA_NOREF;
   return 0;
@@ -162,7 +157,10 @@ static int sem_gc(lua_State *L) {
 
 static int sem_tostring(lua_State *L) {
   semaphore *s = check_semaphore(L, 1);
-  lua_pushfstring(L, "Semaphore (%d of %d free, %d waiting)", (int)s->available, (int)s->size, s->waiting);
+  char available[32], size[32];
+  snprintf(available, sizeof available, "%.0f", s->available);
+  snprintf(size, sizeof size, "%.0f", s->size);
+  lua_pushfstring(L, "Semaphore (%s of %s free, %d waiting)", available, size, s->waiting);
   return 1;
 }
 

@@ -1,6 +1,7 @@
 /* ebb.core, the C half of ebb.task: the waits (sleep, yield, settle,
  * waitlists), cancellation of a waiting task, timers that end or start tasks,
  * shielding, and the counters ebb test reads. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include "../host/host.h"
@@ -46,7 +47,7 @@ static int l_check_abort(lua_State *L) { return ebb_check_abort(L, 1); }
 /* shield(delta): while > 0, the running task's waits ignore its cancellation */
 static int l_shield(lua_State *L) {
   ebb_task *t = ebb_check_in_task(L);
-  t->shield += (int)luaL_checkinteger(L, 1);
+  t->shield += (int)ebb_check_whole(L, 1, "delta", -1, 1);
   if (t->shield < 0) t->shield = 0;
   lua_pushinteger(L, t->shield);
   return 1;
@@ -95,7 +96,7 @@ static void timed_fire(ebb_timer *tm) {
   lua_State *L = sched.L;
   ebb_get_private(L, d->delayed ? "enqueue" : "timer_done");
   timed_free_push(L, d);
-  if (lua_pcall(L, 1, 0, 0) != 0) lua_pop(L, 1);
+  lua_call(L, 1, 0); /* the loop runs protected: an error here is fatal, not lost */
 }
 
 static int start_timer(lua_State *L, int delayed) {
@@ -125,14 +126,15 @@ static int l_set_ring(lua_State *L) {
 }
 
 static int l_set_exit_status(lua_State *L) {
-  runtime_set_exit_status((int)luaL_checkinteger(L, 1));
+  runtime_set_exit_status((int)ebb_check_whole(L, 1, "status", INT_MIN, INT_MAX));
   return 0;
 }
 
-/* close_newest_handles(n): for ebb test, the handles a spec left open */
+/* close_newest_handles(n) -> what they were: for ebb test, the handles a
+ * spec left open */
 static int l_close_newest_handles(lua_State *L) {
-  ebb_handle_close_newest((int)luaL_checkinteger(L, 1));
-  return 0;
+  ebb_handle_close_newest(L, (int)ebb_check_whole(L, 1, "n", 0, INT_MAX));
+  return 1;
 }
 
 static int l_stats(lua_State *L) {
@@ -173,8 +175,8 @@ static int l_set_stack_bottoms(lua_State *L) {
  * host's own frames under the task's function; errors take one each time
  * one is made, so it must be cheap: it stops where the task began. */
 static int l_traceback(lua_State *L) {
-  int level = (int)luaL_optinteger(L, 1, 1), bottoms;
-  lua_Debug ar;
+  int level = (int)ebb_opt_whole(L, 1, "level", 0, INT_MAX, 1), bottoms;
+  lua_Debug ar, below;
   luaL_Buffer b;
   lua_rawgeti(L, LUA_REGISTRYINDEX, bottoms_ref);
   bottoms = lua_gettop(L);
@@ -187,6 +189,8 @@ static int l_traceback(lua_State *L) {
     lua_rawget(L, bottoms); /* the function, pushed by "f" */
     stop = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    /* the C function a main chunk is called from, at the bottom of its coroutine */
+    if (!stop && *ar.what == 'C') stop = !lua_getstack(L, level, &below);
     if (stop) break;
     luaL_addstring(&b, "\n\t");
     luaL_addstring(&b, ar.short_src);
@@ -226,9 +230,7 @@ static int l_waitlist(lua_State *L) {
 }
 
 static ebb_waitlist *check_waitlist(lua_State *L, int idx) {
-  ebb_waitlist *wl = luaL_testudata_compat(L, idx, WAITLIST_MT);
-  if (!wl) ebb_argerror_type(L, idx, "waitlist");
-  return wl;
+  return ebb_check_udata(L, idx, WAITLIST_MT, "waitlist");
 }
 
 /* wl:wait([signal [, timeout_ms]]) */
@@ -253,6 +255,8 @@ static int waitlist_wake_one(lua_State *L) {
   lua_pushboolean(L, ebb_wake_first(check_waitlist(L, 1)) != NULL);
   return 1;
 }
+
+static char loading_key;
 
 int luaopen_ebb_core(lua_State *L) {
   static const luaL_Reg fns[] = {
@@ -280,6 +284,10 @@ int luaopen_ebb_core(lua_State *L) {
   lua_setfield(L, -2, "WAIT");
   lua_pushlightuserdata(L, &sched_idle_key);
   lua_setfield(L, -2, "IDLE");
+  /* require's mark for a module being loaded: a light userdata, as LuaJIT's,
+   * so luaL_register and module() make the module's table themselves */
+  lua_pushlightuserdata(L, &loading_key);
+  lua_setfield(L, -2, "LOADING");
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
   lua_setfield(L, -2, "cur");
   lua_pushliteral(L, EBB_VERSION);

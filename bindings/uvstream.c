@@ -98,8 +98,8 @@ uvs *uvs_push_new(lua_State *L) {
 void uvs_opened(uvs *s) { ebb_handle_track(&s->track, &s->u.handle, close_tracked); }
 
 uvs *uvs_check(lua_State *L, int idx) {
-  box *b = luaL_testudata_compat(L, idx, STREAM_MT);
-  if (!b || !b->s) ebb_argerror_type(L, idx, "stream");
+  box *b = ebb_check_udata(L, idx, STREAM_MT, "stream");
+  if (!b->s) ebb_argerror_type(L, idx, "stream");
   return b->s;
 }
 
@@ -248,6 +248,9 @@ static void on_written(uv_write_t *req, int status) {
   uvs *s = (uvs *)req->handle;
   if (ebb_lua_alive()) luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, op->ref);
   free(op);
+  /* a queued write to stdout or stderr that fails may have no writer left to
+   * tell (the script ended): the exit status says so */
+  if (status < 0 && s->flush_at_exit && status != UV_ECANCELED) ebb_note_output_error(-status);
   if (status < 0 && !s->write_error) s->write_error = status;
   if (s->write_error) fail_waiters(&s->writers, s->write_error);
   else if (s->u.stream.write_queue_size <= s->high_water_mark) ebb_wake_all(&s->writers);
@@ -264,10 +267,7 @@ static int l_write(lua_State *L) {
   if (r) return r;
   if (s->closed) return uvs_push_error(L, UV_EPIPE);
   if (s->write_error) return uvs_push_error(L, s->write_error);
-  if (s->flush_at_exit) { /* print's buffered output goes first */
-    fflush(stdout);
-    fflush(stderr);
-  }
+  if (s->flush_at_exit) ebb_flush_stdio(); /* print's buffered output goes first */
   buf = uv_buf_init((char *)data, (unsigned)len);
   if (s->u.stream.write_queue_size == 0) {
     int wrote = uv_try_write(&s->u.stream, &buf, 1);
@@ -367,8 +367,7 @@ static int l_close(lua_State *L) {
 
 static int l_set_high_water_mark(lua_State *L) {
   uvs *s = uvs_check(L, 1);
-  lua_Number n = luaL_checknumber(L, 2);
-  if (n < 1) return luaL_argerror(L, 2, "high_water_mark must be at least 1 byte");
+  double n = ebb_check_whole(L, 2, "high_water_mark", 1, 1 << 30);
   s->high_water_mark = (size_t)n;
   if (s->buffered < s->high_water_mark && s->head) start_reading(s);
   return 0;
@@ -383,7 +382,7 @@ static int l_buffered(lua_State *L) {
 }
 
 static int box_gc(lua_State *L) {
-  box *b = lua_touserdata(L, 1);
+  box *b = ebb_check_udata(L, 1, STREAM_MT, "stream");
   uvs *s = b->s;
   if (!s) return 0;
   b->s = NULL;
@@ -405,10 +404,9 @@ static int reopen_own(int fd) {
 
 /* stdio(fd) -> stream, or nothing when fd is a file or unknown (use fs) */
 static int l_stdio(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1), own, r;
+  int fd = (int)ebb_check_whole(L, 1, "fd", 0, 2), own, r;
   uv_handle_type type;
   uvs *s;
-  if (fd < 0 || fd > 2) return luaL_argerror(L, 1, "0, 1 or 2 expected");
   type = uv_guess_handle(fd);
   if (type != UV_TTY && type != UV_NAMED_PIPE && type != UV_TCP) return 0;
   own = type == UV_TCP ? -1 : reopen_own(fd);

@@ -42,6 +42,10 @@ static inline ebb_node *ebb_list_shift(ebb_node *head) {
 /* ---- the host ---- */
 lua_State *ebb_main_state(void);
 uv_loop_t *ebb_loop(void);
+/* writes what stdio buffered for stdout and stderr; a failure counts at exit */
+void ebb_flush_stdio(void);
+/* a write to a standard stream failed (errno value): the exit status says so */
+void ebb_note_output_error(int err);
 /* Pushes the value a module keeps under `name` in the host's private table. */
 void ebb_get_private(lua_State *L, const char *name);
 void ebb_set_private(lua_State *L, const char *name); /* pops the value */
@@ -145,18 +149,36 @@ typedef struct ebb_handle {
   uv_handle_t *uv;
   void (*close)(struct ebb_handle *h); /* closes uv and frees its owner */
   int lasting; /* lives as long as the process (the standard streams): not counted */
+  const char *kind; /* what it is in reports ("listener"); NULL: libuv's name of its type */
 } ebb_handle;
 /* Tracked until untracked (when its owner closes it) or closed at exit. */
 void ebb_handle_track(ebb_handle *h, uv_handle_t *uv, void (*close)(ebb_handle *h));
 void ebb_handle_untrack(ebb_handle *h);
 void ebb_handle_lasting(ebb_handle *h);
 int ebb_handle_count(void);
-/* Closes the n handles tracked last (those a spec left open). */
-void ebb_handle_close_newest(int n);
+/* Closes the n handles tracked last (those a spec left open) and pushes a
+ * list that says what each one was ("tcp listener 127.0.0.1:8080"). */
+void ebb_handle_close_newest(lua_State *L, int n);
 
-/* ---- argument checks with messages that name the argument ---- */
-double ebb_check_ms(lua_State *L, int idx, const char *what);
+/* ---- argument checks (host/util.c): one wording for C and Lua (ebb.check),
+ * "bad argument #N to 'fname' (...)", naming the argument; never a crash ---- */
+#define EBB_MAX_MS 1e12        /* about 31 years: deadlines stay exact to the microsecond */
+#define EBB_MAX_WHOLE 9007199254740992.0 /* 2^53: every whole number below is exact */
 int ebb_argerror_type(lua_State *L, int idx, const char *expected);
+/* A finite number from min to max ("what must be a number from min to max"). */
+double ebb_check_number(lua_State *L, int idx, const char *what, double min, double max);
+/* A whole number from min to max. */
+double ebb_check_whole(lua_State *L, int idx, const char *what, double min, double max);
+double ebb_opt_whole(lua_State *L, int idx, const char *what, double min, double max, double def);
+/* A duration: a finite number of milliseconds from 0 to EBB_MAX_MS. */
+double ebb_check_ms(lua_State *L, int idx, const char *what);
+/* A string that C takes whole: one holding a NUL byte is refused. */
+const char *ebb_check_cstring(lua_State *L, int idx, const char *what);
+const char *ebb_opt_cstring(lua_State *L, int idx, const char *what, const char *def);
+/* The userdata at idx made with metatable tname, else "expected expected, got ..." */
+void *ebb_check_udata(lua_State *L, int idx, const char *tname, const char *expected);
+/* Is the key at idx the string `name`, whole (a NUL byte does not end it early)? */
+int ebb_key_is(lua_State *L, int idx, const char *name);
 /* luaL_testudata, which Lua 5.1 lacks */
 void *luaL_testudata_compat(lua_State *L, int idx, const char *tname);
 

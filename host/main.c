@@ -1,5 +1,6 @@
 /* ebb's command line: ebb [options] [script [args]], ebb test [busted args]. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <lauxlib.h>
@@ -12,22 +13,25 @@ static const char usage[] =
   "       ebb test [busted options] [paths]\n"
   "Options:\n"
   "  -e CODE   run CODE (may be given more than once)\n"
+  "  -l NAME   require the module NAME\n"
   "  -i        interactive: the REPL, after the script and -e chunks if any\n"
   "  -         read the script from standard input\n"
+  "  --        stop handling options\n"
   "  -v        print the version\n"
   "  -h        print this help\n"
+  "LUA_INIT (code, or @file) runs first, as in lua.\n"
   "With no script: the REPL on a terminal, else the script is read from standard input.\n";
 
 static int fail(lua_State *L, const char *what) {
   fprintf(stderr, "ebb: %s\n", what ? what : lua_tostring(L, -1));
-  runtime_close(L);
-  return 1;
+  return runtime_close(L, 1);
 }
 
-/* arg as the standalone lua sets it: the script at 0, options below, args above. */
+/* arg as the standalone lua sets it: the script at 0 (argc: none), options
+ * below, args above. */
 static void push_arg_table(lua_State *L, int argc, char **argv, int script) {
   int i;
-  lua_createtable(L, argc - script - 1, script + 1);
+  lua_createtable(L, script < argc ? argc - script - 1 : 0, script + 1);
   for (i = 0; i < argc; i++) {
     lua_pushstring(L, argv[i]);
     lua_rawseti(L, -2, i - script);
@@ -35,9 +39,21 @@ static void push_arg_table(lua_State *L, int argc, char **argv, int script) {
   lua_setglobal(L, "arg");
 }
 
+/* LUA_INIT, as lua runs it: code, or @file, before everything else. */
+static int lua_init(lua_State *L, int *nchunks) {
+  const char *init = getenv("LUA_INIT");
+  int status;
+  if (!init) return 1;
+  if (init[0] == '@') status = luaL_loadfile(L, init + 1);
+  else status = luaL_loadbuffer(L, init, strlen(init), "=LUA_INIT");
+  if (status != 0) return 0;
+  lua_rawseti(L, -2, ++*nchunks);
+  return 1;
+}
+
 int main(int argc, char **argv) {
   lua_State *L;
-  int i, script = argc, nchunks = 0, nargs, status, from_stdin = 0, interactive = 0;
+  int i, script = argc, nchunks = 0, given = 0, nargs, status, from_stdin = 0, interactive = 0;
 
   if (argc > 1 && !strcmp(argv[1], "-v")) {
     printf("ebb %s (%s, libuv %s)\n", EBB_VERSION, LUAJIT_VERSION, uv_version_string());
@@ -58,17 +74,23 @@ int main(int argc, char **argv) {
     ebb_get_private(L, "test_main");
     for (i = 2; i < argc; i++) lua_pushstring(L, argv[i]);
     status = runtime_run_root(L, argc - 2);
-    runtime_close(L);
-    return status;
+    return runtime_close(L, status);
   }
 
-  lua_newtable(L); /* the chunks to run, in order */
+  lua_newtable(L); /* the chunks to run, in order: functions, and module names (-l) */
+  if (!lua_init(L, &nchunks)) return fail(L, NULL);
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "-e")) {
-      if (++i >= argc) return fail(L, "'-e' needs an argument");
-      if (luaL_loadbuffer(L, argv[i], strlen(argv[i]), "=(command line)") != 0) return fail(L, NULL);
+    if (a[0] != '-') {
+      script = i;
+      break;
+    } else if (a[1] == 'e' || a[1] == 'l') { /* -e CODE, -eCODE, -l NAME, -lNAME */
+      const char *v = a[2] ? a + 2 : argv[++i];
+      if (!v) return fail(L, a[1] == 'e' ? "'-e' needs an argument" : "'-l' needs an argument");
+      if (a[1] == 'l') lua_pushstring(L, v);
+      else if (luaL_loadbuffer(L, v, strlen(v), "=(command line)") != 0) return fail(L, NULL);
       lua_rawseti(L, -2, ++nchunks);
+      given++;
     } else if (!strcmp(a, "-v") || !strcmp(a, "-h")) {
       continue;
     } else if (!strcmp(a, "-i")) {
@@ -80,31 +102,27 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--")) {
       if (i + 1 < argc) script = i + 1;
       break;
-    } else if (a[0] == '-') {
-      fprintf(stderr, "ebb: unrecognized option '%s'\n%s", a, usage);
-      runtime_close(L);
-      return 1;
     } else {
-      script = i;
-      break;
+      fprintf(stderr, "ebb: unrecognized option '%s'\n%s", a, usage);
+      return runtime_close(L, 1);
     }
   }
-  if (script == argc && nchunks == 0 && !interactive) {
+  if (script == argc && !given && !interactive) {
     if (isatty(0)) interactive = 1;
     else from_stdin = 1;
   }
   if (script < argc || from_stdin) {
-    const char *name = from_stdin ? NULL : argv[script];
+    const char *name = script < argc && strcmp(argv[script], "-") ? argv[script] : NULL;
     if (luaL_loadfile(L, name) != 0) return fail(L, NULL);
-    lua_rawseti(L, -2, ++nchunks);
+  } else {
+    lua_pushnil(L); /* no script */
   }
-  push_arg_table(L, argc, argv, script < argc ? script : argc - 1);
+  push_arg_table(L, argc, argv, script);
 
   ebb_get_private(L, interactive ? "repl_main" : "main");
-  lua_insert(L, -2); /* main, chunks */
-  nargs = 1;
+  lua_insert(L, -3); /* main, chunks, script */
+  nargs = 2;
   for (i = script + 1; i < argc; i++, nargs++) lua_pushstring(L, argv[i]);
   status = runtime_run_root(L, nargs);
-  runtime_close(L);
-  return status;
+  return runtime_close(L, status);
 }

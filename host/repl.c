@@ -2,6 +2,7 @@
  * runs (a uv_poll_t on stdin feeds rl_callback_read_char), keeps the history
  * and asks lua/ebb/repl.lua for completions; output made while the prompt is
  * shown is written above it. Evaluation and printing are in repl.lua. */
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -147,7 +148,7 @@ static void on_cancel(ebb_wait *w, int handed) {
 
 /* readline(prompt) → the line; nil at end of input; false, typed on Ctrl-C */
 static int l_readline(lua_State *L) {
-  const char *prompt = luaL_checkstring(L, 1);
+  const char *prompt = ebb_check_cstring(L, 1, "prompt");
   ebb_task *t = ebb_check_in_task(L);
   int r;
   if (!P.started) return luaL_error(L, "the REPL's terminal is not started");
@@ -184,7 +185,7 @@ static int l_readline(lua_State *L) {
 static int l_write(lua_State *L) {
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
-  FILE *f = luaL_optinteger(L, 2, 1) == 2 ? stderr : stdout;
+  FILE *f = ebb_opt_whole(L, 2, "fd", 1, 2, 1) == 2 ? stderr : stdout;
   if (P.showing && P.tty) {
     /* up to the prompt's row (a long line wraps), then clear to the end */
     struct winsize ws;
@@ -271,7 +272,7 @@ static void save_history(void) {
 
 /* add_history(line) */
 static int l_add_history(lua_State *L) {
-  add_history(luaL_checkstring(L, 1));
+  add_history(ebb_check_cstring(L, 1, "line"));
   save_history();
   return 0;
 }
@@ -307,8 +308,8 @@ static void close_in(ebb_handle *h) {
 
 /* start(history_file or nil, history_size, completer) → whether stdin is a terminal */
 static int l_start(lua_State *L) {
-  const char *history = luaL_optstring(L, 1, NULL);
-  int size = (int)luaL_optinteger(L, 2, 1000), flags;
+  const char *history = ebb_opt_cstring(L, 1, "history", NULL);
+  int size = (int)ebb_opt_whole(L, 2, "history_size", 0, INT_MAX, 1000), flags;
   repl_poll *p;
   luaL_checktype(L, 3, LUA_TFUNCTION);
   if (P.started) return luaL_error(L, "the REPL's terminal is already started");

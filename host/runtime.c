@@ -1,6 +1,7 @@
 /* The lua_State and the loop: module loading, the host's private table, the
  * root task, error reports, shutdown signals and an orderly exit. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ static struct {
   volatile int pending_signal;
   int signals_seen;
   int (*sigint_hook)(void);
+  int output_errno; /* the first write to stdout (or a standard stream) that failed */
 } R;
 
 lua_State *ebb_main_state(void) { return R.L; }
@@ -49,6 +51,7 @@ void ebb_handle_track(ebb_handle *h, uv_handle_t *uv, void (*close)(ebb_handle *
   h->uv = uv;
   h->close = close;
   h->lasting = 0;
+  h->kind = NULL;
   ebb_list_push(&R.handles, &h->link);
   R.nhandles++;
 }
@@ -65,13 +68,41 @@ void ebb_handle_untrack(ebb_handle *h) {
   if (!h->lasting) R.nhandles--;
 }
 
-void ebb_handle_close_newest(int n) {
+/* "tcp listener 127.0.0.1:8080", "tcp 127.0.0.1:5000", "process 1234",
+ * "pipe": enough for a user to find what was left open. */
+static void push_description(lua_State *L, ebb_handle *h) {
+  uv_handle_t *uv = h->uv;
+  const char *type = uv_handle_type_name(uv_handle_get_type(uv));
+  struct sockaddr_storage ss;
+  char ip[64];
+  int len = sizeof ss;
+  lua_pushstring(L, type ? type : "handle");
+  if (h->kind) lua_pushfstring(L, " %s", h->kind);
+  else lua_pushliteral(L, "");
+  if (uv_handle_get_type(uv) == UV_PROCESS) {
+    lua_pushfstring(L, " %d", ((uv_process_t *)uv)->pid);
+  } else if (uv_handle_get_type(uv) == UV_TCP && uv_tcp_getsockname((uv_tcp_t *)uv, (struct sockaddr *)&ss, &len) == 0 &&
+             uv_ip_name((struct sockaddr *)&ss, ip, sizeof ip) == 0) {
+    int port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port);
+    lua_pushfstring(L, " %s:%d", ip, port);
+  } else {
+    lua_pushliteral(L, "");
+  }
+  lua_concat(L, 3);
+}
+
+void ebb_handle_close_newest(lua_State *L, int n) {
   ebb_node *node = R.handles.prev;
+  int i = 0;
+  lua_newtable(L);
   while (n > 0 && node != &R.handles) {
     ebb_handle *h = ebb_container(node, ebb_handle, link);
     node = node->prev;
     if (h->lasting) continue;
     n--;
+    push_description(L, h);
+    lua_rawseti(L, -2, ++i);
     ebb_handle_untrack(h);
     if (h->close) h->close(h);
     else if (!uv_is_closing(h->uv)) uv_close(h->uv, NULL);
@@ -152,12 +183,14 @@ static void start_signal(uv_signal_t *h, int signum) {
 /* ---- os.exit ---- */
 
 /* os.exit may be called deep inside a task: lua_close works from the main
- * thread's state whatever runs, and nothing returns into Lua after it. */
+ * thread's state whatever runs, and nothing returns into Lua after it. A
+ * finalizer that runs while the state closes may call it too: the state is
+ * then closing already. */
 void runtime_exit(lua_State *L, int status) {
   (void)L;
-  fflush(stdout);
-  fflush(stderr);
-  runtime_close(R.L);
+  ebb_flush_stdio();
+  if (R.L) status = runtime_close(R.L, status);
+  else status = runtime_flush_stdout(status);
   exit(status);
 }
 
@@ -170,19 +203,65 @@ static int l_os_exit(lua_State *L) {
   return 0;
 }
 
-/* ---- a closed standard output ---- */
+/* ---- a closed or failing standard output ---- */
 
-/* SIGPIPE is ignored so that a peer closing a socket or pipe is an EPIPE
- * error, not the end of the process; print to a closed stdout then ends the
- * process as the signal would have (`ebb script | head`). */
-static int l_print(lua_State *L) {
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, 0);
-  if (ferror(stdout) && errno == EPIPE) {
-    clearerr(stdout);
-    runtime_exit(L, 128 + SIGPIPE);
+/* SIGPIPE is caught, so that a peer closing a socket or pipe is an EPIPE
+ * error, not the end of the process; caught rather than ignored because a
+ * caught signal is back to its default in every program ebb starts, where an
+ * ignored one stays ignored (`seq: write error: Broken pipe`). Only a write
+ * to a stdout whose reader is gone ends ebb, by the signal, as it ends any
+ * program (`ebb script | head`): whichever writer it was (print, io.write,
+ * ebb.stdout). A pipe's write end polls POLLERR once its readers are gone. */
+static void on_sigpipe(int signum) {
+  struct pollfd out = { .fd = 1, .events = 0, .revents = 0 };
+  if (poll(&out, 1, 0) == 1 && (out.revents & POLLERR)) {
+    signal(signum, SIG_DFL);
+    raise(signum); /* delivered as the handler returns */
   }
+}
+
+static void catch_sigpipe(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigpipe;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGPIPE, &sa, NULL);
+}
+
+void ebb_note_output_error(int err) {
+  if (!R.output_errno) R.output_errno = err;
+}
+
+/* What print and io.write buffered goes out now; a failure is kept for the exit. */
+void ebb_flush_stdio(void) {
+  if (fflush(stdout) != 0) ebb_note_output_error(errno);
+  fflush(stderr);
+}
+
+/* At exit, what stdio still holds for stdout is written: a closed pipe ends
+ * as SIGPIPE would have (141), any other failure, now or earlier, is
+ * reported and fails the run. A status already set is kept. */
+int runtime_flush_stdout(int status) {
+  if (fflush(stdout) != 0) ebb_note_output_error(errno);
+  else if (ferror(stdout)) ebb_note_output_error(-1); /* stdio failed earlier: why is lost */
+  if (!R.output_errno) return status;
+  if (R.output_errno == EPIPE) return status ? status : 128 + SIGPIPE;
+  if (R.output_errno > 0) fprintf(stderr, "ebb: error writing to standard output: %s\n", strerror(R.output_errno));
+  else fputs("ebb: error writing to standard output\n", stderr);
+  return status ? status : 1;
+}
+
+/* An error nothing can catch: memory ran out in the host's own work, in
+ * the middle of changing the scheduler or libuv, so no more Lua or libuv
+ * runs; what stdout holds is still written. */
+static void fatal(const char *msg) {
+  fprintf(stderr, "ebb: fatal error: %s\n", msg ? msg : "(an error that is not a string)");
+  exit(runtime_flush_stdout(1));
+}
+
+static int on_panic(lua_State *L) {
+  fatal(lua_tostring(L, -1));
   return 0;
 }
 
@@ -231,6 +310,7 @@ lua_State *runtime_open(void) {
   const embedded_module *boot;
   if (!L) return NULL;
   R.L = L;
+  lua_atpanic(L, on_panic);
   ebb_list_init(&R.handles);
   uv_loop_init(&R.loop);
   clock_init(&R.loop);
@@ -248,10 +328,7 @@ lua_State *runtime_open(void) {
   preload(L, "ebb.net.core", luaopen_ebb_net_core);
   preload(L, "ebb.process.core", luaopen_ebb_process_core);
   preload(L, "ebb.repl.core", luaopen_ebb_repl_core);
-  signal(SIGPIPE, SIG_IGN);
-  lua_getglobal(L, "print");
-  lua_pushcclosure(L, l_print, 1);
-  lua_setglobal(L, "print");
+  catch_sigpipe();
   lua_getglobal(L, "os");
   lua_pushcfunction(L, l_os_exit);
   lua_setfield(L, -2, "exit");
@@ -276,14 +353,9 @@ lua_State *runtime_open(void) {
   return L;
 }
 
-/* Runs `main` (a function on top of L) with nargs arguments as the root task. */
-int runtime_run_root(lua_State *L, int nargs) {
-  ebb_get_private(L, "start_root");
-  lua_insert(L, -(nargs + 2));
-  if (lua_pcall(L, nargs + 1, 0, 0) != 0) {
-    fprintf(stderr, "ebb: %s\n", lua_tostring(L, -1));
-    return 1;
-  }
+/* The loop, until nothing is left: the scheduler's own calls into Lua and
+ * its allocations (records, refs, coroutines) may raise, so it runs protected. */
+static int run_loop(lua_State *L) {
   sched_run(L);
   ebb_get_private(L, "root_done");
   lua_call(L, 0, 1);
@@ -292,13 +364,25 @@ int runtime_run_root(lua_State *L, int nargs) {
     if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
     runtime_set_exit_status(1);
   }
-  lua_pop(L, 1);
+  return 0;
+}
+
+/* Runs `main` (a function on top of L) with nargs arguments as the root task. */
+int runtime_run_root(lua_State *L, int nargs) {
+  ebb_get_private(L, "start_root");
+  lua_insert(L, -(nargs + 2));
+  if (lua_pcall(L, nargs + 1, 0, 0) != 0) {
+    fprintf(stderr, "ebb: %s\n", lua_tostring(L, -1));
+    return 1;
+  }
+  if (lua_cpcall(L, run_loop, NULL) != 0) fatal(lua_tostring(L, -1));
   return R.exit_status;
 }
 
 int ebb_lua_alive(void) { return R.L != NULL; }
 
-void runtime_close(lua_State *L) {
+/* Closes everything; the exit status, which a failed write to stdout changes. */
+int runtime_close(lua_State *L, int status) {
   handles_close_all();
   sched_close(L);
   R.L = NULL;
@@ -306,4 +390,5 @@ void runtime_close(lua_State *L) {
   clock_close();
   uv_run(&R.loop, UV_RUN_DEFAULT);
   uv_loop_close(&R.loop);
+  return runtime_flush_stdout(status);
 }

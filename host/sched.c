@@ -181,6 +181,17 @@ ebb_task *ebb_current(void) { return sched.running_co ? sched_current_record(sch
 
 /* ---- running ---- */
 
+/* An ebb error (a table with a traceback string) took its own traceback. */
+static int carries_traceback(lua_State *L, int idx) {
+  int yes;
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  lua_pushliteral(L, "traceback");
+  lua_rawget(L, idx < 0 ? idx - 1 : idx);
+  yes = lua_type(L, -1) == LUA_TSTRING;
+  lua_pop(L, 1);
+  return yes;
+}
+
 /* After a resume: a runner with nothing left goes back to the pool; a task
  * that waits keeps the coroutine in its record; a task that failed ends. */
 static void after_resume(lua_State *co, int ref, int status) {
@@ -218,13 +229,9 @@ static void after_resume(lua_State *co, int ref, int status) {
   push_current_table(L);
   if (status == 0) lua_pushliteral(L, "a task's coroutine returned");
   else lua_xmove(co, L, 1);
-  if (lua_type(L, -1) == LUA_TTABLE) lua_pushnil(L);
-  else { /* on a copy: lua_tostring would turn a number error into a string */
-    lua_pushvalue(L, -1);
-    luaL_traceback(L, co, lua_tostring(L, -1), 0);
-    lua_remove(L, -2);
-  }
-  if (lua_pcall(L, 3, 0, 0) != 0) lua_pop(L, 1);
+  if (carries_traceback(L, -1)) lua_pushnil(L);
+  else luaL_traceback(L, co, NULL, 0);
+  lua_call(L, 3, 0); /* runs protected by the loop's caller: an error here is fatal, not lost */
   luaL_unref(L, LUA_REGISTRYINDEX, ref);
 }
 
@@ -248,6 +255,7 @@ static void run_record(ebb_task *t) {
   t->co_ref = LUA_NOREF;
   t->nresume = 0;
   t->wait_state = W_IDLE;
+  wait_detach(&t->wait); /* the explicit signal, watched until now */
   set_current_table(sched.L, t);
   resume(co, ref, n);
 }
@@ -299,7 +307,7 @@ static void report_unhandled(void) {
   lua_State *L = sched.L;
   sched.unhandled = 0;
   ebb_get_private(L, "flush_unhandled");
-  if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
+  lua_call(L, 0, 0);
 }
 
 /* ---- the loop ---- */

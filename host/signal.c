@@ -236,9 +236,7 @@ static ebb_signal *signal_alloc(lua_State *L, int kind, int nlinks) {
 ebb_signal *ebb_signal_new(lua_State *L) { return signal_alloc(L, SIG_PLAIN, 0); }
 
 ebb_signal *ebb_check_signal(lua_State *L, int idx) {
-  ebb_signal *s = luaL_testudata_compat(L, idx, SIGNAL_MT);
-  if (!s) ebb_argerror_type(L, idx, "abort signal");
-  return s;
+  return ebb_check_udata(L, idx, SIGNAL_MT, "abort signal");
 }
 
 ebb_signal *ebb_opt_signal(lua_State *L, int idx) {
@@ -247,7 +245,7 @@ ebb_signal *ebb_opt_signal(lua_State *L, int idx) {
 }
 
 static int signal_gc(lua_State *L) {
-  ebb_signal *s = lua_touserdata(L, 1);
+  ebb_signal *s = ebb_check_signal(L, 1);
   ebb_node *n;
   /* dependents lose this source; one left with none can never abort */
   while ((n = ebb_list_shift(&s->dependents)) != NULL)
@@ -273,10 +271,9 @@ static int signal_throw_if_aborted(lua_State *L) {
 
 /* __index: the fields, then the methods (the upvalue) */
 static int signal_index(lua_State *L) {
-  ebb_signal *s = lua_touserdata(L, 1);
-  const char *k = lua_tostring(L, 2);
-  if (k && !strcmp(k, "aborted")) lua_pushboolean(L, s->aborted);
-  else if (k && !strcmp(k, "reason")) ebb_signal_push_reason(L, s);
+  ebb_signal *s = ebb_check_signal(L, 1);
+  if (ebb_key_is(L, 2, "aborted")) lua_pushboolean(L, s->aborted);
+  else if (ebb_key_is(L, 2, "reason")) ebb_signal_push_reason(L, s);
   else {
     lua_pushvalue(L, 2);
     lua_rawget(L, lua_upvalueindex(1));
@@ -412,6 +409,16 @@ static int abort_watched(lua_State *L) {
   return 1;
 }
 
+/* listeners(signal) -> how many listeners (Lua's and waits') it holds */
+static int abort_listeners(lua_State *L) {
+  ebb_signal *s = ebb_check_signal(L, 1);
+  ebb_node *n;
+  int count = 0;
+  for (n = s->listeners.next; n != &s->listeners; n = n->next) count++;
+  lua_pushinteger(L, count);
+  return 1;
+}
+
 static int abort_dependents(lua_State *L) {
   ebb_signal *s = ebb_check_signal(L, 1);
   lua_pushinteger(L, s->ndependents);
@@ -423,7 +430,7 @@ int luaopen_ebb_abort_core(lua_State *L) {
     {"new_signal", abort_new_signal}, {"abort", abort_signal},
     {"timeout", abort_timeout},       {"any", abort_any},
     {"aborted", abort_aborted},       {"dependents", abort_dependents},
-    {"watched", abort_watched},
+    {"watched", abort_watched},       {"listeners", abort_listeners},
     {NULL, NULL}};
   lua_newtable(L);
   luaL_register(L, NULL, fns);

@@ -1,11 +1,47 @@
 /* Argument checks shared by every binding: bad input from Lua becomes an
- * error that names the argument, never a crash. */
+ * error that names the argument, never a crash. ebb/check.lua words the
+ * same checks the same way for the Lua modules. */
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 #include "host.h"
 
 int ebb_argerror_type(lua_State *L, int idx, const char *expected) {
   const char *msg = lua_pushfstring(L, "%s expected, got %s", expected, luaL_typename(L, idx));
   return luaL_argerror(L, idx, msg);
+}
+
+/* Whole bounds print in full (2^53 as 9007199254740992, not 9.007e+15). */
+static void format_bound(char *buf, size_t size, double v) {
+  if (v == floor(v) && fabs(v) <= EBB_MAX_WHOLE) snprintf(buf, size, "%.0f", v);
+  else snprintf(buf, size, "%.14g", v);
+}
+
+static double check_in_range(lua_State *L, int idx, const char *what, double min, double max, int whole) {
+  double n;
+  if (lua_type(L, idx) != LUA_TNUMBER)
+    return luaL_argerror(L, idx, lua_pushfstring(L, "%s: number expected, got %s", what, luaL_typename(L, idx))), 0;
+  n = lua_tonumber(L, idx);
+  if (!(n >= min && n <= max) || (whole && n != floor(n))) {
+    char lo[32], hi[32];
+    format_bound(lo, sizeof lo, min);
+    format_bound(hi, sizeof hi, max);
+    return luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a %snumber from %s to %s, got %f", what,
+                                                 whole ? "whole " : "", lo, hi, n)), 0;
+  }
+  return n;
+}
+
+double ebb_check_number(lua_State *L, int idx, const char *what, double min, double max) {
+  return check_in_range(L, idx, what, min, max, 0);
+}
+
+double ebb_check_whole(lua_State *L, int idx, const char *what, double min, double max) {
+  return check_in_range(L, idx, what, min, max, 1);
+}
+
+double ebb_opt_whole(lua_State *L, int idx, const char *what, double min, double max, double def) {
+  return lua_isnoneornil(L, idx) ? def : check_in_range(L, idx, what, min, max, 1);
 }
 
 double ebb_check_ms(lua_State *L, int idx, const char *what) {
@@ -14,9 +50,31 @@ double ebb_check_ms(lua_State *L, int idx, const char *what) {
     return luaL_argerror(L, idx, lua_pushfstring(L, "%s: number of milliseconds expected, got %s", what,
                                                  luaL_typename(L, idx))), 0;
   ms = lua_tonumber(L, idx);
-  if (isnan(ms) || ms < 0)
-    return luaL_argerror(L, idx, lua_pushfstring(L, "%s: must be a non-negative number of milliseconds", what)), 0;
+  if (!(ms >= 0 && ms <= EBB_MAX_MS))
+    return luaL_argerror(L, idx, lua_pushfstring(L, "%s: must be a non-negative number of milliseconds, "
+                                                 "at most 1e12, got %f", what, ms)), 0;
   return ms;
+}
+
+const char *ebb_check_cstring(lua_State *L, int idx, const char *what) {
+  size_t len;
+  const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
+  if (!s)
+    return luaL_argerror(L, idx, lua_pushfstring(L, "%s: string expected, got %s", what, luaL_typename(L, idx))),
+           NULL;
+  if (strlen(s) != len)
+    return luaL_argerror(L, idx, lua_pushfstring(L, "%s must not contain a NUL byte", what)), NULL;
+  return s;
+}
+
+const char *ebb_opt_cstring(lua_State *L, int idx, const char *what, const char *def) {
+  return lua_isnoneornil(L, idx) ? def : ebb_check_cstring(L, idx, what);
+}
+
+int ebb_key_is(lua_State *L, int idx, const char *name) {
+  size_t len;
+  const char *k = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
+  return k && len == strlen(name) && memcmp(k, name, len) == 0;
 }
 
 /* The metatables never change once made, so each name's is looked up once
@@ -48,4 +106,10 @@ void *luaL_testudata_compat(lua_State *L, int idx, const char *tname) {
   mt = lua_topointer(L, -1);
   lua_pop(L, 1);
   return mt == metatable_of(L, tname) ? lua_touserdata(L, idx) : NULL;
+}
+
+void *ebb_check_udata(lua_State *L, int idx, const char *tname, const char *expected) {
+  void *p = luaL_testudata_compat(L, idx, tname);
+  if (!p) ebb_argerror_type(L, idx, expected);
+  return p;
 }

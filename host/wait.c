@@ -49,7 +49,8 @@ static ebb_task *watched;
 static int watchdog_on;
 
 
-void wait_detach(ebb_wait *w) {
+/* Off the owner's list and the clock. */
+static void wait_unlink(ebb_wait *w) {
   if (watched == wait_task(w)) {
     uv_timer_stop(&watchdog);
     watchdog_on = 0;
@@ -57,16 +58,23 @@ void wait_detach(ebb_wait *w) {
   }
   ebb_node_unlink(&w->link);
   ebb_timer_stop(&w->timer);
+}
+
+void wait_detach(ebb_wait *w) {
+  wait_unlink(w);
   if (w->signal) {
     ebb_signal_unlisten(w->signal, &w->on_abort);
     w->signal = NULL;
   }
 }
 
-/* Ends an armed wait: values are pushed by the caller right after. */
+/* Ends an armed wait: values are pushed by the caller right after. The
+ * explicit signal stays listened to until the task runs (run_record detaches
+ * it): aborted in between, the task gives back what it was handed, exactly as
+ * when its own cancellation comes in between. */
 lua_State *wait_end(ebb_wait *w, int result) {
   ebb_task *t = wait_task(w);
-  wait_detach(w);
+  wait_unlink(w);
   t->wait_state = W_WOKEN;
   t->wait_result = result;
   ready_push(t);

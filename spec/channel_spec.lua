@@ -105,6 +105,47 @@ describe("ebb.channel", function()
     assert.equal("precious", ch:recv())
   end)
 
+  it("wakes the next waiting receiver with a value its cancelled receiver gave back", function()
+    for _, capacity in ipairs({ 0, 1 }) do
+      local ch = channel.new(capacity)
+      local r1 = task.spawn(function() return ch:recv() end)
+      local r2 = task.spawn(function() return ch:recv() end)
+      task.yield()
+      ch:send("v") -- handed to r1, which has not run yet
+      r1:cancel("gone")
+      assert.equal("gone", select(2, pcall(r1.await, r1)))
+      assert.equal("v", r2:await())
+      assert.equal(("Channel (0 of %d buffered)"):format(capacity), tostring(ch))
+    end
+  end)
+
+  it("gives a value back when its receiver's signal aborts after it was handed it", function()
+    local ch = channel.new(0)
+    local ctl = abort.controller()
+    local r1 = task.spawn(function() return ch:recv(ctl.signal) end)
+    local r2 = task.spawn(function() return ch:recv() end)
+    task.yield()
+    ch:send("v") -- handed to r1, which has not run yet
+    ctl:abort("stop")
+    assert.equal("stop", select(2, pcall(r1.await, r1)))
+    assert.equal("v", r2:await())
+  end)
+
+  it("keeps a capacity-0 sender waiting while a given-back value fills the channel", function()
+    local ch = channel.new(0)
+    local r = task.spawn(function() return ch:recv() end)
+    task.yield()
+    ch:send("first") -- handed to r, which has not run yet
+    r:cancel()
+    pcall(r.await, r)
+    local sender = task.spawn(function() ch:send("second") return "sent" end)
+    task.yield()
+    assert.equal("first", ch:recv())
+    assert.equal("Channel (0 of 0 buffered)", tostring(ch)) -- "second" waits with its sender
+    assert.equal("second", ch:recv())
+    assert.equal("sent", sender:await())
+  end)
+
   describe("bad input", function()
     local ch = channel.new(1)
     local cases = {

@@ -120,6 +120,17 @@ describe("ebb.errors", function()
       b.cause = c
       assert.equal("Error: c\ncaused by: Error: b", tostring(c))
     end)
+
+    it("never raises: a cause or message whose __tostring raises is printed as such", function()
+      local bad = setmetatable({}, { __tostring = function() error("no text", 0) end })
+      assert.equal("Error: outer\ncaused by: (table whose __tostring raised: no text)",
+        tostring(errors.new("outer", { cause = bad })))
+      local e = errors.new("x")
+      e.message = bad
+      assert.equal("Error: (table whose __tostring raised: no text)", tostring(e))
+      assert.same({ "outer", "(table whose __tostring raised: no text)" },
+        errors.chain(errors.new("outer", { cause = bad })))
+    end)
   end)
 
   describe("classes", function()

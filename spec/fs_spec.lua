@@ -125,12 +125,12 @@ describe("ebb.fs", function()
 
   describe("bad input", function()
     local cases = {
-      { "stat(5)", function() fs.stat(5) end, "path string expected" },
-      { "read_file(nil)", function() fs.read_file(nil) end, "path string expected" },
+      { "stat(5)", function() fs.stat(5) end, "path: string expected" },
+      { "read_file(nil)", function() fs.read_file(nil) end, "path: string expected" },
       { "write_file(p, 5)", function() fs.write_file("/tmp/x", 5) end, "string expected" },
       { "rename(p, 5)", function() fs.rename("/tmp/x", 5) end, "bad argument #2" },
       { "open with bad flags", function() fs.open("/tmp/x", "q") end, "invalid option" },
-      { "open with flags 5", function() fs.open("/tmp/x", 5) end, "flags string expected" },
+      { "open with flags 5", function() fs.open("/tmp/x", 5) end, "flags: string expected" },
       { "read on a non-file", function() fs.open("/tmp", "r").read({}, 1) end, "file expected" },
     }
     for _, c in ipairs(cases) do

@@ -504,25 +504,26 @@ describe("ebb.net", function()
 
     it("names the bad argument", function()
       local h = function() end
-      assert_bad(function() net.connect(80, 80) end, "bad argument #1 to 'connect' %(host string expected, got number%)")
-      assert_bad(function() net.connect(LOCAL) end, "bad argument #2 to 'connect' %(port number from 0 to 65535 expected, got nil%)")
+      assert_bad(function() net.connect(80, 80) end, "bad argument #1 to 'connect' %(host: string expected, got number%)")
+      assert_bad(function() net.connect(LOCAL) end, "bad argument #2 to 'connect' %(port: number expected, got nil%)")
       assert_bad(function() net.connect(LOCAL, 65536) end, "bad argument #2 to 'connect' .*got 65536%)")
       assert_bad(function() net.connect(LOCAL, -1) end, "bad argument #2 to 'connect' .*got %-1%)")
       assert_bad(function() net.connect(LOCAL, 80.5) end, "bad argument #2 to 'connect' .*got 80%.5%)")
       assert_bad(function() net.connect(LOCAL, "80") end, "bad argument #2 to 'connect' .*got string%)")
+      assert_bad(function() net.connect(LOCAL, 1e300) end, "bad argument #2 to 'connect' .*got 1e%+300%)")
       assert_bad(function() net.connect(LOCAL, 0 / 0) end, "bad argument #2 to 'connect'")
       assert_bad(function() net.connect(LOCAL, 80, "fast") end, "bad argument #3 to 'connect' %(table of options expected, got string%)")
-      assert_bad(function() net.listen(nil, 0, h) end, "bad argument #1 to 'listen' %(host string expected, got nil%)")
+      assert_bad(function() net.listen(nil, 0, h) end, "bad argument #1 to 'listen' %(host: string expected, got nil%)")
       assert_bad(function() net.listen(LOCAL, 70000, h) end, "bad argument #2 to 'listen'")
-      assert_bad(function() net.listen(LOCAL, 0, "h") end, "bad argument #3 to 'listen' %(handler function expected, got string%)")
+      assert_bad(function() net.listen(LOCAL, 0, "h") end, "bad argument #3 to 'listen' %(function expected, got string%)")
       assert_bad(function() net.listen(LOCAL, 0, h, true) end, "bad argument #4 to 'listen' %(table of options expected, got boolean%)")
       assert_bad(function() net.connect(LOCAL, 80, { high_water_mark = 0 }) end,
-        "bad argument #3 to 'connect' %(option 'high_water_mark' must be a number, at least 1%)")
+        "bad argument #3 to 'connect' %(option 'high_water_mark' must be a whole number from 1 to 1073741824, got 0%)")
       assert_bad(function() net.connect(LOCAL, 80, { signal = true }) end,
         "bad argument #3 to 'connect' %(option 'signal' must be an abort signal, got boolean%)")
       assert_bad(function() net.listen(LOCAL, 0, h, { backlog = "many" }) end,
-        "bad argument #4 to 'listen' %(option 'backlog' must be a number, at least 1%)")
-      assert_bad(function() net.resolve({}) end, "bad argument #1 to 'resolve' %(host string expected, got table%)")
+        "bad argument #4 to 'listen' %(option 'backlog': number expected, got string%)")
+      assert_bad(function() net.resolve({}) end, "bad argument #1 to 'resolve' %(host: string expected, got table%)")
     end)
 
     it("must be called inside a task to wait", function()

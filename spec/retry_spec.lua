@@ -337,7 +337,7 @@ describe("ebb.retry", function()
 
     it("returning anything but nil or a non-negative number is an error", function()
       clock.auto()
-      for _, v in ipairs { -1, 0 / 0, math.huge, "10", {} } do
+      for _, v in ipairs { -1, 0 / 0, math.huge, 1e13, "10", {} } do
         local e = raised(retry, function() error("x") end, { delay = function() return v end })
         assert.matches("bad result from option 'delay'", e)
       end
@@ -606,8 +606,8 @@ describe("ebb.retry", function()
 
     local cases = {
       { "retries", { -1, 1.5, "3", 0 / 0, true }, "must be a non%-negative integer" },
-      { "base", { -1, math.huge, "1", 0 / 0 }, "must be a non%-negative number of milliseconds" },
-      { "cap", { -1, math.huge, "1" }, "must be a non%-negative number of milliseconds" },
+      { "base", { -1, math.huge, "1", 0 / 0, 1e13 }, "must be a non%-negative number of milliseconds, at most 1e12" },
+      { "cap", { -1, math.huge, "1", 1e13 }, "must be a non%-negative number of milliseconds, at most 1e12" },
       { "jitter", { "bogus", 1, true }, 'must be "full", "equal", "decorrelated" or "none"' },
       { "signal", { {}, "s", 1 }, "must be an abort signal" },
       { "should_retry", { 1, "f", {} }, "must be a function" },

@@ -79,10 +79,26 @@ describe("ebb.semaphore", function()
     assert.equal("cancelled", t.status)
   end)
 
+  it("gives back the permits of a waiter whose signal aborts after they were handed to it", function()
+    local sem = semaphore.new(1)
+    sem:acquire()
+    local ctl = abort.controller()
+    local t = task.spawn(function() sem:acquire(ctl.signal) return "got it" end)
+    local next_one = task.spawn(function() sem:acquire() sem:release() return "next" end)
+    task.yield()
+    sem:release() -- handed to t, which has not run yet
+    assert.equal(0, sem.available)
+    ctl:abort("too late")
+    assert.equal("too late", select(2, pcall(t.await, t)))
+    assert.equal("next", next_one:await())
+    assert.equal(1, sem.available)
+    assert.equal(0, sem.waiting)
+  end)
+
   it("loses no permit when one is released by an abort listener, in either order", function()
-    -- listener first: the permit is handed over before the abort reaches the
-    -- waiter, which then holds it (as a resolved promise ignores a later abort);
-    -- waiter first: it leaves, and the permit goes to the next one
+    -- listener first: the permit is handed over, then the abort reaches the
+    -- waiter before it ran, which gives it back; waiter first: it leaves.
+    -- Either way the permit goes to the next one.
     for _, listener_first in ipairs({ true, false }) do
       local sem = semaphore.new(1)
       sem:acquire()
@@ -94,8 +110,8 @@ describe("ebb.semaphore", function()
       if not listener_first then ctl.signal:on_abort(function() sem:release() end) end
       ctl:abort("stop")
       local ok, v = pcall(aborted.await, aborted)
-      assert.equal(listener_first and "got it" or "stop", v)
-      assert.equal(listener_first, ok)
+      assert.equal("stop", v)
+      assert.is_false(ok)
       assert.equal("next", next_one:await())
       assert.equal(1, sem.available)
       assert.equal(0, sem.waiting)
@@ -167,12 +183,12 @@ describe("ebb.semaphore", function()
       { "new('x')", function() semaphore.new("x") end, "permits" },
       { "new(-1)", function() semaphore.new(-1) end, "permits" },
       { "new(1.5)", function() semaphore.new(1.5) end, "permits" },
-      { "acquire(0)", function() sem:acquire(0) end, "positive whole" },
+      { "acquire(0)", function() sem:acquire(0) end, "n must be a whole number from 1" },
       { "acquire(3) on 2 permits", function() sem:acquire(3) end, "more than" },
       { "acquire(1, 5)", function() sem:acquire(1, 5) end, "signal" },
-      { "release(0)", function() sem:release(0) end, "positive whole" },
+      { "release(0)", function() sem:release(0) end, "n must be a whole number from 1" },
       { "release beyond size", function() sem:release(1) end, "more permits" },
-      { "try_acquire('x')", function() sem:try_acquire("x") end, "positive whole" },
+      { "try_acquire('x')", function() sem:try_acquire("x") end, "n: number expected" },
       { "with(5)", function() sem:with(5) end, "function expected" },
       { "acquire on a non-semaphore", function() semaphore.new(1).acquire({}) end, "semaphore" },
     }

@@ -168,7 +168,7 @@ describe("ebb.stream", function()
       { "pipeline(src, 5, sink)", function() stream.pipeline(source({}, {}), 5, sink({}, {})) end, "function or stream.transform" },
       { "readable(5)", function() stream.readable(5) end, "function expected" },
       { "write(5)", function() sink({}, {}):write(5) end, "string expected" },
-      { "fs.reader(5)", function() fs.reader(5) end, "path string expected" },
+      { "fs.reader(5)", function() fs.reader(5) end, "path: string expected" },
       { "fs.reader(p, {high_water_mark=0})", function() fs.reader("/tmp", { high_water_mark = 0 }) end, "high_water_mark" },
     }
     for _, c in ipairs(cases) do

@@ -82,6 +82,55 @@ describe("ebb test", function()
     assert.matches("--spec-timeout", err, 1, true)
   end)
 
+  it("refuses a --spec-timeout given no value with its own message", function()
+    local out, err, status = sh(ebb_cmd("test " .. quote(FIXTURES .. "passing.lua") .. " --spec-timeout"))
+    assert.equal(1, status)
+    assert.equal("", out)
+    assert.equal("ebb test: --spec-timeout needs a positive number of milliseconds, at most 1e12\n", err)
+  end)
+
+  it("reports each failure at the line that raised it, as busted does under luajit", function()
+    local out = ebb_test("-o plainTerminal --verbose", "located.lua")
+    local F = "spec/fixtures/runner/located.lua"
+    assert.equal(F .. ":6: Expected objects to be equal.", reported(out, "located assertion after a wait"))
+    assert.equal(F .. ":9: plain failure", reported(out, "located string error"))
+    assert.equal(F .. ":12: {", reported(out, "located table error"))
+    assert.equal(F .. ":15: Nil error", reported(out, "located nil error"))
+    assert.matches("\tspec/fixtures/runner/located.lua:12: in function <" .. F .. ":11>", out, 1, true)
+    -- raised in ebb's own frames: placed at the spec's line that called ebb
+    assert.matches("\t" .. F .. ":18: in function <" .. F .. ":17>", out, 1, true)
+    assert.matches("\t" .. F .. ":22: in function <" .. F .. ":20>", out, 1, true)
+    assert.equal("1 passed, 6 failed", last_line(out))
+  end)
+
+  it("gives specs arg as the interpreter does: ebb at arg[-1]", function()
+    local out = ebb_test("", "located.lua")
+    assert.matches("arg[-1]=" .. run.BIN .. " arg[0]=test\n", out, 1, true)
+  end)
+
+  it("lists the specs with --list, without running them or a summary line", function()
+    local out, err, status = ebb_test("--list", "located.lua")
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal(table.concat({
+      "spec/fixtures/runner/located.lua:4: located assertion after a wait",
+      "spec/fixtures/runner/located.lua:8: located string error",
+      "spec/fixtures/runner/located.lua:11: located table error",
+      "spec/fixtures/runner/located.lua:14: located nil error",
+      "spec/fixtures/runner/located.lua:17: located bad argument to ebb",
+      "spec/fixtures/runner/located.lua:20: located awaited task",
+      "spec/fixtures/runner/located.lua:24: located sees the interpreter at arg[-1]",
+    }, "\n") .. "\n", out)
+  end)
+
+  it("refuses a --spec-timeout that is not finite or too large", function()
+    for _, v in ipairs { "inf", "nan", "1e13" } do
+      local out, err, status = ebb_test("--spec-timeout=" .. v, "passing.lua")
+      assert.equal(1, status, out .. err)
+      assert.matches("--spec-timeout needs a positive number of milliseconds", err, 1, true)
+    end
+  end)
+
   it("fails a spec that leaves a task running, and cancels the task", function()
     local out, err, status = ebb_test("", "leftover.lua")
     assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
@@ -89,6 +138,23 @@ describe("ebb test", function()
     assert.matches("left 1 task", reported(out, "leftover fixture leaves a task behind") or "", 1, true)
     -- the task saw its cancellation while the next spec ran
     assert.matches("leftover cleanup: false AbortError", out, 1, true)
+  end)
+
+  it("closes what a spec left open, passing or failing, and says what it was and where it was made", function()
+    local out, err, status = ebb_test("", "leaked_handles.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("2 passed, 3 failed", last_line(out))
+    local left = reported(out, "leaked handles fixture leaves a listener") or ""
+    assert.matches("the spec left 1 task%(s%) running: Task #%d+ %(running, made by listen at "
+      .. "spec/fixtures/runner/leaked_handles.lua:8%) %(they were cancelled%); "
+      .. "1 handle%(s%) open: tcp listener 127%.0%.0%.1:%d+ %(they were closed%)", left)
+    assert.matches("failed-on-purpose", reported(out, "leaked handles fixture leaves a listener and fails") or "", 1, true)
+    -- the next specs could bind the ports: the listeners were closed
+    assert.is_nil(reported(out, "leaked handles fixture binds the port the listener had"))
+    assert.is_nil(reported(out, "leaked handles fixture binds the port the failing spec's listener had"))
+    -- a server started in before_each: its accept loop outlives the hook
+    assert.matches("made by listen at spec/fixtures/runner/leaked_handles.lua:28",
+      reported(out, "server in before_each fixture before_each") or "", 1, true)
   end)
 
   it("fails a spec during which a task fails unhandled, with the task's message", function()

@@ -2,6 +2,7 @@
 -- themselves (listeners, any, timeout) live in C.
 local core = require "ebb.abort.core"
 local errors = require "ebb.errors"
+local check = require "ebb.check"
 
 local abort = {}
 
@@ -9,9 +10,7 @@ local Controller = {}
 Controller.__index = Controller
 
 function Controller:abort(reason)
-  if getmetatable(self) ~= Controller then
-    error("bad argument #1 to 'abort' (controller expected, got " .. type(self) .. ")", 2)
-  end
+  check.self(self, Controller, "abort", "controller")
   if self.signal.aborted then return end
   if reason == nil then reason = errors.AbortError() end
   core.abort(self.signal, reason)

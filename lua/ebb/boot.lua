@@ -10,8 +10,8 @@ for k in pairs(table) do table_at_start[k] = true end
 
 local core = require "ebb.core"
 local WAIT = core.WAIT
-local co_create, co_resume, co_yield, co_status = coroutine.create, coroutine.resume, coroutine.yield,
-  coroutine.status
+local co_create, co_resume, co_yield, co_status, co_running = coroutine.create, coroutine.resume,
+  coroutine.yield, coroutine.status, coroutine.running
 local traceback, type, tostring, select, error = debug.traceback, type, tostring, select, error
 
 for _, name in ipairs(embedded_names()) do
@@ -20,23 +20,52 @@ for _, name in ipairs(embedded_names()) do
   end
 end
 
--- Where plain (string) errors were first raised, so a re-raise keeps it.
+-- Where plain (string) errors were first raised, so a re-raise keeps it: the
+-- first traceback taken for a value stays (a re-raise would take another).
+-- Tables carry their own; nil and NaN cannot be keys.
 local origin, norigin = {}, 0
 local function remember(e, tb)
-  if tb == nil or type(e) == "table" then return end
+  -- only strings and numbers: nil and NaN cannot be keys, other values need no origin
+  if tb == nil or e ~= e or (type(e) ~= "string" and type(e) ~= "number") or origin[e] ~= nil then return end
   if norigin >= 256 then origin, norigin = {}, 0 end
-  if origin[e] == nil then norigin = norigin + 1 end
+  norigin = norigin + 1
   origin[e] = tb
 end
 private.remember = remember
 core.remember = remember
 
+-- An xpcall handler: notes where the error is being raised. It never calls
+-- tostring (a raising __tostring would replace the error) and takes no
+-- traceback when memory has run out.
+local function traced(e)
+  if type(e) ~= "table" and origin[e] == nil and e ~= "not enough memory" then
+    remember(e, traceback("", 2))
+  end
+  return e
+end
+core.traced = traced
+
+-- A coroutine that died of a plain error: where it was raised in it.
+function core.remember_coroutine(co, e)
+  if type(e) ~= "table" and origin[e] == nil then remember(e, traceback(co, "")) end
+end
+
+-- pcall keeps where a plain error was raised, so re-raising what it caught
+-- reports that place; the tail call leaves pcall's frame as it was. Named
+-- parameters keep it cheap when interpreted (one cost: pcall() with no
+-- argument at all returns false as pcall(nil) does, where LuaJIT raises).
+local xpcall, raw_pcall = xpcall, pcall
+function pcall(f, ...)
+  if f == nil then return raw_pcall(f, ...) end
+  return xpcall(f, traced, ...)
+end
+
 local last_tb
 local function on_error(e)
-  if type(e) == "table" then
+  if type(e) == "table" and type(rawget(e, "traceback")) == "string" then
     last_tb = nil
   else
-    last_tb = origin[e] or traceback(tostring(e), 2)
+    last_tb = type(e) ~= "table" and origin[e] or traceback("", 2)
   end
   return e
 end
@@ -45,6 +74,7 @@ private.on_error = on_error
 -- A coroutine of the script's own may wait: its scheduler yields go up.
 local parked = setmetatable({}, { __mode = "k" })
 local function pass(co, ok, ...)
+  if not ok then core.remember_coroutine(co, (...)) end
   if ok and ... == WAIT and co_status(co) == "suspended" then
     parked[co] = true
     local function resume_with(...)
@@ -70,7 +100,14 @@ local function back(co, t, saved, ...)
   return ...
 end
 
+-- An argument error as LuaJIT words it: the name the caller used, its place.
+local function bad_argument(n, expected)
+  local name = debug.getinfo(2, "n").name or "?"
+  error(("bad argument #%d to '%s' (%s)"):format(n, name, expected), 3)
+end
+
 function coroutine.resume(co, ...)
+  if type(co) ~= "thread" then bad_argument(1, "coroutine expected") end
   if parked[co] then return false, "cannot resume a coroutine that is waiting in the scheduler" end
   local t = cur[1]
   if not t then return pass(co, co_resume(co, ...)) end
@@ -85,68 +122,57 @@ local function unwrap(ok, ...)
   return ...
 end
 
-function coroutine.wrap(fn)
+function coroutine.wrap(...)
+  local fn = ...
+  if type(fn) ~= "function" then
+    bad_argument(1, "function expected, got " .. (select("#", ...) == 0 and "no value" or type(fn)))
+  end
   local co = co_create(fn)
   return function(...) return unwrap(coroutine.resume(co, ...)) end
 end
 
--- require whose module may wait at its top level (the C require cannot).
-local loaded, loaders = package.loaded, package.loaders
-local LOADING = {}
-local loading = {} -- name -> { task = the task running its loader, wl = those waiting for it }
-function require(name)
-  if type(name) ~= "string" then
-    error("bad argument #1 to 'require' (string expected, got " .. type(name) .. ")", 2)
-  end
-  local v = loaded[name]
-  if v ~= nil then
-    if v == LOADING then
-      local l, ct = loading[name], core.cur[1]
-      if not (l and ct and l.task ~= ct) then
-        error("loop or previous error loading module '" .. name .. "'", 2)
-      end
-      -- another task is loading it (its top level waits): wait for that one
-      repeat
-        local ok, reason = l.wl:wait()
-        if ok == false then error(reason, 0) end
-      until loaded[name] ~= LOADING
-      return require(name)
+-- require as LuaJIT's, but a module's top level may wait (ebb/require.lua)
+local lib_require = load_embedded("ebb.require")
+package.loaded["ebb.require"] = lib_require
+require = lib_require.require
+local task_host -- ebb.task's side for the host, set once it is loaded
+
+-- Hooks see the script's code, not the host's Lua that stands where LuaJIT
+-- has C functions (coroutine.resume and wrap, require, the main chunk's driver).
+local host_sources = {
+  [debug.getinfo(1, "S").source] = true,
+  [debug.getinfo(lib_require.require, "S").source] = true,
+}
+local sethook, gethook = debug.sethook, debug.gethook
+local script_hooks = setmetatable({}, { __mode = "k" }) -- the hook set -> the script's
+
+function debug.sethook(...)
+  local args = { n = select("#", ...), ... }
+  local at = type(args[1]) == "thread" and 2 or 1
+  local fn = args[at]
+  if type(fn) == "function" then
+    local function hook(event, line)
+      local info = debug.getinfo(2, "S")
+      if info and host_sources[info.source] then return end
+      return fn(event, line) -- a tail call: level 2 stays the hooked function
     end
-    return v
+    script_hooks[hook] = fn
+    args[at] = hook
   end
-  local msgs = {}
-  for i = 1, #loaders do
-    local loader, extra = loaders[i](name)
-    if type(loader) == "function" then
-      loaded[name] = LOADING
-      local l = { task = core.cur[1], wl = core.waitlist() }
-      loading[name] = l
-      local ok, res = xpcall(loader, on_error, name, extra)
-      loading[name] = nil
-      l.wl:wake_all()
-      if not ok then
-        loaded[name] = nil
-        remember(res, last_tb)
-        error(res, 0)
-      end
-      if res ~= nil then loaded[name] = res end
-      if loaded[name] == LOADING then loaded[name] = true end
-      return loaded[name]
-    elseif type(loader) == "string" then
-      msgs[#msgs + 1] = loader
-    end
-  end
-  error("module '" .. name .. "' not found:" .. table.concat(msgs), 2)
+  return sethook(unpack(args, 1, args.n))
+end
+
+function debug.gethook(...)
+  local fn, mask, count = gethook(...)
+  return script_hooks[fn] or fn, mask, count
 end
 
 -- Reports: "Name: message", each "caused by:" line, then where it was raised.
+-- Never raises: an error whose __tostring raises or returns no string is still reported.
 local function describe(e)
-  if type(e) == "table" then
-    local ok, s = pcall(tostring, e)
-    if ok and type(s) == "string" then return s end
-  end
-  if type(e) == "string" then return "Error: " .. e end
-  return "Error: " .. tostring(e)
+  local s = require("ebb.errors")._host.tostring(e)
+  if type(e) == "table" then return s end
+  return "Error: " .. s
 end
 
 -- The host's own frames (the trampoline and the root's xpcall) say nothing to users.
@@ -157,6 +183,7 @@ local function trim_host_frames(tb)
     local host = line:find("ebb/boot.lua:", 1, true)
       or (line:find("ebb/task.lua:", 1, true) and (line:find("'run_one'", 1, true) or line:find("<ebb/task.lua:", 1, true)))
       or (line:find("[C]: in function 'xpcall'", 1, true) and (lines[i + 1] or ""):find("ebb/boot.lua:", 1, true))
+      or (i == #lines and line:find("^%s*%[builtin#%d+%]: at ")) -- what a main chunk is called from
     if not host then kept[#kept + 1] = line end
   end
   return table.concat(kept, "\n")
@@ -166,7 +193,11 @@ function private.report(e, tb, prefix)
   local out = {}
   if prefix then out[#out + 1] = "ebb: " .. prefix .. ":" end
   out[#out + 1] = describe(e)
-  tb = (type(e) == "table" and rawget(e, "traceback")) or tb or origin[e]
+  if type(e) == "table" then
+    if type(rawget(e, "traceback")) == "string" then tb = rawget(e, "traceback") end
+  elseif origin[e] ~= nil then
+    tb = origin[e]
+  end
   if type(tb) == "string" and tb ~= "" then
     local at = tb:find("stack traceback:", 1, true)
     out[#out + 1] = trim_host_frames(at and tb:sub(at) or ("stack traceback:\n" .. tb))
@@ -182,14 +213,14 @@ end
 
 function private.report_unhandled(task, e, tb)
   if private.on_unhandled and private.on_unhandled(task, e, tb) then return end
-  private.report(e, tb, "unhandled error in a task")
   core.set_exit_status(1)
+  private.report(e, tb, "unhandled error in a task")
 end
 
 function private.report_listener_error(e)
   if private.on_unhandled and private.on_unhandled(nil, e) then return end
-  private.report(e, nil, "error in an abort listener")
   core.set_exit_status(1)
+  private.report(e, nil, "error in an abort listener")
 end
 
 function private.report_stuck()
@@ -215,25 +246,68 @@ end
 
 function private.timeout_error() return require("ebb.errors").TimeoutError() end
 
-function private.run_root(fn, ...)
-  local ok, e = xpcall(fn, on_error, ...)
-  if not ok then
-    local tb = last_tb
-    last_tb = nil
-    local s = private.shutdown
-    if s.aborted and e == s.reason then os.exit(e.signal == "SIGTERM" and 143 or 130) end
-    private.report(e, tb)
-    os.exit(1)
-  end
+local function root_failed(e)
+  local tb = last_tb
+  last_tb = nil
+  local s = private.shutdown
+  if s.aborted and e == s.reason then os.exit(e.signal == "SIGTERM" and 143 or 130) end
+  private.report(e, tb)
+  os.exit(1)
 end
 
-function private.main(chunks, ...)
-  for i = 1, #chunks do chunks[i](...) end
+function private.run_root(fn, ...)
+  local ok, e = xpcall(fn, on_error, ...)
+  if not ok then root_failed(e) end
+end
+
+-- Each chunk (LUA_INIT, -l, -e, the script) runs as the standalone lua runs
+-- it: called from C (xpcall, at the bottom of a coroutine of its own), so in
+-- it coroutine.running() is nil, debug.getinfo(2) is a C frame with nothing
+-- below, and tracebacks hold the script's frames only. Its scheduler waits
+-- and bare yields go up to the root task.
+local chunk_cos = setmetatable({}, { __mode = "k" })
+
+local function chunk_ended(ok, ...)
+  if not ok then root_failed((...)) end
+end
+
+local function drive(co, ok, ...)
+  if co_status(co) == "suspended" then return drive(co, co_resume(co, co_yield(...))) end
+  if not ok then root_failed((...)) end -- on_error itself failed
+  return chunk_ended(...)
+end
+
+local function run_chunk(fn, ...)
+  local co = co_create(xpcall)
+  chunk_cos[co] = true
+  return drive(co, co_resume(co, fn, on_error, ...))
+end
+
+function coroutine.running()
+  local co = co_running()
+  if chunk_cos[co] then return nil end
+  return co
+end
+
+-- chunks: functions (LUA_INIT, -e) and module names (-l), run with no
+-- arguments; then the script, if any, with its own.
+function private.main(chunks, script, ...)
+  for i = 1, #chunks do
+    local c = chunks[i]
+    if type(c) == "string" then run_chunk(require, c) else run_chunk(c) end
+  end
+  if script then run_chunk(script, ...) end
 end
 
 -- ebb -i, or ebb on a terminal: the chunks, then the REPL, in the root task.
-function private.repl_main(chunks, ...)
-  return require("ebb.repl").main(private, chunks, ...)
+function private.repl_main(chunks, script, ...)
+  local list = {}
+  for i = 1, #chunks do
+    local c = chunks[i]
+    list[i] = type(c) == "string" and function() return require(c) end or function() return c() end
+  end
+  list[#list + 1] = script or nil
+  return require("ebb.repl").main(private, list, ...)
 end
 
 function private.test_main(...)
@@ -241,8 +315,13 @@ function private.test_main(...)
 end
 
 -- The task module runs tasks; the host calls these of it.
-local task_host = require("ebb.task")._host
-private.task_failed = task_host.failed
+task_host = require("ebb.task")._host
+-- a task's traceback is where its error was first raised (a re-raise keeps it)
+function private.task_failed(t, e, tb)
+  lib_require.task_failed(t)
+  remember(e, tb)
+  task_host.failed(t, e, type(e) ~= "table" and origin[e] or tb)
+end
 private.timer_done = task_host.timer_done
 private.enqueue = task_host.enqueue
 private.root_done = task_host.root_done

@@ -2,6 +2,7 @@
 -- full (capacity 0: until a receiver takes the value), recv while it is empty.
 local core = require "ebb.core"
 local errors = require "ebb.errors"
+local checks = require "ebb.check"
 
 local waitlist, check_abort = core.waitlist, core.check_abort
 local type, error, setmetatable, getmetatable = type, error, setmetatable, getmetatable
@@ -53,30 +54,30 @@ local function first_waiting(q)
 end
 
 local function check(ch, fname)
-  if getmetatable(ch) ~= Channel then
-    error(("bad argument #1 to '%s' (channel expected, got %s)"):format(fname, type(ch)), 3)
-  end
+  checks.self(ch, Channel, fname, "channel", 2)
 end
 
 local function check_signal(signal, fname)
-  if signal ~= nil and not (type(signal) == "userdata" and tostring(signal):match("^AbortSignal")) then
-    error(("bad argument #2 to '%s' (abort signal expected, got %s)"):format(fname, type(signal)), 3)
-  end
+  if signal ~= nil then checks.signal(signal, 2, fname, nil, 2) end
+end
+
+-- Hands v to the first waiting receiver; false when none waits.
+local function hand_to_receiver(ch, v)
+  local r = first_waiting(ch.receivers)
+  if not r then return false end
+  r.value, r.done = v, true
+  r.wl:wake_all()
+  return true
 end
 
 function Channel:send(v, signal)
   check(self, "send")
-  if v == nil then error("bad argument #1 to 'send' (a value expected: nil means closed to a receiver)", 2) end
+  if v == nil then checks.badarg(1, "send", "a value expected: nil means closed to a receiver") end
   check_signal(signal, "send")
   local ok, reason = check_abort(signal)
   if ok == false then error(reason, 0) end
   if self.closed then error(ClosedError("send on a closed channel"), 2) end
-  local r = first_waiting(self.receivers)
-  if r then -- a receiver waits: the buffer is empty, hand it over
-    r.value, r.done = v, true
-    r.wl:wake_all()
-    return
-  end
+  if hand_to_receiver(self, v) then return end -- a receiver waited: the buffer was empty
   if size(self.buffer) < self.capacity then
     push(self.buffer, v)
     return
@@ -100,7 +101,9 @@ function Channel:recv(signal)
   if ok == false then error(reason, 0) end
   if size(self.buffer) > 0 then
     local v = shift(self.buffer)
-    local s = first_waiting(self.senders) -- room now: the first sender's value moves in
+    -- room now (a value given back may have filled it past capacity): the
+    -- first sender's value moves in
+    local s = size(self.buffer) < self.capacity and first_waiting(self.senders)
     if s then
       push(self.buffer, s.value)
       s.done = true
@@ -119,8 +122,13 @@ function Channel:recv(signal)
   push(self.receivers, r)
   ok, reason = r.wl:wait(signal)
   if ok == false then
-    if r.done then unshift(self.buffer, r.value) -- handed a value, then aborted: it goes back
-    else r.gone = true end
+    -- handed a value, then aborted: it goes to the next receiver, else back
+    -- to the front of the buffer
+    if r.done then
+      if not hand_to_receiver(self, r.value) then unshift(self.buffer, r.value) end
+    else
+      r.gone = true
+    end
     error(reason, 0)
   end
   return r.value
@@ -149,14 +157,13 @@ function Channel:iter(signal)
 end
 
 function Channel:__tostring()
+  check(self, "__tostring")
   return ("Channel (%d of %d buffered%s)"):format(size(self.buffer), self.capacity, self.closed and ", closed" or "")
 end
 
 function channel.new(capacity)
   if capacity == nil then capacity = 0 end
-  if type(capacity) ~= "number" or capacity < 0 or capacity ~= math.floor(capacity) or capacity == math.huge then
-    error("bad argument #1 to 'new' (capacity must be a non-negative whole number)", 2)
-  end
+  checks.whole(capacity, 1, "new", "capacity", 0, checks.MAX_WHOLE)
   return setmetatable({
     capacity = capacity, closed = false,
     buffer = queue(), senders = queue(), receivers = queue(),

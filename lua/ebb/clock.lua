@@ -2,6 +2,7 @@
 -- freeze/advance for exact tests; auto jumps to the next timer when idle.
 local core = require "ebb.clock.core"
 local sched = require "ebb.core"
+local check = require "ebb.check"
 
 local clock = {}
 
@@ -15,10 +16,7 @@ function clock.mode() return core.mode() end
 -- Runs every ready task, then fires the due timers in deadline order with
 -- ready tasks run after each; time reads each timer's deadline as it fires.
 function clock.advance(ms)
-  if type(ms) ~= "number" or ms ~= ms or ms < 0 then
-    error("bad argument #1 to 'advance' (non-negative number of milliseconds expected, got " ..
-      (type(ms) == "number" and tostring(ms) or type(ms)) .. ")", 2)
-  end
+  check.ms(ms, 1, "advance", "ms")
   if core.mode() == "real" then
     error("clock.advance needs a virtual clock: call clock.freeze() or clock.auto() first", 2)
   end

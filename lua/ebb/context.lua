@@ -1,6 +1,7 @@
 -- ebb.context: async-local values. The current values are an immutable chain
 -- held by the running task (its field ctx), so switching tasks costs nothing.
 local core = require "ebb.core"
+local check = require "ebb.check"
 
 local cur = core.cur -- cur[1]: the running task
 local type, error, xpcall, select, setmetatable, getmetatable = type, error, xpcall, select, setmetatable,
@@ -30,10 +31,7 @@ local function with(c, var, value)
   return { k = var, v = value, p = c or false }
 end
 
-local function traced(e)
-  if type(e) ~= "table" then core.remember(e, debug.traceback(tostring(e), 2)) end
-  return e
-end
+local traced = core.traced
 
 local function restore(before, ok, ...)
   set_current(before)
@@ -56,18 +54,14 @@ local function run_bare(c, fn)
 end
 
 local function check_fn(fn, n, fname)
-  if type(fn) ~= "function" then
-    error(("bad argument #%d to '%s' (function expected, got %s)"):format(n, fname, type(fn)), 3)
-  end
+  if type(fn) ~= "function" then check.expected(fn, n, fname, "function", 2) end
 end
 
 local Var = {}
 Var.__index = Var
 
 local function check_var(v, fname)
-  if getmetatable(v) ~= Var then
-    error(("bad argument #1 to '%s' (context variable expected, got %s)"):format(fname, type(v)), 3)
-  end
+  check.self(v, Var, fname, "context variable", 2)
 end
 
 local function value_of(var, v)
@@ -112,16 +106,14 @@ function Var:enter(value)
 end
 
 function Var:__tostring()
+  check_var(self, "__tostring")
   return "ContextVar (" .. (self.name or "unnamed") .. ")"
 end
 
 function context.new(opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #1 to 'new' (table of options expected, got " .. type(opts) .. ")", 2)
-  end
-  opts = opts or {}
+  opts = check.opts(opts, 1, "new")
   if opts.name ~= nil and type(opts.name) ~= "string" then
-    error("bad argument #1 to 'new' (option 'name' must be a string)", 2)
+    check.badarg(1, "new", "option 'name' must be a string")
   end
   return setmetatable({ name = opts.name, default = opts.default }, Var)
 end
@@ -130,9 +122,7 @@ local Snapshot = {}
 Snapshot.__index = Snapshot
 
 function Snapshot:run(fn, ...)
-  if getmetatable(self) ~= Snapshot then
-    error("bad argument #1 to 'run' (snapshot expected, got " .. type(self) .. ")", 2)
-  end
+  check.self(self, Snapshot, "run", "snapshot")
   check_fn(fn, 1, "run")
   return run_with(self.ctx, fn, ...)
 end
@@ -144,9 +134,7 @@ end
 
 -- fn, bound to the values current now: it runs with them wherever it is called.
 function context.bind(fn)
-  if type(fn) ~= "function" then
-    error("bad argument #1 to 'bind' (function expected, got " .. type(fn) .. ")", 2)
-  end
+  check_fn(fn, 1, "bind")
   local snap = context.snapshot()
   return function(...) return run_with(snap.ctx, fn, ...) end
 end

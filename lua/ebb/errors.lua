@@ -1,5 +1,7 @@
 -- ebb.errors: the error classes every ebb module raises (Error, AbortError, TimeoutError, ...)
 -- and the helpers that build, inspect and print them (cause chains, creation-site tracebacks).
+local check = require "ebb.check"
+
 local errors = {}
 
 -- Private marks kept in metatables, so only this module's classes and errors are recognised.
@@ -35,10 +37,19 @@ local function links(e)
   return list, n
 end
 
+-- tostring that never raises (a cause or message may have a __tostring that does),
+-- so printing an error never loses it.
+local function safe_tostring(v)
+  local ok, s = pcall(tostring, v)
+  if not ok then return "(" .. type(v) .. " whose __tostring raised: " .. (type(s) == "string" and s or type(s)) .. ")" end
+  if type(s) ~= "string" then return "(" .. type(v) .. " whose __tostring returned a " .. type(s) .. ")" end
+  return s
+end
+
 -- Like JavaScript's Error.prototype.toString: an empty message prints the name alone.
 local function header(v)
-  if not class_of(v) then return tostring(v) end
-  local name, message = tostring(v.name), tostring(v.message)
+  if not class_of(v) then return safe_tostring(v) end
+  local name, message = safe_tostring(v.name), safe_tostring(v.message)
   if message == "" then return name end
   if name == "" then return message end
   return name .. ": " .. message
@@ -83,6 +94,7 @@ end
 
 -- A class's __call; its results are kept in a local so no tail call shifts create's levels.
 local function construct(C, ...)
+  if not is_class(C) then check.expected(C, 1, "__call", "error class") end
   local message, pos, opts, fields = getmetatable(C).parse(C.name, ...)
   local e = create(C, C.name, message, pos, opts, fields)
   return e
@@ -173,7 +185,8 @@ function errors.chain(e)
   local list, n = links(e)
   for i = 1, n do
     local v = list[i]
-    list[i] = class_of(v) and tostring(v.message) or tostring(v)
+    if class_of(v) then v = v.message end
+    list[i] = safe_tostring(v)
   end
   return list
 end
@@ -186,5 +199,8 @@ function errors.traceback(e)
   if class_of(e) then return e.traceback end
   return nil
 end
+
+-- for the host's reports
+errors._host = { tostring = safe_tostring }
 
 return errors

@@ -2,8 +2,9 @@
 -- task that asks; failures are errors with the errno name, syscall and path.
 local core = require "ebb.fs.core"
 local errors = require "ebb.errors"
+local check = require "ebb.check"
 
-local type, error, tostring = type, error, tostring
+local type, error = type, error
 
 local fs = {}
 
@@ -11,17 +12,39 @@ local SystemError = errors.SystemError
 fs.SystemError = SystemError
 
 local function check_path(p, n, fname)
-  if type(p) ~= "string" then
-    error(("bad argument #%d to '%s' (path string expected, got %s)"):format(n, fname, type(p)), 3)
-  end
+  check.cstring(p, n, fname, "path", 2)
 end
+
+local is_file = core.is_file
+
+local function check_file(f, fname)
+  if not is_file(f) then check.expected(f, 1, fname, "file", 2) end
+end
+
+local function check_signal(signal, n, fname)
+  if signal ~= nil then check.signal(signal, n, fname, nil, 2) end
+end
+
+-- mode: permission bits, as for chmod
+local function check_mode(mode, n, fname, what)
+  if mode ~= nil then check.whole(mode, n, fname, what, 0, 4095, 2) end
+end
+
+-- The path each file was opened with, for its errors (a standard stream has none).
+local path_of = setmetatable({}, { __mode = "k" })
 
 -- The C half answers true, values... | nil, code, message | false, abort reason.
 local function result(syscall, path, ok, a, b, ...)
   if ok then return a, b, ... end
   if ok == false then error(a, 0) end
-  error(SystemError(("%s: %s, %s '%s'"):format(a, b, syscall, tostring(path)),
-    { code = a, syscall = syscall, path = path }), 3)
+  local where = path and (" '%s'"):format(path) or ""
+  error(SystemError(("%s: %s, %s%s"):format(a, b, syscall, where), { code = a, syscall = syscall, path = path }), 3)
+end
+
+local function opened(path, ...)
+  local f = result("open", path, ...)
+  path_of[f] = path
+  return f
 end
 
 -- The operations on one path: op(path [, signal]).
@@ -29,6 +52,7 @@ local function path_op(fname, syscall)
   local c = core[fname]
   return function(path, signal)
     check_path(path, 1, fname)
+    check_signal(signal, 2, fname)
     return result(syscall, path, c(path, signal))
   end
 end
@@ -43,7 +67,9 @@ fs.unlink = path_op("unlink", "unlink")
 -- is content when the directory exists.
 function fs.mkdir(path, opts)
   check_path(path, 1, "mkdir")
-  opts = opts or {}
+  opts = check.opts(opts, 2, "mkdir")
+  check_mode(opts.mode, 2, "mkdir", "option 'mode'")
+  check_signal(opts.signal, 2, "mkdir")
   local mode, signal = opts.mode or 511, opts.signal
   if not opts.recursive then return result("mkdir", path, core.mkdir(path, mode, signal)) end
   local ok, code, msg = core.mkdir(path, mode, signal)
@@ -60,6 +86,7 @@ end
 function fs.rename(from, to, signal)
   check_path(from, 1, "rename")
   check_path(to, 2, "rename")
+  check_signal(signal, 3, "rename")
   return result("rename", from, core.rename(from, to, signal))
 end
 
@@ -69,22 +96,30 @@ core.set_file_methods(File)
 local task_yield -- ebb.task's, once needed
 
 local function check_flags(flags)
-  if flags ~= nil and type(flags) ~= "string" then
-    error("bad argument #2 to 'open' (flags string expected, got " .. type(flags) .. ")", 3)
-  end
+  if flags ~= nil then check.cstring(flags, 2, "open", "flags", 2) end
 end
 
 -- open(path [, flags "r" | "r+" | "w" | "w+" | "a" | "a+" | "wx" ... [, mode]]) -> file
 function fs.open(path, flags, mode, signal)
   check_path(path, 1, "open")
   check_flags(flags)
-  return result("open", path, core.open(path, flags or "r", mode, signal))
+  check_mode(mode, 3, "open", "mode")
+  check_signal(signal, 4, "open")
+  return opened(path, core.open(path, flags or "r", mode, signal))
 end
 
 -- read(n [, offset]) -> at most n bytes, or nil at the end of the file.
+local function check_offset(offset, n, fname)
+  if offset ~= nil then check.whole(offset, n, fname, "offset", 0, check.MAX_WHOLE, 2) end
+end
+
 function File:read(n, offset, signal)
+  check_file(self, "read")
+  check_signal(signal, 3, "read")
+  if n ~= nil then check.whole(n, 1, "read", "n", 1, 2 ^ 30) end
+  check_offset(offset, 2, "read")
   local ok, data, at_once = core.read(self, n or 65536, offset, signal)
-  if not ok then return result("read", nil, ok, data, at_once) end
+  if not ok then return result("read", path_of[self], ok, data, at_once) end
   -- answered from the page cache: the others get their turn all the same
   if at_once then
     task_yield = task_yield or require("ebb.task").yield
@@ -95,24 +130,31 @@ end
 
 -- write(data [, offset]) -> bytes written.
 function File:write(data, offset, signal)
-  return result("write", nil, core.write(self, data, offset, signal))
+  check_file(self, "write")
+  check_signal(signal, 3, "write")
+  if type(data) ~= "string" then check.expected(data, 1, "write", "string") end
+  check_offset(offset, 2, "write")
+  return result("write", path_of[self], core.write(self, data, offset, signal))
 end
 
 function File:stat(signal)
-  return result("fstat", nil, core.fstat(self, signal))
+  check_file(self, "stat")
+  check_signal(signal, 1, "stat")
+  return result("fstat", path_of[self], core.fstat(self, signal))
 end
 
 -- Closing waits for the close, and is done once; a file also closes itself
 -- when collected. A scope can dispose of a file (close).
 function File:close()
-  return result("close", nil, core.close(self))
+  check_file(self, "close")
+  return result("close", path_of[self], core.close(self))
 end
 File.__close = File.close
 
 -- The whole file as a string.
 function fs.read_file(path, signal)
   check_path(path, 1, "read_file")
-  local f = result("open", path, core.open(path, "r", nil, signal))
+  local f = opened(path, core.open(path, "r", nil, signal))
   local parts, n = {}, 0
   local ok, err = pcall(function()
     while true do
@@ -130,11 +172,11 @@ end
 -- write_file(path, data [, {append=, mode=, signal=}])
 function fs.write_file(path, data, opts)
   check_path(path, 1, "write_file")
-  if type(data) ~= "string" then
-    error("bad argument #2 to 'write_file' (string expected, got " .. type(data) .. ")", 2)
-  end
-  opts = opts or {}
-  local f = result("open", path, core.open(path, opts.append and "a" or "w", opts.mode, opts.signal))
+  if type(data) ~= "string" then check.expected(data, 2, "write_file", "string") end
+  opts = check.opts(opts, 3, "write_file")
+  check_mode(opts.mode, 3, "write_file", "option 'mode'")
+  check_signal(opts.signal, 3, "write_file")
+  local f = opened(path, core.open(path, opts.append and "a" or "w", opts.mode, opts.signal))
   local ok, err = pcall(function()
     local done = 0
     while done < #data do
@@ -149,14 +191,10 @@ end
 -- ---- streams ----
 
 local function stream_opts(opts, fname)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #2 to '%s' (table of options expected, got %s)"):format(fname, type(opts)), 3)
-  end
-  opts = opts or {}
-  local hwm = opts.high_water_mark or 65536
-  if type(hwm) ~= "number" or hwm < 1 or hwm ~= math.floor(hwm) then
-    error(("bad argument #2 to '%s' (option 'high_water_mark' must be a positive whole number)"):format(fname), 3)
-  end
+  opts = check.opts(opts, 2, fname, 2)
+  local hwm = check.whole(opts.high_water_mark or 65536, 2, fname, "option 'high_water_mark'", 1, 2 ^ 30, 2)
+  if opts.mode ~= nil then check.whole(opts.mode, 2, fname, "option 'mode'", 0, 4095, 2) end
+  if opts.signal ~= nil then check.signal(opts.signal, 2, fname, "option 'signal'", 2) end
   return opts, hwm
 end
 
@@ -200,7 +238,7 @@ end
 function fs.reader(path, opts)
   check_path(path, 1, "reader")
   local o, hwm = stream_opts(opts, "reader")
-  return file_reader(result("open", path, core.open(path, "r", nil, o.signal)), o, hwm)
+  return file_reader(opened(path, core.open(path, "r", nil, o.signal)), o, hwm)
 end
 
 -- writer(path [, {append=, mode=, high_water_mark=, signal=}]): a writable
@@ -211,7 +249,7 @@ local function file_writer(f, o, hwm)
   local stream = require "ebb.stream"
   local write_behind, flush = core.write_behind, core.flush
   local function flushed(signal)
-    return result("write", nil, flush(f, signal))
+    return result("write", path_of[f], flush(f, signal))
   end
   return stream.writable(function(chunk, signal)
     signal = signal or o.signal
@@ -219,7 +257,7 @@ local function file_writer(f, o, hwm)
     repeat
       ok, again, msg = write_behind(f, chunk, signal)
     until ok ~= true or again == nil
-    result("write", nil, ok, again, msg)
+    result("write", path_of[f], ok, again, msg)
     if #chunk > hwm then flushed(signal) end
   end, {
     high_water_mark = hwm,
@@ -238,7 +276,7 @@ end
 function fs.writer(path, opts)
   check_path(path, 1, "writer")
   local o, hwm = stream_opts(opts, "writer")
-  return file_writer(result("open", path, core.open(path, o.append and "a" or "w", o.mode, o.signal)), o, hwm)
+  return file_writer(opened(path, core.open(path, o.append and "a" or "w", o.mode, o.signal)), o, hwm)
 end
 
 -- A stream over a standard stream's fd (0, 1 or 2) that is a file: closing

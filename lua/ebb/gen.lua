@@ -1,6 +1,7 @@
 -- ebb.gen: generators whose bodies may wait (`for v in g do`, g:next(), g:close()),
 -- and gen.paginate, a lazy, rate-limited walk over a cursor-paginated API.
 local errors = require "ebb.errors"
+local check = require "ebb.check"
 local task = require "ebb.task"
 local abort = require "ebb.abort"
 local core = require "ebb.core"
@@ -11,7 +12,6 @@ local type, select, error, getmetatable, setmetatable, unpack = type, select, er
 -- the host's resume: the body's scheduler waits pass through it to the task
 local co_create, co_resume, co_yield, co_running, co_status = coroutine.create, coroutine.resume,
   coroutine.yield, coroutine.running, coroutine.status
-local traceback = debug.traceback
 
 local gen = {}
 
@@ -25,7 +25,7 @@ local G = {}
 local GMT = { __name = "Generator", __index = G }
 
 local function badarg(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), (level or 2) + 1)
+  check.badarg(n, fname, msg, level or 2)
 end
 
 local function is_callable(v)
@@ -40,7 +40,7 @@ end
 
 -- A string error's traceback is the body's, where it was raised (tables carry their own).
 local function raise(co, e)
-  if type(e) ~= "table" then core.remember(e, traceback(co, tostring(e))) end
+  core.remember_coroutine(co, e)
   error(e, 0)
 end
 
@@ -81,13 +81,17 @@ end
 
 -- the for loop's iterator: g(nil, previous)
 GMT.__call = function(g)
+  check_gen(g, "__call")
   local st = g.status
   if st == "done" then return end
   if st == "running" then already_running() end
   return step(g)
 end
 
-GMT.__tostring = function(g) return "Generator (" .. g.status .. ")" end
+GMT.__tostring = function(g)
+  check_gen(g, "__tostring")
+  return "Generator (" .. g.status .. ")"
+end
 
 -- Raises a close request at the pending yield, so the body's cleanup runs
 -- (once). A body that catches it must re-raise it or return; any other error
@@ -144,10 +148,7 @@ function gen.paginate(fetch_page, opts)
     if signal ~= nil and not abort.is_signal(signal) then
       badarg(2, "paginate", "abort signal expected for field 'signal', got " .. type(signal))
     end
-    if interval ~= nil and (type(interval) ~= "number" or interval ~= interval or interval < 0) then
-      badarg(2, "paginate", "non-negative number of milliseconds expected for field 'interval', got " ..
-        (type(interval) == "number" and tostring(interval) or type(interval)))
-    end
+    if interval ~= nil then check.ms(interval, 2, "paginate", "option 'interval'") end
   end
   interval = interval or 0
   return gen.new(function(yield)

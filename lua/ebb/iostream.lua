@@ -4,6 +4,7 @@
 local core = require "ebb.iostream.core"
 local errors = require "ebb.errors"
 local stream = require "ebb.stream"
+local check = require "ebb.check"
 
 local type, error, setmetatable = type, error, setmetatable
 local c_read, c_write, c_shutdown, c_close = core.read, core.write, core.shutdown, core.close
@@ -18,6 +19,8 @@ iostream.IOStream = IOStream
 -- wrap(handle, {name=, readable=, writable=, high_water_mark=}): handle is a
 -- C stream; name says what it is in error messages ("connect 127.0.0.1:80").
 function iostream.wrap(handle, opts)
+  if type(handle) ~= "userdata" then check.expected(handle, 1, "wrap", "stream handle") end
+  opts = check.opts(opts, 2, "wrap")
   local hwm = opts.high_water_mark
   if hwm then core.set_high_water_mark(handle, hwm) end
   return setmetatable({
@@ -36,6 +39,7 @@ end
 
 -- The next chunk; nil at the end. Waits while none has arrived.
 function IOStream:read(signal)
+  check.self(self, IOStream, "read", "stream")
   if self.closed then error(ClosedError("read from a closed stream"), 2) end
   if not self.readable then error(ClosedError("read from a stream that is not readable"), 2) end
   if self.ended then return nil end
@@ -51,12 +55,11 @@ end
 -- Returns at once while at most high_water_mark bytes wait to be sent;
 -- otherwise waits until they drop to that.
 function IOStream:write(chunk, signal)
+  check.self(self, IOStream, "write", "stream")
   if self.closed then error(ClosedError("write to a closed stream"), 2) end
   if self.finished then error(ClosedError("write after finish"), 2) end
   if not self.writable then error(ClosedError("write to a stream that is not writable"), 2) end
-  if type(chunk) ~= "string" then
-    error("bad argument #1 to 'write' (string expected, got " .. type(chunk) .. ")", 2)
-  end
+  if type(chunk) ~= "string" then check.expected(chunk, 1, "write", "string") end
   local ok, code, msg = c_write(self._h, chunk, signal)
   if ok then
     self.written = self.written + #chunk
@@ -69,6 +72,7 @@ end
 -- No more writes: waits until everything is sent, then closes the write side
 -- (the peer reads the end). Reading goes on.
 function IOStream:finish(signal)
+  check.self(self, IOStream, "finish", "stream")
   if self.closed then error(ClosedError("finish of a closed stream"), 2) end
   if self.finished or not self.writable then
     self.finished = true
@@ -83,6 +87,7 @@ end
 
 -- At once: what is unsent is dropped; tasks waiting to read see the end.
 function IOStream:close()
+  check.self(self, IOStream, "close", "stream")
   if self.closed then return end
   self.closed = true
   c_close(self._h)
@@ -90,15 +95,18 @@ end
 IOStream.__close = IOStream.close
 
 function IOStream:chunks(signal)
+  check.self(self, IOStream, "chunks", "stream")
   return function() return self:read(signal) end
 end
 
 -- Bytes read and not yet taken, bytes waiting to be sent.
 function IOStream:buffered()
+  check.self(self, IOStream, "buffered", "stream")
   return core.buffered(self._h)
 end
 
 function IOStream:__tostring()
+  check.self(self, IOStream, "__tostring", "stream")
   return ("IOStream (%s%s)"):format(self.name, self.closed and ", closed" or "")
 end
 

@@ -6,8 +6,8 @@ local stream_core = require "ebb.iostream.core"
 local iostream = require "ebb.iostream"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
-local abort = require "ebb.abort"
 local host_core = require "ebb.core"
+local check = require "ebb.check"
 
 local type, error, setmetatable, tostring, pcall, pairs, ipairs = type, error, setmetatable, tostring, pcall, pairs,
   ipairs
@@ -16,27 +16,14 @@ local net = {}
 local SystemError = errors.SystemError
 
 local function check_args(fname, host, port, opts, opts_pos)
-  if type(host) ~= "string" then
-    error(("bad argument #1 to '%s' (host string expected, got %s)"):format(fname, type(host)), 3)
+  check.cstring(host, 1, fname, "host", 2)
+  check.whole(port, 2, fname, "port", 0, 65535, 2)
+  opts = check.opts(opts, opts_pos, fname, 2)
+  if opts.high_water_mark ~= nil then
+    check.whole(opts.high_water_mark, opts_pos, fname, "option 'high_water_mark'", 1, 2 ^ 30, 2)
   end
-  if type(port) ~= "number" or port ~= port or port < 0 or port > 65535 or port % 1 ~= 0 then
-    error(("bad argument #2 to '%s' (port number from 0 to 65535 expected, got %s)"):format(fname,
-      type(port) == "number" and tostring(port) or type(port)), 3)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #%d to '%s' (table of options expected, got %s)"):format(opts_pos, fname, type(opts)), 3)
-  end
-  opts = opts or {}
-  for _, name in ipairs({ "high_water_mark", "backlog" }) do
-    local v = opts[name]
-    if v ~= nil and (type(v) ~= "number" or not (v >= 1)) then
-      error(("bad argument #%d to '%s' (option '%s' must be a number, at least 1)"):format(opts_pos, fname, name), 3)
-    end
-  end
-  if opts.signal ~= nil and not abort.is_signal(opts.signal) then
-    error(("bad argument #%d to '%s' (option 'signal' must be an abort signal, got %s)"):format(opts_pos, fname,
-      type(opts.signal)), 3)
-  end
+  if opts.backlog ~= nil then check.whole(opts.backlog, opts_pos, fname, "option 'backlog'", 1, 2 ^ 31 - 1, 2) end
+  if opts.signal ~= nil then check.signal(opts.signal, opts_pos, fname, "option 'signal'", 2) end
   return opts
 end
 
@@ -47,10 +34,10 @@ end
 
 -- resolve(host [, {signal=}]) -> the host's IP addresses, through libuv's getaddrinfo.
 function net.resolve(host, opts)
-  if type(host) ~= "string" then
-    error("bad argument #1 to 'resolve' (host string expected, got " .. type(host) .. ")", 2)
-  end
-  local ok, ips, msg = core.resolve(host, opts and opts.signal)
+  check.cstring(host, 1, "resolve", "host")
+  opts = check.opts(opts, 2, "resolve")
+  if opts.signal ~= nil then check.signal(opts.signal, 2, "resolve", "option 'signal'") end
+  local ok, ips, msg = core.resolve(host, opts.signal)
   if ok then return ips end
   if ok == false then error(ips, 0) end
   error(SystemError(("%s: %s, getaddrinfo %s"):format(ips, msg, host),
@@ -135,9 +122,7 @@ end
 -- is reported as any task's failure and does not stop the server.
 function net.listen(host, port, handler, opts)
   opts = check_args("listen", host, port, opts, 4)
-  if type(handler) ~= "function" then
-    error("bad argument #3 to 'listen' (handler function expected, got " .. type(handler) .. ")", 2)
-  end
+  check.callable(handler, 3, "listen")
   local ips = net.resolve(host)
   local h, code, msg = core.listen(ips[1], port, opts.backlog)
   if not h then error(system_error(code, msg, "listen", ips[1], port), 2) end
@@ -165,10 +150,10 @@ end
 -- aborts are cancelled (and waited for). Called where it cannot wait (an abort
 -- listener), it returns a task that does the waiting.
 function Server:close(opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #1 to 'close' (table of options expected, got " .. type(opts) .. ")", 2)
-  end
-  opts = opts or {}
+  check.self(self, Server, "close", "server")
+  opts = check.opts(opts, 1, "close")
+  if opts.timeout ~= nil then check.ms(opts.timeout, 1, "close", "option 'timeout'") end
+  if opts.signal ~= nil then check.signal(opts.signal, 1, "close", "option 'signal'") end
   if not self.closed then
     self.closed = true
     stream_core.close(self._h)
@@ -182,6 +167,7 @@ end
 Server.__close = Server.close
 
 function Server:__tostring()
+  check.self(self, Server, "__tostring", "server")
   return ("Server (%s:%d%s)"):format(self.address or "?", self.port or 0, self.closed and ", closed" or "")
 end
 

@@ -6,7 +6,7 @@ local core = require "ebb.process.core"
 local iostream = require "ebb.iostream"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
-local abort = require "ebb.abort"
+local check = require "ebb.check"
 
 local type, error, setmetatable, tostring, pairs, ipairs = type, error, setmetatable, tostring, pairs, ipairs
 local sort, concat = table.sort, table.concat
@@ -14,11 +14,12 @@ local sort, concat = table.sort, table.concat
 local process = {}
 local SystemError = errors.SystemError
 
--- level 4: the caller of spawn or run (badarg <- check_args <- spawn/run <- caller);
--- 5 from the helpers of check_args
+-- at the caller of spawn or run: check_args is level 2, its helpers 3
 local function badarg(fname, n, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 4)
+  check.badarg(n, fname, msg, (level or 2) + 1)
 end
+
+local function has_nul(s) return s:find("\0", 1, true) ~= nil end
 
 local MODES = { pipe = true, inherit = true, ignore = true }
 
@@ -26,7 +27,7 @@ local function check_mode(fname, opts, name)
   local m = opts[name]
   if m == nil then return "pipe" end
   if not MODES[m] then
-    badarg(fname, 3, ("option '%s' must be \"pipe\", \"inherit\" or \"ignore\", got %s"):format(name, tostring(m)), 5)
+    badarg(fname, 3, ("option '%s' must be \"pipe\", \"inherit\" or \"ignore\", got %s"):format(name, tostring(m)), 3)
   end
   return m
 end
@@ -36,9 +37,13 @@ local function env_list(fname, env)
   local out = {}
   for k, v in pairs(env) do
     if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
-      badarg(fname, 3, "option 'env' must map names to strings", 5)
+      badarg(fname, 3, "option 'env' must map names to strings", 3)
     end
-    out[#out + 1] = k .. "=" .. v
+    local entry = k .. "=" .. v
+    if has_nul(entry) or k == "" or k:find("=", 1, true) then
+      badarg(fname, 3, ("option 'env': bad entry %q (a NUL byte, or '=' in the name)"):format(k), 3)
+    end
+    out[#out + 1] = entry
   end
   sort(out)
   return out
@@ -48,6 +53,7 @@ end
 -- environment list (or nil) and the three modes.
 local function check_args(fname, cmd, args, opts)
   if type(cmd) ~= "string" or cmd == "" then badarg(fname, 1, "command string expected, got " .. type(cmd)) end
+  if has_nul(cmd) then badarg(fname, 1, "command must not contain a NUL byte") end
   if args ~= nil and type(args) ~= "table" then badarg(fname, 2, "table of arguments expected, got " .. type(args)) end
   local list = {}
   for i, a in ipairs(args or {}) do
@@ -55,17 +61,18 @@ local function check_args(fname, cmd, args, opts)
       badarg(fname, 2, ("argument %d must be a string, got %s"):format(i, type(a)))
     end
     list[i] = tostring(a)
+    if has_nul(list[i]) then badarg(fname, 2, ("argument %d must not contain a NUL byte"):format(i)) end
   end
   if opts ~= nil and type(opts) ~= "table" then badarg(fname, 3, "table of options expected, got " .. type(opts)) end
   opts = opts or {}
   if opts.env ~= nil and type(opts.env) ~= "table" then badarg(fname, 3, "option 'env' must be a table") end
-  if opts.cwd ~= nil and type(opts.cwd) ~= "string" then badarg(fname, 3, "option 'cwd' must be a string") end
-  local hwm = opts.high_water_mark
-  if hwm ~= nil and (type(hwm) ~= "number" or not (hwm >= 1)) then
-    badarg(fname, 3, "option 'high_water_mark' must be a number of bytes, at least 1")
+  if opts.cwd ~= nil and (type(opts.cwd) ~= "string" or has_nul(opts.cwd)) then
+    badarg(fname, 3, "option 'cwd' must be a string without NUL bytes")
   end
-  if opts.signal ~= nil and not abort.is_signal(opts.signal) then
-    badarg(fname, 3, "option 'signal' must be an abort signal, got " .. type(opts.signal))
+  if opts.high_water_mark ~= nil then check.whole(opts.high_water_mark, 3, fname, "option 'high_water_mark'", 1, 2 ^ 30, 2) end
+  if opts.signal ~= nil then check.signal(opts.signal, 3, fname, "option 'signal'", 2) end
+  if opts.group ~= nil and type(opts.group) ~= "boolean" then
+    badarg(fname, 3, "option 'group' must be a boolean, got " .. type(opts.group))
   end
   if opts.kill_signal ~= nil and not core.signal_number(opts.kill_signal) then
     badarg(fname, 3, "option 'kill_signal' must be a signal name or number, got " .. tostring(opts.kill_signal))
@@ -86,9 +93,11 @@ end
 -- (streams, or nil when not "pipe"). cmd is looked up in PATH. opts: env (a
 -- table that replaces the environment), cwd, stdin/stdout/stderr ("pipe",
 -- "inherit", "ignore"), signal (aborting it kills the child), kill_signal
--- (what killing sends, default "SIGTERM"), high_water_mark for the pipes.
+-- (what killing sends, default "SIGTERM"), high_water_mark for the pipes,
+-- group (the child leads a process group of its own, and every kill, the
+-- ones on cancellation included, signals the whole group: its children too).
 local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
-  local h, i, o, e = core.spawn(cmd, list, env, opts.cwd, stdin, stdout, stderr, opts.detached)
+  local h, i, o, e = core.spawn(cmd, list, env, opts.cwd, stdin, stdout, stderr, opts.group)
   if not h then
     error(SystemError(("%s: %s, spawn %s"):format(i, o, cmd), { code = i, syscall = "spawn", path = cmd }), 3)
   end
@@ -99,12 +108,11 @@ local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
     stdout = pipe(o, name, true, opts.high_water_mark),
     stderr = pipe(e, name, true, opts.high_water_mark),
   }, Process)
-  local offs = {}
-  local function kill() p:kill() end
-  if opts.signal then offs[#offs + 1] = opts.signal:on_abort(kill) end
+  -- listened to (in C) only while the child runs
+  local sig = core.signal_number(p.kill_signal)
+  if opts.signal then core.kill_on_abort(h, opts.signal, sig) end
   local owner = task.current()
-  if owner then offs[#offs + 1] = owner.signal:on_abort(kill) end
-  p._offs = offs
+  if owner then core.kill_on_abort(h, owner.signal, sig) end
   return p
 end
 
@@ -112,30 +120,25 @@ function process.spawn(cmd, args, opts)
   return spawn(cmd, check_args("spawn", cmd, args, opts))
 end
 
-local function forget_listeners(p)
-  local offs = p._offs
-  if not offs then return end
-  p._offs = nil
-  for k = 1, #offs do offs[k]() end
-end
-
 -- wait([signal]) -> exit code, signal name: (code, nil) when it exited,
 -- (nil, "SIGTERM") when a signal ended it.
 -- A wait that is aborted or cancelled kills the child first.
 function Process:wait(signal)
+  check.self(self, Process, "wait", "process")
   local ok, reason = core.wait(self._h, signal)
   if ok == false then
     self:kill()
     error(reason, 0)
   end
-  forget_listeners(self)
   local _, code, sig = core.status(self._h)
   if sig then code = nil end
   return code, sig
 end
 
--- kill([signal "SIGTERM"]) -> true if sent, false when the child has exited.
+-- kill([signal "SIGTERM"]) -> true if sent, false when the child has exited
+-- (with group: when no process of its group is left).
 function Process:kill(sig)
+  check.self(self, Process, "kill", "process")
   local num = core.signal_number(sig or self.kill_signal)
   if not num then
     error("bad argument #1 to 'kill' (signal name (\"SIGTERM\", \"SIGKILL\", ...) or number expected, got " ..
@@ -150,14 +153,15 @@ end
 
 -- exited, code, signal name: where the child is now, without waiting.
 function Process:status()
+  check.self(self, Process, "status", "process")
   return core.status(self._h)
 end
 
 -- Closes the pipes and kills the child if it still runs (a scope disposes of
 -- a process this way).
 function Process:close()
+  check.self(self, Process, "close", "process")
   self:kill()
-  forget_listeners(self)
   -- not ipairs: a stream that is not a pipe is a hole in the list
   if self.stdin then self.stdin:close() end
   if self.stdout then self.stdout:close() end
@@ -166,6 +170,7 @@ end
 Process.__close = Process.close
 
 function Process:__tostring()
+  check.self(self, Process, "__tostring", "process")
   local exited, code, sig = core.status(self._h)
   local state = exited and ("exited " .. (sig or tostring(code))) or "running"
   return ("Process (%s, pid %d, %s)"):format(self.command, self.pid, state)

@@ -4,6 +4,7 @@ local core = require "ebb.core"
 local task = require "ebb.task"
 local abort = require "ebb.abort"
 local errors = require "ebb.errors"
+local checks = require "ebb.check"
 
 local type, error, setmetatable, getmetatable, rawget, rawset = type, error, setmetatable, getmetatable, rawget, rawset
 local deferred, start, waitlist, check_abort = task._deferred, task._start, core.waitlist, core.check_abort
@@ -19,14 +20,12 @@ Queue.__index = function(q, k)
 end
 
 local function check(q, fname)
-  if getmetatable(q) ~= Queue then
-    error(("bad argument #1 to '%s' (queue expected, got %s)"):format(fname, type(q)), 3)
-  end
+  checks.self(q, Queue, fname, "queue", 2)
 end
 
 local function check_concurrency(n, fname)
   if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
-    error(("bad argument #1 to '%s' (concurrency must be a positive whole number, or math.huge)"):format(fname), 3)
+    checks.badarg(1, fname, "concurrency must be a positive whole number, or math.huge", 2)
   end
 end
 
@@ -90,7 +89,16 @@ local function job_timeout(t, ms)
 end
 
 local function cancel_on_abort(signal, t)
-  signal:on_abort(function(reason) t:cancel(reason) end)
+  rawset(t, "q_off", signal:on_abort(function(reason) t:cancel(reason) end))
+end
+
+-- A job has ended: the listener on its signal goes with it.
+local function forget_signal(t)
+  local off = rawget(t, "q_off")
+  if off then
+    rawset(t, "q_off", nil)
+    off()
+  end
 end
 
 -- The first bucket's next job, else the slow way: no loop runs on the usual
@@ -137,6 +145,7 @@ end
 
 -- A job's task ends: a waiting one (cancelled) is told here...
 function Queue:settled(t)
+  forget_signal(t)
   if not rawget(t, "q_counted") then self._pending = self._pending - 1 end
   if not start_one(self) then wake_idle(self) end
 end
@@ -149,33 +158,26 @@ function Started:settled(t)
   local q = self.q
   local timer = rawget(t, "q_timer")
   if timer then timer:cancel() end -- its timeout goes
+  forget_signal(t)
   q._active = q._active - 1
   if not start_one(q) then wake_idle(q) end
 end
 
--- Errors are raised at level 4: check_opts < enqueue < push/run < their caller.
+-- Errors are raised at the caller of push/run: check_opts < enqueue < push/run.
 local function check_opts(opts, fname)
   if opts == nil then return nil, nil, 0 end
-  if type(opts) ~= "table" then
-    error(("bad argument #2 to '%s' (table of options expected, got %s)"):format(fname, type(opts)), 4)
-  end
+  checks.opts(opts, 2, fname, 3)
   local signal, timeout, priority = opts.signal, opts.timeout, opts.priority
-  if signal ~= nil and not abort.is_signal(signal) then
-    error(("bad argument #2 to '%s' (option 'signal' must be an abort signal)"):format(fname), 4)
-  end
-  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
-    error(("bad argument #2 to '%s' (option 'timeout' must be a non-negative number of milliseconds)"):format(fname), 4)
-  end
+  if signal ~= nil then checks.signal(signal, 2, fname, "option 'signal'", 3) end
+  if timeout ~= nil then checks.ms(timeout, 2, fname, "option 'timeout'", 3) end
   if priority ~= nil and (type(priority) ~= "number" or priority ~= priority) then
-    error(("bad argument #2 to '%s' (option 'priority' must be a number)"):format(fname), 4)
+    checks.badarg(2, fname, "option 'priority' must be a number", 3)
   end
   return signal, timeout, priority or 0
 end
 
 local function enqueue(q, fname, fn, opts, awaiting)
-  if type(fn) ~= "function" then
-    error(("bad argument #1 to '%s' (function expected, got %s)"):format(fname, type(fn)), 3)
-  end
+  if type(fn) ~= "function" then checks.expected(fn, 1, fname, "function", 2) end
   local signal, timeout, priority = check_opts(opts, fname)
   if signal and signal.aborted then error(signal.reason, 0) end
   if awaiting then -- run waits: a caller already cancelled queues nothing
@@ -274,6 +276,7 @@ function Queue:clear(reason)
 end
 
 function Queue:__tostring()
+  check(self, "__tostring")
   return ("Queue (%d active of %s, %d pending%s)"):format(self._active, tostring(self._concurrency),
     self._pending, self._paused and ", paused" or "")
 end

@@ -8,6 +8,7 @@ local task = require "ebb.task"
 local errors = require "ebb.errors"
 local compile = require("ebb.repl_compile").compile
 local inspect = require "ebb.repl_inspect"
+local index_methods = require("ebb.repl_complete").index_methods
 local complete = require("ebb.repl_complete").complete
 local help = require "ebb.repl_help"
 local ebb = require "ebb"
@@ -75,20 +76,7 @@ function session.methods(v)
     for k in pairs(modules) do list[#list + 1] = k end
     return list
   end
-  local mt = getmetatable(v)
-  local idx = type(mt) == "table" and rawget(mt, "__index")
-  if type(idx) ~= "function" then return nil end
-  local list = {}
-  for i = 1, 64 do
-    local name, up = debug.getupvalue(idx, i)
-    if not name then break end
-    if type(up) == "table" and up ~= _G then
-      for k, f in pairs(up) do
-        if type(k) == "string" and type(f) == "function" and k:sub(1, 1) ~= "_" then list[#list + 1] = k end
-      end
-    end
-  end
-  return list
+  return index_methods(v)
 end
 
 local function completer(text) return complete(text, session) end
@@ -175,7 +163,7 @@ local function run(fn, names)
   local done = task.future()
   local tb
   local function on_error(e)
-    if type(e) ~= "table" then tb = debug.traceback(tostring(e), 2) end
+    if type(e) ~= "table" then tb = debug.traceback("", 2) end -- no tostring: a raising __tostring would replace e
     return e
   end
   local t = task.spawn(function()
@@ -220,7 +208,7 @@ function M.main(private, chunks, ...)
   for i = 1, #chunks do
     local tb
     local ok, e = xpcall(chunks[i], function(e)
-      if type(e) ~= "table" then tb = debug.traceback(tostring(e), 2) end
+      if type(e) ~= "table" then tb = debug.traceback("", 2) end -- no tostring: a raising __tostring would replace e
       return e
     end, ...)
     if not ok then io.stderr:write(inspect.error(e, tb), "\n") end

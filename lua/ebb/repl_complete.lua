@@ -31,6 +31,25 @@ local function fields(v, methods_only, out, seen)
   return out
 end
 
+-- The public methods of v when its __index is a function (a Task, a
+-- semaphore): the functions of the tables that function reads.
+function M.index_methods(v)
+  local mt = getmetatable(v)
+  local idx = type(mt) == "table" and rawget(mt, "__index")
+  if type(idx) ~= "function" then return nil end
+  local list = {}
+  for i = 1, 64 do
+    local name, up = debug.getupvalue(idx, i)
+    if not name then break end
+    if type(up) == "table" and up ~= _G then
+      for k, f in pairs(up) do
+        if type(k) == "string" and type(f) == "function" and k:sub(1, 1) ~= "_" then list[#list + 1] = k end
+      end
+    end
+  end
+  return list
+end
+
 -- complete(text, session) → the candidates for `text`, the word before the cursor.
 -- session: { names = function() → set of top-level names, lookup = function(name) → value,
 --            field = function(t, k) → t.k without side effects but loading a module,

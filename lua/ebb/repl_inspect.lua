@@ -139,7 +139,7 @@ function format(v, depth, path, indent)
   if tv == "string" then return quote(v) end
   if tv == "table" then return format_table(v, depth, path, indent) end
   if tv == "function" then return func_name(v) end
-  return tostring(v)
+  return errors._host.tostring(v) -- a userdata's __tostring may raise
 end
 
 local function shorten(s)

@@ -55,8 +55,10 @@ local function callable(v)
   return type(mt) == "table" and mt.__call ~= nil
 end
 
+local MAX_MS = require("ebb.check").MAX_MS -- what a sleep takes
+
 local function finite_ms(v)
-  return type(v) == "number" and v >= 0 and v < huge -- false for nan too
+  return type(v) == "number" and v >= 0 and v <= MAX_MS -- false for nan too
 end
 
 local JITTERS = { full = true, equal = true, decorrelated = true, none = true }
@@ -67,8 +69,8 @@ local checks = {
     if type(v) == "number" and v >= 0 and (v == huge or v % 1 == 0) then return end
     return "must be a non-negative integer"
   end,
-  base = function(v) if not finite_ms(v) then return "must be a non-negative number of milliseconds" end end,
-  cap = function(v) if not finite_ms(v) then return "must be a non-negative number of milliseconds" end end,
+  base = function(v) if not finite_ms(v) then return "must be a non-negative number of milliseconds, at most 1e12" end end,
+  cap = function(v) if not finite_ms(v) then return "must be a non-negative number of milliseconds, at most 1e12" end end,
   max_elapsed = function(v)
     if type(v) == "number" and v >= 0 then return end
     return "must be a non-negative number of milliseconds"
@@ -78,7 +80,9 @@ local checks = {
   end,
   signal = function(v) if not abort.is_signal(v) then return "must be an abort signal" end end,
   budget = function(v) if getmetatable(v) ~= Budget then return "must be a budget made by retry.budget" end end,
-  capacity = function(v) if not finite_ms(v) then return "must be a non-negative number" end end,
+  capacity = function(v)
+    if not (type(v) == "number" and v >= 0 and v < huge) then return "must be a non-negative number" end
+  end,
 }
 for _, k in pairs { "should_retry", "on_retry", "delay", "random" } do
   checks[k] = function(v) if not callable(v) then return "must be a function" end end
@@ -198,10 +202,7 @@ local function raise_if_aborted(ok, reason)
 end
 
 -- A string error keeps the traceback of where it was first raised across the re-raise.
-local function traced(e)
-  if type(e) ~= "table" then core.remember(e, debug.traceback(tostring(e), 2)) end
-  return e
-end
+local traced = core.traced
 
 local function pack(...) return { n = select("#", ...), ... } end
 
@@ -229,7 +230,7 @@ local function run(fn, o)
     if custom then
       ms = custom(attempt, err)
       if ms ~= nil and not finite_ms(ms) then
-        error("bad result from option 'delay' (non-negative number of milliseconds or nil expected, got " ..
+        error("bad result from option 'delay' (non-negative number of milliseconds, at most 1e12, or nil expected, got " ..
           (type(ms) == "number" and tostring(ms) or type(ms)) .. ")", 0)
       end
     end

@@ -2,18 +2,19 @@
 -- resources disposed last first on any exit, their errors kept as SuppressedError.
 local task = require "ebb.task"
 local errors = require "ebb.errors"
+local check = require "ebb.check"
 local core = require "ebb.core"
 
 local type, select, error, xpcall, pcall, rawget, setmetatable, getmetatable =
   type, select, error, xpcall, pcall, rawget, setmetatable, getmetatable
-local debug_getmetatable, debug_traceback = debug.getmetatable, debug.traceback
+local debug_getmetatable = debug.getmetatable
 local SuppressedError = errors.SuppressedError
 
 local scope = {}
 
 -- level 3 (the default): the caller of the function that calls badarg
 local function badarg(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), level or 3)
+  check.badarg(n, fname, msg, (level or 3) - 1)
 end
 
 local function callable(f)
@@ -22,21 +23,9 @@ local function callable(f)
   return type(mt) == "table" and rawget(mt, "__call") ~= nil
 end
 
--- A plain (string) error keeps where it was first raised across our re-raise;
--- the one we re-raise last is not taken for a new origin by an enclosing scope.
-local reraised
-local function traced(e)
-  if e == reraised then
-    reraised = nil
-  elseif type(e) ~= "table" then
-    core.remember(e, debug_traceback(tostring(e), 2))
-  end
-  return e
-end
-local function reraise(e)
-  reraised = e
-  error(e, 0)
-end
+-- A plain (string) error keeps where it was first raised across our re-raise.
+local traced = core.traced
+local function reraise(e) error(e, 0) end
 
 -- ---- disposal ----
 local NOARG = {} -- a deferred function is called with no argument at all
@@ -153,6 +142,7 @@ function Stack:close() dispose_stack(self, "close") end -- a stack is a resource
 StackMT.__close = Stack.close
 
 StackMT.__tostring = function(self)
+  check.self(self, StackMT, "__tostring", "DisposableStack")
   if self.disposed then return "DisposableStack (disposed)" end
   return ("DisposableStack (%d resources)"):format(self._n)
 end

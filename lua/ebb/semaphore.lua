@@ -2,9 +2,10 @@
 -- waiting live in C (ebb.semaphore.core), with() is the Lua around them.
 local core = require "ebb.semaphore.core"
 local errors = require "ebb.errors"
+local check = require "ebb.check"
 
 local c_acquire, c_release, c_try = core.acquire, core.release, core.try_acquire
-local type, error, pcall, select, unpack = type, error, pcall, select, unpack
+local type, error, pcall, select, unpack, getmetatable = type, error, pcall, select, unpack, getmetatable
 
 local semaphore = {}
 local Semaphore = {}
@@ -24,21 +25,33 @@ local function count_and_signal(a, b)
   return 1, a
 end
 
+local SemaphoreMT = getmetatable(core.new(0))
+local MAX = check.MAX_WHOLE
+
+-- The checks cost a comparison when the arguments are good (this is the hot path).
 function Semaphore:acquire(a, b)
+  if getmetatable(self) ~= SemaphoreMT then check.self(self, SemaphoreMT, "acquire", "semaphore") end
   local n, signal = count_and_signal(a, b)
+  if n ~= 1 then check.whole(n, 1, "acquire", "n", 1, MAX) end
+  if signal ~= nil then check.signal(signal, rawequal(a, signal) and 1 or 2, "acquire") end
   local ok, reason = c_acquire(self, n, signal)
   if not ok then error(reason, 0) end
 end
 
 function Semaphore:try_acquire(n)
+  if getmetatable(self) ~= SemaphoreMT then check.self(self, SemaphoreMT, "try_acquire", "semaphore") end
+  if n ~= nil and n ~= 1 then check.whole(n, 1, "try_acquire", "n", 1, MAX) end
   return c_try(self, n == nil and 1 or n)
 end
 
 function Semaphore:release(n)
+  if getmetatable(self) ~= SemaphoreMT then check.self(self, SemaphoreMT, "release", "semaphore") end
+  if n ~= nil and n ~= 1 then check.whole(n, 1, "release", "n", 1, MAX) end
   c_release(self, n == nil and 1 or n)
 end
 
 function Semaphore:close(reason)
+  check.self(self, SemaphoreMT, "close", "semaphore")
   if reason == nil then reason = errors.new("the semaphore is closed", { name = "ClosedError" }) end
   core.close(self, reason)
 end
@@ -52,9 +65,8 @@ end
 -- Runs fn(...) holding one permit; it is released however fn ends (an error,
 -- or the task's cancellation raised inside it).
 function Semaphore:with(fn, ...)
-  if type(fn) ~= "function" then
-    error("bad argument #1 to 'with' (function expected, got " .. type(fn) .. ")", 2)
-  end
+  check.self(self, SemaphoreMT, "with", "semaphore")
+  check.callable(fn, 1, "with")
   local ok, reason = c_acquire(self, 1, nil)
   if not ok then error(reason, 0) end
   return finish(self, pcall(fn, ...))

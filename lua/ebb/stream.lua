@@ -3,6 +3,7 @@
 local core = require "ebb.core"
 local errors = require "ebb.errors"
 local gen = require "ebb.gen"
+local check = require "ebb.check"
 
 local type, error, select, setmetatable, getmetatable, pcall = type, error, select, setmetatable, getmetatable,
   pcall
@@ -18,14 +19,14 @@ Readable.__index = Readable
 
 -- readable(pull [, close]): pull(signal) returns the next chunk, or nil at the end.
 function stream.readable(pull, close)
-  if type(pull) ~= "function" then
-    error("bad argument #1 to 'readable' (function expected, got " .. type(pull) .. ")", 2)
-  end
+  check.callable(pull, 1, "readable")
+  if close ~= nil then check.callable(close, 2, "readable") end
   return setmetatable({ _pull = pull, _close = close, ended = false, closed = false }, Readable)
 end
 
 -- The next chunk; nil once the stream has ended. Waits while none is ready.
 function Readable:read(signal)
+  check.self(self, Readable, "read", "readable stream")
   if self.closed then error(ClosedError("read from a closed stream"), 2) end
   if self.ended then return nil end
   local chunk = self._pull(signal)
@@ -34,6 +35,7 @@ function Readable:read(signal)
 end
 
 function Readable:close()
+  check.self(self, Readable, "close", "readable stream")
   if self.closed then return end
   self.closed = true
   if self._close then self._close() end
@@ -42,6 +44,7 @@ Readable.__close = Readable.close
 
 -- for chunk in r:chunks() do ... end
 function Readable:chunks(signal)
+  check.self(self, Readable, "chunks", "readable stream")
   return function() return self:read(signal) end
 end
 
@@ -53,10 +56,13 @@ Writable.__index = Writable
 -- takes one chunk; write waits while more than high_water_mark bytes are
 -- waiting for push (with one push at a time, that is while one is under way).
 function stream.writable(push, opts)
-  if type(push) ~= "function" then
-    error("bad argument #1 to 'writable' (function expected, got " .. type(push) .. ")", 2)
+  check.callable(push, 1, "writable")
+  opts = check.opts(opts, 2, "writable")
+  if opts.finish ~= nil then check.callable(opts.finish, 2, "writable") end
+  if opts.close ~= nil then check.callable(opts.close, 2, "writable") end
+  if opts.high_water_mark ~= nil then
+    check.whole(opts.high_water_mark, 2, "writable", "option 'high_water_mark'", 0, 2 ^ 30)
   end
-  opts = opts or {}
   return setmetatable({
     _push = push, _finish = opts.finish, _close = opts.close,
     high_water_mark = opts.high_water_mark or 65536,
@@ -65,17 +71,17 @@ function stream.writable(push, opts)
 end
 
 function Writable:write(chunk, signal)
+  check.self(self, Writable, "write", "writable stream")
   if self.closed then error(ClosedError("write to a closed stream"), 2) end
   if self.finished then error(ClosedError("write after finish"), 2) end
-  if type(chunk) ~= "string" then
-    error("bad argument #1 to 'write' (string expected, got " .. type(chunk) .. ")", 2)
-  end
+  if type(chunk) ~= "string" then check.expected(chunk, 1, "write", "string") end
   self._push(chunk, signal)
   self.written = self.written + #chunk
 end
 
 -- No more chunks: flushes what the sink holds.
 function Writable:finish(signal)
+  check.self(self, Writable, "finish", "writable stream")
   if self.closed then error(ClosedError("finish of a closed stream"), 2) end
   if self.finished then return end
   self.finished = true
@@ -83,6 +89,7 @@ function Writable:finish(signal)
 end
 
 function Writable:close()
+  check.self(self, Writable, "close", "writable stream")
   if self.closed then return end
   self.closed = true
   if self._close then self._close() end
@@ -96,9 +103,7 @@ Transform.__index = Transform
 -- transform(function(yield, chunks) ... end): a step that reads its input as an
 -- iterator and yields what goes on (it may keep state, and yield at the end).
 function stream.transform(body)
-  if type(body) ~= "function" then
-    error("bad argument #1 to 'transform' (function expected, got " .. type(body) .. ")", 2)
-  end
+  check.callable(body, 1, "transform")
   return setmetatable({ body = body }, Transform)
 end
 
@@ -135,15 +140,17 @@ function stream.pipeline(...)
   local n = select("#", ...)
   local args = { ... }
   local opts
-  if n >= 3 and type(args[n]) == "table" and getmetatable(args[n]) == nil and not is_writable(args[n]) then
+  if n >= 3 and (args[n] == nil or type(args[n]) == "table" and getmetatable(args[n]) == nil
+      and not is_writable(args[n])) then -- the options, given or left nil
     opts = args[n]
     n = n - 1
   end
-  if n < 2 then error("bad argument #1 to 'pipeline' (a source and a sink expected)", 2) end
+  if n < 2 then check.badarg(1, "pipeline", "a source and a sink expected") end
   local src, dst = args[1], args[n]
-  if not is_readable(src) then error("bad argument #1 to 'pipeline' (readable stream expected)", 2) end
-  if not is_writable(dst) then error(("bad argument #%d to 'pipeline' (writable stream expected)"):format(n), 2) end
+  if not is_readable(src) then check.expected(src, 1, "pipeline", "readable stream") end
+  if not is_writable(dst) then check.expected(dst, n, "pipeline", "writable stream") end
   local signal = opts and opts.signal
+  if signal ~= nil then check.signal(signal, n + 1, "pipeline", "option 'signal'") end
   local gens = {}
   local input = function() return src:read(signal) end
   for k = 2, n - 1 do
@@ -155,7 +162,7 @@ function stream.pipeline(...)
       gens[#gens + 1] = g
       input = function() return g:next() end
     else
-      error(("bad argument #%d to 'pipeline' (function or stream.transform expected, got %s)"):format(k, type(step)), 2)
+      check.expected(step, k, "pipeline", "function or stream.transform")
     end
   end
   local ok, err = pcall(function()

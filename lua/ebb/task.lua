@@ -5,6 +5,7 @@
 -- (ebb.core) holding its coroutine, timer and cancellation.
 local core = require "ebb.core"
 local errors = require "ebb.errors"
+local check = require "ebb.check"
 local abort_core = require "ebb.abort.core"
 local clock_now = require("ebb.clock.core").now
 
@@ -23,6 +24,30 @@ local host = {}            -- what the host calls: boot wires these up
 task._host = host
 
 local live = {} -- tasks that belong to a spec (ebb test), while unfinished
+
+-- Where a spec's task was made, for the report of what a spec left behind:
+-- the first frame outside ebb's own modules, and the ebb function it called
+-- there (net.listen's accept loop reads "made by listen at spec/x_spec.lua:5").
+local getinfo = debug.getinfo
+local function made_at()
+  local via
+  for level = 3, 20 do
+    local info = getinfo(level, "Sln")
+    if not info then return nil end
+    if info.what ~= "C" then
+      if info.source:sub(1, 5) ~= "@ebb/" then
+        return ("made by %s at %s:%d"):format(via or "?", info.short_src, info.currentline)
+      end
+      via = info.name or ("function <%s:%d>"):format(info.short_src, info.linedefined)
+    end
+  end
+end
+
+local function own(t, owner)
+  t.owner = owner
+  t.made_at = made_at()
+  live[t] = true
+end
 
 -- ---- the Task object ----
 local Task = {}
@@ -47,6 +72,7 @@ end
 
 local ids, last_id = setmetatable({}, { __mode = "k" }), 0
 TaskMT.__tostring = function(t)
+  if getmetatable(t) ~= TaskMT then check.expected(t, 1, "__tostring", "task") end
   local id = ids[t]
   if not id then
     last_id = last_id + 1
@@ -71,10 +97,7 @@ local function new_task(fn, n, a, owner)
   t[1], t[2], t.n = fn, a, n
   local ct = cur[1] -- a task sees the context values of where it was made
   if ct then t.ctx = ct.ctx end
-  if owner then
-    t.owner = owner
-    live[t] = true
-  end
+  if owner then own(t, owner) end
   return t
 end
 
@@ -98,28 +121,21 @@ local function check_own_abort(signal)
   if (s and s.aborted) or signal ~= nil then raise_if_aborted(check_abort(signal)) end
 end
 
+-- level 2: the caller of the function that calls badarg; 3 from its helpers
 local function badarg(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), (level or 2) + 1)
+  check.badarg(n, fname, msg, level or 2)
 end
 
 local function check_callable(fn, n, fname)
-  if type(fn) ~= "function" then
-    local mt = getmetatable(fn)
-    if not (type(mt) == "table" and mt.__call) then badarg(n, fname, "function expected, got " .. type(fn), 3) end
-  end
+  if type(fn) ~= "function" then check.callable(fn, n, fname, 2) end
 end
 
 local function check_ms(ms, n, fname)
-  if type(ms) ~= "number" or ms ~= ms or ms < 0 then
-    badarg(n, fname, "non-negative number of milliseconds expected, got " ..
-      (type(ms) == "number" and tostring(ms) or type(ms)), 3)
-  end
+  if type(ms) ~= "number" or not (ms >= 0 and ms <= 1e12) then check.ms(ms, n, fname, "ms", 2) end
 end
 
 local function check_signal(v, n, fname)
-  if v ~= nil and not (type(v) == "userdata" and tostring(v):match("^AbortSignal")) then
-    badarg(n, fname, "abort signal expected, got " .. type(v), 3)
-  end
+  if v ~= nil then check.signal(v, n, fname, nil, 2) end
 end
 
 -- ---- joins: one waiter told of many tasks as each ends, in that order ----
@@ -293,10 +309,7 @@ local function timer_task(ms)
   check_ms(ms, 1, "sleep")
   local t = setmetatable({ status = "running", join = false }, TaskMT)
   local owner = owner_now()
-  if owner then
-    t.owner = owner
-    live[t] = true
-  end
+  if owner then own(t, owner) end
   core.timer_task(t, ms)
   return t
 end
@@ -324,10 +337,7 @@ function task.spawn(fn, ...)
     local ct = cur[1]
     if ct then t.ctx = ct.ctx end
     local owner = ct and rawget(ct, "owner")
-    if owner then
-      t.owner = owner
-      live[t] = true
-    end
+    if owner then own(t, owner) end
   else
     t = spawn_many(fn, n, ...)
   end
@@ -357,6 +367,7 @@ end
 
 -- Runs fn(...) shielded from the current task's cancellation: its waits go on.
 function task.shield(fn, ...)
+  check_callable(fn, 1, "shield")
   c_shield(1)
   local r = { pcall(fn, ...) }
   c_shield(-1)
@@ -606,10 +617,7 @@ function Group:spawn(fn, ...)
   return t
 end
 
-local function traced(e)
-  if type(e) ~= "table" then core.remember(e, debug.traceback(tostring(e), 2)) end
-  return e
-end
+local traced = core.traced
 
 function task.group(fn)
   if type(fn) ~= "function" then badarg(1, "group", "function expected, got " .. type(fn)) end
@@ -705,9 +713,7 @@ function Future:await(opts)
     if type(opts) ~= "table" then badarg(1, "await", "table of options expected, got " .. type(opts)) end
     signal, timeout = opts.signal, opts.timeout
     check_signal(signal, 1, "await")
-    if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
-      badarg(1, "await", "timeout must be a non-negative number of milliseconds")
-    end
+    if timeout ~= nil then check.ms(timeout, 1, "await", "option 'timeout'") end
   end
   raise_if_aborted(check_abort(signal))
   local deadline = timeout and clock_now() + timeout

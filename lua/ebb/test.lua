@@ -21,12 +21,13 @@ local function take_options(args)
     local v = a:match("^%-%-spec%-timeout=(.*)$")
     if a == "--spec-timeout" then
       i = i + 1
-      v = args[i]
+      v = args[i] or ""
     end
+    if a == "-l" or a == "--list" then opts.list = true end
     if v then
       local ms = tonumber(v)
-      if not ms or ms <= 0 then
-        io.stderr:write("ebb test: --spec-timeout needs a positive number of milliseconds\n")
+      if not ms or not (ms > 0 and ms <= 1e12) then
+        io.stderr:write("ebb test: --spec-timeout needs a positive number of milliseconds, at most 1e12\n")
         os.exit(1)
       end
       opts.timeout = ms
@@ -38,27 +39,76 @@ local function take_options(args)
   return rest, opts
 end
 
-local function describe_leftovers(tasks)
+-- "Task #3 (running, made by listen at spec/x_spec.lua:5)"
+local function describe_task(t)
+  local where = rawget(t, "made_at")
+  return where and tostring(t):gsub("%)$", ", " .. where .. ")") or tostring(t)
+end
+
+local function list_of(items, describe)
   local parts = {}
-  for i = 1, math.min(#tasks, 5) do parts[i] = tostring(tasks[i]) end
-  if #tasks > 5 then parts[#parts + 1] = "..." end
+  for i = 1, math.min(#items, 5) do parts[i] = describe(items[i]) end
+  if #items > 5 then parts[#parts + 1] = "..." end
   return table.concat(parts, ", ")
 end
 
+-- What a spec left: tasks and handles are lists of their descriptions.
+local function describe_leftovers(tasks, timers, handles)
+  local parts = {}
+  if #tasks > 0 then
+    parts[#parts + 1] = ("%d task(s) running: %s (they were cancelled)"):format(#tasks, list_of(tasks, tostring))
+  end
+  if timers > 0 then parts[#parts + 1] = ("%d timer(s) armed"):format(timers) end
+  if #handles > 0 then
+    parts[#parts + 1] = ("%d handle(s) open: %s (they were closed)"):format(#handles, list_of(handles, tostring))
+  end
+  return "the spec left " .. table.concat(parts, "; ")
+end
+
+-- Cancels the tasks of `owner` still running and closes the handles opened
+-- beyond the first `handles`, so the next spec starts clean; returns their
+-- descriptions (taken before the cancellation changes the tasks' status).
+local function clean_up(owner, handles, reason)
+  local left, tasks = task._live(owner), {}
+  for i = 1, #left do tasks[i] = describe_task(left[i]) end
+  for i = 1, #left do left[i]:cancel(reason) end
+  if #left > 0 then task.yield() end -- their cleanup runs before the handles they hold are closed
+  local extra = core.stats().handles - handles
+  return tasks, extra > 0 and core.close_newest_handles(extra) or {}
+end
+
+-- busted places an error where its handler finds it on the stack; the body's
+-- stack is gone once its task has ended, so the place is taken in the task.
+local function placing_errors(fn, busted, element, caught)
+  local function place(e)
+    caught.trace = busted.getTrace(element, 3, e)
+    return e
+  end
+  local function raise(ok, ...)
+    if not ok then error((...), 0) end
+    return ...
+  end
+  return function() return raise(xpcall(fn, place)) end
+end
+
 -- Runs one body in its own task; raises what it raised, a TimeoutError past
--- the limit, or an error naming what it left behind.
-local function run_in_task(fn, opts, state)
+-- the limit, or an error naming what it left behind. Whatever it raises, what
+-- it left is cancelled and closed.
+local function run_in_task(fn, opts, state, busted, element)
   local owner = state.next_owner
   state.next_owner = owner + 1
   local stats = core.stats()
   local timers, handles = stats.timers, stats.handles
-  local t = task.spawn(fn)
+  local caught = {}
+  state.trace = nil
+  local t = task.spawn(placing_errors(fn, busted, element, caught))
   task._own(t, owner)
   state.unhandled = {}
   local ok = task._await_real(t, opts.timeout)
   if not ok then
     local e = errors.TimeoutError(("the spec did not finish within %g ms (ebb test --spec-timeout=MS)"):format(opts.timeout))
     t:cancel(e)
+    clean_up(owner, handles, e)
     error(e, 0)
   end
   -- one more turn: failures of tasks that ended with the body are reported
@@ -67,20 +117,16 @@ local function run_in_task(fn, opts, state)
   task.yield() -- and failures are reported at the end of that one
   local unhandled = state.unhandled
   state.unhandled = nil
-  local left = task._live(owner)
-  for i = 1, #left do left[i]:cancel(errors.AbortError("left behind by a spec")) end
+  local left, closed = clean_up(owner, handles, errors.AbortError("left behind by a spec"))
+  local extra_timers = core.stats().timers - timers
   local result = { pcall(task._results, t) }
-  if not result[1] then error(result[2], 0) end
-  if #unhandled > 0 then error(unhandled[1], 0) end
-  if #left > 0 then
-    error(("the spec left %d task(s) running: %s (they were cancelled)"):format(#left, describe_leftovers(left)), 0)
+  if not result[1] then
+    state.trace = caught.trace
+    error(result[2], 0)
   end
-  local extra = core.stats().timers - timers
-  if extra > 0 then error(("the spec left %d timer(s) armed"):format(extra), 0) end
-  extra = core.stats().handles - handles
-  if extra > 0 then
-    core.close_newest_handles(extra)
-    error(("the spec left %d handle(s) open (sockets, listeners, pipes or processes; they were closed)"):format(extra), 0)
+  if #unhandled > 0 then error(unhandled[1], 0) end
+  if #left > 0 or extra_timers > 0 or #closed > 0 then
+    error(describe_leftovers(left, extra_timers, closed), 0)
   end
 end
 
@@ -90,16 +136,27 @@ local function install(busted, opts, state)
     -- only the bodies themselves: busted also wraps whole executors in safe()
     if HOOKS[descriptor] and type(run) == "function" and (run == element.run or descriptor == "finally") then
       local body = run
-      run = function() return run_in_task(body, opts, state) end
+      run = function() return run_in_task(body, opts, state, busted, element) end
     end
     return safe(descriptor, run, element)
   end
-  -- Errors raised by ebb's own frames are reported where the spec was declared.
+  -- An error raised in ebb's own frames (a bad argument to task.sleep, an
+  -- await re-raising) is placed at the spec's frame that called ebb; with no
+  -- such frame, where the spec was declared.
   local get_trace = busted.getTrace
+  local function from_ebb(info) return info and type(info.source) == "string" and info.source:match("^@ebb/") end
   busted.getTrace = function(element, level, msg)
-    local info = get_trace(element, (level or 3) + 1, msg)
-    if info and type(info.source) == "string" and info.source:match("^@ebb/") and element and element.trace then
-      return element.trace
+    local placed = state.trace -- where the body raised what is being reported
+    if placed then
+      state.trace = nil
+      return placed
+    end
+    level = (level or 3) + 1
+    local info = get_trace(element, level, msg)
+    while from_ebb(info) do
+      level = level + 1
+      if not debug.getinfo(level, "S") then return element and element.trace or info end
+      info = get_trace(element, level, msg)
     end
     return info
   end
@@ -120,6 +177,7 @@ local function install(busted, opts, state)
     return nil, true
   end)
   busted.subscribe({ "exit" }, function()
+    if opts.list then return nil, true end
     io.stdout:write(("%d passed, %d failed\n"):format(passed, failed))
     io.stdout:flush()
     return nil, true
@@ -145,7 +203,8 @@ function M.main(...)
     install(busted, opts, state)
     return busted
   end
-  _G.arg = { [0] = "ebb test" }
+  -- as the standalone interpreter sets it: the interpreter, then what it runs
+  _G.arg = { [-1] = arg[-1], [0] = arg[0] }
   for i = 1, #args do _G.arg[i] = args[i] end
   -- A chunk without a file name: busted then ends the run with os.exit itself.
   assert(loadstring("require 'busted.runner' ({ standalone = false })", "=ebb test"))()

@@ -1,0 +1,109 @@
+-- The public surface the fuzzer calls, found by walking ebb's module tables, the
+-- metatables of every object they return and the tables an __index function
+-- reads, so a new function is called without naming it here.
+local index_methods = require("ebb.repl_complete").index_methods
+
+local M = {}
+
+M.MODULES = {
+  "task", "abort", "clock", "errors", "retry", "semaphore", "queue", "channel", "context",
+  "scope", "gen", "stream", "fs", "net", "process", "iostream",
+}
+
+local surface = { list = {}, by_name = {}, metatables = {}, instances = {}, module_of = {} }
+
+local function public(k) return type(k) == "string" and k:sub(1, 1) ~= "_" end
+local function metamethod(k) return type(k) == "string" and k:sub(1, 2) == "__" end
+
+-- kind: "function" (called as is), "method" (self first) or "metamethod" (self first,
+-- and often given a self of another kind on purpose).
+local function add(name, fn, kind, module, mt)
+  local t = surface.by_name[name]
+  if t then
+    t.fn = fn -- a closure made again (an `off`): the newest one
+    return t
+  end
+  t = { name = name, fn = fn, kind = kind, module = module, mt = mt, calls = 0 }
+  surface.by_name[name] = t
+  surface.list[#surface.list + 1] = t
+  return t
+end
+
+local walk_metatable
+
+-- The functions of a table (a module, a class), and the metatables of its fields.
+local function walk_table(prefix, t, module, seen)
+  if seen[t] then return end
+  seen[t] = true
+  for k, v in pairs(t) do
+    if public(k) then
+      if type(v) == "function" then
+        add(prefix .. "." .. k, v, "function", module)
+      elseif type(v) == "table" then
+        walk_table(prefix .. "." .. k, v, module, seen)
+      end
+    end
+  end
+  walk_metatable(prefix, t, module)
+end
+
+-- Every method and metamethod of v's metatable, once per metatable.
+function walk_metatable(label, v, module)
+  local mt = getmetatable(v)
+  if type(mt) ~= "table" then return end
+  local list = surface.instances[mt]
+  if not list then
+    list = {}
+    surface.instances[mt] = list
+  end
+  if #list < 8 then list[#list + 1] = v else list[math.random(#list)] = v end
+  if surface.metatables[mt] then return end
+  local name = type(rawget(mt, "__name")) == "string" and rawget(mt, "__name") or label
+  surface.metatables[mt] = name
+  surface.module_of[mt] = module
+  for k, f in pairs(mt) do
+    if metamethod(k) and type(f) == "function" then
+      add(name .. ":" .. k, f, "metamethod", module, mt)
+    elseif public(k) and type(f) == "function" then
+      add(name .. ":" .. k, f, "method", module, mt)
+    end
+  end
+  local idx = rawget(mt, "__index")
+  if type(idx) == "table" then
+    for k, f in pairs(idx) do
+      if public(k) and type(f) == "function" and not metamethod(k) then add(name .. ":" .. k, f, "method", module, mt) end
+    end
+  else
+    for _, k in ipairs(index_methods(v) or {}) do
+      local f = v[k]
+      if type(f) == "function" then add(name .. ":" .. k, f, "method", module, mt) end
+    end
+  end
+end
+
+-- Loads every module and walks it.
+function M.discover()
+  local seen = {}
+  for _, m in ipairs(M.MODULES) do
+    walk_table(m, require("ebb." .. m), m, seen)
+  end
+  local ebb = require "ebb"
+  walk_table("ebb", ebb, "ebb", seen)
+  for _, k in ipairs({ "stdin", "stdout", "stderr", "shutdown" }) do walk_metatable("ebb." .. k, ebb[k], "stdio") end
+  return surface
+end
+
+-- What a call returned: objects join the surface through their metatables,
+-- functions (an `off`, an iterator) as targets of their own.
+function M.learn(target, v)
+  local tv = type(v)
+  if tv == "table" or tv == "userdata" then
+    walk_metatable(target.name .. "()", v, target.module)
+  elseif tv == "function" then
+    local info = debug.getinfo(v, "S")
+    add(target.name .. "→" .. info.short_src .. ":" .. info.linedefined, v, "function", target.module)
+  end
+end
+
+M.surface = surface
+return M

@@ -1,0 +1,180 @@
+-- Random arguments for the fuzzer: every Lua type, the numbers and strings that
+-- break C boundaries, option tables, functions that wait or fail, and objects
+-- ebb returned earlier. Also what keeps the effects harmless: paths inside a
+-- scratch directory, loopback hosts, a few commands that do nothing.
+local task = require "ebb.task"
+local abort = require "ebb.abort"
+
+local M = { pool = {}, controllers = {} }
+local random = math.random
+
+local NUMBERS = {
+  0, 1, -1, 2, 3, 0.5, -0.5, 1.5, 1e-300, 100, 1000, 65535, 65536, 2 ^ 31 - 1, 2 ^ 31, 2 ^ 32,
+  2 ^ 53, 2 ^ 53 + 2, 2 ^ 63, -2 ^ 63, 2 ^ 64, 1e308, -1e308, math.huge, -math.huge, 0 / 0, -0.0,
+}
+
+local WORDS = {
+  "", "a", "r", "w", "a+", "rb", "wx", "full", "equal", "none", "decorrelated", "pipe", "inherit",
+  "ignore", "SIGTERM", "SIGKILL", "SIGNOPE", "pending", "signal", "timeout", "read", "write",
+  "close", "__index", "__gc", "*a", "*l", "utf8", "\0", "a\0b", "%s%d%n", "\255\254",
+}
+
+M.OPTIONS = {
+  "signal", "timeout", "priority", "high_water_mark", "recursive", "input", "cwd", "env", "stdio",
+  "kill_signal", "retries", "base", "cap", "jitter", "should_retry", "on_retry", "max_elapsed",
+  "delay", "budget", "random", "name", "default", "cause", "interval", "nodelay", "flags", "mode",
+  "group", "capacity", "retry_cost", "timeout_cost", "refund", "append", "encoding", "stdin", "stdout",
+}
+
+function M.number()
+  local r = random()
+  if r < 0.5 then return NUMBERS[random(#NUMBERS)] end
+  if r < 0.8 then return random(-3, 20) end
+  return (random() - 0.3) * 10 ^ random(0, 12)
+end
+
+function M.string()
+  local r = random()
+  if r < 0.4 then return WORDS[random(#WORDS)] end
+  if r < 0.9 then
+    local n, b = random(0, 24), {}
+    for i = 1, n do b[i] = string.char(random() < 0.1 and 0 or random(32, 126)) end
+    return table.concat(b)
+  end
+  if r < 0.98 then return string.rep("x", random(1000, 70000)) end
+  return string.rep("\0y", random(2 ^ 20, 2 ^ 22))
+end
+
+-- A function given as an argument: a callback, a step, a body, a predicate.
+local FUNCTIONS = {
+  function() end,
+  function(...) return ... end,
+  function() return M.value(1) end,
+  function() error(M.value(1), 0) end,
+  function() error("fuzz callback failed") end,
+  function() task.sleep(random(0, 50)) return M.value(1) end,
+  function() task.yield() end,
+  function() coroutine.yield() end,
+  function(x) if type(x) == "function" then return x(M.value(1)) end end,
+  function() return "chunk" end,
+  function() local n = 0 return function() n = n + 1 if n < 3 then return "c" .. n end end end,
+  function(yield) if type(yield) == "function" then yield("a") yield("b") end end,
+}
+
+-- A signal that aborts now, soon, or when the batch decides.
+function M.signal()
+  local r = random()
+  if r < 0.25 then return abort.aborted(M.value(1)) end
+  if r < 0.6 then return abort.timeout(random(0, 30)) end
+  local ctl = abort.controller()
+  M.controllers[#M.controllers + 1] = ctl
+  return ctl.signal
+end
+
+function M.options()
+  local t = {}
+  for _ = 1, random(1, 3) do
+    local k = M.OPTIONS[random(#M.OPTIONS)]
+    local r = random()
+    if k == "signal" and r < 0.7 then
+      t[k] = M.signal()
+    elseif r < 0.5 then
+      t[k] = random(0, 100)
+    else
+      t[k] = M.value(1)
+    end
+  end
+  return t
+end
+
+local function other()
+  local r = random(1, 9)
+  if r == 1 then return io.stdout end
+  if r == 2 then return newproxy(random() < 0.5) end
+  if r == 3 then return coroutine.create(function() end) end
+  if r == 4 then
+    local co = coroutine.create(function() end)
+    coroutine.resume(co)
+    return co
+  end
+  if r == 5 then return task.spawn(task.sleep, random(0, 20)) end
+  if r == 6 then return setmetatable({}, { __index = function() error("index raised") end }) end
+  if r == 7 then return require "ebb" end
+  if r == 8 then return M.signal() end
+  return require("ebb." .. ({ "task", "abort", "fs", "stream", "errors" })[random(5)])
+end
+
+function M.value(depth)
+  depth = depth or 0
+  local r = random(1, 20)
+  if r <= 2 then return nil end
+  if r == 3 then return random() < 0.5 end
+  if r <= 7 then return M.number() end
+  if r <= 10 then return M.string() end
+  if r == 11 and depth < 2 then
+    local t = {}
+    for i = 1, random(0, 4) do t[i] = M.value(depth + 1) end
+    return t
+  end
+  if r == 12 then return M.options() end
+  if r == 13 then return FUNCTIONS[random(#FUNCTIONS)] end
+  if r == 14 then return other() end
+  if r <= 18 and #M.pool > 0 then return M.pool[random(#M.pool)] end
+  return M.signal()
+end
+
+-- Keeps objects a call returned, to be given to later calls.
+function M.remember(v)
+  local tv = type(v)
+  if tv ~= "table" and tv ~= "userdata" and tv ~= "function" and tv ~= "thread" then return end
+  if v == M.root then return end -- cancelling the fuzzer's own task would end the run
+  if #M.pool < 200 then M.pool[#M.pool + 1] = v else M.pool[random(#M.pool)] = v end
+end
+
+-- ---- keeping effects harmless ----
+
+local SAFE_HOSTS = { "127.0.0.1", "localhost", "::1", "", "127.0.0.1\0evil", "300.1.1.1", "::g", 5 }
+local SAFE_COMMANDS = { "true", "false", "echo", "cat" }
+
+M.scratch = nil -- the fuzz run's own directory
+M.ports = {}    -- ports our own servers listen on
+
+-- A path inside the scratch directory: a string's slashes flattened, NULs kept.
+local function inside(s)
+  if type(s) ~= "string" then return s end
+  return M.scratch .. "/" .. (s:gsub("/", "_"):gsub("^%.%.?$", "_"):sub(1, 300))
+end
+
+local function safe_port(v)
+  local r = random()
+  if r < 0.4 and #M.ports > 0 then return M.ports[random(#M.ports)] end
+  if r < 0.7 then return 0 end
+  if type(v) == "number" and (v ~= v or v < 0 or v > 65535 or v % 1 ~= 0) then return v end
+  return ({ "x", -1, 0 / 0, 70000, 1.5, math.huge })[random(6)]
+end
+
+local function sandbox_options(o)
+  if type(o) == "table" and getmetatable(o) == nil then
+    if o.cwd ~= nil then o.cwd = inside(o.cwd) end
+  end
+  return o
+end
+
+-- Rewrites the arguments of a call into fs, net or process so that it touches
+-- only the scratch directory, loopback and harmless commands.
+function M.sandbox(target, args, n)
+  local name, module = target.name, target.module
+  if module == "fs" and target.kind == "function" then
+    for i = 1, n do args[i] = inside(args[i]) end
+  elseif module == "net" and target.kind == "function" then
+    args[1] = SAFE_HOSTS[random(#SAFE_HOSTS)]
+    args[2] = safe_port(args[2])
+  elseif module == "process" and target.kind == "function" then
+    args[1] = random() < 0.9 and SAFE_COMMANDS[random(#SAFE_COMMANDS)] or inside(args[1])
+    for i = 3, n do args[i] = sandbox_options(args[i]) end
+  elseif name:find("kill", 1, true) then
+    args[2] = ({ "SIGTERM", "SIGKILL", 15, 9, 0, -1, "SIGNOPE", 0 / 0, nil })[random(9)]
+  end
+end
+
+return M

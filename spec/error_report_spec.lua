@@ -1,0 +1,75 @@
+-- Specs for how uncaught errors and unhandled task failures are reported: any
+-- error value, including one whose __tostring raises, nil and NaN, and the
+-- traceback of where a plain error was first raised, across re-raises.
+package.path = "spec/support/?.lua;" .. package.path
+local run = require "run_ebb"
+
+local FIX = "spec/fixtures/errors/"
+local function ebb_fixture(name) return run.ebb(run.quote(FIX .. name)) end
+
+-- The lines of the traceback in `err` that name `file`'s line `n`.
+local function traceback_has_line(err, file, n)
+  local at = err:find("stack traceback:", 1, true)
+  return at ~= nil and err:find(file .. ":" .. n .. ":", at, true) ~= nil
+end
+
+describe("error reports", function()
+  describe("an error whose __tostring raises", function()
+    it("is still reported, with what its __tostring raised, and the status is 1", function()
+      local _, err, status = ebb_fixture("tostring_raises.lua")
+      assert.equal(1, status)
+      assert.matches("__tostring raised: [^\n]*boom in tostring", err)
+      assert.is_true(traceback_has_line(err, "tostring_raises.lua", 2))
+    end)
+
+    it("in a failed task nobody awaits is reported, and the next failure too", function()
+      local _, err, status = ebb_fixture("task_tostring_raises.lua")
+      assert.equal(1, status)
+      assert.matches("unhandled error in a task:\n[^\n]*__tostring raised: [^\n]*boom in tostring", err)
+      assert.matches("second failure", err)
+    end)
+
+    it("in a REPL input is shown and the session goes on", function()
+      local out, err, status = run.ebb("-i < " .. run.quote(FIX .. "repl_input.txt"))
+      assert.matches("^Error: %(userdata whose __tostring raised: [^\n]*ts%)\n", err)
+      assert.equal("alive\n", out)
+      assert.equal(0, status)
+    end)
+
+    it("as an error object's cause prints the error and its cause line", function()
+      local _, err, status = ebb_fixture("cause_tostring_raises.lua")
+      assert.equal(1, status)
+      assert.matches("Error: outer\ncaused by: [^\n]*__tostring raised: [^\n]*bad cause", err)
+    end)
+  end)
+
+  it("error() with no value and error(NaN) keep their value through require and await", function()
+    local out, err, status = ebb_fixture("nil_errors.lua")
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal("require\t2\tnil\nawait nil\tfalse\tnil\nawait nan\tfalse\ttrue\n", out)
+  end)
+
+  describe("a plain error re-raised", function()
+    it("after pcall and a wait shows where it was raised, not the re-raise", function()
+      local _, err, status = ebb_fixture("reraise.lua")
+      assert.equal(1, status)
+      assert.matches("^Error: [^\n]*reraise.lua:3: boom\n", err)
+      assert.is_true(traceback_has_line(err, "reraise.lua", 3))
+      assert.is_false(traceback_has_line(err, "reraise.lua", 7))
+    end)
+
+    it("by coroutine.wrap shows the line in the coroutine's body", function()
+      local _, err, status = ebb_fixture("reraise_wrap.lua")
+      assert.equal(1, status)
+      assert.is_true(traceback_has_line(err, "reraise_wrap.lua", 4))
+    end)
+
+    it("by a failing task shows where the task first raised it", function()
+      local _, err, status = ebb_fixture("reraise_task.lua")
+      assert.equal(1, status)
+      assert.is_true(traceback_has_line(err, "reraise_task.lua", 4))
+      assert.is_false(traceback_has_line(err, "reraise_task.lua", 6))
+    end)
+  end)
+end)
