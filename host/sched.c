@@ -282,15 +282,25 @@ static void run_ring(void) {
   }
 }
 
+static double hr_ms(void) { return (double)uv_hrtime() / 1e6; }
+
+/* Tasks that keep waking each other would make one endless batch: the clock
+ * is read every TURN_CHECK tasks, and once the loop has gone TURN_MS without
+ * its turn (timers, I/O, signals) the batch stops; the rest run after it. */
+#define TURN_MS 1.0
+#define TURN_CHECK 32
+
 /* A batch: the new tasks first, then every task woken, including those
  * woken during the batch (as promise reactions run in Node); tasks that
  * yielded run in the next batch, after I/O had its chance. */
 static void run_batch(void) {
   ebb_node *node;
+  unsigned n = 0;
   run_ring();
   while ((node = ebb_list_shift(&sched.ready)) != NULL) {
     sched.nready--;
     run_record(ebb_container(node, ebb_task, ready_link));
+    if (++n % TURN_CHECK == 0 && hr_ms() - sched.polled_at >= TURN_MS) break;
   }
   while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);
 }
@@ -327,9 +337,9 @@ void sched_run(lua_State *L) {
     clock_fire_due();
     runtime_poll_signals();
     if (sched.nready || ring_pending(0) > 0) {
-      /* busy: poll for I/O at most once a millisecond, not every batch */
-      double now = (double)uv_hrtime() / 1e6;
-      if (now - sched.polled_at >= 1) {
+      /* busy: poll for I/O once a turn has passed, not every batch */
+      double now = hr_ms();
+      if (now - sched.polled_at >= TURN_MS) {
         sched.polled_at = now;
         uv_run(loop, UV_RUN_NOWAIT);
       }
@@ -343,6 +353,7 @@ void sched_run(lua_State *L) {
     clock_arm();
     if (!uv_loop_alive(loop)) break;
     uv_run(loop, UV_RUN_ONCE);
+    sched.polled_at = hr_ms();
   }
 }
 
