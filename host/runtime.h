@@ -18,7 +18,6 @@ const embedded_module *embedded_find(const char *name);
 lua_State *runtime_open(void);
 int runtime_run_root(lua_State *L, int nargs);
 void runtime_close(lua_State *L);
-void runtime_poll_signals(void);
 
 void sched_set_runner(lua_State *L);
 

@@ -335,7 +335,7 @@ void sched_run(lua_State *L) {
     run_batch();
     if (sched.unhandled) report_unhandled();
     clock_fire_due();
-    runtime_poll_signals();
+    interrupt_poll();
     if (sched.nready || ring_pending(0) > 0) {
       /* busy: poll for I/O once a turn has passed, not every batch */
       double now = hr_ms();
@@ -352,7 +352,9 @@ void sched_run(lua_State *L) {
     if (auto_jump(loop)) continue;
     clock_arm();
     if (!uv_loop_alive(loop)) break;
+    interrupt_set_polling(1);
     uv_run(loop, UV_RUN_ONCE);
+    interrupt_set_polling(0);
     sched.polled_at = hr_ms();
   }
 }

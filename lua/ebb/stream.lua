@@ -128,6 +128,23 @@ local function map_step(fn, input)
   end
 end
 
+-- With a signal, the chunks move in a task of their own that an abort cancels:
+-- a stage waiting on something that does not take the signal (a source's own
+-- sleep) is reached all the same, and the signal counts as listened to (so
+-- ebb.shutdown's first SIGINT aborts it instead of ending the process).
+local function run_abortable(body, signal)
+  local task = require "ebb.task"
+  local child = task.spawn(body)
+  local off = signal:on_abort(function(reason) child:cancel(reason) end)
+  local ok, err = pcall(child.await, child)
+  if not ok and not task._finished(child) then -- the caller itself was cancelled
+    child:cancel(err)
+    task.shield(pcall, child.await, child)
+  end
+  off()
+  return ok, err
+end
+
 -- pipeline(src, step..., dst [, {signal=}]): moves every chunk from src through
 -- the steps into dst, then finishes dst. On an error or an abort anywhere,
 -- every stage is closed and the first error raised, unchanged.
@@ -144,6 +161,9 @@ function stream.pipeline(...)
   if not is_readable(src) then error("bad argument #1 to 'pipeline' (readable stream expected)", 2) end
   if not is_writable(dst) then error(("bad argument #%d to 'pipeline' (writable stream expected)"):format(n), 2) end
   local signal = opts and opts.signal
+  if signal ~= nil and not require("ebb.abort").is_signal(signal) then
+    error("bad argument #" .. (n + 1) .. " to 'pipeline' (signal must be an abort signal, got " .. type(signal) .. ")", 2)
+  end
   local gens = {}
   local input = function() return src:read(signal) end
   for k = 2, n - 1 do
@@ -158,12 +178,16 @@ function stream.pipeline(...)
       error(("bad argument #%d to 'pipeline' (function or stream.transform expected, got %s)"):format(k, type(step)), 2)
     end
   end
-  local ok, err = pcall(function()
-    local aborted, reason = core.check_abort(signal)
-    if aborted == false then error(reason, 0) end
+  local function move()
     for chunk in input do dst:write(chunk, signal) end
     if dst.finish then dst:finish(signal) end
-  end)
+  end
+  local aborted, reason = core.check_abort(signal)
+  local ok, err = false, reason
+  if aborted ~= false then
+    if signal then ok, err = run_abortable(move, signal)
+    else ok, err = pcall(move) end
+  end
   for i = #gens, 1, -1 do pcall(gens[i].close, gens[i]) end
   close_quietly(src)
   close_quietly(dst)
