@@ -11,7 +11,6 @@
 #include <unistd.h>
 #include "host.h"
 #include "runtime.h"
-#include "task.h"
 
 /* With nothing listening, a signal ends the process: through the hook or the
  * loop when they come soon (output flushed, handles closed), else by _exit
@@ -36,14 +35,15 @@ static struct {
 
 static void on_hook(lua_State *L, lua_Debug *ar);
 
-static void arm_hook(int count) {
+/* At every instruction, call and return, until it finds the script's code. */
+static void arm_hook(void) {
   if (!I.hooked) {
     I.user_hook = lua_gethook(I.L);
     I.user_mask = lua_gethookmask(I.L);
     I.user_count = lua_gethookcount(I.L);
     I.hooked = 1;
   }
-  lua_sethook(I.L, on_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, count);
+  lua_sethook(I.L, on_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 static void disarm_hook(lua_State *L) {
@@ -79,7 +79,7 @@ static void on_signal(int signum) {
     _exit(128 + signum); /* the second one, or exiting already */
   } else {
     I.pending = signum;
-    arm_hook(1);
+    arm_hook();
     if (!repl && !ebb_signal_watched(I.shutdown) && !I.polling) arm_exit_fallback(signum);
     uv_async_send(&I.wake);
   }
