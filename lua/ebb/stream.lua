@@ -128,23 +128,6 @@ local function map_step(fn, input)
   end
 end
 
--- With a signal, the chunks move in a task of their own that an abort cancels:
--- a stage waiting on something that does not take the signal (a source's own
--- sleep) is reached all the same, and the signal counts as listened to (so
--- ebb.shutdown's first SIGINT aborts it instead of ending the process).
-local function run_abortable(body, signal)
-  local task = require "ebb.task"
-  local child = task.spawn(body)
-  local off = signal:on_abort(function(reason) child:cancel(reason) end)
-  local ok, err = pcall(child.await, child)
-  if not ok and not task._finished(child) then -- the caller itself was cancelled
-    child:cancel(err)
-    task.shield(pcall, child.await, child)
-  end
-  off()
-  return ok, err
-end
-
 -- pipeline(src, step..., dst [, {signal=}]): moves every chunk from src through
 -- the steps into dst, then finishes dst. On an error or an abort anywhere,
 -- every stage is closed and the first error raised, unchanged.
@@ -185,7 +168,10 @@ function stream.pipeline(...)
   local aborted, reason = core.check_abort(signal)
   local ok, err = false, reason
   if aborted ~= false then
-    if signal then ok, err = run_abortable(move, signal)
+    -- given a signal, the chunks move in a task of their own that its abort
+    -- cancels: a stage waiting on something else (a source's own sleep) is
+    -- reached, and the signal counts as listened to while the pipeline runs
+    if signal then ok, err = pcall(require("ebb.task")._abortable, signal, move)
     else ok, err = pcall(move) end
   end
   for i = #gens, 1, -1 do pcall(gens[i].close, gens[i]) end

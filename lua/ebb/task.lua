@@ -725,6 +725,25 @@ function task.future()
   return setmetatable({ _waiters = waitlist() }, Future)
 end
 
+-- ---- for modules given a signal that must reach code they do not own ----
+
+-- Runs fn(...) in a task of its own that an abort of `signal` cancels with
+-- its reason, and waits for it: the signal counts as listened to while fn
+-- runs (ebb.shutdown's first SIGINT aborts it instead of ending the process),
+-- and the abort reaches fn whatever it waits on. fn's results, or its error.
+function task._abortable(signal, fn, ...)
+  local child = spawn(fn, ...)
+  local off = signal:on_abort(function(reason) Task.cancel(child, reason) end)
+  local r = { pcall(Task.await, child) }
+  if not r[1] and not finished(child) then -- the caller itself was cancelled
+    Task.cancel(child, r[2])
+    task.shield(pcall, Task.await, child)
+  end
+  off()
+  if not r[1] then error(r[2], 0) end
+  return unpack(r, 2, table.maxn(r))
+end
+
 -- ---- for modules that start tasks themselves (ebb.queue) ----
 
 -- A task that starts only when task._start(t) is called; hook:settled(t)
