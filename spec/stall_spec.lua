@@ -93,6 +93,17 @@ describe("the loop's turn comes however tasks wake each other", function()
     assert.is_true(ticks >= ms / 20, ("%d ticks in %.0f ms"):format(ticks, ms))
   end)
 
+  it("a due timer fires in the middle of a burst of new tasks", function()
+    local N, n, ran_at_wake = 100000, 0, nil
+    local sleeper = task.spawn(function() task.sleep(1) ran_at_wake = n end)
+    task.yield() -- the sleeper is asleep
+    local function count() n = n + 1 end
+    for _ = 1, N do task.spawn(count) end
+    sleeper:await()
+    repeat task.yield() until n == N -- the rest run in the next turns
+    assert.is_true(ran_at_wake < N, ("%d of %d new tasks ran before the timer"):format(ran_at_wake, N))
+  end)
+
   it("a task that only yields lets timers fire", function()
     local max = ticker_during(function()
       local t0 = clock.now()
