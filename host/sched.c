@@ -252,6 +252,17 @@ static void run_record(ebb_task *t) {
   resume(co, ref, n);
 }
 
+static double hr_ms(void) { return (double)uv_hrtime() / 1e6; }
+
+/* Tasks that keep waking each other would make one endless batch: the clock
+ * is read every TURN_CHECK woken tasks (and between chunks of new ones), and
+ * once the loop has gone TURN_MS without its turn (timers, I/O, signals) the
+ * batch stops; the rest run after it. */
+#define TURN_MS 1.0
+#define TURN_CHECK 32
+
+static int sched_turn_over(void) { return hr_ms() - sched.polled_at >= TURN_MS; }
+
 /* How many new tasks ebb.task's ring holds beyond what has been taken, up to
  * its end (key_tail), the batch's share (key_batch_end) or the chunk the
  * runners are in (key_stop). */
@@ -268,8 +279,6 @@ static int ring_pending(int end_key) {
   lua_pop(L, 3);
   return end - head;
 }
-
-static int sched_turn_over(void);
 
 /* New tasks run on runner coroutines, one after another, until the batch's
  * share of the ring is done; each one that waits keeps its runner. The share
@@ -293,16 +302,6 @@ static void run_ring(void) {
     }
   }
 }
-
-static double hr_ms(void) { return (double)uv_hrtime() / 1e6; }
-
-/* Tasks that keep waking each other would make one endless batch: the clock
- * is read every TURN_CHECK tasks, and once the loop has gone TURN_MS without
- * its turn (timers, I/O, signals) the batch stops; the rest run after it. */
-#define TURN_MS 1.0
-#define TURN_CHECK 32
-
-static int sched_turn_over(void) { return hr_ms() - sched.polled_at >= TURN_MS; }
 
 /* A batch: the new tasks first, then every task woken, including those
  * woken during the batch (as promise reactions run in Node); tasks that
