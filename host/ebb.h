@@ -75,6 +75,7 @@ typedef struct ebb_listener {
 } ebb_listener;
 
 int ebb_signal_aborted(const ebb_signal *s);
+int ebb_signal_watched(const ebb_signal *s); /* a listener or a dependent */
 void ebb_signal_push_reason(lua_State *L, const ebb_signal *s);
 /* Listeners run once, in registration order, after every dependent is marked. */
 void ebb_signal_listen(ebb_signal *s, ebb_listener *l);

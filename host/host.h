@@ -39,7 +39,12 @@ int luaopen_ebb_net_core(lua_State *L);
 int luaopen_ebb_process_core(lua_State *L);
 int luaopen_ebb_repl_core(lua_State *L);
 
-/* Asked first on SIGINT; returns 1 when it has dealt with it (the REPL). */
+/* interrupt.c: SIGINT and SIGTERM. The hook is asked first on SIGINT and
+ * returns 1 when it has dealt with it (the REPL's prompt); while one is set,
+ * SIGINT never ends the process. */
 void runtime_set_sigint_hook(int (*hook)(void));
+void interrupt_init(lua_State *L);
+void interrupt_poll(void);
+void interrupt_set_polling(int on);
 
 #endif

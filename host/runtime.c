@@ -1,5 +1,5 @@
 /* The lua_State and the loop: module loading, the host's private table, the
- * root task, error reports, shutdown signals and an orderly exit. */
+ * root task, error reports and an orderly exit (signals: interrupt.c). */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,10 +18,6 @@ static struct {
   int exit_status;
   ebb_node handles;
   int nhandles;
-  uv_signal_t sigint, sigterm;
-  volatile int pending_signal;
-  int signals_seen;
-  int (*sigint_hook)(void);
   int output_errno; /* the first write to stdout (or a standard stream) that failed */
 } R;
 
@@ -128,56 +124,6 @@ void handles_close_all(void) {
   }
   uv_walk(&R.loop, close_walk, NULL);
   uv_run(&R.loop, UV_RUN_DEFAULT);
-}
-
-/* ---- signals: ebb.shutdown ---- */
-
-void runtime_set_sigint_hook(int (*hook)(void)) { R.sigint_hook = hook; }
-
-static void on_signal(uv_signal_t *h, int signum) {
-  (void)h;
-  /* the REPL owns Ctrl-C: at its prompt it takes it here; otherwise the
-   * scheduler hands it to the REPL (private.on_interrupt), never exiting */
-  if (signum == SIGINT && R.sigint_hook) {
-    if (!R.sigint_hook()) R.pending_signal = signum;
-    return;
-  }
-  if (++R.signals_seen > 1) {
-    fflush(stdout);
-    _exit(128 + signum);
-  }
-  R.pending_signal = signum;
-}
-
-/* Runs in the scheduler loop: abort ebb.shutdown, or exit when nobody listens. */
-void runtime_poll_signals(void) {
-  lua_State *L = R.L;
-  int signum = R.pending_signal;
-  if (!signum) return;
-  R.pending_signal = 0;
-  if (signum == SIGINT) {
-    ebb_get_private(L, "on_interrupt");
-    if (lua_isfunction(L, -1)) {
-      if (lua_pcall(L, 0, 1, 0) == 0 && lua_toboolean(L, -1)) {
-        lua_pop(L, 1);
-        return;
-      }
-    }
-    lua_pop(L, 1);
-  }
-  ebb_get_private(L, "on_shutdown");
-  lua_pushstring(L, signum == SIGINT ? "SIGINT" : "SIGTERM");
-  if (lua_pcall(L, 1, 1, 0) != 0 || !lua_toboolean(L, -1)) {
-    lua_pop(L, 1);
-    runtime_exit(L, 128 + signum);
-  }
-  lua_pop(L, 1);
-}
-
-static void start_signal(uv_signal_t *h, int signum) {
-  uv_signal_init(&R.loop, h);
-  uv_signal_start(h, on_signal, signum);
-  uv_unref((uv_handle_t *)h);
 }
 
 /* ---- os.exit ---- */
@@ -333,8 +279,6 @@ lua_State *runtime_open(void) {
   lua_pushcfunction(L, l_os_exit);
   lua_setfield(L, -2, "exit");
   lua_pop(L, 1);
-  start_signal(&R.sigint, SIGINT);
-  start_signal(&R.sigterm, SIGTERM);
 
   /* ebb.boot wires the trampoline, coroutine wrappers and require */
   boot = embedded_find("ebb.boot");
@@ -350,6 +294,7 @@ lua_State *runtime_open(void) {
     exit(1);
   }
   sched_set_runner(L); /* boot returns the function pooled coroutines run */
+  interrupt_init(L);
   return L;
 }
 

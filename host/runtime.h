@@ -19,7 +19,6 @@ lua_State *runtime_open(void);
 int runtime_run_root(lua_State *L, int nargs);
 int runtime_close(lua_State *L, int status);
 int runtime_flush_stdout(int status);
-void runtime_poll_signals(void);
 
 void sched_set_runner(lua_State *L);
 

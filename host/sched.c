@@ -260,15 +260,27 @@ static void run_record(ebb_task *t) {
   resume(co, ref, n);
 }
 
-/* How many new tasks ebb.task's ring holds beyond what has been taken; with
- * `batch` set, only those of the batch already started. */
-static int ring_pending(int batch) {
+static double hr_ms(void) { return (double)uv_hrtime() / 1e6; }
+
+/* Tasks that keep waking each other would make one endless batch: the clock
+ * is read every TURN_CHECK woken tasks (and between chunks of new ones), and
+ * once the loop has gone TURN_MS without its turn (timers, I/O, signals) the
+ * batch stops; the rest run after it. */
+#define TURN_MS 1.0
+#define TURN_CHECK 32
+
+static int sched_turn_over(void) { return hr_ms() - sched.polled_at >= TURN_MS; }
+
+/* How many new tasks ebb.task's ring holds beyond what has been taken, up to
+ * its end (key_tail), the batch's share (key_batch_end) or the chunk the
+ * runners are in (key_stop). */
+static int ring_pending(int end_key) {
   lua_State *L = sched.L;
   int head, end;
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.ring_ref);
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.key_head); /* keys made once: no interning here */
   lua_rawget(L, -2);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, batch ? sched.key_stop : sched.key_tail);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, end_key);
   lua_rawget(L, -3);
   head = (int)lua_tointeger(L, -2);
   end = (int)lua_tointeger(L, -1);
@@ -277,16 +289,25 @@ static int ring_pending(int batch) {
 }
 
 /* New tasks run on runner coroutines, one after another, until the batch's
- * share of the ring is done; each one that waits keeps its runner. */
+ * share of the ring is done; each one that waits keeps its runner. The share
+ * is taken in chunks (ebb.task's RING_CHUNK tasks), and between two the
+ * batch stops if the loop has waited long enough for its turn: the check
+ * costs nothing per task. A runner is told true (a new batch), "more" (the
+ * next chunk of it) or false (go on with the chunk). */
 static void run_ring(void) {
-  int first = 1;
-  while (ring_pending(!first) > 0) {
+  int start = 1;
+  while (ring_pending(start == 1 ? sched.key_tail : start == 2 ? sched.key_batch_end : sched.key_stop) > 0) {
     int ref;
     lua_State *co = pool_take(sched.L, &ref);
     sched.current = NULL; /* the runner sets cur[1] for each task it starts */
-    lua_pushboolean(co, first);
-    first = 0;
+    if (start == 2) lua_pushliteral(co, "more");
+    else lua_pushboolean(co, start);
     resume(co, ref, 1);
+    start = 0;
+    if (ring_pending(sched.key_stop) <= 0) { /* the chunk is done */
+      if (sched_turn_over()) break;
+      start = 2;
+    }
   }
 }
 
@@ -295,10 +316,12 @@ static void run_ring(void) {
  * yielded run in the next batch, after I/O had its chance. */
 static void run_batch(void) {
   ebb_node *node;
+  unsigned n = 0;
   run_ring();
   while ((node = ebb_list_shift(&sched.ready)) != NULL) {
     sched.nready--;
     run_record(ebb_container(node, ebb_task, ready_link));
+    if (++n % TURN_CHECK == 0 && sched_turn_over()) break;
   }
   while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);
 }
@@ -322,7 +345,7 @@ static int requests_pending(uv_loop_t *loop) { return loop->active_reqs.count > 
 static int auto_jump(uv_loop_t *loop) {
   if (clock_mode() != CLOCK_AUTO || !clock_timer_count() || requests_pending(loop)) return 0;
   uv_run(loop, UV_RUN_NOWAIT);
-  if (sched.nready || ring_pending(0) > 0 || requests_pending(loop)) return 1;
+  if (sched.nready || ring_pending(sched.key_tail) > 0 || requests_pending(loop)) return 1;
   return clock_fire_next(INFINITY);
 }
 
@@ -333,11 +356,11 @@ void sched_run(lua_State *L) {
     run_batch();
     if (sched.unhandled) report_unhandled();
     clock_fire_due();
-    runtime_poll_signals();
-    if (sched.nready || ring_pending(0) > 0) {
-      /* busy: poll for I/O at most once a millisecond, not every batch */
-      double now = (double)uv_hrtime() / 1e6;
-      if (now - sched.polled_at >= 1) {
+    interrupt_poll();
+    if (sched.nready || ring_pending(sched.key_tail) > 0) {
+      /* busy: poll for I/O once a turn has passed, not every batch */
+      double now = hr_ms();
+      if (now - sched.polled_at >= TURN_MS) {
         sched.polled_at = now;
         uv_run(loop, UV_RUN_NOWAIT);
       }
@@ -350,7 +373,10 @@ void sched_run(lua_State *L) {
     if (auto_jump(loop)) continue;
     clock_arm();
     if (!uv_loop_alive(loop)) break;
+    interrupt_set_polling(1);
     uv_run(loop, UV_RUN_ONCE);
+    interrupt_set_polling(0);
+    sched.polled_at = hr_ms();
   }
 }
 
@@ -370,6 +396,8 @@ void sched_init(lua_State *L) {
   sched.key_tail = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushliteral(L, "stop");
   sched.key_stop = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushliteral(L, "batch_end");
+  sched.key_batch_end = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 void sched_set_runner(lua_State *L) { sched.runner_ref = luaL_ref(L, LUA_REGISTRYINDEX); }

@@ -402,10 +402,14 @@ static int abort_new_signal(lua_State *L) {
   return 1;
 }
 
+/* Async-signal-safe: it only reads (interrupt.c asks from its handler). */
+int ebb_signal_watched(const ebb_signal *s) {
+  return !ebb_list_empty(&s->listeners) || s->ndependents > 0;
+}
+
 /* watched(signal): does anything listen to it, or depend on it? */
 static int abort_watched(lua_State *L) {
-  ebb_signal *s = ebb_check_signal(L, 1);
-  lua_pushboolean(L, !ebb_list_empty(&s->listeners) || s->ndependents > 0);
+  lua_pushboolean(L, ebb_signal_watched(ebb_check_signal(L, 1)));
   return 1;
 }
 

@@ -347,22 +347,7 @@ print("main done")
   end)
 
   describe("signals", function()
-    -- Starts the binary in the background, waits until the script has written
-    -- its ready file, sends the signals, and prints the exit status.
-    local function with_signals(args, ready, signals)
-      local kills = {}
-      for i, s in ipairs(signals) do
-        kills[i] = (i > 1 and "sleep 0.1; " or "") .. "kill -" .. s .. " $pid"
-      end
-      return sh(table.concat({
-        -- not under `timeout`: the signals must reach ebb itself; the scripts' own
-        -- sleeps (3 s) bound the run instead
-        quote(BIN) .. " " .. args .. " & pid=$!",
-        "i=0; while [ ! -e " .. quote(ready) .. " ] && [ $i -lt 150 ]; do sleep 0.02; i=$((i+1)); done",
-        table.concat(kills, "; "),
-        "wait $pid; echo \"status=$?\"",
-      }, "\n"))
-    end
+    local with_signals = run.with_signals
 
     local function listening_code(ready, after)
       return ([[

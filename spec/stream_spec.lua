@@ -34,6 +34,23 @@ describe("ebb.stream", function()
     assert.same({ "dst finished", "src closed", "dst closed" }, log)
   end)
 
+  it("given a signal, listens to it and reaches a stage that waits on something else", function()
+    require("ebb.clock").auto()
+    local ctl, out, log = abort.controller(), {}, {}
+    local src = stream.readable(function() task.sleep(10000) return "late" end,
+      function() log[#log + 1] = "src closed" end)
+    local t0 = require("ebb.clock").now()
+    task.delay(10, function()
+      assert.is_true(require("ebb.abort.core").watched(ctl.signal))
+      ctl:abort(errors.Error("stop"))
+    end)
+    local e = raised(stream.pipeline, src, sink(out, log), { signal = ctl.signal })
+    assert.equal("stop", e.message)
+    assert.equal(t0 + 10, require("ebb.clock").now())
+    assert.same({}, out)
+    assert.same({ "src closed", "dst closed" }, log)
+  end)
+
   it("runs a transform that keeps state and yields at the end", function()
     local out, log = {}, {}
     local count = stream.transform(function(yield, chunks)

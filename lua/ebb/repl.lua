@@ -160,6 +160,9 @@ local function run(fn, names)
     end
   end
   setfenv(fn, env)
+  -- interpreted, with the functions it defines: Ctrl-C reaches running Lua
+  -- code through a hook, which LuaJIT's compiled loops never call
+  jit.off(fn, true)
   local done = task.future()
   local tb
   local function on_error(e)

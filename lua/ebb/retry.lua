@@ -11,6 +11,7 @@ local type, error, select, xpcall, unpack, tostring, getmetatable, setmetatable,
   type, error, select, xpcall, unpack, tostring, getmetatable, setmetatable, pairs
 local min, floor, ldexp, huge = math.min, math.floor, math.ldexp, math.huge
 local check_abort, sleep, now, TimeoutError = core.check_abort, task.sleep, clock.now, errors.TimeoutError
+local abortable = task._abortable
 
 local retry = {}
 
@@ -217,7 +218,11 @@ local function run(fn, o)
   local attempt = 0
   while true do
     raise_if_aborted(check_abort(signal))
-    local r = pack(xpcall(fn, traced, attempt))
+    -- given a signal, an attempt runs in a task of its own that the abort
+    -- cancels, whatever fn waits on (the signal is listened to meanwhile)
+    local r
+    if signal then r = pack(abortable(signal, xpcall, fn, traced, attempt))
+    else r = pack(xpcall(fn, traced, attempt)) end
     if r[1] then
       if budget then budget.tokens = min(budget.capacity, budget.tokens + budget.refund) end
       return unpack(r, 2, r.n)

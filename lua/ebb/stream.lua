@@ -165,12 +165,19 @@ function stream.pipeline(...)
       check.expected(step, k, "pipeline", "function or stream.transform")
     end
   end
-  local ok, err = pcall(function()
-    local aborted, reason = core.check_abort(signal)
-    if aborted == false then error(reason, 0) end
+  local function move()
     for chunk in input do dst:write(chunk, signal) end
     if dst.finish then dst:finish(signal) end
-  end)
+  end
+  local aborted, reason = core.check_abort(signal)
+  local ok, err = false, reason
+  if aborted ~= false then
+    -- given a signal, the chunks move in a task of their own that its abort
+    -- cancels: a stage waiting on something else (a source's own sleep) is
+    -- reached, and the signal counts as listened to while the pipeline runs
+    if signal then ok, err = pcall(require("ebb.task")._abortable, signal, move)
+    else ok, err = pcall(move) end
+  end
   for i = #gens, 1, -1 do pcall(gens[i].close, gens[i]) end
   close_quietly(src)
   close_quietly(dst)

@@ -243,7 +243,8 @@ function host.take_unhandled()
 end
 
 -- ---- new tasks: the ring and its runners ----
-local R = { head = 0, tail = 0, stop = 0 }
+local R = { head = 0, tail = 0, stop = 0, batch_end = 0 }
+local RING_CHUNK = 1024 -- new tasks run between two looks at the clock (sched.c)
 core.set_ring(R)
 
 local function enqueue(t)
@@ -272,19 +273,26 @@ host.run_one = run_one
 -- Every pooled coroutine runs this. An error in a task ends the coroutine;
 -- the host then ends the task with it (host.failed), with no pcall per task.
 -- Tasks started while the ring is being run go past its end; when most of
--- it has been taken, what is left moves down, so the ring stays small.
+-- it has been taken, what is left moves down, so the ring stays small. A
+-- batch's share (up to batch_end) is run in chunks (up to stop): between two
+-- the host looks at the clock. first: true for a new batch, "more" for its
+-- next chunk, false to go on with the chunk.
 local function compact()
   local h, tail = R.head, R.tail
   for i = h + 1, tail do
     R[i - h] = R[i]
     R[i] = nil
   end
-  R.head, R.tail, R.stop = 0, tail - h, R.stop - h
+  R.head, R.tail, R.stop, R.batch_end = 0, tail - h, R.stop - h, R.batch_end - h
 end
 
 function host.runner(first)
   while true do
-    if first then R.stop = R.tail end
+    if first then
+      if first == true then R.batch_end = R.tail end
+      local stop = R.head + RING_CHUNK
+      R.stop = stop < R.batch_end and stop or R.batch_end
+    end
     while R.head < R.stop do
       local head = R.head + 1
       R.head = head
@@ -293,7 +301,7 @@ function host.runner(first)
       if head > 1024 and head * 2 > R.tail then compact() end
       if t.status == "pending" then run_one(t) end
     end
-    if R.head >= R.tail then R.head, R.tail, R.stop = 0, 0, 0 end
+    if R.head >= R.tail then R.head, R.tail, R.stop, R.batch_end = 0, 0, 0, 0 end
     first = co_yield(IDLE)
   end
 end
@@ -729,6 +737,25 @@ end
 
 function task.future()
   return setmetatable({ _waiters = waitlist() }, Future)
+end
+
+-- ---- for modules given a signal that must reach code they do not own ----
+
+-- Runs fn(...) in a task of its own that an abort of `signal` cancels with
+-- its reason, and waits for it: the signal counts as listened to while fn
+-- runs (ebb.shutdown's first SIGINT aborts it instead of ending the process),
+-- and the abort reaches fn whatever it waits on. fn's results, or its error.
+function task._abortable(signal, fn, ...)
+  local child = spawn(fn, ...)
+  local off = signal:on_abort(function(reason) Task.cancel(child, reason) end)
+  local r = { pcall(Task.await, child) }
+  if not r[1] and not finished(child) then -- the caller itself was cancelled
+    Task.cancel(child, r[2])
+    task.shield(pcall, Task.await, child)
+  end
+  off()
+  if not r[1] then error(r[2], 0) end
+  return unpack(r, 2, table.maxn(r))
 end
 
 -- ---- for modules that start tasks themselves (ebb.queue) ----

@@ -1,0 +1,177 @@
+/* SIGINT and SIGTERM. A raw handler only notes the signal, arms a count hook
+ * (as lua.c's laction does) to reach Lua code that never returns to the loop,
+ * and wakes a loop that sleeps; what the signal means (ebb.shutdown, the
+ * REPL's Ctrl-C, or the end of the process) is decided on the loop's thread. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include "host.h"
+#include "runtime.h"
+
+/* With nothing listening, a signal ends the process: through the hook or the
+ * loop when they come soon (output flushed, handles closed), else by _exit
+ * after this long (a loop LuaJIT has compiled, a C call that blocks). */
+#define EXIT_FALLBACK_MS 100
+
+static struct {
+  lua_State *L;
+  pthread_t main_thread;
+  uv_async_t wake;
+  ebb_signal *shutdown;               /* ebb.shutdown: does anything listen? */
+  int (*sigint_hook)(void);           /* the REPL's prompt takes Ctrl-C first */
+  volatile sig_atomic_t repl;         /* the REPL owns SIGINT: never an exit */
+  volatile sig_atomic_t pending;      /* a signal not yet acted on */
+  volatile sig_atomic_t exit_signal;  /* what the fallback exits with */
+  volatile sig_atomic_t seen;         /* signals that count towards an exit */
+  volatile sig_atomic_t polling;      /* the loop's thread sleeps in uv_run */
+  volatile sig_atomic_t hooked;       /* our hook is armed */
+  lua_Hook user_hook;                 /* a debug.sethook of the script's, restored */
+  int user_mask, user_count;
+} I;
+
+static void on_hook(lua_State *L, lua_Debug *ar);
+
+/* At every instruction, call and return, until it finds the script's code. */
+static void arm_hook(void) {
+  if (!I.hooked) {
+    I.user_hook = lua_gethook(I.L);
+    I.user_mask = lua_gethookmask(I.L);
+    I.user_count = lua_gethookcount(I.L);
+    I.hooked = 1;
+  }
+  lua_sethook(I.L, on_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static void disarm_hook(lua_State *L) {
+  if (!I.hooked) return;
+  I.hooked = 0;
+  lua_sethook(L, I.user_hook, I.user_mask, I.user_count);
+}
+
+static void on_fallback(int signum) {
+  (void)signum;
+  _exit(128 + I.exit_signal);
+}
+
+static void arm_exit_fallback(int signum) {
+  struct sigaction sa;
+  struct itimerval t;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fallback;
+  sigaction(SIGALRM, &sa, NULL);
+  memset(&t, 0, sizeof t);
+  t.it_value.tv_usec = EXIT_FALLBACK_MS * 1000;
+  I.exit_signal = signum;
+  setitimer(ITIMER_REAL, &t, NULL);
+}
+
+/* Async-signal-safe: flags, lua_sethook, sigaction, setitimer, uv_async_send. */
+static void on_signal(int signum) {
+  int saved_errno = errno;
+  int repl = signum == SIGINT && I.repl;
+  if (!pthread_equal(pthread_self(), I.main_thread)) { /* a libuv thread got it */
+    pthread_kill(I.main_thread, signum);
+  } else if (!ebb_lua_alive() || (!repl && I.seen++ > 0)) {
+    _exit(128 + signum); /* the second one, or exiting already */
+  } else {
+    I.pending = signum;
+    arm_hook();
+    if (!repl && !ebb_signal_watched(I.shutdown) && !I.polling) arm_exit_fallback(signum);
+    uv_async_send(&I.wake);
+  }
+  errno = saved_errno;
+}
+
+/* Acts on a pending signal, running Lua on L: the REPL's Ctrl-C, else abort
+ * ebb.shutdown, or exit when nothing listens to it. */
+static void act(lua_State *L) {
+  int signum = I.pending;
+  if (!signum) return;
+  I.pending = 0;
+  if (signum == SIGINT && I.repl) {
+    if (I.sigint_hook && I.sigint_hook()) return;
+    ebb_get_private(L, "on_interrupt");
+    if (lua_isfunction(L, -1)) {
+      if (lua_pcall(L, 0, 1, 0) == 0 && lua_toboolean(L, -1)) {
+        lua_pop(L, 1);
+        return;
+      }
+    }
+    lua_pop(L, 1);
+  }
+  ebb_get_private(L, "on_shutdown");
+  lua_pushstring(L, signum == SIGINT ? "SIGINT" : "SIGTERM");
+  if (lua_pcall(L, 1, 1, 0) != 0 || !lua_toboolean(L, -1)) {
+    lua_pop(L, 1);
+    runtime_exit(L, 128 + signum);
+  }
+  lua_pop(L, 1);
+}
+
+/* Code of the script's own, where an error may be raised: a Lua function
+ * that is not one of ebb's modules, outside an abort listener. At a call or
+ * return of a C function (before it runs, or once it has), its caller
+ * decides: in a loop LuaJIT has compiled, those events are all there is. */
+static int at_script_code(lua_State *L, lua_Debug *ar) {
+  lua_Debug caller;
+  if (ebb_no_wait_depth > 0 || !lua_getinfo(L, "S", ar)) return 0;
+  if (ar->what[0] == 'C') {
+    if (!lua_getstack(L, 1, &caller) || !lua_getinfo(L, "S", &caller)) return 0;
+    ar = &caller;
+    if (ar->what[0] == 'C') return 0;
+  }
+  return strncmp(ar->source, "@ebb/", 5) != 0;
+}
+
+/* Lua code that runs without returning to the loop: act here, and when the
+ * running task has been cancelled by it, raise the reason where it runs. */
+static void on_hook(lua_State *L, lua_Debug *ar) {
+  if (!I.pending) {
+    disarm_hook(L);
+    return;
+  }
+  /* Raised inside ebb's modules, an error would leave their state half
+   * changed: the hook stays, at every instruction, until the script's own
+   * code runs (a count of more could keep landing in the same module call,
+   * as the REPL's locals, read through a metamethod, do). */
+  if (!at_script_code(L, ar)) return;
+  disarm_hook(L);
+  act(L);
+  if (L != I.L && ebb_check_abort(L, 0)) lua_error(L); /* the reason is on top */
+}
+
+/* The loop's side: called every turn of the scheduler. */
+void interrupt_poll(void) {
+  if (I.pending) act(I.L);
+}
+
+/* The scheduler is about to sleep in uv_run (or has woken). */
+void interrupt_set_polling(int on) { I.polling = on; }
+
+void runtime_set_sigint_hook(int (*hook)(void)) {
+  I.sigint_hook = hook;
+  I.repl = hook != NULL;
+}
+
+static void on_wake(uv_async_t *h) { (void)h; } /* uv_run returns: the scheduler acts */
+
+/* After boot: ebb.shutdown exists. */
+void interrupt_init(lua_State *L) {
+  struct sigaction sa;
+  I.L = L;
+  I.main_thread = pthread_self();
+  ebb_get_private(L, "shutdown");
+  I.shutdown = ebb_check_signal(L, -1); /* held by the private table for good */
+  lua_pop(L, 1);
+  uv_async_init(ebb_loop(), &I.wake, on_wake);
+  uv_unref((uv_handle_t *)&I.wake);
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART; /* a read in C goes on, as under lua and luajit */
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
