@@ -157,6 +157,19 @@ static void set_current_table(lua_State *L, ebb_task *t) {
   sched.current = t;
 }
 
+int ebb_current_owner(lua_State *L) {
+  int owner = 0;
+  push_current_table(L);
+  if (lua_istable(L, -1)) {
+    lua_pushliteral(L, "owner");
+    lua_rawget(L, -2);
+    owner = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return owner;
+}
+
 ebb_task *sched_current_record(lua_State *L) {
   ebb_task *t = sched.current; /* known while C resumed it */
   if (!t) {
