@@ -157,7 +157,7 @@ describe("ebb test", function()
   it("runs a spec's before_each hooks, body and after_each hooks as one unit, and a block from setup to teardown", function()
     local out, err, status = ebb_test("", "hooks_passing.lua")
     assert.equal(0, status, out .. err)
-    assert.equal("7 passed, 0 failed", last_line(out))
+    assert.equal("8 passed, 0 failed", last_line(out))
   end)
 
   it("fails a spec whose before_each left a server open, names it and its accept loop, and closes it", function()
