@@ -109,8 +109,13 @@ typedef ebb_node ebb_waitlist;
 enum { EBB_WOKE = 1, EBB_ABORTED = 0, EBB_TIMEDOUT = -1 };
 
 ebb_task *ebb_current(void);
-/* The owner of the task running in L (ebb test marks a spec's tasks), 0: none. */
+/* The owner of the task running in L (ebb test marks a spec's tasks), 0: none;
+ * with no task running, the owner lent by ebb_lend_owner. */
 int ebb_current_owner(lua_State *L);
+/* Lends `owner` (0: none) to code that runs outside any task on behalf of a
+ * task (an abort listener fired by a timer), so what it makes is that task's
+ * owner's; returns the owner lent before, to lend back. */
+int ebb_lend_owner(lua_State *L, int owner);
 extern int ebb_no_wait_depth; /* > 0 while code that must not wait runs */
 /* Raises a clear Lua error unless L runs inside a task. */
 ebb_task *ebb_check_in_task(lua_State *L);

@@ -195,6 +195,16 @@ describe("ebb test", function()
     assert.is_nil(reported(out, "after the failing before_each binds the port the server had, in real time"))
   end)
 
+  it("counts what an abort listener fired by a timer makes as the spec's that added the listener", function()
+    local out, err, status = ebb_test("", "listener_leak.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("1 passed, 1 failed", last_line(out))
+    assert.matches("the spec left 1 task%(s%) running: Task #%d+ %(running, made by spawn at "
+      .. "spec/fixtures/runner/listener_leak.lua:9%) %(they were cancelled%)$",
+      reported(out, "listener leak fixture has a listener that spawns a task when its timeout fires") or "")
+    assert.matches("listener's task ended: false AbortError", out, 1, true)
+  end)
+
   it("fails a spec during which a task fails unhandled, with the task's message", function()
     local out, err, status = ebb_test("", "unhandled.lua")
     assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
