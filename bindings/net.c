@@ -155,7 +155,7 @@ static int l_connect(lua_State *L) {
   s = uvs_push_new(L);
   uv_tcp_init(ebb_loop(), &s->u.tcp);
   s->tcp = 1;
-  uvs_opened(s);
+  uvs_opened(s, ebb_current_owner(L));
   op->s = s;
   op->box_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if ((r = uv_tcp_connect(&op->req, &s->u.tcp, (struct sockaddr *)&ss, on_connected)) != 0) {
@@ -175,7 +175,7 @@ static int accept_into(lua_State *co, uvs *server) {
   int r;
   uv_tcp_init(ebb_loop(), &c->u.tcp);
   c->tcp = 1;
-  uvs_opened(c);
+  uvs_opened(c, server->track.owner); /* what a server accepts belongs with the server */
   if ((r = uv_accept(&server->u.stream, &c->u.stream)) != 0) {
     uvs_close(c);
     lua_pop(co, 1);
@@ -223,7 +223,7 @@ static int l_listen(lua_State *L) {
   s = uvs_push_new(L);
   uv_tcp_init(ebb_loop(), &s->u.tcp);
   s->tcp = 1;
-  uvs_opened(s);
+  uvs_opened(s, ebb_current_owner(L));
   s->listening = 1;
   s->track.kind = "listener";
   if ((r = uv_tcp_bind(&s->u.tcp, (struct sockaddr *)&ss, 0)) == 0)

@@ -140,7 +140,7 @@ static void stdio_entry(lua_State *L, int idx, int fd, uv_stdio_container_t *c) 
   } else {
     uvs *s = uvs_push_new(L);
     uv_pipe_init(ebb_loop(), &s->u.pipe, 0);
-    uvs_opened(s);
+    uvs_opened(s, ebb_current_owner(L));
     c->flags = UV_CREATE_PIPE | (fd == 0 ? UV_READABLE_PIPE : UV_WRITABLE_PIPE);
     c->data.stream = &s->u.stream;
   }
@@ -208,7 +208,7 @@ static int l_spawn(lua_State *L) {
   }
   p->pid = p->h.pid;
   p->group = lua_toboolean(L, 8);
-  ebb_handle_track(&p->track, (uv_handle_t *)&p->h, close_tracked);
+  ebb_handle_track(&p->track, (uv_handle_t *)&p->h, close_tracked, ebb_current_owner(L));
   b = lua_newuserdata(L, sizeof *b);
   b->p = p;
   luaL_getmetatable(L, PROCESS_MT);

@@ -130,10 +130,10 @@ static int l_set_exit_status(lua_State *L) {
   return 0;
 }
 
-/* close_newest_handles(n) -> what they were: for ebb test, the handles a
- * spec left open */
-static int l_close_newest_handles(lua_State *L) {
-  ebb_handle_close_newest(L, (int)ebb_check_whole(L, 1, "n", 0, INT_MAX));
+/* close_handles_of(owner) -> what they were: for ebb test, the handles a
+ * unit of specs left open */
+static int l_close_handles_of(lua_State *L) {
+  ebb_handle_close_owned(L, (int)ebb_check_whole(L, 1, "owner", 1, INT_MAX));
   return 1;
 }
 
@@ -266,7 +266,7 @@ int luaopen_ebb_core(lua_State *L) {
     {"release", l_release},             {"timer_task", l_timer_task},
     {"delay_timer", l_delay_timer},     {"note_unhandled", l_note_unhandled},
     {"set_ring", l_set_ring},           {"set_exit_status", l_set_exit_status},
-    {"stats", l_stats}, {"close_newest_handles", l_close_newest_handles},                 {"waitlist", l_waitlist},
+    {"stats", l_stats}, {"close_handles_of", l_close_handles_of},                 {"waitlist", l_waitlist},
     {"traceback", l_traceback},         {"can_wait", l_can_wait},         {"signal_made", l_signal_made},         {"set_stack_bottoms", l_set_stack_bottoms},
     {NULL, NULL}};
   static const luaL_Reg waitlist_methods[] = {

@@ -95,7 +95,7 @@ uvs *uvs_push_new(lua_State *L) {
   return s;
 }
 
-void uvs_opened(uvs *s) { ebb_handle_track(&s->track, &s->u.handle, close_tracked); }
+void uvs_opened(uvs *s, int owner) { ebb_handle_track(&s->track, &s->u.handle, close_tracked, owner); }
 
 uvs *uvs_check(lua_State *L, int idx) {
   box *b = ebb_check_udata(L, idx, STREAM_MT, "stream");
@@ -427,7 +427,7 @@ static int l_stdio(lua_State *L) {
     r = uv_tcp_open(&s->u.tcp, own);
   }
   s->flush_at_exit = fd != 0;
-  uvs_opened(s);
+  uvs_opened(s, 0);
   ebb_handle_lasting(&s->track);
   if (r != 0) {
     if (own != fd) close(own);

@@ -37,9 +37,10 @@ typedef struct uvs {
 } uvs;
 
 /* A new stream and its Lua userdata (pushed); the caller initializes
- * s->u with the loop, then calls uvs_opened. */
+ * s->u with the loop, then calls uvs_opened with the owner of the task it
+ * is made for (ebb_current_owner). */
 uvs *uvs_push_new(lua_State *L);
-void uvs_opened(uvs *s);
+void uvs_opened(uvs *s, int owner);
 /* Closes at once without Lua (handles left at exit, failed setups). */
 void uvs_close(uvs *s);
 uvs *uvs_check(lua_State *L, int idx);

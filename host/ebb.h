@@ -110,6 +110,13 @@ typedef ebb_node ebb_waitlist;
 enum { EBB_WOKE = 1, EBB_ABORTED = 0, EBB_TIMEDOUT = -1 };
 
 ebb_task *ebb_current(void);
+/* The owner of the task running in L (ebb test marks a spec's tasks), 0: none;
+ * with no task running, the owner lent by ebb_lend_owner. */
+int ebb_current_owner(lua_State *L);
+/* Lends `owner` (0: none) to code that runs outside any task on behalf of a
+ * task (an abort listener fired by a timer), so what it makes is that task's
+ * owner's; returns the owner lent before, to lend back. */
+int ebb_lend_owner(lua_State *L, int owner);
 extern int ebb_no_wait_depth; /* > 0 while code that must not wait runs */
 /* Raises a clear Lua error unless L runs inside a task. */
 ebb_task *ebb_check_in_task(lua_State *L);
@@ -151,15 +158,16 @@ typedef struct ebb_handle {
   void (*close)(struct ebb_handle *h); /* closes uv and frees its owner */
   int lasting; /* lives as long as the process (the standard streams): not counted */
   const char *kind; /* what it is in reports ("listener"); NULL: libuv's name of its type */
+  int owner; /* ebb test: the unit of specs whose task made it (a task's owner); 0: none */
 } ebb_handle;
 /* Tracked until untracked (when its owner closes it) or closed at exit. */
-void ebb_handle_track(ebb_handle *h, uv_handle_t *uv, void (*close)(ebb_handle *h));
+void ebb_handle_track(ebb_handle *h, uv_handle_t *uv, void (*close)(ebb_handle *h), int owner);
 void ebb_handle_untrack(ebb_handle *h);
 void ebb_handle_lasting(ebb_handle *h);
 int ebb_handle_count(void);
-/* Closes the n handles tracked last (those a spec left open) and pushes a
- * list that says what each one was ("tcp listener 127.0.0.1:8080"). */
-void ebb_handle_close_newest(lua_State *L, int n);
+/* Closes the handles of `owner` (those a unit of specs left open) and pushes
+ * a list that says what each one was ("tcp listener 127.0.0.1:8080"). */
+void ebb_handle_close_owned(lua_State *L, int owner);
 
 /* ---- argument checks (host/util.c): one wording for C and Lua (ebb.check),
  * "bad argument #N to 'fname' (...)", naming the argument; never a crash ---- */

@@ -323,7 +323,7 @@ static int l_start(lua_State *L) {
     /* uv_poll_init made stdin non-blocking, which libedit's reads (and the
      * shell after us) do not expect; readiness is all the poll is for */
     if ((flags = fcntl(0, F_GETFL)) >= 0) fcntl(0, F_SETFL, flags & ~O_NONBLOCK);
-    ebb_handle_track(&p->handle, (uv_handle_t *)&p->poll, close_in);
+    ebb_handle_track(&p->handle, (uv_handle_t *)&p->poll, close_in, 0);
     ebb_handle_lasting(&p->handle);
   }
   P.in = p;

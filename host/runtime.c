@@ -43,11 +43,12 @@ void ebb_set_private(lua_State *L, const char *name) {
 
 /* ---- handles the host owns ---- */
 
-void ebb_handle_track(ebb_handle *h, uv_handle_t *uv, void (*close)(ebb_handle *h)) {
+void ebb_handle_track(ebb_handle *h, uv_handle_t *uv, void (*close)(ebb_handle *h), int owner) {
   h->uv = uv;
   h->close = close;
   h->lasting = 0;
   h->kind = NULL;
+  h->owner = owner;
   ebb_list_push(&R.handles, &h->link);
   R.nhandles++;
 }
@@ -88,15 +89,14 @@ static void push_description(lua_State *L, ebb_handle *h) {
   lua_concat(L, 3);
 }
 
-void ebb_handle_close_newest(lua_State *L, int n) {
-  ebb_node *node = R.handles.prev;
+void ebb_handle_close_owned(lua_State *L, int owner) {
+  ebb_node *node = R.handles.next;
   int i = 0;
   lua_newtable(L);
-  while (n > 0 && node != &R.handles) {
+  while (node != &R.handles) {
     ebb_handle *h = ebb_container(node, ebb_handle, link);
-    node = node->prev;
-    if (h->lasting) continue;
-    n--;
+    node = node->next; /* closing unlinks h */
+    if (h->lasting || h->owner != owner) continue;
     push_description(L, h);
     lua_rawseti(L, -2, ++i);
     ebb_handle_untrack(h);

@@ -157,6 +157,36 @@ static void set_current_table(lua_State *L, ebb_task *t) {
   sched.current = t;
 }
 
+static int owner_field(lua_State *L, int idx) {
+  int owner;
+  lua_pushliteral(L, "owner");
+  lua_rawget(L, idx < 0 ? idx - 1 : idx);
+  owner = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return owner;
+}
+
+int ebb_current_owner(lua_State *L) {
+  int owner;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
+  lua_rawgeti(L, -1, 1);
+  owner = owner_field(L, lua_istable(L, -1) ? -1 : -2); /* no task: the owner lent */
+  lua_pop(L, 2);
+  return owner;
+}
+
+int ebb_lend_owner(lua_State *L, int owner) {
+  int was;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
+  was = owner_field(L, -1);
+  lua_pushliteral(L, "owner");
+  if (owner) lua_pushinteger(L, owner);
+  else lua_pushnil(L);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  return was;
+}
+
 ebb_task *sched_current_record(lua_State *L) {
   ebb_task *t = sched.current; /* known while C resumed it */
   if (!t) {

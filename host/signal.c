@@ -35,6 +35,7 @@ typedef struct lua_listener {
   ebb_signal *signal;
   int fn_ref;
   int self_ref;
+  int owner; /* of the task that added it: what it makes when the loop fires it is that owner's */
 } lua_listener;
 
 int ebb_signal_aborted(const ebb_signal *s) { return s->aborted; }
@@ -162,13 +163,15 @@ static void lua_listener_release(lua_State *L, lua_listener *ll) {
 static void lua_listener_fire(ebb_listener *l, ebb_signal *s) {
   lua_listener *ll = (lua_listener *)l;
   lua_State *L = listener_L ? listener_L : ebb_main_state();
-  int status;
+  int status, owner = ll->owner, lent = 0; /* ll may be collected once released */
   lua_rawgeti(L, LUA_REGISTRYINDEX, ll->fn_ref);
   ebb_signal_push_reason(L, s);
   lua_listener_release(L, ll);
+  if (owner) lent = ebb_lend_owner(L, owner);
   ebb_no_wait_depth++;
   status = lua_pcall(L, 1, 0, 0);
   ebb_no_wait_depth--;
+  if (owner) ebb_lend_owner(L, lent);
   if (status != 0) {
     ebb_get_private(L, "report_listener_error");
     lua_insert(L, -2);
@@ -204,6 +207,7 @@ static int signal_on_abort(lua_State *L) {
   ll = lua_newuserdata(L, sizeof *ll);
   memset(ll, 0, sizeof *ll);
   ll->signal = s;
+  ll->owner = ebb_current_owner(L);
   lua_pushvalue(L, 2);
   ll->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);

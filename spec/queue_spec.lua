@@ -1,6 +1,6 @@
 -- Specs for ebb.queue, one rule of the API contract ("rules every module follows",
 -- "ebb.queue") at a time. Timed bodies start with clock.auto(): sleeps take no real time
--- (the runner puts the clock back to real after each hook and body).
+-- (the runner puts the clock back to real after each spec).
 package.path = "spec/support/?.lua;" .. package.path
 local queue = require "ebb.queue"
 local task = require "ebb.task"

@@ -1,6 +1,6 @@
 -- Specs for ebb.retry, one rule of the API contract ("rules every module follows",
 -- "ebb.retry") at a time. Every body starts with clock.auto(): sleeps take no real time
--- (the runner puts the clock back to real after each hook and body).
+-- (the runner puts the clock back to real after each spec).
 package.path = "spec/support/?.lua;" .. package.path
 local retry = require "ebb.retry"
 local task = require "ebb.task"

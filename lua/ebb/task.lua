@@ -306,9 +306,12 @@ function host.runner(first)
   end
 end
 
+-- With no task running (an abort listener fired by a timer), the owner
+-- lent to the code that runs (ebb_lend_owner).
 local function owner_now()
   local ct = cur[1]
-  return ct and rawget(ct, "owner")
+  if ct then return rawget(ct, "owner") end
+  return rawget(cur, "owner")
 end
 
 -- A timer task has fewer fields (no function, no arguments, no results):
@@ -342,9 +345,13 @@ function task.spawn(fn, ...)
     end
     t = setmetatable({ false, false, status = "pending", n = 0, join = false, ctx = false, hook = false }, TaskMT)
     t[1], t[2], t.n = fn, (...), n
-    local ct = cur[1]
-    if ct then t.ctx = ct.ctx end
-    local owner = ct and rawget(ct, "owner")
+    local ct, owner = cur[1], nil
+    if ct then
+      t.ctx = ct.ctx
+      owner = rawget(ct, "owner")
+    else
+      owner = rawget(cur, "owner") -- lent, as owner_now says
+    end
     if owner then own(t, owner) end
   else
     t = spawn_many(fn, n, ...)

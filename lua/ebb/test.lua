@@ -1,16 +1,15 @@
 -- ebb test: busted's own runner inside the host. Every spec body (and every
--- hook) runs in a task of its own, with a real-time limit and a leak check.
+-- hook) runs in a task of its own, with a real-time limit; a spec with its
+-- hooks, and a block from its setup to its teardown, is checked for what it left.
 local core = require "ebb.core"
-local errors = require "ebb.errors"
 local clock = require "ebb.clock"
-local task = require "ebb.task"
+local units = require "ebb.test_units"
 
 local M = {}
 
-local HOOKS = {
-  it = true, finally = true, before_each = true, after_each = true,
-  lazy_setup = true, lazy_teardown = true, strict_setup = true, strict_teardown = true,
-}
+-- The bodies that run in a task: a spec's own, and a block's (setup, teardown).
+local SPEC_BODIES = { it = true, finally = true, before_each = true, after_each = true }
+local BLOCK_BODIES = { lazy_setup = true, lazy_teardown = true, strict_setup = true, strict_teardown = true }
 
 -- Options of ours, taken out of the arguments before busted sees them.
 local function take_options(args)
@@ -39,106 +38,85 @@ local function take_options(args)
   return rest, opts
 end
 
--- "Task #3 (running, made by listen at spec/x_spec.lua:5)"
-local function describe_task(t)
-  local where = rawget(t, "made_at")
-  return where and tostring(t):gsub("%)$", ", " .. where .. ")") or tostring(t)
+-- The unit a body belongs to: a block's hooks to their block (lazy_setup runs
+-- inside the first spec that needs it), the others to the running spec.
+local function unit_of(state, busted, descriptor, element)
+  if BLOCK_BODIES[descriptor] then return state.blocks[busted.context.parent(element)] end
+  return state.spec
 end
 
-local function list_of(items, describe)
-  local parts = {}
-  for i = 1, math.min(#items, 5) do parts[i] = describe(items[i]) end
-  if #items > 5 then parts[#parts + 1] = "..." end
-  return table.concat(parts, ", ")
+-- Fails `element` with what its unit left, placed where it was declared.
+local function report_leftovers(busted, state, element, message)
+  state.trace = element.trace
+  busted.safe(element.descriptor, function() error(message, 0) end, element)
 end
 
--- What a spec left: tasks and handles are lists of their descriptions.
-local function describe_leftovers(tasks, timers, handles)
-  local parts = {}
-  if #tasks > 0 then
-    parts[#parts + 1] = ("%d task(s) running: %s (they were cancelled)"):format(#tasks, list_of(tasks, tostring))
+-- A spec's executor runs its before_each hooks, its body and its after_each
+-- hooks as one unit, checked after the last after_each. The end of the test
+-- is published then, so that a spec that left something counts as failed.
+local function as_spec(executor, busted, state, safe_publish)
+  return function(element)
+    local unit = units.open(element)
+    state.spec = unit
+    executor(element)
+    state.spec = nil
+    local left = units.finish(unit)
+    if clock.mode() ~= "real" then clock.real() end -- virtual time lasts from before_each to after_each
+    local ended = unit.test_end
+    if left and not unit.raised then
+      report_leftovers(busted, state, element, left)
+      if ended and ended[5] == "success" then ended[5] = "error" end
+    end
+    if ended then safe_publish(unpack(ended, 1, ended.n)) end
   end
-  if timers > 0 then parts[#parts + 1] = ("%d timer(s) armed"):format(timers) end
-  if #handles > 0 then
-    parts[#parts + 1] = ("%d handle(s) open: %s (they were closed)"):format(#handles, list_of(handles, tostring))
-  end
-  return "the spec left " .. table.concat(parts, "; ")
 end
 
--- Cancels the tasks of `owner` still running and closes the handles opened
--- beyond the first `handles`, so the next spec starts clean; returns their
--- descriptions (taken before the cancellation changes the tasks' status).
-local function clean_up(owner, handles, reason)
-  local left, tasks = task._live(owner), {}
-  for i = 1, #left do tasks[i] = describe_task(left[i]) end
-  for i = 1, #left do left[i]:cancel(reason) end
-  if #left > 0 then task.yield() end -- their cleanup runs before the handles they hold are closed
-  local extra = core.stats().handles - handles
-  return tasks, extra > 0 and core.close_newest_handles(extra) or {}
+-- A block's executor (a file's, a describe's) runs its setup, its children
+-- and its teardown: what the setup starts lives until the teardown.
+local function as_block(executor, busted, state)
+  return function(element)
+    local unit = units.open(element)
+    state.blocks[element] = unit
+    executor(element)
+    state.blocks[element] = nil
+    local left = units.finish(unit)
+    if left and not unit.raised then report_leftovers(busted, state, element, left) end
+  end
 end
 
--- busted places an error where its handler finds it on the stack; the body's
--- stack is gone once its task has ended, so the place is taken in the task.
-local function placing_errors(fn, busted, element, caught)
-  local function place(e)
-    caught.trace = busted.getTrace(element, 3, e)
-    return e
-  end
-  local function raise(ok, ...)
-    if not ok then error((...), 0) end
-    return ...
-  end
-  return function() return raise(xpcall(fn, place)) end
-end
-
--- Runs one body in its own task; raises what it raised, a TimeoutError past
--- the limit, or an error naming what it left behind. Whatever it raises, what
--- it left is cancelled and closed.
-local function run_in_task(fn, opts, state, busted, element)
-  local owner = state.next_owner
-  state.next_owner = owner + 1
-  local stats = core.stats()
-  local timers, handles = stats.timers, stats.handles
-  local caught = {}
-  state.trace = nil
-  local t = task.spawn(placing_errors(fn, busted, element, caught))
-  task._own(t, owner)
-  state.unhandled = {}
-  local ok = task._await_real(t, opts.timeout)
-  if not ok then
-    local e = errors.TimeoutError(("the spec did not finish within %g ms (ebb test --spec-timeout=MS)"):format(opts.timeout))
-    t:cancel(e)
-    clean_up(owner, handles, e)
-    error(e, 0)
-  end
-  -- one more turn: failures of tasks that ended with the body are reported
-  -- at the end of the turn, and they belong to this spec
-  task.yield() -- tasks the body spawned last run in the next turn,
-  task.yield() -- and failures are reported at the end of that one
-  local unhandled = state.unhandled
-  state.unhandled = nil
-  local left, closed = clean_up(owner, handles, errors.AbortError("left behind by a spec"))
-  local extra_timers = core.stats().timers - timers
-  local result = { pcall(task._results, t) }
-  if not result[1] then
-    state.trace = caught.trace
-    error(result[2], 0)
-  end
-  if #unhandled > 0 then error(unhandled[1], 0) end
-  if #left > 0 or extra_timers > 0 or #closed > 0 then
-    error(describe_leftovers(left, extra_timers, closed), 0)
-  end
+local function noting_failure(unit, status, ...)
+  if not status:success() then unit.raised = true end
+  return status, ...
 end
 
 local function install(busted, opts, state)
-  local safe = busted.safe
+  local safe, safe_publish, register = busted.safe, busted.safe_publish, busted.register
   busted.safe = function(descriptor, run, element)
     -- only the bodies themselves: busted also wraps whole executors in safe()
-    if HOOKS[descriptor] and type(run) == "function" and (run == element.run or descriptor == "finally") then
-      local body = run
-      run = function() return run_in_task(body, opts, state, busted, element) end
+    local body = type(run) == "function" and (run == element.run or descriptor == "finally")
+    local unit = body and (SPEC_BODIES[descriptor] or BLOCK_BODIES[descriptor]) and unit_of(state, busted, descriptor, element)
+    if not unit then return safe(descriptor, run, element) end
+    local function in_task() return units.run(unit, run, opts, state, busted, element) end
+    return noting_failure(unit, safe(descriptor, in_task, element))
+  end
+  busted.safe_publish = function(descriptor, channel, element, ...)
+    local spec = state.spec
+    if spec and spec.element == element and channel[1] == "test" and channel[2] == "end" then
+      local n = select("#", ...)
+      spec.test_end = { descriptor, channel, element, n = n + 3, ... }
+      return true
     end
-    return safe(descriptor, run, element)
+    return safe_publish(descriptor, channel, element, ...)
+  end
+  -- hooks a helper adds at the top (a lazy_setup there runs once, never torn down)
+  state.blocks[busted.context.get()] = units.open(busted.context.get())
+  busted.register = function(descriptor, executor, attributes)
+    if type(executor) == "function" and descriptor == "it" then
+      executor = as_spec(executor, busted, state, safe_publish)
+    elseif type(executor) == "function" and (descriptor == "file" or descriptor == "describe") then
+      executor = as_block(executor, busted, state)
+    end
+    return register(descriptor, executor, attributes)
   end
   -- An error raised in ebb's own frames (a bad argument to task.sleep, an
   -- await re-raising) is placed at the spec's frame that called ebb; with no
@@ -163,8 +141,6 @@ local function install(busted, opts, state)
   -- Counted as busted's runner counts them, for the closing summary line.
   local passed, failed = 0, 0
   busted.subscribe({ "test", "end" }, function(_, _, status)
-    -- virtual time lasts from before_each to after_each: reset once the test is over
-    if clock.mode() ~= "real" then clock.real() end
     if status == "success" then passed = passed + 1 end
     return nil, true
   end)
@@ -186,7 +162,7 @@ end
 
 function M.main(...)
   local args, opts = take_options({ ... })
-  local state = { next_owner = 1 }
+  local state = { blocks = {} }
   -- Loaded once for the whole run: busted's insulation keeps what is loaded first.
   for _, name in ipairs({ "ebb", "ebb.task", "ebb.clock", "ebb.abort", "ebb.errors" }) do require(name) end
   local private_unhandled = core.set_unhandled_hook(function(task, e)
