@@ -36,9 +36,13 @@ for name in (os.getenv("FUZZ_ONLY") or ""):gmatch("[^,]+") do
 end
 local own_self_only = os.getenv("FUZZ_OWN_SELF") == "1"
 
-local p = assert(io.popen("mktemp -d /tmp/ebb-fuzz.XXXXXX"))
-values.scratch = p:read("*l")
-p:close()
+-- the scratch directory: FUZZ_SCRATCH (fuzz/run's, removed even after a crash) or a new one
+values.scratch = os.getenv("FUZZ_SCRATCH")
+if not values.scratch then
+  local p = assert(io.popen("mktemp -d /tmp/ebb-fuzz.XXXXXX"))
+  values.scratch = p:read("*l")
+  p:close()
+end
 
 values.root = task.current()
 -- failures of tasks the calls spawned are expected: counted, not reported
@@ -48,7 +52,14 @@ require("ebb.core").set_unhandled_hook(function()
   return true
 end)
 
+-- a few files for the calls that open one
+for _, name in ipairs({ "a", "r", "w", "rb", "none", "pipe" }) do
+  local f = io.open(values.scratch .. "/" .. name, "w")
+  if f then f:write(("some text\n"):rep(100)) f:close() end
+end
+
 local surface = surface_mod.discover()
+values.learn_words(surface)
 local random = math.random
 
 -- A short, printable picture of a value for the log.

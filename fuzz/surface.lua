@@ -5,10 +5,19 @@ local index_methods = require("ebb.repl_complete").index_methods
 
 local M = {}
 
-M.MODULES = {
-  "task", "abort", "clock", "errors", "retry", "semaphore", "queue", "channel", "context",
-  "scope", "gen", "stream", "fs", "net", "process", "iostream",
-}
+-- The host's own parts, not modules a script uses.
+local INTERNAL = { boot = true, test = true, core = true }
+
+-- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.
+function M.modules()
+  local list = {}
+  for name in pairs(package.preload) do
+    local short = name:match("^ebb%.([%w_]+)$")
+    if short and not INTERNAL[short] and not short:match("^repl") then list[#list + 1] = short end
+  end
+  table.sort(list)
+  return list
+end
 
 local surface = { list = {}, by_name = {}, metatables = {}, instances = {}, module_of = {} }
 
@@ -84,7 +93,7 @@ end
 -- Loads every module and walks it.
 function M.discover()
   local seen = {}
-  for _, m in ipairs(M.MODULES) do
+  for _, m in ipairs(M.modules()) do
     walk_table(m, require("ebb." .. m), m, seen)
   end
   local ebb = require "ebb"
@@ -99,6 +108,12 @@ function M.learn(target, v)
   local tv = type(v)
   if tv == "table" or tv == "userdata" then
     walk_metatable(target.name .. "()", v, target.module)
+    -- the handles an object holds (its libuv handle, its file) are reachable too
+    if tv == "table" then
+      for k, x in pairs(v) do
+        if type(x) == "userdata" then walk_metatable(target.name .. "()." .. tostring(k), x, target.module) end
+      end
+    end
   elseif tv == "function" then
     local info = debug.getinfo(v, "S")
     add(target.name .. "→" .. info.short_src .. ":" .. info.linedefined, v, "function", target.module)

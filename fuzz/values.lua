@@ -17,7 +17,24 @@ local WORDS = {
   "", "a", "r", "w", "a+", "rb", "wx", "full", "equal", "none", "decorrelated", "pipe", "inherit",
   "ignore", "SIGTERM", "SIGKILL", "SIGNOPE", "pending", "signal", "timeout", "read", "write",
   "close", "__index", "__gc", "*a", "*l", "utf8", "\0", "a\0b", "%s%d%n", "\255\254",
+  -- fields objects answer to (an __index in C reads self for these)
+  "aborted", "reason", "status", "available", "waiting", "pending", "active", "port", "pid",
+  "closed", "settled", "message", "cause", "traceback", "errors", "code", "path", "stdin",
+  "stdout", "stderr", "capacity", "concurrency", "paused", "disposed", "value",
 }
+
+-- Every name the surface has (method and function names) is a word too.
+function M.learn_words(surface)
+  local seen = {}
+  for _, w in ipairs(WORDS) do seen[w] = true end
+  for _, t in ipairs(surface.list) do
+    local word = t.name:match("[%.:]([%w_]+)$")
+    if word and not seen[word] then
+      seen[word] = true
+      WORDS[#WORDS + 1] = word
+    end
+  end
+end
 
 M.OPTIONS = {
   "signal", "timeout", "priority", "high_water_mark", "recursive", "input", "cwd", "env", "stdio",
@@ -165,6 +182,7 @@ end
 function M.sandbox(target, args, n)
   local name, module = target.name, target.module
   if module == "fs" and target.kind == "function" then
+    if random() < 0.7 then args[1] = random() < 0.7 and WORDS[random(1, 6)] or M.string() end
     for i = 1, n do args[i] = inside(args[i]) end
   elseif module == "net" and target.kind == "function" then
     args[1] = SAFE_HOSTS[random(#SAFE_HOSTS)]
