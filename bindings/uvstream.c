@@ -355,13 +355,21 @@ static int l_shutdown(lua_State *L) {
   return n;
 }
 
-/* close(stream): at once; readers waiting see the end, writers an error. */
-static int l_close(lua_State *L) {
-  uvs *s = uvs_check(L, 1);
-  if (s->closed) return 0;
+/* Closes at once: readers waiting see the end, writers an error, so no wait
+ * stays linked to the stream once its memory goes. */
+static void close_now(uvs *s) {
   uvs_close(s);
   while (hand_to_reader(s, NULL, 0)) {}
   fail_waiters(&s->writers, UV_ECANCELED);
+}
+
+/* close(stream): at once; readers waiting see the end, writers an error. */
+static int l_close(lua_State *L) {
+  box *b = luaL_testudata_compat(L, 1, STREAM_MT);
+  uvs *s;
+  if (b && !b->s) return 0; /* finalized already, so closed */
+  s = uvs_check(L, 1);
+  if (!s->closed) close_now(s);
   return 0;
 }
 
@@ -387,7 +395,9 @@ static int box_gc(lua_State *L) {
   if (!s) return 0;
   b->s = NULL;
   s->box_gone = 1;
-  if (!s->closed) uvs_close(s); /* forgotten: closed without waiting */
+  /* forgotten: closed without waiting. Nobody waits on a stream the
+   * collector frees, but a finalizer called by hand may find waiters. */
+  if (!s->closed) close_now(s);
   maybe_free(s);
   return 0;
 }

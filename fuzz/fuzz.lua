@@ -4,7 +4,8 @@
 --
 --   ebb fuzz/fuzz.lua SEED [CALLS] [LOG] [STATS]
 --
--- The same seed makes the same calls. Every call is written to LOG (unbuffered)
+-- The same seed makes the same calls (while I/O answers in the same order; a
+-- crash may then move a little). Every call is written to LOG (unbuffered)
 -- before it is made, so a crash leaves the last calls there. STATS gets the
 -- figures at the end. To look past known defects or to narrow a crash down:
 -- FUZZ_AVOID=name,name skips targets, FUZZ_ONLY=name,name calls only those (and
@@ -29,6 +30,9 @@ io.stderr:write(("fuzz: seed %d, %d calls\n"):format(seed, max_calls))
 
 local avoid = {}
 for name in (os.getenv("FUZZ_AVOID") or ""):gmatch("[^,]+") do avoid[name] = true end
+-- A wait list's wait_real (internal, reached through a Task's `waiters`) has one
+-- real-time limit for the whole process, which the fuzzer's own bound uses.
+local function avoided(target) return avoid[target.name] or target.name:match(":wait_real$") end
 local only
 for name in (os.getenv("FUZZ_ONLY") or ""):gmatch("[^,]+") do
   only = only or {}
@@ -36,9 +40,13 @@ for name in (os.getenv("FUZZ_ONLY") or ""):gmatch("[^,]+") do
 end
 local own_self_only = os.getenv("FUZZ_OWN_SELF") == "1"
 
-local p = assert(io.popen("mktemp -d /tmp/ebb-fuzz.XXXXXX"))
-values.scratch = p:read("*l")
-p:close()
+-- the scratch directory: FUZZ_SCRATCH (fuzz/run's, removed even after a crash) or a new one
+values.scratch = os.getenv("FUZZ_SCRATCH")
+if not values.scratch then
+  local p = assert(io.popen("mktemp -d /tmp/ebb-fuzz.XXXXXX"))
+  values.scratch = p:read("*l")
+  p:close()
+end
 
 values.root = task.current()
 -- failures of tasks the calls spawned are expected: counted, not reported
@@ -48,7 +56,14 @@ require("ebb.core").set_unhandled_hook(function()
   return true
 end)
 
+-- a few files for the calls that open one
+for _, name in ipairs({ "a", "r", "w", "rb", "none", "pipe" }) do
+  local f = io.open(values.scratch .. "/" .. name, "w")
+  if f then f:write(("some text\n"):rep(100)) f:close() end
+end
+
 local surface = surface_mod.discover()
+values.learn_words(surface)
 local random = math.random
 
 -- A short, printable picture of a value for the log.
@@ -73,10 +88,11 @@ end
 -- self for a method or metamethod: mostly an object of its kind, sometimes anything.
 local function pick_self(target)
   local own = target.mt and surface.instances[target.mt]
-  if own and #own > 0 and (own_self_only or random() < (target.kind == "metamethod" and 0.5 or 0.75)) then
-    return own[random(#own)]
+  local r, i, other = random(), random(1, 2 ^ 30), values.value() -- the same draws every time
+  if own and #own > 0 and (own_self_only or r < (target.kind == "metamethod" and 0.5 or 0.75)) then
+    return own[i % #own + 1]
   end
-  return values.value()
+  return other
 end
 
 local function make_args(target)
@@ -113,43 +129,51 @@ local function call(target, args, n)
 end
 
 -- How a call's task is cancelled: not at all, after some turns, after some
--- (virtual) time, or through a controller whose signal it was given.
-local function disturb(t)
-  local r = random()
-  if r < 0.3 then return end
-  if r < 0.55 then
-    for _ = 1, random(0, 3) do task.yield() end
-  elseif r < 0.8 then
-    task.sleep(random() * 40)
-  else
-    local ctls = values.controllers
-    if #ctls > 0 then ctls[random(#ctls)]:abort(values.value(1)) end
-    return
+-- (virtual) time, or through a controller whose signal it was given. Drawn
+-- before the batch runs, so the draws do not depend on the order tasks run in.
+local function plan_disturbance()
+  local r, turns, ms, i = random(), random(0, 3), random() * 40, random(1, 2 ^ 30)
+  local reason = random() < 0.5 and values.value(1) or nil
+  local ctls = values.controllers
+  if r < 0.3 then return function() end end
+  if r >= 0.8 then
+    local ctl = #ctls > 0 and ctls[i % #ctls + 1]
+    return function() if ctl then ctl:abort(reason) end end
   end
-  t:cancel(random() < 0.5 and values.value(1) or nil)
+  return function(t)
+    if r < 0.55 then
+      for _ = 1, turns do task.yield() end
+    else
+      task.sleep(ms)
+    end
+    t:cancel(reason)
+  end
 end
 
 local stragglers = 0
 
 local function batch()
-  local tasks = {}
-  for i = 1, random(1, 6) do
+  local tasks, plans = {}, {}
+  local size = random(1, 6)
+  for _ = 1, size do
     local target = surface.list[random(#surface.list)]
-    if not avoid[target.name] and (not only or only[target.name] or random() < 0.2) then
+    if not avoided(target) and (not only or only[target.name] or random() < 0.2) then
       local args, n = make_args(target)
       calls = calls + 1
       target.calls = target.calls + 1
       local parts = {}
       for j = 1, n do parts[j] = show(args[j]) end
       log:write(("%d %s(%s)\n"):format(calls, target.name, table.concat(parts, ", ")))
-      tasks[i] = random() < 0.15
-        and task.spawn(task.timeout, random() * 30, call, target, args, n)
+      local timeout = random() < 0.15 and random() * 30
+      tasks[#tasks + 1] = timeout
+        and task.spawn(task.timeout, timeout, call, target, args, n)
         or task.spawn(call, target, args, n)
+      plans[#tasks] = plan_disturbance()
     end
   end
   local disturbers = {}
-  for _, t in pairs(tasks) do disturbers[#disturbers + 1] = task.spawn(disturb, t) end
-  for _, t in pairs(tasks) do
+  for i, t in ipairs(tasks) do disturbers[i] = task.spawn(plans[i], t) end
+  for _, t in ipairs(tasks) do
     if not task._await_real(t, 500) then
       t:cancel()
       if not task._await_real(t, 500) then stragglers = stragglers + 1 end

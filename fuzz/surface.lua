@@ -5,10 +5,19 @@ local index_methods = require("ebb.repl_complete").index_methods
 
 local M = {}
 
-M.MODULES = {
-  "task", "abort", "clock", "errors", "retry", "semaphore", "queue", "channel", "context",
-  "scope", "gen", "stream", "fs", "net", "process", "iostream",
-}
+-- The host's own parts, not modules a script uses.
+local INTERNAL = { boot = true, test = true, core = true }
+
+-- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.
+function M.modules()
+  local list = {}
+  for name in pairs(package.preload) do
+    local short = name:match("^ebb%.([%w_]+)$")
+    if short and not INTERNAL[short] and not short:match("^repl") then list[#list + 1] = short end
+  end
+  table.sort(list)
+  return list
+end
 
 local surface = { list = {}, by_name = {}, metatables = {}, instances = {}, module_of = {} }
 
@@ -29,13 +38,27 @@ local function add(name, fn, kind, module, mt)
   return t
 end
 
+-- pairs in the order of the keys' names: the order of LuaJIT's pairs changes
+-- from run to run, and a seed must make the same calls.
+local function sorted_pairs(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  local i = 0
+  return function()
+    i = i + 1
+    local k = keys[i]
+    if k ~= nil then return k, t[k] end
+  end
+end
+
 local walk_metatable
 
 -- The functions of a table (a module, a class), and the metatables of its fields.
 local function walk_table(prefix, t, module, seen)
   if seen[t] then return end
   seen[t] = true
-  for k, v in pairs(t) do
+  for k, v in sorted_pairs(t) do
     if public(k) then
       if type(v) == "function" then
         add(prefix .. "." .. k, v, "function", module)
@@ -56,12 +79,13 @@ function walk_metatable(label, v, module)
     list = {}
     surface.instances[mt] = list
   end
-  if #list < 8 then list[#list + 1] = v else list[math.random(#list)] = v end
+  list.kept = (list.kept or 0) + 1
+  list[(list.kept - 1) % 8 + 1] = v
   if surface.metatables[mt] then return end
   local name = type(rawget(mt, "__name")) == "string" and rawget(mt, "__name") or label
   surface.metatables[mt] = name
   surface.module_of[mt] = module
-  for k, f in pairs(mt) do
+  for k, f in sorted_pairs(mt) do
     if metamethod(k) and type(f) == "function" then
       add(name .. ":" .. k, f, "metamethod", module, mt)
     elseif public(k) and type(f) == "function" then
@@ -70,11 +94,13 @@ function walk_metatable(label, v, module)
   end
   local idx = rawget(mt, "__index")
   if type(idx) == "table" then
-    for k, f in pairs(idx) do
+    for k, f in sorted_pairs(idx) do
       if public(k) and type(f) == "function" and not metamethod(k) then add(name .. ":" .. k, f, "method", module, mt) end
     end
   else
-    for _, k in ipairs(index_methods(v) or {}) do
+    local names = index_methods(v) or {}
+    table.sort(names)
+    for _, k in ipairs(names) do
       local f = v[k]
       if type(f) == "function" then add(name .. ":" .. k, f, "method", module, mt) end
     end
@@ -84,7 +110,7 @@ end
 -- Loads every module and walks it.
 function M.discover()
   local seen = {}
-  for _, m in ipairs(M.MODULES) do
+  for _, m in ipairs(M.modules()) do
     walk_table(m, require("ebb." .. m), m, seen)
   end
   local ebb = require "ebb"
@@ -99,6 +125,12 @@ function M.learn(target, v)
   local tv = type(v)
   if tv == "table" or tv == "userdata" then
     walk_metatable(target.name .. "()", v, target.module)
+    -- the handles an object holds (its libuv handle, its file) are reachable too
+    if tv == "table" then
+      for k, x in sorted_pairs(v) do
+        if type(x) == "userdata" then walk_metatable(target.name .. "()." .. tostring(k), x, target.module) end
+      end
+    end
   elseif tv == "function" then
     local info = debug.getinfo(v, "S")
     add(target.name .. "→" .. info.short_src .. ":" .. info.linedefined, v, "function", target.module)

@@ -17,7 +17,24 @@ local WORDS = {
   "", "a", "r", "w", "a+", "rb", "wx", "full", "equal", "none", "decorrelated", "pipe", "inherit",
   "ignore", "SIGTERM", "SIGKILL", "SIGNOPE", "pending", "signal", "timeout", "read", "write",
   "close", "__index", "__gc", "*a", "*l", "utf8", "\0", "a\0b", "%s%d%n", "\255\254",
+  -- fields objects answer to (an __index in C reads self for these)
+  "aborted", "reason", "status", "available", "waiting", "pending", "active", "port", "pid",
+  "closed", "settled", "message", "cause", "traceback", "errors", "code", "path", "stdin",
+  "stdout", "stderr", "capacity", "concurrency", "paused", "disposed", "value",
 }
+
+-- Every name the surface has (method and function names) is a word too.
+function M.learn_words(surface)
+  local seen = {}
+  for _, w in ipairs(WORDS) do seen[w] = true end
+  for _, t in ipairs(surface.list) do
+    local word = t.name:match("[%.:]([%w_]+)$")
+    if word and not seen[word] then
+      seen[word] = true
+      WORDS[#WORDS + 1] = word
+    end
+  end
+end
 
 M.OPTIONS = {
   "signal", "timeout", "priority", "high_water_mark", "recursive", "input", "cwd", "env", "stdio",
@@ -46,25 +63,30 @@ function M.string()
 end
 
 -- A function given as an argument: a callback, a step, a body, a predicate.
-local FUNCTIONS = {
-  function() end,
-  function(...) return ... end,
-  function() return M.value(1) end,
-  function() error(M.value(1), 0) end,
-  function() error("fuzz callback failed") end,
-  function() task.sleep(random(0, 50)) return M.value(1) end,
-  function() task.yield() end,
-  function() coroutine.yield() end,
-  function(x) if type(x) == "function" then return x(M.value(1)) end end,
-  function() return "chunk" end,
-  function() local n = 0 return function() n = n + 1 if n < 3 then return "c" .. n end end end,
-  function(yield) if type(yield) == "function" then yield("a") yield("b") end end,
-}
+-- What it returns, raises or sleeps is drawn now: calls run in an order I/O
+-- decides, and drawing then would make a seed's later calls differ.
+function M.func(depth)
+  local r = random(1, 12)
+  local v = depth < 2 and M.value(depth + 1) or nil
+  local ms = random(0, 50)
+  if r == 1 then return function() end end
+  if r == 2 then return function(...) return ... end end
+  if r == 3 then return function() return v end end
+  if r == 4 then return function() error(v, 0) end end
+  if r == 5 then return function() error("fuzz callback failed") end end
+  if r == 6 then return function() task.sleep(ms) return v end end
+  if r == 7 then return function() task.yield() end end
+  if r == 8 then return function() coroutine.yield() end end
+  if r == 9 then return function(x) if type(x) == "function" then return x(v) end end end
+  if r == 10 then return function() return "chunk" end end
+  if r == 11 then return function() local n = 0 return function() n = n + 1 if n < 3 then return "c" .. n end end end end
+  return function(yield) if type(yield) == "function" then yield("a") yield("b") end end
+end
 
 -- A signal that aborts now, soon, or when the batch decides.
 function M.signal()
   local r = random()
-  if r < 0.25 then return abort.aborted(M.value(1)) end
+  if r < 0.25 then return abort.aborted(M.value(2)) end
   if r < 0.6 then return abort.timeout(random(0, 30)) end
   local ctl = abort.controller()
   M.controllers[#M.controllers + 1] = ctl
@@ -81,15 +103,16 @@ function M.options()
     elseif r < 0.5 then
       t[k] = random(0, 100)
     else
-      t[k] = M.value(1)
+      t[k] = M.value(2)
     end
   end
   return t
 end
 
-local function other()
+local function other(depth)
   local r = random(1, 9)
   if r == 1 then return io.stdout end
+  if r == 6 then return setmetatable({}, { __index = M.func(depth) }) end
   if r == 2 then return newproxy(random() < 0.5) end
   if r == 3 then return coroutine.create(function() end) end
   if r == 4 then
@@ -98,7 +121,6 @@ local function other()
     return co
   end
   if r == 5 then return task.spawn(task.sleep, random(0, 20)) end
-  if r == 6 then return setmetatable({}, { __index = function() error("index raised") end }) end
   if r == 7 then return require "ebb" end
   if r == 8 then return M.signal() end
   return require("ebb." .. ({ "task", "abort", "fs", "stream", "errors" })[random(5)])
@@ -117,9 +139,10 @@ function M.value(depth)
     return t
   end
   if r == 12 then return M.options() end
-  if r == 13 then return FUNCTIONS[random(#FUNCTIONS)] end
-  if r == 14 then return other() end
-  if r <= 18 and #M.pool > 0 then return M.pool[random(#M.pool)] end
+  if r == 13 then return M.func(depth) end
+  if r == 14 then return other(depth) end
+  local i = random(1, 2 ^ 30) -- drawn even when the pool is empty: the same draws each run
+  if r <= 18 and #M.pool > 0 then return M.pool[i % #M.pool + 1] end
   return M.signal()
 end
 
@@ -128,7 +151,8 @@ function M.remember(v)
   local tv = type(v)
   if tv ~= "table" and tv ~= "userdata" and tv ~= "function" and tv ~= "thread" then return end
   if v == M.root then return end -- cancelling the fuzzer's own task would end the run
-  if #M.pool < 200 then M.pool[#M.pool + 1] = v else M.pool[random(#M.pool)] = v end
+  M.kept = (M.kept or 0) + 1
+  M.pool[(M.kept - 1) % 200 + 1] = v
 end
 
 -- ---- keeping effects harmless ----
@@ -146,8 +170,8 @@ local function inside(s)
 end
 
 local function safe_port(v)
-  local r = random()
-  if r < 0.4 and #M.ports > 0 then return M.ports[random(#M.ports)] end
+  local r, i = random(), random(1, 2 ^ 30)
+  if r < 0.4 and #M.ports > 0 then return M.ports[i % #M.ports + 1] end
   if r < 0.7 then return 0 end
   if type(v) == "number" and (v ~= v or v < 0 or v > 65535 or v % 1 ~= 0) then return v end
   return ({ "x", -1, 0 / 0, 70000, 1.5, math.huge })[random(6)]
@@ -165,6 +189,7 @@ end
 function M.sandbox(target, args, n)
   local name, module = target.name, target.module
   if module == "fs" and target.kind == "function" then
+    if random() < 0.7 then args[1] = random() < 0.7 and WORDS[random(1, 6)] or M.string() end
     for i = 1, n do args[i] = inside(args[i]) end
   elseif module == "net" and target.kind == "function" then
     args[1] = SAFE_HOSTS[random(#SAFE_HOSTS)]
