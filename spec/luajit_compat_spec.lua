@@ -54,6 +54,12 @@ describe("as under luajit", function()
     assert.equal("[C] " .. F .. "line_hook.lua\ttrue\n", ebb_fixture("line_hook.lua"))
   end)
 
+  it("gives a raising hook the script's line, never one of the host's modules", function()
+    local _, err, status = ebb(quote(F .. "raising_hook.lua"))
+    assert.equal(1, status)
+    assert.matches("^Error: " .. F:gsub("%p", "%%%0") .. "raising_hook.lua:3: hook boom 4\n", err)
+  end)
+
   it("words argument errors of coroutine.resume and wrap as LuaJIT does", function()
     assert.equal(table.concat({
       "false\tbad argument #1 to '?' (function expected, got number)",

@@ -139,10 +139,11 @@ local task_host -- ebb.task's side for the host, set once it is loaded
 
 -- Hooks see the script's code, not the host's Lua that stands where LuaJIT
 -- has C functions (coroutine.resume and wrap, require, the main chunk's driver).
-local host_sources = {
-  [debug.getinfo(1, "S").source] = true,
-  [debug.getinfo(lib_require.require, "S").source] = true,
-}
+-- Every module compiled in is the host's: its chunk name is "@ebb/<file>.lua".
+local host_sources = {}
+for _, name in ipairs(embedded_names()) do
+  host_sources["@" .. (name == "ebb" and "ebb.init" or name):gsub("%.", "/") .. ".lua"] = true
+end
 local sethook, gethook = debug.sethook, debug.gethook
 local script_hooks = setmetatable({}, { __mode = "k" }) -- the hook set -> the script's
 
