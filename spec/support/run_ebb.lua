@@ -35,26 +35,7 @@ end
 -- Every run of the binary is bounded by `timeout`, so a hang fails (status 124)
 -- instead of blocking.
 function M.ebb_cmd(args) return "timeout -k 1 4 " .. M.quote(M.BIN) .. " " .. args end
-function M.ebb(args) -- Starts the binary in the background (its standard input from `feed`, a
--- shell command, when given), waits until the script has written its ready
--- file, sends the signals (kill -INT...) 0.1 s apart, and returns what it
--- printed followed by "status=N".
-function M.with_signals(args, ready, signals, feed)
-  local kills = {}
-  for i, s in ipairs(signals) do
-    kills[i] = (i > 1 and "sleep 0.1; " or "") .. "kill -" .. s .. " $pid"
-  end
-  return M.sh(table.concat({
-    -- not under `timeout`: the signals must reach ebb itself; the scripts' own
-    -- sleeps (3 s) bound the run instead
-    (feed and feed .. " | " or "") .. M.quote(M.BIN) .. " " .. args .. " & pid=$!",
-    "i=0; while [ ! -e " .. M.quote(ready) .. " ] && [ $i -lt 150 ]; do sleep 0.02; i=$((i+1)); done",
-    table.concat(kills, "; "),
-    "wait $pid; echo \"status=$?\"",
-  }, "\n"))
-end
-
-return M.sh(M.ebb_cmd(args)) end
+function M.ebb(args) return M.sh(M.ebb_cmd(args)) end
 
 -- Starts the binary in the background (its standard input from `feed`, a
 -- shell command, when given), waits until the script has written its ready
