@@ -33,6 +33,8 @@ describe("bad input", function()
       { "fs.rename from", function() fs.rename(path .. "\0x", path .. "2") end, NUL },
       { "fs.rename to", function() fs.rename(path, path .. "\0x") end, NUL },
       { "fs.mkdir", function() fs.mkdir(path .. "\0/d") end, NUL },
+      { "fs.rmdir", function() fs.rmdir(path .. "\0/d") end, NUL },
+      { "fs.lstat", function() fs.lstat(path .. "\0") end, NUL },
       { "fs.readdir", function() fs.readdir("/tmp\0/x") end, NUL },
       { "fs.read_file", function() fs.read_file(path .. "\0") end, NUL },
       { "fs.write_file", function() fs.write_file(path .. "\0x", "d") end, NUL },

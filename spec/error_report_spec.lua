@@ -41,6 +41,13 @@ describe("error reports", function()
       assert.equal(1, status)
       assert.matches("Error: outer\ncaused by: [^\n]*__tostring raised: [^\n]*bad cause", err)
     end)
+
+    it("as an error object's message prints the error with what its __tostring raised", function()
+      local _, err, status = ebb_fixture("message_tostring_raises.lua")
+      assert.equal(1, status)
+      assert.matches("^Error: %(table whose __tostring raised: [^\n]*bad message%)\n", err)
+      assert.is_true(traceback_has_line(err, "message_tostring_raises.lua", 2))
+    end)
   end)
 
   it("error() with no value and error(NaN) keep their value through require and await", function()
