@@ -57,6 +57,17 @@ describe("ebb.task", function()
       assert.equal(false, (task.spawn(function() return false end):await()))
       assert.equal(0, count(task.spawn(function() end):await()))
     end)
+
+    it("gives fn no name, as LuaJIT gives a coroutine's body none, not the name of ebb's variable", function()
+      for _, args in ipairs { {}, { {} }, { {}, 2 } } do
+        local e = await_error(task.spawn(string.rep, unpack(args)))
+        assert.matches("bad argument #%d to '%?'", e)
+      end
+      local tb
+      task.spawn(function() tb = debug.traceback() end):await()
+      assert.matches("\tspec/task_spec.lua:%d+: in function <spec/task_spec.lua:%d+>\n", tb)
+      assert.is_nil(tb:find("'fn'", 1, true))
+    end)
   end)
 
   describe("await", function()

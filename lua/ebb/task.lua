@@ -216,6 +216,7 @@ local function fail(t, e, tb)
   local s = rawget(t, "signal")
   local own = s ~= nil and s.aborted and rawequal(s.reason, e)
   t.status = own and "cancelled" or "failed"
+  t[1], t[2] = nil, nil
   rawset(t, "error", e)
   rawset(t, "traceback", tb)
   if not own and not t.join then
@@ -253,17 +254,20 @@ local function enqueue(t)
 end
 host.enqueue = enqueue
 
+-- The function is called as t[1], not through a local: LuaJIT then gives it
+-- no name, as it gives a coroutine's body none, where a local would lend it
+-- its own ('fn') in argument errors and tracebacks. finish or fail clears it.
 local function run_one(t)
   cur[1] = t
   t.status = "running"
-  local fn, n, a = t[1], t.n, t[2]
-  t[1], t[2] = nil, nil
+  local n, a = t.n, t[2]
+  t[2] = nil
   if n == 0 then
-    finish(t, fn())
+    finish(t, t[1]())
   elseif n == 1 then
-    finish(t, fn(a))
+    finish(t, t[1](a))
   else
-    finish(t, fn(unpack(a, 1, n)))
+    finish(t, t[1](unpack(a, 1, n)))
   end
 end
 
