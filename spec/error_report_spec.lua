@@ -50,6 +50,14 @@ describe("error reports", function()
     end)
   end)
 
+  it("an uncaught error() with no value, or true, is printed with its traceback", function()
+    for code, shown in pairs { ["error()"] = "Error: nil", ["error(true)"] = "Error: true" } do
+      local _, err, status = run.ebb("-e " .. run.quote(code))
+      assert.equal(1, status)
+      assert.equal(shown .. "\nstack traceback:\n\t[C]: in function 'error'\n\t(command line):1: in main chunk\n", err)
+    end
+  end)
+
   it("error() with no value and error(NaN) keep their value through require and await", function()
     local out, err, status = ebb_fixture("nil_errors.lua")
     assert.equal("", err)
