@@ -29,16 +29,29 @@ local live = {} -- tasks that belong to a spec (ebb test), while unfinished
 -- the first frame outside ebb's own modules, and the ebb function it called
 -- there (net.listen's accept loop reads "made by listen at spec/x_spec.lua:5").
 local getinfo = debug.getinfo
+
+-- The name an ebb module gives fn, for a function called with no name of its
+-- own (through pcall): "listen" for net.listen.
+local function module_name_of(fn)
+  for name, m in pairs(package.loaded) do
+    if type(name) == "string" and name:sub(1, 4) == "ebb." and type(m) == "table" then
+      for k, v in pairs(m) do
+        if v == fn and type(k) == "string" then return k end
+      end
+    end
+  end
+end
+
 local function made_at()
   local via
   for level = 3, 20 do
-    local info = getinfo(level, "Sln")
+    local info = getinfo(level, "Slnf")
     if not info then return nil end
     if info.what ~= "C" then
       if info.source:sub(1, 5) ~= "@ebb/" then
         return ("made by %s at %s:%d"):format(via or "?", info.short_src, info.currentline)
       end
-      via = info.name or ("function <%s:%d>"):format(info.short_src, info.linedefined)
+      via = info.name or module_name_of(info.func) or ("function <%s:%d>"):format(info.short_src, info.linedefined)
     end
   end
 end
