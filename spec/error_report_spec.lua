@@ -65,6 +65,17 @@ describe("error reports", function()
     assert.equal("require\t2\tnil\nawait nil\tfalse\tnil\nawait nan\tfalse\ttrue\n", out)
   end)
 
+  it("an abort listener's error is reported with the traceback of where it was raised", function()
+    local code = "local c = require('ebb.abort').controller()\n"
+      .. "local function listener() error('in listener') end\n"
+      .. "c.signal:on_abort(listener) c:abort() print('after')"
+    local out, err, status = run.ebb("-e " .. run.quote(code))
+    assert.equal("after\n", out)
+    assert.equal(1, status)
+    assert.matches("^ebb: error in an abort listener:\nError: %(command line%):2: in listener\nstack traceback:\n", err)
+    assert.matches("\t(command line):2: in function <(command line):2>\n", err, 1, true)
+  end)
+
   describe("a plain error re-raised", function()
     it("after pcall and a wait shows where it was raised, not the re-raise", function()
       local _, err, status = ebb_fixture("reraise.lua")
