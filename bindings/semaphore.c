@@ -111,12 +111,15 @@ static int l_try_acquire(lua_State *L) {
   return 1;
 }
 
-/* release(sem, n) */
+/* release(sem, n) -> nothing, or the message of a release beyond the size
+ * (raised by the Lua half, at its caller's line) */
 static int l_release(lua_State *L) {
   semaphore *s = check_semaphore(L, 1);
   double n = check_count(L, 2, "n");
-  if (s->available + n > s->size)
-    return luaL_error(L, "semaphore released more permits than were acquired (%f of %f free)", s->available, s->size);
+  if (s->available + n > s->size) {
+    lua_pushfstring(L, "semaphore released more permits than were acquired (%f of %f free)", s->available, s->size);
+    return 1;
+  }
   s->available += n;
   dispatch(s);
   return 0;

@@ -193,5 +193,12 @@ describe("ebb.semaphore", function()
       { "acquire on a non-semaphore", function() semaphore.new(1).acquire({}) end, "semaphore" },
     }
     require("asserts").each_bad(it, cases)
+
+    it("places a release beyond the size at the caller's line, by release or by with", function()
+      local assert_bad = require("asserts").bad_at("semaphore_spec%.lua")
+      assert_bad(function() sem:release(1) end, "released more permits than were acquired %(2 of 2 free%)")
+      assert_bad(function() sem:with(function() sem:release() end) end, "released more permits")
+      assert.equal(2, sem.available)
+    end)
   end)
 end)

@@ -47,7 +47,8 @@ end
 function Semaphore:release(n)
   if getmetatable(self) ~= SemaphoreMT then check.self(self, SemaphoreMT, "release", "semaphore") end
   if n ~= nil and n ~= 1 then check.whole(n, 1, "release", "n", 1, MAX) end
-  c_release(self, n == nil and 1 or n)
+  local refused = c_release(self, n == nil and 1 or n)
+  if refused then error(refused, 2) end
 end
 
 function Semaphore:close(reason)
@@ -57,8 +58,9 @@ function Semaphore:close(reason)
 end
 
 local function finish(self, ok, ...)
-  c_release(self, 1)
+  local refused = c_release(self, 1) -- fn released more than it took: at with's caller
   if not ok then error((...), 0) end
+  if refused then error(refused, 2) end
   return ...
 end
 
