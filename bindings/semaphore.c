@@ -74,7 +74,8 @@ static int push_closed(lua_State *L, semaphore *s) {
 }
 
 /* acquire(sem, n, signal): true once the permits are the caller's; false,
- * reason when aborted or closed */
+ * reason when aborted or closed; nothing when n is above the size (the Lua
+ * half raises that at its caller's line) */
 static int l_acquire(lua_State *L) {
   semaphore *s = check_semaphore(L, 1);
   double n = check_count(L, 2, "n");
@@ -82,7 +83,7 @@ static int l_acquire(lua_State *L) {
   int r;
   ebb_opt_signal(L, 3);
   if (s->closed) return push_closed(L, s);
-  if (n > s->size) return luaL_argerror(L, 2, "n is more than the semaphore's permits");
+  if (n > s->size) return 0;
   if ((r = ebb_check_abort(L, 3)) != 0) return r;
   if (ebb_list_empty(&s->waiters) && s->available >= n) {
     s->available -= n;

@@ -35,7 +35,10 @@ function Semaphore:acquire(a, b)
   if n ~= 1 then check.whole(n, 1, "acquire", "n", 1, MAX) end
   if signal ~= nil then check.signal(signal, rawequal(a, signal) and 1 or 2, "acquire") end
   local ok, reason = c_acquire(self, n, signal)
-  if not ok then error(reason, 0) end
+  if not ok then
+    if ok == nil then check.badarg(1, "acquire", "n is more than the semaphore's permits") end
+    error(reason, 0)
+  end
 end
 
 function Semaphore:try_acquire(n)
@@ -70,7 +73,10 @@ function Semaphore:with(fn, ...)
   check.self(self, SemaphoreMT, "with", "semaphore")
   check.callable(fn, 1, "with")
   local ok, reason = c_acquire(self, 1, nil)
-  if not ok then error(reason, 0) end
+  if not ok then
+    if ok == nil then error("calling 'with' on bad self (a semaphore of 0 permits has none to hold)", 2) end
+    error(reason, 0)
+  end
   return finish(self, pcall(fn, ...))
 end
 
