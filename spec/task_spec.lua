@@ -250,6 +250,17 @@ describe("ebb.task", function()
   end)
 
   describe("sleep", function()
+    it("where it cannot wait, says so at the line that called it, not inside ebb", function()
+      local said = {}
+      local ctl = abort.controller()
+      ctl.signal:on_abort(function()
+        said[1] = select(2, pcall(task.sleep, 1))
+        said[2] = select(2, pcall(function() require("ebb.channel").new(0):recv() end))
+      end)
+      ctl:abort()
+      for i = 1, 2 do assert.matches("^spec/task_spec.lua:%d+: cannot wait outside a task: abort listeners", said[i]) end
+    end)
+
     it("waits ms of virtual time, fractional ones too", function()
       clock.freeze()
       local t0 = clock.now()
