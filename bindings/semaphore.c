@@ -74,7 +74,8 @@ static int push_closed(lua_State *L, semaphore *s) {
 }
 
 /* acquire(sem, n, signal): true once the permits are the caller's; false,
- * reason when aborted or closed */
+ * reason when aborted or closed; nothing when n is above the size (the Lua
+ * half raises that at its caller's line) */
 static int l_acquire(lua_State *L) {
   semaphore *s = check_semaphore(L, 1);
   double n = check_count(L, 2, "n");
@@ -82,7 +83,7 @@ static int l_acquire(lua_State *L) {
   int r;
   ebb_opt_signal(L, 3);
   if (s->closed) return push_closed(L, s);
-  if (n > s->size) return luaL_argerror(L, 2, "n is more than the semaphore's permits");
+  if (n > s->size) return 0;
   if ((r = ebb_check_abort(L, 3)) != 0) return r;
   if (ebb_list_empty(&s->waiters) && s->available >= n) {
     s->available -= n;
@@ -111,12 +112,15 @@ static int l_try_acquire(lua_State *L) {
   return 1;
 }
 
-/* release(sem, n) */
+/* release(sem, n) -> nothing, or the message of a release beyond the size
+ * (raised by the Lua half, at its caller's line) */
 static int l_release(lua_State *L) {
   semaphore *s = check_semaphore(L, 1);
   double n = check_count(L, 2, "n");
-  if (s->available + n > s->size)
-    return luaL_error(L, "semaphore released more permits than were acquired (%f of %f free)", s->available, s->size);
+  if (s->available + n > s->size) {
+    lua_pushfstring(L, "semaphore released more permits than were acquired (%f of %f free)", s->available, s->size);
+    return 1;
+  }
   s->available += n;
   dispatch(s);
   return 0;

@@ -188,6 +188,9 @@ const char *ebb_opt_cstring(lua_State *L, int idx, const char *what, const char 
 void *ebb_check_udata(lua_State *L, int idx, const char *tname, const char *expected);
 /* Is the key at idx the string `name`, whole (a NUL byte does not end it early)? */
 int ebb_key_is(lua_State *L, int idx, const char *name);
+/* Raises msg placed at the first frame outside ebb's own Lua modules: the
+ * line of the script's that called ebb (luaL_error would name ebb's file). */
+int ebb_error_at_caller(lua_State *L, const char *msg);
 /* luaL_testudata, which Lua 5.1 lacks */
 void *luaL_testudata_compat(lua_State *L, int idx, const char *tname);
 

@@ -163,13 +163,16 @@ static void lua_listener_release(lua_State *L, lua_listener *ll) {
 static void lua_listener_fire(ebb_listener *l, ebb_signal *s) {
   lua_listener *ll = (lua_listener *)l;
   lua_State *L = listener_L ? listener_L : ebb_main_state();
-  int status, owner = ll->owner, lent = 0; /* ll may be collected once released */
+  int status, handler, owner = ll->owner, lent = 0; /* ll may be collected once released */
+  /* the handler notes where a plain error was raised, for its report */
+  ebb_get_private(L, "traced");
+  handler = lua_isfunction(L, -1) ? lua_gettop(L) : 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, ll->fn_ref);
   ebb_signal_push_reason(L, s);
   lua_listener_release(L, ll);
   if (owner) lent = ebb_lend_owner(L, owner);
   ebb_no_wait_depth++;
-  status = lua_pcall(L, 1, 0, 0);
+  status = lua_pcall(L, 1, 0, handler);
   ebb_no_wait_depth--;
   if (owner) ebb_lend_owner(L, lent);
   if (status != 0) {
@@ -177,6 +180,7 @@ static void lua_listener_fire(ebb_listener *l, ebb_signal *s) {
     lua_insert(L, -2);
     if (lua_pcall(L, 1, 0, 0) != 0) lua_pop(L, 1);
   }
+  lua_pop(L, 1); /* the handler */
 }
 
 static int listener_off(lua_State *L) {

@@ -6,6 +6,20 @@
 #include <string.h>
 #include "host.h"
 
+int ebb_error_at_caller(lua_State *L, const char *msg) {
+  lua_Debug ar;
+  int level;
+  for (level = 1; lua_getstack(L, level, &ar); level++) {
+    lua_getinfo(L, "Sl", &ar);
+    if (ar.currentline > 0 && strncmp(ar.source, "@ebb/", 5) != 0) {
+      lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+      return lua_error(L);
+    }
+  }
+  lua_pushstring(L, msg);
+  return lua_error(L);
+}
+
 int ebb_argerror_type(lua_State *L, int idx, const char *expected) {
   const char *msg = lua_pushfstring(L, "%s expected, got %s", expected, luaL_typename(L, idx));
   return luaL_argerror(L, idx, msg);

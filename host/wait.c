@@ -9,9 +9,9 @@ int ebb_no_wait_depth;
 ebb_task *ebb_check_in_task(lua_State *L) {
   ebb_task *t = NULL;
   if (ebb_no_wait_depth > 0)
-    luaL_error(L, "cannot wait outside a task: abort listeners run synchronously inside abort() and must not wait");
+    ebb_error_at_caller(L, "cannot wait outside a task: abort listeners run synchronously inside abort() and must not wait");
   if (sched.running_co && L != sched.L) t = sched_current_record(L);
-  if (!t) luaL_error(L, "cannot wait outside a task (wrap the code in task.spawn, or run it as a script)");
+  if (!t) ebb_error_at_caller(L, "cannot wait outside a task (wrap the code in task.spawn, or run it as a script)");
   return t;
 }
 

@@ -33,6 +33,8 @@ describe("bad input", function()
       { "fs.rename from", function() fs.rename(path .. "\0x", path .. "2") end, NUL },
       { "fs.rename to", function() fs.rename(path, path .. "\0x") end, NUL },
       { "fs.mkdir", function() fs.mkdir(path .. "\0/d") end, NUL },
+      { "fs.rmdir", function() fs.rmdir(path .. "\0/d") end, NUL },
+      { "fs.lstat", function() fs.lstat(path .. "\0") end, NUL },
       { "fs.readdir", function() fs.readdir("/tmp\0/x") end, NUL },
       { "fs.read_file", function() fs.read_file(path .. "\0") end, NUL },
       { "fs.write_file", function() fs.write_file(path .. "\0x", "d") end, NUL },
@@ -110,6 +112,13 @@ describe("bad input", function()
       assert.equal(before, clock.now())
       clock.advance(5)
       assert.equal(before + 5, clock.now())
+    end)
+    it("advances that add up past 2^52 ms are refused, so the clock keeps every millisecond", function()
+      local out, err, status = run.ebb("spec/fixtures/input/clock_limit.lua")
+      assert.equal("", err)
+      assert.equal(0, status)
+      assert.matches("^[^\n]*bad argument #1 to 'advance' %(ms: would take the clock past 2%^52 ms[^\n]*\n"
+        .. "within\ttrue\nafter 4\tfalse\nafter 5\ttrue\n$", out)
     end)
     it("large semaphores count exactly and print in full", function()
       local s = semaphore.new(2 ^ 31)

@@ -41,6 +41,21 @@ describe("error reports", function()
       assert.equal(1, status)
       assert.matches("Error: outer\ncaused by: [^\n]*__tostring raised: [^\n]*bad cause", err)
     end)
+
+    it("as an error object's message prints the error with what its __tostring raised", function()
+      local _, err, status = ebb_fixture("message_tostring_raises.lua")
+      assert.equal(1, status)
+      assert.matches("^Error: %(table whose __tostring raised: [^\n]*bad message%)\n", err)
+      assert.is_true(traceback_has_line(err, "message_tostring_raises.lua", 2))
+    end)
+  end)
+
+  it("an uncaught error() with no value, or true, is printed with its traceback", function()
+    for code, shown in pairs { ["error()"] = "Error: nil", ["error(true)"] = "Error: true" } do
+      local _, err, status = run.ebb("-e " .. run.quote(code))
+      assert.equal(1, status)
+      assert.equal(shown .. "\nstack traceback:\n\t[C]: in function 'error'\n\t(command line):1: in main chunk\n", err)
+    end
   end)
 
   it("error() with no value and error(NaN) keep their value through require and await", function()
@@ -48,6 +63,17 @@ describe("error reports", function()
     assert.equal("", err)
     assert.equal(0, status)
     assert.equal("require\t2\tnil\nawait nil\tfalse\tnil\nawait nan\tfalse\ttrue\n", out)
+  end)
+
+  it("an abort listener's error is reported with the traceback of where it was raised", function()
+    local code = "local c = require('ebb.abort').controller()\n"
+      .. "local function listener() error('in listener') end\n"
+      .. "c.signal:on_abort(listener) c:abort() print('after')"
+    local out, err, status = run.ebb("-e " .. run.quote(code))
+    assert.equal("after\n", out)
+    assert.equal(1, status)
+    assert.matches("^ebb: error in an abort listener:\nError: %(command line%):2: in listener\nstack traceback:\n", err)
+    assert.matches("\t(command line):2: in function <(command line):2>\n", err, 1, true)
   end)
 
   describe("a plain error re-raised", function()

@@ -90,6 +90,22 @@ describe("ebb.fs", function()
     fs.unlink(dir .. "/x")
   end)
 
+  it("fails a closed file's read, write and stat with EBADF naming its path, as Node's do", function()
+    local path = dir .. "/closed"
+    fs.write_file(path, "data")
+    local f = fs.open(path)
+    f:close()
+    for syscall, call in pairs { read = function() f:read(1) end, write = function() f:write("x") end,
+      fstat = function() f:stat() end } do
+      local e = raised(call)
+      assert.is_true(errors.is(e, fs.SystemError))
+      assert.same({ "EBADF", syscall, path }, { e.code, e.syscall, e.path })
+      assert.equal("SystemError: EBADF: file closed, " .. syscall .. " '" .. path .. "'", tostring(e))
+    end
+    f:close() -- a second close does nothing
+    fs.unlink(path)
+  end)
+
   it("raises an aborted signal's reason before it starts anything", function()
     local e = raised(fs.stat, dir, abort.aborted("no"))
     assert.equal("no", e)

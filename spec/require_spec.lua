@@ -1,6 +1,8 @@
 -- require behaves as LuaJIT's (lib_package.c), and a module's top level may wait.
 local task = require "ebb.task"
 local clock = require "ebb.clock"
+package.path = "spec/support/?.lua;" .. package.path
+local run = require "run_ebb"
 
 local FIXTURES = "spec/fixtures/require/"
 
@@ -48,11 +50,21 @@ describe("require", function()
     assert.equal(42, m.answer())
   end)
 
-  it("passes the loader the module name alone", function()
+  it("passes the loader, and a file's chunk, the module name alone", function()
     local got
     preload("one_arg", function(...) got = { n = select("#", ...), ... } end)
     assert.is_true(require "one_arg")
     assert.same({ n = 1, "one_arg" }, got)
+    forget("counts_args")
+    assert.same({ n = 1, "counts_args" }, require "counts_args")
+  end)
+
+  it("lets a luaL_register C module make its own table, which the next module does not see", function()
+    -- in a process of its own: busted has loaded lfs here already
+    local out, err, status = run.ebb(run.quote(FIXTURES .. "c_module.lua"))
+    assert.equal("", err)
+    assert.equal(0, status)
+    assert.equal("table\ttrue\tfunction\nuserdata\n", out)
   end)
 
   it("loads again a module that returned false", function()

@@ -184,7 +184,8 @@ describe("ebb.semaphore", function()
       { "new(-1)", function() semaphore.new(-1) end, "permits" },
       { "new(1.5)", function() semaphore.new(1.5) end, "permits" },
       { "acquire(0)", function() sem:acquire(0) end, "n must be a whole number from 1" },
-      { "acquire(3) on 2 permits", function() sem:acquire(3) end, "more than" },
+      { "acquire(3) on 2 permits", function() sem:acquire(3) end,
+        "bad argument #1 to 'acquire' %(n is more than the semaphore's permits%)" },
       { "acquire(1, 5)", function() sem:acquire(1, 5) end, "signal" },
       { "release(0)", function() sem:release(0) end, "n must be a whole number from 1" },
       { "release beyond size", function() sem:release(1) end, "more permits" },
@@ -193,5 +194,14 @@ describe("ebb.semaphore", function()
       { "acquire on a non-semaphore", function() semaphore.new(1).acquire({}) end, "semaphore" },
     }
     require("asserts").each_bad(it, cases)
+
+    it("places an acquire beyond the size, and a release, at the caller's line", function()
+      local assert_bad = require("asserts").bad_at("semaphore_spec%.lua")
+      assert_bad(function() semaphore.new(0):acquire() end, "bad argument #1 to 'acquire'")
+      assert_bad(function() semaphore.new(0):with(print) end, "calling 'with' on bad self")
+      assert_bad(function() sem:release(1) end, "released more permits than were acquired %(2 of 2 free%)")
+      assert_bad(function() sem:with(function() sem:release() end) end, "released more permits")
+      assert.equal(2, sem.available)
+    end)
   end)
 end)

@@ -57,6 +57,17 @@ describe("ebb.task", function()
       assert.equal(false, (task.spawn(function() return false end):await()))
       assert.equal(0, count(task.spawn(function() end):await()))
     end)
+
+    it("gives fn no name, as LuaJIT gives a coroutine's body none, not the name of ebb's variable", function()
+      for _, args in ipairs { {}, { {} }, { {}, 2 } } do
+        local e = await_error(task.spawn(string.rep, unpack(args)))
+        assert.matches("bad argument #%d to '%?'", e)
+      end
+      local tb
+      task.spawn(function() tb = debug.traceback() end):await()
+      assert.matches("\tspec/task_spec.lua:%d+: in function <spec/task_spec.lua:%d+>\n", tb)
+      assert.is_nil(tb:find("'fn'", 1, true))
+    end)
   end)
 
   describe("await", function()
@@ -239,6 +250,17 @@ describe("ebb.task", function()
   end)
 
   describe("sleep", function()
+    it("where it cannot wait, says so at the line that called it, not inside ebb", function()
+      local said = {}
+      local ctl = abort.controller()
+      ctl.signal:on_abort(function()
+        said[1] = select(2, pcall(task.sleep, 1))
+        said[2] = select(2, pcall(function() require("ebb.channel").new(0):recv() end))
+      end)
+      ctl:abort()
+      for i = 1, 2 do assert.matches("^spec/task_spec.lua:%d+: cannot wait outside a task: abort listeners", said[i]) end
+    end)
+
     it("waits ms of virtual time, fractional ones too", function()
       clock.freeze()
       local t0 = clock.now()

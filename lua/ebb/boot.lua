@@ -44,6 +44,7 @@ local function traced(e)
   return e
 end
 core.traced = traced
+private.traced = traced
 
 -- A coroutine that died of a plain error: where it was raised in it.
 function core.remember_coroutine(co, e)

@@ -13,6 +13,10 @@ function clock.auto() core.set_mode("auto") end
 function clock.real() core.set_mode("real") end
 function clock.mode() return core.mode() end
 
+-- Virtual time goes no further: a deadline (now plus at most 1e12 ms) then
+-- stays below 2^53, where a double still holds every millisecond.
+local LIMIT = 2 ^ 52
+
 -- Runs every ready task, then fires the due timers in deadline order with
 -- ready tasks run after each; time reads each timer's deadline as it fires.
 function clock.advance(ms)
@@ -21,6 +25,9 @@ function clock.advance(ms)
     error("clock.advance needs a virtual clock: call clock.freeze() or clock.auto() first", 2)
   end
   local target = core.now() + ms
+  if target > LIMIT then
+    check.badarg(1, "advance", ("ms: would take the clock past 2^52 ms (now %.17g)"):format(core.now()))
+  end
   local function settle()
     local ok, reason = sched.settle()
     if ok == false then error(reason, 0) end

@@ -113,8 +113,15 @@ local function check_offset(offset, n, fname)
   if offset ~= nil then check.whole(offset, n, fname, "offset", 0, check.MAX_WHOLE, 2) end
 end
 
+-- A closed file's operations fail as Node's do: EBADF, "file closed",
+-- naming the file.
+local function check_open(self, syscall)
+  if self.closed then result(syscall, path_of[self], nil, "EBADF", "file closed") end
+end
+
 function File:read(n, offset, signal)
   check_file(self, "read")
+  check_open(self, "read")
   check_signal(signal, 3, "read")
   if n ~= nil then check.whole(n, 1, "read", "n", 1, 2 ^ 30) end
   check_offset(offset, 2, "read")
@@ -131,6 +138,7 @@ end
 -- write(data [, offset]) -> bytes written.
 function File:write(data, offset, signal)
   check_file(self, "write")
+  check_open(self, "write")
   check_signal(signal, 3, "write")
   if type(data) ~= "string" then check.expected(data, 1, "write", "string") end
   check_offset(offset, 2, "write")
@@ -139,6 +147,7 @@ end
 
 function File:stat(signal)
   check_file(self, "stat")
+  check_open(self, "fstat")
   check_signal(signal, 1, "stat")
   return result("fstat", path_of[self], core.fstat(self, signal))
 end

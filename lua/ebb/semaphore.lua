@@ -35,7 +35,10 @@ function Semaphore:acquire(a, b)
   if n ~= 1 then check.whole(n, 1, "acquire", "n", 1, MAX) end
   if signal ~= nil then check.signal(signal, rawequal(a, signal) and 1 or 2, "acquire") end
   local ok, reason = c_acquire(self, n, signal)
-  if not ok then error(reason, 0) end
+  if not ok then
+    if ok == nil then check.badarg(1, "acquire", "n is more than the semaphore's permits") end
+    error(reason, 0)
+  end
 end
 
 function Semaphore:try_acquire(n)
@@ -47,7 +50,8 @@ end
 function Semaphore:release(n)
   if getmetatable(self) ~= SemaphoreMT then check.self(self, SemaphoreMT, "release", "semaphore") end
   if n ~= nil and n ~= 1 then check.whole(n, 1, "release", "n", 1, MAX) end
-  c_release(self, n == nil and 1 or n)
+  local refused = c_release(self, n == nil and 1 or n)
+  if refused then error(refused, 2) end
 end
 
 function Semaphore:close(reason)
@@ -57,8 +61,9 @@ function Semaphore:close(reason)
 end
 
 local function finish(self, ok, ...)
-  c_release(self, 1)
+  local refused = c_release(self, 1) -- fn released more than it took: at with's caller
   if not ok then error((...), 0) end
+  if refused then error(refused, 2) end
   return ...
 end
 
@@ -68,7 +73,10 @@ function Semaphore:with(fn, ...)
   check.self(self, SemaphoreMT, "with", "semaphore")
   check.callable(fn, 1, "with")
   local ok, reason = c_acquire(self, 1, nil)
-  if not ok then error(reason, 0) end
+  if not ok then
+    if ok == nil then error("calling 'with' on bad self (a semaphore of 0 permits has none to hold)", 2) end
+    error(reason, 0)
+  end
   return finish(self, pcall(fn, ...))
 end
 

@@ -29,16 +29,29 @@ local live = {} -- tasks that belong to a spec (ebb test), while unfinished
 -- the first frame outside ebb's own modules, and the ebb function it called
 -- there (net.listen's accept loop reads "made by listen at spec/x_spec.lua:5").
 local getinfo = debug.getinfo
+
+-- The name an ebb module gives fn, for a function called with no name of its
+-- own (through pcall): "listen" for net.listen.
+local function module_name_of(fn)
+  for name, m in pairs(package.loaded) do
+    if type(name) == "string" and name:sub(1, 4) == "ebb." and type(m) == "table" then
+      for k, v in pairs(m) do
+        if v == fn and type(k) == "string" then return k end
+      end
+    end
+  end
+end
+
 local function made_at()
   local via
   for level = 3, 20 do
-    local info = getinfo(level, "Sln")
+    local info = getinfo(level, "Slnf")
     if not info then return nil end
     if info.what ~= "C" then
       if info.source:sub(1, 5) ~= "@ebb/" then
         return ("made by %s at %s:%d"):format(via or "?", info.short_src, info.currentline)
       end
-      via = info.name or ("function <%s:%d>"):format(info.short_src, info.linedefined)
+      via = info.name or module_name_of(info.func) or ("function <%s:%d>"):format(info.short_src, info.linedefined)
     end
   end
 end
@@ -216,6 +229,7 @@ local function fail(t, e, tb)
   local s = rawget(t, "signal")
   local own = s ~= nil and s.aborted and rawequal(s.reason, e)
   t.status = own and "cancelled" or "failed"
+  t[1], t[2] = nil, nil
   rawset(t, "error", e)
   rawset(t, "traceback", tb)
   if not own and not t.join then
@@ -254,17 +268,20 @@ local function enqueue(t)
 end
 host.enqueue = enqueue
 
+-- The function is called as t[1], not through a local: LuaJIT then gives it
+-- no name, as it gives a coroutine's body none, where a local would lend it
+-- its own ('fn') in argument errors and tracebacks. finish or fail clears it.
 local function run_one(t)
   cur[1] = t
   t.status = "running"
-  local fn, n, a = t[1], t.n, t[2]
-  t[1], t[2] = nil, nil
+  local n, a = t.n, t[2]
+  t[2] = nil
   if n == 0 then
-    finish(t, fn())
+    finish(t, t[1]())
   elseif n == 1 then
-    finish(t, fn(a))
+    finish(t, t[1](a))
   else
-    finish(t, fn(unpack(a, 1, n)))
+    finish(t, t[1](unpack(a, 1, n)))
   end
 end
 

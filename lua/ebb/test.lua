@@ -120,9 +120,12 @@ local function install(busted, opts, state)
   end
   -- An error raised in ebb's own frames (a bad argument to task.sleep, an
   -- await re-raising) is placed at the spec's frame that called ebb; with no
-  -- such frame, where the spec was declared.
+  -- such frame (what a spec left behind), where the spec was declared.
   local get_trace = busted.getTrace
-  local function from_ebb(info) return info and type(info.source) == "string" and info.source:match("^@ebb/") end
+  local function from_ebb(info)
+    local source = info and info.source
+    return type(source) == "string" and (source:match("^@ebb/") or source == "=ebb test")
+  end
   busted.getTrace = function(element, level, msg)
     local placed = state.trace -- where the body raised what is being reported
     if placed then
