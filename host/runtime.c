@@ -186,15 +186,15 @@ void ebb_flush_stdio(void) {
 }
 
 /* At exit, what stdio still holds for stdout is written: a closed pipe ends
- * as SIGPIPE would have (141), any other failure, now or earlier, is
- * reported and fails the run. A status already set is kept. */
+ * as SIGPIPE would have (141), any other failure, now or noted earlier, is
+ * reported and fails the run. A status already set is kept. stdio's error
+ * flag alone is not a failure: a read from stdout sets it too, and a write
+ * that failed while the script ran was returned to the script as an error. */
 int runtime_flush_stdout(int status) {
   if (fflush(stdout) != 0) ebb_note_output_error(errno);
-  else if (ferror(stdout)) ebb_note_output_error(-1); /* stdio failed earlier: why is lost */
   if (!R.output_errno) return status;
   if (R.output_errno == EPIPE) return status ? status : 128 + SIGPIPE;
-  if (R.output_errno > 0) fprintf(stderr, "ebb: error writing to standard output: %s\n", strerror(R.output_errno));
-  else fputs("ebb: error writing to standard output\n", stderr);
+  fprintf(stderr, "ebb: error writing to standard output: %s\n", strerror(R.output_errno));
   return status ? status : 1;
 }
 
