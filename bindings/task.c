@@ -41,6 +41,13 @@ static int l_can_wait(lua_State *L) {
   return 1;
 }
 
+/* check_can_wait(): raises the host's "cannot wait outside a task" at the
+ * script's line unless the caller could wait here */
+static int l_check_can_wait(lua_State *L) {
+  ebb_check_in_task(L);
+  return 0;
+}
+
 /* check_abort([signal]): false, reason when the signal or the running task is aborted */
 static int l_check_abort(lua_State *L) { return ebb_check_abort(L, 1); }
 
@@ -267,7 +274,7 @@ int luaopen_ebb_core(lua_State *L) {
     {"delay_timer", l_delay_timer},     {"note_unhandled", l_note_unhandled},
     {"set_ring", l_set_ring},           {"set_exit_status", l_set_exit_status},
     {"stats", l_stats}, {"close_handles_of", l_close_handles_of},                 {"waitlist", l_waitlist},
-    {"traceback", l_traceback},         {"can_wait", l_can_wait},         {"signal_made", l_signal_made},         {"set_stack_bottoms", l_set_stack_bottoms},
+    {"traceback", l_traceback},         {"can_wait", l_can_wait},         {"check_can_wait", l_check_can_wait},         {"signal_made", l_signal_made},         {"set_stack_bottoms", l_set_stack_bottoms},
     {NULL, NULL}};
   static const luaL_Reg waitlist_methods[] = {
     {"wait", waitlist_wait},         {"wait_real", waitlist_wait_real},

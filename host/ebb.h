@@ -188,6 +188,8 @@ const char *ebb_opt_cstring(lua_State *L, int idx, const char *what, const char 
 void *ebb_check_udata(lua_State *L, int idx, const char *tname, const char *expected);
 /* Is the key at idx the string `name`, whole (a NUL byte does not end it early)? */
 int ebb_key_is(lua_State *L, int idx, const char *name);
+/* Is this chunk name (lua_Debug's source) one of ebb's own Lua modules? */
+int ebb_host_source(const char *source);
 /* Raises msg placed at the first frame outside ebb's own Lua modules: the
  * line of the script's that called ebb (luaL_error would name ebb's file). */
 int ebb_error_at_caller(lua_State *L, const char *msg);

@@ -124,7 +124,7 @@ static int at_script_code(lua_State *L, lua_Debug *ar) {
     ar = &caller;
     if (ar->what[0] == 'C') return 0;
   }
-  return strncmp(ar->source, "@ebb/", 5) != 0;
+  return !ebb_host_source(ar->source);
 }
 
 /* Lua code that runs without returning to the loop: act here, and when the

@@ -322,21 +322,28 @@ static int ring_pending(int end_key) {
  * share of the ring is done; each one that waits keeps its runner. The share
  * is taken in chunks (ebb.task's RING_CHUNK tasks), and between two the
  * batch stops if the loop has waited long enough for its turn: the check
- * costs nothing per task. A runner is told true (a new batch), "more" (the
- * next chunk of it) or false (go on with the chunk). */
+ * costs nothing per task. What a runner is told, and how far the ring then
+ * holds work for it: */
+enum ring_start {
+  GO_ON,      /* false: go on with the chunk (up to stop) */
+  NEW_BATCH,  /* true: the batch's share is what the ring holds now (up to tail) */
+  NEXT_CHUNK, /* "more": the next chunk of the batch's share (up to batch_end) */
+};
+
 static void run_ring(void) {
-  int start = 1;
-  while (ring_pending(start == 1 ? sched.key_tail : start == 2 ? sched.key_batch_end : sched.key_stop) > 0) {
+  enum ring_start start = NEW_BATCH;
+  int end_key[] = {[GO_ON] = sched.key_stop, [NEW_BATCH] = sched.key_tail, [NEXT_CHUNK] = sched.key_batch_end};
+  while (ring_pending(end_key[start]) > 0) {
     int ref;
     lua_State *co = pool_take(sched.L, &ref);
     sched.current = NULL; /* the runner sets cur[1] for each task it starts */
-    if (start == 2) lua_pushliteral(co, "more");
-    else lua_pushboolean(co, start);
+    if (start == NEXT_CHUNK) lua_pushliteral(co, "more");
+    else lua_pushboolean(co, start == NEW_BATCH);
     resume(co, ref, 1);
-    start = 0;
+    start = GO_ON;
     if (ring_pending(sched.key_stop) <= 0) { /* the chunk is done */
       if (sched_turn_over()) break;
-      start = 2;
+      start = NEXT_CHUNK;
     }
   }
 }
@@ -389,9 +396,8 @@ void sched_run(lua_State *L) {
     interrupt_poll();
     if (sched.nready || ring_pending(sched.key_tail) > 0) {
       /* busy: poll for I/O once a turn has passed, not every batch */
-      double now = hr_ms();
-      if (now - sched.polled_at >= TURN_MS) {
-        sched.polled_at = now;
+      if (sched_turn_over()) {
+        sched.polled_at = hr_ms();
         uv_run(loop, UV_RUN_NOWAIT);
       }
       continue;

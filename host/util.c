@@ -6,12 +6,15 @@
 #include <string.h>
 #include "host.h"
 
+/* every module compiled in is named "@ebb/<file>.lua" */
+int ebb_host_source(const char *source) { return strncmp(source, "@ebb/", 5) == 0; }
+
 int ebb_error_at_caller(lua_State *L, const char *msg) {
   lua_Debug ar;
   int level;
   for (level = 1; lua_getstack(L, level, &ar); level++) {
     lua_getinfo(L, "Sl", &ar);
-    if (ar.currentline > 0 && strncmp(ar.source, "@ebb/", 5) != 0) {
+    if (ar.currentline > 0 && !ebb_host_source(ar.source)) {
       lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
       return lua_error(L);
     }

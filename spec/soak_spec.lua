@@ -1,7 +1,8 @@
 -- Soak: many tasks cancelled at random moments (task cancel, their waits' own
 -- signals, timeouts) while they wait on semaphores, queues, channels and streams.
 -- Once everything has settled, every count is back where it was: permits, queue
--- counts, channel buffers, open handles, armed timers, task records.
+-- counts, channel buffers, open handles, armed timers, task records; and a
+-- wait whose signal aborted before its task ran never succeeds.
 -- Seeded (EBB_SOAK_SEED=n to try another run), on virtual time where it can be.
 local core = require "ebb.core"
 local task = require "ebb.task"
@@ -147,7 +148,7 @@ describe("soak: random cancellation", function()
     semaphore_soak(false)
   end))
 
-  it("gives back every semaphore permit when acquires' own signals abort (a waiter whose signal aborts after it was handed permits keeps them)", soak(function()
+  it("gives back every semaphore permit when acquires' own signals abort", soak(function()
     semaphore_soak(true)
   end))
 
@@ -262,6 +263,97 @@ describe("soak: random cancellation", function()
   it("loses no value of a buffered channel", soak(function() channel_soak(4) end))
   it("loses no value of an unbuffered channel",
     soak(function() channel_soak(0) end))
+end)
+
+-- Tasks that abort the parties' current signals (and now and then cancel a
+-- party) at random, yielding in between. They run among the parties, so they
+-- also strike between a party being handed something and its running.
+local function disturb(parties, ctls, steps)
+  local chaos = {}
+  for k = 1, 3 do
+    chaos[k] = task.spawn(function()
+      for _ = 1, steps do
+        local i, what = random(#parties), random(20)
+        if what == 1 then parties[i]:cancel("cancelled")
+        elseif what <= 9 then ctls[i]:abort("aborted")
+        else task.yield() end
+      end
+    end)
+  end
+  task.all(chaos)
+end
+
+-- Party i's signal for its next wait: a fresh one, or none.
+local function next_signal(ctls, i)
+  ctls[i] = abort.controller()
+  return random(2) == 1 and ctls[i].signal or nil
+end
+
+describe("soak: aborts between a hand-off and the waiter's run", function()
+  it("gives every permit of a semaphore back, and no aborted acquire succeeds", soak(function()
+    local late = 0 -- acquires that succeeded though their signal had aborted
+    for _ = 1, 100 do
+      local sem = semaphore.new(3)
+      local parties, ctls = {}, {}
+      for i = 1, 10 do
+        ctls[i] = abort.controller()
+        parties[i] = task.spawn(function()
+          for _ = 1, 30 do
+            local n, signal = random(3), next_signal(ctls, i)
+            if pcall(sem.acquire, sem, n, signal) then
+              if signal and signal.aborted then late = late + 1 end
+              local ok = pcall(task.yield) -- holding them across a wait
+              sem:release(n)
+              if not ok then return end
+            elseif not (signal and signal.aborted) then
+              return -- cancelled
+            end
+          end
+        end)
+      end
+      disturb(parties, ctls, 100)
+      assert.equal(0, settle({ parties }), "tasks stuck, seed " .. SEED)
+      assert.equal(3, sem.available, "seed " .. SEED)
+      assert.equal(0, sem.waiting, "seed " .. SEED)
+    end
+    assert.equal(0, late, "seed " .. SEED)
+  end))
+
+  it("delivers every value sent on a channel exactly once, and no aborted recv gets one", soak(function()
+    local late = 0
+    for _ = 1, 100 do
+      local ch = channel.new(random(3) - 1)
+      local got = {}
+      local parties, ctls = {}, {}
+      for i = 1, 10 do
+        ctls[i] = abort.controller()
+        parties[i] = task.spawn(function()
+          while true do
+            local signal = next_signal(ctls, i)
+            local ok, v = pcall(ch.recv, ch, signal)
+            if ok and v == nil then return end -- closed
+            if ok then
+              if signal and signal.aborted then late = late + 1 end
+              got[#got + 1] = v
+            elseif not (signal and signal.aborted) then
+              return -- cancelled
+            end
+          end
+        end)
+      end
+      local producer = task.spawn(function() for v = 1, 50 do ch:send(v) end end)
+      disturb(parties, ctls, 100)
+      local drainer = task.spawn(function() for v in ch:iter() do got[#got + 1] = v end end)
+      producer:await()
+      ch:close()
+      drainer:await()
+      assert.equal(0, settle({ parties }), "tasks stuck, seed " .. SEED)
+      table.sort(got)
+      assert.equal(50, #got, "seed " .. SEED)
+      for v = 1, 50 do assert.equal(v, got[v], "seed " .. SEED) end
+    end
+    assert.equal(0, late, "seed " .. SEED)
+  end))
 end)
 
 describe("soak: random cancellation of streams", function()

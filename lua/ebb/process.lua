@@ -53,18 +53,16 @@ end
 -- environment list (or nil) and the three modes.
 local function check_args(fname, cmd, args, opts)
   if type(cmd) ~= "string" or cmd == "" then badarg(fname, 1, "command string expected, got " .. type(cmd)) end
-  if has_nul(cmd) then badarg(fname, 1, "command must not contain a NUL byte") end
+  check.cstring(cmd, 1, fname, "command", 2)
   if args ~= nil and type(args) ~= "table" then badarg(fname, 2, "table of arguments expected, got " .. type(args)) end
   local list = {}
   for i, a in ipairs(args or {}) do
     if type(a) ~= "string" and type(a) ~= "number" then
       badarg(fname, 2, ("argument %d must be a string, got %s"):format(i, type(a)))
     end
-    list[i] = tostring(a)
-    if has_nul(list[i]) then badarg(fname, 2, ("argument %d must not contain a NUL byte"):format(i)) end
+    list[i] = check.cstring(tostring(a), 2, fname, "argument " .. i, 2)
   end
-  if opts ~= nil and type(opts) ~= "table" then badarg(fname, 3, "table of options expected, got " .. type(opts)) end
-  opts = opts or {}
+  opts = check.opts(opts, 3, fname, 2)
   if opts.env ~= nil and type(opts.env) ~= "table" then badarg(fname, 3, "option 'env' must be a table") end
   if opts.cwd ~= nil and (type(opts.cwd) ~= "string" or has_nul(opts.cwd)) then
     badarg(fname, 3, "option 'cwd' must be a string without NUL bytes")

@@ -2,7 +2,6 @@
 -- (no coroutine each), in FIFO buckets per priority: O(1) per job.
 local core = require "ebb.core"
 local task = require "ebb.task"
-local abort = require "ebb.abort"
 local errors = require "ebb.errors"
 local checks = require "ebb.check"
 

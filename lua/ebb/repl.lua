@@ -151,6 +151,16 @@ local function show_results(r)
   out(table.concat(parts, multi and "\n" or "\t"))
 end
 
+-- An xpcall handler, and what it noted: where a plain error was raised (no
+-- tostring: a raising __tostring would replace the error).
+local function noting_traceback()
+  local tb
+  return function(e)
+    if type(e) ~= "table" then tb = debug.traceback("", 2) end
+    return e
+  end, function() return tb end
+end
+
 local function run(fn, names)
   local newly = {}
   for _, n in ipairs(names) do
@@ -164,11 +174,7 @@ local function run(fn, names)
   -- code through a hook, which LuaJIT's compiled loops never call
   jit.off(fn, true)
   local done = task.future()
-  local tb
-  local function on_error(e)
-    if type(e) ~= "table" then tb = debug.traceback("", 2) end -- no tostring: a raising __tostring would replace e
-    return e
-  end
+  local on_error, traceback_of = noting_traceback()
   local t = task.spawn(function()
     local r = { n = 0 }
     local function keep(ok, ...)
@@ -194,7 +200,7 @@ local function run(fn, names)
     out("interrupted")
   else
     io.stdout:flush()
-    io.stderr:write(inspect.error(e, tb), "\n")
+    io.stderr:write(inspect.error(e, traceback_of()), "\n")
   end
 end
 
@@ -209,12 +215,9 @@ end
 -- is reported and the REPL still opens), then the prompt until Ctrl-D.
 function M.main(private, chunks, ...)
   for i = 1, #chunks do
-    local tb
-    local ok, e = xpcall(chunks[i], function(e)
-      if type(e) ~= "table" then tb = debug.traceback("", 2) end -- no tostring: a raising __tostring would replace e
-      return e
-    end, ...)
-    if not ok then io.stderr:write(inspect.error(e, tb), "\n") end
+    local on_error, traceback_of = noting_traceback()
+    local ok, e = xpcall(chunks[i], on_error, ...)
+    if not ok then io.stderr:write(inspect.error(e, traceback_of()), "\n") end
   end
   io.stdout:flush()
   local tty = core.start(history_file(), HISTORY_SIZE, completer)

@@ -210,9 +210,8 @@ local function pack(...) return { n = select("#", ...), ... } end
 local function run(fn, o)
   local signal, retries, should_retry, on_retry, custom, budget, max_elapsed =
     o.signal or nil, o.retries, o.should_retry, o.on_retry, o.delay, o.budget, o.max_elapsed
-  if not core.can_wait() then -- before fn runs: retrying needs a task to wait in
-    error("cannot wait outside a task (in an abort listener, or no task at all)", 0)
-  end
+  -- before fn runs: retrying needs a task to wait in (the host's error, at the caller)
+  if not core.can_wait() then core.check_can_wait() end
   local policy = new_backoff(o)
   local start = now()
   local attempt = 0

@@ -25,7 +25,6 @@ end
 
 -- A plain (string) error keeps where it was first raised across our re-raise.
 local traced = core.traced
-local function reraise(e) error(e, 0) end
 
 -- ---- disposal ----
 local NOARG = {} -- a deferred function is called with no argument at all
@@ -135,7 +134,7 @@ local function dispose_stack(self, fname)
   if getmetatable(self) ~= StackMT then badarg(1, fname, "DisposableStack expected, got " .. type(self), 4) end
   if self.disposed then return end
   local failed, err = dispose(take(self))
-  if failed then reraise(err) end
+  if failed then error(err, 0) end
 end
 function Stack:dispose() dispose_stack(self, "dispose") end
 function Stack:close() dispose_stack(self, "close") end -- a stack is a resource too
@@ -159,7 +158,7 @@ local function finish(s, ok, ...)
     local res, n = take(s)
     failed, err = dispose(res, n, failed, err)
   end
-  if failed then reraise(err) end
+  if failed then error(err, 0) end
   return ...
 end
 
