@@ -223,7 +223,7 @@ static int carries_traceback(lua_State *L, int idx) {
 }
 
 /* The running task's record, if it has one (none is made). */
-static ebb_task *current_record_if_any(lua_State *L) {
+ebb_task *sched_current_record_if_any(lua_State *L) {
   ebb_task *t = sched.current;
   if (!t) {
     push_current_table(L);
@@ -233,63 +233,21 @@ static ebb_task *current_record_if_any(lua_State *L) {
   return t;
 }
 
-/* The task hands over to a coroutine of its own (sched_chunk_key, co,
- * args...): co becomes the task's, so its waits yield straight here. */
-static int hand_over(lua_State **co, int *ref, int *nargs) {
-  lua_State *L = sched.L, *from = *co, *child = lua_tothread(from, 2);
-  int n = lua_gettop(from) - 2;
-  ebb_task *t = sched_current_record(L);
-  if (!t || !child || t->parent_co) return 0; /* cannot happen: boot hands over once per chunk */
-  t->co = NULL; /* running: on child from now on */
-  t->co_ref = LUA_NOREF;
-  t->parent_co = from;
-  t->parent_ref = *ref;
-  lua_pushvalue(from, 2);
-  lua_xmove(from, L, 1);
-  *ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lua_xmove(from, child, n);
-  lua_settop(from, 0);
-  *co = child;
-  *nargs = n;
-  return 1;
-}
-
-/* The coroutine handed over to has ended: the task goes on where it handed
- * over, told (true, its first two results) or (false, its error). */
-static void hand_back(ebb_task *t, lua_State **co, int *ref, int *nargs, int status) {
-  lua_State *child = *co, *parent = t->parent_co;
-  luaL_unref(sched.L, LUA_REGISTRYINDEX, *ref);
-  *co = parent;
-  *ref = t->parent_ref;
-  t->parent_co = NULL;
-  t->parent_ref = LUA_NOREF;
-  lua_pushboolean(parent, status == 0);
-  if (status == 0) {
-    lua_settop(child, 2);
-    lua_xmove(child, parent, 2);
-    *nargs = 3;
-  } else {
-    lua_xmove(child, parent, 1);
-    *nargs = 2;
-  }
-  lua_settop(child, 0);
-}
-
 /* After a resume: a runner with nothing left goes back to the pool; a task
  * that waits keeps the coroutine in its record; a task that failed ends.
  * Returns 1 when the task goes on at once on *co (a hand-over, or back). */
 static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) {
   lua_State *L = sched.L, *co = *co_at;
   int ref = *ref_at;
-  ebb_task *t;
   if (status == LUA_YIELD) {
     int n = lua_gettop(co);
     void *key = n >= 1 && lua_islightuserdata(co, 1) ? lua_touserdata(co, 1) : NULL;
+    ebb_task *t;
     if (key == &sched_idle_key) {
       pool_give(co, ref);
       return 0;
     }
-    if (key == &sched_chunk_key && hand_over(co_at, ref_at, nargs)) return 1;
+    if (key == &sched_chunk_key && sched_hand_over(co_at, ref_at, nargs)) return 1;
     lua_settop(co, 0);
     t = sched_current_record(L);
     if (!t) { /* cannot happen: a yield outside any task */
@@ -310,11 +268,7 @@ static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) 
     }
     return 0;
   }
-  t = current_record_if_any(L);
-  if (t && t->parent_co) { /* co was handed over to */
-    hand_back(t, co_at, ref_at, nargs, status);
-    return 1;
-  }
+  if (sched_hand_back(co_at, ref_at, nargs, status)) return 1;
   /* the running task raised: the error ends it, and its coroutine is spent */
   ebb_get_private(L, "task_failed");
   push_current_table(L);

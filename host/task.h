@@ -83,6 +83,12 @@ ebb_timed *timed_of(lua_State *L, int table_idx);
 void timed_free_push(lua_State *L, ebb_timed *d);
 /* The record of the running task, made on first need. */
 ebb_task *sched_current_record(lua_State *L);
+ebb_task *sched_current_record_if_any(lua_State *L);
+
+/* handover.c: after a resume of *co, 1 when the task goes on at once on the
+ * *co, *ref and *nargs they set (handed over to, or handed back from). */
+int sched_hand_over(lua_State **co, int *ref, int *nargs);
+int sched_hand_back(lua_State **co, int *ref, int *nargs, int status);
 
 /* wait.c */
 ebb_task *wait_task(ebb_wait *w);
