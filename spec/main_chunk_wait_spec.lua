@@ -7,11 +7,17 @@ local quote = run.quote
 
 describe("a wait in the main chunk", function()
   it("costs no more CPU than the same wait in a task", function()
-    local out, err, status = run.ebb("spec/fixtures/perf/main_chunk_wait.lua")
-    assert.are.equal(0, status, err)
-    local ratio = tonumber(out:match("^(%S+)\n$"))
-    assert.is_truthy(ratio, out)
-    assert.is_true(ratio < 1.2, "main chunk / task: " .. out)
+    -- a busy machine can slow one side for a while: the best of three runs
+    local ratios = {}
+    for _ = 1, 3 do
+      local out, err, status = run.ebb("spec/fixtures/perf/main_chunk_wait.lua")
+      assert.are.equal(0, status, err)
+      local ratio = tonumber(out:match("^(%S+)\n$"))
+      assert.is_truthy(ratio, out)
+      if ratio < 1.15 then return end
+      ratios[#ratios + 1] = out:sub(1, -2)
+    end
+    error("main chunk / task, CPU per wait: " .. table.concat(ratios, ", "))
   end)
 
   it("resumes the chunk where it waited, each chunk after the one before", function()
