@@ -291,6 +291,8 @@ int luaopen_ebb_core(lua_State *L) {
   lua_setfield(L, -2, "WAIT");
   lua_pushlightuserdata(L, &sched_idle_key);
   lua_setfield(L, -2, "IDLE");
+  lua_pushlightuserdata(L, &sched_chunk_key);
+  lua_setfield(L, -2, "CHUNK");
   /* require's mark for a module being loaded: a light userdata, as LuaJIT's,
    * so luaL_register and module() make the module's table themselves */
   lua_pushlightuserdata(L, &loading_key);

@@ -9,7 +9,7 @@
 #include "task.h"
 
 struct sched sched;
-char sched_wait_key, sched_idle_key;
+char sched_wait_key, sched_idle_key, sched_chunk_key;
 
 static ebb_task *free_records;
 
@@ -68,7 +68,7 @@ ebb_task *record_new(lua_State *L, int table_idx) {
   memset(t, 0, sizeof *t);
   t->sig_unknown = 1;
   ebb_list_push(&sched.records, &t->all_link);
-  t->co_ref = LUA_NOREF;
+  t->co_ref = t->parent_ref = LUA_NOREF;
   ebb_timer_init(&t->wait.timer, timer_fire);
   lua_pushvalue(L, table_idx);
   t->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -222,23 +222,37 @@ static int carries_traceback(lua_State *L, int idx) {
   return yes;
 }
 
+/* The running task's record, if it has one (none is made). */
+ebb_task *sched_current_record_if_any(lua_State *L) {
+  ebb_task *t = sched.current;
+  if (!t) {
+    push_current_table(L);
+    t = lua_istable(L, -1) ? record_of(L, -1) : NULL;
+    lua_pop(L, 1);
+  }
+  return t;
+}
+
 /* After a resume: a runner with nothing left goes back to the pool; a task
- * that waits keeps the coroutine in its record; a task that failed ends. */
-static void after_resume(lua_State *co, int ref, int status) {
-  lua_State *L = sched.L;
+ * that waits keeps the coroutine in its record; a task that failed ends.
+ * Returns 1 when the task goes on at once on *co (a hand-over, or back). */
+static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) {
+  lua_State *L = sched.L, *co = *co_at;
+  int ref = *ref_at;
   if (status == LUA_YIELD) {
     int n = lua_gettop(co);
     void *key = n >= 1 && lua_islightuserdata(co, 1) ? lua_touserdata(co, 1) : NULL;
     ebb_task *t;
     if (key == &sched_idle_key) {
       pool_give(co, ref);
-      return;
+      return 0;
     }
+    if (key == &sched_chunk_key && sched_hand_over(co_at, ref_at, nargs)) return 1;
     lua_settop(co, 0);
     t = sched_current_record(L);
     if (!t) { /* cannot happen: a yield outside any task */
       pool_give(co, ref);
-      return;
+      return 0;
     }
     if (key != &sched_wait_key || t->yielding) { /* task.yield(), or a bare coroutine.yield() */
       t->yielding = 0;
@@ -252,8 +266,9 @@ static void after_resume(lua_State *co, int ref, int status) {
     } else {
       wait_arm(t); /* the wait ebb_wait_on asked for has really yielded */
     }
-    return;
+    return 0;
   }
+  if (sched_hand_back(co_at, ref_at, nargs, status)) return 1;
   /* the running task raised: the error ends it, and its coroutine is spent */
   ebb_get_private(L, "task_failed");
   push_current_table(L);
@@ -263,16 +278,17 @@ static void after_resume(lua_State *co, int ref, int status) {
   else luaL_traceback(L, co, NULL, 0);
   lua_call(L, 3, 0); /* runs protected by the loop's caller: an error here is fatal, not lost */
   luaL_unref(L, LUA_REGISTRYINDEX, ref);
+  return 0;
 }
 
 static void resume(lua_State *co, int ref, int nargs) {
-  int status;
   lua_State *saved = sched.running_co;
   int saved_ref = sched.running_ref;
-  sched.running_co = co;
-  sched.running_ref = ref;
-  status = lua_resume(co, nargs);
-  after_resume(co, ref, status); /* sched.current is still the task that yielded */
+  do {
+    sched.running_co = co;
+    sched.running_ref = ref;
+    /* after_resume: sched.current is still the task that yielded */
+  } while (after_resume(&co, &ref, &nargs, lua_resume(co, nargs)));
   set_current_table(sched.L, NULL);
   sched.running_co = saved;
   sched.running_ref = saved_ref;

@@ -13,6 +13,8 @@ struct ebb_task {
   ebb_node all_link;     /* every live record, freed at exit */
   lua_State *co;         /* the coroutine it runs on, while it waits */
   int co_ref;
+  lua_State *parent_co;  /* the one that handed over to co (sched_chunk_key) */
+  int parent_ref;
   int table_ref;         /* the Lua task, anchored while the record lives */
   int nresume;           /* values on co's stack for the next resume */
   int wait_state;
@@ -62,8 +64,11 @@ struct sched {
   int nrecords;
 };
 extern struct sched sched;
-/* Yielded by a task that waits, and by a runner with nothing left to run. */
-extern char sched_wait_key, sched_idle_key;
+/* Yielded by a task that waits, by a runner with nothing left to run, and
+ * by a task that hands over to a coroutine of its own (key, co, args...):
+ * the scheduler resumes co as the task's, and once it returns, resumes the
+ * task with what coroutine.resume(co, args...) would have returned. */
+extern char sched_wait_key, sched_idle_key, sched_chunk_key;
 
 /* sched.c */
 void ready_push(ebb_task *t);
@@ -78,6 +83,12 @@ ebb_timed *timed_of(lua_State *L, int table_idx);
 void timed_free_push(lua_State *L, ebb_timed *d);
 /* The record of the running task, made on first need. */
 ebb_task *sched_current_record(lua_State *L);
+ebb_task *sched_current_record_if_any(lua_State *L);
+
+/* handover.c: after a resume of *co, 1 when the task goes on at once on the
+ * *co, *ref and *nargs they set (handed over to, or handed back from). */
+int sched_hand_over(lua_State **co, int *ref, int *nargs);
+int sched_hand_back(lua_State **co, int *ref, int *nargs, int status);
 
 /* wait.c */
 ebb_task *wait_task(ebb_wait *w);

@@ -265,24 +265,22 @@ end
 -- Each chunk (LUA_INIT, -l, -e, the script) runs as the standalone lua runs
 -- it: called from C (xpcall, at the bottom of a coroutine of its own), so in
 -- it coroutine.running() is nil, debug.getinfo(2) is a C frame with nothing
--- below, and tracebacks hold the script's frames only. Its scheduler waits
--- and bare yields go up to the root task.
+-- below, and tracebacks hold the script's frames only. The root task hands
+-- over to that coroutine (core.CHUNK): the scheduler resumes it as the task's
+-- own, so its waits cost what they cost in any task, and it comes back here
+-- once the chunk has ended.
 local chunk_cos = setmetatable({}, { __mode = "k" })
+local CHUNK = core.CHUNK
 
-local function chunk_ended(ok, ...)
-  if not ok then root_failed((...)) end
-end
-
-local function drive(co, ok, ...)
-  if co_status(co) == "suspended" then return drive(co, co_resume(co, co_yield(...))) end
-  if not ok then root_failed((...)) end -- on_error itself failed
-  return chunk_ended(...)
+local function chunk_ended(resumed, ok, e)
+  if not resumed then root_failed(ok) end -- on_error itself failed
+  if not ok then root_failed(e) end
 end
 
 local function run_chunk(fn, ...)
   local co = co_create(xpcall)
   chunk_cos[co] = true
-  return drive(co, co_resume(co, fn, on_error, ...))
+  return chunk_ended(co_yield(CHUNK, co, fn, on_error, ...))
 end
 
 function coroutine.running()
