@@ -69,6 +69,26 @@ describe("ebb test", function()
     assert.is_true(elapsed < 1.5, "took " .. elapsed .. " s")
   end)
 
+  it("fails a body that never returns to the loop at --spec-timeout, and goes on", function()
+    local out, err, status, elapsed = ebb_test("--spec-timeout=200", "busy.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("2 passed, 1 failed", last_line(out))
+    local message = reported(out, "busy fixture never waits")
+    assert.is_not_nil(message, out)
+    assert.matches("the spec did not finish within 200 ms", message, 1, true)
+    assert.matches("busy.lua:7", out, 1, true) -- raised in the body's loop
+    assert.is_true(elapsed < 1.5, "took " .. elapsed .. " s")
+  end)
+
+  it("ends the run, naming the spec, when a compiled call-free loop outlives the limit twice", function()
+    local out, err, status, elapsed = ebb_test("--spec-timeout=200", "compiled_loop.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.matches('ebb test: the spec "compiled loop fixture spins with no call" did not finish within 200 ms,'
+      .. " nor 200 ms after its TimeoutError", err, 1, true)
+    assert.matches("the run ends here", err, 1, true)
+    assert.is_true(elapsed >= 0.4 and elapsed < 1.5, "took " .. elapsed .. " s")
+  end)
+
   it("takes `--spec-timeout MS` as two arguments too", function()
     local out, _, status, elapsed = ebb_test("--spec-timeout 200", "timeout.lua")
     assert.is_true(status ~= 0 and status ~= 124)

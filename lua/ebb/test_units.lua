@@ -4,6 +4,7 @@
 -- may live on into the next; what is left when the unit ends is cancelled,
 -- closed and reported.
 local core = require "ebb.core"
+local limit = require "ebb.test.core"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
 
@@ -59,6 +60,29 @@ local function placing_errors(fn, busted, element, caught)
   return function() return raise(xpcall(fn, place)) end
 end
 
+-- The name busted reports a spec or block by: its describes' names and its own.
+local function full_name(busted, element)
+  local names = { element.name or element.descriptor }
+  local parent = busted.context.parent(element)
+  while parent and (parent.name or parent.descriptor) and parent.descriptor ~= "file" do
+    table.insert(names, 1, parent.name or parent.descriptor)
+    parent = busted.context.parent(parent)
+  end
+  return table.concat(names, " ")
+end
+
+-- Waits for the body's task t at most ms of real time, even when it never
+-- returns to the loop: past the limit the host's alarm has t cancelled with
+-- `reason`, raised where the body's own code runs; past it twice (a loop no
+-- hook reaches) the host ends the run naming the unit.
+local function await_body(t, ms, reason, name)
+  limit.arm(ms, name, function() t:cancel(reason) end)
+  local ok, done = pcall(task._await_real, t, ms)
+  limit.disarm()
+  if not ok then error(done, 0) end
+  return done
+end
+
 -- Runs one body of the unit in a task of the unit; raises what it raised, a
 -- TimeoutError past the limit (only the body's own task is cancelled then:
 -- the rest is the unit's, checked at its end), or the failure of a task that
@@ -71,9 +95,8 @@ function units.run(unit, fn, opts, state, busted, element)
   local t = task.spawn(placing_errors(fn, busted, element, caught))
   task._own(t, unit.owner)
   state.unhandled = {}
-  local ok = task._await_real(t, opts.timeout)
-  if not ok then
-    local e = errors.TimeoutError(("the spec did not finish within %g ms (ebb test --spec-timeout=MS)"):format(opts.timeout))
+  local e = errors.TimeoutError(("the spec did not finish within %g ms (ebb test --spec-timeout=MS)"):format(opts.timeout))
+  if not await_body(t, opts.timeout, e, full_name(busted, unit.element)) then
     t:cancel(e)
     task.yield() -- its cleanup runs before the next body
     unit.timers = unit.timers + core.stats().timers - timers
