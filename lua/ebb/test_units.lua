@@ -73,10 +73,15 @@ end
 
 -- Waits for the body's task t at most ms of real time, even when it never
 -- returns to the loop: past the limit the host's alarm has t cancelled with
--- `reason`, raised where the body's own code runs; past it twice (a loop no
--- hook reaches) the host ends the run naming the unit.
-local function await_body(t, ms, reason, name)
-  limit.arm(ms, name, function() t:cancel(reason) end)
+-- `reason`, and the unit's task that runs then (t, or one it spawned), which
+-- raises it where its own code runs; past the limit twice (a loop no hook
+-- reaches) the host ends the run naming the unit.
+local function await_body(unit, t, ms, reason, name)
+  limit.arm(ms, name, function()
+    t:cancel(reason)
+    local running = task.current()
+    if running and rawget(running, "owner") == unit.owner then running:cancel(reason) end
+  end)
   local ok, done = pcall(task._await_real, t, ms)
   limit.disarm()
   if not ok then error(done, 0) end
@@ -96,7 +101,7 @@ function units.run(unit, fn, opts, state, busted, element)
   task._own(t, unit.owner)
   state.unhandled = {}
   local e = errors.TimeoutError(("the spec did not finish within %g ms (ebb test --spec-timeout=MS)"):format(opts.timeout))
-  if not await_body(t, opts.timeout, e, full_name(busted, unit.element)) then
+  if not await_body(unit, t, opts.timeout, e, full_name(busted, unit.element)) then
     t:cancel(e)
     task.yield() -- its cleanup runs before the next body
     unit.timers = unit.timers + core.stats().timers - timers
