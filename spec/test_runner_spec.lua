@@ -91,6 +91,12 @@ describe("ebb test", function()
     assert.is_true(elapsed >= 0.4 and elapsed < 1.5, "took " .. elapsed .. " s")
   end)
 
+  it("counts a spec's limit from when it starts, even after a block blocked the loop", function()
+    local out, err, status = ebb_test("--spec-timeout=1000", "blocked_block.lua")
+    assert.equal(0, status, out .. err)
+    assert.equal("1 passed, 0 failed", last_line(out))
+  end)
+
   it("takes `--spec-timeout MS` as two arguments too", function()
     local out, _, status, elapsed = ebb_test("--spec-timeout 200", "timeout.lua")
     assert.is_true(status ~= 0 and status ~= 124)
