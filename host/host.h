@@ -47,10 +47,11 @@ void interrupt_init(lua_State *L);
 void interrupt_poll(void);
 void interrupt_set_polling(int on);
 /* The hook is armed to reach the script's code, where spec_limit_expired
- * (spec_limit.c) runs, until cleared: async-signal-safe. */
+ * (spec_limit.c) runs and what it leaves on top, when it returns 1, is
+ * raised; until cleared. Async-signal-safe. */
 void interrupt_deadline_passed(void);
 void interrupt_deadline_cleared(void);
-void spec_limit_expired(lua_State *L);
+int spec_limit_expired(lua_State *L);
 int luaopen_ebb_test_core(lua_State *L); /* ebb test's limit on a spec body */
 
 /* alarm.c: the one real-time alarm (SIGALRM), a deadline per slot; fire runs

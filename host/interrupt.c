@@ -118,8 +118,8 @@ static int at_script_code(lua_State *L, lua_Debug *ar) {
 }
 
 /* Lua code that runs without returning to the loop: act here, and when the
- * running task has been cancelled by it (a signal, or the spec limit), raise
- * the reason where it runs. */
+ * running task has been cancelled by it, raise the reason where it runs (or
+ * what ebb test's limit on a body, past, gives). */
 static void on_hook(lua_State *L, lua_Debug *ar) {
   if (!I.pending && !I.deadline) {
     disarm_hook(L);
@@ -134,7 +134,7 @@ static void on_hook(lua_State *L, lua_Debug *ar) {
   act(L);
   if (I.deadline) {
     I.deadline = 0;
-    spec_limit_expired(L);
+    if (spec_limit_expired(L)) lua_error(L);
   }
   if (L != I.L && ebb_check_abort(L, 0)) lua_error(L); /* the reason is on top */
 }

@@ -1,10 +1,10 @@
-/* ebb.test.core: ebb test's real-time limit on a spec body, kept by the
- * process's alarm (alarm.c) rather than the loop, which a body that never
- * waits does not return to. Past the limit, the interrupt hook calls the
- * runner's function where the spec's own code runs (it cancels the body's
- * task, whose TimeoutError is then raised there); past the limit again (a
- * loop LuaJIT compiled with no call in it, which no hook reaches) the run
- * ends with a message naming the spec. */
+/* ebb.test.core: ebb test's real-time limit on a body (a spec's, a hook's, a
+ * block's), kept by the process's alarm (alarm.c) rather than the loop, which
+ * a body that never waits does not return to. Past the limit, the interrupt
+ * hook calls the runner's function where the script's own code runs and
+ * raises what it returns there (the body's TimeoutError); past the limit
+ * again (a loop LuaJIT compiled with no call in it, which no hook reaches)
+ * the run ends with a message naming the spec or block. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
@@ -44,19 +44,20 @@ static void release(lua_State *L) {
   S.on_expiry = LUA_NOREF;
 }
 
-/* arm(ms, name, on_expiry): on_expiry runs once the limit has passed, in the
- * hook, where the spec's own code runs. */
+/* arm(ms, what, on_expiry): on_expiry runs once the limit has passed, in the
+ * hook, where the script's own code runs; what it returns, unless nil, is
+ * raised there. `what` names the body in the message that ends the run. */
 static int l_arm(lua_State *L) {
   double ms = luaL_checknumber(L, 1);
-  const char *name = luaL_checkstring(L, 2);
+  const char *what = luaL_checkstring(L, 2);
   int n;
   luaL_argcheck(L, isfinite(ms) && ms > 0 && ms <= 1e12, 1, "a positive number of milliseconds, at most 1e12");
   luaL_checktype(L, 3, LUA_TFUNCTION);
   release(L);
   n = snprintf(S.message, sizeof S.message,
-               "ebb test: the spec \"%s\" did not finish within %g ms, nor %g ms after its "
-               "TimeoutError (a loop LuaJIT compiled with no call in it, or one that catches the "
-               "error, never ends): the run ends here\n", name, ms, ms);
+               "ebb test: %s did not finish within %g ms, nor %g ms after its TimeoutError (a "
+               "loop LuaJIT compiled with no call in it, or one that catches the error, never "
+               "ends): the run ends here\n", what, ms, ms);
   S.length = n < 0 ? 0 : (size_t)n < sizeof S.message ? (size_t)n : sizeof S.message - 1;
   S.ms = ms;
   lua_pushvalue(L, 3);
@@ -70,10 +71,13 @@ static int l_disarm(lua_State *L) {
   return 0;
 }
 
-void spec_limit_expired(lua_State *L) {
-  if (S.on_expiry == LUA_NOREF) return;
+/* 1 with what to raise on top, else 0. */
+int spec_limit_expired(lua_State *L) {
+  if (S.on_expiry == LUA_NOREF) return 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, S.on_expiry);
-  if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
+  if (lua_pcall(L, 0, 1, 0) == 0 && !lua_isnil(L, -1)) return 1;
+  lua_pop(L, 1);
+  return 0;
 }
 
 int luaopen_ebb_test_core(lua_State *L) {

@@ -71,21 +71,34 @@ local function full_name(busted, element)
   return table.concat(names, " ")
 end
 
--- Waits for the body's task t at most ms of real time, even when it never
--- returns to the loop: past the limit the host's alarm has t cancelled with
--- `reason`, and the unit's task that runs then (t, or one it spawned), which
--- raises it where its own code runs; past the limit twice (a loop no hook
--- reaches) the host ends the run naming the unit.
-local function await_body(unit, t, ms, reason, name)
-  limit.arm(ms, name, function()
-    t:cancel(reason)
-    local running = task.current()
-    if running and rawget(running, "owner") == unit.owner then running:cancel(reason) end
-  end)
-  local ok, done = pcall(task._await_real, t, ms)
-  limit.disarm()
-  if not ok then error(done, 0) end
-  return done
+-- The TimeoutError of a body of `element`'s past the limit.
+local function timeout_error(element, ms)
+  local who = WHO[element.descriptor] or "the block"
+  return errors.TimeoutError(("%s did not finish within %g ms (ebb test --spec-timeout=MS)"):format(who, ms))
+end
+
+-- Arms the host's real-time limit, which needs no loop, around fn: past
+-- ms, raise_in(running task) says what to raise where the script's code
+-- runs then (nil: nothing); past it twice (a loop no hook reaches, or code
+-- that catches the error) the host ends the run naming element.
+local function limited(element, ms, busted, raise_in, fn, ...)
+  local what = ('%s "%s"'):format(WHO[element.descriptor] or "the block", full_name(busted, element))
+  limit.arm(ms, what, function() return raise_in(task.current()) end)
+  local function disarmed(ok, ...)
+    limit.disarm()
+    if not ok then error((...), 0) end
+    return ...
+  end
+  return disarmed(pcall(fn, ...))
+end
+
+-- Runs a block's own body (a describe's, a file's chunk: what registers its
+-- children) where busted runs it, in the runner's task, under the limit.
+function units.run_block_body(element, ms, busted, run)
+  local runner, e = task.current(), timeout_error(element, ms)
+  return limited(element, ms, busted, function(running)
+    if running == runner then return e end
+  end, run)
 end
 
 -- Runs one body of the unit in a task of the unit; raises what it raised, a
@@ -100,8 +113,17 @@ function units.run(unit, fn, opts, state, busted, element)
   local t = task.spawn(placing_errors(fn, busted, element, caught))
   task._own(t, unit.owner)
   state.unhandled = {}
-  local e = errors.TimeoutError(("the spec did not finish within %g ms (ebb test --spec-timeout=MS)"):format(opts.timeout))
-  if not await_body(unit, t, opts.timeout, e, full_name(busted, unit.element)) then
+  local e = timeout_error(unit.element, opts.timeout)
+  -- past the limit t is cancelled, and so is the unit's task that runs then
+  -- (t, or one it spawned), which raises it where its own code runs
+  local ok = limited(unit.element, opts.timeout, busted, function(running)
+    t:cancel(e)
+    if running and rawget(running, "owner") == unit.owner then
+      running:cancel(e)
+      return e
+    end
+  end, task._await_real, t, opts.timeout)
+  if not ok then
     t:cancel(e)
     task.yield() -- its cleanup runs before the next body
     unit.timers = unit.timers + core.stats().timers - timers
