@@ -55,6 +55,7 @@ static void install(void) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_alarm;
   sigfillset(&sa.sa_mask); /* the slots change with every other signal blocked */
+  sa.sa_flags = SA_RESTART;  /* a read in C goes on, as with SIGINT */
   sigaction(SIGALRM, &sa, NULL);
   A.installed = 1;
 }

@@ -28,7 +28,7 @@ static struct {
   volatile sig_atomic_t seen;         /* signals that count towards an exit */
   volatile sig_atomic_t polling;      /* the loop's thread sleeps in uv_run */
   volatile sig_atomic_t hooked;       /* our hook is armed */
-  volatile sig_atomic_t deadline;     /* ebb test's limit on a spec body has passed */
+  volatile sig_atomic_t deadline;     /* ebb test's limit on a body has passed */
   lua_Hook user_hook;                 /* a debug.sethook of the script's, restored */
   int user_mask, user_count;
 } I;

@@ -3,8 +3,8 @@
  * a body that never waits does not return to. Past the limit, the interrupt
  * hook calls the runner's function where the script's own code runs and
  * raises what it returns there (the body's TimeoutError); past the limit
- * again (a loop LuaJIT compiled with no call in it, which no hook reaches)
- * the run ends with a message naming the spec or block. */
+ * again (a C call that blocks, a loop LuaJIT compiled with no call in it:
+ * no hook reaches them) the run ends with a message naming the spec or block. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
@@ -55,9 +55,9 @@ static int l_arm(lua_State *L) {
   luaL_checktype(L, 3, LUA_TFUNCTION);
   release(L);
   n = snprintf(S.message, sizeof S.message,
-               "ebb test: %s did not finish within %g ms, nor %g ms after its TimeoutError (a "
-               "loop LuaJIT compiled with no call in it, or one that catches the error, never "
-               "ends): the run ends here\n", what, ms, ms);
+               "ebb test: %s did not finish within %g ms, nor %g ms after its TimeoutError (a C "
+               "call that blocks, a loop LuaJIT compiled with no call in it, or code that catches "
+               "the error and goes on): the run ends here\n", what, ms, ms);
   S.length = n < 0 ? 0 : (size_t)n < sizeof S.message ? (size_t)n : sizeof S.message - 1;
   S.ms = ms;
   lua_pushvalue(L, 3);

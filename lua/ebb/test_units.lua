@@ -113,10 +113,11 @@ function units.run(unit, fn, opts, state, busted, element)
   local t = task.spawn(placing_errors(fn, busted, element, caught))
   task._own(t, unit.owner)
   state.unhandled = {}
-  local e = timeout_error(unit.element, opts.timeout)
+  local e -- made once the limit has passed
   -- past the limit t is cancelled, and so is the unit's task that runs then
   -- (t, or one it spawned), which raises it where its own code runs
   local ok = limited(unit.element, opts.timeout, busted, function(running)
+    e = e or timeout_error(unit.element, opts.timeout)
     t:cancel(e)
     if running and rawget(running, "owner") == unit.owner then
       running:cancel(e)
@@ -124,6 +125,7 @@ function units.run(unit, fn, opts, state, busted, element)
     end
   end, task._await_real, t, opts.timeout)
   if not ok then
+    e = e or timeout_error(unit.element, opts.timeout)
     t:cancel(e)
     task.yield() -- its cleanup runs before the next body
     unit.timers = unit.timers + core.stats().timers - timers
