@@ -46,5 +46,17 @@ void runtime_set_sigint_hook(int (*hook)(void));
 void interrupt_init(lua_State *L);
 void interrupt_poll(void);
 void interrupt_set_polling(int on);
+/* The hook is armed to reach the script's code, where spec_limit_expired
+ * (spec_limit.c) runs and what it leaves on top, when it returns 1, is
+ * raised; until cleared. Async-signal-safe. */
+void interrupt_deadline_passed(void);
+void interrupt_deadline_cleared(void);
+int spec_limit_expired(lua_State *L);
+int luaopen_ebb_test_core(lua_State *L); /* ebb test's limit on a spec body */
+
+/* alarm.c: the one real-time alarm (SIGALRM), a deadline per slot; fire runs
+ * in the signal handler. */
+enum { ALARM_EXIT_FALLBACK, ALARM_SPEC_LIMIT, ALARM_SLOTS };
+void alarm_set(int slot, double ms, void (*fire)(void));
 
 #endif

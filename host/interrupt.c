@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 #include "host.h"
 #include "runtime.h"
@@ -29,6 +28,7 @@ static struct {
   volatile sig_atomic_t seen;         /* signals that count towards an exit */
   volatile sig_atomic_t polling;      /* the loop's thread sleeps in uv_run */
   volatile sig_atomic_t hooked;       /* our hook is armed */
+  volatile sig_atomic_t deadline;     /* ebb test's limit on a body has passed */
   lua_Hook user_hook;                 /* a debug.sethook of the script's, restored */
   int user_mask, user_count;
 } I;
@@ -52,24 +52,14 @@ static void disarm_hook(lua_State *L) {
   lua_sethook(L, I.user_hook, I.user_mask, I.user_count);
 }
 
-static void on_fallback(int signum) {
-  (void)signum;
-  _exit(128 + I.exit_signal);
-}
+static void on_fallback(void) { _exit(128 + I.exit_signal); }
 
 static void arm_exit_fallback(int signum) {
-  struct sigaction sa;
-  struct itimerval t;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_fallback;
-  sigaction(SIGALRM, &sa, NULL);
-  memset(&t, 0, sizeof t);
-  t.it_value.tv_usec = EXIT_FALLBACK_MS * 1000;
   I.exit_signal = signum;
-  setitimer(ITIMER_REAL, &t, NULL);
+  alarm_set(ALARM_EXIT_FALLBACK, EXIT_FALLBACK_MS, on_fallback);
 }
 
-/* Async-signal-safe: flags, lua_sethook, sigaction, setitimer, uv_async_send. */
+/* Async-signal-safe: flags, lua_sethook, the alarm, uv_async_send. */
 static void on_signal(int signum) {
   int saved_errno = errno;
   int repl = signum == SIGINT && I.repl;
@@ -128,9 +118,10 @@ static int at_script_code(lua_State *L, lua_Debug *ar) {
 }
 
 /* Lua code that runs without returning to the loop: act here, and when the
- * running task has been cancelled by it, raise the reason where it runs. */
+ * running task has been cancelled by it, raise the reason where it runs (or
+ * what ebb test's limit on a body, past, gives). */
 static void on_hook(lua_State *L, lua_Debug *ar) {
-  if (!I.pending) {
+  if (!I.pending && !I.deadline) {
     disarm_hook(L);
     return;
   }
@@ -141,8 +132,19 @@ static void on_hook(lua_State *L, lua_Debug *ar) {
   if (!at_script_code(L, ar)) return;
   disarm_hook(L);
   act(L);
+  if (I.deadline) {
+    I.deadline = 0;
+    if (spec_limit_expired(L)) lua_error(L);
+  }
   if (L != I.L && ebb_check_abort(L, 0)) lua_error(L); /* the reason is on top */
 }
+
+void interrupt_deadline_passed(void) {
+  I.deadline = 1;
+  arm_hook();
+}
+
+void interrupt_deadline_cleared(void) { I.deadline = 0; }
 
 /* The loop's side: called every turn of the scheduler. */
 void interrupt_poll(void) {

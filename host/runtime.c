@@ -274,6 +274,7 @@ lua_State *runtime_open(void) {
   preload(L, "ebb.net.core", luaopen_ebb_net_core);
   preload(L, "ebb.process.core", luaopen_ebb_process_core);
   preload(L, "ebb.repl.core", luaopen_ebb_repl_core);
+  preload(L, "ebb.test.core", luaopen_ebb_test_core);
   catch_sigpipe();
   lua_getglobal(L, "os");
   lua_pushcfunction(L, l_os_exit);

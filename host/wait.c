@@ -246,6 +246,7 @@ int ebb_wait_real(lua_State *L, ebb_waitlist *list, double ms) {
   if (lua_status(L) == LUA_YIELD) {
     watched = self;
     watchdog_on = 1;
+    uv_update_time(ebb_loop()); /* stale after a stretch with no poll: the limit would be short */
     uv_timer_start(&watchdog, on_watchdog, (uint64_t)ms, 0);
   }
   return r;

@@ -69,6 +69,42 @@ describe("ebb test", function()
     assert.is_true(elapsed < 1.5, "took " .. elapsed .. " s")
   end)
 
+  it("fails a body, or a task it spawned, that never returns to the loop at --spec-timeout, and goes on", function()
+    local out, err, status, elapsed = ebb_test("--spec-timeout=200", "busy.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("2 passed, 2 failed", last_line(out))
+    for _, name in ipairs({ "never waits", "spawns a task that never waits" }) do
+      local message = reported(out, "busy fixture " .. name)
+      assert.is_not_nil(message, out)
+      assert.matches("the spec did not finish within 200 ms", message, 1, true)
+    end
+    assert.matches("busy.lua:9: TimeoutError", out, 1, true) -- raised in the body's loop
+    assert.is_true(elapsed < 1.5, "took " .. elapsed .. " s")
+  end)
+
+  it("ends the run, naming the spec, when a compiled call-free loop outlives the limit twice", function()
+    local out, err, status, elapsed = ebb_test("--spec-timeout=200", "compiled_loop.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.matches('ebb test: the spec "compiled loop fixture spins with no call" did not finish within 200 ms,'
+      .. " nor 200 ms after its TimeoutError", err, 1, true)
+    assert.matches("the run ends here", err, 1, true)
+    assert.is_true(elapsed >= 0.4 and elapsed < 1.5, "took " .. elapsed .. " s")
+  end)
+
+  it("fails a describe block whose body never returns at --spec-timeout, and goes on", function()
+    local out, err, status, elapsed = ebb_test("--spec-timeout=200", "busy_describe.lua")
+    assert.is_true(status ~= 0 and status ~= 124, "status " .. tostring(status) .. "\n" .. out .. err)
+    assert.equal("1 passed, 1 failed", last_line(out))
+    assert.matches("the describe block did not finish within 200 ms", reported(out, "a busy block") or out, 1, true)
+    assert.is_true(elapsed < 1.5, "took " .. elapsed .. " s")
+  end)
+
+  it("counts a spec's limit from when it starts, even after a block blocked the loop", function()
+    local out, err, status = ebb_test("--spec-timeout=1000", "blocked_block.lua")
+    assert.equal(0, status, out .. err)
+    assert.equal("1 passed, 0 failed", last_line(out))
+  end)
+
   it("takes `--spec-timeout MS` as two arguments too", function()
     local out, _, status, elapsed = ebb_test("--spec-timeout 200", "timeout.lua")
     assert.is_true(status ~= 0 and status ~= 124)

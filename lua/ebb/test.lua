@@ -94,6 +94,9 @@ local function install(busted, opts, state)
   busted.safe = function(descriptor, run, element)
     -- only the bodies themselves: busted also wraps whole executors in safe()
     local body = type(run) == "function" and (run == element.run or descriptor == "finally")
+    if body and (descriptor == "describe" or descriptor == "file") then
+      return units.run_block_body(element, opts.timeout, busted, function() return safe(descriptor, run, element) end)
+    end
     local unit = body and (SPEC_BODIES[descriptor] or BLOCK_BODIES[descriptor]) and unit_of(state, busted, descriptor, element)
     if not unit then return safe(descriptor, run, element) end
     local function in_task() return units.run(unit, run, opts, state, busted, element) end

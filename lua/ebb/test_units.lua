@@ -4,6 +4,7 @@
 -- may live on into the next; what is left when the unit ends is cancelled,
 -- closed and reported.
 local core = require "ebb.core"
+local limit = require "ebb.test.core"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
 
@@ -59,6 +60,47 @@ local function placing_errors(fn, busted, element, caught)
   return function() return raise(xpcall(fn, place)) end
 end
 
+-- The name busted reports a spec or block by: its describes' names and its own.
+local function full_name(busted, element)
+  local names = { element.name or element.descriptor }
+  local parent = busted.context.parent(element)
+  while parent and (parent.name or parent.descriptor) and parent.descriptor ~= "file" do
+    table.insert(names, 1, parent.name or parent.descriptor)
+    parent = busted.context.parent(parent)
+  end
+  return table.concat(names, " ")
+end
+
+-- The TimeoutError of a body of `element`'s past the limit.
+local function timeout_error(element, ms)
+  local who = WHO[element.descriptor] or "the block"
+  return errors.TimeoutError(("%s did not finish within %g ms (ebb test --spec-timeout=MS)"):format(who, ms))
+end
+
+-- Arms the host's real-time limit, which needs no loop, around fn: past
+-- ms, raise_in(running task) says what to raise where the script's code
+-- runs then (nil: nothing); past it twice (a loop no hook reaches, or code
+-- that catches the error) the host ends the run naming element.
+local function limited(element, ms, busted, raise_in, fn, ...)
+  local what = ('%s "%s"'):format(WHO[element.descriptor] or "the block", full_name(busted, element))
+  limit.arm(ms, what, function() return raise_in(task.current()) end)
+  local function disarmed(ok, ...)
+    limit.disarm()
+    if not ok then error((...), 0) end
+    return ...
+  end
+  return disarmed(pcall(fn, ...))
+end
+
+-- Runs a block's own body (a describe's, a file's chunk: what registers its
+-- children) where busted runs it, in the runner's task, under the limit.
+function units.run_block_body(element, ms, busted, run)
+  local runner, e = task.current(), timeout_error(element, ms)
+  return limited(element, ms, busted, function(running)
+    if running == runner then return e end
+  end, run)
+end
+
 -- Runs one body of the unit in a task of the unit; raises what it raised, a
 -- TimeoutError past the limit (only the body's own task is cancelled then:
 -- the rest is the unit's, checked at its end), or the failure of a task that
@@ -71,9 +113,19 @@ function units.run(unit, fn, opts, state, busted, element)
   local t = task.spawn(placing_errors(fn, busted, element, caught))
   task._own(t, unit.owner)
   state.unhandled = {}
-  local ok = task._await_real(t, opts.timeout)
+  local e -- made once the limit has passed
+  -- past the limit t is cancelled, and so is the unit's task that runs then
+  -- (t, or one it spawned), which raises it where its own code runs
+  local ok = limited(unit.element, opts.timeout, busted, function(running)
+    e = e or timeout_error(unit.element, opts.timeout)
+    t:cancel(e)
+    if running and rawget(running, "owner") == unit.owner then
+      running:cancel(e)
+      return e
+    end
+  end, task._await_real, t, opts.timeout)
   if not ok then
-    local e = errors.TimeoutError(("the spec did not finish within %g ms (ebb test --spec-timeout=MS)"):format(opts.timeout))
+    e = e or timeout_error(unit.element, opts.timeout)
     t:cancel(e)
     task.yield() -- its cleanup runs before the next body
     unit.timers = unit.timers + core.stats().timers - timers
