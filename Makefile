@@ -41,9 +41,11 @@ deps compat-deps:
 $(BUILD)/ebb: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS) -Wl,-E
 
-$(BUILD)/obj/%.o: %.c host/ebb.h host/host.h host/runtime.h host/task.h
+# -MMD -MP: each object's .d file lists the headers it includes, so editing
+# one rebuilds exactly what includes it.
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Ihost -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -MMD -MP -Ihost -c -o $@ $<
 
 # Each Lua module becomes a header of bytecode (with debug info, for tracebacks).
 $(BUILD)/gen/ebb_%.h: lua/ebb/%.lua
@@ -61,7 +63,9 @@ $(BUILD)/gen/embedded_list.c: $(LUA_HDR) Makefile
 
 $(BUILD)/obj/gen/embedded_list.o: $(BUILD)/gen/embedded_list.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEP_CFLAGS) -Ihost -I$(BUILD)/gen -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) -MMD -MP -Ihost -I$(BUILD)/gen -c -o $@ $<
+
+-include $(OBJ:.o=.d)
 
 # The README's first command: set up, build, run a real example.
 example: deps
