@@ -18,7 +18,8 @@ HOST_SRC = $(wildcard host/*.c)
 BINDING_SRC = $(wildcard bindings/*.c)
 LUA_SRC = $(sort $(wildcard lua/ebb/*.lua))
 LUA_HDR = $(patsubst lua/ebb/%.lua,$(BUILD)/gen/ebb_%.h,$(LUA_SRC))
-OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(BUILD)/obj/gen/embedded_list.o
+GEN_OBJ = $(BUILD)/obj/gen/embedded_list.o $(BUILD)/obj/gen/c_modules.o
+OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(GEN_OBJ)
 
 .PHONY: all deps compat-deps test sanitize fuzz bench compat install clean example
 
@@ -61,7 +62,21 @@ $(BUILD)/gen/embedded_list.c: $(LUA_HDR) Makefile
 	    echo "  {\"$$name\", luaJIT_BC_ebb_$$m, luaJIT_BC_ebb_$${m}_SIZE, \"@ebb/$$m.lua\"},"; done; \
 	  echo '  {0, 0, 0, 0}};'; } > $@
 
-$(BUILD)/obj/gen/embedded_list.o: $(BUILD)/gen/embedded_list.c
+# The C modules: every `int luaopen_ebb_<name>_core(lua_State *L)` defined at
+# the start of a line in host/ or bindings/ is opened at start-up as
+# ebb.<name>.core (underscores become dots; luaopen_ebb_core is ebb.core).
+# Rewritten only when the list changes, so editing a source relinks nothing more.
+$(BUILD)/gen/c_modules.c: $(HOST_SRC) $(BINDING_SRC) Makefile
+	@mkdir -p $(dir $@)
+	@opens=$$(sed -n 's/^int \(luaopen_ebb_[a-z0-9_]*core\)(lua_State \*L).*/\1/p' $(sort $(HOST_SRC) $(BINDING_SRC))); \
+	{ echo '#include "runtime.h"'; \
+	  for f in $$opens; do echo "int $$f(lua_State *L);"; done; \
+	  echo 'const c_module c_modules[] = {'; \
+	  for f in $$opens; do echo "  {\"$$(echo $${f#luaopen_} | tr _ .)\", $$f},"; done; \
+	  echo '  {0, 0}};'; } > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -MMD -MP -Ihost -I$(BUILD)/gen -c -o $@ $<
 

@@ -29,16 +29,6 @@ int runtime_exit_status(void);
 void runtime_set_exit_status(int status);
 void runtime_exit(lua_State *L, int status); /* closes everything, then exits */
 
-int luaopen_ebb_core(lua_State *L);
-int luaopen_ebb_abort_core(lua_State *L);
-int luaopen_ebb_clock_core(lua_State *L);
-int luaopen_ebb_semaphore_core(lua_State *L);
-int luaopen_ebb_fs_core(lua_State *L);
-int luaopen_ebb_iostream_core(lua_State *L);
-int luaopen_ebb_net_core(lua_State *L);
-int luaopen_ebb_process_core(lua_State *L);
-int luaopen_ebb_repl_core(lua_State *L);
-
 /* interrupt.c: SIGINT and SIGTERM. The hook is asked first on SIGINT and
  * returns 1 when it has dealt with it (the REPL's prompt); while one is set,
  * SIGINT never ends the process. */
@@ -52,7 +42,6 @@ void interrupt_set_polling(int on);
 void interrupt_deadline_passed(void);
 void interrupt_deadline_cleared(void);
 int spec_limit_expired(lua_State *L);
-int luaopen_ebb_test_core(lua_State *L); /* ebb test's limit on a spec body */
 
 /* alarm.c: the one real-time alarm (SIGALRM), a deadline per slot; fire runs
  * in the signal handler. */

@@ -254,6 +254,7 @@ static int l_embedded_names(lua_State *L) {
 lua_State *runtime_open(void) {
   lua_State *L = luaL_newstate();
   const embedded_module *boot;
+  const c_module *m;
   if (!L) return NULL;
   R.L = L;
   lua_atpanic(L, on_panic);
@@ -265,16 +266,7 @@ lua_State *runtime_open(void) {
   R.private_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   sched_init(L);
   signal_init(L);
-  preload(L, "ebb.core", luaopen_ebb_core);
-  preload(L, "ebb.abort.core", luaopen_ebb_abort_core);
-  preload(L, "ebb.clock.core", luaopen_ebb_clock_core);
-  preload(L, "ebb.semaphore.core", luaopen_ebb_semaphore_core);
-  preload(L, "ebb.fs.core", luaopen_ebb_fs_core);
-  preload(L, "ebb.iostream.core", luaopen_ebb_iostream_core);
-  preload(L, "ebb.net.core", luaopen_ebb_net_core);
-  preload(L, "ebb.process.core", luaopen_ebb_process_core);
-  preload(L, "ebb.repl.core", luaopen_ebb_repl_core);
-  preload(L, "ebb.test.core", luaopen_ebb_test_core);
+  for (m = c_modules; m->name; m++) preload(L, m->name, m->open);
   catch_sigpipe();
   lua_getglobal(L, "os");
   lua_pushcfunction(L, l_os_exit);

@@ -15,6 +15,14 @@ typedef struct embedded_module {
 extern const embedded_module embedded_modules[]; /* generated at build time */
 const embedded_module *embedded_find(const char *name);
 
+/* The C modules (ebb.core, ebb.fs.core...), opened at start-up: the list is
+ * generated at build time from the luaopen_ebb_*_core functions defined. */
+typedef struct c_module {
+  const char *name;
+  lua_CFunction open;
+} c_module;
+extern const c_module c_modules[];
+
 lua_State *runtime_open(void);
 int runtime_run_root(lua_State *L, int nargs);
 int runtime_close(lua_State *L, int status);
