@@ -101,7 +101,7 @@ static int l_release(lua_State *L) {
 static void timed_fire(ebb_timer *tm) {
   ebb_timed *d = ebb_container(tm, ebb_timed, timer);
   lua_State *L = sched.L;
-  ebb_get_private(L, d->delayed ? "enqueue" : "timer_done");
+  ebb_push_hook(L, d->delayed ? EBB_HOOK_ENQUEUE : EBB_HOOK_TIMER_DONE);
   timed_free_push(L, d);
   lua_call(L, 1, 0); /* the loop runs protected: an error here is fatal, not lost */
 }

@@ -8,6 +8,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <uv.h>
+#include "hooks.h"
 
 #define EBB_VERSION "0.1.0"
 
@@ -46,9 +47,6 @@ uv_loop_t *ebb_loop(void);
 void ebb_flush_stdio(void);
 /* a write to a standard stream failed (errno value): the exit status says so */
 void ebb_note_output_error(int err);
-/* Pushes the value a module keeps under `name` in the host's private table. */
-void ebb_get_private(lua_State *L, const char *name);
-void ebb_set_private(lua_State *L, const char *name); /* pops the value */
 
 /* ---- the clock (host/clock.c): every timer of the host ---- */
 typedef struct ebb_timer {

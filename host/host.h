@@ -25,6 +25,11 @@ void sched_run(lua_State *L);
 void signal_init(lua_State *L);
 void handles_close_all(void);
 
+/* hooks.c: the private table ebb.boot fills (pushed), and what is missing
+ * from it once boot has run (NULL: nothing). */
+void hooks_push_private(lua_State *L);
+const char *hooks_missing(lua_State *L);
+
 int runtime_exit_status(void);
 void runtime_set_exit_status(int status);
 void runtime_exit(lua_State *L, int status); /* closes everything, then exits */

@@ -84,7 +84,7 @@ static void act(lua_State *L) {
   I.pending = 0;
   if (signum == SIGINT && I.repl) {
     if (I.sigint_hook && I.sigint_hook()) return;
-    ebb_get_private(L, "on_interrupt");
+    ebb_push_hook(L, EBB_HOOK_ON_INTERRUPT);
     if (lua_isfunction(L, -1)) {
       if (lua_pcall(L, 0, 1, 0) == 0 && lua_toboolean(L, -1)) {
         lua_pop(L, 1);
@@ -93,7 +93,7 @@ static void act(lua_State *L) {
     }
     lua_pop(L, 1);
   }
-  ebb_get_private(L, "on_shutdown");
+  ebb_push_hook(L, EBB_HOOK_ON_SHUTDOWN);
   lua_pushstring(L, signum == SIGINT ? "SIGINT" : "SIGTERM");
   if (lua_pcall(L, 1, 1, 0) != 0 || !lua_toboolean(L, -1)) {
     lua_pop(L, 1);
@@ -166,7 +166,7 @@ void interrupt_init(lua_State *L) {
   struct sigaction sa;
   I.L = L;
   I.main_thread = pthread_self();
-  ebb_get_private(L, "shutdown");
+  ebb_push_hook(L, EBB_HOOK_SHUTDOWN);
   I.shutdown = ebb_check_signal(L, -1); /* held by the private table for good */
   lua_pop(L, 1);
   uv_async_init(ebb_loop(), &I.wake, on_wake);

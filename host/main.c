@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
 
   if (argc > 1 && !strcmp(argv[1], "test")) {
     push_arg_table(L, argc, argv, 1);
-    ebb_get_private(L, "test_main");
+    ebb_push_hook(L, EBB_HOOK_TEST_MAIN);
     for (i = 2; i < argc; i++) lua_pushstring(L, argv[i]);
     status = runtime_run_root(L, argc - 2);
     return runtime_close(L, status);
@@ -119,7 +119,7 @@ int main(int argc, char **argv) {
   }
   push_arg_table(L, argc, argv, script);
 
-  ebb_get_private(L, interactive ? "repl_main" : "main");
+  ebb_push_hook(L, interactive ? EBB_HOOK_REPL_MAIN : EBB_HOOK_MAIN);
   lua_insert(L, -3); /* main, chunks, script */
   nargs = 2;
   for (i = script + 1; i < argc; i++, nargs++) lua_pushstring(L, argv[i]);

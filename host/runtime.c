@@ -14,7 +14,6 @@
 static struct {
   lua_State *L;
   uv_loop_t loop;
-  int private_ref;
   int exit_status;
   ebb_node handles;
   int nhandles;
@@ -26,19 +25,6 @@ uv_loop_t *ebb_loop(void) { return &R.loop; }
 int runtime_exit_status(void) { return R.exit_status; }
 void runtime_set_exit_status(int status) {
   if (!R.exit_status) R.exit_status = status;
-}
-
-void ebb_get_private(lua_State *L, const char *name) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, R.private_ref);
-  lua_getfield(L, -1, name);
-  lua_remove(L, -2);
-}
-
-void ebb_set_private(lua_State *L, const char *name) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, R.private_ref);
-  lua_insert(L, -2);
-  lua_setfield(L, -2, name);
-  lua_pop(L, 1);
 }
 
 /* ---- handles the host owns ---- */
@@ -213,6 +199,13 @@ static int on_panic(lua_State *L) {
 
 /* ---- start-up ---- */
 
+/* The host itself is broken (its Lua half and its C half disagree): said
+ * before any script runs, with sysexits.h's EX_SOFTWARE. */
+static void startup_failed(const char *what, const char *why) {
+  fprintf(stderr, "ebb: start-up failed: %s: %s\n", what, why ? why : "(no message)");
+  exit(70);
+}
+
 static int l_preload_embedded(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   const embedded_module *m = embedded_find(name);
@@ -255,6 +248,7 @@ lua_State *runtime_open(void) {
   lua_State *L = luaL_newstate();
   const embedded_module *boot;
   const c_module *m;
+  const char *missing;
   if (!L) return NULL;
   R.L = L;
   lua_atpanic(L, on_panic);
@@ -262,8 +256,6 @@ lua_State *runtime_open(void) {
   uv_loop_init(&R.loop);
   clock_init(&R.loop);
   luaL_openlibs(L);
-  lua_newtable(L);
-  R.private_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   sched_init(L);
   signal_init(L);
   for (m = c_modules; m->name; m++) preload(L, m->name, m->open);
@@ -273,19 +265,16 @@ lua_State *runtime_open(void) {
   lua_setfield(L, -2, "exit");
   lua_pop(L, 1);
 
-  /* ebb.boot wires the trampoline, coroutine wrappers and require */
+  /* ebb.boot wires the trampoline, coroutine wrappers and require, and
+   * leaves the hooks C calls (hooks.h) in the private table */
   boot = embedded_find("ebb.boot");
-  if (!boot || luaL_loadbuffer(L, (const char *)boot->data, boot->size, boot->chunkname) != 0) {
-    fprintf(stderr, "ebb: cannot load ebb.boot: %s\n", boot ? lua_tostring(L, -1) : "not embedded");
-    exit(1);
-  }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, R.private_ref);
+  if (!boot || luaL_loadbuffer(L, (const char *)boot->data, boot->size, boot->chunkname) != 0)
+    startup_failed("cannot load ebb.boot", boot ? lua_tostring(L, -1) : "not embedded");
+  hooks_push_private(L);
   lua_pushcfunction(L, l_preload_embedded);
   lua_pushcfunction(L, l_embedded_names);
-  if (lua_pcall(L, 3, 1, 0) != 0) {
-    fprintf(stderr, "ebb: boot failed: %s\n", lua_tostring(L, -1));
-    exit(1);
-  }
+  if (lua_pcall(L, 3, 1, 0) != 0) startup_failed("boot failed", lua_tostring(L, -1));
+  if ((missing = hooks_missing(L)) != NULL) startup_failed("a hook is missing", missing);
   sched_set_runner(L); /* boot returns the function pooled coroutines run */
   interrupt_init(L);
   return L;
@@ -295,10 +284,10 @@ lua_State *runtime_open(void) {
  * its allocations (records, refs, coroutines) may raise, so it runs protected. */
 static int run_loop(lua_State *L) {
   sched_run(L);
-  ebb_get_private(L, "root_done");
+  ebb_push_hook(L, EBB_HOOK_ROOT_DONE);
   lua_call(L, 0, 1);
   if (!lua_toboolean(L, -1)) {
-    ebb_get_private(L, "report_stuck");
+    ebb_push_hook(L, EBB_HOOK_REPORT_STUCK);
     if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
     runtime_set_exit_status(1);
   }
@@ -307,7 +296,7 @@ static int run_loop(lua_State *L) {
 
 /* Runs `main` (a function on top of L) with nargs arguments as the root task. */
 int runtime_run_root(lua_State *L, int nargs) {
-  ebb_get_private(L, "start_root");
+  ebb_push_hook(L, EBB_HOOK_START_ROOT);
   lua_insert(L, -(nargs + 2));
   if (lua_pcall(L, nargs + 1, 0, 0) != 0) {
     fprintf(stderr, "ebb: %s\n", lua_tostring(L, -1));

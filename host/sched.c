@@ -270,7 +270,7 @@ static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) 
   }
   if (sched_hand_back(co_at, ref_at, nargs, status)) return 1;
   /* the running task raised: the error ends it, and its coroutine is spent */
-  ebb_get_private(L, "task_failed");
+  ebb_push_hook(L, EBB_HOOK_TASK_FAILED);
   push_current_table(L);
   if (status == 0) lua_pushliteral(L, "a task's coroutine returned");
   else lua_xmove(co, L, 1);
@@ -382,7 +382,7 @@ static void run_batch(void) {
 static void report_unhandled(void) {
   lua_State *L = sched.L;
   sched.unhandled = 0;
-  ebb_get_private(L, "flush_unhandled");
+  ebb_push_hook(L, EBB_HOOK_FLUSH_UNHANDLED);
   lua_call(L, 0, 0);
 }
 

@@ -165,7 +165,7 @@ static void lua_listener_fire(ebb_listener *l, ebb_signal *s) {
   lua_State *L = listener_L ? listener_L : ebb_main_state();
   int status, handler, owner = ll->owner, lent = 0; /* ll may be collected once released */
   /* the handler notes where a plain error was raised, for its report */
-  ebb_get_private(L, "traced");
+  ebb_push_hook(L, EBB_HOOK_TRACED);
   handler = lua_isfunction(L, -1) ? lua_gettop(L) : 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, ll->fn_ref);
   ebb_signal_push_reason(L, s);
@@ -176,7 +176,7 @@ static void lua_listener_fire(ebb_listener *l, ebb_signal *s) {
   ebb_no_wait_depth--;
   if (owner) ebb_lend_owner(L, lent);
   if (status != 0) {
-    ebb_get_private(L, "report_listener_error");
+    ebb_push_hook(L, EBB_HOOK_REPORT_LISTENER_ERROR);
     lua_insert(L, -2);
     if (lua_pcall(L, 1, 0, 0) != 0) lua_pop(L, 1);
   }
@@ -300,7 +300,7 @@ static int signal_tostring(lua_State *L) {
 static void timeout_fire(ebb_timer *t) {
   ebb_signal *s = ebb_container(t, ebb_signal, timer);
   lua_State *L = ebb_main_state();
-  ebb_get_private(L, "timeout_error");
+  ebb_push_hook(L, EBB_HOOK_TIMEOUT_ERROR);
   if (lua_pcall(L, 0, 1, 0) != 0) { /* fall back to the message alone */
     lua_pop(L, 1);
     lua_pushliteral(L, "TimeoutError: The operation timed out");

@@ -1,5 +1,6 @@
 -- Wires the host: embedded modules, the task trampoline, coroutines and
 -- require that pass scheduler waits through, error reports, ebb.shutdown.
+-- `private` takes the hooks C calls, the names host/hooks.h lists (no other).
 local private, load_embedded, embedded_names = ...
 
 -- What luajit gives a script, to leave as it was once the host has loaded its modules.
@@ -31,7 +32,6 @@ local function remember(e, tb)
   norigin = norigin + 1
   origin[e] = tb
 end
-private.remember = remember
 core.remember = remember
 
 -- An xpcall handler: notes where the error is being raised. It never calls
@@ -70,7 +70,6 @@ local function on_error(e)
   end
   return e
 end
-private.on_error = on_error
 
 -- A coroutine of the script's own may wait: its scheduler yields go up.
 local parked = setmetatable({}, { __mode = "k" })
@@ -191,7 +190,7 @@ local function trim_host_frames(tb)
   return table.concat(kept, "\n")
 end
 
-function private.report(e, tb, prefix)
+local function report(e, tb, prefix)
   local out = {}
   if prefix then out[#out + 1] = "ebb: " .. prefix .. ":" end
   out[#out + 1] = describe(e)
@@ -207,22 +206,23 @@ function private.report(e, tb, prefix)
   io.stderr:write(table.concat(out, "\n"), "\n")
 end
 
+local on_unhandled
 function core.set_unhandled_hook(fn)
-  local previous = private.on_unhandled
-  private.on_unhandled = fn
+  local previous = on_unhandled
+  on_unhandled = fn
   return previous
 end
 
-function private.report_unhandled(task, e, tb)
-  if private.on_unhandled and private.on_unhandled(task, e, tb) then return end
+local function report_unhandled(task, e, tb)
+  if on_unhandled and on_unhandled(task, e, tb) then return end
   core.set_exit_status(1)
-  private.report(e, tb, "unhandled error in a task")
+  report(e, tb, "unhandled error in a task")
 end
 
 function private.report_listener_error(e)
-  if private.on_unhandled and private.on_unhandled(nil, e) then return end
+  if on_unhandled and on_unhandled(nil, e) then return end
   core.set_exit_status(1)
-  private.report(e, nil, "error in an abort listener")
+  report(e, nil, "error in an abort listener")
 end
 
 function private.report_stuck()
@@ -253,11 +253,11 @@ local function root_failed(e)
   last_tb = nil
   local s = private.shutdown
   if s.aborted and e == s.reason then os.exit(e.signal == "SIGTERM" and 143 or 130) end
-  private.report(e, tb)
+  report(e, tb)
   os.exit(1)
 end
 
-function private.run_root(fn, ...)
+local function run_root(fn, ...)
   local ok, e = xpcall(fn, on_error, ...)
   if not ok then root_failed(e) end
 end
@@ -325,14 +325,14 @@ end
 private.timer_done = task_host.timer_done
 private.enqueue = task_host.enqueue
 private.root_done = task_host.root_done
-function private.start_root(...) task_host.spawn_root(private.run_root, ...) end
+function private.start_root(...) task_host.spawn_root(run_root, ...) end
 -- tracebacks taken by errors stop where the host called the script's code
-core.set_stack_bottoms(task_host.run_one, private.main, private.run_root, private.test_main, private.repl_main)
+core.set_stack_bottoms(task_host.run_one, private.main, run_root, private.test_main, private.repl_main)
 function private.flush_unhandled()
   local list = task_host.take_unhandled()
   for i = 1, #list do
     local t = list[i]
-    private.report_unhandled(t, rawget(t, "error"), rawget(t, "traceback"))
+    report_unhandled(t, rawget(t, "error"), rawget(t, "traceback"))
   end
 end
 
