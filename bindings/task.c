@@ -258,11 +258,6 @@ static int waitlist_wake_all(lua_State *L) {
   return 0;
 }
 
-static int waitlist_wake_one(lua_State *L) {
-  lua_pushboolean(L, ebb_wake_first(check_waitlist(L, 1)) != NULL);
-  return 1;
-}
-
 static char loading_key;
 
 int luaopen_ebb_core(lua_State *L) {
@@ -278,7 +273,7 @@ int luaopen_ebb_core(lua_State *L) {
     {NULL, NULL}};
   static const luaL_Reg waitlist_methods[] = {
     {"wait", waitlist_wait},         {"wait_real", waitlist_wait_real},
-    {"wake_all", waitlist_wake_all}, {"wake_one", waitlist_wake_one},
+    {"wake_all", waitlist_wake_all},
     {NULL, NULL}};
   luaL_newmetatable(L, WAITLIST_MT);
   lua_newtable(L);

@@ -30,7 +30,6 @@ void handles_close_all(void);
 void hooks_push_private(lua_State *L);
 const char *hooks_missing(lua_State *L);
 
-int runtime_exit_status(void);
 void runtime_set_exit_status(int status);
 void runtime_exit(lua_State *L, int status); /* closes everything, then exits */
 

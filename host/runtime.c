@@ -22,7 +22,6 @@ static struct {
 
 lua_State *ebb_main_state(void) { return R.L; }
 uv_loop_t *ebb_loop(void) { return &R.loop; }
-int runtime_exit_status(void) { return R.exit_status; }
 void runtime_set_exit_status(int status) {
   if (!R.exit_status) R.exit_status = status;
 }

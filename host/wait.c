@@ -46,14 +46,11 @@ static ebb_signal *own_abort(lua_State *L) {
 ebb_task *wait_task(ebb_wait *w) { return ebb_container(w, ebb_task, wait); }
 static uv_timer_t watchdog;
 static ebb_task *watched;
-static int watchdog_on;
-
 
 /* Off the owner's list and the clock. */
 static void wait_unlink(ebb_wait *w) {
   if (watched == wait_task(w)) {
     uv_timer_stop(&watchdog);
-    watchdog_on = 0;
     watched = NULL;
   }
   ebb_node_unlink(&w->link);
@@ -229,7 +226,6 @@ static void on_watchdog(uv_timer_t *h) {
   ebb_task *t = watched;
   lua_State *co;
   (void)h;
-  watchdog_on = 0;
   watched = NULL;
   if (!t || t->wait_state != W_ARMED) return;
   co = wait_end(&t->wait, EBB_TIMEDOUT);
@@ -245,7 +241,6 @@ int ebb_wait_real(lua_State *L, ebb_waitlist *list, double ms) {
   r = ebb_wait_on(L, list, -1, 0);
   if (lua_status(L) == LUA_YIELD) {
     watched = self;
-    watchdog_on = 1;
     uv_update_time(ebb_loop()); /* stale after a stretch with no poll: the limit would be short */
     uv_timer_start(&watchdog, on_watchdog, (uint64_t)ms, 0);
   }
