@@ -2,7 +2,7 @@
  * virtual time, and stepping virtual time one timer at a time. */
 #include <math.h>
 #include <string.h>
-#include "../host/host.h"
+#include "../host/ebb.h"
 
 static int l_now(lua_State *L) {
   lua_pushnumber(L, ebb_now());
@@ -14,33 +14,33 @@ static const char *const mode_names[] = {"real", "frozen", "auto", NULL};
 /* set_mode(name) */
 static int l_set_mode(lua_State *L) {
   ebb_check_cstring(L, 1, "mode"); /* luaL_checkoption would stop at a NUL */
-  clock_set_mode(luaL_checkoption(L, 1, NULL, mode_names));
+  ebb_clock_set_mode(luaL_checkoption(L, 1, NULL, mode_names));
   return 0;
 }
 
 static int l_mode(lua_State *L) {
-  lua_pushstring(L, mode_names[clock_mode()]);
+  lua_pushstring(L, mode_names[ebb_clock_mode()]);
   return 1;
 }
 
 /* step(limit): fires the earliest timer due by `limit`, moving time to it */
 static int l_step(lua_State *L) {
   double limit = ebb_check_number(L, 1, "limit", 0, HUGE_VAL);
-  if (clock_mode() == CLOCK_REAL) return luaL_error(L, "the clock is real: freeze it first");
-  lua_pushboolean(L, clock_fire_next(limit));
+  if (ebb_clock_mode() == EBB_CLOCK_REAL) return luaL_error(L, "the clock is real: freeze it first");
+  lua_pushboolean(L, ebb_clock_fire_next(limit));
   return 1;
 }
 
 /* set_now(ms): moves frozen time forward (never back) */
 static int l_set_now(lua_State *L) {
   double ms = ebb_check_number(L, 1, "ms", 0, ebb_now() + EBB_MAX_MS);
-  if (clock_mode() == CLOCK_REAL) return luaL_error(L, "the clock is real: freeze it first");
-  clock_set_frozen_time(ms);
+  if (ebb_clock_mode() == EBB_CLOCK_REAL) return luaL_error(L, "the clock is real: freeze it first");
+  ebb_clock_set_frozen_time(ms);
   return 0;
 }
 
 static int l_next_deadline(lua_State *L) {
-  double d = clock_next_deadline();
+  double d = ebb_clock_next_deadline();
   if (d < 0) return 0;
   lua_pushnumber(L, d);
   return 1;

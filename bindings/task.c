@@ -4,9 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include "../host/host.h"
-#include "../host/runtime.h"
-#include "../host/task.h"
+#include "../host/ebb.h"
 
 #define WAITLIST_MT "ebb.waitlist"
 
@@ -15,29 +13,16 @@ static void check_table(lua_State *L, int idx, const char *what) {
 }
 
 /* sleep(ms [, signal]) */
-static int l_sleep(lua_State *L) {
-  double ms = ebb_check_ms(L, 1, "ms");
-  ebb_task *t = ebb_check_in_task(L);
-  int r = ebb_wait_on(L, NULL, ms, 2);
-  if (lua_status(L) == LUA_YIELD) t->wait.data = &sched_wait_key; /* its deadline is the good end */
-  return r;
-}
+static int l_sleep(lua_State *L) { return ebb_sleep(L, ebb_check_ms(L, 1, "ms"), 2); }
 
-static int l_yield(lua_State *L) {
-  ebb_task *t = ebb_check_in_task(L);
-  int aborted = ebb_check_abort(L, 0);
-  if (aborted) return aborted;
-  t->yielding = 1;
-  lua_pushlightuserdata(L, &sched_wait_key);
-  return lua_yield(L, 1);
-}
+static int l_yield(lua_State *L) { return ebb_yield(L); }
 
 /* settle(): resumes once no other task is ready to run */
-static int l_settle(lua_State *L) { return ebb_wait_on(L, &sched.idle, -1, 0); }
+static int l_settle(lua_State *L) { return ebb_settle(L); }
 
 /* can_wait(): whether the caller could wait here (in a task, not in a listener) */
 static int l_can_wait(lua_State *L) {
-  lua_pushboolean(L, ebb_no_wait_depth == 0 && sched.running_co && L != sched.L);
+  lua_pushboolean(L, ebb_can_wait(L));
   return 1;
 }
 
@@ -53,63 +38,38 @@ static int l_check_abort(lua_State *L) { return ebb_check_abort(L, 1); }
 
 /* shield(delta): while > 0, the running task's waits ignore its cancellation */
 static int l_shield(lua_State *L) {
-  ebb_task *t = ebb_check_in_task(L);
-  t->shield += (int)ebb_check_whole(L, 1, "delta", -1, 1);
-  if (t->shield < 0) t->shield = 0;
-  lua_pushinteger(L, t->shield);
+  int delta = (int)ebb_check_whole(L, 1, "delta", -1, 1);
+  lua_pushinteger(L, ebb_shield(L, delta));
   return 1;
 }
 
 /* cancel_record(task): the task's signal has just been aborted; a waiting
  * task gets the reason at its wait */
 static int l_cancel_record(lua_State *L) {
-  ebb_task *t;
   check_table(L, 1, "task");
-  t = record_of(L, 1);
-  if (!t) return 0;
-  t->sig = NULL; /* look again: the signal may be new */
-  t->sig_unknown = 1;
-  if (!t->shield && record_signal(L, t)) end_aborted(t, t->sig);
+  ebb_task_cancelled(L, 1);
   return 0;
 }
 
 /* signal_made(task): the task has just got its own signal */
 static int l_signal_made(lua_State *L) {
-  ebb_task *t;
   check_table(L, 1, "task");
-  if ((t = record_of(L, 1)) != NULL) {
-    t->sig = NULL;
-    t->sig_unknown = 1;
-  }
+  ebb_task_signal_made(L, 1);
   return 0;
 }
 
 /* release(task): the task has ended or will never start; its record and
  * its timer go */
 static int l_release(lua_State *L) {
-  ebb_task *t;
-  ebb_timed *d;
   check_table(L, 1, "task");
-  if ((t = record_of(L, 1)) != NULL) record_free(L, t);
-  if ((d = timed_of(L, 1)) != NULL) {
-    timed_free_push(L, d);
-    lua_pop(L, 1);
-  }
+  ebb_task_release(L, 1);
   return 0;
-}
-
-static void timed_fire(ebb_timer *tm) {
-  ebb_timed *d = ebb_container(tm, ebb_timed, timer);
-  lua_State *L = sched.L;
-  ebb_push_hook(L, d->delayed ? EBB_HOOK_ENQUEUE : EBB_HOOK_TIMER_DONE);
-  timed_free_push(L, d);
-  lua_call(L, 1, 0); /* the loop runs protected: an error here is fatal, not lost */
 }
 
 static int start_timer(lua_State *L, int delayed) {
   double ms = ebb_check_ms(L, 2, "ms");
   check_table(L, 1, "task");
-  ebb_timer_start(&timed_new(L, 1, delayed, timed_fire)->timer, ms);
+  ebb_task_timer(L, 1, ms, delayed);
   return 0;
 }
 
@@ -121,19 +81,18 @@ static int l_delay_timer(lua_State *L) { return start_timer(L, 1); }
 
 static int l_note_unhandled(lua_State *L) {
   (void)L;
-  sched.unhandled = 1;
+  ebb_note_unhandled();
   return 0;
 }
 
 static int l_set_ring(lua_State *L) {
   check_table(L, 1, "ring");
-  lua_settop(L, 1);
-  sched.ring_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  ebb_set_task_ring(L, 1);
   return 0;
 }
 
 static int l_set_exit_status(lua_State *L) {
-  runtime_set_exit_status((int)ebb_check_whole(L, 1, "status", INT_MIN, INT_MAX));
+  ebb_set_exit_status((int)ebb_check_whole(L, 1, "status", INT_MIN, INT_MAX));
   return 0;
 }
 
@@ -145,16 +104,18 @@ static int l_close_handles_of(lua_State *L) {
 }
 
 static int l_stats(lua_State *L) {
+  ebb_sched_counts counts;
+  ebb_sched_count(&counts);
   lua_createtable(L, 0, 5);
   lua_pushinteger(L, (lua_Integer)ebb_timer_count());
   lua_setfield(L, -2, "timers");
   lua_pushinteger(L, ebb_handle_count());
   lua_setfield(L, -2, "handles");
-  lua_pushinteger(L, sched.nready);
+  lua_pushinteger(L, counts.ready);
   lua_setfield(L, -2, "ready");
-  lua_pushinteger(L, sched.npool);
+  lua_pushinteger(L, counts.pooled);
   lua_setfield(L, -2, "pooled");
-  lua_pushinteger(L, sched.nrecords);
+  lua_pushinteger(L, counts.records);
   lua_setfield(L, -2, "records");
   return 1;
 }
@@ -254,7 +215,7 @@ static int waitlist_wait_real(lua_State *L) {
 }
 
 static int waitlist_wake_all(lua_State *L) {
-  wake_list(check_waitlist(L, 1));
+  ebb_wake_all(check_waitlist(L, 1));
   return 0;
 }
 
@@ -282,17 +243,17 @@ int luaopen_ebb_core(lua_State *L) {
   lua_pop(L, 1);
   lua_newtable(L);
   luaL_register(L, NULL, fns);
-  lua_pushlightuserdata(L, &sched_wait_key);
+  lua_pushlightuserdata(L, ebb_sched_key(EBB_KEY_WAIT));
   lua_setfield(L, -2, "WAIT");
-  lua_pushlightuserdata(L, &sched_idle_key);
+  lua_pushlightuserdata(L, ebb_sched_key(EBB_KEY_IDLE));
   lua_setfield(L, -2, "IDLE");
-  lua_pushlightuserdata(L, &sched_chunk_key);
+  lua_pushlightuserdata(L, ebb_sched_key(EBB_KEY_CHUNK));
   lua_setfield(L, -2, "CHUNK");
   /* require's mark for a module being loaded: a light userdata, as LuaJIT's,
    * so luaL_register and module() make the module's table themselves */
   lua_pushlightuserdata(L, &loading_key);
   lua_setfield(L, -2, "LOADING");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
+  ebb_push_current_cell(L);
   lua_setfield(L, -2, "cur");
   lua_pushliteral(L, EBB_VERSION);
   lua_setfield(L, -2, "version");

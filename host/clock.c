@@ -18,7 +18,7 @@ static struct {
 } clk;
 
 double ebb_now(void) {
-  if (clk.mode != CLOCK_REAL) return clk.frozen_at;
+  if (clk.mode != EBB_CLOCK_REAL) return clk.frozen_at;
   return clk.base + (double)(uv_hrtime() - clk.hr_base) / 1e6;
 }
 
@@ -112,7 +112,7 @@ static ebb_timer *pop_earliest(void) {
 int clock_fire_due(void) {
   int fired = 0;
   double now;
-  if (clk.mode != CLOCK_REAL) return 0;
+  if (clk.mode != EBB_CLOCK_REAL) return 0;
   now = ebb_now();
   while (clk.len && clk.heap[0]->deadline <= now) {
     ebb_timer *t = pop_earliest();
@@ -122,7 +122,7 @@ int clock_fire_due(void) {
   return fired;
 }
 
-int clock_fire_next(double limit) {
+int ebb_clock_fire_next(double limit) {
   ebb_timer *t;
   if (!clk.len || clk.heap[0]->deadline > limit || isinf(clk.heap[0]->deadline)) return 0;
   t = pop_earliest();
@@ -131,20 +131,20 @@ int clock_fire_next(double limit) {
   return 1;
 }
 
-double clock_next_deadline(void) { return clk.len ? clk.heap[0]->deadline : -1; }
+double ebb_clock_next_deadline(void) { return clk.len ? clk.heap[0]->deadline : -1; }
 
-void clock_set_frozen_time(double ms) {
+void ebb_clock_set_frozen_time(double ms) {
   if (ms > clk.frozen_at) clk.frozen_at = ms;
 }
 
-int clock_mode(void) { return clk.mode; }
+int ebb_clock_mode(void) { return clk.mode; }
 
-void clock_set_mode(int mode) {
+void ebb_clock_set_mode(int mode) {
   if (mode == clk.mode) return;
-  if (mode == CLOCK_REAL) {
+  if (mode == EBB_CLOCK_REAL) {
     clk.base = clk.frozen_at;
     clk.hr_base = uv_hrtime();
-  } else if (clk.mode == CLOCK_REAL) {
+  } else if (clk.mode == EBB_CLOCK_REAL) {
     clk.frozen_at = ebb_now();
   }
   clk.mode = mode;
@@ -168,7 +168,7 @@ static void on_uv_timer(uv_timer_t *h) {
 
 void clock_arm(void) {
   double wait;
-  if (clk.mode != CLOCK_REAL || !clk.len) {
+  if (clk.mode != EBB_CLOCK_REAL || !clk.len) {
     if (clk.uv_active) uv_timer_stop(&clk.uv);
     clk.uv_active = 0;
     return;
@@ -188,7 +188,7 @@ void clock_arm(void) {
 }
 
 void clock_init(uv_loop_t *loop) {
-  clk.mode = CLOCK_REAL;
+  clk.mode = EBB_CLOCK_REAL;
   clk.base = 0;
   clk.hr_base = uv_hrtime();
   uv_timer_init(loop, &clk.uv);

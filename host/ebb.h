@@ -47,6 +47,8 @@ uv_loop_t *ebb_loop(void);
 void ebb_flush_stdio(void);
 /* a write to a standard stream failed (errno value): the exit status says so */
 void ebb_note_output_error(int err);
+/* The status the process exits with, unless one is set already. */
+void ebb_set_exit_status(int status);
 
 /* ---- the clock (host/clock.c): every timer of the host ---- */
 typedef struct ebb_timer {
@@ -64,6 +66,15 @@ void ebb_timer_stop(ebb_timer *t);
 static inline int ebb_timer_armed(const ebb_timer *t) { return t->heap_index >= 0; }
 size_t ebb_timer_count(void);   /* armed timers that keep the process alive */
 void ebb_timer_set_weak(ebb_timer *t, int weak);
+/* Real or virtual time: frozen moves only when told, auto jumps to the next
+ * timer once nothing else can happen. */
+enum { EBB_CLOCK_REAL, EBB_CLOCK_FROZEN, EBB_CLOCK_AUTO };
+int ebb_clock_mode(void);
+void ebb_clock_set_mode(int mode);
+/* Fires the earliest timer due by `limit`, moving virtual time to it; 0: none. */
+int ebb_clock_fire_next(double limit);
+double ebb_clock_next_deadline(void); /* < 0: no timer armed */
+void ebb_clock_set_frozen_time(double ms); /* moves frozen time forward */
 
 /* ---- abort signals (host/signal.c) ---- */
 typedef struct ebb_signal ebb_signal;
@@ -148,6 +159,41 @@ void ebb_wake_fail(lua_State *L, ebb_wait *w);
 ebb_wait *ebb_wake_first(ebb_waitlist *list);
 static inline int ebb_waitlist_empty(ebb_waitlist *list) { return ebb_list_empty(list); }
 #define ebb_waitlist_init ebb_list_init
+
+/* ---- ebb.task's side of the scheduler (host/task_control.c), for ebb.core.
+ * A task is a Lua table (ebb.task's); task_idx is where it is on L's stack. ---- */
+enum { EBB_KEY_WAIT, EBB_KEY_IDLE, EBB_KEY_CHUNK };
+/* What a coroutine yields to the scheduler: to wait, when a runner has
+ * nothing left to run, to hand over to a coroutine of the task's own. */
+void *ebb_sched_key(int which);
+/* Pushes the table whose [1] is the running task (ebb.task's `cur`). */
+void ebb_push_current_cell(lua_State *L);
+/* The table at idx is ebb.task's ring of new tasks (head, tail, stop, batch_end). */
+void ebb_set_task_ring(lua_State *L, int idx);
+/* Waits of the running task; use as `return ebb_sleep(...)`. A sleep's
+ * deadline is its good end; settle resumes once no other task is ready. */
+int ebb_sleep(lua_State *L, double ms, int signal_idx);
+int ebb_yield(lua_State *L);
+int ebb_settle(lua_State *L);
+int ebb_can_wait(lua_State *L); /* in a task, not in code that must not wait */
+/* Adds delta to the running task's shield (never below 0); returns it. While
+ * > 0, its waits ignore its cancellation. */
+int ebb_shield(lua_State *L, int delta);
+/* The task's signal has just been aborted: a waiting task gets the reason. */
+void ebb_task_cancelled(lua_State *L, int task_idx);
+void ebb_task_signal_made(lua_State *L, int task_idx); /* it has its own signal now */
+/* The task has ended or will never start: its record and timer go. */
+void ebb_task_release(lua_State *L, int task_idx);
+/* After ms the task ends (a task that is only a timer), or, delayed, joins
+ * the new tasks. */
+void ebb_task_timer(lua_State *L, int task_idx, double ms, int delayed);
+void ebb_note_unhandled(void); /* a failure to report at the end of the turn */
+typedef struct ebb_sched_counts {
+  int ready, pooled, records;
+} ebb_sched_counts;
+void ebb_sched_count(ebb_sched_counts *c);
+/* Like ebb_wait_on, but the limit is real time, outside the clock (ebb test). */
+int ebb_wait_real(lua_State *L, ebb_waitlist *list, double ms);
 
 /* ---- the host's own handles: closed at exit, counted for leak checks ---- */
 typedef struct ebb_handle {

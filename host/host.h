@@ -4,17 +4,10 @@
 
 #include "ebb.h"
 
-enum { CLOCK_REAL, CLOCK_FROZEN, CLOCK_AUTO };
-
 void clock_init(uv_loop_t *loop);
 void clock_close(void);
 void clock_arm(void);
 int clock_fire_due(void);
-int clock_fire_next(double limit);
-double clock_next_deadline(void);
-void clock_set_frozen_time(double ms);
-int clock_mode(void);
-void clock_set_mode(int mode);
 size_t clock_timer_count(void); /* every armed timer, weak ones too */
 
 void sched_init(lua_State *L);
@@ -30,7 +23,6 @@ void handles_close_all(void);
 void hooks_push_private(lua_State *L);
 const char *hooks_missing(lua_State *L);
 
-void runtime_set_exit_status(int status);
 void runtime_exit(lua_State *L, int status); /* closes everything, then exits */
 
 /* interrupt.c: SIGINT and SIGTERM. The hook is asked first on SIGINT and

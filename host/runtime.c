@@ -22,7 +22,7 @@ static struct {
 
 lua_State *ebb_main_state(void) { return R.L; }
 uv_loop_t *ebb_loop(void) { return &R.loop; }
-void runtime_set_exit_status(int status) {
+void ebb_set_exit_status(int status) {
   if (!R.exit_status) R.exit_status = status;
 }
 
@@ -288,7 +288,7 @@ static int run_loop(lua_State *L) {
   if (!lua_toboolean(L, -1)) {
     ebb_push_hook(L, EBB_HOOK_REPORT_STUCK);
     if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
-    runtime_set_exit_status(1);
+    ebb_set_exit_status(1);
   }
   return 0;
 }

@@ -396,10 +396,10 @@ static int requests_pending(uv_loop_t *loop) { return loop->active_reqs.count > 
 /* clock.auto: with nothing ready and no request under way, the events that
  * have already arrived are taken first, then the clock jumps to the next timer. */
 static int auto_jump(uv_loop_t *loop) {
-  if (clock_mode() != CLOCK_AUTO || !clock_timer_count() || requests_pending(loop)) return 0;
+  if (ebb_clock_mode() != EBB_CLOCK_AUTO || !clock_timer_count() || requests_pending(loop)) return 0;
   uv_run(loop, UV_RUN_NOWAIT);
   if (sched.nready || ring_pending(sched.key_tail) > 0 || requests_pending(loop)) return 1;
-  return clock_fire_next(INFINITY);
+  return ebb_clock_fire_next(INFINITY);
 }
 
 void sched_run(lua_State *L) {

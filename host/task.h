@@ -1,5 +1,5 @@
 /* The C side of a task, shared by the scheduler (sched.c), waits (wait.c)
- * and ebb.core (bindings/task.c). A task itself is a Lua table (ebb.task);
+ * and what ebb.core asks of them (task_control.c). A task itself is a Lua table (ebb.task);
  * it gets this record only while it waits, holds a timer or is shielded. */
 #ifndef EBB_TASK_H
 #define EBB_TASK_H
@@ -40,7 +40,7 @@ typedef struct ebb_timed {
 
 #define POOL_MAX 4096
 
-/* The scheduler's state: sched.c owns it; wait.c and bindings/task.c use it. */
+/* The scheduler's state: sched.c owns it; wait.c and task_control.c use it. */
 struct sched {
   lua_State *L;
   ebb_node ready;          /* records woken: they run in the current batch */
@@ -99,7 +99,5 @@ void timer_fire(ebb_timer *tm);
 void wait_arm(ebb_task *t);
 void wake_list(ebb_waitlist *list);
 int push_aborted(lua_State *L, ebb_signal *s);
-/* Like ebb_wait_on, but the limit is real time, outside the clock (ebb test). */
-int ebb_wait_real(lua_State *L, ebb_waitlist *list, double ms);
 
 #endif
