@@ -93,8 +93,21 @@ void ebb_signal_unlisten(ebb_signal *s, ebb_listener *l);
 void ebb_signal_abort(lua_State *L, ebb_signal *s);
 ebb_signal *ebb_check_signal(lua_State *L, int idx);
 ebb_signal *ebb_opt_signal(lua_State *L, int idx); /* nil or a signal */
+ebb_signal *ebb_to_signal(lua_State *L, int idx); /* NULL: not a signal */
 /* A new controller-kind signal userdata, pushed on L. */
 ebb_signal *ebb_signal_new(lua_State *L);
+int ebb_signal_abortable(const ebb_signal *s); /* a controller's: abort may be called */
+/* Pushed on L: one that aborts after ms (abort.timeout), one that aborts
+ * with the first of the signals in the list at list_idx (abort.any). */
+ebb_signal *ebb_signal_timeout(lua_State *L, double ms);
+ebb_signal *ebb_signal_any(lua_State *L, int list_idx);
+/* Adds the function at fn_idx as a listener of the signal at signal_idx
+ * (absolute indexes), and pushes the function that removes it. */
+void ebb_signal_on_abort(lua_State *L, int signal_idx, int fn_idx);
+int ebb_signal_listener_count(const ebb_signal *s); /* Lua's and waits' */
+int ebb_signal_dependent_count(const ebb_signal *s);
+/* Pushes the signals' metatable, for their Lua face to fill. */
+void ebb_push_signal_metatable(lua_State *L);
 
 /* ---- tasks and waits (host/sched.c) ---- */
 typedef struct ebb_task ebb_task;

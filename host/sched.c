@@ -136,7 +136,7 @@ ebb_signal *record_signal(lua_State *L, ebb_task *t) {
     record_push_table(L, t);
     lua_pushliteral(L, "signal"); /* raw: the task's __index would make one */
     lua_rawget(L, -2);
-    t->sig = luaL_testudata_compat(L, -1, "ebb.signal");
+    t->sig = ebb_to_signal(L, -1);
     lua_pop(L, 2);
   }
   return t->sig;

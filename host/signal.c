@@ -1,6 +1,7 @@
 /* Abort signals with DOM semantics: listeners, abort.any dependents and
  * abort.timeout. A signal keeps itself alive only while it could still call
- * a Lua listener, so a long-lived source holds no growing state. */
+ * a Lua listener, so a long-lived source holds no growing state. Their Lua
+ * face (methods, ebb.abort.core) is bindings/abort.c. */
 #include <stdlib.h>
 #include <string.h>
 #include "host.h"
@@ -199,29 +200,26 @@ static int noop(lua_State *L) {
   return 0;
 }
 
-/* signal:on_abort(fn) -> off */
-static int signal_on_abort(lua_State *L) {
-  ebb_signal *s = ebb_check_signal(L, 1);
+void ebb_signal_on_abort(lua_State *L, int signal_idx, int fn_idx) {
+  ebb_signal *s = ebb_check_signal(L, signal_idx);
   lua_listener *ll;
-  luaL_checktype(L, 2, LUA_TFUNCTION);
   if (s->aborted) {
     lua_pushcfunction(L, noop);
-    return 1;
+    return;
   }
   ll = lua_newuserdata(L, sizeof *ll);
   memset(ll, 0, sizeof *ll);
   ll->signal = s;
   ll->owner = ebb_current_owner(L);
-  lua_pushvalue(L, 2);
+  lua_pushvalue(L, fn_idx);
   ll->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   ll->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   ll->l.fn = lua_listener_fire;
   ebb_signal_listen(s, &ll->l);
   s->nlua++;
-  update_anchor(L, s, 1);
+  update_anchor(L, s, signal_idx);
   lua_pushcclosure(L, listener_off, 1);
-  return 1;
 }
 
 /* ---- the userdata ---- */
@@ -270,31 +268,6 @@ static int signal_gc(lua_State *L) {
   return 0;
 }
 
-static int signal_throw_if_aborted(lua_State *L) {
-  ebb_signal *s = ebb_check_signal(L, 1);
-  if (!s->aborted) return 0;
-  ebb_signal_push_reason(L, s);
-  return lua_error(L);
-}
-
-/* __index: the fields, then the methods (the upvalue) */
-static int signal_index(lua_State *L) {
-  ebb_signal *s = ebb_check_signal(L, 1);
-  if (ebb_key_is(L, 2, "aborted")) lua_pushboolean(L, s->aborted);
-  else if (ebb_key_is(L, 2, "reason")) ebb_signal_push_reason(L, s);
-  else {
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
-  }
-  return 1;
-}
-
-static int signal_tostring(lua_State *L) {
-  ebb_signal *s = ebb_check_signal(L, 1);
-  lua_pushfstring(L, "AbortSignal (%s): %p", s->aborted ? "aborted" : "not aborted", (void *)s);
-  return 1;
-}
-
 /* ---- abort.timeout and abort.any ---- */
 
 static void timeout_fire(ebb_timer *t) {
@@ -308,14 +281,12 @@ static void timeout_fire(ebb_timer *t) {
   ebb_signal_abort(L, s);
 }
 
-/* abort.timeout(ms) */
-static int abort_timeout(lua_State *L) {
-  double ms = ebb_check_ms(L, 1, "ms");
+ebb_signal *ebb_signal_timeout(lua_State *L, double ms) {
   ebb_signal *s = signal_alloc(L, SIG_TIMEOUT, 0);
   s->timer.fire = timeout_fire;
   ebb_timer_set_weak(&s->timer, 1); /* nothing listens yet */
   ebb_timer_start(&s->timer, ms);
-  return 1;
+  return s;
 }
 
 static int add_source(ebb_signal **srcs, int n, ebb_signal *s) {
@@ -326,27 +297,22 @@ static int add_source(ebb_signal **srcs, int n, ebb_signal *s) {
   return n + 1;
 }
 
-/* abort.any(list): sources are flattened, as in DOM, so dependents never chain. */
-static int abort_any(lua_State *L) {
+/* Sources are flattened, as in DOM, so dependents never chain. */
+ebb_signal *ebb_signal_any(lua_State *L, int list_idx) {
   int len, i, j, n = 0, cap = 0;
   ebb_signal **srcs, *d, *few[16];
-  luaL_checktype(L, 1, LUA_TTABLE);
-  len = (int)lua_objlen(L, 1);
-  for (i = 1; i <= len; i++) {
-    lua_rawgeti(L, 1, i);
-    if (!luaL_testudata_compat(L, -1, SIGNAL_MT))
-      return luaL_error(L, "bad argument #1 to 'any' (item %d is not an abort signal)", i);
-    lua_pop(L, 1);
-  }
+  if (list_idx < 0) list_idx = lua_gettop(L) + list_idx + 1;
+  len = (int)lua_objlen(L, list_idx);
   for (i = 1; i <= len; i++) {
     ebb_signal *s;
-    lua_rawgeti(L, 1, i);
+    lua_rawgeti(L, list_idx, i);
     s = lua_touserdata(L, -1);
     if (s->aborted) {
+      lua_pop(L, 1);
       d = signal_alloc(L, SIG_PLAIN, 0);
       ebb_signal_push_reason(L, s);
       ebb_signal_abort(L, d);
-      return 1;
+      return d;
     }
     cap += s->kind == SIG_ANY ? s->nlinks : 1;
     lua_pop(L, 1);
@@ -354,7 +320,7 @@ static int abort_any(lua_State *L) {
   srcs = cap <= 16 ? few : lua_newuserdata(L, (size_t)cap * sizeof *srcs);
   for (i = 1; i <= len; i++) {
     ebb_signal *s;
-    lua_rawgeti(L, 1, i);
+    lua_rawgeti(L, list_idx, i);
     s = lua_touserdata(L, -1);
     lua_pop(L, 1);
     if (s->kind != SIG_ANY) {
@@ -377,37 +343,13 @@ static int abort_any(lua_State *L) {
     if (srcs[i]->kind == SIG_TIMEOUT && srcs[i]->self_ref == LUA_NOREF) {
       int k;
       for (k = 1; k <= len; k++) {
-        lua_rawgeti(L, 1, k);
+        lua_rawgeti(L, list_idx, k);
         if (lua_touserdata(L, -1) == srcs[i]) update_anchor(L, srcs[i], lua_gettop(L));
         lua_pop(L, 1);
       }
     }
   }
-  return 1;
-}
-
-/* abort.aborted([reason]): the reason defaults are the Lua side's job */
-static int abort_aborted(lua_State *L) {
-  ebb_signal *s;
-  lua_settop(L, 1);
-  s = ebb_signal_new(L);
-  lua_pushvalue(L, 1);
-  ebb_signal_abort(L, s);
-  return 1;
-}
-
-/* signal_abort(signal, reason): the controller's abort */
-static int abort_signal(lua_State *L) {
-  ebb_signal *s = ebb_check_signal(L, 1);
-  lua_settop(L, 2);
-  if (s->kind != SIG_PLAIN) return luaL_argerror(L, 1, "only a controller's signal can be aborted");
-  ebb_signal_abort(L, s);
-  return 0;
-}
-
-static int abort_new_signal(lua_State *L) {
-  ebb_signal_new(L);
-  return 1;
+  return d;
 }
 
 /* Async-signal-safe: it only reads (interrupt.c asks from its handler). */
@@ -415,54 +357,28 @@ int ebb_signal_watched(const ebb_signal *s) {
   return !ebb_list_empty(&s->listeners) || s->ndependents > 0;
 }
 
-/* watched(signal): does anything listen to it, or depend on it? */
-static int abort_watched(lua_State *L) {
-  lua_pushboolean(L, ebb_signal_watched(ebb_check_signal(L, 1)));
-  return 1;
-}
+int ebb_signal_abortable(const ebb_signal *s) { return s->kind == SIG_PLAIN; }
 
-/* listeners(signal) -> how many listeners (Lua's and waits') it holds */
-static int abort_listeners(lua_State *L) {
-  ebb_signal *s = ebb_check_signal(L, 1);
-  ebb_node *n;
+int ebb_signal_listener_count(const ebb_signal *s) {
+  const ebb_node *n;
   int count = 0;
   for (n = s->listeners.next; n != &s->listeners; n = n->next) count++;
-  lua_pushinteger(L, count);
-  return 1;
+  return count;
 }
 
-static int abort_dependents(lua_State *L) {
-  ebb_signal *s = ebb_check_signal(L, 1);
-  lua_pushinteger(L, s->ndependents);
-  return 1;
-}
+int ebb_signal_dependent_count(const ebb_signal *s) { return s->ndependents; }
 
-int luaopen_ebb_abort_core(lua_State *L) {
-  static const luaL_Reg fns[] = {
-    {"new_signal", abort_new_signal}, {"abort", abort_signal},
-    {"timeout", abort_timeout},       {"any", abort_any},
-    {"aborted", abort_aborted},       {"dependents", abort_dependents},
-    {"watched", abort_watched},       {"listeners", abort_listeners},
-    {NULL, NULL}};
-  lua_newtable(L);
-  luaL_register(L, NULL, fns);
-  return 1;
-}
 
+/* The signals' metatable; bindings/abort.c adds their Lua face to it. */
 void signal_init(lua_State *L) {
   luaL_newmetatable(L, SIGNAL_MT);
-  lua_createtable(L, 0, 2);
-  lua_pushcfunction(L, signal_on_abort);
-  lua_setfield(L, -2, "on_abort");
-  lua_pushcfunction(L, signal_throw_if_aborted);
-  lua_setfield(L, -2, "throw_if_aborted");
-  lua_pushcclosure(L, signal_index, 1);
-  lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, signal_gc);
   lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, signal_tostring);
-  lua_setfield(L, -2, "__tostring");
   lua_pushliteral(L, "AbortSignal");
   lua_setfield(L, -2, "__name");
   lua_pop(L, 1);
 }
+
+void ebb_push_signal_metatable(lua_State *L) { luaL_getmetatable(L, SIGNAL_MT); }
+
+ebb_signal *ebb_to_signal(lua_State *L, int idx) { return luaL_testudata_compat(L, idx, SIGNAL_MT); }
