@@ -47,6 +47,10 @@ uv_loop_t *ebb_loop(void);
 void ebb_flush_stdio(void);
 /* a write to a standard stream failed (errno value): the exit status says so */
 void ebb_note_output_error(int err);
+/* SIGINT asks the hook first (on the loop's thread), which returns 1 when
+ * it has dealt with it (the REPL's prompt); while one is set, SIGINT never
+ * ends the process. NULL: none. */
+void ebb_set_sigint_hook(int (*hook)(void));
 /* The status the process exits with, unless one is set already. */
 void ebb_set_exit_status(int status);
 

@@ -25,10 +25,7 @@ const char *hooks_missing(lua_State *L);
 
 void runtime_exit(lua_State *L, int status); /* closes everything, then exits */
 
-/* interrupt.c: SIGINT and SIGTERM. The hook is asked first on SIGINT and
- * returns 1 when it has dealt with it (the REPL's prompt); while one is set,
- * SIGINT never ends the process. */
-void runtime_set_sigint_hook(int (*hook)(void));
+/* interrupt.c: SIGINT and SIGTERM. */
 void interrupt_init(lua_State *L);
 void interrupt_poll(void);
 void interrupt_set_polling(int on);

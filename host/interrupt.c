@@ -154,7 +154,7 @@ void interrupt_poll(void) {
 /* The scheduler is about to sleep in uv_run (or has woken). */
 void interrupt_set_polling(int on) { I.polling = on; }
 
-void runtime_set_sigint_hook(int (*hook)(void)) {
+void ebb_set_sigint_hook(int (*hook)(void)) {
   I.sigint_hook = hook;
   I.repl = hook != NULL;
 }

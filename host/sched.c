@@ -1,6 +1,6 @@
 /* The scheduler: pooled coroutines that run new tasks (ebb.task's runner),
  * the records of tasks that wait, one ready queue, and the loop that drives
- * libuv. Waits are in wait.c, ebb.core's Lua functions in bindings/task.c. */
+ * libuv. Waits are in wait.c, what ebb.core asks of them in task_control.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
 -- (ebb.repl_compile), run in a task of its own that the REPL awaits, and its
 -- values printed (ebb.repl_inspect). Ctrl-C cancels the running input; a
 -- second one leaves it running in the background. The terminal (line editing,
--- history, output above the prompt) is host/repl.c, ebb.repl.core.
+-- history, output above the prompt) is bindings/repl.c, ebb.repl.core.
 local core = require "ebb.repl.core"
 local task = require "ebb.task"
 local errors = require "ebb.errors"

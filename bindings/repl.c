@@ -13,8 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include <editline/readline.h>
-#include "host.h"
-#include "task.h"
+#include "../host/ebb.h"
 
 typedef struct repl_poll {
   ebb_handle handle;
@@ -169,8 +168,8 @@ static int l_readline(lua_State *L) {
   }
   r = ebb_wait_on(L, NULL, -1, 0);
   if (lua_status(L) != LUA_YIELD) return r; /* aborted already */
-  t->wait.on_cancel = on_cancel;
-  P.waiter = &t->wait;
+  P.waiter = ebb_task_wait(t);
+  P.waiter->on_cancel = on_cancel;
   P.showing = 1;
   if (P.tty) {
     P.prompt_len = strlen(prompt);
@@ -287,7 +286,7 @@ static void stop_all(void) {
   stop_prompt();
   if (P.have_saved) tcsetattr(0, TCSADRAIN, &P.saved);
   P.have_saved = 0;
-  runtime_set_sigint_hook(NULL);
+  ebb_set_sigint_hook(NULL);
   if (P.complete_ref != LUA_NOREF && ebb_lua_alive()) luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, P.complete_ref);
   P.complete_ref = LUA_NOREF;
   free_matches();
@@ -347,7 +346,7 @@ static int l_start(lua_State *L) {
     P.history = strdup(history);
     read_history(history);
   }
-  runtime_set_sigint_hook(on_sigint);
+  ebb_set_sigint_hook(on_sigint);
   return 1;
 }
 
