@@ -51,7 +51,7 @@ end
 values.root = task.current()
 -- failures of tasks the calls spawned are expected: counted, not reported
 local unhandled = 0
-require("ebb.core").set_unhandled_hook(function()
+require("ebb.host").set_unhandled_hook(function()
   unhandled = unhandled + 1
   return true
 end)

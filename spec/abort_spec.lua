@@ -206,14 +206,14 @@ describe("ebb.abort", function()
       -- own, on stderr with exit status 1).
       local core = require "ebb.core"
       local reported = {}
-      local previous = core.set_unhandled_hook(function(_, e) reported[#reported + 1] = e; return true end)
+      local previous = require("ebb.host").set_unhandled_hook(function(_, e) reported[#reported + 1] = e; return true end)
       local ctl, log = abort.controller(), {}
       ctl.signal:on_abort(recorder(log, "a"))
       ctl.signal:on_abort(function() error("listener failure (expected by abort_spec)") end)
       ctl.signal:on_abort(recorder(log, "c"))
       assert.has_no.errors(function() ctl:abort("r") end)
       assert.same({ "a", "c" }, { unpack(log, 1, #log) })
-      core.set_unhandled_hook(previous)
+      require("ebb.host").set_unhandled_hook(previous)
       assert.equal("r", log["c.reason"])
       assert.is_true(ctl.signal.aborted)
       assert.equal(1, #reported)

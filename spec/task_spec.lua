@@ -708,8 +708,8 @@ describe("ebb.task", function()
   end)
 
   describe("unhandled errors", function()
-    it("have a hook in ebb.core", function()
-      assert.is_function(core.set_unhandled_hook)
+    it("have a hook in ebb.host", function()
+      assert.is_function(require("ebb.host").set_unhandled_hook)
     end)
   end)
 

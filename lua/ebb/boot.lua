@@ -21,35 +21,10 @@ for _, name in ipairs(embedded_names()) do
   end
 end
 
--- Where plain (string) errors were first raised, so a re-raise keeps it: the
--- first traceback taken for a value stays (a re-raise would take another).
--- Tables carry their own; nil and NaN cannot be keys.
-local origin, norigin = {}, 0
-local function remember(e, tb)
-  -- only strings and numbers: nil and NaN cannot be keys, other values need no origin
-  if tb == nil or e ~= e or (type(e) ~= "string" and type(e) ~= "number") or origin[e] ~= nil then return end
-  if norigin >= 256 then origin, norigin = {}, 0 end
-  norigin = norigin + 1
-  origin[e] = tb
-end
-core.remember = remember
-
--- An xpcall handler: notes where the error is being raised. It never calls
--- tostring (a raising __tostring would replace the error) and takes no
--- traceback when memory has run out.
-local function traced(e)
-  if type(e) ~= "table" and origin[e] == nil and e ~= "not enough memory" then
-    remember(e, traceback("", 2))
-  end
-  return e
-end
-core.traced = traced
+-- Where plain errors were first raised (ebb.host), the unhandled-error hook, ebb.shutdown.
+local host = require "ebb.host"
+local remember, origin, traced = host.remember, host.origin, host.traced
 private.traced = traced
-
--- A coroutine that died of a plain error: where it was raised in it.
-function core.remember_coroutine(co, e)
-  if type(e) ~= "table" and origin[e] == nil then remember(e, traceback(co, "")) end
-end
 
 -- pcall keeps where a plain error was raised, so re-raising what it caught
 -- reports that place; the tail call leaves pcall's frame as it was. Named
@@ -66,7 +41,7 @@ local function on_error(e)
   if type(e) == "table" and type(rawget(e, "traceback")) == "string" then
     last_tb = nil
   else
-    last_tb = type(e) ~= "table" and origin[e] or traceback("", 2)
+    last_tb = type(e) ~= "table" and origin(e) or traceback("", 2)
   end
   return e
 end
@@ -74,7 +49,7 @@ end
 -- A coroutine of the script's own may wait: its scheduler yields go up.
 local parked = setmetatable({}, { __mode = "k" })
 local function pass(co, ok, ...)
-  if not ok then core.remember_coroutine(co, (...)) end
+  if not ok then host.remember_coroutine(co, (...)) end
   if ok and ... == WAIT and co_status(co) == "suspended" then
     parked[co] = true
     local function resume_with(...)
@@ -196,8 +171,8 @@ local function report(e, tb, prefix)
   out[#out + 1] = describe(e)
   if type(e) == "table" then
     if type(rawget(e, "traceback")) == "string" then tb = rawget(e, "traceback") end
-  elseif origin[e] ~= nil then
-    tb = origin[e]
+  elseif origin(e) ~= nil then
+    tb = origin(e)
   end
   if type(tb) == "string" and tb ~= "" then
     local at = tb:find("stack traceback:", 1, true)
@@ -206,20 +181,15 @@ local function report(e, tb, prefix)
   io.stderr:write(table.concat(out, "\n"), "\n")
 end
 
-local on_unhandled
-function core.set_unhandled_hook(fn)
-  local previous = on_unhandled
-  on_unhandled = fn
-  return previous
-end
-
 local function report_unhandled(task, e, tb)
+  local on_unhandled = host.unhandled_hook()
   if on_unhandled and on_unhandled(task, e, tb) then return end
   core.set_exit_status(1)
   report(e, tb, "unhandled error in a task")
 end
 
 function private.report_listener_error(e)
+  local on_unhandled = host.unhandled_hook()
   if on_unhandled and on_unhandled(nil, e) then return end
   core.set_exit_status(1)
   report(e, nil, "error in an abort listener")
@@ -236,8 +206,7 @@ end
 
 -- ebb.shutdown: aborted on the first SIGINT or SIGTERM.
 local abort_core = require "ebb.abort.core"
-private.shutdown = abort_core.new_signal()
-function core.shutdown_signal() return private.shutdown end
+private.shutdown = host.shutdown
 function private.on_shutdown(name)
   local s = private.shutdown
   if not abort_core.watched(s) then return false end
@@ -320,7 +289,7 @@ task_host = require("ebb.task")._host
 function private.task_failed(t, e, tb)
   lib_require.task_failed(t)
   remember(e, tb)
-  task_host.failed(t, e, type(e) ~= "table" and origin[e] or tb)
+  task_host.failed(t, e, type(e) ~= "table" and origin(e) or tb)
 end
 private.timer_done = task_host.timer_done
 private.enqueue = task_host.enqueue

@@ -31,7 +31,7 @@ local function with(c, var, value)
   return { k = var, v = value, p = c or false }
 end
 
-local traced = core.traced
+local traced = require("ebb.host").traced
 
 local function restore(before, ok, ...)
   set_current(before)

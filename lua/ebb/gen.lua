@@ -5,6 +5,7 @@ local check = require "ebb.check"
 local task = require "ebb.task"
 local abort = require "ebb.abort"
 local core = require "ebb.core"
+local remember_coroutine = require("ebb.host").remember_coroutine
 local clock_now = require("ebb.clock").now
 
 local type, select, error, getmetatable, setmetatable, unpack = type, select, error, getmetatable,
@@ -40,7 +41,7 @@ end
 
 -- A string error's traceback is the body's, where it was raised (tables carry their own).
 local function raise(co, e)
-  core.remember_coroutine(co, e)
+  remember_coroutine(co, e)
   error(e, 0)
 end
 

@@ -1,7 +1,6 @@
 -- ebb: the aggregate. Each module loads on first use (ebb.task, ebb.retry, ...).
 local ebb = { version = require("ebb.core").version }
 
-local private_shutdown = require("ebb.core").shutdown_signal
 
 local STDIO = { stdin = 0, stdout = 1, stderr = 2 }
 
@@ -22,7 +21,7 @@ end
 return setmetatable(ebb, {
   __index = function(t, k)
     if k == "shutdown" then
-      local s = private_shutdown()
+      local s = require("ebb.host").shutdown
       rawset(t, k, s)
       return s
     end

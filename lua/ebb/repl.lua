@@ -117,7 +117,7 @@ local function hook_output()
       finish = function() end, close = function() end,
     })
   end
-  host_core.set_unhandled_hook(function(t, e, tb)
+  require("ebb.host").set_unhandled_hook(function(t, e, tb)
     core.write(("Uncaught error in %s:\n%s\n"):format(t and tostring(t) or "an abort listener",
       inspect.error(e, tb)), 2)
     return true

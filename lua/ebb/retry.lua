@@ -203,7 +203,7 @@ local function raise_if_aborted(ok, reason)
 end
 
 -- A string error keeps the traceback of where it was first raised across the re-raise.
-local traced = core.traced
+local traced = require("ebb.host").traced
 
 local function pack(...) return { n = select("#", ...), ... } end
 

@@ -24,7 +24,7 @@ local function callable(f)
 end
 
 -- A plain (string) error keeps where it was first raised across our re-raise.
-local traced = core.traced
+local traced = require("ebb.host").traced
 
 -- ---- disposal ----
 local NOARG = {} -- a deferred function is called with no argument at all

@@ -4,6 +4,7 @@
 -- never waits costs no crossing into C. One that waits gets a C record
 -- (ebb.core) holding its coroutine, timer and cancellation.
 local core = require "ebb.core"
+local origins = require "ebb.host" -- where plain errors were raised
 local errors = require "ebb.errors"
 local check = require "ebb.check"
 local abort_core = require "ebb.abort.core"
@@ -416,7 +417,7 @@ local function results(t)
     return unpack(t, 1, n)
   end
   local e = rawget(t, "error")
-  if type(e) ~= "table" then core.remember(e, rawget(t, "traceback")) end
+  if type(e) ~= "table" then origins.remember(e, rawget(t, "traceback")) end
   error(e, 0)
 end
 
@@ -649,7 +650,7 @@ function Group:spawn(fn, ...)
   return t
 end
 
-local traced = core.traced
+local traced = origins.traced
 
 function task.group(fn)
   if type(fn) ~= "function" then badarg(1, "group", "function expected, got " .. type(fn)) end

@@ -171,7 +171,7 @@ function M.main(...)
   local state = { blocks = {} }
   -- Loaded once for the whole run: busted's insulation keeps what is loaded first.
   for _, name in ipairs({ "ebb", "ebb.task", "ebb.clock", "ebb.abort", "ebb.errors" }) do require(name) end
-  local private_unhandled = core.set_unhandled_hook(function(task, e)
+  local private_unhandled = require("ebb.host").set_unhandled_hook(function(task, e)
     if state.unhandled then
       state.unhandled[#state.unhandled + 1] = e
       return true
