@@ -21,7 +21,7 @@ LUA_HDR = $(patsubst lua/ebb/%.lua,$(BUILD)/gen/ebb_%.h,$(LUA_SRC))
 GEN_OBJ = $(BUILD)/obj/gen/embedded_list.o $(BUILD)/obj/gen/c_modules.o
 OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(GEN_OBJ)
 
-.PHONY: all deps compat-deps test sanitize fuzz bench compat install clean example
+.PHONY: FORCE all deps compat-deps test sanitize fuzz bench compat install clean example
 
 # deps first, then the build: under make -j the two must not run side by side
 all: deps
@@ -53,7 +53,15 @@ $(BUILD)/gen/ebb_%.h: lua/ebb/%.lua
 	@mkdir -p $(dir $@)
 	cd lua && $(LUAJIT) -b -g -n ebb.$* -t h ebb/$*.lua ../$@
 
-$(BUILD)/gen/embedded_list.c: $(LUA_HDR) Makefile
+# The names of the sources, rewritten only when a file comes or goes: the
+# generated lists depend on it, so removing a module rebuilds them too.
+$(BUILD)/gen/sources.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(HOST_SRC) $(BINDING_SRC) $(LUA_SRC)' > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+FORCE:
+
+$(BUILD)/gen/embedded_list.c: $(LUA_HDR) $(BUILD)/gen/sources.list Makefile
 	@{ echo '#include "runtime.h"'; \
 	  for h in $(notdir $(LUA_HDR)); do echo "#include \"$$h\""; done; \
 	  echo 'const embedded_module embedded_modules[] = {'; \
@@ -66,7 +74,7 @@ $(BUILD)/gen/embedded_list.c: $(LUA_HDR) Makefile
 # the start of a line in host/ or bindings/ is opened at start-up as
 # ebb.<name>.core (underscores become dots; luaopen_ebb_core is ebb.core).
 # Rewritten only when the list changes, so editing a source relinks nothing more.
-$(BUILD)/gen/c_modules.c: $(HOST_SRC) $(BINDING_SRC) Makefile
+$(BUILD)/gen/c_modules.c: $(HOST_SRC) $(BINDING_SRC) $(BUILD)/gen/sources.list Makefile
 	@mkdir -p $(dir $@)
 	@opens=$$(sed -n 's/^int \(luaopen_ebb_[a-z0-9_]*core\)(lua_State \*L).*/\1/p' $(sort $(HOST_SRC) $(BINDING_SRC))); \
 	{ echo '#include "runtime.h"'; \

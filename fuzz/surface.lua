@@ -8,6 +8,8 @@ local M = {}
 -- The host's own parts, not modules a script uses.
 local INTERNAL = { boot = true, test = true, test_units = true, core = true, host = true, require = true, check = true }
 
+M.INTERNAL = INTERNAL
+
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.
 function M.modules()
   local list = {}
