@@ -33,9 +33,9 @@ local function module_table(page, ebb)
   return rawget(ebb, page.module) or package.loaded["ebb." .. page.module]
 end
 
--- The entries for x, a function of a module: `task.sleep`, or `retry` for a
--- callable module.
-local function function_entries(x, ebb)
+-- The entries for x, a field of a module (`task.sleep`, `errors.TimeoutError`), or
+-- the function of a callable module (`retry`).
+local function field_entries(x, ebb)
   return reference.entries(function(e, page)
     local mod = module_table(page, ebb)
     if type(mod) ~= "table" then return false end
@@ -178,12 +178,10 @@ function M.help(x, ebb)
   for _, page in ipairs((reference.modules())) do
     if module_table(page, ebb) == x then return show_module(page) end
   end
-  local list = {}
-  if type(x) == "function" then
-    list = function_entries(x, ebb)
-    if #list == 0 then list = method_entries(x) end
-    if #list > 0 then return show_entries(list) end
-  else
+  local list = field_entries(x, ebb)
+  if type(x) == "function" and #list == 0 then list = method_entries(x) end
+  if #list > 0 then return show_entries(list) end
+  if type(x) ~= "function" then
     local tname = type_of(x)
     list = tname and type_entries(tname) or list
     if #list > 0 then return show_headings(list) end
