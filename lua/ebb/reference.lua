@@ -40,10 +40,30 @@ function M.parse(text)
       end
       local heading = line:match("^## (.-)%s*$")
       local name, after = (heading or ""):match("^([%a_][%w_]*[%.:]?[%a_]?[%w_]*)(.?)")
-      if name and (name:find("[%.:]") or after == "(") then page.entries[#page.entries + 1] = { name = name, heading = heading, text = paragraph(lines, i + 1) } end
+      if name and (name:find("[%.:]") or after == "(") then
+        page.entries[#page.entries + 1] = { name = name, heading = heading, text = paragraph(lines, i + 1) }
+      end
     end
   end
   return page
+end
+
+-- A page read up to its first entry, the rest when its entries are first
+-- asked for: the REPL needs only the titles to start.
+local Lazy = {
+  __index = function(page, k)
+    if k ~= "entries" then return nil end
+    local entries = M.parse(page.text).entries
+    rawset(page, "entries", entries)
+    return entries
+  end,
+}
+
+local function page_of(text)
+  local head_end = text:find("\n## ", 1, true)
+  local page = M.parse(head_end and text:sub(1, head_end) or text)
+  page.entries, page.text = nil, text
+  return setmetatable(page, Lazy)
 end
 
 local cache
@@ -62,7 +82,7 @@ function M.modules()
   for _, file in ipairs(rest) do order[#order + 1] = file end
   local list, by_name = {}, {}
   for _, file in ipairs(order) do
-    local page = M.parse(pages[file])
+    local page = page_of(pages[file])
     if page.module then
       page.file = "docs/" .. file .. ".md"
       list[#list + 1], by_name[page.module] = page, page
