@@ -72,7 +72,9 @@ local function types()
     },
     process = {
       Process = {
-        make = function() return require("ebb.process").spawn("true", {}, { stdin = "ignore", stdout = "ignore", stderr = "ignore" }) end,
+        make = function()
+          return require("ebb.process").spawn("true", {}, { stdin = "ignore", stdout = "ignore", stderr = "ignore" })
+        end,
         done = function(p) p:wait() p:close() end,
       },
     },
