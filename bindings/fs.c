@@ -15,7 +15,7 @@
 
 typedef struct fs_op {
   uv_fs_t req;
-  ebb_wait *wait;  /* NULL once the waiter has gone */
+  ebb_request r;
   char *buf;       /* reads: the bytes */
   size_t len;
   int data_ref;    /* writes: the string written, kept until the request ends */
@@ -71,12 +71,7 @@ static void push_file(lua_State *L, uv_file fd) {
 /* The results of a finished request, on co: true, values... or nil, code, message. */
 static int push_results(lua_State *co, fs_op *op) {
   uv_fs_t *req = &op->req;
-  if (req->result < 0) {
-    lua_pushnil(co);
-    lua_pushstring(co, uv_err_name((int)req->result));
-    lua_pushstring(co, uv_strerror((int)req->result));
-    return 3;
-  }
+  if (req->result < 0) return ebb_push_uv_error(co, (int)req->result);
   lua_pushboolean(co, 1);
   switch (req->fs_type) {
   case UV_FS_STAT:
@@ -119,10 +114,9 @@ static void free_op(fs_op *op) {
 
 static void on_done(uv_fs_t *req) {
   fs_op *op = (fs_op *)req;
-  if (op->wait) {
-    lua_State *co = ebb_wake_push(op->wait);
-    if (co) ebb_wake_done(op->wait, push_results(co, op));
-    op->wait->owner = NULL;
+  lua_State *co = ebb_request_finish(&op->r);
+  if (co) {
+    ebb_request_done(&op->r, push_results(co, op), NULL);
   } else if (req->fs_type == UV_FS_OPEN && req->result >= 0) {
     uv_fs_t close_req; /* opened for a waiter that has gone: nobody will close it */
     uv_fs_close(req->loop, &close_req, (uv_file)req->result, NULL);
@@ -133,12 +127,8 @@ static void on_done(uv_fs_t *req) {
 }
 
 /* The waiter was aborted before the request finished: it goes on alone. */
-static void on_cancel(ebb_wait *w, int handed) {
-  fs_op *op = w->owner;
-  (void)handed;
-  if (!op) return;
-  op->wait = NULL;
-  w->owner = NULL;
+static void abandon(ebb_request *r) {
+  fs_op *op = ebb_container(r, fs_op, r);
   uv_cancel((uv_req_t *)&op->req); /* stops it only if it has not started */
 }
 
@@ -146,96 +136,53 @@ static fs_op *new_op(lua_State *L) {
   fs_op *op = calloc(1, sizeof *op);
   if (!op) luaL_error(L, "out of memory");
   op->data_ref = LUA_NOREF;
+  op->r.abandon = abandon;
   return op;
 }
 
-/* Parks the calling task until op finishes (the request must be started). */
+/* Parks the calling task until op finishes; r is what starting it returned. */
 static int await_op(lua_State *L, fs_op *op, int r, int signal_idx) {
-  ebb_task *t;
-  int n;
   if (r < 0) { /* could not even start */
-    lua_pushnil(L);
-    lua_pushstring(L, uv_err_name(r));
-    lua_pushstring(L, uv_strerror(r));
     free_op(op);
-    return 3;
+    return ebb_push_uv_error(L, r);
   }
-  t = ebb_current();
-  n = ebb_wait_on(L, NULL, -1, signal_idx);
-  if (lua_status(L) == LUA_YIELD) {
-    ebb_wait *w = ebb_task_wait(t);
-    op->wait = w;
-    w->owner = op;
-    w->on_cancel = on_cancel;
-  } else { /* aborted before it began waiting: let the request end alone */
-    op->wait = NULL;
-  }
-  return n;
+  return ebb_request_await(L, &op->r, signal_idx);
 }
 
-/* Each function checks the task and the signal before it starts anything. */
-static int begin(lua_State *L, int signal_idx) {
-  ebb_check_in_task(L);
-  return ebb_check_abort(L, signal_idx);
-}
+typedef int (*path_fn)(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb);
 
-static int l_stat(lua_State *L) {
+/* The requests that take a path and a signal only. */
+static int path_request(lua_State *L, path_fn start) {
   const char *path = ebb_check_cstring(L, 1, "path");
-  int r = begin(L, 2);
+  int r = ebb_request_begin(L, 2);
   fs_op *op;
   if (r) return r;
   op = new_op(L);
-  return await_op(L, op, uv_fs_stat(ebb_loop(), &op->req, path, on_done), 2);
+  return await_op(L, op, start(ebb_loop(), &op->req, path, on_done), 2);
 }
 
-static int l_lstat(lua_State *L) {
-  const char *path = ebb_check_cstring(L, 1, "path");
-  int r = begin(L, 2);
-  fs_op *op;
-  if (r) return r;
-  op = new_op(L);
-  return await_op(L, op, uv_fs_lstat(ebb_loop(), &op->req, path, on_done), 2);
+static int scandir_all(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb) {
+  return uv_fs_scandir(loop, req, path, 0, cb);
 }
 
-static int l_readdir(lua_State *L) {
-  const char *path = ebb_check_cstring(L, 1, "path");
-  int r = begin(L, 2);
-  fs_op *op;
-  if (r) return r;
-  op = new_op(L);
-  return await_op(L, op, uv_fs_scandir(ebb_loop(), &op->req, path, 0, on_done), 2);
-}
+static int l_stat(lua_State *L) { return path_request(L, uv_fs_stat); }
+static int l_lstat(lua_State *L) { return path_request(L, uv_fs_lstat); }
+static int l_readdir(lua_State *L) { return path_request(L, scandir_all); }
+static int l_rmdir(lua_State *L) { return path_request(L, uv_fs_rmdir); }
+static int l_unlink(lua_State *L) { return path_request(L, uv_fs_unlink); }
 
 static int l_mkdir(lua_State *L) {
   const char *path = ebb_check_cstring(L, 1, "path");
-  int mode = (int)ebb_opt_whole(L, 2, "mode", 0, 07777, 0777), r = begin(L, 3);
+  int mode = (int)ebb_opt_whole(L, 2, "mode", 0, 07777, 0777), r = ebb_request_begin(L, 3);
   fs_op *op;
   if (r) return r;
   op = new_op(L);
   return await_op(L, op, uv_fs_mkdir(ebb_loop(), &op->req, path, mode, on_done), 3);
 }
 
-static int l_rmdir(lua_State *L) {
-  const char *path = ebb_check_cstring(L, 1, "path");
-  int r = begin(L, 2);
-  fs_op *op;
-  if (r) return r;
-  op = new_op(L);
-  return await_op(L, op, uv_fs_rmdir(ebb_loop(), &op->req, path, on_done), 2);
-}
-
-static int l_unlink(lua_State *L) {
-  const char *path = ebb_check_cstring(L, 1, "path");
-  int r = begin(L, 2);
-  fs_op *op;
-  if (r) return r;
-  op = new_op(L);
-  return await_op(L, op, uv_fs_unlink(ebb_loop(), &op->req, path, on_done), 2);
-}
-
 static int l_rename(lua_State *L) {
   const char *from = ebb_check_cstring(L, 1, "from"), *to = ebb_check_cstring(L, 2, "to");
-  int r = begin(L, 3);
+  int r = ebb_request_begin(L, 3);
   fs_op *op;
   if (r) return r;
   op = new_op(L);
@@ -256,7 +203,7 @@ static int open_flags(lua_State *L, int idx) {
 /* open(path, flags, mode, signal) -> file */
 static int l_open(lua_State *L) {
   const char *path = ebb_check_cstring(L, 1, "path");
-  int flags = open_flags(L, 2), mode = (int)ebb_opt_whole(L, 3, "mode", 0, 07777, 0666), r = begin(L, 4);
+  int flags = open_flags(L, 2), mode = (int)ebb_opt_whole(L, 3, "mode", 0, 07777, 0666), r = ebb_request_begin(L, 4);
   fs_op *op;
   if (r) return r;
   op = new_op(L);
@@ -284,10 +231,7 @@ static int read_cached(lua_State *L, uv_file fd, char *buf, size_t len, int64_t 
   while (got < 0 && errno == EINTR);
   if (got < 0) {
     if (errno == EAGAIN || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL) return 0;
-    lua_pushnil(L);
-    lua_pushstring(L, uv_err_name(-errno));
-    lua_pushstring(L, uv_strerror(-errno));
-    return 3;
+    return ebb_push_uv_error(L, uv_translate_sys_error(errno));
   }
   lua_pushboolean(L, 1);
   if (got == 0) lua_pushnil(L); /* the end of the file */
@@ -305,7 +249,7 @@ static int l_read(lua_State *L) {
   file *f = check_file(L, 1);
   double n = ebb_check_whole(L, 2, "n", 1, 1 << 30);
   int64_t offset = (int64_t)ebb_opt_whole(L, 3, "offset", 0, EBB_MAX_WHOLE, -1);
-  int r = begin(L, 4);
+  int r = ebb_request_begin(L, 4);
   fs_op *op;
   uv_buf_t buf;
   if (r) return r;
@@ -330,7 +274,7 @@ static int l_write(lua_State *L) {
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   int64_t offset = (int64_t)ebb_opt_whole(L, 3, "offset", 0, EBB_MAX_WHOLE, -1);
-  int r = begin(L, 4);
+  int r = ebb_request_begin(L, 4);
   fs_op *op;
   uv_buf_t buf;
   if (r) return r;
@@ -373,7 +317,9 @@ struct wchain {
  * costs more than writing it (and made the loop thread wait each time). */
 #define CHAIN_SPIN_NS 50000
 
-static char chain_room_key, chain_idle_key; /* what a waiter waits for */
+/* What a waiter waits for (its want.kind): its own chunk written, room for
+ * one more chunk (it is told "again"), or every chunk written (a flush). */
+enum { CHAIN_WRITTEN, CHAIN_ROOM, CHAIN_IDLE };
 
 static int write_fully(uv_file fd, const char *p, size_t len) {
   while (len) {
@@ -438,14 +384,11 @@ static void chain_wake(ebb_wait *w, int err) {
   lua_State *co = ebb_wake_push(w);
   if (!co) return;
   if (err) {
-    lua_pushnil(co);
-    lua_pushstring(co, uv_err_name(err));
-    lua_pushstring(co, uv_strerror(err));
-    ebb_wake_done(w, 3);
+    ebb_wake_done(w, ebb_push_uv_error(co, err));
   } else {
     lua_pushboolean(co, 1);
-    if (w->data == &chain_room_key) lua_pushliteral(co, "again");
-    ebb_wake_done(w, w->data == &chain_room_key ? 2 : 1);
+    if (w->want.kind == CHAIN_ROOM) lua_pushliteral(co, "again");
+    ebb_wake_done(w, w->want.kind == CHAIN_ROOM ? 2 : 1);
   }
 }
 
@@ -470,7 +413,7 @@ static void chain_collect(wchain *c) {
   for (n = c->waiters.next; n != &c->waiters;) {
     ebb_wait *w = ebb_container(n, ebb_wait, link);
     n = n->next;
-    if (w->data == &chain_idle_key ? chain_idle(c, done, err) : err || done >= (unsigned long)w->amount)
+    if (w->want.kind == CHAIN_IDLE ? chain_idle(c, done, err) : err || done >= w->want.count)
       chain_wake(w, err);
   }
 }
@@ -536,13 +479,11 @@ static void chain_free(file *f) {
 }
 
 /* An aborted writer's chunk that the worker has not taken is not written. */
-static void chain_cancel(ebb_wait *w, int handed) {
-  wchain *c = w->owner;
-  unsigned long seq = (unsigned long)w->amount + 1;
+static void drop_unwritten(const ebb_want *want) {
+  wchain *c = want->owner;
+  unsigned long seq = (unsigned long)want->count + 1;
   int taken;
-  (void)handed;
-  w->owner = NULL;
-  if (!c || w->data || seq != c->handed) return; /* only a writer's own chunk */
+  if (want->kind != CHAIN_WRITTEN || seq != c->handed) return; /* only a writer's own chunk */
   uv_mutex_lock(&c->lock);
   taken = !c->has_next;
   c->has_next = 0;
@@ -552,30 +493,17 @@ static void chain_cancel(ebb_wait *w, int handed) {
   c->handed--;
 }
 
-/* Parks the task until the chain's state answers `key` (done >= target). */
-static int chain_wait(lua_State *L, wchain *c, char *key, unsigned long target, int signal_idx) {
-  ebb_task *t = ebb_current();
-  int n = ebb_wait_on(L, &c->waiters, -1, signal_idx);
-  ebb_wait *w = ebb_task_wait(t);
-  if (lua_status(L) != LUA_YIELD) { /* aborted at once */
-    w->owner = c;
-    w->data = key;
-    w->amount = (double)target;
-    chain_cancel(w, 0);
-    return n;
-  }
-  w->owner = c;
-  w->data = key;
-  w->amount = (double)target;
-  w->on_cancel = chain_cancel;
-  return n;
+static void chain_cancel(ebb_wait *w, int handed) {
+  (void)handed;
+  drop_unwritten(&w->want);
 }
 
-static int push_error(lua_State *L, int err) {
-  lua_pushnil(L);
-  lua_pushstring(L, uv_err_name(err));
-  lua_pushstring(L, uv_strerror(err));
-  return 3;
+/* Parks the task until the chain's state answers `kind` (done >= target). */
+static int chain_wait(lua_State *L, wchain *c, int kind, unsigned long target, int signal_idx) {
+  ebb_want want = {.owner = c, .on_cancel = chain_cancel, .kind = kind, .count = target};
+  int n = ebb_wait_with(L, &c->waiters, -1, signal_idx, &want);
+  if (lua_status(L) != LUA_YIELD) drop_unwritten(&want); /* aborted at once */
+  return n;
 }
 
 /* write_behind(file, data, signal): hands data over to be written after the
@@ -585,7 +513,7 @@ static int l_write_behind(lua_State *L) {
   file *f = check_file(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
-  int r = begin(L, 3), err, start = 0;
+  int r = ebb_request_begin(L, 3), err, start = 0;
   unsigned long done;
   wchain *c;
   if (r) return r;
@@ -595,7 +523,7 @@ static int l_write_behind(lua_State *L) {
   err = c->err;
   if (!err && c->has_next) {
     uv_mutex_unlock(&c->lock);
-    return chain_wait(L, c, &chain_room_key, c->handed - 1, 3);
+    return chain_wait(L, c, CHAIN_ROOM, c->handed - 1, 3);
   }
   if (!err && len) {
     c->data = data;
@@ -607,7 +535,7 @@ static int l_write_behind(lua_State *L) {
   }
   done = c->done;
   uv_mutex_unlock(&c->lock);
-  if (err) return push_error(L, err);
+  if (err) return ebb_push_uv_error(L, err);
   if (len) {
     lua_pushvalue(L, 2); /* the worker reads the string itself */
     c->refs[c->handed % 2] = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -623,7 +551,7 @@ static int l_write_behind(lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  return chain_wait(L, c, NULL, c->handed - (len ? 1 : 0), 3);
+  return chain_wait(L, c, CHAIN_WRITTEN, c->handed - (len ? 1 : 0), 3);
 }
 
 /* flush(file, signal): waits until every chunk handed over is written, and
@@ -633,7 +561,7 @@ static int l_flush(lua_State *L) {
   wchain *c;
   int r, err;
   unsigned long done;
-  if ((r = begin(L, 2)) != 0) return r;
+  if ((r = ebb_request_begin(L, 2)) != 0) return r;
   if (!(c = f->chain)) {
     lua_pushboolean(L, 1);
     return 1;
@@ -644,15 +572,15 @@ static int l_flush(lua_State *L) {
   done = c->done;
   __atomic_store_n(&c->draining, 1, __ATOMIC_RELEASE);
   uv_mutex_unlock(&c->lock);
-  if (!chain_idle(c, done, err)) return chain_wait(L, c, &chain_idle_key, c->handed, 2);
-  if (err) return push_error(L, err);
+  if (!chain_idle(c, done, err)) return chain_wait(L, c, CHAIN_IDLE, c->handed, 2);
+  if (err) return ebb_push_uv_error(L, err);
   lua_pushboolean(L, 1);
   return 1;
 }
 
 static int l_fstat(lua_State *L) {
   file *f = check_file(L, 1);
-  int r = begin(L, 2);
+  int r = ebb_request_begin(L, 2);
   fs_op *op;
   if (r) return r;
   op = new_op(L);

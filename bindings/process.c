@@ -204,7 +204,7 @@ static int l_spawn(lua_State *L) {
     p->box_gone = 1;
     p->closed = 1;
     uv_close((uv_handle_t *)&p->h, on_closed); /* initialized even when it fails */
-    return uvs_push_error(L, r);
+    return ebb_push_uv_error(L, r);
   }
   p->pid = p->h.pid;
   p->group = lua_toboolean(L, 8);
@@ -220,9 +220,8 @@ static int l_spawn(lua_State *L) {
 /* wait(process, signal) -> true once it has exited (see status) */
 static int l_wait(lua_State *L) {
   proc *p = check_process(L, 1);
-  int r;
-  ebb_check_in_task(L);
-  if ((r = ebb_check_abort(L, 2)) != 0) return r;
+  int r = ebb_request_begin(L, 2);
+  if (r) return r;
   if (p->exited) {
     lua_pushboolean(L, 1);
     return 1;
@@ -297,7 +296,7 @@ static int l_kill_on_abort(lua_State *L) {
 static int l_kill(lua_State *L) {
   proc *p = check_process(L, 1);
   int r = send_signal(p, check_signal_arg(L, 2));
-  if (r != 0 && r != UV_ESRCH) return uvs_push_error(L, r);
+  if (r != 0 && r != UV_ESRCH) return ebb_push_uv_error(L, r);
   lua_pushboolean(L, r == 0);
   return 1;
 }

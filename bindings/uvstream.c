@@ -23,15 +23,8 @@ typedef struct write_op {
 
 typedef struct shutdown_op {
   uv_shutdown_t req;
-  ebb_wait *wait; /* NULL once the waiter has gone */
+  ebb_request r;
 } shutdown_op;
-
-int uvs_push_error(lua_State *L, int err) {
-  lua_pushnil(L);
-  lua_pushstring(L, uv_err_name(err));
-  lua_pushstring(L, uv_strerror(err));
-  return 3;
-}
 
 static void drop_chunks(uvs *s) {
   while (s->head) {
@@ -145,7 +138,7 @@ static int hand_to_reader(uvs *s, const char *data, size_t len);
  * the next waiting reader (which may get no other), or back to the front of
  * the buffer. The string stays on co's stack until this returns. */
 static void reader_cancelled(ebb_wait *w, int handed) {
-  uvs *s = w->owner;
+  uvs *s = w->want.owner;
   lua_State *co = ebb_wait_thread(w);
   size_t len;
   const char *data;
@@ -168,19 +161,8 @@ static int hand_to_reader(uvs *s, const char *data, size_t len) {
   lua_pushboolean(co, 1);
   if (data) lua_pushlstring(co, data, len);
   else lua_pushnil(co);
-  ebb_wake_done(w, 2);
-  w->owner = s;
-  w->on_cancel = data ? reader_cancelled : NULL;
+  ebb_wake_handed(w, 2, data ? &(ebb_want){.owner = s, .on_cancel = reader_cancelled} : NULL);
   return 1;
-}
-
-static void fail_waiters(ebb_waitlist *list, int err) {
-  ebb_node *n;
-  while ((n = ebb_list_shift(list)) != NULL) {
-    ebb_wait *w = ebb_container(n, ebb_wait, link);
-    lua_State *co = ebb_wake_push(w);
-    if (co) ebb_wake_done(w, uvs_push_error(co, err));
-  }
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
@@ -193,7 +175,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     if (nread == UV_EOF)
       while (hand_to_reader(s, NULL, 0)) {}
     else
-      fail_waiters(&s->readers, (int)nread);
+      ebb_fail_all(&s->readers, (int)nread);
     return;
   }
   if (hand_to_reader(s, s->rbuf, (size_t)nread)) return;
@@ -209,15 +191,10 @@ static int start_reading(uvs *s) {
   return r;
 }
 
-static int begin(lua_State *L, int signal_idx) {
-  ebb_check_in_task(L);
-  return ebb_check_abort(L, signal_idx);
-}
-
 /* read(stream, signal) -> true, chunk | true, nil at the end | nil, code, msg */
 static int l_read(lua_State *L) {
   uvs *s = uvs_check(L, 1);
-  int r = begin(L, 2), n;
+  int r = ebb_request_begin(L, 2);
   if (r) return r;
   if (s->head) {
     uvs_chunk *c = s->head;
@@ -234,11 +211,9 @@ static int l_read(lua_State *L) {
     lua_pushnil(L);
     return 2;
   }
-  if (s->read_error) return uvs_push_error(L, s->read_error);
-  if ((r = start_reading(s)) != 0) return uvs_push_error(L, r);
-  n = ebb_wait_on(L, &s->readers, -1, 2);
-  if (lua_status(L) == LUA_YIELD) ebb_task_wait(ebb_current())->owner = s;
-  return n;
+  if (s->read_error) return ebb_push_uv_error(L, s->read_error);
+  if ((r = start_reading(s)) != 0) return ebb_push_uv_error(L, r);
+  return ebb_wait_on(L, &s->readers, -1, 2);
 }
 
 /* ---- writing ---- */
@@ -252,7 +227,7 @@ static void on_written(uv_write_t *req, int status) {
    * tell (the script ended): the exit status says so */
   if (status < 0 && s->flush_at_exit && status != UV_ECANCELED) ebb_note_output_error(-status);
   if (status < 0 && !s->write_error) s->write_error = status;
-  if (s->write_error) fail_waiters(&s->writers, s->write_error);
+  if (s->write_error) ebb_fail_all(&s->writers, s->write_error);
   else if (s->u.stream.write_queue_size <= s->high_water_mark) ebb_wake_all(&s->writers);
 }
 
@@ -261,12 +236,12 @@ static int l_write(lua_State *L) {
   uvs *s = uvs_check(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
-  int r = begin(L, 3), n;
+  int r = ebb_request_begin(L, 3), n;
   uv_buf_t buf;
   write_op *op;
   if (r) return r;
-  if (s->closed) return uvs_push_error(L, UV_EPIPE);
-  if (s->write_error) return uvs_push_error(L, s->write_error);
+  if (s->closed) return ebb_push_uv_error(L, UV_EPIPE);
+  if (s->write_error) return ebb_push_uv_error(L, s->write_error);
   if (s->flush_at_exit) ebb_flush_stdio(); /* print's buffered output goes first */
   buf = uv_buf_init((char *)data, (unsigned)len);
   if (s->u.stream.write_queue_size == 0) {
@@ -275,7 +250,7 @@ static int l_write(lua_State *L) {
       lua_pushboolean(L, 1);
       return 1;
     }
-    if (wrote < 0 && wrote != UV_EAGAIN && wrote != UV_ENOSYS) return uvs_push_error(L, s->write_error = wrote);
+    if (wrote < 0 && wrote != UV_EAGAIN && wrote != UV_ENOSYS) return ebb_push_uv_error(L, s->write_error = wrote);
     if (wrote > 0) buf = uv_buf_init((char *)data + wrote, (unsigned)(len - (size_t)wrote));
   }
   if (!(op = malloc(sizeof *op))) return luaL_error(L, "out of memory");
@@ -284,7 +259,7 @@ static int l_write(lua_State *L) {
   if ((r = uv_write(&op->req, &s->u.stream, &buf, 1, on_written)) != 0) {
     luaL_unref(L, LUA_REGISTRYINDEX, op->ref);
     free(op);
-    return uvs_push_error(L, s->write_error = r);
+    return ebb_push_uv_error(L, s->write_error = r);
   }
   if (s->u.stream.write_queue_size <= s->high_water_mark) {
     lua_pushboolean(L, 1);
@@ -294,54 +269,31 @@ static int l_write(lua_State *L) {
   return n;
 }
 
-int uvs_await(lua_State *L, int signal_idx, void *op, ebb_wait **slot, void (*cancel)(ebb_wait *w, int handed),
-              int *nresults) {
-  ebb_wait *w;
-  *nresults = ebb_wait_on(L, NULL, -1, signal_idx);
-  if (lua_status(L) != LUA_YIELD) return 0;
-  w = ebb_task_wait(ebb_current());
-  *slot = w;
-  w->owner = op;
-  w->on_cancel = cancel;
-  return 1;
-}
-
 /* ---- shutdown and close ---- */
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
   shutdown_op *op = (shutdown_op *)req;
   uvs *s = (uvs *)req->handle;
+  lua_State *co = ebb_request_finish(&op->r);
   if (s->write_error && status >= 0) status = s->write_error;
-  if (op->wait) {
-    lua_State *co = ebb_wake_push(op->wait);
-    if (co) {
-      if (status < 0 && status != UV_ENOTCONN) ebb_wake_done(op->wait, uvs_push_error(co, status));
-      else {
-        lua_pushboolean(co, 1);
-        ebb_wake_done(op->wait, 1);
-      }
-    }
-    op->wait->owner = NULL;
+  if (co && status < 0 && status != UV_ENOTCONN) {
+    ebb_request_done(&op->r, ebb_push_uv_error(co, status), NULL);
+  } else if (co) {
+    lua_pushboolean(co, 1);
+    ebb_request_done(&op->r, 1, NULL);
   }
   free(op);
-}
-
-static void shutdown_abandoned(ebb_wait *w, int handed) {
-  shutdown_op *op = w->owner;
-  (void)handed;
-  if (op) op->wait = NULL;
-  w->owner = NULL;
 }
 
 /* shutdown(stream, signal) -> true once everything queued is written and the
  * write side closed | nil, code, msg */
 static int l_shutdown(lua_State *L) {
   uvs *s = uvs_check(L, 1);
-  int r = begin(L, 2), n;
+  int r = ebb_request_begin(L, 2);
   shutdown_op *op;
   if (r) return r;
-  if (s->closed) return uvs_push_error(L, UV_EPIPE);
-  if (s->write_error) return uvs_push_error(L, s->write_error);
+  if (s->closed) return ebb_push_uv_error(L, UV_EPIPE);
+  if (s->write_error) return ebb_push_uv_error(L, s->write_error);
   if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
   if ((r = uv_shutdown(&op->req, &s->u.stream, on_shutdown)) != 0) {
     free(op);
@@ -349,10 +301,9 @@ static int l_shutdown(lua_State *L) {
       lua_pushboolean(L, 1);
       return 1;
     }
-    return uvs_push_error(L, r);
+    return ebb_push_uv_error(L, r);
   }
-  uvs_await(L, 2, op, &op->wait, shutdown_abandoned, &n);
-  return n;
+  return ebb_request_await(L, &op->r, 2);
 }
 
 /* Closes at once: readers waiting see the end, writers an error, so no wait
@@ -360,7 +311,7 @@ static int l_shutdown(lua_State *L) {
 static void close_now(uvs *s) {
   uvs_close(s);
   while (hand_to_reader(s, NULL, 0)) {}
-  fail_waiters(&s->writers, UV_ECANCELED);
+  ebb_fail_all(&s->writers, UV_ECANCELED);
 }
 
 /* close(stream): at once; readers waiting see the end, writers an error. */
@@ -442,7 +393,7 @@ static int l_stdio(lua_State *L) {
   if (r != 0) {
     if (own != fd) close(own);
     uvs_close(s);
-    return uvs_push_error(L, r);
+    return ebb_push_uv_error(L, r);
   }
   return 1;
 }

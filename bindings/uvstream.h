@@ -46,13 +46,5 @@ void uvs_close(uvs *s);
 uvs *uvs_check(lua_State *L, int idx);
 /* Makes the streams' metatable (every module that makes streams calls it). */
 void uvs_make_metatable(lua_State *L);
-/* Parks the calling task until a libuv request ends; the request's callback
- * ends the wait through *slot (set here once the task waits), and cancel
- * runs if the task leaves first. Returns 0 when the task was aborted before
- * it began to wait (the abort's values are pushed: return the result). */
-int uvs_await(lua_State *L, int signal_idx, void *op, ebb_wait **slot, void (*cancel)(ebb_wait *w, int handed),
-              int *nresults);
-/* nil, code, message: how every C function of the I/O modules fails. */
-int uvs_push_error(lua_State *L, int err);
 
 #endif
