@@ -4,14 +4,10 @@
 #define _GNU_SOURCE /* preadv2 */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <sys/uio.h>
-#include <unistd.h>
 #include <string.h>
-#include "../host/ebb.h"
-
-#define FILE_MT "ebb.file"
+#include "fs.h"
 
 typedef struct fs_op {
   uv_fs_t req;
@@ -20,15 +16,6 @@ typedef struct fs_op {
   size_t len;
   int data_ref;    /* writes: the string written, kept until the request ends */
 } fs_op;
-
-typedef struct wchain wchain;
-
-typedef struct file {
-  uv_file fd;      /* -1 once closed */
-  int closing;
-  int borrowed;    /* a standard stream's fd: never closed here */
-  wchain *chain;   /* its write-behind, once used */
-} file;
 
 static void push_stat(lua_State *L, const uv_stat_t *st) {
   const char *type = "other";
@@ -210,7 +197,7 @@ static int l_open(lua_State *L) {
   return await_op(L, op, uv_fs_open(ebb_loop(), &op->req, path, flags, mode, on_done), 4);
 }
 
-static file *check_file(lua_State *L, int idx) {
+file *fs_check_file(lua_State *L, int idx) {
   file *f = ebb_check_udata(L, idx, FILE_MT, "file");
   if (f->fd < 0) luaL_error(L, "the file is closed");
   return f;
@@ -246,7 +233,7 @@ static int read_cached(lua_State *L, uv_file fd, char *buf, size_t len, int64_t 
 
 /* read(file, n, offset, signal) -> bytes, or nil at the end */
 static int l_read(lua_State *L) {
-  file *f = check_file(L, 1);
+  file *f = fs_check_file(L, 1);
   double n = ebb_check_whole(L, 2, "n", 1, 1 << 30);
   int64_t offset = (int64_t)ebb_opt_whole(L, 3, "offset", 0, EBB_MAX_WHOLE, -1);
   int r = ebb_request_begin(L, 4);
@@ -270,7 +257,7 @@ static int l_read(lua_State *L) {
 
 /* write(file, data, offset, signal) -> bytes written */
 static int l_write(lua_State *L) {
-  file *f = check_file(L, 1);
+  file *f = fs_check_file(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   int64_t offset = (int64_t)ebb_opt_whole(L, 3, "offset", 0, EBB_MAX_WHOLE, -1);
@@ -286,300 +273,8 @@ static int l_write(lua_State *L) {
   return await_op(L, op, uv_fs_write(ebb_loop(), &op->req, f->fd, &buf, 1, offset, on_done), 4);
 }
 
-/* ---- write-behind: a file's chunks written one after another ---- */
-
-/* The next chunk is handed over while the one before is being written, and
- * the worker goes from one to the next by itself: no trip through the loop
- * (and no thread to wake) between two chunks. The loop hears of each chunk
- * written by `async`. */
-struct wchain {
-  uv_work_t work;
-  uv_async_t async;
-  uv_mutex_t lock;         /* guards the fields down to `err` */
-  const char *data;        /* the chunk handed over and not yet taken */
-  size_t len;
-  int has_next;
-  int taking;              /* the worker still looks for chunks */
-  int draining;            /* someone waits for the last one: stop looking */
-  unsigned long done;      /* chunks written or failed */
-  int err;                 /* the first failure, a libuv error code */
-  uv_file fd;              /* the fields below are the loop thread's */
-  int queued;              /* `work` belongs to the thread pool */
-  unsigned long handed, released;
-  int refs[2];             /* the strings of chunks released+1..handed */
-  int file_ref;            /* the file, kept from collection while queued */
-  ebb_waitlist waiters;
-};
-
-/* How long the worker waits, awake, for the next chunk before it gives the
- * thread back. The loop thread hands a chunk over every few tens of
- * microseconds in a steady stream; waking a sleeping thread for each one
- * costs more than writing it (and made the loop thread wait each time). */
-#define CHAIN_SPIN_NS 50000
-
-/* What a waiter waits for (its want.kind): its own chunk written, room for
- * one more chunk (it is told "again"), or every chunk written (a flush). */
-enum { CHAIN_WRITTEN, CHAIN_ROOM, CHAIN_IDLE };
-
-static int write_fully(uv_file fd, const char *p, size_t len) {
-  while (len) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) { /* a non-blocking pipe (a standard stream): wait for room */
-        struct pollfd pfd = {fd, POLLOUT, 0};
-        poll(&pfd, 1, -1);
-        continue;
-      }
-      return uv_translate_sys_error(errno);
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-/* Called and returns with the lock held. */
-static int chain_next(wchain *c) {
-  uint64_t until;
-  if (c->has_next || c->err || c->draining) return c->has_next && !c->err;
-  uv_mutex_unlock(&c->lock);
-  until = uv_hrtime() + CHAIN_SPIN_NS;
-  while (!__atomic_load_n(&c->has_next, __ATOMIC_ACQUIRE) && !__atomic_load_n(&c->draining, __ATOMIC_ACQUIRE) &&
-         uv_hrtime() < until)
-    cpu_relax();
-  uv_mutex_lock(&c->lock);
-  return c->has_next && !c->err;
-}
-
-/* In the thread pool. */
-static void chain_work(uv_work_t *req) {
-  wchain *c = ebb_container(req, wchain, work);
-  uv_mutex_lock(&c->lock);
-  while (chain_next(c)) {
-    const char *data = c->data;
-    size_t len = c->len;
-    int r;
-    c->has_next = 0;
-    uv_mutex_unlock(&c->lock);
-    r = write_fully(c->fd, data, len);
-    uv_mutex_lock(&c->lock);
-    if (r < 0 && !c->err) c->err = r;
-    c->done++;
-    uv_async_send(&c->async);
-  }
-  c->taking = 0;
-  uv_mutex_unlock(&c->lock);
-}
-
-static int chain_idle(wchain *c, unsigned long done, int err) { return !c->queued && (err || done >= c->handed); }
-
-static void chain_wake(ebb_wait *w, int err) {
-  lua_State *co = ebb_wake_push(w);
-  if (!co) return;
-  if (err) {
-    ebb_wake_done(w, ebb_push_uv_error(co, err));
-  } else {
-    lua_pushboolean(co, 1);
-    if (w->want.kind == CHAIN_ROOM) lua_pushliteral(co, "again");
-    ebb_wake_done(w, w->want.kind == CHAIN_ROOM ? 2 : 1);
-  }
-}
-
-static void chain_unref(wchain *c, unsigned long seq) {
-  luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, c->refs[seq % 2]);
-  c->refs[seq % 2] = LUA_NOREF;
-}
-
-/* On the loop thread: lets go of the strings written, and wakes whoever
- * waits for what has happened. After a failure nothing more is written. */
-static void chain_collect(wchain *c) {
-  unsigned long done, upto;
-  int err;
-  ebb_node *n;
-  uv_mutex_lock(&c->lock);
-  err = c->err;
-  if (err && !c->taking) c->has_next = 0; /* dropped */
-  done = c->done;
-  upto = err && !c->taking ? c->handed : done;
-  uv_mutex_unlock(&c->lock);
-  while (c->released < upto) chain_unref(c, ++c->released);
-  for (n = c->waiters.next; n != &c->waiters;) {
-    ebb_wait *w = ebb_container(n, ebb_wait, link);
-    n = n->next;
-    if (w->want.kind == CHAIN_IDLE ? chain_idle(c, done, err) : err || done >= w->want.count)
-      chain_wake(w, err);
-  }
-}
-
-static void on_chain_async(uv_async_t *h) { chain_collect(ebb_container(h, wchain, async)); }
-
-static void chain_start(wchain *c);
-
-static void on_chain_after(uv_work_t *req, int status) {
-  wchain *c = ebb_container(req, wchain, work);
-  int again;
-  (void)status;
-  c->queued = 0;
-  uv_mutex_lock(&c->lock);
-  again = c->has_next && !c->err; /* handed over just as the worker left */
-  uv_mutex_unlock(&c->lock);
-  if (again) {
-    chain_start(c);
-  } else {
-    luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, c->file_ref);
-    c->file_ref = LUA_NOREF;
-  }
-  chain_collect(c);
-}
-
-static void chain_start(wchain *c) {
-  uv_mutex_lock(&c->lock);
-  c->taking = 1;
-  uv_mutex_unlock(&c->lock);
-  c->queued = 1;
-  uv_queue_work(ebb_loop(), &c->work, chain_work, on_chain_after);
-}
-
-static wchain *chain_of(lua_State *L, file *f) {
-  wchain *c = f->chain;
-  if (c) return c;
-  if (!(c = calloc(1, sizeof *c))) luaL_error(L, "out of memory");
-  if (uv_mutex_init(&c->lock) != 0) {
-    free(c);
-    luaL_error(L, "out of memory");
-  }
-  uv_async_init(ebb_loop(), &c->async, on_chain_async);
-  uv_unref((uv_handle_t *)&c->async); /* the work request keeps the loop alive */
-  c->fd = f->fd;
-  c->refs[0] = c->refs[1] = c->file_ref = LUA_NOREF;
-  ebb_waitlist_init(&c->waiters);
-  return f->chain = c;
-}
-
-static void on_chain_closed(uv_handle_t *h) {
-  wchain *c = ebb_container(h, wchain, async);
-  uv_mutex_destroy(&c->lock);
-  free(c);
-}
-
-/* The file closes: its chain is idle (the file was kept while it was not). */
-static void chain_free(file *f) {
-  wchain *c = f->chain;
-  if (!c) return;
-  f->chain = NULL;
-  if (!uv_is_closing((uv_handle_t *)&c->async)) uv_close((uv_handle_t *)&c->async, on_chain_closed);
-  else on_chain_closed((uv_handle_t *)&c->async); /* closed with the loop's handles at exit */
-}
-
-/* An aborted writer's chunk that the worker has not taken is not written. */
-static void drop_unwritten(const ebb_want *want) {
-  wchain *c = want->owner;
-  unsigned long seq = (unsigned long)want->count + 1;
-  int taken;
-  if (want->kind != CHAIN_WRITTEN || seq != c->handed) return; /* only a writer's own chunk */
-  uv_mutex_lock(&c->lock);
-  taken = !c->has_next;
-  c->has_next = 0;
-  uv_mutex_unlock(&c->lock);
-  if (taken) return;
-  chain_unref(c, seq);
-  c->handed--;
-}
-
-static void chain_cancel(ebb_wait *w, int handed) {
-  (void)handed;
-  drop_unwritten(&w->want);
-}
-
-/* Parks the task until the chain's state answers `kind` (done >= target). */
-static int chain_wait(lua_State *L, wchain *c, int kind, unsigned long target, int signal_idx) {
-  ebb_want want = {.owner = c, .on_cancel = chain_cancel, .kind = kind, .count = target};
-  int n = ebb_wait_with(L, &c->waiters, -1, signal_idx, &want);
-  if (lua_status(L) != LUA_YIELD) drop_unwritten(&want); /* aborted at once */
-  return n;
-}
-
-/* write_behind(file, data, signal): hands data over to be written after the
- * chunk under way, and returns (true) once that one is written. Answers
- * true, "again" when another chunk was already waiting: call again. */
-static int l_write_behind(lua_State *L) {
-  file *f = check_file(L, 1);
-  size_t len;
-  const char *data = luaL_checklstring(L, 2, &len);
-  int r = ebb_request_begin(L, 3), err, start = 0;
-  unsigned long done;
-  wchain *c;
-  if (r) return r;
-  c = chain_of(L, f);
-  chain_collect(c);
-  uv_mutex_lock(&c->lock);
-  err = c->err;
-  if (!err && c->has_next) {
-    uv_mutex_unlock(&c->lock);
-    return chain_wait(L, c, CHAIN_ROOM, c->handed - 1, 3);
-  }
-  if (!err && len) {
-    c->data = data;
-    c->len = len;
-    __atomic_store_n(&c->draining, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&c->has_next, 1, __ATOMIC_RELEASE);
-    start = !c->taking && !c->queued;
-    c->handed++;
-  }
-  done = c->done;
-  uv_mutex_unlock(&c->lock);
-  if (err) return ebb_push_uv_error(L, err);
-  if (len) {
-    lua_pushvalue(L, 2); /* the worker reads the string itself */
-    c->refs[c->handed % 2] = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
-  if (start) {
-    if (c->file_ref == LUA_NOREF) {
-      lua_pushvalue(L, 1);
-      c->file_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    }
-    chain_start(c);
-  }
-  if (done + (len ? 1 : 0) >= c->handed) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  return chain_wait(L, c, CHAIN_WRITTEN, c->handed - (len ? 1 : 0), 3);
-}
-
-/* flush(file, signal): waits until every chunk handed over is written, and
- * answers the error of one that failed. */
-static int l_flush(lua_State *L) {
-  file *f = ebb_check_udata(L, 1, FILE_MT, "file");
-  wchain *c;
-  int r, err;
-  unsigned long done;
-  if ((r = ebb_request_begin(L, 2)) != 0) return r;
-  if (!(c = f->chain)) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  chain_collect(c);
-  uv_mutex_lock(&c->lock);
-  err = c->err;
-  done = c->done;
-  __atomic_store_n(&c->draining, 1, __ATOMIC_RELEASE);
-  uv_mutex_unlock(&c->lock);
-  if (!chain_idle(c, done, err)) return chain_wait(L, c, CHAIN_IDLE, c->handed, 2);
-  if (err) return ebb_push_uv_error(L, err);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
 static int l_fstat(lua_State *L) {
-  file *f = check_file(L, 1);
+  file *f = fs_check_file(L, 1);
   int r = ebb_request_begin(L, 2);
   fs_op *op;
   if (r) return r;
@@ -594,8 +289,8 @@ static int l_close(lua_State *L) {
   uv_file fd;
   lua_pushboolean(L, 1); /* the answer when there is nothing to wait for */
   if (f->fd < 0) return 1;
-  if (f->chain && f->chain->queued) return luaL_error(L, "the file has writes under way (flush it first)");
-  chain_free(f);
+  if (fs_writer_busy(f)) return luaL_error(L, "the file has writes under way (flush it first)");
+  fs_writer_free(f);
   fd = f->fd;
   f->fd = -1;
   if (f->borrowed) return 1;
@@ -613,7 +308,7 @@ static int l_close(lua_State *L) {
 
 static int file_gc(lua_State *L) {
   file *f = ebb_check_udata(L, 1, FILE_MT, "file");
-  chain_free(f); /* idle: a chain at work keeps its file */
+  fs_writer_free(f); /* idle: a chain at work keeps its file */
   if (f->fd >= 0 && !f->borrowed) { /* forgotten: closed now, without waiting */
     uv_fs_t req;
     uv_fs_close(ebb_loop(), &req, f->fd, NULL);
@@ -675,7 +370,7 @@ int luaopen_ebb_fs_core(lua_State *L) {
     {"stat", l_stat},     {"lstat", l_lstat},   {"readdir", l_readdir}, {"mkdir", l_mkdir},
     {"rmdir", l_rmdir},   {"unlink", l_unlink}, {"rename", l_rename},   {"open", l_open},
     {"read", l_read},     {"write", l_write},   {"fstat", l_fstat},     {"close", l_close},
-    {"write_behind", l_write_behind},           {"flush", l_flush},
+    {"write_behind", fs_write_behind},          {"flush", fs_flush},
     {"set_file_methods", l_set_file_methods},   {"borrow", l_borrow},
     {"is_file", l_is_file},                     {NULL, NULL}};
   luaL_newmetatable(L, FILE_MT);
