@@ -27,6 +27,15 @@ static int parse_addr(const char *ip, int port, struct sockaddr_storage *ss) {
   return 0;
 }
 
+/* A new TCP stream, pushed, tracked as `owner`'s. */
+static uvs *push_tcp(lua_State *L, int owner) {
+  uvs *s = uvs_push_new(L);
+  uv_tcp_init(ebb_loop(), &s->u.tcp);
+  s->tcp = 1;
+  uvs_opened(s, owner);
+  return s;
+}
+
 static int check_port(lua_State *L, int idx) {
   return (int)ebb_check_whole(L, idx, "port", 0, 65535);
 }
@@ -126,11 +135,7 @@ static int l_connect(lua_State *L) {
   if (r) return r;
   if (!parse_addr(ip, port, &ss)) return luaL_argerror(L, 1, "IP address expected");
   if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
-  s = uvs_push_new(L);
-  uv_tcp_init(ebb_loop(), &s->u.tcp);
-  s->tcp = 1;
-  uvs_opened(s, ebb_current_owner(L));
-  op->s = s;
+  op->s = s = push_tcp(L, ebb_current_owner(L));
   op->r.abandon = connect_abandoned;
   op->box_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if ((r = uv_tcp_connect(&op->req, &s->u.tcp, (struct sockaddr *)&ss, on_connected)) != 0) {
@@ -145,11 +150,8 @@ static int l_connect(lua_State *L) {
 /* ---- listening ---- */
 
 static int accept_into(lua_State *co, uvs *server) {
-  uvs *c = uvs_push_new(co);
+  uvs *c = push_tcp(co, server->track.owner); /* what a server accepts belongs with the server */
   int r;
-  uv_tcp_init(ebb_loop(), &c->u.tcp);
-  c->tcp = 1;
-  uvs_opened(c, server->track.owner); /* what a server accepts belongs with the server */
   if ((r = uv_accept(&server->u.stream, &c->u.stream)) != 0) {
     uvs_close(c);
     lua_pop(co, 1);
@@ -159,21 +161,15 @@ static int accept_into(lua_State *co, uvs *server) {
 
 static void on_connection(uv_stream_t *stream, int status) {
   uvs *server = (uvs *)stream;
-  ebb_node *n;
+  ebb_wait *w;
+  lua_State *co;
   if (status < 0) { /* the waiting accept fails, rather than waiting forever */
-    server->read_error = status;
-    while ((n = ebb_list_shift(&server->readers)) != NULL) {
-      lua_State *co = ebb_wake_push(ebb_container(n, ebb_wait, link));
-      if (co) ebb_wake_done(ebb_container(n, ebb_wait, link), ebb_push_uv_error(co, status));
-    }
+    uvs_read_failed(server, status);
     return;
   }
   server->pending++;
-  while (server->pending && (n = ebb_list_shift(&server->readers)) != NULL) {
-    ebb_wait *w = ebb_container(n, ebb_wait, link);
-    lua_State *co = ebb_wake_push(w);
+  while (server->pending && (co = uvs_take_reader(server, &w)) != NULL) {
     int r;
-    if (!co) continue;
     server->pending--;
     if ((r = accept_into(co, server)) != 0) { /* an error, not the end (nil) */
       ebb_wake_done(w, ebb_push_uv_error(co, r));
@@ -192,10 +188,7 @@ static int l_listen(lua_State *L) {
   struct sockaddr_storage ss;
   uvs *s;
   if (!parse_addr(ip, port, &ss)) return luaL_argerror(L, 1, "IP address expected");
-  s = uvs_push_new(L);
-  uv_tcp_init(ebb_loop(), &s->u.tcp);
-  s->tcp = 1;
-  uvs_opened(s, ebb_current_owner(L));
+  s = push_tcp(L, ebb_current_owner(L));
   s->listening = 1;
   s->track.kind = "listener";
   if ((r = uv_tcp_bind(&s->u.tcp, (struct sockaddr *)&ss, 0)) == 0)
@@ -210,7 +203,7 @@ static int l_listen(lua_State *L) {
 /* accept(listener, signal) -> true, stream | true, nil once closed | nil, code, msg */
 static int l_accept(lua_State *L) {
   uvs *s = uvs_check(L, 1);
-  int r = ebb_request_begin(L, 2), n;
+  int r = ebb_request_begin(L, 2);
   if (r) return r;
   if (!s->listening) return luaL_argerror(L, 1, "listener expected, got a connection");
   while (s->pending && !s->closed) {
@@ -225,8 +218,7 @@ static int l_accept(lua_State *L) {
     return 2;
   }
   if (s->read_error) return ebb_push_uv_error(L, s->read_error);
-  n = ebb_wait_on(L, &s->readers, -1, 2);
-  return n;
+  return uvs_wait_reader(L, s, 2);
 }
 
 /* address(stream, peer) -> ip, port, family ("inet" | "inet6") | nil, code, msg */

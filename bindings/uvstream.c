@@ -149,14 +149,21 @@ static void reader_cancelled(ebb_wait *w, int handed) {
   if (s->buffered >= s->high_water_mark) stop_reading(s);
 }
 
+lua_State *uvs_take_reader(uvs *s, ebb_wait **w) {
+  ebb_node *n;
+  while ((n = ebb_list_shift(&s->readers)) != NULL) {
+    lua_State *co = ebb_wake_push(*w = ebb_container(n, ebb_wait, link));
+    if (co) return co;
+  }
+  return NULL;
+}
+
+int uvs_wait_reader(lua_State *L, uvs *s, int signal_idx) { return ebb_wait_on(L, &s->readers, -1, signal_idx); }
+
 /* Ends the first reader's wait with true, chunk (NULL: the end). */
 static int hand_to_reader(uvs *s, const char *data, size_t len) {
-  ebb_node *n = ebb_list_shift(&s->readers);
   ebb_wait *w;
-  lua_State *co;
-  if (!n) return 0;
-  w = ebb_container(n, ebb_wait, link);
-  co = ebb_wake_push(w);
+  lua_State *co = uvs_take_reader(s, &w);
   if (!co) return 0;
   lua_pushboolean(co, 1);
   if (data) lua_pushlstring(co, data, len);
@@ -169,18 +176,25 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   uvs *s = (uvs *)stream;
   (void)buf;
   if (nread == 0) return; /* EAGAIN */
-  if (nread < 0) {
-    s->read_error = (int)nread;
+  if (nread == UV_EOF) {
+    s->read_error = UV_EOF;
     stop_reading(s);
-    if (nread == UV_EOF)
-      while (hand_to_reader(s, NULL, 0)) {}
-    else
-      ebb_fail_all(&s->readers, (int)nread);
+    while (hand_to_reader(s, NULL, 0)) {}
+    return;
+  }
+  if (nread < 0) {
+    uvs_read_failed(s, (int)nread);
     return;
   }
   if (hand_to_reader(s, s->rbuf, (size_t)nread)) return;
   queue_chunk(s, s->rbuf, (size_t)nread, 0);
   if (s->buffered >= s->high_water_mark) stop_reading(s);
+}
+
+void uvs_read_failed(uvs *s, int err) {
+  s->read_error = err;
+  stop_reading(s);
+  ebb_fail_all(&s->readers, err);
 }
 
 static int start_reading(uvs *s) {
@@ -213,7 +227,7 @@ static int l_read(lua_State *L) {
   }
   if (s->read_error) return ebb_push_uv_error(L, s->read_error);
   if ((r = start_reading(s)) != 0) return ebb_push_uv_error(L, r);
-  return ebb_wait_on(L, &s->readers, -1, 2);
+  return uvs_wait_reader(L, s, 2);
 }
 
 /* ---- writing ---- */

@@ -21,7 +21,7 @@ typedef struct uvs {
     uv_tty_t tty;
   } u;
   ebb_handle track;
-  ebb_waitlist readers;   /* tasks waiting for a chunk */
+  ebb_waitlist readers;   /* tasks waiting for a chunk (uvs_wait_reader, uvs_take_reader) */
   ebb_waitlist writers;   /* tasks waiting for the write queue to drain */
   uvs_chunk *head, *tail; /* chunks read while nobody waited */
   size_t buffered;        /* bytes in them */
@@ -44,6 +44,16 @@ void uvs_opened(uvs *s, int owner);
 /* Closes at once without Lua (handles left at exit, failed setups). */
 void uvs_close(uvs *s);
 uvs *uvs_check(lua_State *L, int idx);
+/* Parks the calling task among the stream's readers (a listener's: the
+ * tasks that accept). Use as `return uvs_wait_reader(...)`. */
+int uvs_wait_reader(lua_State *L, uvs *s, int signal_idx);
+/* Takes the first reader that waits off the stream's list: returns the
+ * coroutine to push its results on (then ebb_wake_done or ebb_wake_handed on
+ * *w), or NULL when no reader waits. */
+lua_State *uvs_take_reader(uvs *s, ebb_wait **w);
+/* Reading failed with err (a libuv error): it stops, every reader waiting
+ * and every later read gets the error. */
+void uvs_read_failed(uvs *s, int err);
 /* Makes the streams' metatable (every module that makes streams calls it). */
 void uvs_make_metatable(lua_State *L);
 
