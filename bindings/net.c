@@ -150,7 +150,7 @@ static int l_connect(lua_State *L) {
 /* ---- listening ---- */
 
 static int accept_into(lua_State *co, uvs *server) {
-  uvs *c = push_tcp(co, server->track.owner); /* what a server accepts belongs with the server */
+  uvs *c = push_tcp(co, server->life.track.owner); /* what a server accepts belongs with the server */
   int r;
   if ((r = uv_accept(&server->u.stream, &c->u.stream)) != 0) {
     uvs_close(c);
@@ -190,7 +190,7 @@ static int l_listen(lua_State *L) {
   if (!parse_addr(ip, port, &ss)) return luaL_argerror(L, 1, "IP address expected");
   s = push_tcp(L, ebb_current_owner(L));
   s->listening = 1;
-  s->track.kind = "listener";
+  s->life.track.kind = "listener";
   if ((r = uv_tcp_bind(&s->u.tcp, (struct sockaddr *)&ss, 0)) == 0)
     r = uv_listen(&s->u.stream, backlog, on_connection);
   if (r != 0) {
@@ -206,13 +206,13 @@ static int l_accept(lua_State *L) {
   int r = ebb_request_begin(L, 2);
   if (r) return r;
   if (!s->listening) return luaL_argerror(L, 1, "listener expected, got a connection");
-  while (s->pending && !s->closed) {
+  while (s->pending && !s->life.closed) {
     s->pending--;
     lua_pushboolean(L, 1);
     if (accept_into(L, s) == 0) return 2;
     lua_pop(L, 1);
   }
-  if (s->closed) {
+  if (s->life.closed) {
     lua_pushboolean(L, 1);
     lua_pushnil(L);
     return 2;
@@ -228,7 +228,7 @@ static int l_address(lua_State *L) {
   int len = sizeof ss, r;
   char ip[64];
   if (!s->tcp) return luaL_argerror(L, 1, "TCP stream expected");
-  if (s->closed) return ebb_push_uv_error(L, UV_EBADF);
+  if (s->life.closed) return ebb_push_uv_error(L, UV_EBADF);
   r = lua_toboolean(L, 2) ? uv_tcp_getpeername(&s->u.tcp, (struct sockaddr *)&ss, &len)
                           : uv_tcp_getsockname(&s->u.tcp, (struct sockaddr *)&ss, &len);
   if (r != 0) return ebb_push_uv_error(L, r);
@@ -248,7 +248,7 @@ static int l_address(lua_State *L) {
 
 static int l_set_nodelay(lua_State *L) {
   uvs *s = uvs_check(L, 1);
-  if (s->tcp && !s->closed) uv_tcp_nodelay(&s->u.tcp, lua_toboolean(L, 2));
+  if (s->tcp && !s->life.closed) uv_tcp_nodelay(&s->u.tcp, lua_toboolean(L, 2));
   return 0;
 }
 

@@ -12,10 +12,6 @@
 #define STREAM_MT "ebb.iostream"
 #define READ_SIZE 65536
 
-typedef struct box {
-  uvs *s;
-} box;
-
 typedef struct write_op {
   uv_write_t req;
   int ref; /* the Lua string being written */
@@ -36,65 +32,53 @@ static void drop_chunks(uvs *s) {
   s->buffered = 0;
 }
 
-static void maybe_free(uvs *s) {
-  if (!s->box_gone || !s->handle_gone) return;
-  drop_chunks(s);
-  free(s->rbuf);
-  free(s);
-}
-
-static void on_closed(uv_handle_t *h) {
-  uvs *s = (uvs *)h;
-  s->handle_gone = 1;
-  maybe_free(s);
-}
-
 static void restore_blocking(uvs *s) {
   if (s->restore_fd < 0) return;
   fcntl(s->restore_fd, F_SETFL, s->fd_flags);
   s->restore_fd = -1;
 }
 
-void uvs_close(uvs *s) {
-  if (s->closed) return;
-  s->closed = 1;
+static uvs *of(uvbox *b) { return ebb_container(b, uvs, life); }
+
+static void closing(uvbox *b) {
+  uvs *s = of(b);
   s->reading = 0;
   drop_chunks(s); /* what was read and not taken is dropped with the stream */
-  ebb_handle_untrack(&s->track);
   restore_blocking(s);
-  uv_close(&s->u.handle, on_closed);
 }
 
 /* At exit: what was written to the standard output is not dropped. */
-static void close_tracked(ebb_handle *h) {
-  uvs *s = ebb_container(h, uvs, track);
-  while (s->flush_at_exit && !s->closed && !s->write_error && s->u.stream.write_queue_size > 0)
+static void at_exit(uvbox *b) {
+  uvs *s = of(b);
+  while (s->flush_at_exit && !s->life.closed && !s->write_error && s->u.stream.write_queue_size > 0)
     uv_run(ebb_loop(), UV_RUN_ONCE);
-  uvs_close(s);
 }
 
+static void free_stream(uvbox *b) {
+  uvs *s = of(b);
+  drop_chunks(s);
+  free(s->rbuf);
+  free(s);
+}
+
+static const uvbox_kind stream_kind = {STREAM_MT, "stream", closing, at_exit, free_stream};
+
+void uvs_close(uvs *s) { uvbox_close(&s->life); }
+
 uvs *uvs_push_new(lua_State *L) {
-  box *b = lua_newuserdata(L, sizeof *b);
   uvs *s = calloc(1, sizeof *s);
-  b->s = NULL;
   if (!s) luaL_error(L, "out of memory");
-  b->s = s;
   ebb_waitlist_init(&s->readers);
   ebb_waitlist_init(&s->writers);
   s->high_water_mark = 65536;
   s->restore_fd = -1;
-  luaL_getmetatable(L, STREAM_MT);
-  lua_setmetatable(L, -2);
+  uvbox_push(L, &s->life, &stream_kind, &s->u.handle);
   return s;
 }
 
-void uvs_opened(uvs *s, int owner) { ebb_handle_track(&s->track, &s->u.handle, close_tracked, owner); }
+void uvs_opened(uvs *s, int owner) { uvbox_opened(&s->life, owner); }
 
-uvs *uvs_check(lua_State *L, int idx) {
-  box *b = ebb_check_udata(L, idx, STREAM_MT, "stream");
-  if (!b->s) ebb_argerror_type(L, idx, "stream");
-  return b->s;
-}
+uvs *uvs_check(lua_State *L, int idx) { return of(uvbox_check(L, idx, &stream_kind)); }
 
 /* ---- reading ---- */
 
@@ -142,7 +126,7 @@ static void reader_cancelled(ebb_wait *w, int handed) {
   lua_State *co = ebb_wait_thread(w);
   size_t len;
   const char *data;
-  if (!handed || s->closed || lua_gettop(co) < 2 || lua_type(co, 2) != LUA_TSTRING) return;
+  if (!handed || s->life.closed || lua_gettop(co) < 2 || lua_type(co, 2) != LUA_TSTRING) return;
   data = lua_tolstring(co, 2, &len);
   if (hand_to_reader(s, data, len)) return;
   queue_chunk(s, data, len, 1);
@@ -199,7 +183,7 @@ void uvs_read_failed(uvs *s, int err) {
 
 static int start_reading(uvs *s) {
   int r;
-  if (s->reading || s->read_error || s->closed) return 0;
+  if (s->reading || s->read_error || s->life.closed) return 0;
   r = uv_read_start(&s->u.stream, on_alloc, on_read);
   if (r == 0) s->reading = 1;
   return r;
@@ -220,7 +204,7 @@ static int l_read(lua_State *L) {
     if (s->buffered < s->high_water_mark) start_reading(s);
     return 2;
   }
-  if (s->closed || s->read_error == UV_EOF) {
+  if (s->life.closed || s->read_error == UV_EOF) {
     lua_pushboolean(L, 1);
     lua_pushnil(L);
     return 2;
@@ -254,7 +238,7 @@ static int l_write(lua_State *L) {
   uv_buf_t buf;
   write_op *op;
   if (r) return r;
-  if (s->closed) return ebb_push_uv_error(L, UV_EPIPE);
+  if (s->life.closed) return ebb_push_uv_error(L, UV_EPIPE);
   if (s->write_error) return ebb_push_uv_error(L, s->write_error);
   if (s->flush_at_exit) ebb_flush_stdio(); /* print's buffered output goes first */
   buf = uv_buf_init((char *)data, (unsigned)len);
@@ -306,7 +290,7 @@ static int l_shutdown(lua_State *L) {
   int r = ebb_request_begin(L, 2);
   shutdown_op *op;
   if (r) return r;
-  if (s->closed) return ebb_push_uv_error(L, UV_EPIPE);
+  if (s->life.closed) return ebb_push_uv_error(L, UV_EPIPE);
   if (s->write_error) return ebb_push_uv_error(L, s->write_error);
   if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
   if ((r = uv_shutdown(&op->req, &s->u.stream, on_shutdown)) != 0) {
@@ -330,11 +314,10 @@ static void close_now(uvs *s) {
 
 /* close(stream): at once; readers waiting see the end, writers an error. */
 static int l_close(lua_State *L) {
-  box *b = luaL_testudata_compat(L, 1, STREAM_MT);
   uvs *s;
-  if (b && !b->s) return 0; /* finalized already, so closed */
+  if (uvbox_collected(L, 1, &stream_kind)) return 0; /* finalized already, so closed */
   s = uvs_check(L, 1);
-  if (!s->closed) close_now(s);
+  if (!s->life.closed) close_now(s);
   return 0;
 }
 
@@ -350,20 +333,17 @@ static int l_set_high_water_mark(lua_State *L) {
 static int l_buffered(lua_State *L) {
   uvs *s = uvs_check(L, 1);
   lua_pushnumber(L, (lua_Number)s->buffered);
-  lua_pushnumber(L, s->closed ? 0 : (lua_Number)s->u.stream.write_queue_size);
+  lua_pushnumber(L, s->life.closed ? 0 : (lua_Number)s->u.stream.write_queue_size);
   return 2;
 }
 
 static int box_gc(lua_State *L) {
-  box *b = ebb_check_udata(L, 1, STREAM_MT, "stream");
-  uvs *s = b->s;
-  if (!s) return 0;
-  b->s = NULL;
-  s->box_gone = 1;
+  uvbox *b = uvbox_collect(L, 1, &stream_kind);
+  if (!b) return 0;
   /* forgotten: closed without waiting. Nobody waits on a stream the
    * collector frees, but a finalizer called by hand may find waiters. */
-  if (!s->closed) close_now(s);
-  maybe_free(s);
+  if (!b->closed) close_now(of(b));
+  uvbox_release(b);
   return 0;
 }
 
@@ -403,7 +383,7 @@ static int l_stdio(lua_State *L) {
   }
   s->flush_at_exit = fd != 0;
   uvs_opened(s, 0);
-  ebb_handle_lasting(&s->track);
+  ebb_handle_lasting(&s->life.track);
   if (r != 0) {
     if (own != fd) close(own);
     uvs_close(s);

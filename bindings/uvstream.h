@@ -4,7 +4,7 @@
 #ifndef EBB_UVSTREAM_H
 #define EBB_UVSTREAM_H
 
-#include "../host/ebb.h"
+#include "uvbox.h"
 
 typedef struct uvs_chunk {
   struct uvs_chunk *next;
@@ -20,7 +20,7 @@ typedef struct uvs {
     uv_pipe_t pipe;
     uv_tty_t tty;
   } u;
-  ebb_handle track;
+  uvbox life;             /* its handle's and its box's (closed: life.closed) */
   ebb_waitlist readers;   /* tasks waiting for a chunk (uvs_wait_reader, uvs_take_reader) */
   ebb_waitlist writers;   /* tasks waiting for the write queue to drain */
   uvs_chunk *head, *tail; /* chunks read while nobody waited */
@@ -32,7 +32,7 @@ typedef struct uvs {
   int restore_fd;         /* >= 0: give this fd its blocking mode back at close */
   int fd_flags;
   unsigned pending;       /* listeners: connections waiting to be accepted */
-  unsigned reading : 1, closed : 1, box_gone : 1, handle_gone : 1, listening : 1, tcp : 1,
+  unsigned reading : 1, listening : 1, tcp : 1,
     flush_at_exit : 1;
 } uvs;
 
