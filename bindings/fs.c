@@ -55,10 +55,9 @@ static void push_file(lua_State *L, uv_file fd) {
   lua_setmetatable(L, -2);
 }
 
-/* The results of a finished request, on co: true, values... or nil, code, message. */
+/* The results of a request that succeeded, on co: true, values... */
 static int push_results(lua_State *co, fs_op *op) {
   uv_fs_t *req = &op->req;
-  if (req->result < 0) return ebb_push_uv_error(co, (int)req->result);
   lua_pushboolean(co, 1);
   switch (req->fs_type) {
   case UV_FS_STAT:
@@ -101,7 +100,7 @@ static void free_op(fs_op *op) {
 
 static void on_done(uv_fs_t *req) {
   fs_op *op = (fs_op *)req;
-  lua_State *co = ebb_request_finish(&op->r);
+  lua_State *co = ebb_request_finish(&op->r, req->result < 0 ? (int)req->result : 0);
   if (co) {
     ebb_request_done(&op->r, push_results(co, op), NULL);
   } else if (req->fs_type == UV_FS_OPEN && req->result >= 0) {
@@ -127,6 +126,12 @@ static fs_op *new_op(lua_State *L) {
   return op;
 }
 
+/* A new request, once the checks every request makes have passed; NULL
+ * when they have not (then *nret values are pushed: return them). */
+static fs_op *begin_op(lua_State *L, int signal_idx, int *nret) {
+  return (*nret = ebb_request_begin(L, signal_idx)) != 0 ? NULL : new_op(L);
+}
+
 /* Parks the calling task until op finishes; r is what starting it returned. */
 static int await_op(lua_State *L, fs_op *op, int r, int signal_idx) {
   if (r < 0) { /* could not even start */
@@ -141,10 +146,9 @@ typedef int (*path_fn)(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb
 /* The requests that take a path and a signal only. */
 static int path_request(lua_State *L, path_fn start) {
   const char *path = ebb_check_cstring(L, 1, "path");
-  int r = ebb_request_begin(L, 2);
+  int r;
   fs_op *op;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 2, &r))) return r;
   return await_op(L, op, start(ebb_loop(), &op->req, path, on_done), 2);
 }
 
@@ -160,19 +164,17 @@ static int l_unlink(lua_State *L) { return path_request(L, uv_fs_unlink); }
 
 static int l_mkdir(lua_State *L) {
   const char *path = ebb_check_cstring(L, 1, "path");
-  int mode = (int)ebb_opt_whole(L, 2, "mode", 0, 07777, 0777), r = ebb_request_begin(L, 3);
+  int mode = (int)ebb_opt_whole(L, 2, "mode", 0, 07777, 0777), r;
   fs_op *op;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 3, &r))) return r;
   return await_op(L, op, uv_fs_mkdir(ebb_loop(), &op->req, path, mode, on_done), 3);
 }
 
 static int l_rename(lua_State *L) {
   const char *from = ebb_check_cstring(L, 1, "from"), *to = ebb_check_cstring(L, 2, "to");
-  int r = ebb_request_begin(L, 3);
+  int r;
   fs_op *op;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 3, &r))) return r;
   return await_op(L, op, uv_fs_rename(ebb_loop(), &op->req, from, to, on_done), 3);
 }
 
@@ -190,10 +192,9 @@ static int open_flags(lua_State *L, int idx) {
 /* open(path, flags, mode, signal) -> file */
 static int l_open(lua_State *L) {
   const char *path = ebb_check_cstring(L, 1, "path");
-  int flags = open_flags(L, 2), mode = (int)ebb_opt_whole(L, 3, "mode", 0, 07777, 0666), r = ebb_request_begin(L, 4);
+  int flags = open_flags(L, 2), mode = (int)ebb_opt_whole(L, 3, "mode", 0, 07777, 0666), r;
   fs_op *op;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 4, &r))) return r;
   return await_op(L, op, uv_fs_open(ebb_loop(), &op->req, path, flags, mode, on_done), 4);
 }
 
@@ -236,11 +237,10 @@ static int l_read(lua_State *L) {
   file *f = fs_check_file(L, 1);
   double n = ebb_check_whole(L, 2, "n", 1, 1 << 30);
   int64_t offset = (int64_t)ebb_opt_whole(L, 3, "offset", 0, EBB_MAX_WHOLE, -1);
-  int r = ebb_request_begin(L, 4);
+  int r;
   fs_op *op;
   uv_buf_t buf;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 4, &r))) return r;
   op->len = (size_t)n;
   if (!(op->buf = malloc(op->len))) {
     free(op);
@@ -261,11 +261,10 @@ static int l_write(lua_State *L) {
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   int64_t offset = (int64_t)ebb_opt_whole(L, 3, "offset", 0, EBB_MAX_WHOLE, -1);
-  int r = ebb_request_begin(L, 4);
+  int r;
   fs_op *op;
   uv_buf_t buf;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 4, &r))) return r;
   op->len = len;
   lua_pushvalue(L, 2); /* the request reads the string itself: it must not be collected */
   op->data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -275,10 +274,9 @@ static int l_write(lua_State *L) {
 
 static int l_fstat(lua_State *L) {
   file *f = fs_check_file(L, 1);
-  int r = ebb_request_begin(L, 2);
+  int r;
   fs_op *op;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 2, &r))) return r;
   return await_op(L, op, uv_fs_fstat(ebb_loop(), &op->req, f->fd, on_done), 2);
 }
 

@@ -55,10 +55,8 @@ static void push_addresses(lua_State *co, const struct addrinfo *ai) {
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   resolve_op *op = (resolve_op *)req;
-  lua_State *co = ebb_request_finish(&op->r);
-  if (co && status < 0) {
-    ebb_request_done(&op->r, ebb_push_uv_error(co, status), NULL);
-  } else if (co) {
+  lua_State *co = ebb_request_finish(&op->r, status);
+  if (co) {
     lua_pushboolean(co, 1);
     push_addresses(co, res);
     ebb_request_done(&op->r, 2, NULL);
@@ -108,15 +106,14 @@ static void drop_handed(ebb_wait *w, int handed) {
 
 static void on_connected(uv_connect_t *req, int status) {
   connect_op *op = (connect_op *)req;
-  lua_State *co = ebb_request_finish(&op->r);
-  if (co && status < 0) {
-    ebb_request_done(&op->r, ebb_push_uv_error(co, status), NULL);
-  } else if (co) {
+  lua_State *co = ebb_request_finish(&op->r, status);
+  if (co) {
     lua_pushboolean(co, 1);
     lua_rawgeti(co, LUA_REGISTRYINDEX, op->box_ref);
     ebb_request_done(&op->r, 2, &(ebb_want){.owner = op->s, .on_cancel = drop_handed});
+  } else {
+    uvs_close(op->s); /* failed, or nobody will take it (closed already if the waiter went) */
   }
-  if (!co || status < 0) uvs_close(op->s); /* closed already when the waiter went */
   if (ebb_lua_alive()) luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, op->box_ref);
   free(op);
 }

@@ -272,11 +272,9 @@ static int l_write(lua_State *L) {
 static void on_shutdown(uv_shutdown_t *req, int status) {
   shutdown_op *op = (shutdown_op *)req;
   uvs *s = (uvs *)req->handle;
-  lua_State *co = ebb_request_finish(&op->r);
+  lua_State *co;
   if (s->write_error && status >= 0) status = s->write_error;
-  if (co && status < 0 && status != UV_ENOTCONN) {
-    ebb_request_done(&op->r, ebb_push_uv_error(co, status), NULL);
-  } else if (co) {
+  if ((co = ebb_request_finish(&op->r, status == UV_ENOTCONN ? 0 : status)) != NULL) {
     lua_pushboolean(co, 1);
     ebb_request_done(&op->r, 1, NULL);
   }

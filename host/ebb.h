@@ -173,11 +173,12 @@ static inline int ebb_waitlist_empty(ebb_waitlist *list) { return ebb_list_empty
 
 /* ---- requests (host/request.c): a libuv request made on behalf of a task ----
  * Embed an ebb_request in the request's struct; start the request, then
- * `return ebb_request_await(L, &op->req, signal_idx)`. Its callback calls
- * ebb_request_finish: with the waiter's coroutine it pushes the results and
- * calls ebb_request_done; with NULL (the waiter was aborted or cancelled
- * meanwhile) it drops them. Either way the callback then frees its struct:
- * libuv cannot stop a request that has started, so it always ends. */
+ * `return ebb_request_await(L, &op->r, signal_idx)`. Its callback calls
+ * ebb_request_finish with the status: given the waiter's coroutine, it
+ * pushes the results of the success and calls ebb_request_done; given NULL
+ * (a failure, already told to the waiter, or a waiter aborted or cancelled
+ * meanwhile) it drops what it has. Either way the callback then frees its
+ * struct: libuv cannot stop a request that has started, so it always ends. */
 typedef struct ebb_request {
   ebb_wait *wait; /* the waiter; NULL once it has gone */
   /* The waiter has gone before the end (optional): stop what can be
@@ -193,9 +194,11 @@ int ebb_request_begin(lua_State *L, int signal_idx);
  * ebb_wait_with does. When the task is aborted before it waits, the request
  * is abandoned at once. */
 int ebb_request_await(lua_State *L, ebb_request *r, int signal_idx);
-/* The request has ended: the waiter's coroutine to push the results on, or
- * NULL when nobody waits any more (drop the results). */
-lua_State *ebb_request_finish(ebb_request *r);
+/* The request has ended with status (< 0: a libuv error, which the waiter
+ * gets as nil, code, message): the waiter's coroutine to push the results of
+ * a success on, or NULL when there is none to push (failed, or nobody waits
+ * any more). */
+lua_State *ebb_request_finish(ebb_request *r, int status);
 /* Ends the wait with the `nresults` values pushed on the coroutine that
  * ebb_request_finish returned; give_back as in ebb_wake_handed (may be NULL). */
 void ebb_request_done(ebb_request *r, int nresults, const ebb_want *give_back);

@@ -46,8 +46,12 @@ int ebb_request_await(lua_State *L, ebb_request *r, int signal_idx) {
   return n;
 }
 
-lua_State *ebb_request_finish(ebb_request *r) {
+lua_State *ebb_request_finish(ebb_request *r, int status) {
   lua_State *co = r->wait ? ebb_wake_push(r->wait) : NULL;
+  if (co && status < 0) {
+    ebb_wake_done(r->wait, ebb_push_uv_error(co, status));
+    co = NULL;
+  }
   if (!co) r->wait = NULL;
   return co;
 }
