@@ -93,7 +93,7 @@ static void forget_watches(uvbox *b) {
 
 static void free_process(uvbox *b) { free(of(b)); }
 
-static const uvbox_kind process_kind = {PROCESS_MT, "process", forget_watches, NULL, free_process};
+static const uvbox_kind process_kind = {PROCESS_MT, "process", forget_watches, NULL, NULL, free_process};
 
 static void on_child_exit(uv_process_t *h, int64_t status, int term_signal) {
   proc *p = (proc *)h;
@@ -283,11 +283,8 @@ static int l_pid(lua_State *L) {
   return 1;
 }
 
-static int process_gc(lua_State *L) {
-  uvbox *b = uvbox_collect(L, 1, &process_kind);
-  if (b) uvbox_release(b); /* a running child keeps its handle until it exits */
-  return 0;
-}
+/* a running child keeps its handle until it exits */
+static int process_gc(lua_State *L) { return uvbox_gc(L, &process_kind); }
 
 int luaopen_ebb_process_core(lua_State *L) {
   static const luaL_Reg fns[] = {{"spawn", l_spawn},

@@ -58,14 +58,13 @@ int uvbox_collected(lua_State *L, int idx, const uvbox_kind *kind) {
   return x && !x->b;
 }
 
-uvbox *uvbox_collect(lua_State *L, int idx, const uvbox_kind *kind) {
-  box *x = ebb_check_udata(L, idx, kind->mt, kind->what);
+int uvbox_gc(lua_State *L, const uvbox_kind *kind) {
+  box *x = ebb_check_udata(L, 1, kind->mt, kind->what);
   uvbox *b = x->b;
+  if (!b) return 0;
   x->b = NULL;
-  return b;
-}
-
-void uvbox_release(uvbox *b) {
+  if (!b->closed && kind->forgotten) kind->forgotten(b);
   b->box_gone = 1;
   maybe_free(b);
+  return 0;
 }

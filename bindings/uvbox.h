@@ -17,6 +17,10 @@ typedef struct uvbox_kind {
   const char *what; /* its name in argument errors ("stream") */
   void (*closing)(uvbox *b);  /* optional: lets go of what hangs on the handle, as it closes */
   void (*at_exit)(uvbox *b);  /* optional: before the close at exit (writes what is queued) */
+  /* optional: the box is collected while the handle is open (a stream
+   * closes now, and tasks that wait on it are told); without it the handle
+   * stays open until it closes by itself (a running child's) */
+  void (*forgotten)(uvbox *b);
   void (*free)(uvbox *b);     /* frees the struct uvbox is embedded in */
 } uvbox_kind;
 
@@ -42,10 +46,7 @@ void uvbox_close(uvbox *b);
 uvbox *uvbox_check(lua_State *L, int idx, const uvbox_kind *kind);
 /* Whether idx holds a box of the kind already collected. */
 int uvbox_collected(lua_State *L, int idx, const uvbox_kind *kind);
-/* The box's __gc: returns its uvbox, or NULL when already collected (a
- * finalizer called twice). The caller closes it if it must, then calls
- * uvbox_release. */
-uvbox *uvbox_collect(lua_State *L, int idx, const uvbox_kind *kind);
-void uvbox_release(uvbox *b);
+/* The box's __gc (a finalizer called twice does nothing the second time). */
+int uvbox_gc(lua_State *L, const uvbox_kind *kind);
 
 #endif

@@ -61,7 +61,13 @@ static void free_stream(uvbox *b) {
   free(s);
 }
 
-static const uvbox_kind stream_kind = {STREAM_MT, "stream", closing, at_exit, free_stream};
+static void close_now(uvs *s);
+
+/* Forgotten: closed without waiting. Nobody waits on a stream the collector
+ * frees, but a finalizer called by hand may find waiters. */
+static void forgotten(uvbox *b) { close_now(of(b)); }
+
+static const uvbox_kind stream_kind = {STREAM_MT, "stream", closing, at_exit, forgotten, free_stream};
 
 void uvs_close(uvs *s) { uvbox_close(&s->life); }
 
@@ -335,15 +341,7 @@ static int l_buffered(lua_State *L) {
   return 2;
 }
 
-static int box_gc(lua_State *L) {
-  uvbox *b = uvbox_collect(L, 1, &stream_kind);
-  if (!b) return 0;
-  /* forgotten: closed without waiting. Nobody waits on a stream the
-   * collector frees, but a finalizer called by hand may find waiters. */
-  if (!b->closed) close_now(of(b));
-  uvbox_release(b);
-  return 0;
-}
+static int box_gc(lua_State *L) { return uvbox_gc(L, &stream_kind); }
 
 /* ---- the standard streams, when they are terminals, pipes or sockets ---- */
 
