@@ -18,6 +18,7 @@ HOST_SRC = $(wildcard host/*.c)
 BINDING_SRC = $(wildcard bindings/*.c)
 LUA_SRC = $(sort $(wildcard lua/ebb/*.lua))
 LUA_HDR = $(patsubst lua/ebb/%.lua,$(BUILD)/gen/ebb_%.h,$(LUA_SRC))
+DOC_SRC = $(sort $(wildcard docs/*.md))
 GEN_OBJ = $(BUILD)/obj/gen/embedded_list.o $(BUILD)/obj/gen/c_modules.o
 OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(GEN_OBJ)
 
@@ -57,17 +58,26 @@ $(BUILD)/gen/ebb_%.h: lua/ebb/%.lua
 # generated lists depend on it, so removing a module rebuilds them too.
 $(BUILD)/gen/sources.list: FORCE
 	@mkdir -p $(dir $@)
-	@echo '$(HOST_SRC) $(BINDING_SRC) $(LUA_SRC)' > $@.tmp; \
+	@echo '$(HOST_SRC) $(BINDING_SRC) $(LUA_SRC) $(DOC_SRC)' > $@.tmp; \
 	if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 FORCE:
 
-$(BUILD)/gen/embedded_list.c: $(LUA_HDR) $(BUILD)/gen/sources.list Makefile
+# The reference (docs/*.md) becomes the module ebb.docs, which help() reads.
+$(BUILD)/gen/docs.lua: $(DOC_SRC) $(BUILD)/gen/sources.list tools/docs_module.lua
+	@mkdir -p $(dir $@)
+	$(LUAJIT) tools/docs_module.lua $(DOC_SRC) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/ebb_docs.h: $(BUILD)/gen/docs.lua
+	cd $(BUILD)/gen && $(LUAJIT) -b -n ebb.docs -t h docs.lua ebb_docs.h
+
+$(BUILD)/gen/embedded_list.c: $(LUA_HDR) $(BUILD)/gen/ebb_docs.h $(BUILD)/gen/sources.list Makefile
 	@{ echo '#include "runtime.h"'; \
-	  for h in $(notdir $(LUA_HDR)); do echo "#include \"$$h\""; done; \
+	  for h in $(notdir $(LUA_HDR)) ebb_docs.h; do echo "#include \"$$h\""; done; \
 	  echo 'const embedded_module embedded_modules[] = {'; \
 	  for f in $(LUA_SRC); do m=$$(basename $$f .lua); \
 	    name=ebb.$$m; [ $$m = init ] && name=ebb; \
 	    echo "  {\"$$name\", luaJIT_BC_ebb_$$m, luaJIT_BC_ebb_$${m}_SIZE, \"@ebb/$$m.lua\"},"; done; \
+	  echo '  {"ebb.docs", luaJIT_BC_ebb_docs, luaJIT_BC_ebb_docs_SIZE, "@ebb/docs.lua"},'; \
 	  echo '  {0, 0, 0, 0}};'; } > $@
 
 # The C modules: every `int luaopen_ebb_<name>_core(lua_State *L)` defined at

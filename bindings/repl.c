@@ -166,10 +166,9 @@ static int l_readline(lua_State *L) {
       return 1;
     }
   }
-  r = ebb_wait_on(L, NULL, -1, 0);
+  r = ebb_wait_with(L, NULL, -1, 0, &(ebb_want){.on_cancel = on_cancel});
   if (lua_status(L) != LUA_YIELD) return r; /* aborted already */
   P.waiter = ebb_task_wait(t);
-  P.waiter->on_cancel = on_cancel;
   P.showing = 1;
   if (P.tty) {
     P.prompt_len = strlen(prompt);

@@ -13,7 +13,11 @@ static void check_table(lua_State *L, int idx, const char *what) {
 }
 
 /* sleep(ms [, signal]) */
-static int l_sleep(lua_State *L) { return ebb_sleep(L, ebb_check_ms(L, 1, "ms"), 2); }
+static int l_sleep(lua_State *L) {
+  double ms = ebb_check_ms(L, 1, "ms");
+  static const ebb_want sleep = {.sleeps = 1};
+  return ebb_wait_with(L, NULL, ms, 2, &sleep);
+}
 
 static int l_yield(lua_State *L) { return ebb_yield(L); }
 

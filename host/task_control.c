@@ -1,5 +1,5 @@
 /* What ebb.core (bindings/task.c) asks of the scheduler: the running task's
- * sleep, yield, settle and shielding; about a task, by its Lua table, its
+ * yield, settle and shielding; about a task, by its Lua table, its
  * cancellation, its own signal, its release and the timers that end or
  * start it; the ring of new tasks and the counters ebb test reads. */
 #include "host.h"
@@ -18,13 +18,6 @@ void ebb_push_current_cell(lua_State *L) { lua_rawgeti(L, LUA_REGISTRYINDEX, sch
 void ebb_set_task_ring(lua_State *L, int idx) {
   lua_pushvalue(L, idx);
   sched.ring_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
-int ebb_sleep(lua_State *L, double ms, int signal_idx) {
-  ebb_task *t = ebb_check_in_task(L);
-  int r = ebb_wait_on(L, NULL, ms, signal_idx);
-  if (lua_status(L) == LUA_YIELD) t->wait.data = &sched_wait_key; /* its deadline is the good end */
-  return r;
 }
 
 int ebb_yield(lua_State *L) {

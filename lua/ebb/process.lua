@@ -7,6 +7,7 @@ local iostream = require "ebb.iostream"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
 local check = require "ebb.check"
+local check_abort = require("ebb.core").check_abort
 
 local type, error, setmetatable, tostring, pairs, ipairs = type, error, setmetatable, tostring, pairs, ipairs
 local sort, concat = table.sort, table.concat
@@ -95,6 +96,8 @@ end
 -- group (the child leads a process group of its own, and every kill, the
 -- ones on cancellation included, signals the whole group: its children too).
 local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
+  local ok, reason = check_abort(opts.signal) -- an abort that came before starts nothing
+  if ok == false then error(reason, 0) end
   local h, i, o, e = core.spawn(cmd, list, env, opts.cwd, stdin, stdout, stderr, opts.group)
   if not h then
     error(SystemError(("%s: %s, spawn %s"):format(i, o, cmd), { code = i, syscall = "spawn", path = cmd }), 3)
