@@ -193,8 +193,6 @@ int ebb_lua_alive(void);
 /* Ends a wait with `false` and the value on top of L (popped): the waiter
  * raises it. */
 void ebb_wake_fail(lua_State *L, ebb_wait *w);
-ebb_wait *ebb_wake_first(ebb_waitlist *list);
-static inline int ebb_waitlist_empty(ebb_waitlist *list) { return ebb_list_empty(list); }
 #define ebb_waitlist_init ebb_list_init
 
 /* ---- ebb.task's side of the scheduler (host/task_control.c), for ebb.core.

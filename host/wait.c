@@ -122,15 +122,6 @@ void wake_list(ebb_waitlist *list) {
 
 void ebb_wake_all(ebb_waitlist *list) { wake_list(list); }
 
-ebb_wait *ebb_wake_first(ebb_waitlist *list) {
-  ebb_node *n = ebb_list_shift(list);
-  ebb_wait *w;
-  if (!n) return NULL;
-  w = ebb_container(n, ebb_wait, link);
-  ebb_wake(w);
-  return w;
-}
-
 void end_aborted(ebb_task *t, ebb_signal *s) {
   lua_State *co;
   void (*on_cancel)(ebb_wait *, int) = t->wait.want.on_cancel;
