@@ -23,43 +23,18 @@ local IDLE = core.IDLE
 local host = {}            -- what the host calls: boot wires these up
 task._host = host
 
-local live = {} -- tasks that belong to a spec (ebb test), while unfinished
+-- What the files that hold the rest of ebb.task share with this one.
+local shared = {}
+task._shared = shared
 
--- Where a spec's task was made, for the report of what a spec left behind:
--- the first frame outside ebb's own modules, and the ebb function it called
--- there (net.listen's accept loop reads "made by listen at spec/x_spec.lua:5").
-local getinfo = debug.getinfo
-
--- The name an ebb module gives fn, for a function called with no name of its
--- own (through pcall): "listen" for net.listen.
-local function module_name_of(fn)
-  for name, m in pairs(package.loaded) do
-    if type(name) == "string" and name:sub(1, 4) == "ebb." and type(m) == "table" then
-      for k, v in pairs(m) do
-        if v == fn and type(k) == "string" then return k end
-      end
-    end
-  end
-end
-
-local function made_at()
-  local via
-  for level = 3, 20 do
-    local info = getinfo(level, "Slnf")
-    if not info then return nil end
-    if info.what ~= "C" then
-      if info.source:sub(1, 5) ~= "@ebb/" then
-        return ("made by %s at %s:%d"):format(via or "?", info.short_src, info.currentline)
-      end
-      via = info.name or module_name_of(info.func) or ("function <%s:%d>"):format(info.short_src, info.linedefined)
-    end
-  end
-end
+-- ebb test follows the tasks that belong to a spec (ebb.test_tasks sets
+-- owned and ended when it loads, before any task has an owner).
+local function nothing() end
+shared.owned, shared.ended = nothing, nothing
 
 local function own(t, owner)
   t.owner = owner
-  t.made_at = made_at()
-  live[t] = true
+  shared.owned(t)
 end
 
 -- ---- the Task object ----
@@ -171,7 +146,7 @@ local function settled(t)
   end
   local w = rawget(t, "waiters")
   if w then w:wake_all() end
-  if rawget(t, "owner") then live[t] = nil end
+  if rawget(t, "owner") then shared.ended(t) end
   local h = t.hook -- an owner told of the end (a queue frees the job's slot)
   if h then h:settled(t) end
 end
@@ -438,12 +413,9 @@ function Task.result(t)
 end
 
 -- ---- on first use: joins, combinators, futures ----
--- What the files that hold the rest of ebb.task share with this one.
-task._shared = {
-  observe = observe, waiters_of = waiters_of, finished = finished, results = results,
-  check_own_abort = check_own_abort, raise_if_aborted = raise_if_aborted,
-  badarg = badarg, check_callable = check_callable, check_ms = check_ms, check_signal = check_signal,
-}
+shared.observe, shared.waiters_of, shared.finished, shared.results = observe, waiters_of, finished, results
+shared.check_own_abort, shared.raise_if_aborted = check_own_abort, raise_if_aborted
+shared.badarg, shared.check_callable, shared.check_ms, shared.check_signal = badarg, check_callable, check_ms, check_signal
 
 -- Each stub tail-calls the function it stands for, so errors are placed
 -- and tracebacks read as if it had been called directly.
@@ -479,38 +451,12 @@ function task._deferred(hook, fn, ...)
 end
 task._start = enqueue
 
--- ---- for the host and ebb test ----
+-- ---- for the host ----
 local root
 function host.spawn_root(fn, ...)
   root = spawn(fn, ...)
   observe(root)
 end
 function host.root_done() return root == nil or finished(root) end
-
--- ebb test: the tasks of a spec (owner), made and followed.
-function task._own(t, owner)
-  rawset(t, "owner", owner)
-  live[t] = true
-end
-function task._live(owner)
-  local out = {}
-  for t in pairs(live) do
-    if rawget(t, "owner") == owner and t ~= cur[1] then out[#out + 1] = t end
-  end
-  return out
-end
--- Waits for t at most ms of real time: true once it has ended, nil on timeout.
-function task._await_real(t, ms)
-  observe(t)
-  local w = waiters_of(t)
-  while not finished(t) do
-    local ok, reason = w:wait_real(ms)
-    if ok == nil then return nil end
-    if ok == false then error(reason, 0) end
-  end
-  return true
-end
-task._results = results
-task._finished = finished
 
 return task
