@@ -6,7 +6,7 @@ local core = require "ebb.core"
 
 local type, pairs, rawget, rawset, error = type, pairs, rawget, rawset, error
 local getinfo = debug.getinfo
-local cur = core.cur
+local cur, host_source = core.cur, core.host_source
 local shared = task._shared
 local observe, waiters_of, finished = shared.observe, shared.waiters_of, shared.finished
 
@@ -35,7 +35,7 @@ local function made_at()
     local info = getinfo(level, "Slnf")
     if not info then return nil end
     if info.what ~= "C" then
-      if info.source:sub(1, 5) ~= "@ebb/" then
+      if not host_source(info.source) then
         return ("made by %s at %s:%d"):format(via or "?", info.short_src, info.currentline)
       end
       via = info.name or module_name_of(info.func) or ("function <%s:%d>"):format(info.short_src, info.linedefined)
