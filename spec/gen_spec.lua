@@ -479,9 +479,9 @@ describe("ebb.gen", function()
       assert_bad(function() gen.paginate(f, { signal = {} }) end,
         "bad argument #2 to 'paginate' %(abort signal expected for field 'signal', got table%)")
       assert_bad(function() gen.paginate(f, { interval = -1 }) end,
-        "bad argument #2 to 'paginate' %(option 'interval': must be a non%-negative number of milliseconds, at most 1e12, got %-1%)")
-      assert_bad(function() gen.paginate(f, { interval = 0 / 0 }) end, "option 'interval': must be .*got n?a?n")
-      assert_bad(function() gen.paginate(f, { interval = math.huge }) end, "option 'interval': must be .*got inf")
+        "bad argument #2 to 'paginate' %(option 'interval' must be a non%-negative number of milliseconds, at most 1e12, got %-1%)")
+      assert_bad(function() gen.paginate(f, { interval = 0 / 0 }) end, "option 'interval' must be .*got n?a?n")
+      assert_bad(function() gen.paginate(f, { interval = math.huge }) end, "option 'interval' must be .*got inf")
       assert_bad(function() gen.paginate(f, { interval = "1" }) end, "option 'interval': number of milliseconds expected, got string")
     end)
   end)

@@ -79,7 +79,7 @@ function check.ms(v, n, fname, what, level)
     raise(n, fname, format("%s: number of milliseconds expected, got %s", what, type(v)), (level or 1) + 1)
   end
   if not (v >= 0 and v <= MAX_MS) then
-    raise(n, fname, what .. ": must be a non-negative number of milliseconds, at most 1e12, got " .. tostring(v),
+    raise(n, fname, what .. " must be a non-negative number of milliseconds, at most 1e12, got " .. tostring(v),
       (level or 1) + 1)
   end
   return v
