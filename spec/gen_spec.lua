@@ -477,7 +477,7 @@ describe("ebb.gen", function()
       assert_bad(function() gen.paginate("f") end, "bad argument #1 to 'paginate' %(function expected, got string%)")
       assert_bad(function() gen.paginate(f, 5) end, "bad argument #2 to 'paginate' %(table of options expected, got number%)")
       assert_bad(function() gen.paginate(f, { signal = {} }) end,
-        "bad argument #2 to 'paginate' %(abort signal expected for field 'signal', got table%)")
+        "bad argument #2 to 'paginate' %(option 'signal' must be an abort signal, got table%)")
       assert_bad(function() gen.paginate(f, { interval = -1 }) end,
         "bad argument #2 to 'paginate' %(option 'interval' must be a non%-negative number of milliseconds, at most 1e12, got %-1%)")
       assert_bad(function() gen.paginate(f, { interval = 0 / 0 }) end, "option 'interval' must be .*got n?a?n")

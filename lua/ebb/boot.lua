@@ -104,7 +104,7 @@ end
 -- An argument error as LuaJIT words it: the name the caller used, its place.
 local function bad_argument(n, expected)
   local name = debug.getinfo(2, "n").name or "?"
-  error(("bad argument #%d to '%s' (%s)"):format(n, name, expected), 3)
+  error(require("ebb.check").message(n, name, expected), 3)
 end
 
 function coroutine.resume(co, ...)

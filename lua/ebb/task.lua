@@ -97,10 +97,7 @@ local function finished(t)
   return st == "done" or st == "failed" or st == "cancelled"
 end
 
-local function raise_if_aborted(ok, reason)
-  if ok == false then error(reason, 0) end
-  return ok
-end
+local raise_if_aborted = check.raise_if_aborted
 
 -- The rule of every awaiting function: an aborted caller raises at once.
 local function check_own_abort(signal)
@@ -109,22 +106,7 @@ local function check_own_abort(signal)
   if (s and s.aborted) or signal ~= nil then raise_if_aborted(check_abort(signal)) end
 end
 
--- level 2: the caller of the function that calls badarg; 3 from its helpers
-local function badarg(n, fname, msg, level)
-  check.badarg(n, fname, msg, level or 2)
-end
-
-local function check_callable(fn, n, fname)
-  if type(fn) ~= "function" then check.callable(fn, n, fname, 2) end
-end
-
-local function check_ms(ms, n, fname)
-  if type(ms) ~= "number" or not (ms >= 0 and ms <= 1e12) then check.ms(ms, n, fname, "ms", 2) end
-end
-
-local function check_signal(v, n, fname)
-  if v ~= nil then check.signal(v, n, fname, nil, 2) end
-end
+local check_ms, check_callable = check.ms, check.callable
 
 -- A task someone awaits or joins: its failure is not reported as unhandled.
 local function observe(t)
@@ -276,7 +258,7 @@ end
 -- A timer task has fewer fields (no function, no arguments, no results):
 -- many concurrent sleepers stay small.
 local function timer_task(ms)
-  check_ms(ms, 1, "sleep")
+  check_ms(ms, 1, "sleep", "ms")
   local t = setmetatable({ status = "running", join = false }, TaskMT)
   local owner = owner_now()
   if owner then own(t, owner) end
@@ -285,8 +267,8 @@ local function timer_task(ms)
 end
 
 function task.sleep(ms, signal)
-  check_ms(ms, 1, "sleep")
-  if signal ~= nil then check_signal(signal, 2, "sleep") end
+  check_ms(ms, 1, "sleep", "ms")
+  if signal ~= nil then check.signal(signal, 2, "sleep") end
   raise_if_aborted(c_sleep(ms, signal))
 end
 local sleep = task.sleep
@@ -323,7 +305,7 @@ end
 local spawn = task.spawn
 
 function task.delay(ms, fn, ...)
-  check_ms(ms, 1, "delay")
+  check_ms(ms, 1, "delay", "ms")
   check_callable(fn, 2, "delay")
   local n = select("#", ...)
   local t
@@ -373,7 +355,7 @@ local function waiters_of(t)
 end
 
 function Task.await(t)
-  if not is_task(t) then badarg(1, "await", "task expected, got " .. type(t)) end
+  if not is_task(t) then check.expected(t, 1, "await", "task") end
   check_own_abort()
   observe(t)
   if not finished(t) then
@@ -385,7 +367,7 @@ function Task.await(t)
 end
 
 function Task.cancel(t, reason)
-  if not is_task(t) then badarg(1, "cancel", "task expected, got " .. type(t)) end
+  if not is_task(t) then check.expected(t, 1, "cancel", "task") end
   if finished(t) then return end
   if reason == nil then reason = AbortError("the task was cancelled") end
   local s = signal_of(t)
@@ -405,7 +387,7 @@ end
 
 -- The outcome without raising: true, results... or false, error, traceback.
 function Task.result(t)
-  if not is_task(t) then badarg(1, "result", "task expected, got " .. type(t)) end
+  if not is_task(t) then check.expected(t, 1, "result", "task") end
   observe(t)
   if not finished(t) then return nil end
   if t.status == "done" then return true, results(t) end
@@ -415,7 +397,6 @@ end
 -- ---- on first use: joins, combinators, futures ----
 shared.observe, shared.waiters_of, shared.finished, shared.results = observe, waiters_of, finished, results
 shared.check_own_abort, shared.raise_if_aborted = check_own_abort, raise_if_aborted
-shared.badarg, shared.check_callable, shared.check_ms, shared.check_signal = badarg, check_callable, check_ms, check_signal
 
 -- Each stub tail-calls the function it stands for, so errors are placed
 -- and tracebacks read as if it had been called directly.

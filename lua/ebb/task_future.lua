@@ -11,7 +11,7 @@ local type, select, error, rawget, setmetatable, getmetatable, unpack =
 local check_abort, waitlist = core.check_abort, core.waitlist
 
 local shared = task._shared
-local raise_if_aborted, badarg, check_signal = shared.raise_if_aborted, shared.badarg, shared.check_signal
+local raise_if_aborted = shared.raise_if_aborted
 
 local future = {}
 
@@ -22,7 +22,7 @@ Future.__index = function(f, k)
 end
 
 local function check_future(f, fname)
-  if getmetatable(f) ~= Future then badarg(1, fname, "future expected", 2) end
+  check.self(f, Future, fname, "future", 2)
 end
 
 function Future:resolve(...)
@@ -41,14 +41,14 @@ function Future:reject(err)
   return true
 end
 
+local AWAIT = { signal = check.kind.signal, timeout = check.kind.ms }
+
 function Future:await(opts)
   check_future(self, "await")
   local signal, timeout
   if opts ~= nil then
-    if type(opts) ~= "table" then badarg(1, "await", "table of options expected, got " .. type(opts)) end
+    check.options(opts, 1, "await", AWAIT)
     signal, timeout = opts.signal, opts.timeout
-    check_signal(signal, 1, "await")
-    if timeout ~= nil then check.ms(timeout, 1, "await", "option 'timeout'") end
   end
   raise_if_aborted(check_abort(signal))
   local deadline = timeout and clock_now() + timeout

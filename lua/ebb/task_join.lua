@@ -4,6 +4,7 @@
 local task = require "ebb.task"
 local core = require "ebb.core"
 local errors = require "ebb.errors"
+local check = require "ebb.check"
 local clock_now = require("ebb.clock.core").now
 
 local type, error, rawget, rawset, setmetatable, getmetatable, unpack =
@@ -15,7 +16,6 @@ local c_shield, waitlist = core.shield, core.waitlist
 local shared = task._shared
 local observe, waiters_of, finished, results, check_own_abort =
   shared.observe, shared.waiters_of, shared.finished, shared.results, shared.check_own_abort
-local badarg, check_callable, check_ms = shared.badarg, shared.check_callable, shared.check_ms
 local spawn, is_task, Task = task.spawn, task.is_task, task.Task
 
 local join = {}
@@ -69,12 +69,12 @@ end
 
 local function join_list(list, fname)
   if type(list) ~= "table" then
-    badarg(1, fname, "list of tasks or functions expected, got " .. type(list), 3)
+    check.expected(list, 1, fname, "list of tasks or functions", 2)
   end
   for i = 1, #list do
     local v = list[i]
     if type(v) ~= "function" and not is_task(v) then
-      badarg(1, fname, "item " .. i .. " is not a task or function", 3)
+      check.badarg(1, fname, "item " .. i .. " is not a task or function", 2)
     end
   end
   local j = new_join(#list)
@@ -87,7 +87,7 @@ end
 
 function Join:add(v)
   if type(v) == "function" then v = spawn(v)
-  elseif not is_task(v) then badarg(1, "add", "task or function expected, got " .. type(v)) end
+  elseif not is_task(v) then check.expected(v, 1, "add", "task or function") end
   attach(self, v)
   return v
 end
@@ -199,7 +199,7 @@ end
 function join.race(list)
   check_own_abort()
   local j = join_list(list, "race")
-  if j.n == 0 then badarg(1, "race", "empty list") end
+  if j.n == 0 then check.badarg(1, "race", "empty list") end
   local t = next_ended(j)
   j:cancel(AbortError("lost the race"))
   j:detach()
@@ -227,9 +227,9 @@ local Group = {}
 Group.__index = Group
 
 function Group:spawn(fn, ...)
-  if getmetatable(self) ~= Group then badarg(1, "spawn", "group expected") end
+  check.self(self, Group, "spawn", "group")
   if self.closed then error("the group has ended: no new tasks", 2) end
-  check_callable(fn, 1, "spawn")
+  check.callable(fn, 1, "spawn")
   local t = spawn(fn, ...)
   attach(self.join, t)
   return t
@@ -238,7 +238,7 @@ end
 local traced = core.traced
 
 function join.group(fn)
-  if type(fn) ~= "function" then badarg(1, "group", "function expected, got " .. type(fn)) end
+  if type(fn) ~= "function" then check.expected(fn, 1, "group", "function") end
   check_own_abort()
   local j = new_join()
   local g = setmetatable({ join = j }, Group)
@@ -272,8 +272,8 @@ end
 
 -- ---- timeout ----
 function join.timeout(ms, fn, ...)
-  check_ms(ms, 1, "timeout")
-  check_callable(fn, 2, "timeout")
+  check.ms(ms, 1, "timeout", "ms")
+  check.callable(fn, 2, "timeout")
   check_own_abort()
   local t = spawn(fn, ...)
   observe(t)
