@@ -213,6 +213,29 @@ describe("bad input", function()
     f:close()
   end)
 
+  it("one mistake reads the same whichever half checks it, placed at the caller's line", function()
+    local channel = require "ebb.channel"
+    local function said(call)
+      local ok, e = pcall(call)
+      assert.is_false(ok)
+      local at, fname, words = e:match("^(.-): bad argument #1 to '([%w_]+)' %((.*)%)$")
+      assert.matches("spec/bad_input_spec%.lua:%d+$", at)
+      return words, fname
+    end
+    -- abort.timeout's duration is checked in C, task.sleep's and clock.advance's in Lua
+    for _, ms in ipairs { -1, 0 / 0, math.huge, 1e13, "1", {} } do
+      local words, fname = said(function() abort.timeout(ms) end)
+      assert.equal("timeout", fname)
+      assert.equal(words, said(function() task.sleep(ms) end))
+      assert.equal(words, said(function() clock.advance(ms) end))
+    end
+    -- semaphore.new's permits are checked in C, channel.new's capacity in Lua
+    for _, n in ipairs { -1, 1.5, 2 ^ 53 + 2, 0 / 0, "x" } do
+      local words = said(function() semaphore.new(n) end)
+      assert.equal((words:gsub("^permits", "capacity")), said(function() channel.new(n) end))
+    end
+  end)
+
   describe("what the arguments mean", function()
     it("a pipeline's options left nil are no options, not the sink", function()
       local got = {}
