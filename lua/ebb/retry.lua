@@ -106,10 +106,15 @@ local NONE = false -- an option with no default (nil would end the defaults tabl
 local Backoff = {}
 Backoff.__index = Backoff
 
+-- What a function given as an option returned is not what it should be.
+local function bad_result(option, expected, v)
+  error(("bad result from option '%s' (%s expected, got %s)"):format(option, expected, got(v)), 0)
+end
+
 local function draw(p)
   local r = p.random()
   if type(r) ~= "number" or not (r >= 0 and r < 1) then
-    error("bad result from option 'random' (number in [0, 1) expected, got " .. got(r) .. ")", 0)
+    bad_result("random", "number in [0, 1)", r)
   end
   return r
 end
@@ -208,8 +213,7 @@ local function run(fn, o)
     if custom then
       ms = custom(attempt, err)
       if ms ~= nil and kind.ms(ms) then
-        error("bad result from option 'delay' (non-negative number of milliseconds, at most 1e12, or nil expected, "
-          .. "got " .. got(ms) .. ")", 0)
+        bad_result("delay", "non-negative number of milliseconds, at most 1e12, or nil", ms)
       end
     end
     if ms == nil then ms = policy:delay(attempt) end

@@ -396,7 +396,7 @@ end
 
 -- ---- on first use: joins, combinators, futures ----
 shared.observe, shared.waiters_of, shared.finished, shared.results = observe, waiters_of, finished, results
-shared.check_own_abort, shared.raise_if_aborted = check_own_abort, raise_if_aborted
+shared.check_own_abort = check_own_abort
 
 -- Each stub tail-calls the function it stands for, so errors are placed
 -- and tracebacks read as if it had been called directly.

@@ -1,17 +1,14 @@
 -- ebb.task.future: a value one task settles and others await. Loaded the
 -- first time task.future is called (ebb.task holds a stub for it).
-local task = require "ebb.task"
 local core = require "ebb.core"
 local check = require "ebb.check"
 local TimeoutError = require("ebb.errors").TimeoutError
 local clock_now = require("ebb.clock.core").now
 
-local type, select, error, rawget, setmetatable, getmetatable, unpack =
-  type, select, error, rawget, setmetatable, getmetatable, unpack
+local select, error, rawget, setmetatable, unpack = select, error, rawget, setmetatable, unpack
 local check_abort, waitlist = core.check_abort, core.waitlist
 
-local shared = task._shared
-local raise_if_aborted = shared.raise_if_aborted
+local raise_if_aborted = check.raise_if_aborted
 
 local future = {}
 
