@@ -18,6 +18,7 @@ HOST_SRC = $(wildcard host/*.c)
 BINDING_SRC = $(wildcard bindings/*.c)
 LUA_SRC = $(sort $(wildcard lua/ebb/*.lua))
 LUA_HDR = $(patsubst lua/ebb/%.lua,$(BUILD)/gen/ebb_%.h,$(LUA_SRC))
+DOC_SRC = $(sort $(wildcard docs/*.md))
 OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(BUILD)/obj/gen/embedded_list.o
 
 .PHONY: all deps compat-deps test sanitize fuzz bench compat install clean example
@@ -50,13 +51,22 @@ $(BUILD)/gen/ebb_%.h: lua/ebb/%.lua
 	@mkdir -p $(dir $@)
 	cd lua && $(LUAJIT) -b -g -n ebb.$* -t h ebb/$*.lua ../$@
 
-$(BUILD)/gen/embedded_list.c: $(LUA_HDR) Makefile
+# The reference (docs/*.md) becomes the module ebb.docs, which help() reads.
+$(BUILD)/gen/docs.lua: $(DOC_SRC) docs tools/docs_module.lua
+	@mkdir -p $(dir $@)
+	$(LUAJIT) tools/docs_module.lua $(DOC_SRC) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/ebb_docs.h: $(BUILD)/gen/docs.lua
+	cd $(BUILD)/gen && $(LUAJIT) -b -n ebb.docs -t h docs.lua ebb_docs.h
+
+$(BUILD)/gen/embedded_list.c: $(LUA_HDR) $(BUILD)/gen/ebb_docs.h Makefile
 	@{ echo '#include "runtime.h"'; \
-	  for h in $(notdir $(LUA_HDR)); do echo "#include \"$$h\""; done; \
+	  for h in $(notdir $(LUA_HDR)) ebb_docs.h; do echo "#include \"$$h\""; done; \
 	  echo 'const embedded_module embedded_modules[] = {'; \
 	  for f in $(LUA_SRC); do m=$$(basename $$f .lua); \
 	    name=ebb.$$m; [ $$m = init ] && name=ebb; \
 	    echo "  {\"$$name\", luaJIT_BC_ebb_$$m, luaJIT_BC_ebb_$${m}_SIZE, \"@ebb/$$m.lua\"},"; done; \
+	  echo '  {"ebb.docs", luaJIT_BC_ebb_docs, luaJIT_BC_ebb_docs_SIZE, "@ebb/docs.lua"},'; \
 	  echo '  {0, 0, 0, 0}};'; } > $@
 
 $(BUILD)/obj/gen/embedded_list.o: $(BUILD)/gen/embedded_list.c

@@ -4,31 +4,18 @@
 #define _GNU_SOURCE /* preadv2 */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <sys/uio.h>
-#include <unistd.h>
 #include <string.h>
-#include "../host/ebb.h"
-
-#define FILE_MT "ebb.file"
+#include "fs.h"
 
 typedef struct fs_op {
   uv_fs_t req;
-  ebb_wait *wait;  /* NULL once the waiter has gone */
+  ebb_request r;
   char *buf;       /* reads: the bytes */
   size_t len;
   int data_ref;    /* writes: the string written, kept until the request ends */
 } fs_op;
-
-typedef struct wchain wchain;
-
-typedef struct file {
-  uv_file fd;      /* -1 once closed */
-  int closing;
-  int borrowed;    /* a standard stream's fd: never closed here */
-  wchain *chain;   /* its write-behind, once used */
-} file;
 
 static void push_stat(lua_State *L, const uv_stat_t *st) {
   const char *type = "other";
@@ -68,15 +55,9 @@ static void push_file(lua_State *L, uv_file fd) {
   lua_setmetatable(L, -2);
 }
 
-/* The results of a finished request, on co: true, values... or nil, code, message. */
+/* The results of a request that succeeded, on co: true, values... */
 static int push_results(lua_State *co, fs_op *op) {
   uv_fs_t *req = &op->req;
-  if (req->result < 0) {
-    lua_pushnil(co);
-    lua_pushstring(co, uv_err_name((int)req->result));
-    lua_pushstring(co, uv_strerror((int)req->result));
-    return 3;
-  }
   lua_pushboolean(co, 1);
   switch (req->fs_type) {
   case UV_FS_STAT:
@@ -119,10 +100,9 @@ static void free_op(fs_op *op) {
 
 static void on_done(uv_fs_t *req) {
   fs_op *op = (fs_op *)req;
-  if (op->wait) {
-    lua_State *co = ebb_wake_push(op->wait);
-    if (co) ebb_wake_done(op->wait, push_results(co, op));
-    op->wait->owner = NULL;
+  lua_State *co = ebb_request_finish(&op->r, req->result < 0 ? (int)req->result : 0);
+  if (co) {
+    ebb_request_done(&op->r, push_results(co, op), NULL);
   } else if (req->fs_type == UV_FS_OPEN && req->result >= 0) {
     uv_fs_t close_req; /* opened for a waiter that has gone: nobody will close it */
     uv_fs_close(req->loop, &close_req, (uv_file)req->result, NULL);
@@ -133,12 +113,8 @@ static void on_done(uv_fs_t *req) {
 }
 
 /* The waiter was aborted before the request finished: it goes on alone. */
-static void on_cancel(ebb_wait *w, int handed) {
-  fs_op *op = w->owner;
-  (void)handed;
-  if (!op) return;
-  op->wait = NULL;
-  w->owner = NULL;
+static void abandon(ebb_request *r) {
+  fs_op *op = ebb_container(r, fs_op, r);
   uv_cancel((uv_req_t *)&op->req); /* stops it only if it has not started */
 }
 
@@ -146,99 +122,59 @@ static fs_op *new_op(lua_State *L) {
   fs_op *op = calloc(1, sizeof *op);
   if (!op) luaL_error(L, "out of memory");
   op->data_ref = LUA_NOREF;
+  op->r.abandon = abandon;
   return op;
 }
 
-/* Parks the calling task until op finishes (the request must be started). */
+/* A new request, once the checks every request makes have passed; NULL
+ * when they have not (then *nret values are pushed: return them). */
+static fs_op *begin_op(lua_State *L, int signal_idx, int *nret) {
+  return (*nret = ebb_request_begin(L, signal_idx)) != 0 ? NULL : new_op(L);
+}
+
+/* Parks the calling task until op finishes; r is what starting it returned. */
 static int await_op(lua_State *L, fs_op *op, int r, int signal_idx) {
-  ebb_task *t;
-  int n;
   if (r < 0) { /* could not even start */
-    lua_pushnil(L);
-    lua_pushstring(L, uv_err_name(r));
-    lua_pushstring(L, uv_strerror(r));
     free_op(op);
-    return 3;
+    return ebb_push_uv_error(L, r);
   }
-  t = ebb_current();
-  n = ebb_wait_on(L, NULL, -1, signal_idx);
-  if (lua_status(L) == LUA_YIELD) {
-    ebb_wait *w = ebb_task_wait(t);
-    op->wait = w;
-    w->owner = op;
-    w->on_cancel = on_cancel;
-  } else { /* aborted before it began waiting: let the request end alone */
-    op->wait = NULL;
-  }
-  return n;
+  return ebb_request_await(L, &op->r, signal_idx);
 }
 
-/* Each function checks the task and the signal before it starts anything. */
-static int begin(lua_State *L, int signal_idx) {
-  ebb_check_in_task(L);
-  return ebb_check_abort(L, signal_idx);
-}
+typedef int (*path_fn)(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb);
 
-static int l_stat(lua_State *L) {
+/* The requests that take a path and a signal only. */
+static int path_request(lua_State *L, path_fn start) {
   const char *path = ebb_check_cstring(L, 1, "path");
-  int r = begin(L, 2);
+  int r;
   fs_op *op;
-  if (r) return r;
-  op = new_op(L);
-  return await_op(L, op, uv_fs_stat(ebb_loop(), &op->req, path, on_done), 2);
+  if (!(op = begin_op(L, 2, &r))) return r;
+  return await_op(L, op, start(ebb_loop(), &op->req, path, on_done), 2);
 }
 
-static int l_lstat(lua_State *L) {
-  const char *path = ebb_check_cstring(L, 1, "path");
-  int r = begin(L, 2);
-  fs_op *op;
-  if (r) return r;
-  op = new_op(L);
-  return await_op(L, op, uv_fs_lstat(ebb_loop(), &op->req, path, on_done), 2);
+static int scandir_all(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb cb) {
+  return uv_fs_scandir(loop, req, path, 0, cb);
 }
 
-static int l_readdir(lua_State *L) {
-  const char *path = ebb_check_cstring(L, 1, "path");
-  int r = begin(L, 2);
-  fs_op *op;
-  if (r) return r;
-  op = new_op(L);
-  return await_op(L, op, uv_fs_scandir(ebb_loop(), &op->req, path, 0, on_done), 2);
-}
+static int l_stat(lua_State *L) { return path_request(L, uv_fs_stat); }
+static int l_lstat(lua_State *L) { return path_request(L, uv_fs_lstat); }
+static int l_readdir(lua_State *L) { return path_request(L, scandir_all); }
+static int l_rmdir(lua_State *L) { return path_request(L, uv_fs_rmdir); }
+static int l_unlink(lua_State *L) { return path_request(L, uv_fs_unlink); }
 
 static int l_mkdir(lua_State *L) {
   const char *path = ebb_check_cstring(L, 1, "path");
-  int mode = (int)ebb_opt_whole(L, 2, "mode", 0, 07777, 0777), r = begin(L, 3);
+  int mode = (int)ebb_opt_whole(L, 2, "mode", 0, 07777, 0777), r;
   fs_op *op;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 3, &r))) return r;
   return await_op(L, op, uv_fs_mkdir(ebb_loop(), &op->req, path, mode, on_done), 3);
-}
-
-static int l_rmdir(lua_State *L) {
-  const char *path = ebb_check_cstring(L, 1, "path");
-  int r = begin(L, 2);
-  fs_op *op;
-  if (r) return r;
-  op = new_op(L);
-  return await_op(L, op, uv_fs_rmdir(ebb_loop(), &op->req, path, on_done), 2);
-}
-
-static int l_unlink(lua_State *L) {
-  const char *path = ebb_check_cstring(L, 1, "path");
-  int r = begin(L, 2);
-  fs_op *op;
-  if (r) return r;
-  op = new_op(L);
-  return await_op(L, op, uv_fs_unlink(ebb_loop(), &op->req, path, on_done), 2);
 }
 
 static int l_rename(lua_State *L) {
   const char *from = ebb_check_cstring(L, 1, "from"), *to = ebb_check_cstring(L, 2, "to");
-  int r = begin(L, 3);
+  int r;
   fs_op *op;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 3, &r))) return r;
   return await_op(L, op, uv_fs_rename(ebb_loop(), &op->req, from, to, on_done), 3);
 }
 
@@ -256,14 +192,13 @@ static int open_flags(lua_State *L, int idx) {
 /* open(path, flags, mode, signal) -> file */
 static int l_open(lua_State *L) {
   const char *path = ebb_check_cstring(L, 1, "path");
-  int flags = open_flags(L, 2), mode = (int)ebb_opt_whole(L, 3, "mode", 0, 07777, 0666), r = begin(L, 4);
+  int flags = open_flags(L, 2), mode = (int)ebb_opt_whole(L, 3, "mode", 0, 07777, 0666), r;
   fs_op *op;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 4, &r))) return r;
   return await_op(L, op, uv_fs_open(ebb_loop(), &op->req, path, flags, mode, on_done), 4);
 }
 
-static file *check_file(lua_State *L, int idx) {
+file *fs_check_file(lua_State *L, int idx) {
   file *f = ebb_check_udata(L, idx, FILE_MT, "file");
   if (f->fd < 0) luaL_error(L, "the file is closed");
   return f;
@@ -284,10 +219,7 @@ static int read_cached(lua_State *L, uv_file fd, char *buf, size_t len, int64_t 
   while (got < 0 && errno == EINTR);
   if (got < 0) {
     if (errno == EAGAIN || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL) return 0;
-    lua_pushnil(L);
-    lua_pushstring(L, uv_err_name(-errno));
-    lua_pushstring(L, uv_strerror(-errno));
-    return 3;
+    return ebb_push_uv_error(L, uv_translate_sys_error(errno));
   }
   lua_pushboolean(L, 1);
   if (got == 0) lua_pushnil(L); /* the end of the file */
@@ -302,14 +234,13 @@ static int read_cached(lua_State *L, uv_file fd, char *buf, size_t len, int64_t 
 
 /* read(file, n, offset, signal) -> bytes, or nil at the end */
 static int l_read(lua_State *L) {
-  file *f = check_file(L, 1);
+  file *f = fs_check_file(L, 1);
   double n = ebb_check_whole(L, 2, "n", 1, 1 << 30);
   int64_t offset = (int64_t)ebb_opt_whole(L, 3, "offset", 0, EBB_MAX_WHOLE, -1);
-  int r = begin(L, 4);
+  int r;
   fs_op *op;
   uv_buf_t buf;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 4, &r))) return r;
   op->len = (size_t)n;
   if (!(op->buf = malloc(op->len))) {
     free(op);
@@ -326,15 +257,14 @@ static int l_read(lua_State *L) {
 
 /* write(file, data, offset, signal) -> bytes written */
 static int l_write(lua_State *L) {
-  file *f = check_file(L, 1);
+  file *f = fs_check_file(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   int64_t offset = (int64_t)ebb_opt_whole(L, 3, "offset", 0, EBB_MAX_WHOLE, -1);
-  int r = begin(L, 4);
+  int r;
   fs_op *op;
   uv_buf_t buf;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 4, &r))) return r;
   op->len = len;
   lua_pushvalue(L, 2); /* the request reads the string itself: it must not be collected */
   op->data_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -342,320 +272,11 @@ static int l_write(lua_State *L) {
   return await_op(L, op, uv_fs_write(ebb_loop(), &op->req, f->fd, &buf, 1, offset, on_done), 4);
 }
 
-/* ---- write-behind: a file's chunks written one after another ---- */
-
-/* The next chunk is handed over while the one before is being written, and
- * the worker goes from one to the next by itself: no trip through the loop
- * (and no thread to wake) between two chunks. The loop hears of each chunk
- * written by `async`. */
-struct wchain {
-  uv_work_t work;
-  uv_async_t async;
-  uv_mutex_t lock;         /* guards the fields down to `err` */
-  const char *data;        /* the chunk handed over and not yet taken */
-  size_t len;
-  int has_next;
-  int taking;              /* the worker still looks for chunks */
-  int draining;            /* someone waits for the last one: stop looking */
-  unsigned long done;      /* chunks written or failed */
-  int err;                 /* the first failure, a libuv error code */
-  uv_file fd;              /* the fields below are the loop thread's */
-  int queued;              /* `work` belongs to the thread pool */
-  unsigned long handed, released;
-  int refs[2];             /* the strings of chunks released+1..handed */
-  int file_ref;            /* the file, kept from collection while queued */
-  ebb_waitlist waiters;
-};
-
-/* How long the worker waits, awake, for the next chunk before it gives the
- * thread back. The loop thread hands a chunk over every few tens of
- * microseconds in a steady stream; waking a sleeping thread for each one
- * costs more than writing it (and made the loop thread wait each time). */
-#define CHAIN_SPIN_NS 50000
-
-static char chain_room_key, chain_idle_key; /* what a waiter waits for */
-
-static int write_fully(uv_file fd, const char *p, size_t len) {
-  while (len) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) { /* a non-blocking pipe (a standard stream): wait for room */
-        struct pollfd pfd = {fd, POLLOUT, 0};
-        poll(&pfd, 1, -1);
-        continue;
-      }
-      return uv_translate_sys_error(errno);
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
-static void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-/* Called and returns with the lock held. */
-static int chain_next(wchain *c) {
-  uint64_t until;
-  if (c->has_next || c->err || c->draining) return c->has_next && !c->err;
-  uv_mutex_unlock(&c->lock);
-  until = uv_hrtime() + CHAIN_SPIN_NS;
-  while (!__atomic_load_n(&c->has_next, __ATOMIC_ACQUIRE) && !__atomic_load_n(&c->draining, __ATOMIC_ACQUIRE) &&
-         uv_hrtime() < until)
-    cpu_relax();
-  uv_mutex_lock(&c->lock);
-  return c->has_next && !c->err;
-}
-
-/* In the thread pool. */
-static void chain_work(uv_work_t *req) {
-  wchain *c = ebb_container(req, wchain, work);
-  uv_mutex_lock(&c->lock);
-  while (chain_next(c)) {
-    const char *data = c->data;
-    size_t len = c->len;
-    int r;
-    c->has_next = 0;
-    uv_mutex_unlock(&c->lock);
-    r = write_fully(c->fd, data, len);
-    uv_mutex_lock(&c->lock);
-    if (r < 0 && !c->err) c->err = r;
-    c->done++;
-    uv_async_send(&c->async);
-  }
-  c->taking = 0;
-  uv_mutex_unlock(&c->lock);
-}
-
-static int chain_idle(wchain *c, unsigned long done, int err) { return !c->queued && (err || done >= c->handed); }
-
-static void chain_wake(ebb_wait *w, int err) {
-  lua_State *co = ebb_wake_push(w);
-  if (!co) return;
-  if (err) {
-    lua_pushnil(co);
-    lua_pushstring(co, uv_err_name(err));
-    lua_pushstring(co, uv_strerror(err));
-    ebb_wake_done(w, 3);
-  } else {
-    lua_pushboolean(co, 1);
-    if (w->data == &chain_room_key) lua_pushliteral(co, "again");
-    ebb_wake_done(w, w->data == &chain_room_key ? 2 : 1);
-  }
-}
-
-static void chain_unref(wchain *c, unsigned long seq) {
-  luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, c->refs[seq % 2]);
-  c->refs[seq % 2] = LUA_NOREF;
-}
-
-/* On the loop thread: lets go of the strings written, and wakes whoever
- * waits for what has happened. After a failure nothing more is written. */
-static void chain_collect(wchain *c) {
-  unsigned long done, upto;
-  int err;
-  ebb_node *n;
-  uv_mutex_lock(&c->lock);
-  err = c->err;
-  if (err && !c->taking) c->has_next = 0; /* dropped */
-  done = c->done;
-  upto = err && !c->taking ? c->handed : done;
-  uv_mutex_unlock(&c->lock);
-  while (c->released < upto) chain_unref(c, ++c->released);
-  for (n = c->waiters.next; n != &c->waiters;) {
-    ebb_wait *w = ebb_container(n, ebb_wait, link);
-    n = n->next;
-    if (w->data == &chain_idle_key ? chain_idle(c, done, err) : err || done >= (unsigned long)w->amount)
-      chain_wake(w, err);
-  }
-}
-
-static void on_chain_async(uv_async_t *h) { chain_collect(ebb_container(h, wchain, async)); }
-
-static void chain_start(wchain *c);
-
-static void on_chain_after(uv_work_t *req, int status) {
-  wchain *c = ebb_container(req, wchain, work);
-  int again;
-  (void)status;
-  c->queued = 0;
-  uv_mutex_lock(&c->lock);
-  again = c->has_next && !c->err; /* handed over just as the worker left */
-  uv_mutex_unlock(&c->lock);
-  if (again) {
-    chain_start(c);
-  } else {
-    luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, c->file_ref);
-    c->file_ref = LUA_NOREF;
-  }
-  chain_collect(c);
-}
-
-static void chain_start(wchain *c) {
-  uv_mutex_lock(&c->lock);
-  c->taking = 1;
-  uv_mutex_unlock(&c->lock);
-  c->queued = 1;
-  uv_queue_work(ebb_loop(), &c->work, chain_work, on_chain_after);
-}
-
-static wchain *chain_of(lua_State *L, file *f) {
-  wchain *c = f->chain;
-  if (c) return c;
-  if (!(c = calloc(1, sizeof *c))) luaL_error(L, "out of memory");
-  if (uv_mutex_init(&c->lock) != 0) {
-    free(c);
-    luaL_error(L, "out of memory");
-  }
-  uv_async_init(ebb_loop(), &c->async, on_chain_async);
-  uv_unref((uv_handle_t *)&c->async); /* the work request keeps the loop alive */
-  c->fd = f->fd;
-  c->refs[0] = c->refs[1] = c->file_ref = LUA_NOREF;
-  ebb_waitlist_init(&c->waiters);
-  return f->chain = c;
-}
-
-static void on_chain_closed(uv_handle_t *h) {
-  wchain *c = ebb_container(h, wchain, async);
-  uv_mutex_destroy(&c->lock);
-  free(c);
-}
-
-/* The file closes: its chain is idle (the file was kept while it was not). */
-static void chain_free(file *f) {
-  wchain *c = f->chain;
-  if (!c) return;
-  f->chain = NULL;
-  if (!uv_is_closing((uv_handle_t *)&c->async)) uv_close((uv_handle_t *)&c->async, on_chain_closed);
-  else on_chain_closed((uv_handle_t *)&c->async); /* closed with the loop's handles at exit */
-}
-
-/* An aborted writer's chunk that the worker has not taken is not written. */
-static void chain_cancel(ebb_wait *w, int handed) {
-  wchain *c = w->owner;
-  unsigned long seq = (unsigned long)w->amount + 1;
-  int taken;
-  (void)handed;
-  w->owner = NULL;
-  if (!c || w->data || seq != c->handed) return; /* only a writer's own chunk */
-  uv_mutex_lock(&c->lock);
-  taken = !c->has_next;
-  c->has_next = 0;
-  uv_mutex_unlock(&c->lock);
-  if (taken) return;
-  chain_unref(c, seq);
-  c->handed--;
-}
-
-/* Parks the task until the chain's state answers `key` (done >= target). */
-static int chain_wait(lua_State *L, wchain *c, char *key, unsigned long target, int signal_idx) {
-  ebb_task *t = ebb_current();
-  int n = ebb_wait_on(L, &c->waiters, -1, signal_idx);
-  ebb_wait *w = ebb_task_wait(t);
-  if (lua_status(L) != LUA_YIELD) { /* aborted at once */
-    w->owner = c;
-    w->data = key;
-    w->amount = (double)target;
-    chain_cancel(w, 0);
-    return n;
-  }
-  w->owner = c;
-  w->data = key;
-  w->amount = (double)target;
-  w->on_cancel = chain_cancel;
-  return n;
-}
-
-static int push_error(lua_State *L, int err) {
-  lua_pushnil(L);
-  lua_pushstring(L, uv_err_name(err));
-  lua_pushstring(L, uv_strerror(err));
-  return 3;
-}
-
-/* write_behind(file, data, signal): hands data over to be written after the
- * chunk under way, and returns (true) once that one is written. Answers
- * true, "again" when another chunk was already waiting: call again. */
-static int l_write_behind(lua_State *L) {
-  file *f = check_file(L, 1);
-  size_t len;
-  const char *data = luaL_checklstring(L, 2, &len);
-  int r = begin(L, 3), err, start = 0;
-  unsigned long done;
-  wchain *c;
-  if (r) return r;
-  c = chain_of(L, f);
-  chain_collect(c);
-  uv_mutex_lock(&c->lock);
-  err = c->err;
-  if (!err && c->has_next) {
-    uv_mutex_unlock(&c->lock);
-    return chain_wait(L, c, &chain_room_key, c->handed - 1, 3);
-  }
-  if (!err && len) {
-    c->data = data;
-    c->len = len;
-    __atomic_store_n(&c->draining, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&c->has_next, 1, __ATOMIC_RELEASE);
-    start = !c->taking && !c->queued;
-    c->handed++;
-  }
-  done = c->done;
-  uv_mutex_unlock(&c->lock);
-  if (err) return push_error(L, err);
-  if (len) {
-    lua_pushvalue(L, 2); /* the worker reads the string itself */
-    c->refs[c->handed % 2] = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
-  if (start) {
-    if (c->file_ref == LUA_NOREF) {
-      lua_pushvalue(L, 1);
-      c->file_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    }
-    chain_start(c);
-  }
-  if (done + (len ? 1 : 0) >= c->handed) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  return chain_wait(L, c, NULL, c->handed - (len ? 1 : 0), 3);
-}
-
-/* flush(file, signal): waits until every chunk handed over is written, and
- * answers the error of one that failed. */
-static int l_flush(lua_State *L) {
-  file *f = ebb_check_udata(L, 1, FILE_MT, "file");
-  wchain *c;
-  int r, err;
-  unsigned long done;
-  if ((r = begin(L, 2)) != 0) return r;
-  if (!(c = f->chain)) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  chain_collect(c);
-  uv_mutex_lock(&c->lock);
-  err = c->err;
-  done = c->done;
-  __atomic_store_n(&c->draining, 1, __ATOMIC_RELEASE);
-  uv_mutex_unlock(&c->lock);
-  if (!chain_idle(c, done, err)) return chain_wait(L, c, &chain_idle_key, c->handed, 2);
-  if (err) return push_error(L, err);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
 static int l_fstat(lua_State *L) {
-  file *f = check_file(L, 1);
-  int r = begin(L, 2);
+  file *f = fs_check_file(L, 1);
+  int r;
   fs_op *op;
-  if (r) return r;
-  op = new_op(L);
+  if (!(op = begin_op(L, 2, &r))) return r;
   return await_op(L, op, uv_fs_fstat(ebb_loop(), &op->req, f->fd, on_done), 2);
 }
 
@@ -666,8 +287,8 @@ static int l_close(lua_State *L) {
   uv_file fd;
   lua_pushboolean(L, 1); /* the answer when there is nothing to wait for */
   if (f->fd < 0) return 1;
-  if (f->chain && f->chain->queued) return luaL_error(L, "the file has writes under way (flush it first)");
-  chain_free(f);
+  if (fs_writer_busy(f)) return luaL_error(L, "the file has writes under way (flush it first)");
+  fs_writer_free(f);
   fd = f->fd;
   f->fd = -1;
   if (f->borrowed) return 1;
@@ -685,7 +306,7 @@ static int l_close(lua_State *L) {
 
 static int file_gc(lua_State *L) {
   file *f = ebb_check_udata(L, 1, FILE_MT, "file");
-  chain_free(f); /* idle: a chain at work keeps its file */
+  fs_writer_free(f); /* idle: a chain at work keeps its file */
   if (f->fd >= 0 && !f->borrowed) { /* forgotten: closed now, without waiting */
     uv_fs_t req;
     uv_fs_close(ebb_loop(), &req, f->fd, NULL);
@@ -747,7 +368,7 @@ int luaopen_ebb_fs_core(lua_State *L) {
     {"stat", l_stat},     {"lstat", l_lstat},   {"readdir", l_readdir}, {"mkdir", l_mkdir},
     {"rmdir", l_rmdir},   {"unlink", l_unlink}, {"rename", l_rename},   {"open", l_open},
     {"read", l_read},     {"write", l_write},   {"fstat", l_fstat},     {"close", l_close},
-    {"write_behind", l_write_behind},           {"flush", l_flush},
+    {"write_behind", fs_write_behind},          {"flush", fs_flush},
     {"set_file_methods", l_set_file_methods},   {"borrow", l_borrow},
     {"is_file", l_is_file},                     {NULL, NULL}};
   luaL_newmetatable(L, FILE_MT);

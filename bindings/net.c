@@ -9,20 +9,15 @@
 
 typedef struct resolve_op {
   uv_getaddrinfo_t req;
-  ebb_wait *wait;
+  ebb_request r;
 } resolve_op;
 
 typedef struct connect_op {
   uv_connect_t req;
-  ebb_wait *wait;
+  ebb_request r;
   uvs *s;
   int box_ref; /* the stream's userdata, until the connection is settled */
 } connect_op;
-
-static int begin(lua_State *L, int signal_idx) {
-  ebb_check_in_task(L);
-  return ebb_check_abort(L, signal_idx);
-}
 
 /* A numeric address from ip and port: 0 when it is not an IP literal. */
 static int parse_addr(const char *ip, int port, struct sockaddr_storage *ss) {
@@ -30,6 +25,15 @@ static int parse_addr(const char *ip, int port, struct sockaddr_storage *ss) {
   if (uv_ip4_addr(ip, port, (struct sockaddr_in *)ss) == 0) return 1;
   if (uv_ip6_addr(ip, port, (struct sockaddr_in6 *)ss) == 0) return 1;
   return 0;
+}
+
+/* A new TCP stream, pushed, tracked as `owner`'s. */
+static uvs *push_tcp(lua_State *L, int owner) {
+  uvs *s = uvs_push_new(L);
+  uv_tcp_init(ebb_loop(), &s->u.tcp);
+  s->tcp = 1;
+  uvs_opened(s, owner);
+  return s;
 }
 
 static int check_port(lua_State *L, int idx) {
@@ -51,27 +55,18 @@ static void push_addresses(lua_State *co, const struct addrinfo *ai) {
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   resolve_op *op = (resolve_op *)req;
-  if (op->wait) {
-    lua_State *co = ebb_wake_push(op->wait);
-    if (co && status < 0) ebb_wake_done(op->wait, uvs_push_error(co, status));
-    else if (co) {
-      lua_pushboolean(co, 1);
-      push_addresses(co, res);
-      ebb_wake_done(op->wait, 2);
-    }
-    op->wait->owner = NULL;
+  lua_State *co = ebb_request_finish(&op->r, status);
+  if (co) {
+    lua_pushboolean(co, 1);
+    push_addresses(co, res);
+    ebb_request_done(&op->r, 2, NULL);
   }
   uv_freeaddrinfo(res);
   free(op);
 }
 
-static void resolve_abandoned(ebb_wait *w, int handed) {
-  resolve_op *op = w->owner;
-  (void)handed;
-  if (!op) return;
-  op->wait = NULL;
-  w->owner = NULL;
-  uv_cancel((uv_req_t *)&op->req);
+static void resolve_abandoned(ebb_request *r) {
+  uv_cancel((uv_req_t *)&ebb_container(r, resolve_op, r)->req);
 }
 
 /* resolve(host, signal) -> true, {ip...} | nil, code, msg */
@@ -80,7 +75,7 @@ static int l_resolve(lua_State *L) {
   struct sockaddr_storage ss;
   struct addrinfo hints;
   resolve_op *op;
-  int r = begin(L, 2), n;
+  int r = ebb_request_begin(L, 2);
   if (r) return r;
   if (parse_addr(host, 0, &ss)) { /* a literal: nothing to look up */
     lua_pushboolean(L, 1);
@@ -93,12 +88,12 @@ static int l_resolve(lua_State *L) {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
+  op->r.abandon = resolve_abandoned;
   if ((r = uv_getaddrinfo(ebb_loop(), &op->req, on_resolved, host, NULL, &hints)) != 0) {
     free(op);
-    return uvs_push_error(L, r);
+    return ebb_push_uv_error(L, r);
   }
-  uvs_await(L, 2, op, &op->wait, resolve_abandoned, &n);
-  return n;
+  return ebb_request_await(L, &op->r, 2);
 }
 
 /* ---- connecting ---- */
@@ -106,76 +101,54 @@ static int l_resolve(lua_State *L) {
 /* A task handed a new connection but cancelled before it ran: nobody will
  * ever get the stream, so it is closed now rather than by the GC. */
 static void drop_handed(ebb_wait *w, int handed) {
-  uvs *s = w->owner;
-  w->owner = NULL;
-  if (handed && s) uvs_close(s);
+  if (handed) uvs_close(w->want.owner);
 }
 
 static void on_connected(uv_connect_t *req, int status) {
   connect_op *op = (connect_op *)req;
-  lua_State *L = ebb_main_state();
-  if (op->wait) {
-    lua_State *co = ebb_wake_push(op->wait);
-    if (co && status < 0) ebb_wake_done(op->wait, uvs_push_error(co, status));
-    else if (co) {
-      lua_pushboolean(co, 1);
-      lua_rawgeti(co, LUA_REGISTRYINDEX, op->box_ref);
-      ebb_wake_done(op->wait, 2);
-    }
-    op->wait->owner = NULL;
-    if (co && status == 0) {
-      op->wait->owner = op->s;
-      op->wait->on_cancel = drop_handed;
-    }
-    if (status < 0 || !co) uvs_close(op->s);
+  lua_State *co = ebb_request_finish(&op->r, status);
+  if (co) {
+    lua_pushboolean(co, 1);
+    lua_rawgeti(co, LUA_REGISTRYINDEX, op->box_ref);
+    ebb_request_done(&op->r, 2, &(ebb_want){.owner = op->s, .on_cancel = drop_handed});
+  } else {
+    uvs_close(op->s); /* failed, or nobody will take it (closed already if the waiter went) */
   }
-  if (ebb_lua_alive()) luaL_unref(L, LUA_REGISTRYINDEX, op->box_ref);
+  if (ebb_lua_alive()) luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, op->box_ref);
   free(op);
 }
 
-static void connect_abandoned(ebb_wait *w, int handed) {
-  connect_op *op = w->owner;
-  (void)handed;
-  if (!op) return;
-  op->wait = NULL;
-  w->owner = NULL;
-  uvs_close(op->s); /* the connect ends with ECANCELED */
+static void connect_abandoned(ebb_request *r) {
+  uvs_close(ebb_container(r, connect_op, r)->s); /* the connect ends with ECANCELED */
 }
 
 /* connect(ip, port, signal) -> true, stream | nil, code, msg */
 static int l_connect(lua_State *L) {
   const char *ip = ebb_check_cstring(L, 1, "ip");
-  int port = check_port(L, 2), r = begin(L, 3), n;
+  int port = check_port(L, 2), r = ebb_request_begin(L, 3);
   struct sockaddr_storage ss;
   connect_op *op;
   uvs *s;
   if (r) return r;
   if (!parse_addr(ip, port, &ss)) return luaL_argerror(L, 1, "IP address expected");
   if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
-  s = uvs_push_new(L);
-  uv_tcp_init(ebb_loop(), &s->u.tcp);
-  s->tcp = 1;
-  uvs_opened(s, ebb_current_owner(L));
-  op->s = s;
+  op->s = s = push_tcp(L, ebb_current_owner(L));
+  op->r.abandon = connect_abandoned;
   op->box_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if ((r = uv_tcp_connect(&op->req, &s->u.tcp, (struct sockaddr *)&ss, on_connected)) != 0) {
     uvs_close(s);
     luaL_unref(L, LUA_REGISTRYINDEX, op->box_ref);
     free(op);
-    return uvs_push_error(L, r);
+    return ebb_push_uv_error(L, r);
   }
-  if (!uvs_await(L, 3, op, &op->wait, connect_abandoned, &n)) uvs_close(s);
-  return n;
+  return ebb_request_await(L, &op->r, 3);
 }
 
 /* ---- listening ---- */
 
 static int accept_into(lua_State *co, uvs *server) {
-  uvs *c = uvs_push_new(co);
+  uvs *c = push_tcp(co, server->life.track.owner); /* what a server accepts belongs with the server */
   int r;
-  uv_tcp_init(ebb_loop(), &c->u.tcp);
-  c->tcp = 1;
-  uvs_opened(c, server->track.owner); /* what a server accepts belongs with the server */
   if ((r = uv_accept(&server->u.stream, &c->u.stream)) != 0) {
     uvs_close(c);
     lua_pop(co, 1);
@@ -185,31 +158,23 @@ static int accept_into(lua_State *co, uvs *server) {
 
 static void on_connection(uv_stream_t *stream, int status) {
   uvs *server = (uvs *)stream;
-  ebb_node *n;
+  ebb_wait *w;
+  lua_State *co;
   if (status < 0) { /* the waiting accept fails, rather than waiting forever */
-    server->read_error = status;
-    while ((n = ebb_list_shift(&server->readers)) != NULL) {
-      lua_State *co = ebb_wake_push(ebb_container(n, ebb_wait, link));
-      if (co) ebb_wake_done(ebb_container(n, ebb_wait, link), uvs_push_error(co, status));
-    }
+    uvs_read_failed(server, status);
     return;
   }
   server->pending++;
-  while (server->pending && (n = ebb_list_shift(&server->readers)) != NULL) {
-    ebb_wait *w = ebb_container(n, ebb_wait, link);
-    lua_State *co = ebb_wake_push(w);
+  while (server->pending && (co = uvs_take_reader(server, &w)) != NULL) {
     int r;
-    if (!co) continue;
     server->pending--;
     if ((r = accept_into(co, server)) != 0) { /* an error, not the end (nil) */
-      ebb_wake_done(w, uvs_push_error(co, r));
+      ebb_wake_done(w, ebb_push_uv_error(co, r));
       continue;
     }
     lua_pushboolean(co, 1);
     lua_insert(co, -2);
-    w->owner = uvs_check(co, -1);
-    w->on_cancel = drop_handed;
-    ebb_wake_done(w, 2);
+    ebb_wake_handed(w, 2, &(ebb_want){.owner = uvs_check(co, -1), .on_cancel = drop_handed});
   }
 }
 
@@ -220,17 +185,14 @@ static int l_listen(lua_State *L) {
   struct sockaddr_storage ss;
   uvs *s;
   if (!parse_addr(ip, port, &ss)) return luaL_argerror(L, 1, "IP address expected");
-  s = uvs_push_new(L);
-  uv_tcp_init(ebb_loop(), &s->u.tcp);
-  s->tcp = 1;
-  uvs_opened(s, ebb_current_owner(L));
+  s = push_tcp(L, ebb_current_owner(L));
   s->listening = 1;
-  s->track.kind = "listener";
+  s->life.track.kind = "listener";
   if ((r = uv_tcp_bind(&s->u.tcp, (struct sockaddr *)&ss, 0)) == 0)
     r = uv_listen(&s->u.stream, backlog, on_connection);
   if (r != 0) {
     uvs_close(s);
-    return uvs_push_error(L, r);
+    return ebb_push_uv_error(L, r);
   }
   return 1;
 }
@@ -238,23 +200,22 @@ static int l_listen(lua_State *L) {
 /* accept(listener, signal) -> true, stream | true, nil once closed | nil, code, msg */
 static int l_accept(lua_State *L) {
   uvs *s = uvs_check(L, 1);
-  int r = begin(L, 2), n;
+  int r = ebb_request_begin(L, 2);
   if (r) return r;
   if (!s->listening) return luaL_argerror(L, 1, "listener expected, got a connection");
-  while (s->pending && !s->closed) {
+  while (s->pending && !s->life.closed) {
     s->pending--;
     lua_pushboolean(L, 1);
     if (accept_into(L, s) == 0) return 2;
     lua_pop(L, 1);
   }
-  if (s->closed) {
+  if (s->life.closed) {
     lua_pushboolean(L, 1);
     lua_pushnil(L);
     return 2;
   }
-  if (s->read_error) return uvs_push_error(L, s->read_error);
-  n = ebb_wait_on(L, &s->readers, -1, 2);
-  return n;
+  if (s->read_error) return ebb_push_uv_error(L, s->read_error);
+  return uvs_wait_reader(L, s, 2);
 }
 
 /* address(stream, peer) -> ip, port, family ("inet" | "inet6") | nil, code, msg */
@@ -264,10 +225,10 @@ static int l_address(lua_State *L) {
   int len = sizeof ss, r;
   char ip[64];
   if (!s->tcp) return luaL_argerror(L, 1, "TCP stream expected");
-  if (s->closed) return uvs_push_error(L, UV_EBADF);
+  if (s->life.closed) return ebb_push_uv_error(L, UV_EBADF);
   r = lua_toboolean(L, 2) ? uv_tcp_getpeername(&s->u.tcp, (struct sockaddr *)&ss, &len)
                           : uv_tcp_getsockname(&s->u.tcp, (struct sockaddr *)&ss, &len);
-  if (r != 0) return uvs_push_error(L, r);
+  if (r != 0) return ebb_push_uv_error(L, r);
   if (ss.ss_family == AF_INET6) {
     uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
     lua_pushstring(L, ip);
@@ -284,7 +245,7 @@ static int l_address(lua_State *L) {
 
 static int l_set_nodelay(lua_State *L) {
   uvs *s = uvs_check(L, 1);
-  if (s->tcp && !s->closed) uv_tcp_nodelay(&s->u.tcp, lua_toboolean(L, 2));
+  if (s->tcp && !s->life.closed) uv_tcp_nodelay(&s->u.tcp, lua_toboolean(L, 2));
   return 0;
 }
 

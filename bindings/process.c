@@ -23,7 +23,7 @@ typedef struct kill_on_abort {
 
 typedef struct proc {
   uv_process_t h;
-  ebb_handle track;
+  uvbox life;         /* its handle's and its box's (closed: life.closed) */
   ebb_waitlist waiters;
   int pid;
   int64_t exit_status;
@@ -31,14 +31,10 @@ typedef struct proc {
   int kill_signal;    /* what the kills on abort send */
   int nwatches;
   kill_on_abort watches[MAX_WATCHES];
-  unsigned exited : 1, closed : 1, box_gone : 1, handle_gone : 1;
+  unsigned exited : 1;
   unsigned group : 1;      /* leads a process group of its own: kill signals all of it */
   unsigned group_gone : 1; /* a kill found no process left in that group */
 } proc;
-
-typedef struct pbox {
-  proc *p;
-} pbox;
 
 static const struct {
   const char *name;
@@ -59,16 +55,6 @@ static void push_signal_name(lua_State *L, int num) {
   lua_pushinteger(L, num);
 }
 
-static void maybe_free(proc *p) {
-  if (p->box_gone && p->handle_gone) free(p);
-}
-
-static void on_closed(uv_handle_t *h) {
-  proc *p = (proc *)h;
-  p->handle_gone = 1;
-  maybe_free(p);
-}
-
 /* The signal numbered sig to the child, or to its whole group: 0, or a
  * libuv error (UV_ESRCH once nothing is left to signal). A group outlives
  * its leader while its other members run (a shell's background jobs): it is
@@ -80,7 +66,7 @@ static int send_signal(proc *p, int sig) {
     if (r == UV_ESRCH) p->group_gone = 1;
     return r;
   }
-  if (p->exited || p->closed) return UV_ESRCH;
+  if (p->exited || p->life.closed) return UV_ESRCH;
   return uv_process_kill(&p->h, sig);
 }
 
@@ -90,7 +76,11 @@ static void on_abort_kill(ebb_listener *l, ebb_signal *s) {
   send_signal(k->p, k->p->kill_signal);
 }
 
-static void forget_watches(proc *p) {
+static proc *of(uvbox *b) { return ebb_container(b, proc, life); }
+
+/* As the handle closes: before closed is set, which send_signal reads. */
+static void forget_watches(uvbox *b) {
+  proc *p = of(b);
   lua_State *L = ebb_main_state();
   int i;
   for (i = 0; i < p->nwatches; i++) {
@@ -101,15 +91,9 @@ static void forget_watches(proc *p) {
   p->nwatches = 0;
 }
 
-static void close_process(proc *p) {
-  if (p->closed) return;
-  forget_watches(p); /* before closed is set: send_signal reads it */
-  p->closed = 1;
-  ebb_handle_untrack(&p->track);
-  uv_close((uv_handle_t *)&p->h, on_closed);
-}
+static void free_process(uvbox *b) { free(of(b)); }
 
-static void close_tracked(ebb_handle *h) { close_process(ebb_container(h, proc, track)); }
+static const uvbox_kind process_kind = {PROCESS_MT, "process", forget_watches, NULL, NULL, free_process};
 
 static void on_child_exit(uv_process_t *h, int64_t status, int term_signal) {
   proc *p = (proc *)h;
@@ -117,13 +101,11 @@ static void on_child_exit(uv_process_t *h, int64_t status, int term_signal) {
   p->exit_status = status;
   p->term_signal = term_signal;
   ebb_wake_all(&p->waiters);
-  close_process(p);
+  uvbox_close(&p->life);
 }
 
 static proc *check_process(lua_State *L, int idx) {
-  pbox *b = ebb_check_udata(L, idx, PROCESS_MT, "process");
-  if (!b->p) ebb_argerror_type(L, idx, "process");
-  return b->p;
+  return of(uvbox_check(L, idx, &process_kind));
 }
 
 /* The stdio entry for mode "pipe" | "inherit" | "ignore" at idx; pipes are
@@ -173,7 +155,6 @@ static int l_spawn(lua_State *L) {
   uv_process_options_t o;
   uv_stdio_container_t stdio[3];
   uvs *pipes[3] = {NULL, NULL, NULL};
-  pbox *b;
   proc *p;
   int i, r;
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -201,18 +182,14 @@ static int l_spawn(lua_State *L) {
   if (r != 0) {
     for (i = 0; i < 3; i++)
       if (pipes[i]) uvs_close(pipes[i]);
-    p->box_gone = 1;
-    p->closed = 1;
-    uv_close((uv_handle_t *)&p->h, on_closed); /* initialized even when it fails */
-    return uvs_push_error(L, r);
+    uvbox_init_unboxed(&p->life, &process_kind, (uv_handle_t *)&p->h);
+    uvbox_close(&p->life); /* initialized even when it fails */
+    return ebb_push_uv_error(L, r);
   }
   p->pid = p->h.pid;
   p->group = lua_toboolean(L, 8);
-  ebb_handle_track(&p->track, (uv_handle_t *)&p->h, close_tracked, ebb_current_owner(L));
-  b = lua_newuserdata(L, sizeof *b);
-  b->p = p;
-  luaL_getmetatable(L, PROCESS_MT);
-  lua_setmetatable(L, -2);
+  uvbox_push(L, &p->life, &process_kind, (uv_handle_t *)&p->h);
+  uvbox_opened(&p->life, ebb_current_owner(L));
   lua_insert(L, 11); /* before the three streams */
   return 4;
 }
@@ -220,9 +197,8 @@ static int l_spawn(lua_State *L) {
 /* wait(process, signal) -> true once it has exited (see status) */
 static int l_wait(lua_State *L) {
   proc *p = check_process(L, 1);
-  int r;
-  ebb_check_in_task(L);
-  if ((r = ebb_check_abort(L, 2)) != 0) return r;
+  int r = ebb_request_begin(L, 2);
+  if (r) return r;
   if (p->exited) {
     lua_pushboolean(L, 1);
     return 1;
@@ -279,7 +255,7 @@ static int l_kill_on_abort(lua_State *L) {
   ebb_signal *s = ebb_check_signal(L, 2);
   int sig = (int)luaL_checkinteger(L, 3);
   kill_on_abort *k;
-  if (p->exited || p->closed) return 0;
+  if (p->exited || p->life.closed) return 0;
   if (p->nwatches == MAX_WATCHES) return luaL_error(L, "a process kills on at most %d signals", MAX_WATCHES);
   p->kill_signal = sig;
   k = &p->watches[p->nwatches++];
@@ -297,7 +273,7 @@ static int l_kill_on_abort(lua_State *L) {
 static int l_kill(lua_State *L) {
   proc *p = check_process(L, 1);
   int r = send_signal(p, check_signal_arg(L, 2));
-  if (r != 0 && r != UV_ESRCH) return uvs_push_error(L, r);
+  if (r != 0 && r != UV_ESRCH) return ebb_push_uv_error(L, r);
   lua_pushboolean(L, r == 0);
   return 1;
 }
@@ -307,15 +283,8 @@ static int l_pid(lua_State *L) {
   return 1;
 }
 
-static int process_gc(lua_State *L) {
-  pbox *b = ebb_check_udata(L, 1, PROCESS_MT, "process");
-  proc *p = b->p;
-  if (!p) return 0;
-  b->p = NULL;
-  p->box_gone = 1; /* a running child keeps its handle until it exits */
-  maybe_free(p);
-  return 0;
-}
+/* a running child keeps its handle until it exits */
+static int process_gc(lua_State *L) { return uvbox_gc(L, &process_kind); }
 
 int luaopen_ebb_process_core(lua_State *L) {
   static const luaL_Reg fns[] = {{"spawn", l_spawn},

@@ -39,16 +39,16 @@ static double check_count(lua_State *L, int idx, const char *what) {
 static void dispatch(semaphore *s) {
   while (!ebb_list_empty(&s->waiters)) {
     ebb_wait *w = ebb_container(s->waiters.next, ebb_wait, link);
-    if (w->amount > s->available) break;
-    s->available -= w->amount;
+    if (w->want.permits > s->available) break;
+    s->available -= w->want.permits;
     s->waiting--;
     ebb_wake(w);
   }
 }
 
 static void on_cancel(ebb_wait *w, int handed) {
-  semaphore *s = w->owner;
-  if (handed) s->available += w->amount;
+  semaphore *s = w->want.owner;
+  if (handed) s->available += w->want.permits;
   else s->waiting--;
   dispatch(s);
 }
@@ -79,7 +79,6 @@ static int push_closed(lua_State *L, semaphore *s) {
 static int l_acquire(lua_State *L) {
   semaphore *s = check_semaphore(L, 1);
   double n = check_count(L, 2, "n");
-  ebb_task *t;
   int r;
   ebb_opt_signal(L, 3);
   if (s->closed) return push_closed(L, s);
@@ -90,15 +89,8 @@ static int l_acquire(lua_State *L) {
     lua_pushboolean(L, 1);
     return 1;
   }
-  t = ebb_check_in_task(L);
-  r = ebb_wait_on(L, &s->waiters, -1, 3);
-  if (lua_status(L) == LUA_YIELD) {
-    ebb_wait *w = ebb_task_wait(t);
-    w->owner = s;
-    w->amount = n;
-    w->on_cancel = on_cancel;
-    s->waiting++;
-  }
+  r = ebb_wait_with(L, &s->waiters, -1, 3, &(ebb_want){.owner = s, .on_cancel = on_cancel, .permits = n});
+  if (lua_status(L) == LUA_YIELD) s->waiting++;
   return r;
 }
 

@@ -17,10 +17,8 @@ static void check_table(lua_State *L, int idx, const char *what) {
 /* sleep(ms [, signal]) */
 static int l_sleep(lua_State *L) {
   double ms = ebb_check_ms(L, 1, "ms");
-  ebb_task *t = ebb_check_in_task(L);
-  int r = ebb_wait_on(L, NULL, ms, 2);
-  if (lua_status(L) == LUA_YIELD) t->wait.data = &sched_wait_key; /* its deadline is the good end */
-  return r;
+  static const ebb_want sleep = {.sleeps = 1};
+  return ebb_wait_with(L, NULL, ms, 2, &sleep);
 }
 
 static int l_yield(lua_State *L) {

@@ -12,10 +12,6 @@
 #define STREAM_MT "ebb.iostream"
 #define READ_SIZE 65536
 
-typedef struct box {
-  uvs *s;
-} box;
-
 typedef struct write_op {
   uv_write_t req;
   int ref; /* the Lua string being written */
@@ -23,15 +19,8 @@ typedef struct write_op {
 
 typedef struct shutdown_op {
   uv_shutdown_t req;
-  ebb_wait *wait; /* NULL once the waiter has gone */
+  ebb_request r;
 } shutdown_op;
-
-int uvs_push_error(lua_State *L, int err) {
-  lua_pushnil(L);
-  lua_pushstring(L, uv_err_name(err));
-  lua_pushstring(L, uv_strerror(err));
-  return 3;
-}
 
 static void drop_chunks(uvs *s) {
   while (s->head) {
@@ -43,65 +32,59 @@ static void drop_chunks(uvs *s) {
   s->buffered = 0;
 }
 
-static void maybe_free(uvs *s) {
-  if (!s->box_gone || !s->handle_gone) return;
-  drop_chunks(s);
-  free(s->rbuf);
-  free(s);
-}
-
-static void on_closed(uv_handle_t *h) {
-  uvs *s = (uvs *)h;
-  s->handle_gone = 1;
-  maybe_free(s);
-}
-
 static void restore_blocking(uvs *s) {
   if (s->restore_fd < 0) return;
   fcntl(s->restore_fd, F_SETFL, s->fd_flags);
   s->restore_fd = -1;
 }
 
-void uvs_close(uvs *s) {
-  if (s->closed) return;
-  s->closed = 1;
+static uvs *of(uvbox *b) { return ebb_container(b, uvs, life); }
+
+static void closing(uvbox *b) {
+  uvs *s = of(b);
   s->reading = 0;
   drop_chunks(s); /* what was read and not taken is dropped with the stream */
-  ebb_handle_untrack(&s->track);
   restore_blocking(s);
-  uv_close(&s->u.handle, on_closed);
 }
 
 /* At exit: what was written to the standard output is not dropped. */
-static void close_tracked(ebb_handle *h) {
-  uvs *s = ebb_container(h, uvs, track);
-  while (s->flush_at_exit && !s->closed && !s->write_error && s->u.stream.write_queue_size > 0)
+static void at_exit(uvbox *b) {
+  uvs *s = of(b);
+  while (s->flush_at_exit && !s->life.closed && !s->write_error && s->u.stream.write_queue_size > 0)
     uv_run(ebb_loop(), UV_RUN_ONCE);
-  uvs_close(s);
 }
 
+static void free_stream(uvbox *b) {
+  uvs *s = of(b);
+  drop_chunks(s);
+  free(s->rbuf);
+  free(s);
+}
+
+static void close_now(uvs *s);
+
+/* Forgotten: closed without waiting. Nobody waits on a stream the collector
+ * frees, but a finalizer called by hand may find waiters. */
+static void forgotten(uvbox *b) { close_now(of(b)); }
+
+static const uvbox_kind stream_kind = {STREAM_MT, "stream", closing, at_exit, forgotten, free_stream};
+
+void uvs_close(uvs *s) { uvbox_close(&s->life); }
+
 uvs *uvs_push_new(lua_State *L) {
-  box *b = lua_newuserdata(L, sizeof *b);
   uvs *s = calloc(1, sizeof *s);
-  b->s = NULL;
   if (!s) luaL_error(L, "out of memory");
-  b->s = s;
   ebb_waitlist_init(&s->readers);
   ebb_waitlist_init(&s->writers);
   s->high_water_mark = 65536;
   s->restore_fd = -1;
-  luaL_getmetatable(L, STREAM_MT);
-  lua_setmetatable(L, -2);
+  uvbox_push(L, &s->life, &stream_kind, &s->u.handle);
   return s;
 }
 
-void uvs_opened(uvs *s, int owner) { ebb_handle_track(&s->track, &s->u.handle, close_tracked, owner); }
+void uvs_opened(uvs *s, int owner) { uvbox_opened(&s->life, owner); }
 
-uvs *uvs_check(lua_State *L, int idx) {
-  box *b = ebb_check_udata(L, idx, STREAM_MT, "stream");
-  if (!b->s) ebb_argerror_type(L, idx, "stream");
-  return b->s;
-}
+uvs *uvs_check(lua_State *L, int idx) { return of(uvbox_check(L, idx, &stream_kind)); }
 
 /* ---- reading ---- */
 
@@ -145,55 +128,52 @@ static int hand_to_reader(uvs *s, const char *data, size_t len);
  * the next waiting reader (which may get no other), or back to the front of
  * the buffer. The string stays on co's stack until this returns. */
 static void reader_cancelled(ebb_wait *w, int handed) {
-  uvs *s = w->owner;
+  uvs *s = w->want.owner;
   lua_State *co = ebb_wait_thread(w);
   size_t len;
   const char *data;
-  if (!handed || s->closed || lua_gettop(co) < 2 || lua_type(co, 2) != LUA_TSTRING) return;
+  if (!handed || s->life.closed || lua_gettop(co) < 2 || lua_type(co, 2) != LUA_TSTRING) return;
   data = lua_tolstring(co, 2, &len);
   if (hand_to_reader(s, data, len)) return;
   queue_chunk(s, data, len, 1);
   if (s->buffered >= s->high_water_mark) stop_reading(s);
 }
 
+lua_State *uvs_take_reader(uvs *s, ebb_wait **w) {
+  ebb_node *n;
+  while ((n = ebb_list_shift(&s->readers)) != NULL) {
+    lua_State *co = ebb_wake_push(*w = ebb_container(n, ebb_wait, link));
+    if (co) return co;
+  }
+  return NULL;
+}
+
+int uvs_wait_reader(lua_State *L, uvs *s, int signal_idx) { return ebb_wait_on(L, &s->readers, -1, signal_idx); }
+
 /* Ends the first reader's wait with true, chunk (NULL: the end). */
 static int hand_to_reader(uvs *s, const char *data, size_t len) {
-  ebb_node *n = ebb_list_shift(&s->readers);
   ebb_wait *w;
-  lua_State *co;
-  if (!n) return 0;
-  w = ebb_container(n, ebb_wait, link);
-  co = ebb_wake_push(w);
+  lua_State *co = uvs_take_reader(s, &w);
   if (!co) return 0;
   lua_pushboolean(co, 1);
   if (data) lua_pushlstring(co, data, len);
   else lua_pushnil(co);
-  ebb_wake_done(w, 2);
-  w->owner = s;
-  w->on_cancel = data ? reader_cancelled : NULL;
+  ebb_wake_handed(w, 2, data ? &(ebb_want){.owner = s, .on_cancel = reader_cancelled} : NULL);
   return 1;
-}
-
-static void fail_waiters(ebb_waitlist *list, int err) {
-  ebb_node *n;
-  while ((n = ebb_list_shift(list)) != NULL) {
-    ebb_wait *w = ebb_container(n, ebb_wait, link);
-    lua_State *co = ebb_wake_push(w);
-    if (co) ebb_wake_done(w, uvs_push_error(co, err));
-  }
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   uvs *s = (uvs *)stream;
   (void)buf;
   if (nread == 0) return; /* EAGAIN */
-  if (nread < 0) {
-    s->read_error = (int)nread;
+  if (nread == UV_EOF) {
+    s->read_error = UV_EOF;
     stop_reading(s);
-    if (nread == UV_EOF)
-      while (hand_to_reader(s, NULL, 0)) {}
-    else
-      fail_waiters(&s->readers, (int)nread);
+    while (hand_to_reader(s, NULL, 0)) {}
+    return;
+  }
+  if (nread < 0) {
+    uvs_read_failed(s, (int)nread);
     return;
   }
   if (hand_to_reader(s, s->rbuf, (size_t)nread)) return;
@@ -201,23 +181,24 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   if (s->buffered >= s->high_water_mark) stop_reading(s);
 }
 
+void uvs_read_failed(uvs *s, int err) {
+  s->read_error = err;
+  stop_reading(s);
+  ebb_fail_all(&s->readers, err);
+}
+
 static int start_reading(uvs *s) {
   int r;
-  if (s->reading || s->read_error || s->closed) return 0;
+  if (s->reading || s->read_error || s->life.closed) return 0;
   r = uv_read_start(&s->u.stream, on_alloc, on_read);
   if (r == 0) s->reading = 1;
   return r;
 }
 
-static int begin(lua_State *L, int signal_idx) {
-  ebb_check_in_task(L);
-  return ebb_check_abort(L, signal_idx);
-}
-
 /* read(stream, signal) -> true, chunk | true, nil at the end | nil, code, msg */
 static int l_read(lua_State *L) {
   uvs *s = uvs_check(L, 1);
-  int r = begin(L, 2), n;
+  int r = ebb_request_begin(L, 2);
   if (r) return r;
   if (s->head) {
     uvs_chunk *c = s->head;
@@ -229,16 +210,14 @@ static int l_read(lua_State *L) {
     if (s->buffered < s->high_water_mark) start_reading(s);
     return 2;
   }
-  if (s->closed || s->read_error == UV_EOF) {
+  if (s->life.closed || s->read_error == UV_EOF) {
     lua_pushboolean(L, 1);
     lua_pushnil(L);
     return 2;
   }
-  if (s->read_error) return uvs_push_error(L, s->read_error);
-  if ((r = start_reading(s)) != 0) return uvs_push_error(L, r);
-  n = ebb_wait_on(L, &s->readers, -1, 2);
-  if (lua_status(L) == LUA_YIELD) ebb_task_wait(ebb_current())->owner = s;
-  return n;
+  if (s->read_error) return ebb_push_uv_error(L, s->read_error);
+  if ((r = start_reading(s)) != 0) return ebb_push_uv_error(L, r);
+  return uvs_wait_reader(L, s, 2);
 }
 
 /* ---- writing ---- */
@@ -252,7 +231,7 @@ static void on_written(uv_write_t *req, int status) {
    * tell (the script ended): the exit status says so */
   if (status < 0 && s->flush_at_exit && status != UV_ECANCELED) ebb_note_output_error(-status);
   if (status < 0 && !s->write_error) s->write_error = status;
-  if (s->write_error) fail_waiters(&s->writers, s->write_error);
+  if (s->write_error) ebb_fail_all(&s->writers, s->write_error);
   else if (s->u.stream.write_queue_size <= s->high_water_mark) ebb_wake_all(&s->writers);
 }
 
@@ -261,12 +240,12 @@ static int l_write(lua_State *L) {
   uvs *s = uvs_check(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
-  int r = begin(L, 3), n;
+  int r = ebb_request_begin(L, 3), n;
   uv_buf_t buf;
   write_op *op;
   if (r) return r;
-  if (s->closed) return uvs_push_error(L, UV_EPIPE);
-  if (s->write_error) return uvs_push_error(L, s->write_error);
+  if (s->life.closed) return ebb_push_uv_error(L, UV_EPIPE);
+  if (s->write_error) return ebb_push_uv_error(L, s->write_error);
   if (s->flush_at_exit) ebb_flush_stdio(); /* print's buffered output goes first */
   buf = uv_buf_init((char *)data, (unsigned)len);
   if (s->u.stream.write_queue_size == 0) {
@@ -275,7 +254,7 @@ static int l_write(lua_State *L) {
       lua_pushboolean(L, 1);
       return 1;
     }
-    if (wrote < 0 && wrote != UV_EAGAIN && wrote != UV_ENOSYS) return uvs_push_error(L, s->write_error = wrote);
+    if (wrote < 0 && wrote != UV_EAGAIN && wrote != UV_ENOSYS) return ebb_push_uv_error(L, s->write_error = wrote);
     if (wrote > 0) buf = uv_buf_init((char *)data + wrote, (unsigned)(len - (size_t)wrote));
   }
   if (!(op = malloc(sizeof *op))) return luaL_error(L, "out of memory");
@@ -284,7 +263,7 @@ static int l_write(lua_State *L) {
   if ((r = uv_write(&op->req, &s->u.stream, &buf, 1, on_written)) != 0) {
     luaL_unref(L, LUA_REGISTRYINDEX, op->ref);
     free(op);
-    return uvs_push_error(L, s->write_error = r);
+    return ebb_push_uv_error(L, s->write_error = r);
   }
   if (s->u.stream.write_queue_size <= s->high_water_mark) {
     lua_pushboolean(L, 1);
@@ -294,54 +273,29 @@ static int l_write(lua_State *L) {
   return n;
 }
 
-int uvs_await(lua_State *L, int signal_idx, void *op, ebb_wait **slot, void (*cancel)(ebb_wait *w, int handed),
-              int *nresults) {
-  ebb_wait *w;
-  *nresults = ebb_wait_on(L, NULL, -1, signal_idx);
-  if (lua_status(L) != LUA_YIELD) return 0;
-  w = ebb_task_wait(ebb_current());
-  *slot = w;
-  w->owner = op;
-  w->on_cancel = cancel;
-  return 1;
-}
-
 /* ---- shutdown and close ---- */
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
   shutdown_op *op = (shutdown_op *)req;
   uvs *s = (uvs *)req->handle;
+  lua_State *co;
   if (s->write_error && status >= 0) status = s->write_error;
-  if (op->wait) {
-    lua_State *co = ebb_wake_push(op->wait);
-    if (co) {
-      if (status < 0 && status != UV_ENOTCONN) ebb_wake_done(op->wait, uvs_push_error(co, status));
-      else {
-        lua_pushboolean(co, 1);
-        ebb_wake_done(op->wait, 1);
-      }
-    }
-    op->wait->owner = NULL;
+  if ((co = ebb_request_finish(&op->r, status == UV_ENOTCONN ? 0 : status)) != NULL) {
+    lua_pushboolean(co, 1);
+    ebb_request_done(&op->r, 1, NULL);
   }
   free(op);
-}
-
-static void shutdown_abandoned(ebb_wait *w, int handed) {
-  shutdown_op *op = w->owner;
-  (void)handed;
-  if (op) op->wait = NULL;
-  w->owner = NULL;
 }
 
 /* shutdown(stream, signal) -> true once everything queued is written and the
  * write side closed | nil, code, msg */
 static int l_shutdown(lua_State *L) {
   uvs *s = uvs_check(L, 1);
-  int r = begin(L, 2), n;
+  int r = ebb_request_begin(L, 2);
   shutdown_op *op;
   if (r) return r;
-  if (s->closed) return uvs_push_error(L, UV_EPIPE);
-  if (s->write_error) return uvs_push_error(L, s->write_error);
+  if (s->life.closed) return ebb_push_uv_error(L, UV_EPIPE);
+  if (s->write_error) return ebb_push_uv_error(L, s->write_error);
   if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
   if ((r = uv_shutdown(&op->req, &s->u.stream, on_shutdown)) != 0) {
     free(op);
@@ -349,10 +303,9 @@ static int l_shutdown(lua_State *L) {
       lua_pushboolean(L, 1);
       return 1;
     }
-    return uvs_push_error(L, r);
+    return ebb_push_uv_error(L, r);
   }
-  uvs_await(L, 2, op, &op->wait, shutdown_abandoned, &n);
-  return n;
+  return ebb_request_await(L, &op->r, 2);
 }
 
 /* Closes at once: readers waiting see the end, writers an error, so no wait
@@ -360,16 +313,15 @@ static int l_shutdown(lua_State *L) {
 static void close_now(uvs *s) {
   uvs_close(s);
   while (hand_to_reader(s, NULL, 0)) {}
-  fail_waiters(&s->writers, UV_ECANCELED);
+  ebb_fail_all(&s->writers, UV_ECANCELED);
 }
 
 /* close(stream): at once; readers waiting see the end, writers an error. */
 static int l_close(lua_State *L) {
-  box *b = luaL_testudata_compat(L, 1, STREAM_MT);
   uvs *s;
-  if (b && !b->s) return 0; /* finalized already, so closed */
+  if (uvbox_collected(L, 1, &stream_kind)) return 0; /* finalized already, so closed */
   s = uvs_check(L, 1);
-  if (!s->closed) close_now(s);
+  if (!s->life.closed) close_now(s);
   return 0;
 }
 
@@ -385,22 +337,11 @@ static int l_set_high_water_mark(lua_State *L) {
 static int l_buffered(lua_State *L) {
   uvs *s = uvs_check(L, 1);
   lua_pushnumber(L, (lua_Number)s->buffered);
-  lua_pushnumber(L, s->closed ? 0 : (lua_Number)s->u.stream.write_queue_size);
+  lua_pushnumber(L, s->life.closed ? 0 : (lua_Number)s->u.stream.write_queue_size);
   return 2;
 }
 
-static int box_gc(lua_State *L) {
-  box *b = ebb_check_udata(L, 1, STREAM_MT, "stream");
-  uvs *s = b->s;
-  if (!s) return 0;
-  b->s = NULL;
-  s->box_gone = 1;
-  /* forgotten: closed without waiting. Nobody waits on a stream the
-   * collector frees, but a finalizer called by hand may find waiters. */
-  if (!s->closed) close_now(s);
-  maybe_free(s);
-  return 0;
-}
+static int box_gc(lua_State *L) { return uvbox_gc(L, &stream_kind); }
 
 /* ---- the standard streams, when they are terminals, pipes or sockets ---- */
 
@@ -438,11 +379,11 @@ static int l_stdio(lua_State *L) {
   }
   s->flush_at_exit = fd != 0;
   uvs_opened(s, 0);
-  ebb_handle_lasting(&s->track);
+  ebb_handle_lasting(&s->life.track);
   if (r != 0) {
     if (own != fd) close(own);
     uvs_close(s);
-    return uvs_push_error(L, r);
+    return ebb_push_uv_error(L, r);
   }
   return 1;
 }

@@ -4,7 +4,7 @@
 #ifndef EBB_UVSTREAM_H
 #define EBB_UVSTREAM_H
 
-#include "../host/ebb.h"
+#include "uvbox.h"
 
 typedef struct uvs_chunk {
   struct uvs_chunk *next;
@@ -20,8 +20,8 @@ typedef struct uvs {
     uv_pipe_t pipe;
     uv_tty_t tty;
   } u;
-  ebb_handle track;
-  ebb_waitlist readers;   /* tasks waiting for a chunk */
+  uvbox life;             /* its handle's and its box's (closed: life.closed) */
+  ebb_waitlist readers;   /* tasks waiting for a chunk (uvs_wait_reader, uvs_take_reader) */
   ebb_waitlist writers;   /* tasks waiting for the write queue to drain */
   uvs_chunk *head, *tail; /* chunks read while nobody waited */
   size_t buffered;        /* bytes in them */
@@ -32,7 +32,7 @@ typedef struct uvs {
   int restore_fd;         /* >= 0: give this fd its blocking mode back at close */
   int fd_flags;
   unsigned pending;       /* listeners: connections waiting to be accepted */
-  unsigned reading : 1, closed : 1, box_gone : 1, handle_gone : 1, listening : 1, tcp : 1,
+  unsigned reading : 1, listening : 1, tcp : 1,
     flush_at_exit : 1;
 } uvs;
 
@@ -44,15 +44,17 @@ void uvs_opened(uvs *s, int owner);
 /* Closes at once without Lua (handles left at exit, failed setups). */
 void uvs_close(uvs *s);
 uvs *uvs_check(lua_State *L, int idx);
+/* Parks the calling task among the stream's readers (a listener's: the
+ * tasks that accept). Use as `return uvs_wait_reader(...)`. */
+int uvs_wait_reader(lua_State *L, uvs *s, int signal_idx);
+/* Takes the first reader that waits off the stream's list: returns the
+ * coroutine to push its results on (then ebb_wake_done or ebb_wake_handed on
+ * *w), or NULL when no reader waits. */
+lua_State *uvs_take_reader(uvs *s, ebb_wait **w);
+/* Reading failed with err (a libuv error): it stops, every reader waiting
+ * and every later read gets the error. */
+void uvs_read_failed(uvs *s, int err);
 /* Makes the streams' metatable (every module that makes streams calls it). */
 void uvs_make_metatable(lua_State *L);
-/* Parks the calling task until a libuv request ends; the request's callback
- * ends the wait through *slot (set here once the task waits), and cancel
- * runs if the task leaves first. Returns 0 when the task was aborted before
- * it began to wait (the abort's values are pushed: return the result). */
-int uvs_await(lua_State *L, int signal_idx, void *op, ebb_wait **slot, void (*cancel)(ebb_wait *w, int handed),
-              int *nresults);
-/* nil, code, message: how every C function of the I/O modules fails. */
-int uvs_push_error(lua_State *L, int err);
 
 #endif

@@ -90,20 +90,33 @@ ebb_signal *ebb_signal_new(lua_State *L);
 /* ---- tasks and waits (host/sched.c) ---- */
 typedef struct ebb_task ebb_task;
 
+typedef struct ebb_wait ebb_wait;
+
+/* What a wait is for, given when it is armed (ebb_wait_with), so that what
+ * ends it (a wake, an abort, its deadline) finds it whole. */
+typedef struct ebb_want {
+  void *owner; /* what the task waits on (a semaphore, a request, a stream) */
+  /* Called when the wait ends by an abort: `handed` says whether the owner
+   * had already woken it (and given it what it asked for: give it back);
+   * otherwise it has just left the owner's list. Not called when the wait
+   * ends before it began (already aborted: see ebb_wait_with). */
+  void (*on_cancel)(ebb_wait *w, int handed);
+  int kind;         /* which of its owner's waits, when it has several */
+  unsigned sleeps : 1; /* its deadline is the good outcome (a sleep) */
+  union {           /* how much of the owner it asked for */
+    double permits;   /* a semaphore's */
+    uint64_t count;   /* the count the owner must reach (chunks written) */
+  };
+} ebb_want;
+
 /* A task waits on one thing at a time; the wait is embedded in the task. */
-typedef struct ebb_wait {
+struct ebb_wait {
   ebb_node link;          /* in whatever list the waiter sits in */
   ebb_timer timer;        /* deadline of the wait, if any */
   ebb_listener on_abort;  /* the explicit signal given to the wait */
   ebb_signal *signal;
-  void *data;             /* for the owner of the list */
-  void *owner;            /* the object the task waits on (a semaphore...) */
-  double amount;          /* how much of it the task asked for */
-  /* Called when the wait ends by an abort: `handed` says whether the owner
-   * had already woken it (and given it what it asked for: give it back);
-   * otherwise it has just left the owner's list. */
-  void (*on_cancel)(struct ebb_wait *w, int handed);
-} ebb_wait;
+  ebb_want want;          /* what it was armed with */
+};
 
 typedef ebb_node ebb_waitlist;
 
@@ -124,10 +137,14 @@ ebb_wait *ebb_task_wait(ebb_task *t);
 /*
  * Parks the current task on `list` (may be NULL: then only the timeout or an
  * abort ends it), watching the signal at `signal_idx` (0: none) and the task's
- * own signal. timeout_ms < 0 means none. Use as `return ebb_wait_on(...)`.
+ * own signal. timeout_ms < 0 means none. Use as `return ebb_wait_with(...)`.
  * The wait is resumed with `true` (woken), `false, reason` (aborted) or
- * `nil, "timeout"`. When already aborted it returns those values at once.
+ * `nil, "timeout"`. When already aborted it returns those values at once,
+ * without yielding (lua_status(L) != LUA_YIELD tells): the wait never began,
+ * and want->on_cancel is not called. `want` (may be NULL) is copied.
  */
+int ebb_wait_with(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx, const ebb_want *want);
+/* ebb_wait_with, wanting nothing in particular. */
 int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx);
 /* The rule for every awaiting function: when the signal at signal_idx (0:
  * none) or the current task is aborted, pushes false, reason and returns 2. */
@@ -140,6 +157,9 @@ void ebb_wake_all(ebb_waitlist *list);
  * not armed (it ended already). */
 lua_State *ebb_wake_push(ebb_wait *w);
 void ebb_wake_done(ebb_wait *w, int nvalues);
+/* ebb_wake_done for values the task owns only once it runs: cancelled before,
+ * give_back->on_cancel(w, 1) gets them back (from ebb_wait_thread's stack). */
+void ebb_wake_handed(ebb_wait *w, int nvalues, const ebb_want *give_back);
 /* The coroutine of the task that waits (its stack holds what it was handed). */
 lua_State *ebb_wait_thread(ebb_wait *w);
 /* 1 while Lua can run callbacks' cleanups (registry refs); 0 once closing. */
@@ -150,6 +170,43 @@ void ebb_wake_fail(lua_State *L, ebb_wait *w);
 ebb_wait *ebb_wake_first(ebb_waitlist *list);
 static inline int ebb_waitlist_empty(ebb_waitlist *list) { return ebb_list_empty(list); }
 #define ebb_waitlist_init ebb_list_init
+
+/* ---- requests (host/request.c): a libuv request made on behalf of a task ----
+ * Embed an ebb_request in the request's struct; start the request, then
+ * `return ebb_request_await(L, &op->r, signal_idx)`. Its callback calls
+ * ebb_request_finish with the status: given the waiter's coroutine, it
+ * pushes the results of the success and calls ebb_request_done; given NULL
+ * (a failure, already told to the waiter, or a waiter aborted or cancelled
+ * meanwhile) it drops what it has. Either way the callback then frees its
+ * struct: libuv cannot stop a request that has started, so it always ends. */
+typedef struct ebb_request {
+  ebb_wait *wait; /* the waiter; NULL once it has gone */
+  /* The waiter has gone before the end (optional): stop what can be
+   * stopped (uv_cancel, closing the handle). The callback still comes. */
+  void (*abandon)(struct ebb_request *r);
+} ebb_request;
+
+/* What every function making a request checks before it starts anything:
+ * it runs in a task, and neither the task nor the signal at signal_idx
+ * (0: none) is aborted. Returns 0, or the count of `false, reason` pushed. */
+int ebb_request_begin(lua_State *L, int signal_idx);
+/* Parks the calling task until the request (started) finishes; returns what
+ * ebb_wait_with does. When the task is aborted before it waits, the request
+ * is abandoned at once. */
+int ebb_request_await(lua_State *L, ebb_request *r, int signal_idx);
+/* The request has ended with status (< 0: a libuv error, which the waiter
+ * gets as nil, code, message): the waiter's coroutine to push the results of
+ * a success on, or NULL when there is none to push (failed, or nobody waits
+ * any more). */
+lua_State *ebb_request_finish(ebb_request *r, int status);
+/* Ends the wait with the `nresults` values pushed on the coroutine that
+ * ebb_request_finish returned; give_back as in ebb_wake_handed (may be NULL). */
+void ebb_request_done(ebb_request *r, int nresults, const ebb_want *give_back);
+/* nil, code, message (libuv's error name and its text): how every function
+ * of the I/O modules fails. Returns 3. */
+int ebb_push_uv_error(lua_State *L, int err);
+/* Ends every wait on list with nil, code, message. */
+void ebb_fail_all(ebb_waitlist *list, int err);
 
 /* ---- the host's own handles: closed at exit, counted for leak checks ---- */
 typedef struct ebb_handle {

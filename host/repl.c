@@ -167,9 +167,8 @@ static int l_readline(lua_State *L) {
       return 1;
     }
   }
-  r = ebb_wait_on(L, NULL, -1, 0);
+  r = ebb_wait_with(L, NULL, -1, 0, &(ebb_want){.on_cancel = on_cancel});
   if (lua_status(L) != LUA_YIELD) return r; /* aborted already */
-  t->wait.on_cancel = on_cancel;
   P.waiter = &t->wait;
   P.showing = 1;
   if (P.tty) {

@@ -258,13 +258,13 @@ static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) 
       t->yielding = 0;
       t->wait_state = W_WOKEN;
       t->wait_result = EBB_WOKE;
-      t->wait.on_cancel = NULL;
+      t->wait.want.on_cancel = NULL;
       lua_pushboolean(co, 1);
       t->nresume = 1;
       ebb_list_push(&sched.yielded, &t->ready_link); /* after everything runnable now */
       sched.nready++;
     } else {
-      wait_arm(t); /* the wait ebb_wait_on asked for has really yielded */
+      wait_arm(t); /* the wait ebb_wait_with asked for has really yielded */
     }
     return 0;
   }

@@ -23,9 +23,10 @@ struct ebb_task {
   unsigned yielding : 1, sig_unknown : 1;
   ebb_signal *sig;       /* the task's own signal, once it has one */
   ebb_wait wait;
-  /* what ebb_wait_on asked for, armed (wait_arm) only once the yield has
+  /* what ebb_wait_with asked for, armed (wait_arm) only once the yield has
    * happened: a yield that raises (across a C call) leaves nothing behind */
   ebb_waitlist *arm_list;
+  ebb_want arm_want;
   ebb_signal *arm_signal;
   double arm_ms, arm_at;
 };

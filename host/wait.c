@@ -91,11 +91,16 @@ void ebb_wake(ebb_wait *w) {
 lua_State *ebb_wake_push(ebb_wait *w) {
   ebb_task *t = wait_task(w);
   if (t->wait_state != W_ARMED) return NULL;
-  w->on_cancel = NULL;
+  w->want.on_cancel = NULL;
   return wait_end(w, EBB_WOKE);
 }
 
 void ebb_wake_done(ebb_wait *w, int nvalues) { wait_task(w)->nresume = nvalues; }
+
+void ebb_wake_handed(ebb_wait *w, int nvalues, const ebb_want *give_back) {
+  wait_task(w)->nresume = nvalues;
+  if (give_back) w->want = *give_back;
+}
 
 lua_State *ebb_wait_thread(ebb_wait *w) { return wait_task(w)->co; }
 
@@ -106,7 +111,7 @@ void ebb_wake_fail(lua_State *L, ebb_wait *w) {
     lua_pop(L, 1);
     return;
   }
-  w->on_cancel = NULL;
+  w->want.on_cancel = NULL;
   co = wait_end(w, EBB_ABORTED);
   lua_pushboolean(co, 0);
   lua_xmove(L, co, 1);
@@ -131,8 +136,8 @@ ebb_wait *ebb_wake_first(ebb_waitlist *list) {
 
 void end_aborted(ebb_task *t, ebb_signal *s) {
   lua_State *co;
-  void (*on_cancel)(ebb_wait *, int) = t->wait.on_cancel;
-  t->wait.on_cancel = NULL;
+  void (*on_cancel)(ebb_wait *, int) = t->wait.want.on_cancel;
+  t->wait.want.on_cancel = NULL;
   if (t->wait_state == W_ARMED) {
     co = wait_end(&t->wait, EBB_ABORTED);
     if (on_cancel) on_cancel(&t->wait, 0); /* it has left the owner's list */
@@ -160,12 +165,12 @@ void timer_fire(ebb_timer *tm) {
   ebb_task *t = wait_task(w);
   lua_State *co;
   if (t->wait_state != W_ARMED) return;
-  if (w->data == &sched_wait_key) { /* a sleep: its deadline is the good outcome */
+  if (w->want.sleeps) { /* its deadline is the good outcome */
     ebb_wake(w);
     return;
   }
   co = wait_end(w, EBB_TIMEDOUT);
-  w->on_cancel = NULL;
+  w->want.on_cancel = NULL;
   lua_pushnil(co);
   lua_pushliteral(co, "timeout");
   t->nresume = 2;
@@ -185,20 +190,19 @@ int ebb_check_abort(lua_State *L, int signal_idx) {
   return 0;
 }
 
-int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx) {
+int ebb_wait_with(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx, const ebb_want *want) {
+  static const ebb_want nothing;
   ebb_task *t = ebb_check_in_task(L);
   ebb_signal *s = signal_idx ? ebb_opt_signal(L, signal_idx) : NULL;
-  ebb_wait *w = &t->wait;
   ebb_signal *own = record_signal(L, t);
   t->yielding = 0; /* a task.yield that could not yield left it set */
   if (!t->shield && own && ebb_signal_aborted(own)) return push_aborted(L, own);
   if (s && ebb_signal_aborted(s)) return push_aborted(L, s);
-  w->data = NULL;
-  w->on_cancel = NULL;
   /* armed by the scheduler (wait_arm) once the yield has happened: when
    * lua_yield raises instead (a C call in between, e.g. table.sort's
    * comparator), nothing is linked that a wake or abort could reach */
   t->arm_list = list;
+  t->arm_want = want ? *want : nothing;
   t->arm_signal = s;
   t->arm_ms = timeout_ms;
   t->arm_at = timeout_ms >= 0 ? ebb_now() : 0; /* the deadline is fixed now */
@@ -206,8 +210,13 @@ int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_
   return lua_yield(L, 1);
 }
 
+int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx) {
+  return ebb_wait_with(L, list, timeout_ms, signal_idx, NULL);
+}
+
 void wait_arm(ebb_task *t) {
   ebb_wait *w = &t->wait;
+  w->want = t->arm_want;
   if (t->arm_list) ebb_list_push(t->arm_list, &w->link);
   if (t->arm_ms >= 0) {
     w->timer.fire = timer_fire;

@@ -1,4 +1,4 @@
--- Process groups (README.md, "process"): with group = true the child leads a group
+-- Process groups (docs/process.md): with group = true the child leads a group
 -- of its own, and every kill, the ones ebb makes on cancellation included, reaches
 -- the child's own children too.
 package.path = "spec/support/?.lua;" .. package.path

@@ -144,6 +144,21 @@ describe("ebb.process", function()
       p:close()
     end)
 
+    it("starts nothing given a signal already aborted, or in a task already cancelled: raises the reason", function()
+      local ctl = abort.controller()
+      ctl:abort("stopped before")
+      local marker = os.tmpname()
+      os.remove(marker)
+      assert.equal("stopped before", raised(process.spawn, "touch", { marker }, { signal = ctl.signal }))
+      local spawner = started(function()
+        task.current():cancel("cancelled before")
+        return process.spawn("touch", { marker })
+      end)
+      assert.equal("cancelled before", select(2, pcall(spawner.await, spawner)))
+      assert.equal("stopped before", raised(process.run, "touch", { marker }, { signal = ctl.signal }))
+      assert.is_nil(io.open(marker)) -- no child ran
+    end)
+
     it("kills the child when the task that spawned it is cancelled", function()
       local p
       local spawner = started(function()

@@ -1,4 +1,4 @@
--- Specs for the REPL (API.md, "The host": `ebb` on a terminal), driven
+-- Specs for the REPL (`ebb` on a terminal, `ebb -i`), driven
 -- through a pseudo-terminal (tmux) and checked on the screen.
 package.path = "spec/support/?.lua;" .. package.path
 local tmux = require "tmux"
@@ -197,5 +197,24 @@ describe("ebb -i with standard input not a terminal", function()
     local out, _, status = run.sh(run.ebb_cmd("-i") .. " < /dev/null")
     assert.equal(0, status)
     assert.equal("", out)
+  end)
+
+  it("answers help() from the reference in docs/: modules, entries, functions and methods", function()
+    local input = table.concat({
+      "help()", "help(task)", "help(task.sleep)", 'help("abort.timeout")', "local t = task.spawn(function() end)",
+      "help(t.await)", "help(semaphore.new(1).acquire)", "help(retry)", "help(nothing_here)",
+    }, "\n")
+    local out, _, status = run.sh("printf '%s\\n' " .. run.quote(input) .. " | " .. run.ebb_cmd("-i"))
+    assert.equal(0, status)
+    assert.matches("\n  semaphore +Weighted permits", out)
+    assert.matches("\nebb%.task: Tasks on the loop", out)
+    assert.matches("\n  task%.sleep%(ms %[, signal%]%)\n", out)
+    assert.matches("\ntask%.sleep%(ms %[, signal%]%)\nWaits `ms` milliseconds", out)
+    assert.matches("\nabort%.timeout%(ms%) → AbortSignal\nReturns a signal that aborts", out)
+    assert.matches("\nTask:await%(%) → %.%.%.\nWaits for the task to end", out)
+    assert.matches("\nSemaphore:acquire%(%[n%] %[, signal%]%)\nTakes `n` permits", out)
+    assert.matches("\nebb%.retry: Calling a function again", out)
+    assert.no.matches("API%.md", out)
+    assert.no.matches("%(%.%.%.%)\n", out)
   end)
 end)

@@ -24,7 +24,7 @@ describe("timers never stall", function()
 end)
 
 -- The loop looks at timers, sockets and signals at least once a millisecond
--- of running tasks (README: "How long the loop goes without polling"). Gaps
+-- of running tasks (docs/task.md: how the scheduler shares the loop). Gaps
 -- are measured in CPU time (os.clock): a machine busy with other processes
 -- stretches real time, not this one's work between two ticks. The bound
 -- asserted is loose so that a sanitizer build passes; starved, the ticker

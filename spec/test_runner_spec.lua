@@ -1,4 +1,4 @@
--- Specs for `ebb test` (README.md, "ebb test"): runs the binary on the fixture spec files
+-- Specs for `ebb test` (docs/test.md): runs the binary on the fixture spec files
 -- in spec/fixtures/runner/ and checks its output and exit status. The fixtures' names do
 -- not contain "_spec", so the main suite does not pick them up; busted runs a file that
 -- is named on the command line whatever its name.

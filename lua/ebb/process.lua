@@ -6,6 +6,7 @@ local core = require "ebb.process.core"
 local iostream = require "ebb.iostream"
 local task = require "ebb.task"
 local check = require "ebb.check"
+local check_abort = require("ebb.core").check_abort
 
 local type, error, setmetatable, tostring, pairs, ipairs = type, error, setmetatable, tostring, pairs, ipairs
 local sort, concat = table.sort, table.concat
@@ -83,6 +84,8 @@ end
 -- group (the child leads a process group of its own, and every kill, the
 -- ones on cancellation included, signals the whole group: its children too).
 local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
+  local ok, reason = check_abort(opts.signal) -- an abort that came before starts nothing
+  if ok == false then error(reason, 0) end
   local h, i, o, e = core.spawn(cmd, list, env, opts.cwd, stdin, stdout, stderr, opts.group)
   if not h then error(check.system_error(i, o, "spawn", cmd, { path = cmd }), 0) end
   local name = "spawn " .. cmd

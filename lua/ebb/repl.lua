@@ -25,7 +25,9 @@ local function out(s) raw_write(s, "\n") end
 
 -- ---- the session: locals declared at the prompt, then globals, then modules ----
 local modules = {}
-for _, m in ipairs(help.MODULES) do modules[m[1]] = true end
+for _, page in ipairs((require("ebb.reference").modules())) do
+  if page.module ~= "ebb" then modules[page.module] = true end
+end
 
 local declared, locals = {}, {}
 local builtins = {

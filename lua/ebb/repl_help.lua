@@ -1,88 +1,192 @@
--- ebb.repl_help: help(x) in the REPL, a line or two on each module of ebb
--- and its functions (API.md has the whole contract).
+-- ebb.repl_help: help(x) in the REPL, read from the reference (docs/, through
+-- ebb.reference): help() lists the modules, help(task) a module's entries,
+-- help(task.sleep), help(t.await) or help("Task:await") an entry's heading and
+-- first paragraph, help(t) the entries of t's type.
+local reference = require "ebb.reference"
+
 local M = {}
-
-local MODULES = {
-  { "task", "tasks on the loop: spawn, await, cancel, sleep, all/race/any, group, timeout, future" },
-  { "abort", "AbortController and AbortSignal: controller, aborted, timeout, any" },
-  { "errors", "errors with cause chains: new, wrap, is, chain, class; Error, AbortError, TimeoutError, ..." },
-  { "clock", "time, real or virtual: now, freeze, auto, advance, real" },
-  { "retry", "retry(fn [, opts]) with backoff and jitter; backoff, budget, seed" },
-  { "semaphore", "weighted permits, strict FIFO: new(permits); acquire, release, try_acquire, with, close" },
-  { "queue", "a concurrency limiter: new(n); run, push, idle, pause, resume, clear" },
-  { "channel", "a bounded channel: new(capacity); send, recv, close, iter" },
-  { "context", "async-local values: new, snapshot, bind" },
-  { "scope", "resources disposed on any exit: run(fn), stack()" },
-  { "gen", "generators whose bodies may wait: new, paginate" },
-  { "stream", "readable/writable streams and pipeline" },
-  { "fs", "files: read_file, write_file, reader, writer, stat, readdir, mkdir, ..." },
-  { "net", "TCP: connect, listen" },
-  { "process", "child processes: spawn" },
-}
-
-local FUNCS = {
-  ["task.spawn"] = "task.spawn(fn, ...) → Task: runs fn on the next turn of the scheduler",
-  ["task.sleep"] = "task.sleep(ms [, signal]): waits ms milliseconds",
-  ["task.yield"] = "task.yield(): lets the other tasks and I/O run",
-  ["task.delay"] = "task.delay(ms, fn, ...) → Task started after ms",
-  ["task.all"] = "task.all(list) → each one's first result; the first failure cancels the rest",
-  ["task.race"] = "task.race(list) → the first to end's results; the losers are cancelled",
-  ["task.any"] = "task.any(list) → the first success's results (all fail: AggregateError)",
-  ["task.all_settled"] = "task.all_settled(list) → { {ok=, value=|error=} ... }",
-  ["task.group"] = "task.group(fn): fn(g) spawns with g:spawn; the first failure cancels the rest",
-  ["task.timeout"] = "task.timeout(ms, fn, ...) → fn's results, or TimeoutError and fn cancelled",
-  ["task.future"] = "task.future() → f: f:resolve(...), f:reject(err), f:await([{timeout=, signal=}])",
-  ["task.current"] = "task.current() → the running Task",
-  ["semaphore.new"] = "semaphore.new(permits) → sem: acquire([n] [, signal]), release([n]), with(fn, ...)",
-  ["queue.new"] = "queue.new(concurrency) → q: run(fn [, opts]), push(fn [, opts]), idle()",
-  ["channel.new"] = "channel.new(capacity) → ch: send(v), recv(), close(), iter()",
-  ["abort.controller"] = "abort.controller() → ctl: ctl.signal, ctl:abort([reason])",
-  ["abort.timeout"] = "abort.timeout(ms) → a signal that aborts with a TimeoutError after ms",
-  ["abort.any"] = "abort.any(signals) → a signal aborted by the first of them",
-  ["errors.new"] = "errors.new(message [, {cause=, name=}]) → Error",
-  ["errors.wrap"] = "errors.wrap(e, message) → Error caused by e",
-  ["errors.chain"] = "errors.chain(e) → the messages from e down its causes",
-  ["clock.now"] = "clock.now() → milliseconds, monotonic",
-}
 
 local function out(s) print(s) end
 
--- help(x): x is nothing, a module, a function of one, or a name ("task.sleep").
+local function first_sentence(s)
+  s = s:gsub("%s+", " ")
+  return s:match("^(.-%.)%s") or s
+end
+
+-- s in lines of at most `width` columns, the ones after the first indented by `indent`.
+local function wrap(s, indent, width)
+  local lines, line = {}, ""
+  for word in s:gmatch("%S+") do
+    if line ~= "" and #line + 1 + #word > width - indent then
+      lines[#lines + 1], line = line, word
+    else
+      line = line == "" and word or line .. " " .. word
+    end
+  end
+  lines[#lines + 1] = line
+  return table.concat(lines, "\n" .. (" "):rep(indent))
+end
+
+-- The table of a page's module, if loaded: help loads nothing to answer.
+local function module_table(page, ebb)
+  if page.module == "ebb" then return ebb end
+  return rawget(ebb, page.module) or package.loaded["ebb." .. page.module]
+end
+
+-- The entries for x, a field of a module (`task.sleep`, `errors.TimeoutError`), or
+-- the function of a callable module (`retry`).
+local function field_entries(x, ebb)
+  return reference.entries(function(e, page)
+    local mod = module_table(page, ebb)
+    if type(mod) ~= "table" then return false end
+    if e.name == page.module then
+      local mt = getmetatable(mod)
+      return type(mt) == "table" and rawget(mt, "__call") == x
+    end
+    local prefix, k = e.name:match("^([%w_]+)%.([%w_]+)$")
+    return prefix == page.module and rawget(mod, k) == x
+  end)
+end
+
+-- Where fn is kept: { { key =, name = }, ... }, key being fn's name in a table
+-- reachable from ebb's modules (fields, metatables, upvalues) or from the
+-- metatables the C side registered, and name the name that table was reached
+-- by ("Task" for the upvalue holding Task's methods). Nothing is called.
+local MAX_VISITS = 20000
+local function owners(fn)
+  local found, seen, queue = {}, { [_G] = true, [package.loaded] = true }, {}
+  local function push(v, name)
+    if (type(v) == "table" or type(v) == "function") and not seen[v] then
+      seen[v] = true
+      queue[#queue + 1] = { v, name }
+    end
+  end
+  for name, m in pairs(package.loaded) do
+    if type(name) == "string" and (name == "ebb" or name:sub(1, 4) == "ebb.") then push(m, name) end
+  end
+  for key, mt in pairs(debug.getregistry()) do
+    if type(key) == "string" and type(mt) == "table" then
+      local tname = rawget(mt, "__name")
+      push(mt, type(tname) == "string" and tname or key)
+    end
+  end
+  local i = 1
+  while queue[i] and i <= MAX_VISITS do
+    local v, name = queue[i][1], queue[i][2]
+    i = i + 1
+    if type(v) == "table" then
+      for k, f in next, v do
+        local public = type(k) == "string" and k:sub(1, 1) ~= "_"
+        if f == fn and public then found[#found + 1] = { key = k, name = name } end
+        push(f, public and k or name)
+      end
+      push(debug.getmetatable(v), name)
+    else
+      for j = 1, 255 do
+        local up_name, up = debug.getupvalue(v, j)
+        if not up_name then break end
+        push(up, up_name ~= "" and up_name or name)
+      end
+    end
+  end
+  return found
+end
+
+-- Whether the entry's type could be the table reached by `name` (Controller:
+-- AbortController; TaskMT: Task; ebb.signal: AbortSignal).
+local function type_matches(tname, name)
+  name = name:gsub("MT$", ""):gsub("^.*%.", ""):lower()
+  return #name > 0 and tname:lower():sub(-#name) == name
+end
+
+-- The entries for x, a method of an object (`Task:await`): those of the type
+-- x was found under, else those of x's own module with its name, else all
+-- with its name.
+local function method_entries(x)
+  local src = debug.getinfo(x, "S").source:match("^@ebb/([%w_]+)%.lua$")
+  local best, same_page, any, taken = {}, {}, {}, {}
+  for _, o in ipairs(owners(x)) do
+    reference.entries(function(e, page)
+      local tname, k = e.name:match("^([%w_]+)[:%.]([%w_]+)$")
+      if k ~= o.key or tname == page.module or taken[e] then return false end
+      taken[e] = true
+      any[#any + 1] = e
+      if page.module == src then same_page[#same_page + 1] = e end
+      if type_matches(tname, o.name) then best[#best + 1] = e end
+      return false
+    end)
+  end
+  return #best > 0 and best or #same_page > 0 and same_page or any
+end
+
+-- The entries of a type ("Task"): its methods and fields.
+local function type_entries(tname)
+  return reference.entries(function(e) return e.name:match("^([%w_]+)[:%.]") == tname end)
+end
+
+-- The type of an object: its metatable's __name, else the word its tostring starts with.
+local function type_of(v)
+  local mt = debug.getmetatable(v)
+  local tname = type(mt) == "table" and rawget(mt, "__name")
+  if type(tname) == "string" then return tname end
+  local ok, s = pcall(tostring, v)
+  return ok and type(s) == "string" and s:match("^([%a_][%w_]*)") or nil
+end
+
+local function show_entries(list)
+  for i, e in ipairs(list) do
+    if i > 1 then out("") end
+    out(e.heading)
+    if e.text ~= "" then out(e.text) end
+  end
+end
+
+local function show_module(page)
+  out(page.title .. ": " .. page.summary)
+  for _, e in ipairs(page.entries) do out("  " .. e.heading) end
+end
+
+local function show_headings(list)
+  for _, e in ipairs(list) do out("  " .. e.heading) end
+end
+
+local function overview(ebb)
+  out("ebb " .. tostring(ebb.version) .. ": Lua on an event loop. Every module is a global here:")
+  for _, page in ipairs((reference.modules())) do
+    if page.module ~= "ebb" then out(("  %-10s %s"):format(page.module, wrap(first_sentence(page.summary), 13, 90))) end
+  end
+  out("help(task), help(task.sleep), help(\"Task:await\"): more; help(ebb): ebb's own fields.")
+  out("The whole reference is in docs/ (docs/README.md). Tab completes; Ctrl-C cancels a")
+  out("running input; Ctrl-D (or Ctrl-C twice at an empty prompt) exits. `local` at the prompt persists.")
+end
+
+local function help_name(x, ebb)
+  local _, by_module = reference.modules()
+  local page = by_module[x] or by_module[x:match("^ebb%.([%w_]+)$") or false]
+  if page then return show_module(page) end
+  local list = reference.entries(function(e) return e.name == x end)
+  if #list > 0 then return show_entries(list) end
+  list = type_entries(x)
+  if #list > 0 then return show_headings(list) end
+  out("no help for " .. x .. " (help() lists the modules)")
+end
+
+-- help(x): x is nothing, a module, a function, an object, or a name ("task.sleep").
 function M.help(x, ebb)
-  if x == nil then
-    out("ebb " .. tostring(ebb.version) .. ": Lua on an event loop. Every module is a global here:")
-    for _, m in ipairs(MODULES) do out(("  %-10s %s"):format(m[1], m[2])) end
-    out("help(task), help(task.sleep): more. Tab completes; Ctrl-C cancels a running input;")
-    out("Ctrl-D (or Ctrl-C twice at an empty prompt) exits. `local` at the prompt persists.")
-    return
+  if x == nil then return overview(ebb) end
+  if type(x) == "string" then return help_name(x, ebb) end
+  for _, page in ipairs((reference.modules())) do
+    if module_table(page, ebb) == x then return show_module(page) end
   end
-  if type(x) == "string" then
-    if FUNCS[x] then return out(FUNCS[x]) end
-    local mod = ebb[x]
-    if type(mod) == "table" then x = mod else return out("no help for " .. x) end
-  end
-  for _, m in ipairs(MODULES) do
-    local mod = rawget(ebb, m[1]) or package.loaded["ebb." .. m[1]]
-    if mod == x then
-      out(m[1] .. ": " .. m[2])
-      local names = {}
-      for k, v in pairs(mod) do
-        if type(k) == "string" and k:sub(1, 1) ~= "_" and type(v) == "function" then names[#names + 1] = k end
-      end
-      table.sort(names)
-      for _, k in ipairs(names) do out("  " .. (FUNCS[m[1] .. "." .. k] or (m[1] .. "." .. k .. "(...)"))) end
-      return
-    end
-    if type(mod) == "table" then
-      for k, v in pairs(mod) do
-        if v == x and type(k) == "string" then
-          return out(FUNCS[m[1] .. "." .. k] or (m[1] .. "." .. k .. ": see API.md, section ebb." .. m[1]))
-        end
-      end
-    end
+  local list = field_entries(x, ebb)
+  if type(x) == "function" and #list == 0 then list = method_entries(x) end
+  if #list > 0 then return show_entries(list) end
+  if type(x) ~= "function" then
+    local tname = type_of(x)
+    list = tname and type_entries(tname) or list
+    if #list > 0 then return show_headings(list) end
   end
   out("no help for this " .. type(x))
 end
 
-M.MODULES = MODULES
 return M

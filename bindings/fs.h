@@ -1,0 +1,31 @@
+/* ebb.fs's C half, shared by its two files: the file userdata, and the
+ * write-behind (fs_writer.c) that fs.c's files carry once they use it. */
+#ifndef EBB_FS_H
+#define EBB_FS_H
+
+#include "../host/ebb.h"
+
+#define FILE_MT "ebb.file"
+
+typedef struct wchain wchain;
+
+typedef struct file {
+  uv_file fd;      /* -1 once closed */
+  int closing;
+  int borrowed;    /* a standard stream's fd: never closed here */
+  wchain *chain;   /* its write-behind, once used */
+} file;
+
+/* The open file at idx, else a Lua error. */
+file *fs_check_file(lua_State *L, int idx);
+
+/* fs_writer.c */
+/* write_behind(file, data, signal) and flush(file, signal), for ebb.fs.core */
+int fs_write_behind(lua_State *L);
+int fs_flush(lua_State *L);
+/* Whether the file has writes under way (closing it must wait for them). */
+int fs_writer_busy(const file *f);
+/* The file closes or is collected: its write-behind, idle, goes. */
+void fs_writer_free(file *f);
+
+#endif

@@ -1,0 +1,184 @@
+-- The reference (docs/<module>.md, compiled in as ebb.docs) has an entry for
+-- every public function and method of ebb, and no entry for something that is
+-- not there. An entry is a heading "## module.function(...)", "## Type:method(...)"
+-- or "## Type.field" on the module's page.
+package.path = "fuzz/?.lua;" .. package.path
+local reference = require "ebb.reference"
+local index_methods = require("ebb.repl_complete").index_methods
+local surface = require "surface" -- the fuzzer's: which modules compiled in are public
+
+-- Methods an object has for ebb's own use, not for scripts.
+local HOOKS = {
+  ["Queue:settled"] = true, -- what a task tells its owner when it ends (task.lua's hook)
+}
+
+-- The fields of the top-level table that it makes on first read.
+local EBB_LAZY = { shutdown = true, stdin = true, stdout = true, stderr = true }
+
+-- The public modules, and the top-level table itself ("ebb").
+local function public_modules()
+  local list = surface.modules()
+  table.insert(list, 1, "ebb")
+  return list
+end
+
+-- One object of each type a module hands out, made by `make` (which may wait)
+-- and ended by `done`.
+local function types()
+  local task, abort, retry = require "ebb.task", require "ebb.abort", require "ebb.retry"
+  local context, scope, stream = require "ebb.context", require "ebb.scope", require "ebb.stream"
+  return {
+    task = {
+      Task = { make = function() return task.spawn(function() end) end, done = function(t) t:await() end },
+      Future = { make = task.future },
+      Group = {
+        make = function()
+          local g
+          task.group(function(x) g = x end)
+          return g
+        end,
+      },
+    },
+    abort = {
+      AbortController = { make = abort.controller },
+      AbortSignal = { make = function() return abort.controller().signal end },
+    },
+    retry = { Backoff = { make = retry.backoff }, Budget = { make = retry.budget } },
+    context = { ContextVar = { make = context.new }, Snapshot = { make = context.snapshot } },
+    scope = { DisposableStack = { make = scope.stack } },
+    semaphore = { Semaphore = { make = function() return require("ebb.semaphore").new(1) end } },
+    queue = { Queue = { make = function() return require("ebb.queue").new(1) end } },
+    channel = { Channel = { make = function() return require("ebb.channel").new(1) end } },
+    gen = { Generator = { make = function() return require("ebb.gen").new(function() end) end } },
+    stream = {
+      Readable = { make = function() return stream.readable(function() end) end },
+      Writable = { make = function() return stream.writable(function() end) end },
+      Transform = { make = function() return stream.transform(function() end) end },
+    },
+    iostream = { IOStream = { make = function() return setmetatable({}, require("ebb.iostream").IOStream) end } },
+    fs = {
+      File = {
+        make = function() return require("ebb.fs").open(os.tmpname(), "w") end,
+        done = function(f)
+          f:close()
+        end,
+      },
+    },
+    net = {
+      Server = {
+        make = function() return require("ebb.net").listen("127.0.0.1", 0, function() end) end,
+        done = function(s) s:close() end,
+      },
+    },
+    process = {
+      Process = {
+        make = function()
+          return require("ebb.process").spawn("true", {}, { stdin = "ignore", stdout = "ignore", stderr = "ignore" })
+        end,
+        done = function(p) p:wait() p:close() end,
+      },
+    },
+  }
+end
+
+-- The public methods of an object: the functions its metatable's __index
+-- reads (a table, or the tables an __index function reads).
+local function methods_of(v)
+  local names = {}
+  local mt = getmetatable(v)
+  local idx = type(mt) == "table" and rawget(mt, "__index")
+  local seen = {}
+  while type(idx) == "table" and not seen[idx] do
+    seen[idx] = true
+    for k, f in pairs(idx) do
+      if type(k) == "string" and type(f) == "function" and k:sub(1, 1) ~= "_" then names[k] = true end
+    end
+    local up = getmetatable(idx)
+    idx = type(up) == "table" and rawget(up, "__index")
+  end
+  for _, k in ipairs(index_methods(v) or {}) do names[k] = true end
+  return names
+end
+
+local function entry_names(page)
+  local set = {}
+  for _, e in ipairs(page and page.entries or {}) do set[e.name] = true end
+  return set
+end
+
+describe("docs/", function()
+  local _, pages = reference.modules()
+
+  it("has a page for every public module", function()
+    local missing = {}
+    for _, m in ipairs(public_modules()) do
+      if not pages[m] then missing[#missing + 1] = "docs/" .. m .. ".md" end
+    end
+    assert.same({}, missing)
+  end)
+
+  it("has an entry for every public function of every module", function()
+    local missing = {}
+    for _, m in ipairs(public_modules()) do
+      local mod, names = require(m == "ebb" and "ebb" or "ebb." .. m), entry_names(pages[m])
+      for k, v in pairs(mod) do
+        if type(k) == "string" and k:sub(1, 1) ~= "_" and type(v) == "function" and not names[m .. "." .. k] then
+          missing[#missing + 1] = m .. "." .. k
+        end
+      end
+      local mt = getmetatable(mod)
+      if type(mt) == "table" and rawget(mt, "__call") and m ~= "ebb" and not names[m] then
+        missing[#missing + 1] = m .. "(...)"
+      end
+    end
+    table.sort(missing)
+    assert.same({}, missing)
+  end)
+
+  it("has an entry for every method of every object a module hands out", function()
+    local missing = {}
+    for m, list in pairs(types()) do
+      local names = entry_names(pages[m])
+      for tname, how in pairs(list) do
+        local v = how.make()
+        for k in pairs(methods_of(v)) do
+          if not names[tname .. ":" .. k] and not names[tname .. "." .. k] and not HOOKS[tname .. ":" .. k] then
+            missing[#missing + 1] = tname .. ":" .. k .. " (docs/" .. m .. ".md)"
+          end
+        end
+        if how.done then how.done(v) end
+      end
+    end
+    table.sort(missing)
+    assert.same({}, missing)
+  end)
+
+  it("has no entry for something that does not exist", function()
+    local known, stale = types(), {}
+    for m, page in pairs(pages) do
+      local mod = require(m == "ebb" and "ebb" or "ebb." .. m)
+      local made = {}
+      for _, e in ipairs(page.entries) do
+        local prefix, sep, k = e.name:match("^([%w_]+)([%.:]?)([%w_]*)$")
+        local ok
+        if sep == "" then -- the module itself, called
+          local mt = getmetatable(mod)
+          ok = prefix == m and type(mt) == "table" and rawget(mt, "__call") ~= nil
+        elseif prefix == m then
+          ok = rawget(mod, k) ~= nil or (m == "ebb" and EBB_LAZY[k]) or false
+        elseif known[m] and known[m][prefix] then
+          local how = known[m][prefix]
+          made[prefix] = made[prefix] or how.make()
+          -- a field may be nil (an AbortSignal's reason): only a method is checked
+          ok = sep == "." or methods_of(made[prefix])[k] ~= nil
+        end
+        if not ok then stale[#stale + 1] = e.name .. " (docs/" .. m .. ".md)" end
+      end
+      for tname, v in pairs(made) do
+        if known[m][tname].done then known[m][tname].done(v) end
+      end
+    end
+    table.sort(stale)
+    assert.same({}, stale)
+  end)
+end)
