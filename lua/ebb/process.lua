@@ -84,8 +84,7 @@ end
 -- group (the child leads a process group of its own, and every kill, the
 -- ones on cancellation included, signals the whole group: its children too).
 local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
-  local ok, reason = check_abort(opts.signal) -- an abort that came before starts nothing
-  if ok == false then error(reason, 0) end
+  check.raise_if_aborted(check_abort(opts.signal)) -- an abort that came before starts nothing
   local h, i, o, e = core.spawn(cmd, list, env, opts.cwd, stdin, stdout, stderr, opts.group)
   if not h then error(check.system_error(i, o, "spawn", cmd, { path = cmd }), 0) end
   local name = "spawn " .. cmd
