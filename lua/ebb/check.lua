@@ -62,11 +62,11 @@ local function bound(v)
   return format("%.14g", v)
 end
 
-local function out_of_range(v, min, max, whole)
+-- A whole number from min to max (as ebb_check_whole words it).
+local function out_of_range(v, min, max)
   if type(v) ~= "number" then return ": number expected, got " .. type(v) end
-  if not (v >= min and v <= max) or (whole and v ~= floor(v)) then
-    return format(" must be a %snumber from %s to %s, got %s", whole and "whole " or "", bound(min), bound(max),
-      tostring(v))
+  if not (v >= min and v <= max and v == floor(v)) then
+    return format(" must be a whole number from %s to %s, got %s", bound(min), bound(max), tostring(v))
   end
 end
 
@@ -77,9 +77,8 @@ function kind.ms(v)
   end
 end
 
--- A finite number from min to max; a whole one.
-function kind.number(min, max) return function(v) return out_of_range(v, min, max, false) end end
-function kind.whole(min, max) return function(v) return out_of_range(v, min, max or MAX_WHOLE, true) end end
+-- A whole number from min to max.
+function kind.whole(min, max) return function(v) return out_of_range(v, min, max or MAX_WHOLE) end end
 
 function kind.signal(v)
   if not is_signal(v) then return " must be an abort signal, got " .. type(v) end
@@ -126,16 +125,9 @@ function check.cstring(v, n, fname, what, level)
   return v
 end
 
--- A finite number from min to max.
-function check.number(v, n, fname, what, min, max, level)
-  local why = out_of_range(v, min, max, false)
-  if why then raise(n, fname, what .. why, (level or 1) + 1) end
-  return v
-end
-
 -- A whole number from min to max (max at most 2^53, where doubles stop being exact).
 function check.whole(v, n, fname, what, min, max, level)
-  local why = out_of_range(v, min, max or MAX_WHOLE, true)
+  local why = out_of_range(v, min, max or MAX_WHOLE)
   if why then raise(n, fname, what .. why, (level or 1) + 1) end
   return v
 end
@@ -212,11 +204,11 @@ end
 
 -- A failed system call: SystemError "<code>: <message>, <syscall> <target>"
 -- (no target: "..., <syscall>"), its fields code, syscall and fields' own.
-function check.system_error(code, message, syscall, target, fields)
+function check.system_error(code, msg, syscall, target, fields)
   fields = fields or {}
   fields.code, fields.syscall = code, syscall
-  local text = target == nil and format("%s: %s, %s", code, message, syscall)
-    or format("%s: %s, %s %s", code, message, syscall, tostring(target))
+  local text = target == nil and format("%s: %s, %s", code, msg, syscall)
+    or format("%s: %s, %s %s", code, msg, syscall, tostring(target))
   -- a tail call: the error's traceback starts at the caller
   return require("ebb.errors").SystemError(text, fields)
 end
