@@ -74,6 +74,7 @@ function fs.mkdir(path, opts)
   if not opts.recursive then return result("mkdir", path, core.mkdir(path, mode, signal)) end
   local ok, code, msg = core.mkdir(path, mode, signal)
   if ok or code == "EEXIST" then return end
+  if ok == false then error(code, 0) end
   if code ~= "ENOENT" then result("mkdir", path, ok, code, msg) end
   local parent = path:match("^(.*[^/])/+[^/]+/*$")
   if parent then fs.mkdir(parent, opts) end
