@@ -6,9 +6,6 @@
 #include <string.h>
 #include "host.h"
 
-/* every module compiled in is named "@ebb/<file>.lua" */
-int ebb_host_source(const char *source) { return strncmp(source, "@ebb/", 5) == 0; }
-
 int ebb_error_at_caller(lua_State *L, const char *msg) {
   lua_Debug ar;
   int level;
