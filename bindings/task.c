@@ -223,6 +223,12 @@ static int waitlist_wake_all(lua_State *L) {
   return 0;
 }
 
+/* host_source(source): is lua_Debug's source (a chunk name) ebb's own Lua? */
+static int l_host_source(lua_State *L) {
+  lua_pushboolean(L, ebb_host_source(luaL_checkstring(L, 1)));
+  return 1;
+}
+
 static char loading_key;
 
 int luaopen_ebb_core(lua_State *L) {
@@ -235,6 +241,7 @@ int luaopen_ebb_core(lua_State *L) {
     {"set_ring", l_set_ring},           {"set_exit_status", l_set_exit_status},
     {"stats", l_stats}, {"close_handles_of", l_close_handles_of},                 {"waitlist", l_waitlist},
     {"traceback", l_traceback},         {"can_wait", l_can_wait},         {"check_can_wait", l_check_can_wait},         {"signal_made", l_signal_made},         {"set_stack_bottoms", l_set_stack_bottoms},
+    {"host_source", l_host_source},
     {NULL, NULL}};
   static const luaL_Reg waitlist_methods[] = {
     {"wait", waitlist_wait},         {"wait_real", waitlist_wait_real},

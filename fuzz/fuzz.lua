@@ -15,6 +15,7 @@ local dir = arg[0]:match("^(.*)/[^/]*$") or "."
 package.path = dir .. "/?.lua;" .. package.path
 
 local task = require "ebb.task"
+local await_real = require("ebb.test_tasks").await_real
 local clock = require "ebb.clock"
 local surface_mod = require "surface"
 local values = require "values"
@@ -174,9 +175,9 @@ local function batch()
   local disturbers = {}
   for i, t in ipairs(tasks) do disturbers[i] = task.spawn(plans[i], t) end
   for _, t in ipairs(tasks) do
-    if not task._await_real(t, 500) then
+    if not await_real(t, 500) then
       t:cancel()
-      if not task._await_real(t, 500) then stragglers = stragglers + 1 end
+      if not await_real(t, 500) then stragglers = stragglers + 1 end
     end
   end
   for _, d in ipairs(disturbers) do d:cancel() end

@@ -6,9 +6,6 @@
 #include <string.h>
 #include "host.h"
 
-/* every module compiled in is named "@ebb/<file>.lua" */
-int ebb_host_source(const char *source) { return strncmp(source, "@ebb/", 5) == 0; }
-
 int ebb_error_at_caller(lua_State *L, const char *msg) {
   lua_Debug ar;
   int level;
@@ -68,7 +65,7 @@ double ebb_check_ms(lua_State *L, int idx, const char *what) {
                                                  luaL_typename(L, idx))), 0;
   ms = lua_tonumber(L, idx);
   if (!(ms >= 0 && ms <= EBB_MAX_MS))
-    return luaL_argerror(L, idx, lua_pushfstring(L, "%s: must be a non-negative number of milliseconds, "
+    return luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a non-negative number of milliseconds, "
                                                  "at most 1e12, got %f", what, ms)), 0;
   return ms;
 }

@@ -83,12 +83,12 @@ describe("bad input", function()
       { "fs.open mode nan", function() fs.open("/tmp/x", "r", 0 / 0) end, "mode must be a whole number" },
       { "fs.reader hwm inf", function() fs.reader("/etc/hostname", { high_water_mark = math.huge }) end,
         "option 'high_water_mark' must be a whole number" },
-      { "task.sleep(inf)", function() task.sleep(math.huge) end, "bad argument #1 to 'sleep' %(ms: must be" },
-      { "task.sleep(nan)", function() task.sleep(0 / 0) end, "ms: must be a non%-negative number" },
+      { "task.sleep(inf)", function() task.sleep(math.huge) end, "bad argument #1 to 'sleep' %(ms must be" },
+      { "task.sleep(nan)", function() task.sleep(0 / 0) end, "ms must be a non%-negative number" },
       { "task.delay(1e13)", function() task.delay(1e13, print) end, "at most 1e12" },
-      { "abort.timeout(inf)", function() abort.timeout(math.huge) end, "bad argument #1 to 'timeout' %(ms: must be" },
+      { "abort.timeout(inf)", function() abort.timeout(math.huge) end, "bad argument #1 to 'timeout' %(ms must be" },
       { "clock.advance(inf)", function() clock.freeze() clock.advance(math.huge) end,
-        "bad argument #1 to 'advance' %(ms: must be" },
+        "bad argument #1 to 'advance' %(ms must be" },
       { "semaphore.new(2^53 + 2)", function() semaphore.new(2 ^ 53 + 2) end,
         "permits must be a whole number from 0 to 9007199254740992" },
       { "sem:acquire(inf)", function() semaphore.new(1):acquire(math.huge) end, "n must be a whole number" },
@@ -98,10 +98,10 @@ describe("bad input", function()
       { "process hwm nan", function() process.spawn("true", {}, { high_water_mark = 0 / 0 }) end,
         "option 'high_water_mark' must be a whole number" },
       { "queue push timeout inf", function() require("ebb.queue").new(1):push(print, { timeout = math.huge }) end,
-        "bad argument #2 to 'push' %(option 'timeout': must be" },
+        "bad argument #2 to 'push' %(option 'timeout' must be" },
       { "future await timeout inf", function() task.future():await({ timeout = math.huge }) end,
-        "bad argument #1 to 'await' %(option 'timeout': must be" },
-      { "task.timeout(inf)", function() task.timeout(math.huge, print) end, "bad argument #1 to 'timeout' %(ms: must be" },
+        "bad argument #1 to 'await' %(option 'timeout' must be" },
+      { "task.timeout(inf)", function() task.timeout(math.huge, print) end, "bad argument #1 to 'timeout' %(ms must be" },
       { "stream.writable hwm nan", function() stream.writable(print, { high_water_mark = 0 / 0 }) end,
         "option 'high_water_mark' must be a whole number" },
     })
@@ -211,6 +211,29 @@ describe("bad input", function()
     assert.equal(said(fs_core.stat, "/tmp\0x"), said(fs.stat, "/tmp\0x"))
     assert.equal(said(fs_core.stat, 5), said(fs.stat, 5))
     f:close()
+  end)
+
+  it("one mistake reads the same whichever half checks it, placed at the caller's line", function()
+    local channel = require "ebb.channel"
+    local function said(call)
+      local ok, e = pcall(call)
+      assert.is_false(ok)
+      local at, fname, words = e:match("^(.-): bad argument #1 to '([%w_]+)' %((.*)%)$")
+      assert.matches("spec/bad_input_spec%.lua:%d+$", at)
+      return words, fname
+    end
+    -- abort.timeout's duration is checked in C, task.sleep's and clock.advance's in Lua
+    for _, ms in ipairs { -1, 0 / 0, math.huge, 1e13, "1", {} } do
+      local words, fname = said(function() abort.timeout(ms) end)
+      assert.equal("timeout", fname)
+      assert.equal(words, said(function() task.sleep(ms) end))
+      assert.equal(words, said(function() clock.advance(ms) end))
+    end
+    -- semaphore.new's permits are checked in C, channel.new's capacity in Lua
+    for _, n in ipairs { -1, 1.5, 2 ^ 53 + 2, 0 / 0, "x" } do
+      local words = said(function() semaphore.new(n) end)
+      assert.equal((words:gsub("^permits", "capacity")), said(function() channel.new(n) end))
+    end
   end)
 
   describe("what the arguments mean", function()

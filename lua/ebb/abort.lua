@@ -28,8 +28,6 @@ end
 abort.timeout = core.timeout
 abort.any = core.any
 
-function abort.is_signal(v)
-  return type(v) == "userdata" and getmetatable(v) == getmetatable(core.new_signal())
-end
+abort.is_signal = check.is_signal
 
 return abort

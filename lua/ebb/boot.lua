@@ -78,7 +78,7 @@ end
 -- An argument error as LuaJIT words it: the name the caller used, its place.
 local function bad_argument(n, expected)
   local name = debug.getinfo(2, "n").name or "?"
-  error(("bad argument #%d to '%s' (%s)"):format(n, name, expected), 3)
+  error(require("ebb.check").message(n, name, expected), 3)
 end
 
 function coroutine.resume(co, ...)
@@ -114,11 +114,7 @@ local task_host -- ebb.task's side for the host, set once it is loaded
 
 -- Hooks see the script's code, not the host's Lua that stands where LuaJIT
 -- has C functions (coroutine.resume and wrap, require, the main chunk's driver).
--- Every module compiled in is the host's: its chunk name is "@ebb/<file>.lua".
-local host_sources = {}
-for _, name in ipairs(embedded_names()) do
-  host_sources["@" .. (name == "ebb" and "ebb.init" or name):gsub("%.", "/") .. ".lua"] = true
-end
+local host_source = core.host_source -- a chunk name of a module compiled in
 local sethook, gethook = debug.sethook, debug.gethook
 local script_hooks = setmetatable({}, { __mode = "k" }) -- the hook set -> the script's
 
@@ -129,7 +125,7 @@ function debug.sethook(...)
   if type(fn) == "function" then
     local function hook(event, line)
       local info = debug.getinfo(2, "S")
-      if info and host_sources[info.source] then return end
+      if info and host_source(info.source) then return end
       return fn(event, line) -- a tail call: level 2 stays the hooked function
     end
     script_hooks[hook] = fn

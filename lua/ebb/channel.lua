@@ -2,10 +2,10 @@
 -- full (capacity 0: until a receiver takes the value), recv while it is empty.
 local core = require "ebb.core"
 local errors = require "ebb.errors"
-local checks = require "ebb.check"
+local check = require "ebb.check"
 
 local waitlist, check_abort = core.waitlist, core.check_abort
-local type, error, setmetatable, getmetatable = type, error, setmetatable, getmetatable
+local error, setmetatable = error, setmetatable
 
 local channel = {}
 local Channel = {}
@@ -53,12 +53,12 @@ local function first_waiting(q)
   return p
 end
 
-local function check(ch, fname)
-  checks.self(ch, Channel, fname, "channel", 2)
+local function check_channel(ch, fname)
+  check.self(ch, Channel, fname, "channel", 2)
 end
 
 local function check_signal(signal, fname)
-  if signal ~= nil then checks.signal(signal, 2, fname, nil, 2) end
+  if signal ~= nil then check.signal(signal, 2, fname, nil, 2) end
 end
 
 -- Hands v to the first waiting receiver; false when none waits.
@@ -71,11 +71,10 @@ local function hand_to_receiver(ch, v)
 end
 
 function Channel:send(v, signal)
-  check(self, "send")
-  if v == nil then checks.badarg(1, "send", "a value expected: nil means closed to a receiver") end
+  check_channel(self, "send")
+  if v == nil then check.badarg(1, "send", "a value expected: nil means closed to a receiver") end
   check_signal(signal, "send")
-  local ok, reason = check_abort(signal)
-  if ok == false then error(reason, 0) end
+  check.raise_if_aborted(check_abort(signal))
   if self.closed then error(ClosedError("send on a closed channel"), 2) end
   if hand_to_receiver(self, v) then return end -- a receiver waited: the buffer was empty
   if size(self.buffer) < self.capacity then
@@ -84,7 +83,7 @@ function Channel:send(v, signal)
   end
   local s = { value = v, done = false, gone = false, wl = waitlist() }
   push(self.senders, s)
-  ok, reason = s.wl:wait(signal)
+  local ok, reason = s.wl:wait(signal)
   if s.done then return end -- taken, even if an abort came right after: it was sent
   if ok == false then
     s.gone = true
@@ -95,10 +94,9 @@ end
 
 -- The next value; nil once the channel is closed and drained.
 function Channel:recv(signal)
-  check(self, "recv")
+  check_channel(self, "recv")
   check_signal(signal, "recv")
-  local ok, reason = check_abort(signal)
-  if ok == false then error(reason, 0) end
+  check.raise_if_aborted(check_abort(signal))
   if size(self.buffer) > 0 then
     local v = shift(self.buffer)
     -- room now (a value given back may have filled it past capacity): the
@@ -120,7 +118,7 @@ function Channel:recv(signal)
   if self.closed then return nil end
   local r = { value = nil, done = false, gone = false, wl = waitlist() }
   push(self.receivers, r)
-  ok, reason = r.wl:wait(signal)
+  local ok, reason = r.wl:wait(signal)
   if ok == false then
     -- handed a value, then aborted: it goes to the next receiver, else back
     -- to the front of the buffer
@@ -135,7 +133,7 @@ function Channel:recv(signal)
 end
 
 function Channel:close()
-  check(self, "close")
+  check_channel(self, "close")
   if self.closed then return end
   self.closed = true
   local p = first_waiting(self.receivers)
@@ -152,18 +150,18 @@ end
 
 -- for v in ch:iter() do ... end: receives until the channel is closed and drained.
 function Channel:iter(signal)
-  check(self, "iter")
+  check_channel(self, "iter")
   return function() return self:recv(signal) end
 end
 
 function Channel:__tostring()
-  check(self, "__tostring")
+  check_channel(self, "__tostring")
   return ("Channel (%d of %d buffered%s)"):format(size(self.buffer), self.capacity, self.closed and ", closed" or "")
 end
 
 function channel.new(capacity)
   if capacity == nil then capacity = 0 end
-  checks.whole(capacity, 1, "new", "capacity", 0, checks.MAX_WHOLE)
+  check.whole(capacity, 1, "new", "capacity", 0, check.MAX_WHOLE)
   return setmetatable({
     capacity = capacity, closed = false,
     buffer = queue(), senders = queue(), receivers = queue(),

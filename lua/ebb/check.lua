@@ -1,9 +1,11 @@
 -- ebb.check: the argument checks every module shares, worded as host/util.c
--- words them for C: "bad argument #N to 'fname' (...)", raised at the caller.
+-- words them for C: "bad argument #N to 'fname' (...)", raised at the caller;
+-- the options tables, and what a failed system call raises.
 -- `level` is error()'s level as seen from the public function (default 1:
 -- that function called the check itself); each check adds its own frame.
-local type, error, tostring, getmetatable, floor, format, find =
-  type, error, tostring, getmetatable, math.floor, string.format, string.find
+local type, error, tostring, pairs, ipairs, getmetatable, rawget, setmetatable =
+  type, error, tostring, pairs, ipairs, debug.getmetatable, rawget, setmetatable
+local floor, format, find, sort, concat = math.floor, string.format, string.find, table.sort, table.concat
 
 local check = {}
 
@@ -11,8 +13,14 @@ local MAX_MS = 1e12 -- as EBB_MAX_MS: about 31 years
 local MAX_WHOLE = 2 ^ 53
 check.MAX_MS, check.MAX_WHOLE = MAX_MS, MAX_WHOLE
 
+-- The one wording of an argument error.
+local function message(n, fname, msg)
+  return format("bad argument #%d to '%s' (%s)", n, fname, msg)
+end
+check.message = message
+
 local function raise(n, fname, msg, level)
-  error(format("bad argument #%d to '%s' (%s)", n, fname, msg), (level or 1) + 2)
+  error(message(n, fname, msg), (level or 1) + 2)
 end
 
 -- badarg(n, fname, msg [, level]): raises at the caller of the function that calls it.
@@ -24,17 +32,87 @@ function check.expected(v, n, fname, expected, level)
   raise(n, fname, format("%s expected, got %s", expected, type(v)), (level or 1) + 1)
 end
 
-function check.callable(v, n, fname, level)
-  if type(v) == "function" then return v end
+-- What a message says a bad value was: a number itself, else its type.
+function check.got(v) return type(v) == "number" and tostring(v) or type(v) end
+
+-- ---- what is wrong with a value: nil when it is fine, else the words that
+-- follow its name ("ms" .. ": number of milliseconds expected, got string").
+-- The option kinds of check.options; the checks below raise with them. ----
+local kind = {}
+check.kind = kind
+
+-- As Lua calls a value: a function, or one whose metatable has __call.
+local function is_callable(v)
+  if type(v) == "function" then return true end
   local mt = getmetatable(v)
-  if type(mt) == "table" and mt.__call ~= nil then return v end
-  raise(n, fname, "function expected, got " .. type(v), (level or 1) + 1)
+  return type(mt) == "table" and rawget(mt, "__call") ~= nil
+end
+check.is_callable = is_callable
+
+local signal_mt -- the C signals' metatable, found on first use
+
+local function is_signal(v)
+  signal_mt = signal_mt or getmetatable(require("ebb.abort.core").new_signal())
+  return type(v) == "userdata" and getmetatable(v) == signal_mt
+end
+check.is_signal = is_signal
+
+local function bound(v)
+  if v == floor(v) and v <= MAX_WHOLE and v >= -MAX_WHOLE then return format("%.0f", v) end
+  return format("%.14g", v)
 end
 
--- A table of options, or nil (then an empty one).
-function check.opts(v, n, fname, level)
-  if v == nil then return {} end
-  if type(v) ~= "table" then raise(n, fname, "table of options expected, got " .. type(v), (level or 1) + 1) end
+-- A whole number from min to max (as ebb_check_whole words it).
+local function out_of_range(v, min, max)
+  if type(v) ~= "number" then return ": number expected, got " .. type(v) end
+  if not (v >= min and v <= max and v == floor(v)) then
+    return format(" must be a whole number from %s to %s, got %s", bound(min), bound(max), tostring(v))
+  end
+end
+
+function kind.ms(v)
+  if type(v) ~= "number" then return ": number of milliseconds expected, got " .. type(v) end
+  if not (v >= 0 and v <= MAX_MS) then
+    return " must be a non-negative number of milliseconds, at most 1e12, got " .. tostring(v)
+  end
+end
+
+-- A whole number from min to max.
+function kind.whole(min, max) return function(v) return out_of_range(v, min, max or MAX_WHOLE) end end
+
+function kind.signal(v)
+  if not is_signal(v) then return " must be an abort signal, got " .. type(v) end
+end
+
+function kind.callable(v)
+  if not is_callable(v) then return " must be a function, got " .. type(v) end
+end
+
+local function of_type(name)
+  return function(v)
+    if type(v) ~= name then return format(" must be a %s, got %s", name, type(v)) end
+  end
+end
+kind.boolean, kind.string, kind.table = of_type("boolean"), of_type("string"), of_type("table")
+
+function kind.any() end
+
+-- One of the strings given: ' must be "a", "b" or "c", got x'.
+function kind.one_of(...)
+  local set, words = {}, {}
+  for i, s in ipairs { ... } do
+    set[s], words[i] = true, '"' .. s .. '"'
+  end
+  local list = concat(words, ", ", 1, #words - 1) .. " or " .. words[#words]
+  return function(v)
+    if not set[v] then return format(" must be %s, got %s", list, type(v) == "string" and v or type(v)) end
+  end
+end
+
+-- ---- the checks: each returns the value, or raises naming the argument ----
+
+function check.callable(v, n, fname, level)
+  if not is_callable(v) then raise(n, fname, "function expected, got " .. type(v), (level or 1) + 1) end
   return v
 end
 
@@ -47,59 +125,92 @@ function check.cstring(v, n, fname, what, level)
   return v
 end
 
-local function bound(v)
-  if v == floor(v) and v <= MAX_WHOLE and v >= -MAX_WHOLE then return format("%.0f", v) end
-  return format("%.14g", v)
-end
-
-local function in_range(v, n, fname, what, min, max, whole, level)
-  if type(v) ~= "number" then raise(n, fname, format("%s: number expected, got %s", what, type(v)), level + 1) end
-  if not (v >= min and v <= max) or (whole and v ~= floor(v)) then
-    raise(n, fname, format("%s must be a %snumber from %s to %s, got %s", what, whole and "whole " or "", bound(min),
-      bound(max), tostring(v)), level + 1)
-  end
-  return v
-end
-
--- A finite number from min to max.
-function check.number(v, n, fname, what, min, max, level)
-  in_range(v, n, fname, what, min, max, false, (level or 1) + 1) -- not a tail call: it would lose a level
-  return v
-end
-
 -- A whole number from min to max (max at most 2^53, where doubles stop being exact).
 function check.whole(v, n, fname, what, min, max, level)
-  in_range(v, n, fname, what, min, max or MAX_WHOLE, true, (level or 1) + 1)
+  local why = out_of_range(v, min, max or MAX_WHOLE)
+  if why then raise(n, fname, what .. why, (level or 1) + 1) end
   return v
 end
 
 -- A duration: a finite number of milliseconds from 0 to 1e12.
 function check.ms(v, n, fname, what, level)
-  if type(v) ~= "number" then
-    raise(n, fname, format("%s: number of milliseconds expected, got %s", what, type(v)), (level or 1) + 1)
-  end
-  if not (v >= 0 and v <= MAX_MS) then
-    raise(n, fname, what .. ": must be a non-negative number of milliseconds, at most 1e12, got " .. tostring(v),
-      (level or 1) + 1)
-  end
-  return v
+  if type(v) == "number" and v >= 0 and v <= MAX_MS then return v end
+  raise(n, fname, what .. kind.ms(v), (level or 1) + 1)
 end
-
-local signal_mt -- the C signals' metatable, found on first use
 
 -- An abort signal: "abort signal expected", or "<what> must be an abort signal".
 function check.signal(v, n, fname, what, level)
-  signal_mt = signal_mt or getmetatable(require("ebb.abort.core").new_signal())
-  if type(v) == "userdata" and getmetatable(v) == signal_mt then return v end
-  local msg = what and format("%s must be an abort signal, got %s", what, type(v))
-    or "abort signal expected, got " .. type(v)
-  raise(n, fname, msg, (level or 1) + 1)
+  if is_signal(v) then return v end
+  raise(n, fname, what and what .. kind.signal(v) or "abort signal expected, got " .. type(v), (level or 1) + 1)
 end
 
 -- An object of one kind: a table or userdata whose metatable is mt.
 function check.self(v, mt, fname, expected, level)
   if v ~= nil and getmetatable(v) == mt then return v end
   raise(1, fname, format("%s expected, got %s", expected, type(v)), (level or 1) + 1)
+end
+
+-- ---- options tables ----
+local names_of = setmetatable({}, { __mode = "k" }) -- valid -> "a, b, c"
+
+local function valid_names(valid)
+  local s = names_of[valid]
+  if not s then
+    local list = {}
+    for k in pairs(valid) do list[#list + 1] = k end
+    sort(list)
+    s = concat(list, ", ")
+    names_of[valid] = s
+  end
+  return s
+end
+
+-- options(opts, n, fname, valid [, level]) -> opts, or a new empty table for
+-- nil. valid maps each option's name to its kind (check.kind); any other key
+-- is refused, naming the valid ones.
+function check.options(opts, n, fname, valid, level)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    raise(n, fname, "table of options expected, got " .. type(opts), (level or 1) + 1)
+  end
+  for k, v in pairs(opts) do
+    local rule = valid[k]
+    if rule == nil then
+      raise(n, fname, format("unknown option '%s'; valid options: %s", tostring(k), valid_names(valid)),
+        (level or 1) + 1)
+    end
+    local why = rule(v)
+    if why then raise(n, fname, format("option '%s'%s", k, why), (level or 1) + 1) end
+  end
+  return opts
+end
+
+-- ---- results from C ----
+
+-- The C half's answer to a request: true, values... | false, the abort reason
+-- | nil, code, message. The values; the reason raised as it is; or
+-- fail(a, b, code, message), which raises the failure.
+function check.result(fail, a, b, ok, ...)
+  if ok then return ... end
+  if ok == false then error((...), 0) end
+  return fail(a, b, ...)
+end
+
+-- ok, reason from waiting (core.check_abort, a wait): false raises the reason.
+function check.raise_if_aborted(ok, reason)
+  if ok == false then error(reason, 0) end
+  return ok
+end
+
+-- A failed system call: SystemError "<code>: <message>, <syscall> <target>"
+-- (no target: "..., <syscall>"), its fields code, syscall and fields' own.
+function check.system_error(code, msg, syscall, target, fields)
+  fields = fields or {}
+  fields.code, fields.syscall = code, syscall
+  local text = target == nil and format("%s: %s, %s", code, msg, syscall)
+    or format("%s: %s, %s %s", code, msg, syscall, tostring(target))
+  -- a tail call: the error's traceback starts at the caller
+  return require("ebb.errors").SystemError(text, fields)
 end
 
 return check

@@ -28,12 +28,8 @@ function clock.advance(ms)
   if target > LIMIT then
     check.badarg(1, "advance", ("ms: would take the clock past 2^52 ms (now %.17g)"):format(core.now()))
   end
-  local function settle()
-    local ok, reason = sched.settle()
-    if ok == false then error(reason, 0) end
-  end
-  settle()
-  while core.step(target) do settle() end
+  check.raise_if_aborted(sched.settle())
+  while core.step(target) do check.raise_if_aborted(sched.settle()) end
   core.set_now(target)
 end
 

@@ -110,11 +110,10 @@ function Var:__tostring()
   return "ContextVar (" .. (self.name or "unnamed") .. ")"
 end
 
+local NEW = { name = check.kind.string, default = check.kind.any }
+
 function context.new(opts)
-  opts = check.opts(opts, 1, "new")
-  if opts.name ~= nil and type(opts.name) ~= "string" then
-    check.badarg(1, "new", "option 'name' must be a string")
-  end
+  opts = check.options(opts, 1, "new", NEW)
   return setmetatable({ name = opts.name, default = opts.default }, Var)
 end
 

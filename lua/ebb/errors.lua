@@ -19,9 +19,11 @@ local function is_class(v)
   return type(mt) == "table" and rawget(mt, "mark") == CLASS
 end
 
-local function badarg(fname, n, expected, v, field)
-  return ("bad argument #%d to '%s' (%s expected%s, got %s)"):format(
-    n, fname, expected, field and (" for field '" .. field .. "'") or "", type(v))
+-- Raises "<expected> expected[ for field '<field>'], got <type>" at the caller
+-- of the public function, `level` frames below it.
+local function badarg(fname, n, expected, v, field, level)
+  check.badarg(n, fname, ("%s expected%s, got %s"):format(expected, field and (" for field '" .. field .. "'") or "",
+    type(v)), level + 1)
 end
 
 -- e, then its causes, stopping at a non-Error, a missing cause or an error seen before.
@@ -71,15 +73,13 @@ local function create(C, fname, message, pos, opts, fields)
   if message == nil then
     message = cm.default
   elseif type(message) ~= "string" then
-    error(badarg(fname, pos, "string", message), 3)
+    badarg(fname, pos, "string", message, nil, 2)
   end
   -- every usual field a constant, so the table is built at its full size
   local e = { name = false, message = false, traceback = false }
   if opts ~= nil then
-    if type(opts) ~= "table" then error(badarg(fname, pos + 1, "table", opts), 3) end
-    if opts.name ~= nil and type(opts.name) ~= "string" then
-      error(badarg(fname, pos + 1, "string", opts.name, "name"), 3)
-    end
+    if type(opts) ~= "table" then badarg(fname, pos + 1, "table", opts, nil, 2) end
+    if opts.name ~= nil and type(opts.name) ~= "string" then badarg(fname, pos + 1, "string", opts.name, "name", 2) end
     for k, v in pairs(opts) do e[k] = v end
   end
   if fields then
@@ -116,7 +116,7 @@ local function aggregate_args(fname, a, b, c)
     if type(opts) == "table" then list = opts.errors end
   end
   if list ~= nil and type(list) ~= "table" then
-    error(badarg(fname, pos + 1, "table", list, "errors"), 3)  -- 3: the class's caller
+    badarg(fname, pos + 1, "table", list, "errors", 2) -- at the class's caller
   end
   local copy = {}
   for i = 1, list and #list or 0 do copy[i] = list[i] end
@@ -151,8 +151,8 @@ errors.SuppressedError = new_class("SuppressedError", errors.Error,
 
 -- A subclass inherits its parent's default message and constructor arguments.
 function errors.class(name, parent)
-  if type(name) ~= "string" then error(badarg("class", 1, "string", name), 2) end
-  if parent ~= nil and not is_class(parent) then error(badarg("class", 2, "class", parent), 2) end
+  if type(name) ~= "string" then badarg("class", 1, "string", name, nil, 1) end
+  if parent ~= nil and not is_class(parent) then badarg("class", 2, "class", parent, nil, 1) end
   return new_class(name, parent or errors.Error)
 end
 
@@ -169,7 +169,7 @@ end
 -- A string class name matches the error's own name or the name of any class it descends from.
 function errors.is(e, cls)
   if type(cls) ~= "string" and not is_class(cls) then
-    error(badarg("is", 2, "class or string", cls), 2)
+    badarg("is", 2, "class or string", cls, nil, 1)
   end
   local C = class_of(e)
   if not C then return false end

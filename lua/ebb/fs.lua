@@ -25,20 +25,20 @@ local function check_signal(signal, n, fname)
   if signal ~= nil then check.signal(signal, n, fname, nil, 2) end
 end
 
--- mode: permission bits, as for chmod
-local function check_mode(mode, n, fname, what)
-  if mode ~= nil then check.whole(mode, n, fname, what, 0, 4095, 2) end
-end
+-- the options' kinds; mode: permission bits, as for chmod
+local kind = check.kind
+local MODE, HWM = kind.whole(0, 4095), kind.whole(1, 2 ^ 30)
 
 -- The path each file was opened with, for its errors (a standard stream has none).
 local path_of = setmetatable({}, { __mode = "k" })
 
--- The C half answers true, values... | nil, code, message | false, abort reason.
-local function result(syscall, path, ok, a, b, ...)
-  if ok then return a, b, ... end
-  if ok == false then error(a, 0) end
-  local where = path and (" '%s'"):format(path) or ""
-  error(SystemError(("%s: %s, %s%s"):format(a, b, syscall, where), { code = a, syscall = syscall, path = path }), 3)
+local function failed(syscall, path, code, msg)
+  error(check.system_error(code, msg, syscall, path and ("'%s'"):format(path), { path = path }), 0)
+end
+
+-- The C half's answer: its values, or the abort reason or the failure raised.
+local function result(syscall, path, ...)
+  return check.result(failed, syscall, path, ...)
 end
 
 local function opened(path, ...)
@@ -65,11 +65,11 @@ fs.unlink = path_op("unlink", "unlink")
 
 -- mkdir(path [, {mode=, recursive=}]): recursive makes the parents too, and
 -- is content when the directory exists.
+local MKDIR = { mode = MODE, recursive = kind.boolean, signal = kind.signal }
+
 function fs.mkdir(path, opts)
   check_path(path, 1, "mkdir")
-  opts = check.opts(opts, 2, "mkdir")
-  check_mode(opts.mode, 2, "mkdir", "option 'mode'")
-  check_signal(opts.signal, 2, "mkdir")
+  opts = check.options(opts, 2, "mkdir", MKDIR)
   local mode, signal = opts.mode or 511, opts.signal
   if not opts.recursive then return result("mkdir", path, core.mkdir(path, mode, signal)) end
   local ok, code, msg = core.mkdir(path, mode, signal)
@@ -103,7 +103,7 @@ end
 function fs.open(path, flags, mode, signal)
   check_path(path, 1, "open")
   check_flags(flags)
-  check_mode(mode, 3, "open", "mode")
+  if mode ~= nil then check.whole(mode, 3, "open", "mode", 0, 4095) end
   check_signal(signal, 4, "open")
   return opened(path, core.open(path, flags or "r", mode, signal))
 end
@@ -179,12 +179,12 @@ function fs.read_file(path, signal)
 end
 
 -- write_file(path, data [, {append=, mode=, signal=}])
+local WRITE_FILE = { append = kind.boolean, mode = MODE, signal = kind.signal }
+
 function fs.write_file(path, data, opts)
   check_path(path, 1, "write_file")
   if type(data) ~= "string" then check.expected(data, 2, "write_file", "string") end
-  opts = check.opts(opts, 3, "write_file")
-  check_mode(opts.mode, 3, "write_file", "option 'mode'")
-  check_signal(opts.signal, 3, "write_file")
+  opts = check.options(opts, 3, "write_file", WRITE_FILE)
   local f = opened(path, core.open(path, opts.append and "a" or "w", opts.mode, opts.signal))
   local ok, err = pcall(function()
     local done = 0
@@ -199,12 +199,12 @@ end
 
 -- ---- streams ----
 
-local function stream_opts(opts, fname)
-  opts = check.opts(opts, 2, fname, 2)
-  local hwm = check.whole(opts.high_water_mark or 65536, 2, fname, "option 'high_water_mark'", 1, 2 ^ 30, 2)
-  if opts.mode ~= nil then check.whole(opts.mode, 2, fname, "option 'mode'", 0, 4095, 2) end
-  if opts.signal ~= nil then check.signal(opts.signal, 2, fname, "option 'signal'", 2) end
-  return opts, hwm
+local READER = { high_water_mark = HWM, signal = kind.signal }
+local WRITER = { append = kind.boolean, mode = MODE, high_water_mark = HWM, signal = kind.signal }
+
+local function stream_opts(opts, fname, valid)
+  opts = check.options(opts, 2, fname, valid, 2)
+  return opts, opts.high_water_mark or 65536
 end
 
 -- Waits for a request still under way (its file must stay open until it
@@ -225,8 +225,7 @@ local function file_reader(f, o, hwm)
   local ahead
   local function read_ahead() ahead = task.spawn(f.read, f, hwm) end
   return stream.readable(function(signal)
-    local ok, reason = require("ebb.core").check_abort(signal or o.signal)
-    if ok == false then error(reason, 0) end
+    check.raise_if_aborted(require("ebb.core").check_abort(signal or o.signal))
     if not ahead then read_ahead() end
     local t = ahead
     ahead = nil
@@ -246,7 +245,7 @@ end
 
 function fs.reader(path, opts)
   check_path(path, 1, "reader")
-  local o, hwm = stream_opts(opts, "reader")
+  local o, hwm = stream_opts(opts, "reader", READER)
   return file_reader(opened(path, core.open(path, "r", nil, o.signal)), o, hwm)
 end
 
@@ -284,7 +283,7 @@ end
 
 function fs.writer(path, opts)
   check_path(path, 1, "writer")
-  local o, hwm = stream_opts(opts, "writer")
+  local o, hwm = stream_opts(opts, "writer", WRITER)
   return file_writer(opened(path, core.open(path, o.append and "a" or "w", o.mode, o.signal)), o, hwm)
 end
 

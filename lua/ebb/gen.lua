@@ -3,12 +3,11 @@
 local errors = require "ebb.errors"
 local check = require "ebb.check"
 local task = require "ebb.task"
-local abort = require "ebb.abort"
 local core = require "ebb.core"
 local remember_coroutine = require("ebb.host").remember_coroutine
 local clock_now = require("ebb.clock").now
 
-local type, select, error, getmetatable, setmetatable, unpack = type, select, error, getmetatable,
+local select, error, getmetatable, setmetatable, unpack = select, error, getmetatable,
   setmetatable, unpack
 -- the host's resume: the body's scheduler waits pass through it to the task
 local co_create, co_resume, co_yield, co_running, co_status = coroutine.create, coroutine.resume,
@@ -25,18 +24,8 @@ local CLOSE = {}   -- resume value that makes the pending yield raise the close 
 local G = {}
 local GMT = { __name = "Generator", __index = G }
 
-local function badarg(n, fname, msg, level)
-  check.badarg(n, fname, msg, level or 2)
-end
-
-local function is_callable(v)
-  if type(v) == "function" then return true end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__call ~= nil
-end
-
 local function check_gen(g, fname)
-  if getmetatable(g) ~= GMT then badarg(1, fname, "generator expected, got " .. type(g), 3) end
+  if getmetatable(g) ~= GMT then check.expected(g, 1, fname, "generator", 2) end
 end
 
 -- A string error's traceback is the body's, where it was raised (tables carry their own).
@@ -116,7 +105,7 @@ function G.close(g)
 end
 
 function gen.new(body, ...)
-  if not is_callable(body) then badarg(1, "new", "function expected, got " .. type(body)) end
+  check.callable(body, 1, "new")
   local g = setmetatable({ status = "new", _co = false, _closing = false }, GMT)
   local function yield(...)
     if co_running() ~= g._co then error("yield called outside its generator's body", 2) end
@@ -124,7 +113,7 @@ function gen.new(body, ...)
       error("the generator yielded after close: a body that catches the close request " ..
         "must re-raise it or return", 2)
     end
-    if (...) == nil then badarg(1, "yield", "value expected: yield(nil) would end the for loop") end
+    if (...) == nil then check.badarg(1, "yield", "value expected: yield(nil) would end the for loop") end
     if co_yield(YIELDED, ...) == CLOSE then error(g._closing, 0) end
   end
   local n, args = select("#", ...), { ... }
@@ -135,23 +124,16 @@ end
 function gen.is_generator(v) return getmetatable(v) == GMT end
 
 local function throw_if_aborted(signal)
-  local ok, reason = core.check_abort(signal)
-  if ok == false then error(reason, 0) end
+  check.raise_if_aborted(core.check_abort(signal))
 end
 
 -- fetch_page(cursor, signal) -> items, next_cursor; the first cursor is nil.
+local PAGINATE = { signal = check.kind.signal, interval = check.kind.ms }
+
 function gen.paginate(fetch_page, opts)
-  if not is_callable(fetch_page) then badarg(1, "paginate", "function expected, got " .. type(fetch_page)) end
-  local signal, interval
-  if opts ~= nil then
-    if type(opts) ~= "table" then badarg(2, "paginate", "table of options expected, got " .. type(opts)) end
-    signal, interval = opts.signal, opts.interval
-    if signal ~= nil and not abort.is_signal(signal) then
-      badarg(2, "paginate", "abort signal expected for field 'signal', got " .. type(signal))
-    end
-    if interval ~= nil then check.ms(interval, 2, "paginate", "option 'interval'") end
-  end
-  interval = interval or 0
+  check.callable(fetch_page, 1, "paginate")
+  opts = check.options(opts, 2, "paginate", PAGINATE)
+  local signal, interval = opts.signal, opts.interval or 0
   return gen.new(function(yield)
     local cursor, started
     repeat

@@ -2,7 +2,6 @@
 -- reads and writes (a duplex); it follows ebb.stream's protocol, so it can be
 -- the source or the sink of a pipeline, and a scope can dispose of it.
 local core = require "ebb.iostream.core"
-local errors = require "ebb.errors"
 local stream = require "ebb.stream"
 local check = require "ebb.check"
 
@@ -10,7 +9,7 @@ local type, error, setmetatable = type, error, setmetatable
 local c_read, c_write, c_shutdown, c_close = core.read, core.write, core.shutdown, core.close
 
 local iostream = {}
-local ClosedError, SystemError = stream.ClosedError, errors.SystemError
+local ClosedError = stream.ClosedError
 
 local IOStream = {}
 IOStream.__index = IOStream
@@ -18,9 +17,13 @@ iostream.IOStream = IOStream
 
 -- wrap(handle, {name=, readable=, writable=, high_water_mark=}): handle is a
 -- C stream; name says what it is in error messages ("connect 127.0.0.1:80").
+local kind = check.kind
+local WRAP = { name = kind.string, readable = kind.boolean, writable = kind.boolean,
+  high_water_mark = kind.whole(1, 2 ^ 30) }
+
 function iostream.wrap(handle, opts)
   if type(handle) ~= "userdata" then check.expected(handle, 1, "wrap", "stream handle") end
-  opts = check.opts(opts, 2, "wrap")
+  opts = check.options(opts, 2, "wrap", WRAP)
   local hwm = opts.high_water_mark
   if hwm then core.set_high_water_mark(handle, hwm) end
   return setmetatable({
@@ -33,8 +36,7 @@ end
 
 local function fail(self, syscall, code, msg)
   if self.closed then error(ClosedError(syscall .. " on a closed stream"), 3) end
-  error(SystemError(("%s: %s, %s %s"):format(code, msg, syscall, self.name),
-    { code = code, syscall = syscall }), 3)
+  error(check.system_error(code, msg, syscall, self.name), 0)
 end
 
 -- The next chunk; nil at the end. Waits while none has arrived.
@@ -43,13 +45,9 @@ function IOStream:read(signal)
   if self.closed then error(ClosedError("read from a closed stream"), 2) end
   if not self.readable then error(ClosedError("read from a stream that is not readable"), 2) end
   if self.ended then return nil end
-  local ok, chunk, msg = c_read(self._h, signal)
-  if ok then
-    if chunk == nil then self.ended = true end
-    return chunk
-  end
-  if ok == false then error(chunk, 0) end
-  fail(self, "read", chunk, msg)
+  local chunk = check.result(fail, self, "read", c_read(self._h, signal))
+  if chunk == nil then self.ended = true end
+  return chunk
 end
 
 -- Returns at once while at most high_water_mark bytes wait to be sent;
@@ -60,13 +58,8 @@ function IOStream:write(chunk, signal)
   if self.finished then error(ClosedError("write after finish"), 2) end
   if not self.writable then error(ClosedError("write to a stream that is not writable"), 2) end
   if type(chunk) ~= "string" then check.expected(chunk, 1, "write", "string") end
-  local ok, code, msg = c_write(self._h, chunk, signal)
-  if ok then
-    self.written = self.written + #chunk
-    return
-  end
-  if ok == false then error(code, 0) end
-  fail(self, "write", code, msg)
+  check.result(fail, self, "write", c_write(self._h, chunk, signal))
+  self.written = self.written + #chunk
 end
 
 -- No more writes: waits until everything is sent, then closes the write side
@@ -79,10 +72,7 @@ function IOStream:finish(signal)
     return
   end
   self.finished = true
-  local ok, code, msg = c_shutdown(self._h, signal)
-  if ok then return end
-  if ok == false then error(code, 0) end
-  fail(self, "shutdown", code, msg)
+  check.result(fail, self, "shutdown", c_shutdown(self._h, signal))
 end
 
 -- At once: what is unsent is dropped; tasks waiting to read see the end.

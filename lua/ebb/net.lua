@@ -4,44 +4,46 @@
 local core = require "ebb.net.core"
 local stream_core = require "ebb.iostream.core"
 local iostream = require "ebb.iostream"
-local errors = require "ebb.errors"
 local task = require "ebb.task"
 local host_core = require "ebb.core"
 local check = require "ebb.check"
 
-local type, error, setmetatable, tostring, pcall, pairs, ipairs = type, error, setmetatable, tostring, pcall, pairs,
-  ipairs
+local error, setmetatable, pcall, pairs = error, setmetatable, pcall, pairs
 
 local net = {}
-local SystemError = errors.SystemError
 
-local function check_args(fname, host, port, opts, opts_pos)
+local kind = check.kind
+local HWM = kind.whole(1, 2 ^ 30)
+local CONNECT = { signal = kind.signal, high_water_mark = HWM, nodelay = kind.boolean }
+local LISTEN = { backlog = kind.whole(1, 2 ^ 31 - 1), high_water_mark = HWM, nodelay = kind.boolean }
+
+local function check_args(fname, host, port, opts, opts_pos, valid)
   check.cstring(host, 1, fname, "host", 2)
   check.whole(port, 2, fname, "port", 0, 65535, 2)
-  opts = check.opts(opts, opts_pos, fname, 2)
-  if opts.high_water_mark ~= nil then
-    check.whole(opts.high_water_mark, opts_pos, fname, "option 'high_water_mark'", 1, 2 ^ 30, 2)
-  end
-  if opts.backlog ~= nil then check.whole(opts.backlog, opts_pos, fname, "option 'backlog'", 1, 2 ^ 31 - 1, 2) end
-  if opts.signal ~= nil then check.signal(opts.signal, opts_pos, fname, "option 'signal'", 2) end
+  opts = check.options(opts, opts_pos, fname, valid, 2) -- not a tail call: it would lose a level
   return opts
 end
 
 local function system_error(code, msg, syscall, address, port)
-  return SystemError(("%s: %s, %s %s:%d"):format(code, msg, syscall, address, port),
-    { code = code, syscall = syscall, address = address, port = port })
+  return check.system_error(code, msg, syscall, ("%s:%d"):format(address, port), { address = address, port = port })
 end
 
--- resolve(host [, {signal=}]) -> the host's IP addresses, through libuv's getaddrinfo.
+local function resolve_failed(host, _, code, msg)
+  error(check.system_error(code, msg, "getaddrinfo", host, { hostname = host }), 0)
+end
+
+-- The host's IP addresses, through libuv's getaddrinfo.
+local function resolve(host, signal)
+  return check.result(resolve_failed, host, nil, core.resolve(host, signal))
+end
+
+local RESOLVE = { signal = kind.signal }
+
+-- resolve(host [, {signal=}]) -> the host's IP addresses.
 function net.resolve(host, opts)
   check.cstring(host, 1, "resolve", "host")
-  opts = check.opts(opts, 2, "resolve")
-  if opts.signal ~= nil then check.signal(opts.signal, 2, "resolve", "option 'signal'") end
-  local ok, ips, msg = core.resolve(host, opts.signal)
-  if ok then return ips end
-  if ok == false then error(ips, 0) end
-  error(SystemError(("%s: %s, getaddrinfo %s"):format(ips, msg, host),
-    { code = ips, syscall = "getaddrinfo", hostname = host }), 2)
+  opts = check.options(opts, 2, "resolve", RESOLVE)
+  return resolve(host, opts.signal)
 end
 
 local function describe(s, conn, peer)
@@ -66,17 +68,12 @@ end
 -- connect(host, port [, {signal=, high_water_mark=, nodelay=}]) -> a duplex
 -- stream. Each address the name resolves to is tried in turn.
 function net.connect(host, port, opts)
-  opts = check_args("connect", host, port, opts, 3)
+  opts = check_args("connect", host, port, opts, 3, CONNECT)
   local signal = opts.signal
-  local ok, ips, msg = core.resolve(host, signal)
-  if ok == false then error(ips, 0) end
-  if not ok then
-    error(SystemError(("%s: %s, getaddrinfo %s"):format(ips, msg, host),
-      { code = ips, syscall = "getaddrinfo", hostname = host }), 2)
-  end
-  local code, last
+  local ips = resolve(host, signal)
+  local code, last, msg
   for i = 1, #ips do
-    local s
+    local ok, s
     ok, s, msg = core.connect(ips[i], port, signal)
     if ok then return wrap(s, ("%s:%d"):format(ips[i], port), opts) end
     if ok == false then error(s, 0) end
@@ -106,8 +103,7 @@ local function accept_loop(server, handler)
     local ok, s, msg = core.accept(h)
     if ok == false then return end -- cancelled: the server is closing
     if not ok then
-      error(SystemError(("%s: %s, accept %s:%d"):format(s, msg, server.address, server.port),
-        { code = s, syscall = "accept" }), 0)
+      error(check.system_error(s, msg, "accept", ("%s:%d"):format(server.address, server.port)), 0)
     end
     if s == nil then return end -- the listener was closed
     server._live[task.spawn(serve, server, s, handler)] = true
@@ -121,9 +117,9 @@ end
 -- connection is closed when the handler returns or fails. A failing handler
 -- is reported as any task's failure and does not stop the server.
 function net.listen(host, port, handler, opts)
-  opts = check_args("listen", host, port, opts, 4)
+  opts = check_args("listen", host, port, opts, 4, LISTEN)
   check.callable(handler, 3, "listen")
-  local ips = net.resolve(host)
+  local ips = resolve(host)
   local h, code, msg = core.listen(ips[1], port, opts.backlog)
   if not h then error(system_error(code, msg, "listen", ips[1], port), 2) end
   local address, actual = core.address(h, false)
@@ -149,11 +145,11 @@ end
 -- handlers to end; those still running when the timeout passes or the signal
 -- aborts are cancelled (and waited for). Called where it cannot wait (an abort
 -- listener), it returns a task that does the waiting.
+local CLOSE = { timeout = kind.ms, signal = kind.signal }
+
 function Server:close(opts)
   check.self(self, Server, "close", "server")
-  opts = check.opts(opts, 1, "close")
-  if opts.timeout ~= nil then check.ms(opts.timeout, 1, "close", "option 'timeout'") end
-  if opts.signal ~= nil then check.signal(opts.signal, 1, "close", "option 'signal'") end
+  opts = check.options(opts, 1, "close", CLOSE)
   if not self.closed then
     self.closed = true
     stream_core.close(self._h)

@@ -4,7 +4,6 @@
 -- spawned the child kills it.
 local core = require "ebb.process.core"
 local iostream = require "ebb.iostream"
-local errors = require "ebb.errors"
 local task = require "ebb.task"
 local check = require "ebb.check"
 local check_abort = require("ebb.core").check_abort
@@ -13,36 +12,22 @@ local type, error, setmetatable, tostring, pairs, ipairs = type, error, setmetat
 local sort, concat = table.sort, table.concat
 
 local process = {}
-local SystemError = errors.SystemError
 
--- at the caller of spawn or run: check_args is level 2, its helpers 3
-local function badarg(fname, n, msg, level)
-  check.badarg(n, fname, msg, (level or 2) + 1)
-end
+-- at the caller of spawn or run: from check_args, level 2; from its helpers, 3
+local badarg = check.badarg
 
 local function has_nul(s) return s:find("\0", 1, true) ~= nil end
-
-local MODES = { pipe = true, inherit = true, ignore = true }
-
-local function check_mode(fname, opts, name)
-  local m = opts[name]
-  if m == nil then return "pipe" end
-  if not MODES[m] then
-    badarg(fname, 3, ("option '%s' must be \"pipe\", \"inherit\" or \"ignore\", got %s"):format(name, tostring(m)), 3)
-  end
-  return m
-end
 
 -- {NAME = value} -> {"NAME=value", ...} in a stable order
 local function env_list(fname, env)
   local out = {}
   for k, v in pairs(env) do
     if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
-      badarg(fname, 3, "option 'env' must map names to strings", 3)
+      badarg(3, fname, "option 'env' must map names to strings", 3)
     end
     local entry = k .. "=" .. v
     if has_nul(entry) or k == "" or k:find("=", 1, true) then
-      badarg(fname, 3, ("option 'env': bad entry %q (a NUL byte, or '=' in the name)"):format(k), 3)
+      badarg(3, fname, ("option 'env': bad entry %q (a NUL byte, or '=' in the name)"):format(k), 3)
     end
     out[#out + 1] = entry
   end
@@ -50,34 +35,37 @@ local function env_list(fname, env)
   return out
 end
 
+local kind = check.kind
+local MODE = kind.one_of("pipe", "inherit", "ignore")
+local SPAWN = {
+  env = kind.table, stdin = MODE, stdout = MODE, stderr = MODE, signal = kind.signal, group = kind.boolean,
+  high_water_mark = kind.whole(1, 2 ^ 30),
+  cwd = function(v)
+    if type(v) ~= "string" or has_nul(v) then return " must be a string without NUL bytes, got " .. type(v) end
+  end,
+  kill_signal = function(v)
+    if not core.signal_number(v) then return " must be a signal name or number, got " .. tostring(v) end
+  end,
+}
+local RUN = { input = kind.string }
+for k, v in pairs(SPAWN) do RUN[k] = v end
+
 -- Everything spawn needs, checked: opts, then the argument strings, the
 -- environment list (or nil) and the three modes.
-local function check_args(fname, cmd, args, opts)
-  if type(cmd) ~= "string" or cmd == "" then badarg(fname, 1, "command string expected, got " .. type(cmd)) end
+local function check_args(fname, cmd, args, opts, valid)
+  if type(cmd) ~= "string" or cmd == "" then check.expected(cmd, 1, fname, "command string", 2) end
   check.cstring(cmd, 1, fname, "command", 2)
-  if args ~= nil and type(args) ~= "table" then badarg(fname, 2, "table of arguments expected, got " .. type(args)) end
+  if args ~= nil and type(args) ~= "table" then check.expected(args, 2, fname, "table of arguments", 2) end
   local list = {}
   for i, a in ipairs(args or {}) do
     if type(a) ~= "string" and type(a) ~= "number" then
-      badarg(fname, 2, ("argument %d must be a string, got %s"):format(i, type(a)))
+      badarg(2, fname, ("argument %d must be a string, got %s"):format(i, type(a)), 2)
     end
     list[i] = check.cstring(tostring(a), 2, fname, "argument " .. i, 2)
   end
-  opts = check.opts(opts, 3, fname, 2)
-  if opts.env ~= nil and type(opts.env) ~= "table" then badarg(fname, 3, "option 'env' must be a table") end
-  if opts.cwd ~= nil and (type(opts.cwd) ~= "string" or has_nul(opts.cwd)) then
-    badarg(fname, 3, "option 'cwd' must be a string without NUL bytes")
-  end
-  if opts.high_water_mark ~= nil then check.whole(opts.high_water_mark, 3, fname, "option 'high_water_mark'", 1, 2 ^ 30, 2) end
-  if opts.signal ~= nil then check.signal(opts.signal, 3, fname, "option 'signal'", 2) end
-  if opts.group ~= nil and type(opts.group) ~= "boolean" then
-    badarg(fname, 3, "option 'group' must be a boolean, got " .. type(opts.group))
-  end
-  if opts.kill_signal ~= nil and not core.signal_number(opts.kill_signal) then
-    badarg(fname, 3, "option 'kill_signal' must be a signal name or number, got " .. tostring(opts.kill_signal))
-  end
+  opts = check.options(opts, 3, fname, valid, 2)
   return opts, list, opts.env and env_list(fname, opts.env) or nil,
-    check_mode(fname, opts, "stdin"), check_mode(fname, opts, "stdout"), check_mode(fname, opts, "stderr")
+    opts.stdin or "pipe", opts.stdout or "pipe", opts.stderr or "pipe"
 end
 
 local Process = {}
@@ -96,12 +84,9 @@ end
 -- group (the child leads a process group of its own, and every kill, the
 -- ones on cancellation included, signals the whole group: its children too).
 local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
-  local ok, reason = check_abort(opts.signal) -- an abort that came before starts nothing
-  if ok == false then error(reason, 0) end
+  check.raise_if_aborted(check_abort(opts.signal)) -- an abort that came before starts nothing
   local h, i, o, e = core.spawn(cmd, list, env, opts.cwd, stdin, stdout, stderr, opts.group)
-  if not h then
-    error(SystemError(("%s: %s, spawn %s"):format(i, o, cmd), { code = i, syscall = "spawn", path = cmd }), 3)
-  end
+  if not h then error(check.system_error(i, o, "spawn", cmd, { path = cmd }), 0) end
   local name = "spawn " .. cmd
   local p = setmetatable({
     _h = h, pid = core.pid(h), command = cmd, kill_signal = opts.kill_signal or "SIGTERM",
@@ -118,7 +103,7 @@ local function spawn(cmd, opts, list, env, stdin, stdout, stderr)
 end
 
 function process.spawn(cmd, args, opts)
-  return spawn(cmd, check_args("spawn", cmd, args, opts))
+  return spawn(cmd, check_args("spawn", cmd, args, opts, SPAWN))
 end
 
 -- wait([signal]) -> exit code, signal name: (code, nil) when it exited,
@@ -142,13 +127,10 @@ function Process:kill(sig)
   check.self(self, Process, "kill", "process")
   local num = core.signal_number(sig or self.kill_signal)
   if not num then
-    error("bad argument #1 to 'kill' (signal name (\"SIGTERM\", \"SIGKILL\", ...) or number expected, got " ..
-      tostring(sig) .. ")", 2)
+    check.badarg(1, "kill", 'signal name ("SIGTERM", "SIGKILL", ...) or number expected, got ' .. tostring(sig))
   end
   local ok, code, msg = core.kill(self._h, num)
-  if ok == nil then
-    error(SystemError(("%s: %s, kill %d"):format(code, msg, self.pid), { code = code, syscall = "kill" }), 2)
-  end
+  if ok == nil then error(check.system_error(code, msg, "kill", self.pid), 0) end
   return ok
 end
 
@@ -180,7 +162,7 @@ end
 -- run(cmd, args [, opts]) -> {code=, signal=, stdout=, stderr=}: the child
 -- with its output collected (stdin gets opts.input, if any).
 function process.run(cmd, args, opts)
-  local p = spawn(cmd, check_args("run", cmd, args, opts))
+  local p = spawn(cmd, check_args("run", cmd, args, opts, RUN))
   opts = opts or {}
   local out, err = {}, {}
   local function collect(s, into)

@@ -3,9 +3,9 @@
 local core = require "ebb.core"
 local task = require "ebb.task"
 local errors = require "ebb.errors"
-local checks = require "ebb.check"
+local check = require "ebb.check"
 
-local type, error, setmetatable, getmetatable, rawget, rawset = type, error, setmetatable, getmetatable, rawget, rawset
+local type, error, setmetatable, rawget, rawset = type, error, setmetatable, rawget, rawset
 local deferred, start, waitlist, check_abort = task._deferred, task._start, core.waitlist, core.check_abort
 
 local queue = {}
@@ -18,13 +18,13 @@ Queue.__index = function(q, k)
   return Queue[k]
 end
 
-local function check(q, fname)
-  checks.self(q, Queue, fname, "queue", 2)
+local function check_queue(q, fname)
+  check.self(q, Queue, fname, "queue", 2)
 end
 
 local function check_concurrency(n, fname)
   if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
-    checks.badarg(1, fname, "concurrency must be a positive whole number, or math.huge", 2)
+    check.badarg(1, fname, "concurrency must be a positive whole number, or math.huge", 2)
   end
 end
 
@@ -162,26 +162,27 @@ function Started:settled(t)
   if not start_one(q) then wake_idle(q) end
 end
 
+local kind = check.kind
+local JOB = {
+  signal = kind.signal, timeout = kind.ms,
+  priority = function(v)
+    if type(v) ~= "number" or v ~= v then return " must be a number, got " .. check.got(v) end
+  end,
+}
+
 -- Errors are raised at the caller of push/run: check_opts < enqueue < push/run.
 local function check_opts(opts, fname)
   if opts == nil then return nil, nil, 0 end
-  checks.opts(opts, 2, fname, 3)
-  local signal, timeout, priority = opts.signal, opts.timeout, opts.priority
-  if signal ~= nil then checks.signal(signal, 2, fname, "option 'signal'", 3) end
-  if timeout ~= nil then checks.ms(timeout, 2, fname, "option 'timeout'", 3) end
-  if priority ~= nil and (type(priority) ~= "number" or priority ~= priority) then
-    checks.badarg(2, fname, "option 'priority' must be a number", 3)
-  end
-  return signal, timeout, priority or 0
+  check.options(opts, 2, fname, JOB, 3)
+  return opts.signal, opts.timeout, opts.priority or 0
 end
 
 local function enqueue(q, fname, fn, opts, awaiting)
-  if type(fn) ~= "function" then checks.expected(fn, 1, fname, "function", 2) end
+  if type(fn) ~= "function" then check.expected(fn, 1, fname, "function", 2) end
   local signal, timeout, priority = check_opts(opts, fname)
   if signal and signal.aborted then error(signal.reason, 0) end
   if awaiting then -- run waits: a caller already cancelled queues nothing
-    local ok, reason = check_abort()
-    if ok == false then error(reason, 0) end
+    check.raise_if_aborted(check_abort())
   end
   local t = deferred(q, fn)
   if timeout then rawset(t, "q_timeout", timeout) end
@@ -199,7 +200,7 @@ end
 
 -- push(fn [, opts]) -> Task; the job counts as pending when push returns.
 function Queue:push(fn, opts)
-  check(self, "push")
+  check_queue(self, "push")
   local t = enqueue(self, "push", fn, opts) -- not a tail call: errors point at push's caller
   return t
 end
@@ -214,48 +215,46 @@ local function ran(t, ok, ...)
 end
 
 function Queue:run(fn, opts)
-  check(self, "run")
+  check_queue(self, "run")
   local t = enqueue(self, "run", fn, opts, true)
   return ran(t, pcall(t.await, t))
 end
 
 function Queue:set_concurrency(n)
-  check(self, "set_concurrency")
+  check_queue(self, "set_concurrency")
   check_concurrency(n, "set_concurrency")
   self._concurrency = n
   dispatch(self)
 end
 
 function Queue:pause()
-  check(self, "pause")
+  check_queue(self, "pause")
   self._paused = true
 end
 
 function Queue:resume()
-  check(self, "resume")
+  check_queue(self, "resume")
   self._paused = false
   dispatch(self)
 end
 
 -- Waits until nothing is pending or active.
 function Queue:idle(signal)
-  check(self, "idle")
-  local ok, reason = check_abort(signal) -- aborted: raises even when already idle
-  if ok == false then error(reason, 0) end
+  check_queue(self, "idle")
+  check.raise_if_aborted(check_abort(signal)) -- aborted: raises even when already idle
   while self._pending > 0 or self._active > 0 do
     local wl = self._idle
     if not wl then
       wl = waitlist()
       self._idle = wl
     end
-    local ok, reason = wl:wait(signal)
-    if ok == false then error(reason, 0) end
+    check.raise_if_aborted(wl:wait(signal))
   end
 end
 
 -- Fails every job still waiting to start with reason (an AbortError by default).
 function Queue:clear(reason)
-  check(self, "clear")
+  check_queue(self, "clear")
   if reason == nil then reason = errors.AbortError("the queue was cleared") end
   local order = self._order
   self._order, self._buckets = {}, {}
@@ -275,7 +274,7 @@ function Queue:clear(reason)
 end
 
 function Queue:__tostring()
-  check(self, "__tostring")
+  check_queue(self, "__tostring")
   return ("Queue (%d active of %s, %d pending%s)"):format(self._active, tostring(self._concurrency),
     self._pending, self._paused and ", paused" or "")
 end

@@ -1,6 +1,8 @@
 -- require as LuaJIT's (lib_package.c), but in Lua so that a module's top level
 -- may wait; the host installs it as the global require.
 local core = require "ebb.core"
+local check = require "ebb.check"
+local arg_message, raise_if_aborted = check.message, check.raise_if_aborted
 local cur, LOADING = core.cur, core.LOADING
 local pkg, loaded, getinfo, getlocal = package, package.loaded, debug.getinfo, debug.getlocal
 local co_running, co_status = coroutine.running, coroutine.status
@@ -19,7 +21,7 @@ local function check_name(level, ...)
   if type(name) == "number" then return tostring(name) end
   local got = select("#", ...) == 0 and "no value" or type(name)
   local fname = getinfo(level, "n").name or "?"
-  error(("bad argument #1 to '%s' (string expected, got %s)"):format(fname, got), 0)
+  error(arg_message(1, fname, "string expected, got " .. got), 0)
 end
 
 local function find_loader(name)
@@ -69,8 +71,7 @@ local function await_load(name)
   end
   l.wl = l.wl or core.waitlist()
   repeat
-    local ok, reason = l.wl:wait()
-    if ok == false then error(reason, 0) end
+    raise_if_aborted(l.wl:wait())
   until loaded[name] ~= LOADING or load_failed(l)
   if loaded[name] == LOADING then previous_error(name) end
   return ebb_require(name)

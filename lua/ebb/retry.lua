@@ -1,10 +1,10 @@
 -- ebb.retry: calling a function again after it fails, with exponential backoff and
 -- jitter (none, full, equal, decorrelated), deadlines, abort signals and shared budgets.
 local task = require "ebb.task"
-local abort = require "ebb.abort"
 local clock = require "ebb.clock"
 local errors = require "ebb.errors"
 local core = require "ebb.core"
+local check = require "ebb.check"
 local bit = require "bit"
 
 local type, error, select, xpcall, unpack, tostring, getmetatable, setmetatable, pairs =
@@ -14,6 +14,7 @@ local check_abort, sleep, now, TimeoutError = core.check_abort, task.sleep, cloc
 local abortable = task._abortable
 
 local retry = {}
+local got = check.got
 
 -- ---- the default random source ----
 -- Marsaglia's xorshift128 on 32-bit words, so retry.seed makes it repeatable
@@ -41,77 +42,61 @@ end
 
 function retry.seed(n)
   if type(n) ~= "number" or n ~= n or n == huge or n == -huge then
-    error("bad argument #1 to 'seed' (finite number expected, got " ..
-      (type(n) == "number" and tostring(n) or type(n)) .. ")", 2)
+    check.badarg(1, "seed", "finite number expected, got " .. got(n))
   end
   reseed(split(n))
 end
 
 reseed(os.time(), tonumber(tostring({}):match("%x+$"), 16) or 0, floor(os.clock() * 1e6))
 
--- ---- option checks: each returns a message, or nil when the value is fine ----
-local function callable(v)
-  if type(v) == "function" then return true end
-  local mt = getmetatable(v)
-  return type(mt) == "table" and mt.__call ~= nil
-end
-
-local MAX_MS = require("ebb.check").MAX_MS -- what a sleep takes
-
-local function finite_ms(v)
-  return type(v) == "number" and v >= 0 and v <= MAX_MS -- false for nan too
-end
-
-local JITTERS = { full = true, equal = true, decorrelated = true, none = true }
+-- ---- options ----
+local kind = check.kind
 local Budget = {}
 
-local checks = {
-  retries = function(v)
-    if type(v) == "number" and v >= 0 and (v == huge or v % 1 == 0) then return end
-    return "must be a non-negative integer"
-  end,
-  base = function(v) if not finite_ms(v) then return "must be a non-negative number of milliseconds, at most 1e12" end end,
-  cap = function(v) if not finite_ms(v) then return "must be a non-negative number of milliseconds, at most 1e12" end end,
-  max_elapsed = function(v)
-    if type(v) == "number" and v >= 0 then return end
-    return "must be a non-negative number of milliseconds"
-  end,
-  jitter = function(v)
-    if not JITTERS[v] then return 'must be "full", "equal", "decorrelated" or "none"' end
-  end,
-  signal = function(v) if not abort.is_signal(v) then return "must be an abort signal" end end,
-  budget = function(v) if getmetatable(v) ~= Budget then return "must be a budget made by retry.budget" end end,
-  capacity = function(v)
-    if not (type(v) == "number" and v >= 0 and v < huge) then return "must be a non-negative number" end
-  end,
-}
-for _, k in pairs { "should_retry", "on_retry", "delay", "random" } do
-  checks[k] = function(v) if not callable(v) then return "must be a function" end end
-end
-for _, k in pairs { "retry_cost", "timeout_cost", "refund" } do checks[k] = checks.capacity end
-
--- opts with every default filled in from `defaults` (whose keys are the only options
--- allowed), or nil and the message for "bad argument #n to 'fname' (...)".
-local function options(opts, n, fname, defaults)
-  local o = {}
-  for k, v in pairs(defaults) do o[k] = v end
-  if opts == nil then return o end
-  local why
-  if type(opts) ~= "table" then
-    why = "table of options expected, got " .. type(opts)
-  else
-    for k, v in pairs(opts) do
-      if defaults[k] == nil then
-        why = "unknown option '" .. tostring(k) .. "'"
-      else
-        local bad = checks[k](v)
-        if bad then why = "option '" .. k .. "' " .. bad end
-      end
-      if why then break end
-      o[k] = v
+-- A number from 0 (what: "number", "integer" or "number of milliseconds"), inf as allowed.
+local function non_negative(what, integer, inf)
+  local words = " must be a non-negative " .. what .. ", got "
+  return function(v)
+    if not (type(v) == "number" and v >= 0 and (inf or v < huge) and (not integer or v == huge or v % 1 == 0)) then
+      return words .. got(v)
     end
   end
-  if why then return nil, ("bad argument #%d to '%s' (%s)"):format(n, fname, why) end
+end
+
+local KINDS = {
+  retries = non_negative("integer", true, true),
+  base = kind.ms, cap = kind.ms,
+  max_elapsed = non_negative("number of milliseconds", false, true),
+  jitter = kind.one_of("full", "equal", "decorrelated", "none"),
+  signal = kind.signal,
+  budget = function(v)
+    if getmetatable(v) ~= Budget then return " must be a budget made by retry.budget, got " .. got(v) end
+  end,
+  capacity = non_negative("number"),
+  should_retry = kind.callable, on_retry = kind.callable, delay = kind.callable, random = kind.callable,
+}
+for _, k in pairs { "retry_cost", "timeout_cost", "refund" } do KINDS[k] = KINDS.capacity end
+
+local valid_of = {} -- defaults -> the kinds of its options
+local function kinds_of(defaults)
+  local valid = valid_of[defaults]
+  if not valid then
+    valid = {}
+    for k in pairs(defaults) do valid[k] = KINDS[k] end
+    valid_of[defaults] = valid
+  end
+  return valid
+end
+
+-- opts checked (the options allowed are the keys of defaults), with every
+-- default filled in; errors at the caller of the function that calls this.
+local function options(opts, n, fname, defaults)
+  check.options(opts, n, fname, kinds_of(defaults), 2)
+  local o = {}
+  for k, v in pairs(defaults) do o[k] = v end
+  if opts then
+    for k, v in pairs(opts) do o[k] = v end
+  end
   return o
 end
 
@@ -121,23 +106,24 @@ local NONE = false -- an option with no default (nil would end the defaults tabl
 local Backoff = {}
 Backoff.__index = Backoff
 
+-- What a function given as an option returned is not what it should be.
+local function bad_result(option, expected, v)
+  error(("bad result from option '%s' (%s expected, got %s)"):format(option, expected, got(v)), 0)
+end
+
 local function draw(p)
   local r = p.random()
   if type(r) ~= "number" or not (r >= 0 and r < 1) then
-    error("bad result from option 'random' (number in [0, 1) expected, got " ..
-      (type(r) == "number" and tostring(r) or type(r)) .. ")", 0)
+    bad_result("random", "number in [0, 1)", r)
   end
   return r
 end
 
 -- The delay before retry n (n: the attempt that just failed, from 0), without waiting.
 function Backoff:delay(n)
-  if getmetatable(self) ~= Backoff then
-    error("bad argument #1 to 'delay' (backoff policy expected, got " .. type(self) .. ")", 2)
-  end
+  check.self(self, Backoff, "delay", "backoff policy")
   if type(n) ~= "number" or not (n >= 0) or n % 1 ~= 0 then
-    error("bad argument #1 to 'delay' (non-negative integer expected, got " ..
-      (type(n) == "number" and tostring(n) or type(n)) .. ")", 2)
+    check.badarg(1, "delay", "non-negative integer expected, got " .. got(n))
   end
   local base, cap, jitter = self.base, self.cap, self.jitter
   if jitter == "decorrelated" then
@@ -155,9 +141,7 @@ end
 
 -- Forgets the state a policy keeps between delays (decorrelated's previous delay).
 function Backoff:reset()
-  if getmetatable(self) ~= Backoff then
-    error("bad argument #1 to 'reset' (backoff policy expected, got " .. type(self) .. ")", 2)
-  end
+  check.self(self, Backoff, "reset", "backoff policy")
   self.prev = self.base
 end
 
@@ -169,9 +153,7 @@ end
 local BACKOFF = { base = 1000, cap = 30000, jitter = "full", random = NONE }
 
 function retry.backoff(opts)
-  local o, why = options(opts, 1, "backoff", BACKOFF)
-  if not o then error(why, 2) end
-  return new_backoff(o)
+  return new_backoff(options(opts, 1, "backoff", BACKOFF))
 end
 
 -- ---- budgets: a token bucket shared by many calls (AWS SDKs' "standard" mode) ----
@@ -180,8 +162,7 @@ Budget.__index = Budget
 local BUDGET = { capacity = 500, retry_cost = 5, timeout_cost = 10, refund = 1 }
 
 function retry.budget(opts)
-  local o, why = options(opts, 1, "budget", BUDGET)
-  if not o then error(why, 2) end
+  local o = options(opts, 1, "budget", BUDGET)
   o.tokens = o.capacity
   return setmetatable(o, Budget)
 end
@@ -198,9 +179,7 @@ end
 local RETRY = { retries = 3, base = 1000, cap = 30000, jitter = "full", signal = NONE,
   should_retry = NONE, on_retry = NONE, max_elapsed = NONE, delay = NONE, budget = NONE, random = NONE }
 
-local function raise_if_aborted(ok, reason)
-  if ok == false then error(reason, 0) end
-end
+local raise_if_aborted = check.raise_if_aborted
 
 -- A string error keeps the traceback of where it was first raised across the re-raise.
 local traced = require("ebb.host").traced
@@ -233,9 +212,8 @@ local function run(fn, o)
     local ms
     if custom then
       ms = custom(attempt, err)
-      if ms ~= nil and not finite_ms(ms) then
-        error("bad result from option 'delay' (non-negative number of milliseconds, at most 1e12, or nil expected, got " ..
-          (type(ms) == "number" and tostring(ms) or type(ms)) .. ")", 0)
+      if ms ~= nil and kind.ms(ms) then
+        bad_result("delay", "non-negative number of milliseconds, at most 1e12, or nil", ms)
       end
     end
     if ms == nil then ms = policy:delay(attempt) end
@@ -250,9 +228,8 @@ end
 
 return setmetatable(retry, {
   __call = function(_, fn, opts)
-    if not callable(fn) then error("bad argument #1 to 'retry' (function expected, got " .. type(fn) .. ")", 2) end
-    local o, why = options(opts, 2, "retry", RETRY)
-    if not o then error(why, 2) end
+    check.callable(fn, 1, "retry")
+    local o = options(opts, 2, "retry", RETRY)
     return run(fn, o)
   end,
 })

@@ -12,16 +12,7 @@ local SuppressedError = errors.SuppressedError
 
 local scope = {}
 
--- level 3 (the default): the caller of the function that calls badarg
-local function badarg(n, fname, msg, level)
-  check.badarg(n, fname, msg, (level or 3) - 1)
-end
-
-local function callable(f)
-  if type(f) == "function" then return true end
-  local mt = debug_getmetatable(f)
-  return type(mt) == "table" and rawget(mt, "__call") ~= nil
-end
+local badarg, callable = check.badarg, check.is_callable
 
 -- A plain (string) error keeps where it was first raised across our re-raise.
 local traced = require("ebb.host").traced
@@ -66,7 +57,7 @@ end
 
 -- Checks self (a live stack), raising at the caller of the method.
 local function live(self, fname)
-  if getmetatable(self) ~= StackMT then badarg(1, fname, "DisposableStack expected, got " .. type(self), 4) end
+  if getmetatable(self) ~= StackMT then check.expected(self, 1, fname, "DisposableStack", 2) end
   if self.disposed then error(("'%s' on a disposed DisposableStack"):format(fname), 3) end
 end
 
@@ -103,14 +94,14 @@ end
 
 function Stack:adopt(v, on_dispose)
   live(self, "adopt")
-  if not callable(on_dispose) then badarg(2, "adopt", "function expected, got " .. type(on_dispose)) end
+  check.callable(on_dispose, 2, "adopt")
   push(self, v, on_dispose)
   return v
 end
 
 function Stack:defer(fn)
   live(self, "defer")
-  if not callable(fn) then badarg(1, "defer", "function expected, got " .. type(fn)) end
+  check.callable(fn, 1, "defer")
   push(self, NOARG, fn)
 end
 
@@ -131,7 +122,7 @@ local function take(self)
 end
 
 local function dispose_stack(self, fname)
-  if getmetatable(self) ~= StackMT then badarg(1, fname, "DisposableStack expected, got " .. type(self), 4) end
+  if getmetatable(self) ~= StackMT then check.expected(self, 1, fname, "DisposableStack", 2) end
   if self.disposed then return end
   local failed, err = dispose(take(self))
   if failed then error(err, 0) end
@@ -163,7 +154,7 @@ local function finish(s, ok, ...)
 end
 
 function scope.run(fn, ...)
-  if not callable(fn) then badarg(1, "run", "function expected, got " .. type(fn)) end
+  check.callable(fn, 1, "run")
   local s = new_stack()
   return finish(s, xpcall(fn, traced, s, ...))
 end

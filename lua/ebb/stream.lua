@@ -55,14 +55,12 @@ Writable.__index = Writable
 -- writable(push [, {finish=, close=, high_water_mark=}]): push(chunk, signal)
 -- takes one chunk; write waits while more than high_water_mark bytes are
 -- waiting for push (with one push at a time, that is while one is under way).
+local kind = check.kind
+local WRITABLE = { finish = kind.callable, close = kind.callable, high_water_mark = kind.whole(0, 2 ^ 30) }
+
 function stream.writable(push, opts)
   check.callable(push, 1, "writable")
-  opts = check.opts(opts, 2, "writable")
-  if opts.finish ~= nil then check.callable(opts.finish, 2, "writable") end
-  if opts.close ~= nil then check.callable(opts.close, 2, "writable") end
-  if opts.high_water_mark ~= nil then
-    check.whole(opts.high_water_mark, 2, "writable", "option 'high_water_mark'", 0, 2 ^ 30)
-  end
+  opts = check.options(opts, 2, "writable", WRITABLE)
   return setmetatable({
     _push = push, _finish = opts.finish, _close = opts.close,
     high_water_mark = opts.high_water_mark or 65536,
@@ -133,6 +131,8 @@ local function map_step(fn, input)
   end
 end
 
+local PIPELINE = { signal = kind.signal }
+
 -- pipeline(src, step..., dst [, {signal=}]): moves every chunk from src through
 -- the steps into dst, then finishes dst. On an error or an abort anywhere,
 -- every stage is closed and the first error raised, unchanged.
@@ -149,8 +149,7 @@ function stream.pipeline(...)
   local src, dst = args[1], args[n]
   if not is_readable(src) then check.expected(src, 1, "pipeline", "readable stream") end
   if not is_writable(dst) then check.expected(dst, n, "pipeline", "writable stream") end
-  local signal = opts and opts.signal
-  if signal ~= nil then check.signal(signal, n + 1, "pipeline", "option 'signal'") end
+  local signal = check.options(opts, n + 1, "pipeline", PIPELINE).signal
   local gens = {}
   local input = function() return src:read(signal) end
   for k = 2, n - 1 do

@@ -1,20 +1,20 @@
--- ebb.task: tasks, and the ways to combine them (all, race, any, all_settled,
--- group, timeout, future). A task is a Lua table; new tasks wait in a ring
--- that runner coroutines take them from, one after another, so a task that
--- never waits costs no crossing into C. One that waits gets a C record
--- (ebb.core) holding its coroutine, timer and cancellation.
+-- ebb.task: tasks and the scheduler's side of them. A task is a Lua table;
+-- new tasks wait in a ring that runner coroutines take them from, one after
+-- another, so a task that never waits costs no crossing into C. One that
+-- waits gets a C record (ebb.core) holding its coroutine, timer and
+-- cancellation. The ways to combine tasks (all, race, any, all_settled,
+-- group, timeout) are in ebb.task_join, futures in ebb.task_future: both
+-- load on first use.
 local core = require "ebb.core"
 local origins = require "ebb.host" -- where plain errors were raised
 local errors = require "ebb.errors"
 local check = require "ebb.check"
 local abort_core = require "ebb.abort.core"
-local clock_now = require("ebb.clock.core").now
 
 local type, select, error, rawget, rawset, setmetatable, getmetatable, unpack =
   type, select, error, rawget, rawset, setmetatable, getmetatable, unpack
 local co_yield = coroutine.yield
-local table_new = require "table.new" -- LuaJIT's: a table sized up front
-local AbortError, TimeoutError, AggregateError = errors.AbortError, errors.TimeoutError, errors.AggregateError
+local AbortError = errors.AbortError
 local c_sleep, c_yield, c_shield, check_abort, waitlist = core.sleep, core.yield, core.shield,
   core.check_abort, core.waitlist
 
@@ -24,43 +24,18 @@ local IDLE = core.IDLE
 local host = {}            -- what the host calls: boot wires these up
 task._host = host
 
-local live = {} -- tasks that belong to a spec (ebb test), while unfinished
+-- What the files that hold the rest of ebb.task share with this one.
+local shared = {}
+task._shared = shared
 
--- Where a spec's task was made, for the report of what a spec left behind:
--- the first frame outside ebb's own modules, and the ebb function it called
--- there (net.listen's accept loop reads "made by listen at spec/x_spec.lua:5").
-local getinfo = debug.getinfo
-
--- The name an ebb module gives fn, for a function called with no name of its
--- own (through pcall): "listen" for net.listen.
-local function module_name_of(fn)
-  for name, m in pairs(package.loaded) do
-    if type(name) == "string" and name:sub(1, 4) == "ebb." and type(m) == "table" then
-      for k, v in pairs(m) do
-        if v == fn and type(k) == "string" then return k end
-      end
-    end
-  end
-end
-
-local function made_at()
-  local via
-  for level = 3, 20 do
-    local info = getinfo(level, "Slnf")
-    if not info then return nil end
-    if info.what ~= "C" then
-      if info.source:sub(1, 5) ~= "@ebb/" then
-        return ("made by %s at %s:%d"):format(via or "?", info.short_src, info.currentline)
-      end
-      via = info.name or module_name_of(info.func) or ("function <%s:%d>"):format(info.short_src, info.linedefined)
-    end
-  end
-end
+-- ebb test follows the tasks that belong to a spec (ebb.test_tasks sets
+-- owned and ended when it loads, before any task has an owner).
+local function nothing() end
+shared.owned, shared.ended = nothing, nothing
 
 local function own(t, owner)
   t.owner = owner
-  t.made_at = made_at()
-  live[t] = true
+  shared.owned(t)
 end
 
 -- ---- the Task object ----
@@ -123,10 +98,7 @@ local function finished(t)
   return st == "done" or st == "failed" or st == "cancelled"
 end
 
-local function raise_if_aborted(ok, reason)
-  if ok == false then error(reason, 0) end
-  return ok
-end
+local raise_if_aborted = check.raise_if_aborted
 
 -- The rule of every awaiting function: an aborted caller raises at once.
 local function check_own_abort(signal)
@@ -135,59 +107,11 @@ local function check_own_abort(signal)
   if (s and s.aborted) or signal ~= nil then raise_if_aborted(check_abort(signal)) end
 end
 
--- level 2: the caller of the function that calls badarg; 3 from its helpers
-local function badarg(n, fname, msg, level)
-  check.badarg(n, fname, msg, level or 2)
-end
+local check_ms, check_callable = check.ms, check.callable
 
-local function check_callable(fn, n, fname)
-  if type(fn) ~= "function" then check.callable(fn, n, fname, 2) end
-end
-
-local function check_ms(ms, n, fname)
-  if type(ms) ~= "number" or not (ms >= 0 and ms <= 1e12) then check.ms(ms, n, fname, "ms", 2) end
-end
-
-local function check_signal(v, n, fname)
-  if v ~= nil then check.signal(v, n, fname, nil, 2) end
-end
-
--- ---- joins: one waiter told of many tasks as each ends, in that order ----
-local Join = {}
-Join.__index = Join
-
-local function join_push(j, t)
-  local tail = j.tail + 1
-  j.tail = tail
-  j.done[tail] = t
-  if j.parked then -- wake the waiter once; it looks at all that ended
-    j.parked = false
-    j.wl:wake_all()
-  end
-end
-
+-- A task someone awaits or joins: its failure is not reported as unhandled.
 local function observe(t)
   if t.join == false then t.join = true end
-end
-
-local function attach(j, t)
-  local i = j.n + 1
-  j.n = i
-  j.tasks[i] = t
-  local old = t.join
-  if finished(t) then
-    join_push(j, t)
-    if not old then t.join = true end
-  elseif old == false or old == true then
-    t.join = j
-  else
-    local more = rawget(t, "joins")
-    if not more then
-      more = {}
-      rawset(t, "joins", more)
-    end
-    more[#more + 1] = j
-  end
 end
 
 -- ---- ending ----
@@ -197,15 +121,15 @@ local function settled(t)
   if rawget(t, "rec") or rawget(t, "tmr") then core.release(t) end
   local j = t.join
   if j and j ~= true then
-    join_push(j, t)
+    j:push(t)
     local more = rawget(t, "joins")
     if more then
-      for k = 1, #more do join_push(more[k], t) end
+      for k = 1, #more do more[k]:push(t) end
     end
   end
   local w = rawget(t, "waiters")
   if w then w:wake_all() end
-  if rawget(t, "owner") then live[t] = nil end
+  if rawget(t, "owner") then shared.ended(t) end
   local h = t.hook -- an owner told of the end (a queue frees the job's slot)
   if h then h:settled(t) end
 end
@@ -335,7 +259,7 @@ end
 -- A timer task has fewer fields (no function, no arguments, no results):
 -- many concurrent sleepers stay small.
 local function timer_task(ms)
-  check_ms(ms, 1, "sleep")
+  check_ms(ms, 1, "sleep", "ms")
   local t = setmetatable({ status = "running", join = false }, TaskMT)
   local owner = owner_now()
   if owner then own(t, owner) end
@@ -344,8 +268,8 @@ local function timer_task(ms)
 end
 
 function task.sleep(ms, signal)
-  check_ms(ms, 1, "sleep")
-  if signal ~= nil then check_signal(signal, 2, "sleep") end
+  check_ms(ms, 1, "sleep", "ms")
+  if signal ~= nil then check.signal(signal, 2, "sleep") end
   raise_if_aborted(c_sleep(ms, signal))
 end
 local sleep = task.sleep
@@ -382,7 +306,7 @@ end
 local spawn = task.spawn
 
 function task.delay(ms, fn, ...)
-  check_ms(ms, 1, "delay")
+  check_ms(ms, 1, "delay", "ms")
   check_callable(fn, 2, "delay")
   local n = select("#", ...)
   local t
@@ -421,10 +345,6 @@ local function results(t)
   error(e, 0)
 end
 
-local function first_result(t)
-  if (rawget(t, "n") or 0) == 0 then return nil end
-  return t[1]
-end
 
 local function waiters_of(t)
   local w = rawget(t, "waiters")
@@ -436,7 +356,7 @@ local function waiters_of(t)
 end
 
 function Task.await(t)
-  if not is_task(t) then badarg(1, "await", "task expected, got " .. type(t)) end
+  if not is_task(t) then check.expected(t, 1, "await", "task") end
   check_own_abort()
   observe(t)
   if not finished(t) then
@@ -448,7 +368,7 @@ function Task.await(t)
 end
 
 function Task.cancel(t, reason)
-  if not is_task(t) then badarg(1, "cancel", "task expected, got " .. type(t)) end
+  if not is_task(t) then check.expected(t, 1, "cancel", "task") end
   if finished(t) then return end
   if reason == nil then reason = AbortError("the task was cancelled") end
   local s = signal_of(t)
@@ -468,319 +388,35 @@ end
 
 -- The outcome without raising: true, results... or false, error, traceback.
 function Task.result(t)
-  if not is_task(t) then badarg(1, "result", "task expected, got " .. type(t)) end
+  if not is_task(t) then check.expected(t, 1, "result", "task") end
   observe(t)
   if not finished(t) then return nil end
   if t.status == "done" then return true, results(t) end
   return false, rawget(t, "error"), rawget(t, "traceback")
 end
 
--- ---- combinators ----
-local function new_join(size)
-  local j = setmetatable({ tasks = false, n = 0, done = false, head = 0, tail = 0, parked = false, wl = false }, Join)
-  j.tasks, j.done = table_new(size or 4, 0), table_new(size or 4, 0)
-  return j
+-- ---- on first use: joins, combinators, futures ----
+shared.observe, shared.waiters_of, shared.finished, shared.results = observe, waiters_of, finished, results
+shared.check_own_abort = check_own_abort
+
+-- Each stub tail-calls the function it stands for, so errors are placed
+-- and tracebacks read as if it had been called directly.
+local join, future -- ebb.task_join, ebb.task_future once loaded
+local function joins()
+  join = join or require "ebb.task_join"
+  return join
 end
-
-local function join_list(list, fname)
-  if type(list) ~= "table" then
-    badarg(1, fname, "list of tasks or functions expected, got " .. type(list), 3)
-  end
-  for i = 1, #list do
-    local v = list[i]
-    if type(v) ~= "function" and not is_task(v) then
-      badarg(1, fname, "item " .. i .. " is not a task or function", 3)
-    end
-  end
-  local j = new_join(#list)
-  for i = 1, #list do
-    local v = list[i]
-    attach(j, type(v) == "function" and spawn(v) or v)
-  end
-  return j
-end
-
-function Join:add(v)
-  if type(v) == "function" then v = spawn(v)
-  elseif not is_task(v) then badarg(1, "add", "task or function expected, got " .. type(v)) end
-  attach(self, v)
-  return v
-end
-
--- The next task to have ended; nil when all were told; false, reason when
--- the waiting task is aborted.
-local function park(j)
-  local wl = j.wl
-  if not wl then
-    wl = waitlist()
-    j.wl = wl
-  end
-  j.parked = true
-  local ok, reason = wl:wait()
-  j.parked = false
-  return ok, reason
-end
-
-function Join:next()
-  local h = self.head
-  while h >= self.tail do -- none has ended yet that was not told
-    if h >= self.n then return nil end
-    local ok, reason = park(self)
-    if ok == false then return false, reason end
-  end
-  h = h + 1
-  self.head = h
-  return self.done[h]
-end
-
--- The join is done with the tasks that have not ended: they stop telling it
--- (a long-lived task raced many times keeps no list of old joins).
-function Join:detach()
-  for i = 1, self.n do
-    local t = self.tasks[i]
-    if not finished(t) then
-      local more = rawget(t, "joins")
-      if t.join == self then
-        t.join = more and #more > 0 and table.remove(more) or true
-      elseif more then
-        for k = #more, 1, -1 do
-          if more[k] == self then
-            table.remove(more, k)
-            break
-          end
-        end
-      end
-    end
-  end
-end
-
-function Join:cancel(reason)
-  for i = 1, self.n do Task.cancel(self.tasks[i], reason) end
-end
-
-local function next_ended(j)
-  local t, reason = j:next()
-  if t == false then -- the caller was cancelled: every task is a loser
-    j:cancel(reason)
-    j:detach()
-    error(reason, 0)
-  end
-  return t
-end
-
-function task.all(list)
-  check_own_abort()
-  local j = join_list(list, "all")
-  local n, done = j.n, j.done
-  while true do -- look at each task as it ends; stop at the first failure
-    local tail = j.tail
-    for k = j.head + 1, tail do
-      local t = done[k]
-      if t.status ~= "done" then
-        j:cancel(AbortError("another task of task.all failed", { cause = rawget(t, "error") }))
-        j:detach()
-        results(t) -- raises its error, keeping where it was raised
-      end
-    end
-    j.head = tail
-    if tail >= n then break end
-    local ok, reason = park(j)
-    if ok == false then -- the caller was cancelled: every task is a loser
-      j:cancel(reason)
-      error(reason, 0)
-    end
-  end
-  local out, tasks = table_new(n, 0), j.tasks
-  for i = 1, n do
-    local t = tasks[i]
-    if t.n ~= 0 then out[i] = t[1] end
-  end
-  return out
-end
-
-function task.all_settled(list)
-  check_own_abort()
-  local j = join_list(list, "all_settled")
-  for _ = 1, j.n do next_ended(j) end
-  local out = {}
-  for i = 1, j.n do
-    local t = j.tasks[i]
-    if t.status == "done" then out[i] = { ok = true, value = first_result(t) }
-    else out[i] = { ok = false, error = rawget(t, "error") } end
-  end
-  return out
-end
-
-function task.race(list)
-  check_own_abort()
-  local j = join_list(list, "race")
-  if j.n == 0 then badarg(1, "race", "empty list") end
-  local t = next_ended(j)
-  j:cancel(AbortError("lost the race"))
-  j:detach()
-  return results(t)
-end
-
-function task.any(list)
-  check_own_abort()
-  local j = join_list(list, "any")
-  for _ = 1, j.n do
-    local t = next_ended(j)
-    if t.status == "done" then
-      j:cancel(AbortError("another task of task.any succeeded"))
-      j:detach()
-      return results(t)
-    end
-  end
-  local errs = {}
-  for i = 1, j.n do errs[i] = rawget(j.tasks[i], "error") end
-  error(AggregateError(errs, "all " .. #errs .. " tasks failed"), 2)
-end
-
--- ---- groups ----
-local Group = {}
-Group.__index = Group
-
-function Group:spawn(fn, ...)
-  if getmetatable(self) ~= Group then badarg(1, "spawn", "group expected") end
-  if self.closed then error("the group has ended: no new tasks", 2) end
-  check_callable(fn, 1, "spawn")
-  local t = spawn(fn, ...)
-  attach(self.join, t)
-  return t
-end
-
-local traced = origins.traced
-
-function task.group(fn)
-  if type(fn) ~= "function" then badarg(1, "group", "function expected, got " .. type(fn)) end
-  check_own_abort()
-  local j = new_join()
-  local g = setmetatable({ join = j }, Group)
-  local ok, e = xpcall(fn, traced, g)
-  local first = not ok and e or nil
-  local shielded, seen = false, 0
-  if first ~= nil then j:cancel(first) end
-  -- Wait for every child; after the first failure the rest are cancelled
-  -- and awaited shielded, so their cleanup has run when the group returns.
-  while seen < j.n do
-    if first ~= nil and not shielded then
-      c_shield(1)
-      shielded = true
-    end
-    local t, reason = j:next()
-    if t then
-      seen = seen + 1
-      if first == nil and t.status == "failed" then
-        first = rawget(t, "error")
-        j:cancel(AbortError("a task of the group failed", { cause = first }))
-      end
-    elseif t == false and first == nil then
-      first = reason
-      j:cancel(reason)
-    end
-  end
-  if shielded then c_shield(-1) end
-  g.closed = true
-  if first ~= nil then error(first, 0) end
-end
-
--- ---- timeout ----
-function task.timeout(ms, fn, ...)
-  check_ms(ms, 1, "timeout")
-  check_callable(fn, 2, "timeout")
-  check_own_abort()
-  local t = spawn(fn, ...)
-  observe(t)
-  local w = waiters_of(t)
-  local deadline = clock_now() + ms
-  local why
-  while not finished(t) do
-    local ok, reason = w:wait(nil, math.max(0, deadline - clock_now()))
-    if ok == nil then
-      why = TimeoutError("timed out after " .. ms .. " ms")
-    elseif ok == false then
-      why = reason
-    end
-    if why ~= nil then break end
-  end
-  if why == nil then return results(t) end
-  Task.cancel(t, why)
-  c_shield(1) -- its cleanup runs before we return
-  while not finished(t) do w:wait() end
-  c_shield(-1)
-  error(why, 0)
-end
-
--- ---- futures ----
-local Future = {}
-Future.__index = function(f, k)
-  if k == "settled" then return rawget(f, "_state") ~= nil end
-  return Future[k]
-end
-
-local function check_future(f, fname)
-  if getmetatable(f) ~= Future then badarg(1, fname, "future expected", 2) end
-end
-
-function Future:resolve(...)
-  check_future(self, "resolve")
-  if self._state then return false end
-  self._state, self._n, self._values = "ok", select("#", ...), { ... }
-  self._waiters:wake_all()
-  return true
-end
-
-function Future:reject(err)
-  check_future(self, "reject")
-  if self._state then return false end
-  self._state, self._error = "error", err
-  self._waiters:wake_all()
-  return true
-end
-
-function Future:await(opts)
-  check_future(self, "await")
-  local signal, timeout
-  if opts ~= nil then
-    if type(opts) ~= "table" then badarg(1, "await", "table of options expected, got " .. type(opts)) end
-    signal, timeout = opts.signal, opts.timeout
-    check_signal(signal, 1, "await")
-    if timeout ~= nil then check.ms(timeout, 1, "await", "option 'timeout'") end
-  end
-  raise_if_aborted(check_abort(signal))
-  local deadline = timeout and clock_now() + timeout
-  while not self._state do
-    local left = deadline and math.max(0, deadline - clock_now())
-    local ok, reason = self._waiters:wait(signal, left)
-    if ok == nil then error(TimeoutError("the future was not settled within " .. timeout .. " ms"), 2) end
-    raise_if_aborted(ok, reason)
-  end
-  if self._state == "error" then error(self._error, 0) end
-  return unpack(self._values, 1, self._n)
-end
+function task.all(list) return (join or joins()).all(list) end
+function task.all_settled(list) return (join or joins()).all_settled(list) end
+function task.race(list) return (join or joins()).race(list) end
+function task.any(list) return (join or joins()).any(list) end
+function task.group(fn) return (join or joins()).group(fn) end
+function task.timeout(ms, fn, ...) return (join or joins()).timeout(ms, fn, ...) end
+function task._abortable(signal, fn, ...) return (join or joins())._abortable(signal, fn, ...) end
 
 function task.future()
-  return setmetatable({ _waiters = waitlist() }, Future)
-end
-
--- ---- for modules given a signal that must reach code they do not own ----
-
--- Runs fn(...) in a task of its own that an abort of `signal` cancels with
--- its reason, and waits for it: the signal counts as listened to while fn
--- runs (ebb.shutdown's first SIGINT aborts it instead of ending the process),
--- and the abort reaches fn whatever it waits on. fn's results, or its error.
-function task._abortable(signal, fn, ...)
-  local child = spawn(fn, ...)
-  local off = signal:on_abort(function(reason) Task.cancel(child, reason) end)
-  local r = { pcall(Task.await, child) }
-  if not r[1] and not finished(child) then -- the caller itself was cancelled
-    Task.cancel(child, r[2])
-    task.shield(pcall, Task.await, child)
-  end
-  off()
-  if not r[1] then error(r[2], 0) end
-  return unpack(r, 2, table.maxn(r))
+  future = future or require("ebb.task_future").future
+  return future()
 end
 
 -- ---- for modules that start tasks themselves (ebb.queue) ----
@@ -797,38 +433,12 @@ function task._deferred(hook, fn, ...)
 end
 task._start = enqueue
 
--- ---- for the host and ebb test ----
+-- ---- for the host ----
 local root
 function host.spawn_root(fn, ...)
   root = spawn(fn, ...)
   observe(root)
 end
 function host.root_done() return root == nil or finished(root) end
-
--- ebb test: the tasks of a spec (owner), made and followed.
-function task._own(t, owner)
-  rawset(t, "owner", owner)
-  live[t] = true
-end
-function task._live(owner)
-  local out = {}
-  for t in pairs(live) do
-    if rawget(t, "owner") == owner and t ~= cur[1] then out[#out + 1] = t end
-  end
-  return out
-end
--- Waits for t at most ms of real time: true once it has ended, nil on timeout.
-function task._await_real(t, ms)
-  observe(t)
-  local w = waiters_of(t)
-  while not finished(t) do
-    local ok, reason = w:wait_real(ms)
-    if ok == nil then return nil end
-    if ok == false then error(reason, 0) end
-  end
-  return true
-end
-task._results = results
-task._finished = finished
 
 return task

@@ -127,7 +127,7 @@ local function install(busted, opts, state)
   local get_trace = busted.getTrace
   local function from_ebb(info)
     local source = info and info.source
-    return type(source) == "string" and (source:match("^@ebb/") or source == "=ebb test")
+    return type(source) == "string" and (core.host_source(source) or source == "=ebb test")
   end
   busted.getTrace = function(element, level, msg)
     local placed = state.trace -- where the body raised what is being reported

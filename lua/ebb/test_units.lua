@@ -7,6 +7,7 @@ local core = require "ebb.core"
 local limit = require "ebb.test.core"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
+local spec_tasks = require "ebb.test_tasks"
 
 local units = {}
 
@@ -111,7 +112,7 @@ function units.run(unit, fn, opts, state, busted, element)
   local caught = {}
   state.trace = nil
   local t = task.spawn(placing_errors(fn, busted, element, caught))
-  task._own(t, unit.owner)
+  spec_tasks.own(t, unit.owner)
   state.unhandled = {}
   local e -- made once the limit has passed
   -- past the limit t is cancelled, and so is the unit's task that runs then
@@ -123,7 +124,7 @@ function units.run(unit, fn, opts, state, busted, element)
       running:cancel(e)
       return e
     end
-  end, task._await_real, t, opts.timeout)
+  end, spec_tasks.await_real, t, opts.timeout)
   if not ok then
     e = e or timeout_error(unit.element, opts.timeout)
     t:cancel(e)
@@ -138,7 +139,7 @@ function units.run(unit, fn, opts, state, busted, element)
   unit.timers = unit.timers + core.stats().timers - timers
   local unhandled = state.unhandled
   state.unhandled = nil
-  local result = { pcall(task._results, t) }
+  local result = { pcall(spec_tasks.results, t) }
   if not result[1] then
     state.trace = caught.trace
     error(result[2], 0)
@@ -152,7 +153,7 @@ end
 -- tasks' status), or nil when it left nothing.
 function units.finish(unit)
   local timers = core.stats().timers
-  local left, tasks = task._live(unit.owner), {}
+  local left, tasks = spec_tasks.live(unit.owner), {}
   for i = 1, #left do tasks[i] = describe_task(left[i]) end
   local reason = errors.AbortError("left behind by a spec")
   for i = 1, #left do left[i]:cancel(reason) end
