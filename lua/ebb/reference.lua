@@ -24,7 +24,8 @@ local function paragraph(lines, i)
 end
 
 -- A page's text → { module =, title =, summary =, entries = { { name =, heading =, text = }, ... } },
--- module being nil for a page that is not a module's.
+-- module being nil for a page that is not a module's. (The pages of M.modules() have
+-- a `file`, "docs/task.md", and so have their entries.)
 function M.parse(text)
   local lines = lines_of(text)
   local page = { entries = {} }
@@ -54,6 +55,7 @@ local Lazy = {
   __index = function(page, k)
     if k ~= "entries" then return nil end
     local entries = M.parse(page.text).entries
+    for _, e in ipairs(entries) do e.file = page.file end
     rawset(page, "entries", entries)
     return entries
   end,

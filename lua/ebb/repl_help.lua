@@ -133,31 +133,37 @@ local function type_of(v)
   return ok and type(s) == "string" and s:match("^([%a_][%w_]*)") or nil
 end
 
+local WIDTH = 90
+
 local function show_entries(list)
   for i, e in ipairs(list) do
     if i > 1 then out("") end
     out(e.heading)
     if e.text ~= "" then out(e.text) end
+    out("(the whole entry: " .. e.file .. ")")
   end
 end
 
 local function show_module(page)
-  out(page.title .. ": " .. page.summary)
+  out(wrap(page.title .. ": " .. page.summary, 0, WIDTH))
   for _, e in ipairs(page.entries) do out("  " .. e.heading) end
+  out("(help(\"name\") for one of them; the whole page: " .. page.file .. ")")
 end
 
-local function show_headings(list)
+local function show_headings(tname, list)
+  out("The methods and fields of " .. tname .. " (" .. list[1].file .. "):")
   for _, e in ipairs(list) do out("  " .. e.heading) end
 end
 
 local function overview(ebb)
   out("ebb " .. tostring(ebb.version) .. ": Lua on an event loop. Every module is a global here:")
   for _, page in ipairs((reference.modules())) do
-    if page.module ~= "ebb" then out(("  %-10s %s"):format(page.module, wrap(first_sentence(page.summary), 13, 90))) end
+    if page.module ~= "ebb" then out(("  %-10s %s"):format(page.module, wrap(first_sentence(page.summary), 13, WIDTH))) end
   end
-  out("help(task), help(task.sleep), help(\"Task:await\"): more; help(ebb): ebb's own fields.")
-  out("The whole reference is in docs/ (docs/README.md). Tab completes; Ctrl-C cancels a")
-  out("running input; Ctrl-D (or Ctrl-C twice at an empty prompt) exits. `local` at the prompt persists.")
+  out(wrap("help(task), help(task.sleep), help(\"Task:await\"), help(t) for an object: more; "
+    .. "help(ebb): ebb's own fields. The whole reference is in docs/ (docs/README.md; the rules "
+    .. "every module follows: docs/rules.md). Tab completes; Ctrl-C cancels a running input; Ctrl-D "
+    .. "(or Ctrl-C twice at an empty prompt) exits. `local` at the prompt persists.", 0, WIDTH))
 end
 
 local function help_name(x, ebb)
@@ -167,13 +173,15 @@ local function help_name(x, ebb)
   local list = reference.entries(function(e) return e.name == x end)
   if #list > 0 then return show_entries(list) end
   list = type_entries(x)
-  if #list > 0 then return show_headings(list) end
+  if #list > 0 then return show_headings(x, list) end
   out("no help for " .. x .. " (help() lists the modules)")
 end
 
--- help(x): x is nothing, a module, a function, an object, or a name ("task.sleep").
-function M.help(x, ebb)
-  if x == nil then return overview(ebb) end
+-- help(x): x is nothing (n == 0), a module, a function, an object, or a name
+-- ("task.sleep"); a nil given (a misspelt name) is not nothing.
+function M.help(ebb, n, x)
+  if n == 0 then return overview(ebb) end
+  if x == nil then return out("no help for nil (a misspelt name?); help() lists the modules") end
   if type(x) == "string" then return help_name(x, ebb) end
   for _, page in ipairs((reference.modules())) do
     if module_table(page, ebb) == x then return show_module(page) end
@@ -184,7 +192,7 @@ function M.help(x, ebb)
   if type(x) ~= "function" then
     local tname = type_of(x)
     list = tname and type_entries(tname) or list
-    if #list > 0 then return show_headings(list) end
+    if #list > 0 then return show_headings(tname, list) end
   end
   out("no help for this " .. type(x))
 end
