@@ -203,6 +203,7 @@ describe("ebb -i with standard input not a terminal", function()
     local input = table.concat({
       "help()", "help(task)", "help(task.sleep)", 'help("abort.timeout")', "local t = task.spawn(function() end)",
       "help(t.await)", "help(semaphore.new(1).acquire)", "help(retry)", "help(nothing_here)", "help(t)",
+      "help(task.future())", "help(stream.readable(print))",
     }, "\n")
     local out, _, status = run.sh("printf '%s\\n' " .. run.quote(input) .. " | " .. run.ebb_cmd("-i"))
     assert.equal(0, status)
@@ -218,6 +219,9 @@ describe("ebb -i with standard input not a terminal", function()
     assert.matches("\n%(help%(\"name\"%) for one of them; the whole page: docs/retry%.md%)\n", out)
     assert.matches("\nno help for nil %(a misspelt name%?%); help%(%) lists the modules\n", out)
     assert.matches("\nThe methods and fields of Task %(docs/task%.md%):\n  Task:await%(%)", out)
+    -- objects that print as a plain table are known by their methods
+    assert.matches("\nThe methods and fields of Future %(docs/task%.md%):\n  Future:resolve", out)
+    assert.matches("\nThe methods and fields of Readable %(docs/stream%.md%):\n  Readable:read", out)
     for line in out:gmatch("[^\n]+") do
       assert.is_true(#line <= 92, "a line of help wider than the terminal: " .. line)
     end
