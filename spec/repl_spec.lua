@@ -211,6 +211,7 @@ describe("ebb -i with standard input not a terminal", function()
     assert.matches("\nebb%.task: Tasks on the loop", out)
     assert.matches("\n  task%.sleep%(ms %[, signal%]%)\n", out)
     assert.matches("\ntask%.sleep%(ms %[, signal%]%)\nWaits `ms` milliseconds", out)
+    assert.matches("\nArguments\n%- `ms` %(number%): from 0 to 1e12%.", out) -- an entry's arguments follow
     assert.matches("\nabort%.timeout%(ms%) → AbortSignal\nReturns a signal that aborts", out)
     assert.matches("\nTask:await%(%) → %.%.%.\nWaits for the task to end", out)
     assert.matches("\nSemaphore:acquire%(%[n%] %[, signal%]%)\nTakes `n` permits", out)

@@ -170,6 +170,7 @@ local function show_entries(list)
     if i > 1 then out("") end
     out(e.heading)
     if e.text ~= "" then out(e.text) end
+    if e.args then out((e.args:gsub("^%*%*(.-)%*%*", "%1"))) end
     out("(the whole entry: " .. e.file .. ")")
   end
 end
