@@ -177,8 +177,17 @@ end
 
 local function show_module(page)
   out(wrap(page.title .. ": " .. page.summary, 0, WIDTH))
-  for _, e in ipairs(page.entries) do out("  " .. e.heading) end
+  local call
+  for _, e in ipairs(page.entries) do
+    out("  " .. e.heading)
+    if e.name == page.module then call = e end
+  end
   out("(help(\"name\") for one of them; the whole page: " .. page.file .. ")")
+  -- a module that is a function (retry): its name is the module's, so its entry goes here
+  if call then
+    out("")
+    show_entries({ call })
+  end
 end
 
 local function show_headings(tname, list)
