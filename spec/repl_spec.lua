@@ -202,7 +202,8 @@ describe("ebb -i with standard input not a terminal", function()
   it("answers help() from the reference in docs/: modules, entries, functions and methods", function()
     local input = table.concat({
       "help()", "help(task)", "help(task.sleep)", 'help("abort.timeout")', "local t = task.spawn(function() end)",
-      "help(t.await)", "help(semaphore.new(1).acquire)", "help(retry)", "help(nothing_here)",
+      "help(t.await)", "help(semaphore.new(1).acquire)", "help(retry)", "help(nothing_here)", "help(t)",
+      "help(task.future())", "help(stream.readable(print))",
     }, "\n")
     local out, _, status = run.sh("printf '%s\\n' " .. run.quote(input) .. " | " .. run.ebb_cmd("-i"))
     assert.equal(0, status)
@@ -210,10 +211,22 @@ describe("ebb -i with standard input not a terminal", function()
     assert.matches("\nebb%.task: Tasks on the loop", out)
     assert.matches("\n  task%.sleep%(ms %[, signal%]%)\n", out)
     assert.matches("\ntask%.sleep%(ms %[, signal%]%)\nWaits `ms` milliseconds", out)
+    assert.matches("\nArguments\n%- `ms` %(number%): from 0 to 1e12%.", out) -- an entry's arguments follow
     assert.matches("\nabort%.timeout%(ms%) → AbortSignal\nReturns a signal that aborts", out)
     assert.matches("\nTask:await%(%) → %.%.%.\nWaits for the task to end", out)
     assert.matches("\nSemaphore:acquire%(%[n%] %[, signal%]%)\nTakes `n` permits", out)
     assert.matches("\nebb%.retry: Calling a function again", out)
+    assert.matches("\nretry%(fn %[, opts%]%) → %.%.%.\nCalls `fn%(attempt%)`.-\n%- `delay%(attempt, err%)`", out)
+    assert.matches("\n%(the whole entry: docs/task%.md%)\n", out)
+    assert.matches("\n%(help%(\"name\"%) for one of them; the whole page: docs/retry%.md%)\n", out)
+    assert.matches("\nno help for nil %(a misspelt name%?%); help%(%) lists the modules\n", out)
+    assert.matches("\nThe methods and fields of Task %(docs/task%.md%):\n  Task:await%(%)", out)
+    -- objects that print as a plain table are known by their methods
+    assert.matches("\nThe methods and fields of Future %(docs/task%.md%):\n  Future:resolve", out)
+    assert.matches("\nThe methods and fields of Readable %(docs/stream%.md%):\n  Readable:read", out)
+    for line in out:gmatch("[^\n]+") do
+      assert.is_true(#line <= 92, "a line of help wider than the terminal: " .. line)
+    end
     assert.no.matches("API%.md", out)
     assert.no.matches("%(%.%.%.%)\n", out)
   end)

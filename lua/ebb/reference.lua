@@ -23,12 +23,14 @@ local function paragraph(lines, i)
   return table.concat(out, "\n")
 end
 
--- A page's text → { module =, title =, summary =, entries = { { name =, heading =, text = }, ... } },
--- module being nil for a page that is not a module's.
+-- A page's text → { module =, title =, summary =, entries = { { name =, heading =, text =, args = }, ... } },
+-- text being an entry's first paragraph, args its **Arguments** (or **Options**) list if it has one;
+-- module being nil for a page that is not a module's. (The pages of M.modules() have
+-- a `file`, "docs/task.md", and so have their entries.)
 function M.parse(text)
   local lines = lines_of(text)
   local page = { entries = {} }
-  local fenced = false
+  local fenced, entry = false, nil
   for i, line in ipairs(lines) do
     if line:match("^```") then fenced = not fenced end
     if not fenced then
@@ -40,8 +42,12 @@ function M.parse(text)
       end
       local heading = line:match("^## (.-)%s*$")
       local name, after = (heading or ""):match("^([%a_][%w_]*[%.:]?[%a_]?[%w_]*)(.?)")
+      if heading then entry = nil end
       if name and (name:find("[%.:]") or after == "(") then
-        page.entries[#page.entries + 1] = { name = name, heading = heading, text = paragraph(lines, i + 1) }
+        entry = { name = name, heading = heading, text = paragraph(lines, i + 1) }
+        page.entries[#page.entries + 1] = entry
+      elseif entry and not entry.args and (line:match("^%*%*Arguments%*%*") or line:match("^%*%*Options%*%*")) then
+        entry.args = paragraph(lines, i)
       end
     end
   end
@@ -54,6 +60,7 @@ local Lazy = {
   __index = function(page, k)
     if k ~= "entries" then return nil end
     local entries = M.parse(page.text).entries
+    for _, e in ipairs(entries) do e.file = page.file end
     rawset(page, "entries", entries)
     return entries
   end,

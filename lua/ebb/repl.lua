@@ -32,7 +32,7 @@ end
 local declared, locals = {}, {}
 local builtins = {
   ebb = ebb,
-  help = function(x) help.help(x, ebb) end,
+  help = function(...) help.help(ebb, select("#", ...), ...) end,
 }
 local env = setmetatable({}, {
   __index = function(_, k)

@@ -3,6 +3,7 @@
 -- help(task.sleep), help(t.await) or help("Task:await") an entry's heading and
 -- first paragraph, help(t) the entries of t's type.
 local reference = require "ebb.reference"
+local index_methods = require("ebb.repl_complete").index_methods
 
 local M = {}
 
@@ -133,31 +134,76 @@ local function type_of(v)
   return ok and type(s) == "string" and s:match("^([%a_][%w_]*)") or nil
 end
 
+-- The type of an object that prints as a plain table (a Future, a Readable): the
+-- one whose documented methods are exactly those its metatable's __index reads.
+local function type_by_methods(v)
+  local mt = debug.getmetatable(v)
+  local idx = type(mt) == "table" and rawget(mt, "__index")
+  local own, n = {}, 0
+  if type(idx) == "table" then
+    for k, f in pairs(idx) do
+      if type(k) == "string" and type(f) == "function" and k:sub(1, 1) ~= "_" then own[k], n = true, n + 1 end
+    end
+  end
+  for _, k in ipairs(index_methods(v) or {}) do
+    if not own[k] then own[k], n = true, n + 1 end
+  end
+  if n == 0 then return nil end
+  local matched, documented = {}, {}
+  reference.entries(function(e)
+    local tname, k = e.name:match("^([%w_]+):([%w_]+)$")
+    if tname then
+      documented[tname] = (documented[tname] or 0) + 1
+      if own[k] then matched[tname] = (matched[tname] or 0) + 1 end
+    end
+    return false
+  end)
+  for tname, count in pairs(matched) do
+    if count == n and documented[tname] == n then return tname end
+  end
+end
+
+local WIDTH = 90
+
 local function show_entries(list)
   for i, e in ipairs(list) do
     if i > 1 then out("") end
     out(e.heading)
     if e.text ~= "" then out(e.text) end
+    if e.args then out((e.args:gsub("^%*%*(.-)%*%*", "%1"))) end
+    out("(the whole entry: " .. e.file .. ")")
   end
 end
 
 local function show_module(page)
-  out(page.title .. ": " .. page.summary)
-  for _, e in ipairs(page.entries) do out("  " .. e.heading) end
+  out(wrap(page.title .. ": " .. page.summary, 0, WIDTH))
+  local call
+  for _, e in ipairs(page.entries) do
+    out("  " .. e.heading)
+    if e.name == page.module then call = e end
+  end
+  out("(help(\"name\") for one of them; the whole page: " .. page.file .. ")")
+  -- a module that is a function (retry): its name is the module's, so its entry goes here
+  if call then
+    out("")
+    show_entries({ call })
+  end
 end
 
-local function show_headings(list)
+local function show_headings(tname, list)
+  out("The methods and fields of " .. tname .. " (" .. list[1].file .. "):")
   for _, e in ipairs(list) do out("  " .. e.heading) end
 end
 
 local function overview(ebb)
   out("ebb " .. tostring(ebb.version) .. ": Lua on an event loop. Every module is a global here:")
   for _, page in ipairs((reference.modules())) do
-    if page.module ~= "ebb" then out(("  %-10s %s"):format(page.module, wrap(first_sentence(page.summary), 13, 90))) end
+    if page.module ~= "ebb" then out(("  %-10s %s"):format(page.module, wrap(first_sentence(page.summary), 13, WIDTH))) end
   end
-  out("help(task), help(task.sleep), help(\"Task:await\"): more; help(ebb): ebb's own fields.")
-  out("The whole reference is in docs/ (docs/README.md). Tab completes; Ctrl-C cancels a")
-  out("running input; Ctrl-D (or Ctrl-C twice at an empty prompt) exits. `local` at the prompt persists.")
+  out(wrap("help(task), help(task.sleep), help(\"Task:await\"), help(t) for an object: more; "
+    .. "help(ebb): ebb's own fields. The whole reference is in docs/ (docs/README.md; the rules "
+    .. "every module follows: docs/rules.md). Tab completes; Ctrl-C cancels a running input; Ctrl-D "
+    .. "(or Ctrl-C twice at an empty prompt) exits. `local` at the prompt persists.", 0, WIDTH))
 end
 
 local function help_name(x, ebb)
@@ -167,13 +213,15 @@ local function help_name(x, ebb)
   local list = reference.entries(function(e) return e.name == x end)
   if #list > 0 then return show_entries(list) end
   list = type_entries(x)
-  if #list > 0 then return show_headings(list) end
+  if #list > 0 then return show_headings(x, list) end
   out("no help for " .. x .. " (help() lists the modules)")
 end
 
--- help(x): x is nothing, a module, a function, an object, or a name ("task.sleep").
-function M.help(x, ebb)
-  if x == nil then return overview(ebb) end
+-- help(x): x is nothing (n == 0), a module, a function, an object, or a name
+-- ("task.sleep"); a nil given (a misspelt name) is not nothing.
+function M.help(ebb, n, x)
+  if n == 0 then return overview(ebb) end
+  if x == nil then return out("no help for nil (a misspelt name?); help() lists the modules") end
   if type(x) == "string" then return help_name(x, ebb) end
   for _, page in ipairs((reference.modules())) do
     if module_table(page, ebb) == x then return show_module(page) end
@@ -184,7 +232,11 @@ function M.help(x, ebb)
   if type(x) ~= "function" then
     local tname = type_of(x)
     list = tname and type_entries(tname) or list
-    if #list > 0 then return show_headings(list) end
+    if #list == 0 then
+      tname = type_by_methods(x)
+      list = tname and type_entries(tname) or list
+    end
+    if #list > 0 then return show_headings(tname, list) end
   end
   out("no help for this " .. type(x))
 end
