@@ -144,6 +144,14 @@ function check.signal(v, n, fname, what, level)
   raise(n, fname, what and what .. kind.signal(v) or "abort signal expected, got " .. type(v), (level or 1) + 1)
 end
 
+-- An abort signal or nil (a signal argument left out).
+function check.opt_signal(v, n, fname, level)
+  if v ~= nil and not is_signal(v) then
+    raise(n, fname, "abort signal expected, got " .. type(v), (level or 1) + 1)
+  end
+  return v
+end
+
 -- An object of one kind: a table or userdata whose metatable is mt.
 function check.self(v, mt, fname, expected, level)
   if v ~= nil and getmetatable(v) == mt then return v end

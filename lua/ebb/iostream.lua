@@ -44,6 +44,7 @@ function IOStream:read(signal)
   check.self(self, IOStream, "read", "stream")
   if self.closed then error(ClosedError("read from a closed stream"), 2) end
   if not self.readable then error(ClosedError("read from a stream that is not readable"), 2) end
+  check.opt_signal(signal, 1, "read")
   if self.ended then return nil end
   local chunk = check.result(fail, self, "read", c_read(self._h, signal))
   if chunk == nil then self.ended = true end
@@ -58,6 +59,7 @@ function IOStream:write(chunk, signal)
   if self.finished then error(ClosedError("write after finish"), 2) end
   if not self.writable then error(ClosedError("write to a stream that is not writable"), 2) end
   if type(chunk) ~= "string" then check.expected(chunk, 1, "write", "string") end
+  check.opt_signal(signal, 2, "write")
   check.result(fail, self, "write", c_write(self._h, chunk, signal))
   self.written = self.written + #chunk
 end
@@ -66,6 +68,7 @@ end
 -- (the peer reads the end). Reading goes on.
 function IOStream:finish(signal)
   check.self(self, IOStream, "finish", "stream")
+  check.opt_signal(signal, 1, "finish")
   if self.closed then error(ClosedError("finish of a closed stream"), 2) end
   if self.finished or not self.writable then
     self.finished = true
