@@ -8,7 +8,8 @@ local index_methods = require("ebb.repl_complete").index_methods
 local surface = require "surface" -- the fuzzer's: which modules compiled in are public
 
 -- The fields of the top-level table that it makes on first read.
-local EBB_LAZY = { shutdown = true, stdin = true, stdout = true, stderr = true }
+local EBB_LAZY = {}
+for _, k in ipairs(getmetatable(require "ebb").__fields) do EBB_LAZY[k] = true end
 
 -- The public modules, and the top-level table itself ("ebb").
 local function public_modules()
