@@ -42,9 +42,9 @@ end
 -- The next chunk; nil at the end. Waits while none has arrived.
 function IOStream:read(signal)
   check.self(self, IOStream, "read", "stream")
+  check.opt_signal(signal, 1, "read")
   if self.closed then error(ClosedError("read from a closed stream"), 2) end
   if not self.readable then error(ClosedError("read from a stream that is not readable"), 2) end
-  check.opt_signal(signal, 1, "read")
   if self.ended then return nil end
   local chunk = check.result(fail, self, "read", c_read(self._h, signal))
   if chunk == nil then self.ended = true end
@@ -55,11 +55,11 @@ end
 -- otherwise waits until they drop to that.
 function IOStream:write(chunk, signal)
   check.self(self, IOStream, "write", "stream")
+  check.opt_signal(signal, 2, "write")
   if self.closed then error(ClosedError("write to a closed stream"), 2) end
   if self.finished then error(ClosedError("write after finish"), 2) end
   if not self.writable then error(ClosedError("write to a stream that is not writable"), 2) end
   if type(chunk) ~= "string" then check.expected(chunk, 1, "write", "string") end
-  check.opt_signal(signal, 2, "write")
   check.result(fail, self, "write", c_write(self._h, chunk, signal))
   self.written = self.written + #chunk
 end
