@@ -23,8 +23,9 @@ local function check_queue(q, fname)
 end
 
 local function check_concurrency(n, fname)
-  if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
-    check.badarg(1, fname, "concurrency must be a positive whole number, or math.huge", 2)
+  if type(n) ~= "number" then check.badarg(1, fname, "concurrency: number expected, got " .. type(n), 2) end
+  if not (n >= 1 and n == math.floor(n)) then
+    check.badarg(1, fname, "concurrency must be a whole number from 1, or math.huge, got " .. tostring(n), 2)
   end
 end
 
