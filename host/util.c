@@ -1,6 +1,7 @@
 /* Argument checks shared by every binding: bad input from Lua becomes an
- * error that names the argument, never a crash. ebb/check.lua words the
- * same checks the same way for the Lua modules. */
+ * error that names the argument and the function by its public name, at the
+ * script's line, never a crash. ebb/check.lua words the same checks the
+ * same way for the Lua modules. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,9 +52,10 @@ void ebb_register(lua_State *L, const luaL_Reg *fns, int methods) {
 
 void ebb_new_metatable(lua_State *L, const char *tname, lua_CFunction gc, lua_CFunction tostring) {
   if (luaL_newmetatable(L, tname)) {
-    luaL_Reg fns[3] = {{NULL, NULL}, {NULL, NULL}, {NULL, NULL}}, *f = fns;
-    if (gc) f->name = "__gc", f++->func = gc;
-    if (tostring) f->name = "__tostring", f->func = tostring;
+    luaL_Reg fns[3] = {{NULL, NULL}, {NULL, NULL}, {NULL, NULL}};
+    int n = 0;
+    if (gc) fns[n].name = "__gc", fns[n++].func = gc;
+    if (tostring) fns[n].name = "__tostring", fns[n].func = tostring;
     ebb_register(L, fns, 1);
   }
   lua_pop(L, 1);
