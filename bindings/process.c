@@ -139,9 +139,9 @@ static char **string_array(lua_State *L, int idx, const char *first, const char 
     size_t len;
     lua_rawgeti(L, idx, i);
     if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "bad %s #%d (string expected, got %s)", what, i, luaL_typename(L, -1));
+      ebb_argerror(L, idx, lua_pushfstring(L, "%s %d must be a string, got %s", what, i, luaL_typename(L, -1)));
     out[k++] = (char *)lua_tolstring(L, -1, &len);
-    if (strlen(out[k - 1]) != len) luaL_error(L, "bad %s #%d (must not contain a NUL byte)", what, i);
+    if (strlen(out[k - 1]) != len) ebb_argerror(L, idx, lua_pushfstring(L, "%s %d must not contain a NUL byte", what, i));
     lua_rawseti(L, idx, i); /* numbers become the strings pointed to */
   }
   out[k] = NULL;
