@@ -22,11 +22,11 @@ local function check_queue(q, fname)
   check.self(q, Queue, fname, "queue", 2)
 end
 
+local concurrency_wrong = check.kind.count(1)
+
 local function check_concurrency(n, fname)
-  if type(n) ~= "number" then check.badarg(1, fname, "concurrency: number expected, got " .. type(n), 2) end
-  if not (n >= 1 and n == math.floor(n)) then
-    check.badarg(1, fname, "concurrency must be a whole number from 1, or math.huge, got " .. tostring(n), 2)
-  end
+  local why = concurrency_wrong(n)
+  if why then check.badarg(1, fname, "concurrency" .. why, 2) end
 end
 
 -- ---- buckets: one FIFO per priority, the priorities kept sorted high to low ----
