@@ -6,7 +6,7 @@
 /* signal:on_abort(fn) -> off */
 static int signal_on_abort(lua_State *L) {
   ebb_check_signal(L, 1);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
+  ebb_check_type(L, 2, LUA_TFUNCTION);
   ebb_signal_on_abort(L, 1, 2);
   return 1;
 }
@@ -45,12 +45,11 @@ static int abort_timeout(lua_State *L) {
 /* any(list) */
 static int abort_any(lua_State *L) {
   int len, i;
-  luaL_checktype(L, 1, LUA_TTABLE);
+  ebb_check_type(L, 1, LUA_TTABLE);
   len = (int)lua_objlen(L, 1);
   for (i = 1; i <= len; i++) {
     lua_rawgeti(L, 1, i);
-    if (!ebb_to_signal(L, -1))
-      return luaL_error(L, "bad argument #1 to 'any' (item %d is not an abort signal)", i);
+    if (!ebb_to_signal(L, -1)) return ebb_argerror(L, 1, lua_pushfstring(L, "item %d is not an abort signal", i));
     lua_pop(L, 1);
   }
   ebb_signal_any(L, 1);
@@ -71,7 +70,7 @@ static int abort_aborted(lua_State *L) {
 static int abort_signal(lua_State *L) {
   ebb_signal *s = ebb_check_signal(L, 1);
   lua_settop(L, 2);
-  if (!ebb_signal_abortable(s)) return luaL_argerror(L, 1, "only a controller's signal can be aborted");
+  if (!ebb_signal_abortable(s)) return ebb_argerror(L, 1, "only a controller's signal can be aborted");
   ebb_signal_abort(L, s);
   return 0;
 }
@@ -105,18 +104,15 @@ int luaopen_ebb_abort_core(lua_State *L) {
     {"aborted", abort_aborted},       {"dependents", abort_dependents},
     {"watched", abort_watched},       {"listeners", abort_listeners},
     {NULL, NULL}};
+  static const luaL_Reg methods[] = {
+    {"on_abort", signal_on_abort}, {"throw_if_aborted", signal_throw_if_aborted}, {NULL, NULL}};
   ebb_push_signal_metatable(L);
   lua_createtable(L, 0, 2);
-  lua_pushcfunction(L, signal_on_abort);
-  lua_setfield(L, -2, "on_abort");
-  lua_pushcfunction(L, signal_throw_if_aborted);
-  lua_setfield(L, -2, "throw_if_aborted");
+  ebb_register(L, methods, 1);
   lua_pushcclosure(L, signal_index, 1);
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, signal_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
-  lua_newtable(L);
-  luaL_register(L, NULL, fns);
-  return 1;
+  return ebb_new_module(L, fns);
 }

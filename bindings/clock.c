@@ -13,8 +13,7 @@ static const char *const mode_names[] = {"real", "frozen", "auto", NULL};
 
 /* set_mode(name) */
 static int l_set_mode(lua_State *L) {
-  ebb_check_cstring(L, 1, "mode"); /* luaL_checkoption would stop at a NUL */
-  ebb_clock_set_mode(luaL_checkoption(L, 1, NULL, mode_names));
+  ebb_clock_set_mode(ebb_check_option(L, 1, "mode", NULL, mode_names));
   return 0;
 }
 
@@ -51,7 +50,5 @@ int luaopen_ebb_clock_core(lua_State *L) {
     {"now", l_now},   {"set_mode", l_set_mode}, {"mode", l_mode},
     {"step", l_step}, {"set_now", l_set_now},   {"next_deadline", l_next_deadline},
     {NULL, NULL}};
-  lua_newtable(L);
-  luaL_register(L, NULL, fns);
-  return 1;
+  return ebb_new_module(L, fns);
 }

@@ -185,8 +185,7 @@ static int open_flags(lua_State *L, int idx) {
     O_WRONLY | O_CREAT | O_APPEND, O_RDWR | O_CREAT | O_APPEND,
     O_WRONLY | O_CREAT | O_EXCL, O_RDWR | O_CREAT | O_EXCL,
     O_WRONLY | O_CREAT | O_APPEND | O_EXCL, O_RDWR | O_CREAT | O_APPEND | O_EXCL};
-  ebb_opt_cstring(L, idx, "flags", NULL); /* luaL_checkoption would stop at a NUL */
-  return flags[luaL_checkoption(L, idx, "r", names)] | O_CLOEXEC;
+  return flags[ebb_check_option(L, idx, "flags", "r", names)] | O_CLOEXEC;
 }
 
 /* open(path, flags, mode, signal) -> file */
@@ -355,7 +354,7 @@ static int l_borrow(lua_State *L) {
 
 /* set_file_methods(tbl): the Lua side's methods for every file */
 static int l_set_file_methods(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  ebb_check_type(L, 1, LUA_TTABLE);
   luaL_getmetatable(L, FILE_MT);
   lua_pushvalue(L, 1);
   lua_pushcclosure(L, file_index, 1);
@@ -371,13 +370,6 @@ int luaopen_ebb_fs_core(lua_State *L) {
     {"write_behind", fs_write_behind},          {"flush", fs_flush},
     {"set_file_methods", l_set_file_methods},   {"borrow", l_borrow},
     {"is_file", l_is_file},                     {NULL, NULL}};
-  luaL_newmetatable(L, FILE_MT);
-  lua_pushcfunction(L, file_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, file_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
-  lua_newtable(L);
-  luaL_register(L, NULL, fns);
-  return 1;
+  ebb_new_metatable(L, FILE_MT, file_gc, file_tostring);
+  return ebb_new_module(L, fns);
 }

@@ -130,7 +130,7 @@ static int l_connect(lua_State *L) {
   connect_op *op;
   uvs *s;
   if (r) return r;
-  if (!parse_addr(ip, port, &ss)) return luaL_argerror(L, 1, "IP address expected");
+  if (!parse_addr(ip, port, &ss)) return ebb_argerror(L, 1, "IP address expected");
   if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
   op->s = s = push_tcp(L, ebb_current_owner(L));
   op->r.abandon = connect_abandoned;
@@ -184,7 +184,7 @@ static int l_listen(lua_State *L) {
   int port = check_port(L, 2), backlog = (int)ebb_opt_whole(L, 3, "backlog", 1, INT_MAX, 511), r;
   struct sockaddr_storage ss;
   uvs *s;
-  if (!parse_addr(ip, port, &ss)) return luaL_argerror(L, 1, "IP address expected");
+  if (!parse_addr(ip, port, &ss)) return ebb_argerror(L, 1, "IP address expected");
   s = push_tcp(L, ebb_current_owner(L));
   s->listening = 1;
   s->life.track.kind = "listener";
@@ -202,7 +202,7 @@ static int l_accept(lua_State *L) {
   uvs *s = uvs_check(L, 1);
   int r = ebb_request_begin(L, 2);
   if (r) return r;
-  if (!s->listening) return luaL_argerror(L, 1, "listener expected, got a connection");
+  if (!s->listening) return ebb_argerror(L, 1, "listener expected, got a connection");
   while (s->pending && !s->life.closed) {
     s->pending--;
     lua_pushboolean(L, 1);
@@ -224,7 +224,7 @@ static int l_address(lua_State *L) {
   struct sockaddr_storage ss;
   int len = sizeof ss, r;
   char ip[64];
-  if (!s->tcp) return luaL_argerror(L, 1, "TCP stream expected");
+  if (!s->tcp) return ebb_argerror(L, 1, "TCP stream expected");
   if (s->life.closed) return ebb_push_uv_error(L, UV_EBADF);
   r = lua_toboolean(L, 2) ? uv_tcp_getpeername(&s->u.tcp, (struct sockaddr *)&ss, &len)
                           : uv_tcp_getsockname(&s->u.tcp, (struct sockaddr *)&ss, &len);
@@ -254,7 +254,5 @@ int luaopen_ebb_net_core(lua_State *L) {
     {"resolve", l_resolve}, {"connect", l_connect}, {"listen", l_listen}, {"accept", l_accept},
     {"address", l_address}, {"set_nodelay", l_set_nodelay}, {NULL, NULL}};
   uvs_make_metatable(L);
-  lua_newtable(L);
-  luaL_register(L, NULL, fns);
-  return 1;
+  return ebb_new_module(L, fns);
 }

@@ -112,7 +112,7 @@ static proc *check_process(lua_State *L, int idx) {
  * made as streams and pushed. */
 static void stdio_entry(lua_State *L, int idx, int fd, uv_stdio_container_t *c) {
   static const char *const modes[] = {"pipe", "inherit", "ignore", NULL};
-  int mode = luaL_checkoption(L, idx, "pipe", modes);
+  int mode = ebb_check_option(L, idx, "stdio", "pipe", modes);
   if (mode == 1) {
     c->flags = UV_INHERIT_FD;
     c->data.fd = fd;
@@ -139,9 +139,9 @@ static char **string_array(lua_State *L, int idx, const char *first, const char 
     size_t len;
     lua_rawgeti(L, idx, i);
     if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "bad %s #%d (string expected, got %s)", what, i, luaL_typename(L, -1));
+      ebb_argerror(L, idx, lua_pushfstring(L, "%s %d must be a string, got %s", what, i, luaL_typename(L, -1)));
     out[k++] = (char *)lua_tolstring(L, -1, &len);
-    if (strlen(out[k - 1]) != len) luaL_error(L, "bad %s #%d (must not contain a NUL byte)", what, i);
+    if (strlen(out[k - 1]) != len) ebb_argerror(L, idx, lua_pushfstring(L, "%s %d must not contain a NUL byte", what, i));
     lua_rawseti(L, idx, i); /* numbers become the strings pointed to */
   }
   out[k] = NULL;
@@ -157,8 +157,8 @@ static int l_spawn(lua_State *L) {
   uvs *pipes[3] = {NULL, NULL, NULL};
   proc *p;
   int i, r;
-  luaL_checktype(L, 2, LUA_TTABLE);
-  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  ebb_check_type(L, 2, LUA_TTABLE);
+  if (!lua_isnil(L, 3)) ebb_check_type(L, 3, LUA_TTABLE);
   lua_settop(L, 8);
   memset(&o, 0, sizeof o);
   o.file = file;
@@ -236,7 +236,7 @@ static int signal_at(lua_State *L, int idx) {
 
 static int check_signal_arg(lua_State *L, int idx) {
   int sig = lua_isnoneornil(L, idx) ? SIGTERM : signal_at(L, idx);
-  if (sig < 0) return luaL_argerror(L, idx, "signal name (\"SIGTERM\", \"SIGKILL\", ...) or number expected");
+  if (sig < 0) return ebb_argerror(L, idx, "signal name (\"SIGTERM\", \"SIGKILL\", ...) or number expected");
   return sig;
 }
 
@@ -295,12 +295,7 @@ int luaopen_ebb_process_core(lua_State *L) {
                                  {"pid", l_pid},
                                  {"signal_number", l_signal_number},
                                  {NULL, NULL}};
-  luaL_newmetatable(L, PROCESS_MT);
-  lua_pushcfunction(L, process_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
+  ebb_new_metatable(L, PROCESS_MT, process_gc, NULL);
   uvs_make_metatable(L);
-  lua_newtable(L);
-  luaL_register(L, NULL, fns);
-  return 1;
+  return ebb_new_module(L, fns);
 }

@@ -309,7 +309,7 @@ static int l_start(lua_State *L) {
   const char *history = ebb_opt_cstring(L, 1, "history", NULL);
   int size = (int)ebb_opt_whole(L, 2, "history_size", 0, INT_MAX, 1000), flags;
   repl_poll *p;
-  luaL_checktype(L, 3, LUA_TFUNCTION);
+  ebb_check_type(L, 3, LUA_TFUNCTION);
   if (P.started) return luaL_error(L, "the REPL's terminal is already started");
   if (!(p = malloc(sizeof *p))) return luaL_error(L, "out of memory");
   P.tty = isatty(0);
@@ -364,7 +364,5 @@ int luaopen_ebb_repl_core(lua_State *L) {
     {"start", l_start}, {"stop", l_stop}, {"readline", l_readline}, {"write", l_write},
     {"showing", l_showing}, {"add_history", l_add_history}, {NULL, NULL},
   };
-  lua_newtable(L);
-  luaL_register(L, NULL, fns);
-  return 1;
+  return ebb_new_module(L, fns);
 }

@@ -163,7 +163,7 @@ static int sem_tostring(lua_State *L) {
 /* set_index(fn): the Lua side's __index for every semaphore (methods in
  * Lua are found without a call into C) */
 static int l_set_index(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
+  ebb_check_type(L, 1, LUA_TFUNCTION);
   luaL_getmetatable(L, SEMAPHORE_MT);
   lua_pushvalue(L, 1);
   lua_setfield(L, -2, "__index");
@@ -176,13 +176,6 @@ int luaopen_ebb_semaphore_core(lua_State *L) {
     {"release", l_release}, {"close", l_close},     {"set_index", l_set_index},
     {"state", l_state},
     {NULL, NULL}};
-  luaL_newmetatable(L, SEMAPHORE_MT);
-  lua_pushcfunction(L, sem_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, sem_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
-  lua_newtable(L);
-  luaL_register(L, NULL, fns);
-  return 1;
+  ebb_new_metatable(L, SEMAPHORE_MT, sem_gc, sem_tostring);
+  return ebb_new_module(L, fns);
 }

@@ -133,7 +133,7 @@ static int l_set_stack_bottoms(lua_State *L) {
   int i, n = lua_gettop(L);
   lua_createtable(L, 0, n);
   for (i = 1; i <= n; i++) {
-    luaL_checktype(L, i, LUA_TFUNCTION);
+    ebb_check_type(L, i, LUA_TFUNCTION);
     lua_pushvalue(L, i);
     lua_pushboolean(L, 1);
     lua_rawset(L, -3);
@@ -249,11 +249,11 @@ int luaopen_ebb_core(lua_State *L) {
     {NULL, NULL}};
   luaL_newmetatable(L, WAITLIST_MT);
   lua_newtable(L);
-  luaL_register(L, NULL, waitlist_methods);
+  ebb_register(L, waitlist_methods, 1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   lua_newtable(L);
-  luaL_register(L, NULL, fns);
+  ebb_register(L, fns, 0);
   lua_pushlightuserdata(L, ebb_sched_key(EBB_KEY_WAIT));
   lua_setfield(L, -2, "WAIT");
   lua_pushlightuserdata(L, ebb_sched_key(EBB_KEY_IDLE));

@@ -389,11 +389,7 @@ static int l_stdio(lua_State *L) {
 }
 
 void uvs_make_metatable(lua_State *L) {
-  if (luaL_newmetatable(L, STREAM_MT)) {
-    lua_pushcfunction(L, box_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
+  ebb_new_metatable(L, STREAM_MT, box_gc, NULL);
 }
 
 int luaopen_ebb_iostream_core(lua_State *L) {
@@ -403,7 +399,5 @@ int luaopen_ebb_iostream_core(lua_State *L) {
     {"set_high_water_mark", l_set_high_water_mark},
     {"stdio", l_stdio},       {NULL, NULL}};
   uvs_make_metatable(L);
-  lua_newtable(L);
-  luaL_register(L, NULL, fns);
-  return 1;
+  return ebb_new_module(L, fns);
 }

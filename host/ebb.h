@@ -288,7 +288,24 @@ void ebb_handle_close_owned(lua_State *L, int owner);
  * "bad argument #N to 'fname' (...)", naming the argument; never a crash ---- */
 #define EBB_MAX_MS 1e12        /* about 31 years: deadlines stay exact to the microsecond */
 #define EBB_MAX_WHOLE 9007199254740992.0 /* 2^53: every whole number below is exact */
+/* Sets the functions in the table on top of L, under their public names,
+ * which argument errors give them; methods (self first) count their
+ * arguments after self. */
+void ebb_register(lua_State *L, const luaL_Reg *fns, int methods);
+/* Makes the metatable of the userdata tname (once), with __gc and
+ * __tostring where given (not NULL). */
+void ebb_new_metatable(lua_State *L, const char *tname, lua_CFunction gc, lua_CFunction tostring);
+/* Pushes a module's table of fns (ebb_register); returns 1, so a luaopen_
+ * function can end with `return ebb_new_module(L, fns);`. */
+int ebb_new_module(lua_State *L, const luaL_Reg *fns);
+/* luaL_argerror as the rules word it: the function's public name, raised at
+ * the line of the script's that called ebb. */
+int ebb_argerror(lua_State *L, int idx, const char *msg);
 int ebb_argerror_type(lua_State *L, int idx, const char *expected);
+void ebb_check_type(lua_State *L, int idx, int type); /* "function expected, got nil" */
+/* The index in names (NULL-ended) of the string at idx (def when nil; def
+ * NULL: required), else 'what must be "a", "b" or "c", got x'. */
+int ebb_check_option(lua_State *L, int idx, const char *what, const char *def, const char *const names[]);
 /* A finite number from min to max ("what must be a number from min to max"). */
 double ebb_check_number(lua_State *L, int idx, const char *what, double min, double max);
 /* A whole number from min to max. */

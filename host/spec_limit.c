@@ -52,7 +52,7 @@ static int l_arm(lua_State *L) {
   const char *what = luaL_checkstring(L, 2);
   int n;
   luaL_argcheck(L, isfinite(ms) && ms > 0 && ms <= 1e12, 1, "a positive number of milliseconds, at most 1e12");
-  luaL_checktype(L, 3, LUA_TFUNCTION);
+  ebb_check_type(L, 3, LUA_TFUNCTION);
   release(L);
   n = snprintf(S.message, sizeof S.message,
                "ebb test: %s did not finish within %g ms, nor %g ms after its TimeoutError (a C "
@@ -82,7 +82,5 @@ int spec_limit_expired(lua_State *L) {
 
 int luaopen_ebb_test_core(lua_State *L) {
   static const luaL_Reg fns[] = {{"arm", l_arm}, {"disarm", l_disarm}, {NULL, NULL}};
-  lua_newtable(L);
-  luaL_register(L, NULL, fns);
-  return 1;
+  return ebb_new_module(L, fns);
 }

@@ -1,6 +1,7 @@
 /* Argument checks shared by every binding: bad input from Lua becomes an
- * error that names the argument, never a crash. ebb/check.lua words the
- * same checks the same way for the Lua modules. */
+ * error that names the argument and the function by its public name, at the
+ * script's line, never a crash. ebb/check.lua words the same checks the
+ * same way for the Lua modules. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,9 +21,96 @@ int ebb_error_at_caller(lua_State *L, const char *msg) {
   return lua_error(L);
 }
 
+/* The public names of the C functions, by address (ebb_register fills it):
+ * an argument error names the function as its module calls it, whatever the
+ * call site called it (a local, pcall), and counts a method's arguments
+ * after self, however it was called. */
+static struct {
+  lua_CFunction fn;
+  const char *name;
+  int method;
+} public_names[256];
+static int npublic_names;
+
+static void name_cfunction(lua_CFunction fn, const char *name, int method) {
+  int i;
+  for (i = 0; i < npublic_names; i++)
+    if (public_names[i].fn == fn) return;
+  if (npublic_names == (int)(sizeof public_names / sizeof public_names[0])) return;
+  public_names[npublic_names].fn = fn;
+  public_names[npublic_names].name = name;
+  public_names[npublic_names++].method = method;
+}
+
+void ebb_register(lua_State *L, const luaL_Reg *fns, int methods) {
+  for (; fns->name; fns++) {
+    name_cfunction(fns->func, fns->name, methods && fns->name[0] != '_');
+    lua_pushcfunction(L, fns->func);
+    lua_setfield(L, -2, fns->name);
+  }
+}
+
+void ebb_new_metatable(lua_State *L, const char *tname, lua_CFunction gc, lua_CFunction tostring) {
+  if (luaL_newmetatable(L, tname)) {
+    luaL_Reg fns[3] = {{NULL, NULL}, {NULL, NULL}, {NULL, NULL}};
+    int n = 0;
+    if (gc) fns[n].name = "__gc", fns[n++].func = gc;
+    if (tostring) fns[n].name = "__tostring", fns[n].func = tostring;
+    ebb_register(L, fns, 1);
+  }
+  lua_pop(L, 1);
+}
+
+int ebb_new_module(lua_State *L, const luaL_Reg *fns) {
+  lua_newtable(L);
+  ebb_register(L, fns, 0);
+  return 1;
+}
+
+int ebb_argerror(lua_State *L, int idx, const char *msg) {
+  lua_Debug ar;
+  const char *name = "?";
+  int i, method = 0;
+  if (lua_getstack(L, 0, &ar)) {
+    lua_CFunction fn;
+    lua_getinfo(L, "nf", &ar);
+    fn = lua_tocfunction(L, -1);
+    lua_pop(L, 1);
+    if (ar.name) name = ar.name, method = strcmp(ar.namewhat, "method") == 0;
+    for (i = 0; fn && i < npublic_names; i++)
+      if (public_names[i].fn == fn) name = public_names[i].name, method = public_names[i].method;
+  }
+  if (method && idx > 1) idx--;
+  return ebb_error_at_caller(L, lua_pushfstring(L, "bad argument #%d to '%s' (%s)", idx, name, msg));
+}
+
 int ebb_argerror_type(lua_State *L, int idx, const char *expected) {
   const char *msg = lua_pushfstring(L, "%s expected, got %s", expected, luaL_typename(L, idx));
-  return luaL_argerror(L, idx, msg);
+  return ebb_argerror(L, idx, msg);
+}
+
+void ebb_check_type(lua_State *L, int idx, int type) {
+  if (lua_type(L, idx) != type) ebb_argerror_type(L, idx, lua_typename(L, type));
+}
+
+int ebb_check_option(lua_State *L, int idx, const char *what, const char *def, const char *const names[]) {
+  const char *s = def && lua_isnoneornil(L, idx) ? def : ebb_check_cstring(L, idx, what);
+  luaL_Buffer b;
+  int i;
+  for (i = 0; names[i]; i++)
+    if (strcmp(names[i], s) == 0) return i;
+  /* what must be "a", "b" or "c", got x: as ebb.check's one_of words it */
+  luaL_buffinit(L, &b);
+  lua_pushfstring(L, "%s must be ", what);
+  luaL_addvalue(&b);
+  for (i = 0; names[i]; i++) {
+    lua_pushfstring(L, "%s\"%s\"", i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
+    luaL_addvalue(&b);
+  }
+  lua_pushfstring(L, ", got %s", s);
+  luaL_addvalue(&b);
+  luaL_pushresult(&b);
+  return ebb_argerror(L, idx, lua_tostring(L, -1));
 }
 
 /* Whole bounds print in full (2^53 as 9007199254740992, not 9.007e+15). */
@@ -34,13 +122,13 @@ static void format_bound(char *buf, size_t size, double v) {
 static double check_in_range(lua_State *L, int idx, const char *what, double min, double max, int whole) {
   double n;
   if (lua_type(L, idx) != LUA_TNUMBER)
-    return luaL_argerror(L, idx, lua_pushfstring(L, "%s: number expected, got %s", what, luaL_typename(L, idx))), 0;
+    return ebb_argerror(L, idx, lua_pushfstring(L, "%s: number expected, got %s", what, luaL_typename(L, idx))), 0;
   n = lua_tonumber(L, idx);
   if (!(n >= min && n <= max) || (whole && n != floor(n))) {
     char lo[32], hi[32];
     format_bound(lo, sizeof lo, min);
     format_bound(hi, sizeof hi, max);
-    return luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a %snumber from %s to %s, got %f", what,
+    return ebb_argerror(L, idx, lua_pushfstring(L, "%s must be a %snumber from %s to %s, got %f", what,
                                                  whole ? "whole " : "", lo, hi, n)), 0;
   }
   return n;
@@ -61,11 +149,11 @@ double ebb_opt_whole(lua_State *L, int idx, const char *what, double min, double
 double ebb_check_ms(lua_State *L, int idx, const char *what) {
   double ms;
   if (lua_type(L, idx) != LUA_TNUMBER)
-    return luaL_argerror(L, idx, lua_pushfstring(L, "%s: number of milliseconds expected, got %s", what,
+    return ebb_argerror(L, idx, lua_pushfstring(L, "%s: number of milliseconds expected, got %s", what,
                                                  luaL_typename(L, idx))), 0;
   ms = lua_tonumber(L, idx);
   if (!(ms >= 0 && ms <= EBB_MAX_MS))
-    return luaL_argerror(L, idx, lua_pushfstring(L, "%s must be a non-negative number of milliseconds, "
+    return ebb_argerror(L, idx, lua_pushfstring(L, "%s must be a non-negative number of milliseconds, "
                                                  "at most 1e12, got %f", what, ms)), 0;
   return ms;
 }
@@ -74,10 +162,10 @@ const char *ebb_check_cstring(lua_State *L, int idx, const char *what) {
   size_t len;
   const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
   if (!s)
-    return luaL_argerror(L, idx, lua_pushfstring(L, "%s: string expected, got %s", what, luaL_typename(L, idx))),
+    return ebb_argerror(L, idx, lua_pushfstring(L, "%s: string expected, got %s", what, luaL_typename(L, idx))),
            NULL;
   if (strlen(s) != len)
-    return luaL_argerror(L, idx, lua_pushfstring(L, "%s must not contain a NUL byte", what)), NULL;
+    return ebb_argerror(L, idx, lua_pushfstring(L, "%s must not contain a NUL byte", what)), NULL;
   return s;
 }
 

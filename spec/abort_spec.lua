@@ -237,9 +237,9 @@ describe("ebb.abort", function()
     it("rejects a listener that is not a function, naming the argument", function()
       local ctl = abort.controller()
       assert_bad(function() ctl.signal:on_abort(5) end,
-        "bad argument #%d to 'on_abort' %(function expected, got number%)")
+        "bad argument #1 to 'on_abort' %(function expected, got number%)")
       assert_bad(function() ctl.signal:on_abort() end,
-        "bad argument #%d to 'on_abort' %(function expected, got no value%)")
+        "bad argument #1 to 'on_abort' %(function expected, got no value%)")
     end)
   end)
 

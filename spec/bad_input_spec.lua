@@ -198,6 +198,49 @@ describe("bad input", function()
     f:close()
   end)
 
+  it("names the public function and counts a method's arguments after self, whatever half checks", function()
+    local assert_bad = require("asserts").bad_at("bad_input_spec%.lua")
+    local queue, channel = require "ebb.queue", require "ebb.channel"
+    local server = net.listen("127.0.0.1", 0, function() end)
+    local conn = net.connect("127.0.0.1", server.port)
+    local signal = abort.controller().signal
+    assert_bad(function() queue.new(1):idle(5) end, "bad argument #1 to 'idle' %(abort signal expected, got number%)$")
+    assert_bad(function() conn:read(5) end, "bad argument #1 to 'read' %(abort signal expected, got number%)$")
+    assert_bad(function() conn:write("x", 5) end, "bad argument #2 to 'write' %(abort signal expected, got number%)$")
+    assert_bad(function() conn:finish(5) end, "bad argument #1 to 'finish' %(abort signal expected, got number%)$")
+    assert_bad(function() fs.open("/etc/hostname", "q") end,
+      "bad argument #2 to 'open' %(flags must be \"r\", \"r%+\", .* or \"ax%+\", got q%)$")
+    assert_bad(function() fs.read_file("/etc/hostname", { signal = signal }) end,
+      "bad argument #2 to 'read_file' %(abort signal expected, got table%)$")
+    assert_bad(function() channel.new(1):recv(5) end, "bad argument #1 to 'recv' %(abort signal expected, got number%)$")
+    assert_bad(function() channel.new(1):send(1, 5) end, "bad argument #2 to 'send' %(abort signal expected, got number%)$")
+    assert_bad(function() process.spawn("") end, "bad argument #1 to 'spawn' %(command must not be empty%)$")
+    assert_bad(function() task.future().resolve({}, 1) end, "bad argument #1 to 'resolve' %(future expected, got table%)$")
+    assert_bad(function() task.future().reject(5) end, "bad argument #1 to 'reject' %(future expected, got number%)$")
+    assert_bad(function() signal:on_abort(5) end, "bad argument #1 to 'on_abort' %(function expected, got number%)$")
+    assert_bad(function() abort.any({ signal, 5 }) end, "bad argument #1 to 'any' %(item 2 is not an abort signal%)$")
+    conn:close()
+    server:close()
+  end)
+
+  it("a C function is named by its public name when called through pcall or a local", function()
+    local function said(...)
+      local ok, e = pcall(...)
+      assert.is_false(ok)
+      return e:match("bad argument #%d+ to '([^']*)'"), e:match("^spec/bad_input_spec%.lua:%d+: ") ~= nil
+    end
+    local signal = abort.controller().signal
+    assert.same({ "timeout", true }, { said(abort.timeout, -1) })
+    assert.same({ "any", true }, { said(abort.any, 5) })
+    assert.same({ "on_abort", true }, { said(signal.on_abort, signal, 5) })
+    assert.same({ "new", true }, { said(semaphore.new, -1) })
+    local after = abort.timeout
+    assert.same({ "timeout", true }, { said(function() after(-1) end) })
+    -- a method counts its arguments after self however it is called
+    local e = select(2, pcall(signal.on_abort, signal, 5))
+    assert.matches("bad argument #1 to 'on_abort' %(function expected, got number%)$", e)
+  end)
+
   it("C and Lua word the same check the same way", function()
     local function said(fn, ...) return tostring(select(2, pcall(fn, ...))):match("%((.*)%)$") end
     local f = fs.open("/etc/hostname")

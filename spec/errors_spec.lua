@@ -64,7 +64,7 @@ describe("ebb.errors", function()
       assert_bad(function() errors.new("x", "y") end,
         "bad argument #2 to 'new' (table expected, got string)")
       assert_bad(function() errors.new("x", { name = 1 }) end,
-        "bad argument #2 to 'new' (string expected for field 'name', got number)")
+        "bad argument #2 to 'new' (field 'name' must be a string, got number)")
     end)
 
     it("captures the traceback where it was created", function()
@@ -214,7 +214,7 @@ describe("ebb.errors", function()
         assert_bad(function() errors.AggregateError({}, "m", 5) end,
           "bad argument #3 to 'AggregateError' (table expected, got number)")
         assert_bad(function() errors.AggregateError("m", { errors = 5 }) end,
-          "bad argument #2 to 'AggregateError' (table expected for field 'errors', got number)")
+          "bad argument #2 to 'AggregateError' (field 'errors' must be a table, got number)")
         assert_bad(function() errors.AggregateError("m", 5) end,
           "bad argument #2 to 'AggregateError' (table expected, got number)")
       end)

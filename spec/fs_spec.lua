@@ -145,7 +145,7 @@ describe("ebb.fs", function()
       { "read_file(nil)", function() fs.read_file(nil) end, "path: string expected" },
       { "write_file(p, 5)", function() fs.write_file("/tmp/x", 5) end, "string expected" },
       { "rename(p, 5)", function() fs.rename("/tmp/x", 5) end, "bad argument #2" },
-      { "open with bad flags", function() fs.open("/tmp/x", "q") end, "invalid option" },
+      { "open with bad flags", function() fs.open("/tmp/x", "q") end, 'flags must be "r", "r%+", .* or "ax%+", got q' },
       { "open with flags 5", function() fs.open("/tmp/x", 5) end, "flags: string expected" },
       { "read on a non-file", function() fs.open("/tmp", "r").read({}, 1) end, "file expected" },
     }

@@ -651,6 +651,11 @@ describe("ebb.queue", function()
       assert_bad(function() queue.new(-2) end, "bad argument #1 to 'new'")
       assert_bad(function() queue.new() end, "bad argument #1 to 'new'")
       assert_bad(function() queue.new(0 / 0) end, "bad argument #1 to 'new'")
+      -- worded as every range check: what it must be, then what it got
+      assert_bad(function() queue.new(0) end, "%(concurrency must be a whole number from 1, or math.huge, got 0%)$")
+      assert_bad(function() queue.new("x") end, "%(concurrency: number expected, got string%)$")
+      assert_bad(function() queue.new(1):set_concurrency(nil) end,
+        "bad argument #1 to 'set_concurrency' %(concurrency: number expected, got nil%)$")
     end)
 
     it("push and run name the function and each option", function()

@@ -623,7 +623,8 @@ describe("ebb.retry", function()
 
     local MS = " must be a non%-negative number of milliseconds, at most 1e12, got [^)]+"
     local cases = {
-      { "retries", { -1, 1.5, "3", 0 / 0, true }, " must be a non%-negative integer, got [^)]+" },
+      { "retries", { -1, 1.5, 0 / 0, -math.huge }, " must be a whole number from 0, or math%.huge, got [^)]+" },
+      { "retries", { "3", true }, ": number expected, got [^)]+" },
       { "base", { -1, math.huge, 0 / 0, 1e13 }, MS },
       { "base", { "1" }, ": number of milliseconds expected, got string" },
       { "cap", { -1, math.huge, 1e13 }, MS },
@@ -665,10 +666,11 @@ describe("ebb.retry", function()
       assert_bad(function() retry.backoff { jitter = "x" } end, "bad argument #1 to 'backoff' %(option 'jitter' must be")
       assert_bad(function() retry.backoff { random = 1 } end, "bad argument #1 to 'backoff' %(option 'random' must be")
       local p = retry.backoff()
-      assert_bad(function() p:delay(-1) end, "bad argument #1 to 'delay' %(non%-negative integer expected, got %-1%)")
-      assert_bad(function() p:delay(1.5) end, "bad argument #1 to 'delay' %(non%-negative integer expected, got 1%.5%)")
+      assert_bad(function() p:delay(-1) end,
+        "bad argument #1 to 'delay' %(n must be a whole number from 0, got %-1%)")
+      assert_bad(function() p:delay(1.5) end, "bad argument #1 to 'delay' %(n must be a whole number from 0, got 1%.5%)")
       assert_bad(function() p:delay(math.huge) end, "bad argument #1 to 'delay'")
-      assert_bad(function() p:delay("1") end, "bad argument #1 to 'delay' %(non%-negative integer expected, got string%)")
+      assert_bad(function() p:delay("1") end, "bad argument #1 to 'delay' %(n: number expected, got string%)")
       assert_bad(function() p.delay({}, 1) end, "bad argument #1 to 'delay' %(backoff policy expected")
       assert_bad(function() p.reset({}) end, "bad argument #1 to 'reset' %(backoff policy expected")
     end)

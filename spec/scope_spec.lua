@@ -244,9 +244,9 @@ describe("ebb.scope", function()
               .. type(v) .. "%)")
         end
         assert_bad(function() s:use({ close = 42 }) end,
-          "bad argument #1 to 'use' %(its close method is a number, not a function%)")
+          "bad argument #1 to 'use' %(its close method must be a function, got number%)")
         assert_bad(function() s:use(setmetatable({}, { __close = "x" })) end,
-          "bad argument #1 to 'use' %(its __close metamethod is a string, not a function%)")
+          "bad argument #1 to 'use' %(its __close metamethod must be a function, got string%)")
         assert.equal("DisposableStack (0 resources)", tostring(s)) -- nothing was added
       end)
     end)

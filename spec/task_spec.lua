@@ -858,6 +858,7 @@ describe("ebb.task", function()
       { "task.all(5)", "all", function() task.all(5) end },
       { "task.all({5})", "all", function() task.all({ 5 }) end },
       { "task.race(5)", "race", function() task.race(5) end },
+      { "task.race({})", "race", function() task.race({}) end },
       { "task.any({5})", "any", function() task.any({ 5 }) end },
       { "task.all_settled(5)", "all_settled", function() task.all_settled(5) end },
       { "task.timeout('x', f)", "timeout", function() task.timeout("x", function() end) end },

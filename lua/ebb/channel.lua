@@ -57,9 +57,6 @@ local function check_channel(ch, fname)
   check.self(ch, Channel, fname, "channel", 2)
 end
 
-local function check_signal(signal, fname)
-  if signal ~= nil then check.signal(signal, 2, fname, nil, 2) end
-end
 
 -- Hands v to the first waiting receiver; false when none waits.
 local function hand_to_receiver(ch, v)
@@ -73,7 +70,7 @@ end
 function Channel:send(v, signal)
   check_channel(self, "send")
   if v == nil then check.badarg(1, "send", "a value expected: nil means closed to a receiver") end
-  check_signal(signal, "send")
+  check.opt_signal(signal, 2, "send")
   check.raise_if_aborted(check_abort(signal))
   if self.closed then error(ClosedError("send on a closed channel"), 2) end
   if hand_to_receiver(self, v) then return end -- a receiver waited: the buffer was empty
@@ -95,7 +92,7 @@ end
 -- The next value; nil once the channel is closed and drained.
 function Channel:recv(signal)
   check_channel(self, "recv")
-  check_signal(signal, "recv")
+  check.opt_signal(signal, 1, "recv")
   check.raise_if_aborted(check_abort(signal))
   if size(self.buffer) > 0 then
     local v = shift(self.buffer)

@@ -80,6 +80,15 @@ end
 -- A whole number from min to max.
 function kind.whole(min, max) return function(v) return out_of_range(v, min, max or MAX_WHOLE) end end
 
+-- A whole number from min, or math.huge for no limit (a count of retries, a concurrency).
+function kind.count(min)
+  local words = format(" must be a whole number from %s, or math.huge, got ", bound(min))
+  return function(v)
+    if type(v) ~= "number" then return ": number expected, got " .. type(v) end
+    if not (v >= min and (v == 1 / 0 or v == floor(v))) then return words .. tostring(v) end
+  end
+end
+
 function kind.signal(v)
   if not is_signal(v) then return " must be an abort signal, got " .. type(v) end
 end
@@ -142,6 +151,14 @@ end
 function check.signal(v, n, fname, what, level)
   if is_signal(v) then return v end
   raise(n, fname, what and what .. kind.signal(v) or "abort signal expected, got " .. type(v), (level or 1) + 1)
+end
+
+-- An abort signal or nil (a signal argument left out).
+function check.opt_signal(v, n, fname, level)
+  if v ~= nil and not is_signal(v) then
+    raise(n, fname, "abort signal expected, got " .. type(v), (level or 1) + 1)
+  end
+  return v
 end
 
 -- An object of one kind: a table or userdata whose metatable is mt.

@@ -19,11 +19,13 @@ local function is_class(v)
   return type(mt) == "table" and rawget(mt, "mark") == CLASS
 end
 
--- Raises "<expected> expected[ for field '<field>'], got <type>" at the caller
--- of the public function, `level` frames below it.
+-- Raises "<expected> expected, got <type>", or for a field of a table given
+-- "field '<field>' must be a <expected>, got <type>" (as an option's kind is
+-- worded), at the caller of the public function, `level` frames below it.
 local function badarg(fname, n, expected, v, field, level)
-  check.badarg(n, fname, ("%s expected%s, got %s"):format(expected, field and (" for field '" .. field .. "'") or "",
-    type(v)), level + 1)
+  local words = field and ("field '%s' must be a %s, got %s"):format(field, expected, type(v))
+    or ("%s expected, got %s"):format(expected, type(v))
+  check.badarg(n, fname, words, level + 1)
 end
 
 -- e, then its causes, stopping at a non-Error, a missing cause or an error seen before.

@@ -21,9 +21,7 @@ local function check_file(f, fname)
   if not is_file(f) then check.expected(f, 1, fname, "file", 2) end
 end
 
-local function check_signal(signal, n, fname)
-  if signal ~= nil then check.signal(signal, n, fname, nil, 2) end
-end
+local check_signal = check.opt_signal
 
 -- the options' kinds; mode: permission bits, as for chmod
 local kind = check.kind
@@ -163,6 +161,7 @@ File.__close = File.close
 -- The whole file as a string.
 function fs.read_file(path, signal)
   check_path(path, 1, "read_file")
+  check_signal(signal, 2, "read_file")
   local f = opened(path, core.open(path, "r", nil, signal))
   local parts, n = {}, 0
   local ok, err = pcall(function()

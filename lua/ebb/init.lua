@@ -14,11 +14,17 @@ local function stdio(name)
   if h then
     return require("ebb.iostream").wrap(h, { name = name, readable = fd == 0, writable = fd ~= 0 })
   end
-  if code then error(("%s: %s, open %s"):format(code, msg, name), 3) end
+  if code then error(require("ebb.check").system_error(code, msg, "open", name), 0) end
   return require("ebb.fs")._stdio(fd)
 end
 
+-- What __index makes on first read besides the modules (the REPL completes them).
+local LAZY = { "shutdown" }
+for k in pairs(STDIO) do LAZY[#LAZY + 1] = k end
+table.sort(LAZY)
+
 return setmetatable(ebb, {
+  __fields = LAZY,
   __index = function(t, k)
     if k == "shutdown" then
       local s = require("ebb.host").shutdown

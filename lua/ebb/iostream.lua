@@ -42,6 +42,7 @@ end
 -- The next chunk; nil at the end. Waits while none has arrived.
 function IOStream:read(signal)
   check.self(self, IOStream, "read", "stream")
+  check.opt_signal(signal, 1, "read")
   if self.closed then error(ClosedError("read from a closed stream"), 2) end
   if not self.readable then error(ClosedError("read from a stream that is not readable"), 2) end
   if self.ended then return nil end
@@ -54,6 +55,7 @@ end
 -- otherwise waits until they drop to that.
 function IOStream:write(chunk, signal)
   check.self(self, IOStream, "write", "stream")
+  check.opt_signal(signal, 2, "write")
   if self.closed then error(ClosedError("write to a closed stream"), 2) end
   if self.finished then error(ClosedError("write after finish"), 2) end
   if not self.writable then error(ClosedError("write to a stream that is not writable"), 2) end
@@ -66,6 +68,7 @@ end
 -- (the peer reads the end). Reading goes on.
 function IOStream:finish(signal)
   check.self(self, IOStream, "finish", "stream")
+  check.opt_signal(signal, 1, "finish")
   if self.closed then error(ClosedError("finish of a closed stream"), 2) end
   if self.finished or not self.writable then
     self.finished = true

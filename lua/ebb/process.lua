@@ -53,7 +53,8 @@ for k, v in pairs(SPAWN) do RUN[k] = v end
 -- Everything spawn needs, checked: opts, then the argument strings, the
 -- environment list (or nil) and the three modes.
 local function check_args(fname, cmd, args, opts, valid)
-  if type(cmd) ~= "string" or cmd == "" then check.expected(cmd, 1, fname, "command string", 2) end
+  if type(cmd) ~= "string" then check.expected(cmd, 1, fname, "command string", 2) end
+  if cmd == "" then check.badarg(1, fname, "command must not be empty", 2) end
   check.cstring(cmd, 1, fname, "command", 2)
   if args ~= nil and type(args) ~= "table" then check.expected(args, 2, fname, "table of arguments", 2) end
   local list = {}
@@ -111,6 +112,7 @@ end
 -- A wait that is aborted or cancelled kills the child first.
 function Process:wait(signal)
   check.self(self, Process, "wait", "process")
+  check.opt_signal(signal, 1, "wait")
   local ok, reason = core.wait(self._h, signal)
   if ok == false then
     self:kill()

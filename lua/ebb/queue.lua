@@ -22,10 +22,11 @@ local function check_queue(q, fname)
   check.self(q, Queue, fname, "queue", 2)
 end
 
+local concurrency_wrong = check.kind.count(1)
+
 local function check_concurrency(n, fname)
-  if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
-    check.badarg(1, fname, "concurrency must be a positive whole number, or math.huge", 2)
-  end
+  local why = concurrency_wrong(n)
+  if why then check.badarg(1, fname, "concurrency" .. why, 2) end
 end
 
 -- ---- buckets: one FIFO per priority, the priorities kept sorted high to low ----
@@ -63,7 +64,7 @@ local function take(q)
       b.head = h
       local t = b[h]
       b[h] = nil
-      if t.status == "pending" and t.hook == q then return t end
+      if t.status == "pending" and t.hook == q._waiting then return t end
     end
     b.head, b.tail = 0, 0
     if #order == 1 then return nil end
@@ -112,7 +113,7 @@ local function take_next(q)
       local t = b[h]
       b[h] = nil
       if h == b.tail and q._order[2] then drop_first(q, b) end -- emptied, and not the last
-      if t.status == "pending" and t.hook == q then return t end
+      if t.status == "pending" and t.hook == q._waiting then return t end
     end
   end
   return take(q)
@@ -142,14 +143,19 @@ local function dispatch(q)
   wake_idle(q)
 end
 
--- A job's task ends: a waiting one (cancelled) is told here...
-function Queue:settled(t)
+-- A job's task ends: a waiting one (cancelled) tells its hook, the queue's
+-- Waiting...
+local Waiting = {}
+Waiting.__index = Waiting
+
+function Waiting:settled(t)
+  local q = self.q
   forget_signal(t)
-  if not rawget(t, "q_counted") then self._pending = self._pending - 1 end
-  if not start_one(self) then wake_idle(self) end
+  if not rawget(t, "q_counted") then q._pending = q._pending - 1 end
+  if not start_one(q) then wake_idle(q) end
 end
 
--- ...and a started one here (its hook is the queue's Started).
+-- ...and a started one the queue's Started.
 local Started = {}
 Started.__index = Started
 
@@ -184,7 +190,7 @@ local function enqueue(q, fname, fn, opts, awaiting)
   if awaiting then -- run waits: a caller already cancelled queues nothing
     check.raise_if_aborted(check_abort())
   end
-  local t = deferred(q, fn)
+  local t = deferred(q._waiting, fn)
   if timeout then rawset(t, "q_timeout", timeout) end
   local b = bucket_of(q, priority)
   local tail = b.tail + 1
@@ -241,6 +247,7 @@ end
 -- Waits until nothing is pending or active.
 function Queue:idle(signal)
   check_queue(self, "idle")
+  check.opt_signal(signal, 1, "idle")
   check.raise_if_aborted(check_abort(signal)) -- aborted: raises even when already idle
   while self._pending > 0 or self._active > 0 do
     local wl = self._idle
@@ -262,7 +269,7 @@ function Queue:clear(reason)
     local b = order[i]
     for k = b.head + 1, b.tail do
       local t = b[k]
-      if t.status == "pending" and t.hook == self then
+      if t.status == "pending" and t.hook == self._waiting then
         rawset(t, "q_counted", true)
         self._pending = self._pending - 1
         t:cancel(reason)
@@ -283,9 +290,9 @@ function queue.new(concurrency)
   check_concurrency(concurrency, "new")
   local q = setmetatable({
     _concurrency = concurrency, _pending = 0, _active = 0, _paused = false, _idle = false,
-    _buckets = {}, _order = {}, _started = false,
+    _buckets = {}, _order = {}, _waiting = false, _started = false,
   }, Queue)
-  q._started = setmetatable({ q = q }, Started)
+  q._waiting, q._started = setmetatable({ q = q }, Waiting), setmetatable({ q = q }, Started)
   return q
 end
 

@@ -47,9 +47,8 @@ local env = setmetatable({}, {
   end,
 })
 
--- ---- completion ----
-local EBB_FIELDS = { "shutdown", "stdin", "stdout", "stderr", "version" }
-
+-- ---- completion: the ebb table's own fields and lazy ones (its metatable's
+-- __fields) come with it, its modules from the reference ----
 local session = {}
 function session.names()
   local set = {}
@@ -74,7 +73,7 @@ end
 -- are the functions of the tables that function reads.
 function session.methods(v)
   if v == ebb then
-    local list = { unpack(EBB_FIELDS) }
+    local list = {}
     for k in pairs(modules) do list[#list + 1] = k end
     return list
   end

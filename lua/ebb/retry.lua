@@ -53,20 +53,20 @@ reseed(os.time(), tonumber(tostring({}):match("%x+$"), 16) or 0, floor(os.clock(
 local kind = check.kind
 local Budget = {}
 
--- A number from 0 (what: "number", "integer" or "number of milliseconds"), inf as allowed.
-local function non_negative(what, integer, inf)
+-- A number from 0 (what: "number" or "number of milliseconds"), inf as allowed.
+local function non_negative(what, inf)
   local words = " must be a non-negative " .. what .. ", got "
   return function(v)
-    if not (type(v) == "number" and v >= 0 and (inf or v < huge) and (not integer or v == huge or v % 1 == 0)) then
+    if not (type(v) == "number" and v >= 0 and (inf or v < huge)) then
       return words .. got(v)
     end
   end
 end
 
 local KINDS = {
-  retries = non_negative("integer", true, true),
+  retries = kind.count(0),
   base = kind.ms, cap = kind.ms,
-  max_elapsed = non_negative("number of milliseconds", false, true),
+  max_elapsed = non_negative("number of milliseconds", true),
   jitter = kind.one_of("full", "equal", "decorrelated", "none"),
   signal = kind.signal,
   budget = function(v)
@@ -122,8 +122,9 @@ end
 -- The delay before retry n (n: the attempt that just failed, from 0), without waiting.
 function Backoff:delay(n)
   check.self(self, Backoff, "delay", "backoff policy")
-  if type(n) ~= "number" or not (n >= 0) or n % 1 ~= 0 then
-    check.badarg(1, "delay", "non-negative integer expected, got " .. got(n))
+  if type(n) ~= "number" then check.badarg(1, "delay", "n: number expected, got " .. type(n)) end
+  if not (n >= 0 and n < huge and n % 1 == 0) then -- any attempt: 1e300 too
+    check.badarg(1, "delay", "n must be a whole number from 0, got " .. tostring(n))
   end
   local base, cap, jitter = self.base, self.cap, self.jitter
   if jitter == "decorrelated" then

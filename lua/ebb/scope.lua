@@ -87,7 +87,7 @@ function Stack:use(v)
   if f == nil then
     badarg(1, "use", "value with a __close metamethod or a close method expected, got " .. type(v))
   end
-  if not callable(f) then badarg(1, "use", ("its %s is a %s, not a function"):format(what, type(f))) end
+  if not callable(f) then badarg(1, "use", ("its %s must be a function, got %s"):format(what, type(f))) end
   push(self, v, f)
   return v
 end

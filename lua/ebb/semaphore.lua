@@ -74,7 +74,7 @@ function Semaphore:with(fn, ...)
   check.callable(fn, 1, "with")
   local ok, reason = c_acquire(self, 1, nil)
   if not ok then
-    if ok == nil then error("calling 'with' on bad self (a semaphore of 0 permits has none to hold)", 2) end
+    if ok == nil then check.badarg(1, "with", "a semaphore of 0 permits has none to hold") end
     error(reason, 0)
   end
   return finish(self, pcall(fn, ...))

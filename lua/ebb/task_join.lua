@@ -199,7 +199,7 @@ end
 function join.race(list)
   check_own_abort()
   local j = join_list(list, "race")
-  if j.n == 0 then check.badarg(1, "race", "empty list") end
+  if j.n == 0 then check.badarg(1, "race", "list must not be empty: a race of none has no winner") end
   local t = next_ended(j)
   j:cancel(AbortError("lost the race"))
   j:detach()
