@@ -9,7 +9,7 @@ local abort = require "ebb.abort"
 local errors = require "ebb.errors"
 local core = require "ebb.core"
 local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
-local count = require("task_support").count
+local count = require("values").count
 local assert_elapsed = require("asserts").elapsed -- the clock reads t0 + ms, to within rounding
 
 describe("ebb.task", function()

@@ -8,9 +8,7 @@ local clock = require "ebb.clock"
 local errors = require "ebb.errors"
 local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
 local sleeper = require("task_support").sleeper -- waits (almost) forever; logs "cleanup" when cancelled
-
-local function pack(...) return { n = select("#", ...), ... } end
-
+local pack = require("values").pack
 local assert_elapsed = require("asserts").elapsed -- the clock reads t0 + ms, to within rounding
 
 describe("ebb.task", function()

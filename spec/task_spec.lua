@@ -11,7 +11,7 @@ local core = require "ebb.core"
 local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
 local await_error = require("task_support").await_error
 local sleeper = require("task_support").sleeper -- waits (almost) forever; logs "cleanup" when cancelled
-local count = require("task_support").count
+local count = require("values").count
 local assert_elapsed = require("asserts").elapsed -- the clock reads t0 + ms, to within rounding
 
 describe("ebb.task", function()

@@ -20,7 +20,4 @@ function M.sleeper(log, ms)
   end
 end
 
--- How many values it was given, trailing nils included.
-function M.count(...) return select("#", ...) end
-
 return M
