@@ -12,10 +12,8 @@ local errors = require "ebb.errors"
 local assert_bad = require("asserts").bad_at("gen_spec%.lua")
 
 local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
-
-local function await_error(t) return raised(t.await, t) end
-
-local function pack(...) return { n = select("#", ...), ... } end
+local await_error = require("task_support").await_error
+local pack = require("values").pack
 
 local function collect(g)
   local out = {}
@@ -23,10 +21,7 @@ local function collect(g)
   return out
 end
 
--- Virtual time readings are floats on a real-time base: compare to within rounding.
-local function assert_at(t0, ms, now)
-  assert.near(t0 + ms, now or clock.now(), 1e-6)
-end
+local assert_at = require("asserts").elapsed -- the clock reads t0 + ms, to within rounding
 
 -- A body yielding 1..n, logging "cleanup" into `log` however it ends (re-raising errors).
 local function counting(log, n)

@@ -9,8 +9,7 @@ package.path = "spec/support/?.lua;" .. package.path
 local assert_bad = require("asserts").bad_at("scope_spec%.lua")
 
 local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
-
-local function pack(...) return { n = select("#", ...), ... } end
+local pack = require("values").pack
 
 -- A resource named `name` whose close logs "close <name>" (and raises `fail`, if given).
 local function resource(log, name, fail)

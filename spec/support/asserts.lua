@@ -15,6 +15,12 @@ function M.bad_at(file)
   end
 end
 
+-- Asserts that the clock reads `ms` after t0 (now, if given, else clock.now()).
+-- Virtual time readings are floats on a real-time base: compared to within rounding.
+function M.elapsed(t0, ms, now)
+  assert.near(t0 + ms, now or require("ebb.clock").now(), 1e-6)
+end
+
 -- Calls fn(...), which must raise; returns what it raised.
 function M.raised(fn, ...)
   local ok, e = pcall(fn, ...)
