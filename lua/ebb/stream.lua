@@ -27,6 +27,7 @@ end
 -- The next chunk; nil once the stream has ended. Waits while none is ready.
 function Readable:read(signal)
   check.self(self, Readable, "read", "readable stream")
+  if signal ~= nil then check.signal(signal, 1, "read") end
   if self.closed then error(ClosedError("read from a closed stream"), 2) end
   if self.ended then return nil end
   local chunk = self._pull(signal)
@@ -45,6 +46,7 @@ Readable.__close = Readable.close
 -- for chunk in r:chunks() do ... end
 function Readable:chunks(signal)
   check.self(self, Readable, "chunks", "readable stream")
+  if signal ~= nil then check.signal(signal, 1, "chunks") end
   return function() return self:read(signal) end
 end
 
@@ -73,6 +75,7 @@ function Writable:write(chunk, signal)
   if self.closed then error(ClosedError("write to a closed stream"), 2) end
   if self.finished then error(ClosedError("write after finish"), 2) end
   if type(chunk) ~= "string" then check.expected(chunk, 1, "write", "string") end
+  if signal ~= nil then check.signal(signal, 2, "write") end
   self._push(chunk, signal)
   self.written = self.written + #chunk
 end
@@ -80,6 +83,7 @@ end
 -- No more chunks: flushes what the sink holds.
 function Writable:finish(signal)
   check.self(self, Writable, "finish", "writable stream")
+  if signal ~= nil then check.signal(signal, 1, "finish") end
   if self.closed then error(ClosedError("finish of a closed stream"), 2) end
   if self.finished then return end
   self.finished = true
