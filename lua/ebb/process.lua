@@ -118,7 +118,6 @@ function Process:wait(signal)
     error(reason, 0)
   end
   local _, code, sig = core.status(self._h)
-  if sig then code = nil end
   return code, sig
 end
 
