@@ -24,7 +24,7 @@ end
 
 local function check_concurrency(n, fname)
   if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
-    check.badarg(1, fname, "concurrency must be a positive whole number, or math.huge", 2)
+    check.badarg(1, fname, "concurrency must be a positive whole number, or math.huge, got " .. check.got(n), 2)
   end
 end
 
