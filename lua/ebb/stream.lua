@@ -43,6 +43,11 @@ function Readable:close()
 end
 Readable.__close = Readable.close
 
+function Readable:__tostring()
+  check.self(self, Readable, "__tostring", "readable stream")
+  return "Readable (" .. (self.closed and "closed" or self.ended and "ended" or "open") .. ")"
+end
+
 -- for chunk in r:chunks() do ... end
 function Readable:chunks(signal)
   check.self(self, Readable, "chunks", "readable stream")
@@ -98,6 +103,12 @@ function Writable:close()
 end
 Writable.__close = Writable.close
 
+function Writable:__tostring()
+  check.self(self, Writable, "__tostring", "writable stream")
+  return ("Writable (%d bytes written%s%s)"):format(self.written, self.finished and ", finished" or "",
+    self.closed and ", closed" or "")
+end
+
 -- ---- steps ----
 local Transform = {}
 Transform.__index = Transform
@@ -107,6 +118,11 @@ Transform.__index = Transform
 function stream.transform(body)
   check.callable(body, 1, "transform")
   return setmetatable({ body = body }, Transform)
+end
+
+function Transform:__tostring()
+  check.self(self, Transform, "__tostring", "stream.transform")
+  return "Transform"
 end
 
 local function is_readable(v) return type(v) == "table" and type(v.read) == "function" end
