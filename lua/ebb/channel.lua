@@ -151,7 +151,7 @@ end
 -- for v in ch:iter() do ... end: receives until the channel is closed and drained.
 function Channel:iter(signal)
   check_channel(self, "iter")
-  if signal ~= nil then check.signal(signal, 1, "iter") end
+  check.optional_signal(signal, 1, "iter")
   return function() return self:recv(signal) end
 end
 

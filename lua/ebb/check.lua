@@ -144,6 +144,12 @@ function check.signal(v, n, fname, what, level)
   raise(n, fname, what and what .. kind.signal(v) or "abort signal expected, got " .. type(v), (level or 1) + 1)
 end
 
+-- A signal argument that may be left out: nil, or an abort signal.
+function check.optional_signal(v, n, fname, level)
+  if v == nil or is_signal(v) then return v end
+  raise(n, fname, "abort signal expected, got " .. type(v), (level or 1) + 1)
+end
+
 -- An object of one kind: a table or userdata whose metatable is mt.
 function check.self(v, mt, fname, expected, level)
   if v ~= nil and getmetatable(v) == mt then return v end

@@ -86,7 +86,7 @@ IOStream.__close = IOStream.close
 
 function IOStream:chunks(signal)
   check.self(self, IOStream, "chunks", "stream")
-  if signal ~= nil then check.signal(signal, 1, "chunks") end
+  check.optional_signal(signal, 1, "chunks")
   return function() return self:read(signal) end
 end
 

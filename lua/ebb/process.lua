@@ -111,7 +111,7 @@ end
 -- A wait that is aborted or cancelled kills the child first.
 function Process:wait(signal)
   check.self(self, Process, "wait", "process")
-  if signal ~= nil then check.signal(signal, 1, "wait") end
+  check.optional_signal(signal, 1, "wait")
   local ok, reason = core.wait(self._h, signal)
   if ok == false then
     self:kill()

@@ -27,7 +27,7 @@ end
 -- The next chunk; nil once the stream has ended. Waits while none is ready.
 function Readable:read(signal)
   check.self(self, Readable, "read", "readable stream")
-  if signal ~= nil then check.signal(signal, 1, "read") end
+  check.optional_signal(signal, 1, "read")
   if self.closed then error(ClosedError("read from a closed stream"), 2) end
   if self.ended then return nil end
   local chunk = self._pull(signal)
@@ -51,7 +51,7 @@ end
 -- for chunk in r:chunks() do ... end
 function Readable:chunks(signal)
   check.self(self, Readable, "chunks", "readable stream")
-  if signal ~= nil then check.signal(signal, 1, "chunks") end
+  check.optional_signal(signal, 1, "chunks")
   return function() return self:read(signal) end
 end
 
@@ -80,7 +80,7 @@ function Writable:write(chunk, signal)
   if self.closed then error(ClosedError("write to a closed stream"), 2) end
   if self.finished then error(ClosedError("write after finish"), 2) end
   if type(chunk) ~= "string" then check.expected(chunk, 1, "write", "string") end
-  if signal ~= nil then check.signal(signal, 2, "write") end
+  check.optional_signal(signal, 2, "write")
   self._push(chunk, signal)
   self.written = self.written + #chunk
 end
@@ -88,7 +88,7 @@ end
 -- No more chunks: flushes what the sink holds.
 function Writable:finish(signal)
   check.self(self, Writable, "finish", "writable stream")
-  if signal ~= nil then check.signal(signal, 1, "finish") end
+  check.optional_signal(signal, 1, "finish")
   if self.closed then error(ClosedError("finish of a closed stream"), 2) end
   if self.finished then return end
   self.finished = true

@@ -269,7 +269,7 @@ end
 
 function task.sleep(ms, signal)
   check_ms(ms, 1, "sleep", "ms")
-  if signal ~= nil then check.signal(signal, 2, "sleep") end
+  check.optional_signal(signal, 2, "sleep")
   raise_if_aborted(c_sleep(ms, signal))
 end
 local sleep = task.sleep
