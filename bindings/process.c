@@ -206,14 +206,18 @@ static int l_wait(lua_State *L) {
   return ebb_wait_on(L, &p->waiters, -1, 2);
 }
 
-/* status(process) -> exited, exit code, signal name | nil */
+/* status(process) -> false | true, exit code, nil | true, nil, signal name */
 static int l_status(lua_State *L) {
   proc *p = check_process(L, 1);
   lua_pushboolean(L, p->exited);
   if (!p->exited) return 1;
-  lua_pushnumber(L, (lua_Number)p->exit_status);
-  if (p->term_signal) push_signal_name(L, p->term_signal);
-  else lua_pushnil(L);
+  if (p->term_signal) {
+    lua_pushnil(L);
+    push_signal_name(L, p->term_signal);
+  } else {
+    lua_pushnumber(L, (lua_Number)p->exit_status);
+    lua_pushnil(L);
+  }
   return 3;
 }
 

@@ -156,6 +156,18 @@ describe("bad input", function()
         "bad argument #1 to 'finish' %(writable stream expected, got string%)" },
       { "process wait(nil)", function() with_child(function(p) p.wait(nil) end) end,
         "bad argument #1 to 'wait' %(process expected, got nil%)" },
+      { "process wait(5)", function() with_child(function(p) p:wait(5) end) end,
+        "bad argument #1 to 'wait' %(abort signal expected, got number%)" },
+      { "channel iter(5)", function() require("ebb.channel").new(1):iter(5) end,
+        "bad argument #1 to 'iter' %(abort signal expected, got number%)" },
+      { "process stdout:chunks(5)", function()
+        local p = process.spawn("true", {}, { stdin = "ignore", stderr = "ignore" })
+        local ok, e = pcall(p.stdout.chunks, p.stdout, 5)
+        p:close()
+        p:wait()
+        if not ok then error(e, 0) end
+      end,
+        "bad argument #1 to 'chunks' %(abort signal expected, got number%)" },
       { "process close({})", function() with_child(function(p) p.close({}) end) end,
         "bad argument #1 to 'close' %(process expected, got table%)" },
       { "pipeline signal 5", function() stream.pipeline(stream.readable(never_called), stream.writable(never_called),

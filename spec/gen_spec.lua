@@ -148,6 +148,21 @@ describe("ebb.gen", function()
       assert_bad(function() other:next() end, "yield called outside its generator's body")
     end)
 
+    it("raises when yield is called after its generator has ended, however it ended", function()
+      local after = "yield called after its generator has ended"
+      local y
+      for _ in gen.new(function(yield) y = yield end) do end
+      assert_bad(function() y(1) end, after)
+      local g = gen.new(function(yield) y = yield; yield(1); yield(2) end)
+      g:next()
+      g:close()
+      assert_bad(function() y(3) end, after)
+      g = gen.new(function(yield) y = yield; error("boom", 0) end)
+      assert.equal("boom", raised(g.next, g))
+      assert_bad(function() y(4) end, after)
+      assert_bad(function() task.spawn(function() y(5) end):await() end, after) -- from another task too
+    end)
+
     it("raises when the body yields with a bare coroutine.yield", function()
       local g = gen.new(function() coroutine.yield(1) end)
       assert.matches("yielded with coroutine%.yield", raised(g.next, g))

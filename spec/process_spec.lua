@@ -49,7 +49,8 @@ describe("ebb.process", function()
     local code, sig = p:wait()
     assert.is_nil(code)
     assert.equal("SIGTERM", sig)
-    assert.same({ true, 0, "SIGTERM" }, { p:status() })
+    assert.same({ true, nil, "SIGTERM" }, { p:status() })
+    assert.equal(3, select("#", p:status()))
     assert.is_false(p:kill()) -- after it exited
     assert.matches("exited SIGTERM%)$", tostring(p))
     p:close()
@@ -113,6 +114,11 @@ describe("ebb.process", function()
     assert_bad(function() process.spawn("echo", {}, { high_water_mark = 0 }) end, "option 'high_water_mark' must be a whole number")
     assert_bad(function() process.run("echo", {}, 7) end, "bad argument #3 to 'run' %(table of options expected, got number%)")
     assert_bad(function() process.run("echo", {}, { stderr = "x" }) end, "bad argument #3 to 'run' %(option 'stderr' must be")
+    for _, mode in ipairs { "ignore", "inherit" } do -- refused before anything starts
+      assert_bad(function() process.run("/no/such/cmd", {}, { stdin = mode, input = "x" }) end,
+        "bad argument #3 to 'run' %(options 'input' and 'stdin' conflict: input needs stdin \"pipe\", got \"" .. mode .. "\"%)")
+    end
+    assert.equal("x", process.run("cat", {}, { stdin = "pipe", input = "x" }).stdout)
   end)
 
   describe("killing", function()

@@ -229,7 +229,7 @@ describe("ebb -i with standard input not a terminal", function()
     assert.matches("\n%(help%(\"name\"%) for one of them; the whole page: docs/retry%.md%)\n", out)
     assert.matches("\nno help for nil %(a misspelt name%?%); help%(%) lists the modules\n", out)
     assert.matches("\nThe methods and fields of Task %(docs/task%.md%):\n  Task:await%(%)", out)
-    -- objects that print as a plain table are known by their methods
+    -- objects made in Lua are known by the type their tostring names
     assert.matches("\nThe methods and fields of Future %(docs/task%.md%):\n  Future:resolve", out)
     assert.matches("\nThe methods and fields of Readable %(docs/stream%.md%):\n  Readable:read", out)
     for line in out:gmatch("[^\n]+") do

@@ -191,5 +191,24 @@ describe("ebb.stream", function()
     for _, c in ipairs(cases) do
       it(c[1], function() assert.matches(c[3], tostring(raised(c[2]))) end)
     end
+
+    it("refuses a signal that is not one at read, chunks, write and finish, before the source sees it", function()
+      local seen = {}
+      local r = stream.readable(function(sig) seen[#seen + 1] = sig end)
+      local w = stream.writable(function(_, sig) seen[#seen + 1] = sig end,
+        { finish = function(sig) seen[#seen + 1] = sig end })
+      local where = "stream_spec.lua:%d+: "
+      assert.matches(where .. "bad argument #1 to 'read' %(abort signal expected, got number%)",
+        tostring(raised(function() r:read(5) end)))
+      assert.matches(where .. "bad argument #1 to 'chunks' %(abort signal expected, got string%)",
+        tostring(raised(function() r:chunks("x") end)))
+      assert.matches(where .. "bad argument #2 to 'write' %(abort signal expected, got number%)",
+        tostring(raised(function() w:write("ab", 5) end)))
+      assert.matches(where .. "bad argument #1 to 'finish' %(abort signal expected, got table%)",
+        tostring(raised(function() w:finish({}) end)))
+      assert.same({}, seen)
+      assert.is_false(w.finished)
+      assert.equal(0, w.written)
+    end)
   end)
 end)

@@ -16,6 +16,11 @@ function Controller:abort(reason)
   core.abort(self.signal, reason)
 end
 
+function Controller:__tostring()
+  check.self(self, Controller, "__tostring", "controller")
+  return "AbortController (" .. (self.signal.aborted and "aborted" or "not aborted") .. ")"
+end
+
 function abort.controller()
   return setmetatable({ signal = core.new_signal() }, Controller)
 end

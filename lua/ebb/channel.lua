@@ -148,6 +148,7 @@ end
 -- for v in ch:iter() do ... end: receives until the channel is closed and drained.
 function Channel:iter(signal)
   check_channel(self, "iter")
+  check.opt_signal(signal, 1, "iter")
   return function() return self:recv(signal) end
 end
 

@@ -126,6 +126,19 @@ function Snapshot:run(fn, ...)
   return run_with(self.ctx, fn, ...)
 end
 
+function Snapshot:__tostring()
+  check.self(self, Snapshot, "__tostring", "snapshot")
+  local seen, n, link = {}, 0, self.ctx
+  while link do -- the nearest link of a variable is its value; UNSET is none
+    if not seen[link.k] then
+      seen[link.k] = true
+      if link.v ~= UNSET then n = n + 1 end
+    end
+    link = link.p
+  end
+  return ("Snapshot (%d %s)"):format(n, n == 1 and "value" or "values")
+end
+
 -- Every variable's value as it is now, to run code with later.
 function context.snapshot()
   return setmetatable({ ctx = current() }, Snapshot)

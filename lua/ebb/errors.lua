@@ -130,11 +130,13 @@ local function suppressed_args(_, err, suppressed, message, opts)
   return message, 3, opts, { error = err, suppressed = suppressed }
 end
 
+local function class_tostring(C) return "ErrorClass (" .. tostring(rawget(C, "name")) .. ")" end
+
 local function new_class(name, parent, default, parse)
   local C = { name = name }
   local pm = parent and getmetatable(parent)
   setmetatable(C, {
-    mark = CLASS, parent = parent, __index = parent, __call = construct,
+    mark = CLASS, parent = parent, __index = parent, __call = construct, __tostring = class_tostring,
     default = default or pm.default, parse = parse or pm.parse,
     instance = { mark = ERROR, class = C, __index = C, __tostring = format },
   })

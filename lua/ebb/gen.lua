@@ -108,6 +108,8 @@ function gen.new(body, ...)
   check.callable(body, 1, "new")
   local g = setmetatable({ status = "new", _co = false, _closing = false }, GMT)
   local function yield(...)
+    -- once done, g._co is nil: so is co_running() in the main coroutine
+    if g.status == "done" then error("yield called after its generator has ended", 2) end
     if co_running() ~= g._co then error("yield called outside its generator's body", 2) end
     if g._closing then
       error("the generator yielded after close: a body that catches the close request " ..

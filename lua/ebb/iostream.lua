@@ -89,6 +89,7 @@ IOStream.__close = IOStream.close
 
 function IOStream:chunks(signal)
   check.self(self, IOStream, "chunks", "stream")
+  check.opt_signal(signal, 1, "chunks")
   return function() return self:read(signal) end
 end
 

@@ -119,7 +119,6 @@ function Process:wait(signal)
     error(reason, 0)
   end
   local _, code, sig = core.status(self._h)
-  if sig then code = nil end
   return code, sig
 end
 
@@ -164,8 +163,12 @@ end
 -- run(cmd, args [, opts]) -> {code=, signal=, stdout=, stderr=}: the child
 -- with its output collected (stdin gets opts.input, if any).
 function process.run(cmd, args, opts)
-  local p = spawn(cmd, check_args("run", cmd, args, opts, RUN))
-  opts = opts or {}
+  local list, env, stdin, stdout, stderr
+  opts, list, env, stdin, stdout, stderr = check_args("run", cmd, args, opts, RUN)
+  if opts.input ~= nil and stdin ~= "pipe" then -- the input would go nowhere
+    badarg(3, "run", ("options 'input' and 'stdin' conflict: input needs stdin \"pipe\", got \"%s\""):format(stdin))
+  end
+  local p = spawn(cmd, opts, list, env, stdin, stdout, stderr)
   local out, err = {}, {}
   local function collect(s, into)
     if s then for chunk in s:chunks() do into[#into + 1] = chunk end end

@@ -134,8 +134,9 @@ local function type_of(v)
   return ok and type(s) == "string" and s:match("^([%a_][%w_]*)") or nil
 end
 
--- The type of an object that prints as a plain table (a Future, a Readable): the
--- one whose documented methods are exactly those its metatable's __index reads.
+-- The type of an object whose tostring names none (a table with ebb's methods and
+-- no __tostring): the one whose documented methods are exactly those its
+-- metatable's __index reads.
 local function type_by_methods(v)
   local mt = debug.getmetatable(v)
   local idx = type(mt) == "table" and rawget(mt, "__index")

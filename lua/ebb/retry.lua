@@ -146,6 +146,12 @@ function Backoff:reset()
   self.prev = self.base
 end
 
+function Backoff:__tostring()
+  check.self(self, Backoff, "__tostring", "backoff policy")
+  local jitter = self.jitter == "none" and "no" or self.jitter
+  return ("Backoff (%s to %s ms, %s jitter)"):format(got(self.base), got(self.cap), jitter)
+end
+
 local function new_backoff(o)
   return setmetatable({ base = o.base, cap = o.cap, jitter = o.jitter, random = o.random or next_random,
     prev = o.base }, Backoff)
@@ -161,6 +167,11 @@ end
 Budget.__index = Budget
 
 local BUDGET = { capacity = 500, retry_cost = 5, timeout_cost = 10, refund = 1 }
+
+function Budget:__tostring()
+  check.self(self, Budget, "__tostring", "budget")
+  return ("Budget (%s of %s tokens)"):format(got(self.tokens), got(self.capacity))
+end
 
 function retry.budget(opts)
   local o = options(opts, 1, "budget", BUDGET)

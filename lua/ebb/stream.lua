@@ -27,6 +27,7 @@ end
 -- The next chunk; nil once the stream has ended. Waits while none is ready.
 function Readable:read(signal)
   check.self(self, Readable, "read", "readable stream")
+  check.opt_signal(signal, 1, "read")
   if self.closed then error(ClosedError("read from a closed stream"), 2) end
   if self.ended then return nil end
   local chunk = self._pull(signal)
@@ -42,9 +43,15 @@ function Readable:close()
 end
 Readable.__close = Readable.close
 
+function Readable:__tostring()
+  check.self(self, Readable, "__tostring", "readable stream")
+  return "Readable (" .. (self.closed and "closed" or self.ended and "ended" or "open") .. ")"
+end
+
 -- for chunk in r:chunks() do ... end
 function Readable:chunks(signal)
   check.self(self, Readable, "chunks", "readable stream")
+  check.opt_signal(signal, 1, "chunks")
   return function() return self:read(signal) end
 end
 
@@ -73,6 +80,7 @@ function Writable:write(chunk, signal)
   if self.closed then error(ClosedError("write to a closed stream"), 2) end
   if self.finished then error(ClosedError("write after finish"), 2) end
   if type(chunk) ~= "string" then check.expected(chunk, 1, "write", "string") end
+  check.opt_signal(signal, 2, "write")
   self._push(chunk, signal)
   self.written = self.written + #chunk
 end
@@ -80,6 +88,7 @@ end
 -- No more chunks: flushes what the sink holds.
 function Writable:finish(signal)
   check.self(self, Writable, "finish", "writable stream")
+  check.opt_signal(signal, 1, "finish")
   if self.closed then error(ClosedError("finish of a closed stream"), 2) end
   if self.finished then return end
   self.finished = true
@@ -94,6 +103,12 @@ function Writable:close()
 end
 Writable.__close = Writable.close
 
+function Writable:__tostring()
+  check.self(self, Writable, "__tostring", "writable stream")
+  return ("Writable (%d bytes written%s%s)"):format(self.written, self.finished and ", finished" or "",
+    self.closed and ", closed" or "")
+end
+
 -- ---- steps ----
 local Transform = {}
 Transform.__index = Transform
@@ -103,6 +118,11 @@ Transform.__index = Transform
 function stream.transform(body)
   check.callable(body, 1, "transform")
   return setmetatable({ body = body }, Transform)
+end
+
+function Transform:__tostring()
+  check.self(self, Transform, "__tostring", "stream.transform")
+  return "Transform"
 end
 
 local function is_readable(v) return type(v) == "table" and type(v.read) == "function" end

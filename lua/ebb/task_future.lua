@@ -59,6 +59,13 @@ function Future:await(opts)
   return unpack(self._values, 1, self._n)
 end
 
+local STATES = { ok = "resolved", error = "rejected" }
+
+function Future:__tostring()
+  check_future(self, "__tostring")
+  return "Future (" .. (STATES[rawget(self, "_state")] or "pending") .. ")"
+end
+
 function future.future()
   return setmetatable({ _waiters = waitlist() }, Future)
 end

@@ -235,6 +235,14 @@ function Group:spawn(fn, ...)
   return t
 end
 
+function Group:__tostring()
+  check.self(self, Group, "__tostring", "group")
+  local j = self.join
+  local tasks = j.n .. (j.n == 1 and " task" or " tasks")
+  if self.closed then return "Group (" .. tasks .. ", ended)" end
+  return ("Group (%s, %d running)"):format(tasks, j.n - j.tail)
+end
+
 local traced = require("ebb.host").traced
 
 function join.group(fn)
