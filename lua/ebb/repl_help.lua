@@ -3,7 +3,6 @@
 -- help(task.sleep), help(t.await) or help("Task:await") an entry's heading and
 -- first paragraph, help(t) the entries of t's type.
 local reference = require "ebb.reference"
-local index_methods = require("ebb.repl_complete").index_methods
 
 local M = {}
 
@@ -134,36 +133,6 @@ local function type_of(v)
   return ok and type(s) == "string" and s:match("^([%a_][%w_]*)") or nil
 end
 
--- The type of an object whose tostring names none (a table with ebb's methods and
--- no __tostring): the one whose documented methods are exactly those its
--- metatable's __index reads.
-local function type_by_methods(v)
-  local mt = debug.getmetatable(v)
-  local idx = type(mt) == "table" and rawget(mt, "__index")
-  local own, n = {}, 0
-  if type(idx) == "table" then
-    for k, f in pairs(idx) do
-      if type(k) == "string" and type(f) == "function" and k:sub(1, 1) ~= "_" then own[k], n = true, n + 1 end
-    end
-  end
-  for _, k in ipairs(index_methods(v) or {}) do
-    if not own[k] then own[k], n = true, n + 1 end
-  end
-  if n == 0 then return nil end
-  local matched, documented = {}, {}
-  reference.entries(function(e)
-    local tname, k = e.name:match("^([%w_]+):([%w_]+)$")
-    if tname then
-      documented[tname] = (documented[tname] or 0) + 1
-      if own[k] then matched[tname] = (matched[tname] or 0) + 1 end
-    end
-    return false
-  end)
-  for tname, count in pairs(matched) do
-    if count == n and documented[tname] == n then return tname end
-  end
-end
-
 local WIDTH = 90
 
 local function show_entries(list)
@@ -233,10 +202,6 @@ function M.help(ebb, n, x)
   if type(x) ~= "function" then
     local tname = type_of(x)
     list = tname and type_entries(tname) or list
-    if #list == 0 then
-      tname = type_by_methods(x)
-      list = tname and type_entries(tname) or list
-    end
     if #list > 0 then return show_headings(tname, list) end
   end
   out("no help for this " .. type(x))
