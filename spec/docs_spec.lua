@@ -2,10 +2,10 @@
 -- every public function and method of ebb, and no entry for something that is
 -- not there. An entry is a heading "## module.function(...)", "## Type:method(...)"
 -- or "## Type.field" on the module's page.
-package.path = "fuzz/?.lua;" .. package.path
+package.path = "spec/support/?.lua;" .. package.path
 local reference = require "ebb.reference"
 local index_methods = require("ebb.repl_complete").index_methods
-local surface = require "surface" -- the fuzzer's: which modules compiled in are public
+local modules_of_sources = require "public_modules"
 
 -- The fields of the top-level table that it makes on first read.
 local EBB_LAZY = {}
@@ -13,7 +13,7 @@ for _, k in ipairs(getmetatable(require "ebb").__fields) do EBB_LAZY[k] = true e
 
 -- The public modules, and the top-level table itself ("ebb").
 local function public_modules()
-  local list = surface.modules()
+  local list = modules_of_sources()
   table.insert(list, 1, "ebb")
   return list
 end

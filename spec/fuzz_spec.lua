@@ -2,19 +2,7 @@
 -- itself, and a short seeded run ends cleanly and says what it did.
 package.path = "spec/support/?.lua;" .. package.path
 local run = require "run_ebb"
-
--- The modules a script uses: every file of lua/ebb/ but ebb itself (init), the
--- host's own parts and the REPL's.
-local function public_modules()
-  local internal = dofile("fuzz/surface.lua").INTERNAL
-  local list = {}
-  for file in io.popen("ls lua/ebb"):lines() do
-    local m = file:match("^([%w_]+)%.lua$")
-    if m and m ~= "init" and not internal[m] and not m:match("^repl") then list[#list + 1] = m end
-  end
-  table.sort(list)
-  return list
-end
+local public_modules = require "public_modules"
 
 describe("the fuzzer", function()
   it("finds every public function of every module, and the methods behind an __index function", function()

@@ -2,7 +2,6 @@
 -- wait leaves behind. Each spec is the smallest repro of one bug.
 local task = require "ebb.task"
 local clock = require "ebb.clock"
-local core = require "ebb.core"
 package.path = "spec/support/?.lua;" .. package.path
 local run = require "run_ebb"
 
