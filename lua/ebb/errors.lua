@@ -19,13 +19,10 @@ local function is_class(v)
   return type(mt) == "table" and rawget(mt, "mark") == CLASS
 end
 
--- Raises "<expected> expected, got <type>", or for a field of a table given
--- "field '<field>' must be a <expected>, got <type>" (as an option's kind is
--- worded), at the caller of the public function, `level` frames below it.
-local function badarg(fname, n, expected, v, field, level)
-  local words = field and ("field '%s' must be a %s, got %s"):format(field, expected, type(v))
-    or ("%s expected, got %s"):format(expected, type(v))
-  check.badarg(n, fname, words, level + 1)
+-- A field of a table given, of the wrong kind: "field 'name' must be a string, got
+-- number", as an option's kind is worded.
+local function bad_field(fname, n, field, why, level)
+  check.badarg(n, fname, ("field '%s'%s"):format(field, why), level + 1)
 end
 
 -- e, then its causes, stopping at a non-Error, a missing cause or an error seen before.
@@ -75,13 +72,15 @@ local function create(C, fname, message, pos, opts, fields)
   if message == nil then
     message = cm.default
   elseif type(message) ~= "string" then
-    badarg(fname, pos, "string", message, nil, 2)
+    check.expected(message, pos, fname, "string", 2)
   end
   -- every usual field a constant, so the table is built at its full size
   local e = { name = false, message = false, traceback = false }
   if opts ~= nil then
-    if type(opts) ~= "table" then badarg(fname, pos + 1, "table", opts, nil, 2) end
-    if opts.name ~= nil and type(opts.name) ~= "string" then badarg(fname, pos + 1, "string", opts.name, "name", 2) end
+    if type(opts) ~= "table" then check.expected(opts, pos + 1, fname, "table", 2) end
+    if opts.name ~= nil and type(opts.name) ~= "string" then
+      bad_field(fname, pos + 1, "name", check.kind.string(opts.name), 2)
+    end
     for k, v in pairs(opts) do e[k] = v end
   end
   if fields then
@@ -118,7 +117,7 @@ local function aggregate_args(fname, a, b, c)
     if type(opts) == "table" then list = opts.errors end
   end
   if list ~= nil and type(list) ~= "table" then
-    badarg(fname, pos + 1, "table", list, "errors", 2) -- at the class's caller
+    bad_field(fname, pos + 1, "errors", check.kind.table(list), 2) -- at the class's caller
   end
   local copy = {}
   for i = 1, list and #list or 0 do copy[i] = list[i] end
@@ -155,8 +154,8 @@ errors.SuppressedError = new_class("SuppressedError", errors.Error,
 
 -- A subclass inherits its parent's default message and constructor arguments.
 function errors.class(name, parent)
-  if type(name) ~= "string" then badarg("class", 1, "string", name, nil, 1) end
-  if parent ~= nil and not is_class(parent) then badarg("class", 2, "class", parent, nil, 1) end
+  if type(name) ~= "string" then check.expected(name, 1, "class", "string") end
+  if parent ~= nil and not is_class(parent) then check.expected(parent, 2, "class", "class") end
   return new_class(name, parent or errors.Error)
 end
 
@@ -173,7 +172,7 @@ end
 -- A string class name matches the error's own name or the name of any class it descends from.
 function errors.is(e, cls)
   if type(cls) ~= "string" and not is_class(cls) then
-    badarg("is", 2, "class or string", cls, nil, 1)
+    check.expected(cls, 2, "is", "class or string")
   end
   local C = class_of(e)
   if not C then return false end
