@@ -211,7 +211,8 @@ describe("ebb -i with standard input not a terminal", function()
     local input = table.concat({
       "help()", "help(task)", "help(task.sleep)", 'help("abort.timeout")', "local t = task.spawn(function() end)",
       "help(t.await)", "help(semaphore.new(1).acquire)", "help(retry)", "help(nothing_here)", "help(t)",
-      "help(task.future())", "help(stream.readable(print))",
+      "help(task.future())", "help(stream.readable(print))", "help(errors.TimeoutError())",
+      'help(errors.class("MyError")("m"))',
     }, "\n")
     local out, _, status = run.sh("printf '%s\\n' " .. run.quote(input) .. " | " .. run.ebb_cmd("-i"))
     assert.equal(0, status)
@@ -232,6 +233,9 @@ describe("ebb -i with standard input not a terminal", function()
     -- objects made in Lua are known by the type their tostring names
     assert.matches("\nThe methods and fields of Future %(docs/task%.md%):\n  Future:resolve", out)
     assert.matches("\nThe methods and fields of Readable %(docs/stream%.md%):\n  Readable:read", out)
+    -- an error shows its class's entry; one of a class of the script's own, Error's
+    assert.matches("\nerrors%.TimeoutError\nWhat a time limit raises", out)
+    assert.matches("\nerrors%.Error\nThe root class", out)
     for line in out:gmatch("[^\n]+") do
       assert.is_true(#line <= 92, "a line of help wider than the terminal: " .. line)
     end

@@ -1,7 +1,7 @@
 -- ebb.repl_help: help(x) in the REPL, read from the reference (docs/, through
 -- ebb.reference): help() lists the modules, help(task) a module's entries,
 -- help(task.sleep), help(t.await) or help("Task:await") an entry's heading and
--- first paragraph, help(t) the entries of t's type.
+-- first paragraph, help(t) the entries of t's type (for an error, its class's entry).
 local reference = require "ebb.reference"
 
 local M = {}
@@ -133,6 +133,16 @@ local function type_of(v)
   return ok and type(s) == "string" and s:match("^([%a_][%w_]*)") or nil
 end
 
+-- For an error, the entry of its class (`errors.TimeoutError`, `channel.ClosedError`),
+-- else, for a class made by `errors.class`, `errors.Error`'s.
+local function error_class_entry(x, ebb)
+  local errors = package.loaded["ebb.errors"]
+  if not (errors and errors.is_error(x)) then return {} end
+  local list = field_entries(getmetatable(x).__index, ebb) -- an error's __index is its class
+  if #list == 0 then list = field_entries(errors.Error, ebb) end
+  return { list[1] }
+end
+
 local WIDTH = 90
 
 local function show_entries(list)
@@ -203,6 +213,8 @@ function M.help(ebb, n, x)
     local tname = type_of(x)
     list = tname and type_entries(tname) or list
     if #list > 0 then return show_headings(tname, list) end
+    list = error_class_entry(x, ebb)
+    if #list > 0 then return show_entries(list) end
   end
   out("no help for this " .. type(x))
 end
