@@ -212,7 +212,7 @@ describe("ebb -i with standard input not a terminal", function()
       "help()", "help(task)", "help(task.sleep)", 'help("abort.timeout")', "local t = task.spawn(function() end)",
       "help(t.await)", "help(semaphore.new(1).acquire)", "help(retry)", "help(nothing_here)", "help(t)",
       "help(task.future())", "help(stream.readable(print))", "help(errors.TimeoutError())",
-      'help(errors.class("MyError")("m"))',
+      'help(errors.class("MyError")("m"))', "help(stream.transform(print))",
     }, "\n")
     local out, _, status = run.sh("printf '%s\\n' " .. run.quote(input) .. " | " .. run.ebb_cmd("-i"))
     assert.equal(0, status)
@@ -236,6 +236,8 @@ describe("ebb -i with standard input not a terminal", function()
     -- an error shows its class's entry; one of a class of the script's own, Error's
     assert.matches("\nerrors%.TimeoutError\nWhat a time limit raises", out)
     assert.matches("\nerrors%.Error\nThe root class", out)
+    -- an object with no methods of its own shows what makes it
+    assert.matches("\nstream%.transform%(body%) → Transform\nA pipeline step", out)
     for line in out:gmatch("[^\n]+") do
       assert.is_true(#line <= 92, "a line of help wider than the terminal: " .. line)
     end

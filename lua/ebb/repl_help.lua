@@ -1,7 +1,8 @@
 -- ebb.repl_help: help(x) in the REPL, read from the reference (docs/, through
 -- ebb.reference): help() lists the modules, help(task) a module's entries,
 -- help(task.sleep), help(t.await) or help("Task:await") an entry's heading and
--- first paragraph, help(t) the entries of t's type (for an error, its class's entry).
+-- first paragraph, help(t) the entries of t's type (for an error, its class's entry;
+-- for an object with no methods, the entry of what makes it).
 local reference = require "ebb.reference"
 
 local M = {}
@@ -133,6 +134,13 @@ local function type_of(v)
   return ok and type(s) == "string" and s:match("^([%a_][%w_]*)") or nil
 end
 
+-- The entries of the functions that make a tname (`stream.transform` for a
+-- Transform, which has no methods of its own).
+local function maker_entries(tname)
+  local tail = " → " .. tname
+  return reference.entries(function(e) return e.heading:sub(-#tail) == tail end)
+end
+
 -- For an error, the entry of its class (`errors.TimeoutError`, `channel.ClosedError`),
 -- else, for a class made by `errors.class`, `errors.Error`'s.
 local function error_class_entry(x, ebb)
@@ -214,6 +222,7 @@ function M.help(ebb, n, x)
     list = tname and type_entries(tname) or list
     if #list > 0 then return show_headings(tname, list) end
     list = error_class_entry(x, ebb)
+    if #list == 0 and tname then list = maker_entries(tname) end
     if #list > 0 then return show_entries(list) end
   end
   out("no help for this " .. type(x))
