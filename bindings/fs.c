@@ -300,6 +300,7 @@ static int l_close(lua_State *L) {
     return 1;
   }
   lua_pop(L, 1);
+  op->r.abandon = NULL; /* a close a cancelled task leaves must still happen */
   return await_op(L, op, uv_fs_close(ebb_loop(), &op->req, fd, on_done), 0);
 }
 

@@ -1,5 +1,7 @@
-/* The small core that every binding shares: lists, the clock's timers, abort
- * signals and waits. Nothing here knows about any particular module. */
+/* All a binding may use of the host (bindings include this header only):
+ * lists, the clock's timers, abort signals, tasks and their waits, ebb.task's
+ * side of the scheduler, the request kit, the host's handles and the
+ * argument checks. Nothing here knows about any particular module. */
 #ifndef EBB_H
 #define EBB_H
 

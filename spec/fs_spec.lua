@@ -115,6 +115,32 @@ describe("ebb.fs", function()
     assert.equal(0, fs.stat(dir .. "/f").size)
   end)
 
+  -- Whether fd is still open, once every request made before has had time to end.
+  local function still_open(fd)
+    for _ = 1, 20 do
+      if not pcall(fs.lstat, "/proc/self/fd/" .. fd) then return false end
+    end
+    return true
+  end
+
+  it("closes the file even when the closing task is cancelled, before or during the close", function()
+    for _ = 1, 20 do
+      local before, during = fs.open(dir .. "/f", "w"), fs.open(dir .. "/g", "w")
+      local fds = { before.fd, during.fd }
+      local t = task.spawn(function()
+        task.current():cancel()
+        pcall(before.close, before)
+      end)
+      pcall(t.await, t)
+      t = task.spawn(function() pcall(during.close, during) end)
+      task.yield()
+      t:cancel()
+      pcall(t.await, t)
+      assert.is_true(before.closed and during.closed)
+      assert.same({ false, false }, { still_open(fds[1]), still_open(fds[2]) })
+    end
+  end)
+
   it("lets other tasks run between reads, even when the data is at hand", function()
     fs.write_file(dir .. "/cached", ("c"):rep(64 * 1024))
     local ticks, seen = 0, {}
