@@ -4,6 +4,7 @@
  * same way for the Lua modules. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "host.h"
 
@@ -25,18 +26,24 @@ int ebb_error_at_caller(lua_State *L, const char *msg) {
  * an argument error names the function as its module calls it, whatever the
  * call site called it (a local, pcall), and counts a method's arguments
  * after self, however it was called. */
-static struct {
+static struct public_name {
   lua_CFunction fn;
   const char *name;
   int method;
-} public_names[256];
-static int npublic_names;
+} *public_names;
+static int npublic_names, public_names_room;
 
 static void name_cfunction(lua_CFunction fn, const char *name, int method) {
   int i;
   for (i = 0; i < npublic_names; i++)
     if (public_names[i].fn == fn) return;
-  if (npublic_names == (int)(sizeof public_names / sizeof public_names[0])) return;
+  if (npublic_names == public_names_room) {
+    int room = public_names_room ? public_names_room * 2 : 128;
+    struct public_name *grown = realloc(public_names, room * sizeof *grown);
+    if (!grown) return; /* out of memory at start-up: the function is named as called */
+    public_names = grown;
+    public_names_room = room;
+  }
   public_names[npublic_names].fn = fn;
   public_names[npublic_names].name = name;
   public_names[npublic_names++].method = method;
