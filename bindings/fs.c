@@ -55,6 +55,16 @@ static void push_file(lua_State *L, uv_file fd) {
   lua_setmetatable(L, -2);
 }
 
+/* Closes the file at once, on the loop thread, unless it is closed or borrowed. */
+static void close_now(file *f) {
+  if (f->fd >= 0 && !f->borrowed) {
+    uv_fs_t req;
+    uv_fs_close(ebb_loop(), &req, f->fd, NULL);
+    uv_fs_req_cleanup(&req);
+    f->fd = -1;
+  }
+}
+
 /* The results of a request that succeeded, on co: true, values... */
 static int push_results(lua_State *co, fs_op *op) {
   uv_fs_t *req = &op->req;
@@ -98,11 +108,18 @@ static void free_op(fs_op *op) {
   free(op);
 }
 
+/* A file handed to a task cancelled before it ran: nobody will close it. */
+static void close_handed(ebb_wait *w, int handed) {
+  if (handed) close_now(w->want.owner);
+}
+
 static void on_done(uv_fs_t *req) {
   fs_op *op = (fs_op *)req;
   lua_State *co = ebb_request_finish(&op->r, req->result < 0 ? (int)req->result : 0);
   if (co) {
-    ebb_request_done(&op->r, push_results(co, op), NULL);
+    int n = push_results(co, op);
+    int opened = req->fs_type == UV_FS_OPEN;
+    ebb_request_done(&op->r, n, opened ? &(ebb_want){.owner = lua_touserdata(co, -1), .on_cancel = close_handed} : NULL);
   } else if (req->fs_type == UV_FS_OPEN && req->result >= 0) {
     uv_fs_t close_req; /* opened for a waiter that has gone: nobody will close it */
     uv_fs_close(req->loop, &close_req, (uv_file)req->result, NULL);
@@ -307,12 +324,7 @@ static int l_close(lua_State *L) {
 static int file_gc(lua_State *L) {
   file *f = ebb_check_udata(L, 1, FILE_MT, "file");
   fs_writer_free(f); /* idle: a chain at work keeps its file */
-  if (f->fd >= 0 && !f->borrowed) { /* forgotten: closed now, without waiting */
-    uv_fs_t req;
-    uv_fs_close(ebb_loop(), &req, f->fd, NULL);
-    uv_fs_req_cleanup(&req);
-    f->fd = -1;
-  }
+  close_now(f); /* forgotten: closed now, without waiting */
   return 0;
 }
 

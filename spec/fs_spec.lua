@@ -141,6 +141,26 @@ describe("ebb.fs", function()
     end
   end)
 
+  it("closes a file opened for a task cancelled before it could take it", function()
+    collectgarbage("stop") -- a file left over would be closed by the collector, not by the cancel
+    local base = #fs.readdir("/proc/self/fd")
+    for _ = 1, 100 do
+      local opener
+      -- its stat is made first, so it often ends in the same poll as the open, just before it:
+      -- the opener is then cancelled after its file was handed to it, before it ran
+      local canceller = task.spawn(function()
+        fs.stat(dir)
+        opener:cancel()
+      end)
+      opener = task.spawn(function() fs.open(dir .. "/opened", "w"):close() end)
+      pcall(opener.await, opener)
+      canceller:await()
+    end
+    local now = #fs.readdir("/proc/self/fd")
+    collectgarbage("restart")
+    assert.equal(base, now)
+  end)
+
   it("lets other tasks run between reads, even when the data is at hand", function()
     fs.write_file(dir .. "/cached", ("c"):rep(64 * 1024))
     local ticks, seen = 0, {}
