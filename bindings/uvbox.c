@@ -35,6 +35,11 @@ void uvbox_close(uvbox *b) {
   if (b->kind->closing) b->kind->closing(b);
   b->closed = 1;
   ebb_handle_untrack(&b->track);
+  if (!b->uv->loop) { /* its setup failed before libuv initialized it (uv_tty_init may) */
+    b->handle_gone = 1;
+    maybe_free(b);
+    return;
+  }
   b->uv->data = b;
   uv_close(b->uv, on_closed);
 }

@@ -39,7 +39,8 @@ void uvbox_init_unboxed(uvbox *b, const uvbox_kind *kind, uv_handle_t *uv);
 /* The handle is initialized: tracked as the handles of `owner` (a task's
  * owner, ebb_current_owner) until it closes. */
 void uvbox_opened(uvbox *b, int owner);
-/* Closes the handle (once). */
+/* Closes the handle (once); one libuv never initialized (its setup failed
+ * early) has nothing to close and is only let go. */
 void uvbox_close(uvbox *b);
 /* The uvbox in the box at idx: a Lua error when it is no box of the kind,
  * or one already collected. */
