@@ -157,6 +157,11 @@ describe("ebb.fs", function()
       canceller:await()
     end
     local now = #fs.readdir("/proc/self/fd")
+    for _ = 1, 20 do -- an open whose task was cancelled while it ran closes its file when it ends
+      if now == base then break end
+      fs.stat(dir)
+      now = #fs.readdir("/proc/self/fd")
+    end
     collectgarbage("restart")
     assert.equal(base, now)
   end)
