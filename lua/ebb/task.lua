@@ -269,7 +269,7 @@ end
 
 function task.sleep(ms, signal)
   check_ms(ms, 1, "sleep", "ms")
-  check.opt_signal(signal, 2, "sleep")
+  if signal ~= nil then check.opt_signal(signal, 2, "sleep") end -- most sleeps have none: no call
   raise_if_aborted(c_sleep(ms, signal))
 end
 local sleep = task.sleep
