@@ -2,8 +2,9 @@
 PREFIX ?= /usr/local
 CC ?= cc
 LUAJIT ?= luajit
-PKGS = luajit libuv libedit
-DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux
+PKGS = luajit libuv libedit libcurl
+DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux \
+  libcurl4-openssl-dev libhttp-parser-dev lua-cjson wrk
 # What `make compat` runs the outside suites against (and requires every module of).
 COMPAT_PKGS = lua-lpeg lua-penlight lua-cjson lua-filesystem lua-yaml lua-posix lua-term git perl
 
@@ -11,7 +12,7 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu99 -Wall -Wextra -Werror=implicit-function-declaration
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS += $(DEP_LIBS) -lm
+LDLIBS += $(DEP_LIBS) -lhttp_parser -lm
 
 BUILD ?= build
 HOST_SRC = $(wildcard host/*.c)

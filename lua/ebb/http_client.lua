@@ -1,0 +1,3 @@
+-- ebb.http's client: http.fetch and its responses (see ebb.http).
+local M = {}
+return M
