@@ -1,3 +1,117 @@
--- ebb.http's client: http.fetch and its responses (see ebb.http).
+-- ebb.http's client: http.fetch and its responses (see ebb.http), over
+-- libcurl driven by the loop (ebb.http.client.core).
+local core = require "ebb.http.client.core"
+local check = require "ebb.check"
+local errors = require "ebb.errors"
+local abort = require "ebb.abort"
+local stream = require "ebb.stream"
+local response = require "ebb.http_response"
+
+local type, pairs, error, tostring, format, find, upper = type, pairs, error, tostring, string.format,
+  string.find, string.upper
+
 local M = {}
+
+local HTTPError = response.HTTPError
+M.HTTPError = HTTPError
+M.StatusError = response.StatusError
+
+local kind = check.kind
+local FETCH = {
+  method = kind.string, headers = kind.table, body = kind.any, signal = kind.signal, timeout = kind.ms,
+  connect_timeout = kind.ms, redirect = kind.one_of("follow", "manual", "error"),
+  max_redirects = kind.whole(0, 1000), ca_file = kind.string,
+}
+
+local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
+
+-- A failure of the network (curl's code and words): an HTTPError.
+local function failed(method, url, code, msg)
+  error(HTTPError(format("%s: %s, %s %s", code, msg, method, url), { code = code, url = url, method = method }), 0)
+end
+M._failed = failed
+
+local function header_lines(headers)
+  local lines = {}
+  if headers == nil then return lines end
+  for name, value in pairs(headers) do
+    if type(name) ~= "string" or not find(name, TOKEN) then
+      check.badarg(2, "fetch", "option 'headers': a header name must be a token, got " .. check.got(name), 3)
+    end
+    if type(value) ~= "string" then
+      check.badarg(2, "fetch", format("option 'headers': header '%s' must be a string, got %s", name, type(value)), 3)
+    end
+    if find(value, "[%z\r\n]") then
+      check.badarg(2, "fetch", format("option 'headers': header '%s' must not contain CR, LF or a NUL byte", name), 3)
+    end
+    -- "Name;" is how curl sends a header whose value is empty ("Name:" would remove it)
+    lines[#lines + 1] = value == "" and name .. ";" or name .. ": " .. value
+  end
+  -- a streamed or large body is sent at once, without waiting for "100 Continue"
+  if headers.Expect == nil and headers.expect == nil then lines[#lines + 1] = "Expect:" end
+  return lines
+end
+
+-- The body option: a string, or chunks from a readable or an iterator.
+local function chunk_source(body, method)
+  if body == nil then return nil end
+  if method == "GET" or method == "HEAD" then
+    check.badarg(2, "fetch", "option 'body': a " .. method .. " request has no body", 3)
+  end
+  if type(body) == "string" then return nil end
+  if stream.is_readable(body) then return function() return body:read() end, body end
+  if check.is_callable(body) then return body end
+  check.badarg(2, "fetch", "option 'body' must be a string, a readable stream or an iterator, got " .. type(body), 3)
+end
+
+-- Moves the chunks of a streamed body into the transfer, in a task of its own.
+local function feed(t, next_chunk, state)
+  local ok, err = pcall(function()
+    while true do
+      local chunk = next_chunk()
+      if chunk == nil then break end
+      if type(chunk) ~= "string" then error(errors.Error("a body chunk must be a string, got " .. type(chunk)), 0) end
+      if core.write(t, chunk) ~= true then return end -- the transfer has ended; fetch or the reader says why
+    end
+    core.write(t, nil)
+  end)
+  if not ok then
+    state.upload_error = err
+    core.close(t)
+  end
+end
+
+function M.fetch(url, opts)
+  check.cstring(url, 1, "fetch", "url")
+  opts = check.options(opts, 2, "fetch", FETCH)
+  local method = opts.method and upper(opts.method) or "GET"
+  if not find(method, TOKEN) then check.badarg(2, "fetch", "option 'method' must be an HTTP method, got " .. method) end
+  local lines = header_lines(opts.headers)
+  local next_chunk, source = chunk_source(opts.body, method)
+  local redirect = opts.redirect or "follow"
+  local signal = opts.signal
+  if opts.timeout then
+    local deadline = abort.timeout(opts.timeout)
+    signal = signal and abort.any({ signal, deadline }) or deadline
+  end
+  local body = type(opts.body) == "string" and opts.body or next_chunk ~= nil
+  local t = check.result(failed, method, url, core.start(url, method, lines, body, redirect == "follow",
+    opts.max_redirects, opts.connect_timeout, opts.ca_file, signal))
+  local state, feeder = {}, nil
+  if next_chunk then feeder = require("ebb.task").spawn(feed, t, next_chunk, state) end
+  local ok, status, head, final_url = core.head(t)
+  if ok ~= true then
+    if feeder then feeder:cancel() end
+    if source then pcall(source.close, source) end
+    if state.upload_error ~= nil then error(state.upload_error, 0) end
+    check.result(failed, method, url, ok, status, head, final_url)
+  end
+  local res = response.new(t, status, head, final_url, feeder, source)
+  if redirect == "error" and status >= 300 and status < 400 and res.headers.location then
+    res:close()
+    failed(method, url, "REDIRECT", format("redirected to %s (redirect = \"error\")", tostring(res.headers.location)))
+  end
+  return res
+end
+
 return M
