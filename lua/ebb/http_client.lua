@@ -33,16 +33,16 @@ M._failed = failed
 
 local function header_lines(headers)
   local lines = {}
-  if headers == nil then return lines end
+  headers = headers or {}
   for name, value in pairs(headers) do
     if type(name) ~= "string" or not find(name, TOKEN) then
-      check.badarg(2, "fetch", "option 'headers': a header name must be a token, got " .. check.got(name), 3)
+      check.badarg(2, "fetch", "option 'headers': a header name must be a token, got " .. (type(name) == "string" and name or type(name)), 2)
     end
     if type(value) ~= "string" then
-      check.badarg(2, "fetch", format("option 'headers': header '%s' must be a string, got %s", name, type(value)), 3)
+      check.badarg(2, "fetch", format("option 'headers': header '%s' must be a string, got %s", name, type(value)), 2)
     end
     if find(value, "[%z\r\n]") then
-      check.badarg(2, "fetch", format("option 'headers': header '%s' must not contain CR, LF or a NUL byte", name), 3)
+      check.badarg(2, "fetch", format("option 'headers': header '%s' must not contain CR, LF or a NUL byte", name), 2)
     end
     -- "Name;" is how curl sends a header whose value is empty ("Name:" would remove it)
     lines[#lines + 1] = value == "" and name .. ";" or name .. ": " .. value
@@ -56,12 +56,12 @@ end
 local function chunk_source(body, method)
   if body == nil then return nil end
   if method == "GET" or method == "HEAD" then
-    check.badarg(2, "fetch", "option 'body': a " .. method .. " request has no body", 3)
+    check.badarg(2, "fetch", "option 'body': a " .. method .. " request has no body", 2)
   end
   if type(body) == "string" then return nil end
   if stream.is_readable(body) then return function() return body:read() end, body end
   if check.is_callable(body) then return body end
-  check.badarg(2, "fetch", "option 'body' must be a string, a readable stream or an iterator, got " .. type(body), 3)
+  check.badarg(2, "fetch", "option 'body' must be a string, a readable stream or an iterator, got " .. type(body), 2)
 end
 
 -- Moves the chunks of a streamed body into the transfer, in a task of its own.

@@ -80,7 +80,9 @@ function M.new(t, status, head, url, feeder, source)
   return res
 end
 
-local function check_self(self, fname) return check.self(self, Response, fname, "Response", 2) end
+local function check_self(self, fname)
+  check.self(self, Response, fname, "Response", 2)
+end
 
 -- The whole body as one string.
 function Response:text(signal)
