@@ -6,7 +6,7 @@ PKGS = luajit libuv libedit
 # libcurl is opened with dlopen at the first request (bindings/curl_lib.c): its headers only
 HEADER_PKGS = libcurl
 DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux \
-  libcurl4-openssl-dev libhttp-parser-dev lua-cjson wrk
+  libcurl4-openssl-dev libhttp-parser-dev lua-cjson wrk openssl
 # What `make compat` runs the outside suites against (and requires every module of).
 COMPAT_PKGS = lua-lpeg lua-penlight lua-cjson lua-filesystem lua-yaml lua-posix lua-term git perl
 

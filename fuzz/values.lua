@@ -194,6 +194,12 @@ function M.sandbox(target, args, n)
   elseif module == "net" and target.kind == "function" then
     args[1] = SAFE_HOSTS[random(#SAFE_HOSTS)]
     args[2] = safe_port(args[2])
+  elseif module == "http" and name:find("fetch", 1, true) then
+    -- loopback only: any other host would be looked up in the DNS
+    local host = ({ "127.0.0.1", "[::1]", "localhost" })[random(3)]
+    local path = random() < 0.5 and "/" or "/" .. (M.string():gsub("[^%w/]", ""))
+    args[1] = random() < 0.9 and ("http://%s:%s%s"):format(host, tostring(safe_port(args[2])), path)
+      or ({ "http://127.0.0.1\0evil/", "file:///etc/hostname", "ftp://127.0.0.1/", 5 })[random(4)]
   elseif module == "process" and target.kind == "function" then
     args[1] = random() < 0.9 and SAFE_COMMANDS[random(#SAFE_COMMANDS)] or inside(args[1])
     for i = 3, n do args[i] = sandbox_options(args[i]) end

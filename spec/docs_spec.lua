@@ -52,6 +52,7 @@ local function types()
       Transform = { make = function() return stream.transform(function() end) end },
     },
     iostream = { IOStream = { make = function() return setmetatable({}, require("ebb.iostream").IOStream) end } },
+    http = { Response = { make = function() return setmetatable({}, require("ebb.http_response").Response) end } },
     fs = {
       File = {
         make = function() return require("ebb.fs").open(os.tmpname(), "w") end,
