@@ -169,6 +169,7 @@ transfer *transfer_new(const curl_lib *c, const char *url) {
   C->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   C->easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   C->easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  C->easy_setopt(e, CURLOPT_PIPEWAIT, 1L); /* an HTTP/2 connection being made may take it: wait to see */
   C->easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   C->easy_setopt(e, CURLOPT_USERAGENT, "ebb/" EBB_VERSION);
   C->easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

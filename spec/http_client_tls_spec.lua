@@ -53,6 +53,36 @@ describe("ebb.http client over HTTPS", function()
   it("trusts the certificate authority given as ca_file", function()
     local res = http.fetch(url, { ca_file = dir .. "/cert.pem" })
     assert.equal(200, res.status)
+    assert.equal("1.0", res.http_version)
     assert.matches("<HTML>", res:text())
+  end)
+
+  it("speaks HTTP/2 to a server that offers it, many requests over one connection", function()
+    if not os.execute("command -v node >/dev/null 2>&1") then
+      pending("node is not installed: no HTTP/2 server to try")
+      return
+    end
+    local node = process.spawn("node", { "-e", [[
+      const http2 = require('node:http2'), fs = require('node:fs');
+      let sessions = 0;
+      const s = http2.createSecureServer({ key: fs.readFileSync(process.argv[1]), cert: fs.readFileSync(process.argv[2]) },
+        (req, res) => res.end(`HTTP/${req.httpVersion} ${sessions}`));
+      s.on('session', () => sessions++);
+      s.listen(0, '127.0.0.1', () => console.log(s.address().port));
+    ]], dir .. "/key.pem", dir .. "/cert.pem" }, { stderr = "ignore" })
+    local port = tonumber(node.stdout:read():match("%d+"))
+    local h2 = ("https://127.0.0.1:%d/"):format(port)
+    local tasks = {}
+    for i = 1, 10 do
+      tasks[i] = task.spawn(function()
+        local res = http.fetch(h2, { ca_file = dir .. "/cert.pem" })
+        assert.equal("2", res.http_version)
+        assert.equal("", res.status_text)
+        return res:text()
+      end)
+    end
+    for i = 1, 10 do assert.equal("HTTP/2.0 1", tasks[i]:await()) end
+    node:close()
+    node:wait()
   end)
 end)

@@ -31,11 +31,12 @@ local Headers = {
 -- The status line's words, the headers (repeated ones joined with ", ", as
 -- fetch joins them) and every (name, value) in order.
 local function parse_head(head)
-  local headers, list, status_text = setmetatable({}, Headers), {}, ""
+  local headers, list, status_text, version = setmetatable({}, Headers), {}, "", ""
   local first = true
   for line in gmatch(head, "([^\r\n]*)\r?\n") do
     if first then
-      status_text = match(line, "^HTTP/%S+%s+%d+%s*(.-)%s*$") or ""
+      version, status_text = match(line, "^HTTP/(%S+)%s+%d+%s*(.-)%s*$")
+      version, status_text = version or "", status_text or ""
       first = false
     else
       local name, value = match(line, "^([^:%s]+):%s*(.-)%s*$")
@@ -47,13 +48,14 @@ local function parse_head(head)
       end
     end
   end
-  return headers, list, status_text
+  return headers, list, status_text, version
 end
 
 function M.new(t, status, head, url, feeder, source)
-  local headers, list, status_text = parse_head(head)
+  local headers, list, status_text, version = parse_head(head)
   local res = setmetatable({
     status = status, ok = status >= 200 and status < 300, status_text = status_text, url = url,
+    http_version = version,
     headers = headers, body_used = false,
     _t = t, _list = list, _feeder = feeder, _source = source,
   }, Response)
