@@ -142,7 +142,7 @@ static int l_write(lua_State *L) {
   }
   if (t->send_paused) {
     t->send_paused = 0;
-    transfer_resume(t);
+    transfer_apply_pause(t);
   }
   return await(L, t, K_WRITE, 0);
 }

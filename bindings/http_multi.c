@@ -13,6 +13,7 @@ static struct {
   const curl_lib *c;
   CURLM *multi;
   uv_timer_t timer;
+  uv_timer_t soon;    /* http_multi_soon's */
   uv_async_t alive;   /* referenced while a job runs: the loop stays up for it */
   ebb_handle track;   /* closes the multi at exit */
   ebb_node jobs, dirty, watches;
@@ -72,6 +73,10 @@ static void on_timer(uv_timer_t *timer) {
   act(CURL_SOCKET_TIMEOUT, 0);
 }
 
+void http_multi_soon(void) {
+  if (!uv_is_active((uv_handle_t *)&M.soon)) uv_timer_start(&M.soon, on_timer, 0, 0);
+}
+
 /* CURLMOPT_SOCKETFUNCTION: what curl wants to hear of a socket. */
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp) {
   socket_watch *w = socketp;
@@ -120,6 +125,7 @@ static void close_all(ebb_handle *h) {
   M.multi = NULL;
   while ((n = M.watches.next) != &M.watches) unwatch(ebb_container(n, socket_watch, link));
   uv_close((uv_handle_t *)&M.timer, NULL);
+  uv_close((uv_handle_t *)&M.soon, NULL);
   uv_close((uv_handle_t *)&M.alive, NULL);
   M.c->global_cleanup();
 }
@@ -138,6 +144,8 @@ const curl_lib *http_multi_open(const char **why) {
   M.c->multi_setopt(M.multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   uv_timer_init(ebb_loop(), &M.timer);
   uv_unref((uv_handle_t *)&M.timer);
+  uv_timer_init(ebb_loop(), &M.soon);
+  uv_unref((uv_handle_t *)&M.soon);
   uv_async_init(ebb_loop(), &M.alive, NULL);
   uv_unref((uv_handle_t *)&M.alive);
   ebb_handle_track(&M.track, (uv_handle_t *)&M.alive, close_all, 0);

@@ -29,6 +29,10 @@ CURLMcode http_multi_add(http_job *j);
 void http_multi_drop(http_job *j);
 /* The job is to be settled once curl's callbacks are over. */
 void http_multi_mark(http_job *j);
+/* Soon (on the next turn of the loop) lets curl act on what changed outside
+ * its callbacks (a transfer resumed: curl_easy_pause may hand data over at
+ * once and ask for nothing more), and settles the jobs marked meanwhile. */
+void http_multi_soon(void);
 /* Jobs curl runs, and sockets it has asked to be watched (for specs). */
 void http_multi_counts(int *jobs, int *sockets);
 

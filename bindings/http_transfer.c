@@ -62,17 +62,32 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
   return append(&t->head, &t->head_len, &t->head_cap, data, len) ? len : 0;
 }
 
-/* CURLOPT_WRITEFUNCTION: the body, kept until read; a full buffer pauses curl
- * (which hands the same data again when resumed). */
+/* Whether curl has more of the body to read after this chunk of len bytes:
+ * only known with a Content-Length (curl may count the chunk before or
+ * after this call: counted twice, the answer errs on the side of "no"). */
+static int more_to_come(const transfer *t, size_t len) {
+  curl_off_t length = -1, got = 0;
+  C->easy_getinfo(t->job.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  C->easy_getinfo(t->job.easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
+  return length >= 0 && got + (curl_off_t)len < length;
+}
+
+/* CURLOPT_WRITEFUNCTION: the body, kept until read. A full buffer pauses the
+ * transfer, but the chunk that fills it is always taken: refused
+ * (CURL_WRITEFUNC_PAUSE), curl would keep it and hand it over on resuming, a
+ * path where libcurl 7.88 can stall for good; so can a transfer paused from
+ * here as its last bytes come. So it is paused here only when more is to
+ * come, else by settle once curl has returned (curl then reads what the
+ * socket holds first, up to 100 reads). */
 static size_t on_body(char *data, size_t size, size_t n, void *ud) {
   transfer *t = ud;
   size_t len = size * n;
-  if (t->body_len >= BODY_HIGH_WATER) {
-    t->recv_paused = 1;
-    return CURL_WRITEFUNC_PAUSE;
-  }
   if (!append(&t->body, &t->body_len, &t->body_cap, data, len)) return 0;
   if (t->body_len > t->body_peak) t->body_peak = t->body_len;
+  if (t->body_len >= BODY_HIGH_WATER && !t->recv_paused && more_to_come(t, len)) {
+    t->recv_paused = 1;
+    transfer_apply_pause(t);
+  }
   http_multi_mark(&t->job);
   return len;
 }
@@ -120,6 +135,10 @@ static void let_go(transfer *t, int state) {
 static void settle(http_job *j) {
   transfer *t = ebb_container(j, transfer, job);
   ebb_node *n = t->waiters.next;
+  if (t->state == T_RUNNING && !t->recv_paused && t->body_len >= BODY_HIGH_WATER) {
+    t->recv_paused = 1;
+    transfer_apply_pause(t);
+  }
   while (n != &t->waiters) {
     ebb_wait *w = ebb_container(n, ebb_wait, link);
     n = n->next;
@@ -227,9 +246,10 @@ static int push_failure(lua_State *L, transfer *t) {
   return 3;
 }
 
-void transfer_resume(transfer *t) {
+void transfer_apply_pause(transfer *t) {
   if (t->state != T_RUNNING) return;
   C->easy_pause(t->job.easy, (t->recv_paused ? CURLPAUSE_RECV : 0) | (t->send_paused ? CURLPAUSE_SEND : 0));
+  http_multi_soon();
 }
 
 int transfer_push(lua_State *L, transfer *t, int kind) {
@@ -250,7 +270,7 @@ int transfer_push(lua_State *L, transfer *t, int kind) {
     t->body_len = 0;
     if (t->recv_paused) {
       t->recv_paused = 0;
-      transfer_resume(t);
+      transfer_apply_pause(t);
     }
     return 2;
   }

@@ -55,7 +55,9 @@ int transfer_ready(const transfer *t, int kind);
 int transfer_push(lua_State *L, transfer *t, int kind);
 /* Frees what is left (the transfer is not running any more). */
 void transfer_free(transfer *t);
-/* Resumes curl's reading or sending, as far as neither waits on the script. */
-void transfer_resume(transfer *t);
+/* Pauses or resumes curl's reading and sending as recv_paused and
+ * send_paused say (reading waits on a reader, sending on the script's next
+ * chunk). */
+void transfer_apply_pause(transfer *t);
 
 #endif

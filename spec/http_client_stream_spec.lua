@@ -55,6 +55,18 @@ describe("ebb.http client streams", function()
       assert.is_true(peak >= 128 * 1024 and peak <= 144 * 1024, tostring(peak))
     end)
 
+    it("keeps a slow reader's chunked download (no Content-Length) bounded too, a little higher", function()
+      local size = 16 * 1024 * 1024
+      local res = http.fetch(server.url("/bigchunked?size=" .. size))
+      while core.buffered(res._t) < 128 * 1024 do task.yield() end
+      for _ = 1, 200 do task.yield() end
+      local n = 0
+      for chunk in res.body:chunks() do n = n + #chunk end
+      assert.equal(size, n)
+      local _, peak = core.buffered(res._t)
+      assert.is_true(peak >= 128 * 1024 and peak <= 2 * 1024 * 1024, tostring(peak))
+    end)
+
     it("can be closed before its end, which ends the transfer", function()
       local res = http.fetch(server.url("/big?size=10000000"))
       assert.is_string(res.body:read())

@@ -8,6 +8,8 @@ local errors = require "ebb.errors"
 
 local M = {}
 
+M.CLIENT_GONE = setmetatable({}, { __tostring = function() return "the client went away inside a request" end })
+
 -- Reads one request from conn (buffer: what was read past the last one):
 -- { method, path, query, headers (lower-case names), body }, or nil at the end.
 local function read_request(conn, buffer)
@@ -29,7 +31,7 @@ local function read_request(conn, buffer)
   local function need(n)
     while #buffer.data < n do
       local chunk = conn:read()
-      if not chunk then error("the client went away inside a body") end
+      if not chunk then error(M.CLIENT_GONE, 0) end
       buffer.data = buffer.data .. chunk
     end
   end
@@ -120,6 +122,20 @@ function ROUTES.big(conn, req)
   end
 end
 
+-- /bigchunked?size=N: N bytes of "x" in chunks of 64 KiB (no Content-Length).
+function ROUTES.bigchunked(conn, req)
+  local size = tonumber(req.query:match("size=(%d+)"))
+  conn:write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+  local block = ("x"):rep(65536)
+  local sent = 0
+  while sent < size do
+    local n = math.min(#block, size - sent)
+    conn:write(("%x\r\n%s\r\n"):format(n, n == #block and block or block:sub(1, n)))
+    sent = sent + n
+  end
+  conn:write("0\r\n\r\n")
+end
+
 -- The head and a first piece of the body, then nothing more.
 function ROUTES.stall(conn)
   conn:write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nfirst")
@@ -160,7 +176,8 @@ function M.start(routes)
     s.accepted = s.accepted + 1
     local ok, err = pcall(serve, conn)
     -- a client that goes away (a cancelled request) resets its connection
-    if not ok and not (errors.is(err, errors.SystemError) and (err.code == "ECONNRESET" or err.code == "EPIPE")) then
+    if not ok and err ~= M.CLIENT_GONE
+        and not (errors.is(err, errors.SystemError) and (err.code == "ECONNRESET" or err.code == "EPIPE")) then
       error(err, 0)
     end
   end)
