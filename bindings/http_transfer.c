@@ -118,7 +118,7 @@ static void unref(int *ref) {
 /* Whatever ended it, the transfer holds nothing of curl's or of Lua's any more
  * but what it hands its readers. */
 static void let_go(transfer *t, int state) {
-  if (t->state != T_RUNNING) return;
+  if (t->state != T_RUNNING && t->state != T_NEW) return;
   t->state = state;
   if (state != T_DONE) t->body_len = 0; /* stopped: what was not read is gone with it */
   if (t->signal) ebb_signal_unlisten(t->signal, &t->on_abort);

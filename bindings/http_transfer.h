@@ -7,7 +7,7 @@
 
 #include "http_multi.h"
 
-enum { T_RUNNING, T_DONE, T_ABORTED, T_CANCELLED };
+enum { T_NEW, T_RUNNING, T_DONE, T_ABORTED, T_CANCELLED };
 enum { K_HEAD, K_READ, K_WRITE }; /* what a task waits for */
 
 typedef struct transfer {

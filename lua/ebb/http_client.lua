@@ -95,6 +95,8 @@ function M.fetch(url, opts)
     signal = signal and abort.any({ signal, deadline }) or deadline
   end
   local body = type(opts.body) == "string" and opts.body or next_chunk ~= nil
+  -- as fetch does: a POST, PUT or PATCH without a body says Content-Length: 0
+  if body == false and (method == "POST" or method == "PUT" or method == "PATCH") then body = "" end
   local t = check.result(failed, method, url, core.start(url, method, lines, body, redirect == "follow",
     opts.max_redirects, opts.connect_timeout, opts.ca_file, signal))
   local state, feeder = {}, nil
