@@ -5,6 +5,7 @@
  * expected and at which byte; json.lua turns that into a line and column. */
 #define _GNU_SOURCE /* strtod_l */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@ typedef struct dec {
   json_buf *b;
   int depth;
   int mt_idx;       /* the array metatable, on the stack */
+  /* the size of the last container at each depth: the next one there is
+   * made that size at once (arrays of like objects are the usual case) */
+  int size_at[JSON_MAX_DEPTH + 1];
   const char *at;   /* where it failed */
   char msg[128];
 } dec;
@@ -157,11 +161,47 @@ static int string(dec *d) {
 
 static int is_digit(const dec *d, const char *p) { return p < d->end && *p >= '0' && *p <= '9'; }
 
-/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?: a whole number of
- * up to 15 digits is summed at once, any other is read by strtod in "C". */
+static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The number of the text start..end (valid JSON) when its digits make a
+ * whole number m below 2^53 and its exponent e is at most 22 either way:
+ * m * 10^e or m / 10^-e, each rounded once, so exactly what strtod gives
+ * (Clinger's fast path). 0 when it is not such a number. */
+static int fast_number(const char *p, const char *end, double *out) {
+  uint64_t m = 0;
+  int digits = 0, e = 0, neg = *p == '-', exp_neg = 0, x = 0;
+  p += neg;
+  for (; p < end && *p != 'e' && *p != 'E'; p++) {
+    if (*p == '.') {
+      for (const char *q = p + 1; q < end && *q >= '0' && *q <= '9'; q++) e--;
+      continue;
+    }
+    if (m || *p != '0') digits++;
+    if (digits > 15) return 0;
+    m = m * 10 + (uint64_t)(*p - '0');
+  }
+  if (p < end) { /* the exponent */
+    p++;
+    if (*p == '+' || *p == '-') exp_neg = *p++ == '-';
+    for (; p < end; p++) {
+      x = x * 10 + (*p - '0');
+      if (x > 400) return 0;
+    }
+    e += exp_neg ? -x : x;
+  }
+  if (e < -22 || e > 22) return 0;
+  *out = e >= 0 ? (double)m * POW10[e] : (double)m / POW10[-e];
+  if (e > 0 && *out >= 9007199254740992.0) return 0; /* m * 10^e rounded: exact only below 2^53 */
+  if (neg) *out = -*out;
+  return 1;
+}
+
+/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?: read by
+ * fast_number, or else by strtod in "C". */
 static int number(dec *d) {
   const char *start = d->p, *p = start;
-  int simple = 1;
+  double v;
   if (*p == '-') p++;
   if (!is_digit(d, p)) return expected(d, p, "a digit");
   if (*p == '0') p++;
@@ -171,21 +211,15 @@ static int number(dec *d) {
     p++;
     if (!is_digit(d, p)) return expected(d, p, "a digit after the decimal point");
     while (is_digit(d, p)) p++;
-    simple = 0;
   }
   if (p < d->end && (*p == 'e' || *p == 'E')) {
     p++;
     if (p < d->end && (*p == '+' || *p == '-')) p++;
     if (!is_digit(d, p)) return expected(d, p, "a digit in the exponent");
     while (is_digit(d, p)) p++;
-    simple = 0;
   }
-  if (simple && p - start <= 15) {
-    const char *q = start + (*start == '-');
-    double v = 0;
-    while (q < p) v = v * 10 + (*q++ - '0');
-    lua_pushnumber(d->L, *start == '-' ? -v : v);
-  } else {
+  if (fast_number(start, p, &v)) lua_pushnumber(d->L, v);
+  else {
     /* strtod stops where the grammar above did: what could extend a C
      * number (x, p, inf) is an error of the text already */
     lua_pushnumber(d->L, strtod_l(start, NULL, ebb_json_c_locale()));
@@ -206,24 +240,51 @@ static int literal(dec *d, const char *word, size_t n) {
 
 static int value(dec *d);
 
-static int enter(dec *d) {
+/* At a container's opening bracket: its table pushed (an array's marked),
+ * one level deeper, past the bracket. Returns 1 when the container closes
+ * at once (empty), 0 when a first member or element follows. */
+static int open_container(dec *d, char close) {
+  lua_State *L = d->L;
+  int empty, hint;
   if (++d->depth > JSON_MAX_DEPTH) return fail(d, d->p, "nesting deeper than %d levels", JSON_MAX_DEPTH);
-  if (!lua_checkstack(d->L, 4)) return fail(d, d->p, "not enough memory");
-  return 0;
+  if (!lua_checkstack(L, 4)) return fail(d, d->p, "not enough memory");
+  d->p++;
+  skip_space(d);
+  empty = d->p < d->end && *d->p == close;
+  hint = empty ? 0 : d->size_at[d->depth] < 64 ? d->size_at[d->depth] : 64;
+  lua_createtable(L, close == ']' ? hint : 0, close == '}' ? hint : 0);
+  if (close == ']') {
+    lua_pushvalue(L, d->mt_idx);
+    lua_setmetatable(L, -2);
+  }
+  if (empty) {
+    d->p++;
+    d->depth--;
+  }
+  return empty;
+}
+
+/* After a member or element: 1 when another follows (past the comma), 0
+ * when the container closes (past the bracket, a level up). */
+static int next_or_close(dec *d, char close, const char *what, int size) {
+  skip_space(d);
+  if (d->p < d->end && *d->p == ',') {
+    d->p++;
+    return 1;
+  }
+  if (d->p < d->end && *d->p == close) {
+    d->p++;
+    d->size_at[d->depth--] = size;
+    return 0;
+  }
+  return expected(d, d->p, what);
 }
 
 static int object(dec *d) {
   lua_State *L = d->L;
-  if (enter(d) < 0) return -1;
-  lua_newtable(L);
-  d->p++;
-  skip_space(d);
-  if (d->p < d->end && *d->p == '}') {
-    d->p++;
-    d->depth--;
-    return 0;
-  }
-  for (;;) {
+  int n = 0, more;
+  if ((more = open_container(d, '}')) != 0) return more < 0 ? -1 : 0;
+  do {
     skip_space(d);
     if (d->p >= d->end || *d->p != '"') return expected(d, d->p, "a string key");
     if (string(d) < 0) return -1;
@@ -232,47 +293,20 @@ static int object(dec *d) {
     d->p++;
     if (value(d) < 0) return -1;
     lua_rawset(L, -3);
-    skip_space(d);
-    if (d->p < d->end && *d->p == ',') {
-      d->p++;
-      continue;
-    }
-    if (d->p < d->end && *d->p == '}') break;
-    return expected(d, d->p, "',' or '}'");
-  }
-  d->p++;
-  d->depth--;
-  return 0;
+    n++;
+  } while ((more = next_or_close(d, '}', "',' or '}'", n)) > 0);
+  return more;
 }
 
 static int array(dec *d) {
   lua_State *L = d->L;
-  int n = 0;
-  if (enter(d) < 0) return -1;
-  lua_newtable(L);
-  lua_pushvalue(L, d->mt_idx);
-  lua_setmetatable(L, -2);
-  d->p++;
-  skip_space(d);
-  if (d->p < d->end && *d->p == ']') {
-    d->p++;
-    d->depth--;
-    return 0;
-  }
-  for (;;) {
+  int n = 0, more;
+  if ((more = open_container(d, ']')) != 0) return more < 0 ? -1 : 0;
+  do {
     if (value(d) < 0) return -1;
     lua_rawseti(L, -2, ++n);
-    skip_space(d);
-    if (d->p < d->end && *d->p == ',') {
-      d->p++;
-      continue;
-    }
-    if (d->p < d->end && *d->p == ']') break;
-    return expected(d, d->p, "',' or ']'");
-  }
-  d->p++;
-  d->depth--;
-  return 0;
+  } while ((more = next_or_close(d, ']', "',' or ']'", n)) > 0);
+  return more;
 }
 
 static int value(dec *d) {

@@ -96,6 +96,21 @@ describe("ebb.json", function()
     assert.equal(false, json.decode "false")
   end)
 
+  it("reads every number as Lua's tonumber reads it (the nearest double)", function()
+    math.randomseed(11)
+    local function digits(n)
+      local t = {}
+      for i = 1, n do t[i] = math.random(0, 9) end
+      return table.concat(t)
+    end
+    for _ = 1, 20000 do
+      local s = (math.random(2) == 1 and "-" or "") .. math.random(1, 9) .. digits(math.random(0, 18))
+      if math.random(2) == 1 then s = s .. "." .. digits(math.random(1, 20)) end
+      if math.random(3) == 1 then s = s .. "e" .. ({ "", "+", "-" })[math.random(3)] .. math.random(0, 40) end
+      assert.equal(tonumber(s), json.decode(s), s)
+    end
+  end)
+
   it("says where bad input is: a line, a column in characters, and the byte", function()
     local e = raised(json.decode, '{"a": 1,\n  "é": [1, 2,]}')
     assert.is_true(errors.is(e, json.DecodeError))
