@@ -224,6 +224,8 @@ describe("stream.lines and fs.lines", function()
     local boom = {}
     local r = stream.readable(function() error(boom) end)
     assert.equal(boom, raised(stream.lines(r)))
+    local e = raised(stream.lines(chunked { "a", {} }))
+    assert.equal("the readable gave a table where a chunk (a string) goes", e.message)
     assert.is_true(errors.is(raised(fs.lines, "/nonexistent/x"), errors.SystemError))
   end)
 

@@ -4,9 +4,10 @@
 local stream = require "ebb.stream"
 local task = require "ebb.task"
 local check = require "ebb.check"
+local errors = require "ebb.errors"
 
 local find, sub, byte, concat, format = string.find, string.sub, string.byte, table.concat, string.format
-local error, setmetatable, pcall, huge = error, setmetatable, pcall, math.huge
+local type, error, setmetatable, pcall, huge = type, error, setmetatable, pcall, math.huge
 local ClosedError, LineTooLongError = stream.ClosedError, stream.LineTooLongError
 
 local M = {}
@@ -90,6 +91,9 @@ local function refill(self)
     if len > max and (len > max + 1 or byte(parts[n], -1) ~= CR) then too_long(self) end
     local ok, chunk = pcall(self._src.read, self._src, self._signal)
     if not ok then raise(self, chunk) end
+    if type(chunk) ~= "string" and chunk ~= nil then
+      raise(self, errors.new(format("the readable gave a %s where a chunk (a string) goes", type(chunk))))
+    end
     if chunk == nil then
       ended(self)
       if n == 0 then return nil end
