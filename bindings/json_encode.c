@@ -202,6 +202,13 @@ static size_t format_number(char *out, double v) {
     out[len++] = '-';
     v = -v;
   }
+  if (v < 9007199254740992.0 && v == (double)(uint64_t)v) { /* whole: its digits as they are */
+    int all;
+    k = decimal_digits((uint64_t)v, digits, &all);
+    memcpy(out + len, digits, (size_t)k);
+    memset(out + len + k, '0', (size_t)(all - k));
+    return len + (size_t)all;
+  }
   k = shortest_digits(v, digits, &point);
   if (k <= point && point <= 21) { /* 1500 */
     memcpy(out + len, digits, (size_t)k);
@@ -250,6 +257,22 @@ static const char ESCAPE[256] = {
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/* How many bytes from s need no escape: eight at a time while none of
+ * them is below 0x20, a quote or a backslash. */
+static size_t plain_run(const char *s, size_t n) {
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w, quote, slash;
+    memcpy(&w, s + i, 8);
+    quote = w ^ (ones * '"');
+    slash = w ^ (ones * '\\');
+    if (((w - ones * 0x20) | (quote - ones) | (slash - ones)) & ~w & highs) break;
+  }
+  while (i < n && !ESCAPE[(unsigned char)s[i]]) i++;
+  return i;
+}
+
 /* The bytes as they are (UTF-8 passes through), quoted and escaped: room
  * for the plain case is made once, and again at each escape. */
 static int string(enc *e, const char *s, size_t n) {
@@ -260,12 +283,14 @@ static int string(enc *e, const char *s, size_t n) {
   o = b->data + b->len;
   *o++ = '"';
   for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    char esc = ESCAPE[c];
-    if (!esc) {
-      *o++ = (char)c;
-      continue;
-    }
+    unsigned char c;
+    char esc;
+    size_t run = plain_run(s + i, n - i);
+    memcpy(o, s + i, run);
+    o += run;
+    if ((i += run) == n) break;
+    c = (unsigned char)s[i];
+    esc = ESCAPE[c];
     b->len = (size_t)(o - b->data);
     if (ebb_json_buf_reserve(b, n - i + 7)) return out_of_memory(e);
     o = b->data + b->len;
