@@ -107,7 +107,7 @@ static int unicode_escape(dec *d, const char **pp, char **oo) {
 /* A string at d->p (its opening quote): pushed. Without escapes it is taken
  * from the text as it is; with them it is rebuilt in the buffer. */
 static int string(dec *d) {
-  const char *start = d->p + 1, *p = start, *end = d->end;
+  const char *start = d->p + 1, *p = start, *end = d->end, *q;
   char *o;
   while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) p++;
   if (p < end && *p == '"') {
@@ -115,9 +115,11 @@ static int string(dec *d) {
     d->p = p + 1;
     return 0;
   }
-  /* the rebuilt string is never longer than its text */
+  /* the rebuilt string is never longer than its text, up to its closing quote */
+  for (q = p; q < end && *q != '"'; q++)
+    if (*q == '\\') q++;
   d->b->len = 0;
-  if (ebb_json_buf_reserve(d->b, (size_t)(end - start))) return fail(d, start, "not enough memory");
+  if (ebb_json_buf_reserve(d->b, (size_t)(q - start))) return fail(d, start, "not enough memory");
   o = d->b->data;
   memcpy(o, start, (size_t)(p - start));
   o += p - start;
