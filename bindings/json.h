@@ -1,5 +1,6 @@
 /* ebb.json's C half, shared by its files: the growable byte buffer both
- * directions write into, the array metatable, and the two entry points. */
+ * directions write into, the array metatable, numbers, and the two entry
+ * points. */
 #ifndef EBB_JSON_H
 #define EBB_JSON_H
 #include <stddef.h>
@@ -24,6 +25,13 @@ static inline int ebb_json_buf_reserve(json_buf *b, size_t more) {
 }
 void ebb_json_buf_shrink(json_buf *b);              /* gives back a large buffer after use */
 locale_t ebb_json_c_locale(void);                   /* numbers are read and written in "C" */
+
+/* json_number.c: v (finite) as JavaScript writes it, into out (at least 32
+ * bytes); returns the length. */
+size_t ebb_json_format_number(char *out, double v);
+/* The number of a valid JSON number's text, when the exact fast path can
+ * read it (1), else 0: strtod's turn. */
+int ebb_json_fast_number(const char *p, const char *end, double *out);
 
 int ebb_json_encode(lua_State *L); /* encode(value, indent, sort_keys) -> text | nil, msg, path */
 int ebb_json_decode(lua_State *L); /* decode(text) -> true, value | nil, msg, byte position */

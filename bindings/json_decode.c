@@ -163,44 +163,8 @@ static int string(dec *d) {
 
 static int is_digit(const dec *d, const char *p) { return p < d->end && *p >= '0' && *p <= '9'; }
 
-static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* The number of the text start..end (valid JSON) when its digits make a
- * whole number m below 2^53 and its exponent e is at most 22 either way:
- * m * 10^e or m / 10^-e, each rounded once, so exactly what strtod gives
- * (Clinger's fast path). 0 when it is not such a number. */
-static int fast_number(const char *p, const char *end, double *out) {
-  uint64_t m = 0;
-  int digits = 0, e = 0, neg = *p == '-', exp_neg = 0, x = 0;
-  p += neg;
-  for (; p < end && *p != 'e' && *p != 'E'; p++) {
-    if (*p == '.') {
-      for (const char *q = p + 1; q < end && *q >= '0' && *q <= '9'; q++) e--;
-      continue;
-    }
-    if (m || *p != '0') digits++;
-    if (digits > 15) return 0;
-    m = m * 10 + (uint64_t)(*p - '0');
-  }
-  if (p < end) { /* the exponent */
-    p++;
-    if (*p == '+' || *p == '-') exp_neg = *p++ == '-';
-    for (; p < end; p++) {
-      x = x * 10 + (*p - '0');
-      if (x > 400) return 0;
-    }
-    e += exp_neg ? -x : x;
-  }
-  if (e < -22 || e > 22) return 0;
-  *out = e >= 0 ? (double)m * POW10[e] : (double)m / POW10[-e];
-  if (e > 0 && *out >= 9007199254740992.0) return 0; /* m * 10^e rounded: exact only below 2^53 */
-  if (neg) *out = -*out;
-  return 1;
-}
-
 /* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?: read by
- * fast_number, or else by strtod in "C". */
+ * ebb_json_fast_number, or else by strtod in "C". */
 static int number(dec *d) {
   const char *start = d->p, *p = start;
   double v;
@@ -220,7 +184,7 @@ static int number(dec *d) {
     if (!is_digit(d, p)) return expected(d, p, "a digit in the exponent");
     while (is_digit(d, p)) p++;
   }
-  if (fast_number(start, p, &v)) lua_pushnumber(d->L, v);
+  if (ebb_json_fast_number(start, p, &v)) lua_pushnumber(d->L, v);
   else {
     /* strtod stops where the grammar above did: what could extend a C
      * number (x, p, inf) is an error of the text already */

@@ -5,7 +5,6 @@
  * written as strings. Numbers are written as JavaScript writes them: the
  * fewest digits that read back as the same double. A failure says what could not be
  * encoded and the way to it ($.users[2].name). */
-#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -103,145 +102,11 @@ static int out_of_memory(enc *e) { return fail_at(e, e->depth, "not enough memor
 
 /* ---- numbers ---- */
 
-static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* u's decimal digits, trailing zeros dropped, into digits; returns how many
- * and sets *all to how many there were with the zeros. */
-static int decimal_digits(uint64_t u, char *digits, int *all) {
-  char tmp[24];
-  int m = 0, n = 0, skip = 0;
-  do tmp[m++] = (char)('0' + u % 10);
-  while ((u /= 10) != 0);
-  *all = m;
-  while (skip < m - 1 && tmp[skip] == '0') skip++;
-  while (m > skip) digits[n++] = tmp[--m];
-  return n;
-}
-
-#if LDBL_MANT_DIG >= 64
-/* 16 or 17 digits by scaling in long double (64-bit mantissa, where 10^j is
- * exact up to 10^27): r, the 17-digit scaling of v rounded, is off by at most
- * 0.51 in its last digit, less than half of v's ulp, so it always reads back
- * as v. Its 16-digit rounding is taken when its own reading back is sure:
- * rounded to a double it gives v, and it is not so near a midpoint between
- * two doubles that the long double's rounding could have mattered. */
-static int long_double_digits(double v, int e, char *digits, int *point) {
-  static const long double P[] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
-                                  1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
-                                  1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
-  int j = 16 - e, all, n;
-  long double x, r, r16, q, gap;
-  double d;
-  if (j < -26 || j > 27) return 0;
-  x = j >= 0 ? (long double)v * P[j] : (long double)v / P[-j];
-  r = nearbyintl(x);
-  if (r < 1e16L || r >= 1e17L) return 0;
-  r16 = nearbyintl(x / 10);
-  q = j - 1 >= 0 ? r16 / P[j - 1] : r16 * P[1 - j];
-  d = (double)q;
-  gap = fminl((long double)nextafter(d, INFINITY) - d, d - (long double)nextafter(d, 0)) / 2;
-  if (d == v && fabsl(q - d) < gap - q * 0x1p-62L) {
-    n = decimal_digits((uint64_t)r16, digits, &all);
-    *point = all - (j - 1);
-  } else {
-    n = decimal_digits((uint64_t)r, digits, &all);
-    *point = all - j;
-  }
-  return n;
-}
-#else
-static int long_double_digits(double v, int e, char *digits, int *point) {
-  (void)v, (void)e, (void)digits, (void)point;
-  return 0;
-}
-#endif
-
-/* The digits of v (> 0, finite) without trailing zeros, and where the point
- * goes: v = 0.DIGITS x 10^point. Returns how many digits. First at most 15
- * digits found by scaling (exact: r and 10^j are exact doubles, and r / 10^j
- * is rounded correctly, so equal means the decimal reads back as v); then 16
- * or 17 by scaling in long double; else the fewest of 15, 16 or 17 from
- * printf that strtod reads back as v (numbers beyond 1e43 or below 1e-11). */
-static int shortest_digits(double v, char *digits, int *point) {
-  int n = 0, all, e = (int)floor(log10(v)), j = 14 - e;
-  if (j >= -22 && j <= 22) {
-    double p = POW10[j < 0 ? -j : j], r = nearbyint(j >= 0 ? v * p : v / p);
-    if (r >= 1 && r < 9007199254740992.0 && (j >= 0 ? r / p : r * p) == v) {
-      n = decimal_digits((uint64_t)r, digits, &all);
-      *point = all - j;
-      return n;
-    }
-  }
-  if ((n = long_double_digits(v, e, digits, point)) > 0) return n;
-  for (int precision = 15; precision <= 17; precision++) {
-    char buf[40], *x;
-    snprintf(buf, sizeof buf, "%.*e", precision - 1, v);
-    if (precision < 17 && strtod(buf, NULL) != v) continue;
-    x = strchr(buf, 'e');
-    *point = atoi(x + 1) + 1;
-    for (const char *c = buf; c < x; c++)
-      if (*c != '.') digits[n++] = *c;
-    while (n > 1 && digits[n - 1] == '0') n--;
-    break;
-  }
-  return n;
-}
-
-/* v as JavaScript writes a number: whole ones below 1e21 in full, others in
- * fixed notation from 1e-7, in exponent notation beyond ("1.5e-7", "1e+21"). */
-static size_t format_number(char *out, double v) {
-  char digits[24];
-  size_t len = 0;
-  int k, point;
-  if (v == 0) {
-    out[0] = '0';
-    return 1;
-  }
-  if (v < 0) {
-    out[len++] = '-';
-    v = -v;
-  }
-  if (v < 9007199254740992.0 && v == (double)(uint64_t)v) { /* whole: its digits as they are */
-    int all;
-    k = decimal_digits((uint64_t)v, digits, &all);
-    memcpy(out + len, digits, (size_t)k);
-    memset(out + len + k, '0', (size_t)(all - k));
-    return len + (size_t)all;
-  }
-  k = shortest_digits(v, digits, &point);
-  if (k <= point && point <= 21) { /* 1500 */
-    memcpy(out + len, digits, (size_t)k);
-    memset(out + len + k, '0', (size_t)(point - k));
-    return len + (size_t)point;
-  }
-  if (0 < point && point <= 21) { /* 1.5 */
-    memcpy(out + len, digits, (size_t)point);
-    out[len + point] = '.';
-    memcpy(out + len + point + 1, digits + point, (size_t)(k - point));
-    return len + (size_t)k + 1;
-  }
-  if (-6 < point && point <= 0) { /* 0.0015 */
-    out[len++] = '0';
-    out[len++] = '.';
-    memset(out + len, '0', (size_t)-point);
-    memcpy(out + len - point, digits, (size_t)k);
-    return len + (size_t)(k - point);
-  }
-  out[len++] = digits[0]; /* 1.5e-7 */
-  if (k > 1) {
-    out[len++] = '.';
-    memcpy(out + len, digits + 1, (size_t)(k - 1));
-    len += (size_t)(k - 1);
-  }
-  return len + (size_t)sprintf(out + len, "e%c%d", point - 1 < 0 ? '-' : '+', abs(point - 1));
-}
-
 static int number(enc *e, double v) {
   char s[40];
   if (v != v) return fail_at(e, e->depth, "cannot encode NaN (JSON has no NaN)");
   if (isinf(v)) return fail_at(e, e->depth, "cannot encode %s (JSON has no infinities)", v > 0 ? "inf" : "-inf");
-  return put(e, s, format_number(s, v)) ? out_of_memory(e) : 0;
+  return put(e, s, ebb_json_format_number(s, v)) ? out_of_memory(e) : 0;
 }
 
 /* ---- strings ---- */
@@ -371,7 +236,7 @@ static int key(enc *e, int k) {
     char s[40];
     double v = lua_tonumber(L, k);
     if (v != v || isinf(v)) return fail_at(e, e->depth - 1, "cannot encode a key that is NaN or infinite");
-    return string(e, s, format_number(s, v));
+    return string(e, s, ebb_json_format_number(s, v));
   }
   return fail_at(e, e->depth - 1, "cannot encode a key of type %s (keys are strings or numbers)",
                  lua_typename(L, lua_type(L, k)));
@@ -417,7 +282,7 @@ static int sorted_object(enc *e, int idx) {
     if (lua_type(L, -1) == LUA_TNUMBER) {
       char s[40];
       double v = lua_tonumber(L, -1);
-      lua_pushlstring(L, s, v != v || isinf(v) ? 0 : format_number(s, v));
+      lua_pushlstring(L, s, v != v || isinf(v) ? 0 : ebb_json_format_number(s, v));
     } else lua_pushvalue(L, -1);
     lua_rawseti(L, texts, n);
   }
