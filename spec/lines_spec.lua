@@ -101,6 +101,18 @@ describe("stream.lines and fs.lines", function()
     assert.same(parts, collect(fs.lines(path)))
   end)
 
+  it("reads a file in bounded memory, whatever its size", function()
+    fs.write_file(path, (("x"):rep(79) .. "\n"):rep(400000)) -- 32 MB
+    collectgarbage()
+    local base, peak, n = collectgarbage("count"), 0, 0
+    for _ in fs.lines(path) do
+      n = n + 1
+      if n % 1000 == 0 then peak = math.max(peak, collectgarbage("count")) end
+    end
+    assert.equal(400000, n)
+    assert.is_true(peak - base < 16 * 1024, ("the heap grew by %d kB"):format(peak - base))
+  end)
+
   it("raises LineTooLongError for a line longer than max_length, without reading the rest of it", function()
     fs.write_file(path, "12345\r\n123456\n")
     local lines = fs.lines(path, { max_length = 5 })
