@@ -214,6 +214,17 @@ describe("stream.lines and fs.lines", function()
     assert.equal("no", raised(stream.lines(chunked { "a\n" }, { signal = abort.aborted("no") })))
   end)
 
+  it("ends at the abort of its signal during a read whose source does not listen to it", function()
+    local ctl = abort.controller()
+    local r = stream.readable(function()
+      ctl:abort("late")
+      return "a\nb\n"
+    end)
+    local lines = stream.lines(r, { signal = ctl.signal })
+    assert.equal("late", raised(lines))
+    assert.is_true(lines.closed)
+  end)
+
   it("ends when its task is cancelled while it waits for a chunk", function()
     local r = stream.readable(function(signal)
       task.sleep(1e9, signal)

@@ -91,6 +91,7 @@ local function refill(self)
     if len > max and (len > max + 1 or byte(parts[n], -1) ~= CR) then too_long(self) end
     local ok, chunk = pcall(self._src.read, self._src, self._signal)
     if not ok then raise(self, chunk) end
+    if self._abort then raise(self, self._abort[1]) end -- a source that does not listen to the signal
     if type(chunk) ~= "string" and chunk ~= nil then
       raise(self, errors.new(format("the readable gave a %s where a chunk (a string) goes", type(chunk))))
     end
