@@ -306,24 +306,31 @@ static int sorted_object(enc *e, int idx) {
   return 0;
 }
 
-static int object(enc *e, int idx) {
+/* started: the first key and value are on the stack already. */
+static int object(enc *e, int idx, int started) {
   lua_State *L = e->L;
   int first = 1;
   if (put_char(e, '{')) return out_of_memory(e);
   if (e->sort_keys) {
+    if (started) lua_pop(L, 2);
     if (sorted_object(e, idx) < 0) return -1;
   } else {
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
+    if (!started) {
+      lua_pushnil(L);
+      lua_next(L, idx); /* there is a key: the table was found not to be an array */
+    }
+    do {
       if (member(e, lua_gettop(L) - 1, first) < 0) return -1;
       lua_pop(L, 1);
       first = 0;
-    }
+    } while (lua_next(L, idx));
   }
   if (newline(e, e->depth - 1)) return -1;
   return put_char(e, '}') ? out_of_memory(e) : 0;
 }
 
+/* A table whose first key is a string is an object at once; any other is
+ * looked over whole to tell an array from an object. */
 static int table(enc *e, int idx) {
   lua_State *L = e->L;
   double count = 0, n;
@@ -337,10 +344,15 @@ static int table(enc *e, int idx) {
     lua_pop(L, 1);
   }
   e->depth++;
-  n = array_length(L, idx, &count);
-  if (n == 0) rc = put(e, marked ? "[]" : "{}", 2) ? out_of_memory(e) : 0;
-  else if (n > 0 && (n <= 2 * count || n <= 10)) rc = array(e, idx, n);
-  else rc = object(e, idx);
+  lua_pushnil(L);
+  if (!lua_next(L, idx)) rc = put(e, marked ? "[]" : "{}", 2) ? out_of_memory(e) : 0;
+  else if (lua_type(L, -2) == LUA_TSTRING) rc = object(e, idx, 1);
+  else {
+    lua_pop(L, 2);
+    n = array_length(L, idx, &count);
+    if (n > 0 && (n <= 2 * count || n <= 10)) rc = array(e, idx, n);
+    else rc = object(e, idx, 0);
+  }
   e->depth--;
   return rc;
 }
