@@ -170,6 +170,16 @@ describe("stream.lines and fs.lines", function()
     end)
     assert.equal("boom", raised(t.await, t))
     assert.equal(base, settled_fds(base))
+
+    -- a queue's job too, and the queue still frees the job's slot
+    local q = require("ebb.queue").new(1)
+    for _ = 1, 3 do
+      q:run(function()
+        for _ in fs.lines(path) do break end
+      end)
+    end
+    assert.equal(base, settled_fds(base))
+    assert.equal(0, q.active)
     collectgarbage("restart")
   end)
 
