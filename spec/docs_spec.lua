@@ -50,6 +50,7 @@ local function types()
       Readable = { make = function() return stream.readable(function() end) end },
       Writable = { make = function() return stream.writable(function() end) end },
       Transform = { make = function() return stream.transform(function() end) end },
+      Lines = { make = function() return stream.lines(stream.readable(function() end)) end },
     },
     iostream = { IOStream = { make = function() return setmetatable({}, require("ebb.iostream").IOStream) end } },
     http = { Response = { make = function() return setmetatable({}, require("ebb.http_response").Response) end } },

@@ -286,6 +286,22 @@ function fs.writer(path, opts)
   return file_writer(opened(path, core.open(path, o.append and "a" or "w", o.mode, o.signal)), o, hwm)
 end
 
+-- lines(path [, {max_length=, signal=, high_water_mark=}]): the file's lines,
+-- read in blocks of high_water_mark bytes; the file is closed at the end.
+local LINES -- stream.lines' options and the reader's high_water_mark
+
+function fs.lines(path, opts)
+  check_path(path, 1, "lines")
+  local lines = require "ebb.stream_lines"
+  if not LINES then
+    LINES = { high_water_mark = HWM }
+    for k, v in pairs(lines.OPTIONS) do LINES[k] = v end
+  end
+  local o, hwm = stream_opts(opts, "lines", LINES)
+  local src = file_reader(opened(path, core.open(path, "r", nil, o.signal)), o, hwm)
+  return lines.new(src, o, true, ("'%s'"):format(path))
+end
+
 -- A stream over a standard stream's fd (0, 1 or 2) that is a file: closing
 -- it leaves the fd open.
 function fs._stdio(fd, hwm)

@@ -12,6 +12,7 @@ local stream = {}
 
 local ClosedError = errors.class("StreamClosedError")
 stream.ClosedError = ClosedError
+stream.LineTooLongError = errors.class("LineTooLongError")
 
 -- ---- readables ----
 local Readable = {}
@@ -205,5 +206,13 @@ end
 
 stream.is_readable = is_readable
 stream.is_writable = is_writable
+
+-- lines(readable [, {max_length=, signal=}]): the lines of the chunks read, in ebb.stream_lines.
+function stream.lines(readable, opts)
+  if not is_readable(readable) then check.expected(readable, 1, "lines", "readable stream") end
+  local lines = require "ebb.stream_lines"
+  opts = check.options(opts, 2, "lines", lines.OPTIONS)
+  return lines.new(readable, opts, false)
+end
 
 return stream

@@ -433,6 +433,43 @@ function task._deferred(hook, fn, ...)
 end
 task._start = enqueue
 
+-- ---- for objects that hold something until their task ends (fs.lines' file) ----
+
+-- The hook of a task that holds things: it tells the hook before it (a
+-- queue's) first, then releases each thing still held. A release must not
+-- wait or raise: it runs inside the task's end.
+local Holds = {}
+Holds.__index = Holds
+
+function Holds:settled(t)
+  local prev = self.prev
+  if prev then prev:settled(t) end
+  local held = self.held
+  for v, release in pairs(held) do
+    held[v] = nil
+    release(v)
+  end
+end
+
+-- _hold(v, release): release(v) is called when the running task ends, however
+-- it ends, unless _let_go(v) was called first. Returns the task (nil outside one).
+function task._hold(v, release)
+  local t = cur[1]
+  if not t then return nil end
+  local h = t.hook
+  if getmetatable(h) ~= Holds then
+    h = setmetatable({ prev = h, held = setmetatable({}, { __mode = "k" }) }, Holds)
+    t.hook = h
+  end
+  h.held[v] = release
+  return t
+end
+
+function task._let_go(t, v)
+  local h = t and t.hook
+  if getmetatable(h) == Holds then h.held[v] = nil end
+end
+
 -- ---- for the host ----
 local root
 function host.spawn_root(fn, ...)
