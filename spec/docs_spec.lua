@@ -53,7 +53,7 @@ local function types()
       Lines = { make = function() return stream.lines(stream.readable(function() end)) end },
     },
     iostream = { IOStream = { make = function() return setmetatable({}, require("ebb.iostream").IOStream) end } },
-    http = { Response = { make = function() return setmetatable({}, require("ebb.http_response").Response) end } },
+    http = { Response = { make = function() return setmetatable({}, require("ebb.http_client_response").Response) end } },
     fs = {
       File = {
         make = function() return require("ebb.fs").open(os.tmpname(), "w") end,

@@ -5,7 +5,7 @@ local check = require "ebb.check"
 local errors = require "ebb.errors"
 local abort = require "ebb.abort"
 local stream = require "ebb.stream"
-local response = require "ebb.http_response"
+local response = require "ebb.http_client_response"
 
 local type, pairs, error, tostring, format, find, upper = type, pairs, error, tostring, string.format,
   string.find, string.upper
