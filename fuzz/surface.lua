@@ -9,7 +9,7 @@ local M = {}
 -- pages of docs/ that help() reads; task_*: ebb.task's, reached through it).
 local INTERNAL = { boot = true, test = true, test_units = true, test_tasks = true, core = true, host = true,
   require = true, check = true, task_join = true, task_future = true, docs = true, reference = true,
-  http_client = true, http_server = true }
+  http_client = true, http_server = true, http_request = true, http_response = true }
 M.INTERNAL = INTERNAL
 
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.

@@ -66,6 +66,14 @@ local function types()
         done = function(s) s:close() end,
       },
     },
+    http = {
+      HTTPServer = {
+        make = function() return require("ebb.http").listen("127.0.0.1", 0, function() end) end,
+        done = function(s) s:close() end,
+      },
+      Request = { make = function() return setmetatable({}, require("ebb.http_request").Request) end },
+      ResponseWriter = { make = function() return setmetatable({}, require("ebb.http_response").ResponseWriter) end },
+    },
     process = {
       Process = {
         make = function()

@@ -1,3 +1,159 @@
--- ebb.http's server: http.listen, requests and responses (see ebb.http).
+-- ebb.http's server: http.listen, its handler tasks and graceful close (see
+-- ebb.http). C reads and parses the connections; here one task accepts them
+-- and one takes each request whose head is read and spawns its handler.
+local core = require "ebb.httpserver.core"
+local net_core = require "ebb.net.core"
+local stream_core = require "ebb.iostream.core"
+local host_core = require "ebb.core"
+local task = require "ebb.task"
+local context = require "ebb.context"
+local check = require "ebb.check"
+local request = require "ebb.http_request"
+local response = require "ebb.http_response"
+
+local error, setmetatable, pcall, pairs, next, select = error, setmetatable, pcall, pairs, next, select
+local spawn = task.spawn
+local cur = host_core.cur
+local c_next, c_abort, c_state = core.next, core.abort, core.state
+local new_request, new_response = request.new, response.new
+
 local M = {}
+
+-- The id of the request the running task serves (1, 2, ... per server).
+local request_id = context.new { name = "http.request_id" }
+M.request_id = request_id
+
+local kind = check.kind
+local LISTEN = {
+  backlog = kind.whole(1, 2 ^ 31 - 1),
+  max_header_size = kind.whole(1, 2 ^ 30),
+  max_body_size = kind.whole(0, 2 ^ 53),
+  headers_timeout = kind.ms,
+  keep_alive_timeout = kind.ms,
+  nodelay = kind.boolean,
+}
+
+local Server = {}
+Server.__index = Server
+
+local function system_error(code, msg, syscall, address, port)
+  return check.system_error(code, msg, syscall, ("%s:%d"):format(address, port), { address = address, port = port })
+end
+
+local function settle(server)
+  if server.closed and next(server._live) == nil and server._idle then server._idle:resolve() end
+end
+
+-- A handler that failed: a 500 when nothing was sent yet, else the response
+-- is cut short. Reported (by the task failing) unless the client went away.
+local function failed(server, req, res, err)
+  local sent = c_state(req._r)
+  local cancelled = server._cancelled
+  if not sent and not cancelled then
+    res.status = 500
+    res.finished = false
+    local h = res.headers
+    h["Content-Type"] = "text/plain"
+    res:finish("Internal Server Error")
+  else
+    c_abort(req._r)
+  end
+  local gone = select(4, core.info(req._r))
+  if gone or cancelled then return end
+  error(err, 0)
+end
+
+local function handler_task(server, handler)
+  return function(req)
+    request_id:enter(req.id)
+    local res = new_response(req._r)
+    local ok, err = pcall(handler, req, res)
+    server._live[cur[1]] = nil
+    if ok then
+      if not res.finished then res:finish() end
+    else
+      failed(server, req, res, err)
+    end
+    settle(server)
+  end
+end
+
+local function dispatch(server, handler)
+  local h, live = server._c, server._live
+  local run = handler_task(server, handler)
+  while true do
+    local r, method, url, id = c_next(h)
+    if not r then return end -- closing, or cancelled
+    if r ~= true then live[spawn(run, new_request(r, method, url, id))] = true end
+  end
+end
+
+local function accept_loop(server)
+  local h, c, nodelay = server._h, server._c, server._nodelay
+  while true do
+    local ok, s, msg = net_core.accept(h)
+    if ok == false or (ok and s == nil) then return end -- closing
+    if not ok then error(system_error(s, msg, "accept", server.address, server.port), 0) end
+    if nodelay then net_core.set_nodelay(s, true) end
+    core.attach(c, s)
+  end
+end
+
+-- listen(host, port, handler [, opts]) -> server (see ebb.http)
+function M.listen(host, port, handler, opts)
+  check.cstring(host, 1, "listen", "host")
+  check.whole(port, 2, "listen", "port", 0, 65535)
+  check.callable(handler, 3, "listen")
+  opts = check.options(opts, 4, "listen", LISTEN)
+  local ips = require("ebb.net").resolve(host)
+  local h, code, msg = net_core.listen(ips[1], port, opts.backlog)
+  if not h then error(system_error(code, msg, "listen", ips[1], port), 2) end
+  local address, actual = net_core.address(h, false)
+  local c = core.new(opts.max_header_size or 16384, opts.max_body_size or 16777216,
+    opts.headers_timeout or 60000, opts.keep_alive_timeout or 5000)
+  local server = setmetatable({
+    _h = h, _c = c, _live = {}, _nodelay = opts.nodelay ~= false,
+    address = address, port = actual, closed = false,
+  }, Server)
+  server._accepting = spawn(accept_loop, server)
+  server._dispatching = spawn(dispatch, server, handler)
+  return server
+end
+
+-- Waits for the handlers; those left when the limit passes are cancelled.
+local function drain(server, timeout, signal)
+  local idle = server._idle
+  local ok, why = pcall(idle.await, idle, { timeout = timeout, signal = signal })
+  if not ok then
+    server._cancelled = true
+    for t in pairs(server._live) do t:cancel(why) end
+    idle:await()
+  end
+  core.close_all(server._c)
+end
+
+local CLOSE = { timeout = kind.ms, signal = kind.signal }
+
+-- close([{timeout=, signal=}]) (see ebb.http)
+function Server:close(opts)
+  check.self(self, Server, "close", "server")
+  opts = check.options(opts, 1, "close", CLOSE)
+  if not self.closed then
+    self.closed = true
+    stream_core.close(self._h)
+    core.shutdown(self._c)
+    self._idle = task.future()
+    settle(self)
+  end
+  local t = spawn(drain, self, opts.timeout, opts.signal)
+  if host_core.can_wait() then return t:await() end
+  return t
+end
+Server.__close = Server.close
+
+function Server:__tostring()
+  check.self(self, Server, "__tostring", "server")
+  return ("HTTPServer (%s:%d%s)"):format(self.address or "?", self.port or 0, self.closed and ", closed" or "")
+end
+
 return M
