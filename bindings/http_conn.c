@@ -271,19 +271,24 @@ static void keep(hconn *c, const char *data, size_t len) {
   c->unparsed_len += len;
 }
 
+/* While a response is pending the socket is still read, so that a client
+ * going away is seen, until a window's worth of the next requests is kept. */
+static void hold(hconn *c, const char *data, size_t len) {
+  keep(c, data, len);
+  if (c->unparsed_len >= HTTP_BODY_HWM) uvs_read_stop(c->s);
+}
+
 static void parse(hconn *c, const char *data, size_t len) {
   size_t n;
   if (c->paused) {
-    keep(c, data, len);
-    uvs_read_stop(c->s);
+    hold(c, data, len);
     return;
   }
   n = http_parser_execute(&c->parser, &settings, data, len);
   if (c->closed || c->ending) return;
   if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
     c->paused = 1;
-    uvs_read_stop(c->s);
-    if (n < len) keep(c, data + n, len - n);
+    if (n < len) hold(c, data + n, len - n);
     return;
   }
   if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || n != len) fail(c);
@@ -339,11 +344,11 @@ void hconn_response_done(hconn *c) {
   c->paused = 0;
   http_parser_pause(&c->parser, 0);
   if (c->unparsed_len) parse_kept(c);
-  if (!c->closed && !c->ending && !c->paused) uvs_read_start(c->s);
+  if (!c->closed && !c->ending && c->unparsed_len < HTTP_BODY_HWM && !c->eof) uvs_read_start(c->s);
 }
 
 void hconn_body_drained(hconn *c) {
-  if (!c->closed && !c->ending && !c->paused) uvs_read_start(c->s);
+  if (!c->closed && !c->ending && c->unparsed_len < HTTP_BODY_HWM) uvs_read_start(c->s);
 }
 
 void hconn_attach(lua_State *L, hserver *srv, uvs *s, int stream_idx, int server_idx) {

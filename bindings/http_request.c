@@ -220,7 +220,7 @@ static int l_info(lua_State *L) {
     lua_pushnil(L);
     lua_pushnil(L);
   }
-  lua_pushboolean(L, r->client_gone || !r->conn);
+  lua_pushboolean(L, r->client_gone);
   lua_pushboolean(L, r->has_body);
   return 5;
 }

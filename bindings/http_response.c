@@ -227,11 +227,11 @@ static int l_abort(lua_State *L) {
   return 0;
 }
 
-/* state(req) -> headers sent, finished */
+/* state(req) -> headers sent, answered by the server (bad input) */
 static int l_state(lua_State *L) {
   hreq *r = hreq_check(L, 1);
   lua_pushboolean(L, r->headers_sent);
-  lua_pushboolean(L, r->finished);
+  lua_pushboolean(L, r->by_server);
   return 2;
 }
 

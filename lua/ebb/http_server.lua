@@ -45,9 +45,10 @@ local function settle(server)
 end
 
 -- A handler that failed: a 500 when nothing was sent yet, else the response
--- is cut short. Reported (by the task failing) unless the client went away.
+-- is cut short. Reported (by the task failing) unless the client went away,
+-- the server answered bad input, or close cancelled it.
 local function failed(server, req, res, err)
-  local sent = c_state(req._r)
+  local sent, by_server = c_state(req._r)
   local cancelled = server._cancelled
   if not sent and not cancelled then
     res.status = 500
@@ -59,7 +60,7 @@ local function failed(server, req, res, err)
     c_abort(req._r)
   end
   local gone = select(4, core.info(req._r))
-  if gone or cancelled then return end
+  if gone or cancelled or by_server then return end
   error(err, 0)
 end
 

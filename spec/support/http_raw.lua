@@ -22,10 +22,16 @@ function Client:fill()
 end
 
 function Client:take(n)
-  while #self.buf < n do assert(self:fill(), "the connection ended in a body") end
-  local s = self.buf:sub(1, n)
-  self.buf = self.buf:sub(n + 1)
-  return s
+  local parts, have = { self.buf }, #self.buf
+  while have < n do -- chunks gathered, not appended one by one (a large body is many)
+    local chunk = self.conn:read()
+    assert(chunk, "the connection ended in a body")
+    parts[#parts + 1] = chunk
+    have = have + #chunk
+  end
+  local all = table.concat(parts)
+  self.buf = all:sub(n + 1)
+  return all:sub(1, n)
 end
 
 function Client:line()
