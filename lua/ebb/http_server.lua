@@ -3,6 +3,7 @@
 -- and one takes each request whose head is read and spawns its handler.
 local core = require "ebb.httpserver.core"
 local net_core = require "ebb.net.core"
+local net = require "ebb.net"
 local stream_core = require "ebb.iostream.core"
 local host_core = require "ebb.core"
 local task = require "ebb.task"
@@ -11,7 +12,7 @@ local check = require "ebb.check"
 local request = require "ebb.http_request"
 local response = require "ebb.http_response"
 
-local error, setmetatable, pcall, pairs, next, select = error, setmetatable, pcall, pairs, next, select
+local error, setmetatable, pcall, select = error, setmetatable, pcall, select
 local spawn = task.spawn
 local cur = host_core.cur
 local c_next, c_abort, c_state = core.next, core.abort, core.state
@@ -36,13 +37,6 @@ local LISTEN = {
 local Server = {}
 Server.__index = Server
 
-local function system_error(code, msg, syscall, address, port)
-  return check.system_error(code, msg, syscall, ("%s:%d"):format(address, port), { address = address, port = port })
-end
-
-local function settle(server)
-  if server.closed and next(server._live) == nil and server._idle then server._idle:resolve() end
-end
 
 -- A handler that failed: a 500 when nothing was sent yet, else the response
 -- is cut short. Reported (by the task failing) unless the client went away,
@@ -75,7 +69,7 @@ local function handler_task(server, handler)
     else
       failed(server, req, res, err)
     end
-    settle(server)
+    net._settle(server)
   end
 end
 
@@ -89,15 +83,9 @@ local function dispatch(server, handler)
   end
 end
 
-local function accept_loop(server)
-  local h, c, nodelay = server._h, server._c, server._nodelay
-  while true do
-    local ok, s, msg = net_core.accept(h)
-    if ok == false or (ok and s == nil) then return end -- closing
-    if not ok then error(system_error(s, msg, "accept", server.address, server.port), 0) end
-    if nodelay then net_core.set_nodelay(s, true) end
-    core.attach(c, s)
-  end
+local function take_connection(server, s)
+  if server._nodelay then net_core.set_nodelay(s, true) end
+  core.attach(server._c, s)
 end
 
 -- listen(host, port, handler [, opts]) -> server (see ebb.http)
@@ -106,49 +94,30 @@ function M.listen(host, port, handler, opts)
   check.whole(port, 2, "listen", "port", 0, 65535)
   check.callable(handler, 3, "listen")
   opts = check.options(opts, 4, "listen", LISTEN)
-  local ips = require("ebb.net").resolve(host)
-  local h, code, msg = net_core.listen(ips[1], port, opts.backlog)
-  if not h then error(system_error(code, msg, "listen", ips[1], port), 2) end
-  local address, actual = net_core.address(h, false)
+  local h, address, actual = net._listen(host, port, opts.backlog, 2)
   local c = core.new(opts.max_header_size or 16384, opts.max_body_size or 16777216,
     opts.headers_timeout or 60000, opts.keep_alive_timeout or 5000)
   local server = setmetatable({
     _h = h, _c = c, _live = {}, _nodelay = opts.nodelay ~= false,
     address = address, port = actual, closed = false,
   }, Server)
-  server._accepting = spawn(accept_loop, server)
+  server._accepting = spawn(net._accept_loop, server, take_connection)
   server._dispatching = spawn(dispatch, server, handler)
   return server
 end
 
--- Waits for the handlers; those left when the limit passes are cancelled.
-local function drain(server, timeout, signal)
-  local idle = server._idle
-  local ok, why = pcall(idle.await, idle, { timeout = timeout, signal = signal })
-  if not ok then
-    server._cancelled = true
-    for t in pairs(server._live) do t:cancel(why) end
-    idle:await()
-  end
-  core.close_all(server._c)
+local function stop(server)
+  stream_core.close(server._h)
+  core.shutdown(server._c) -- idle connections close now, the others after their response
 end
 
-local CLOSE = { timeout = kind.ms, signal = kind.signal }
+local function close_connections(server) core.close_all(server._c) end
 
 -- close([{timeout=, signal=}]) (see ebb.http)
 function Server:close(opts)
   check.self(self, Server, "close", "server")
-  opts = check.options(opts, 1, "close", CLOSE)
-  if not self.closed then
-    self.closed = true
-    stream_core.close(self._h)
-    core.shutdown(self._c)
-    self._idle = task.future()
-    settle(self)
-  end
-  local t = spawn(drain, self, opts.timeout, opts.signal)
-  if host_core.can_wait() then return t:await() end
-  return t
+  opts = check.options(opts, 1, "close", net._CLOSE)
+  return net._close(self, opts, stop, close_connections)
 end
 Server.__close = Server.close
 
