@@ -27,6 +27,7 @@ static void drop_request(hconn *c) {
 static void on_closing(uvs *s) {
   hconn *c = conn_of(s);
   c->closed = 1;
+  ebb_fail_all(&s->writers, UV_ECONNRESET); /* a response's writer waiting for the queue to drain */
   ebb_timer_stop(&c->timer);
   ebb_node_unlink(&c->link);
   c->srv->nconns--;

@@ -187,6 +187,26 @@ describe("ebb.http server, handlers", function()
     still_serves(server.port)
   end)
 
+  it("fails a write once the client has gone, and does not report the handler's error", function()
+    local failure = task.future()
+    local server = serve(function(req, res)
+      if req.path == "/ok" then return res:finish() end
+      local ok, err = pcall(function()
+        while true do res:write(("w"):rep(65536)) end
+      end)
+      failure:resolve(err)
+      error(err, 0) -- raised again: the client went away, so nothing is reported
+    end)
+    local c = raw.connect(server.port)
+    c:send(GET:format("/"))
+    assert.truthy(c.conn:read()) -- the response has begun
+    c:close()
+    local err = failure:await()
+    assert.equal("ECONNRESET", err.code)
+    assert.matches("the client went away", err.message)
+    still_serves(server.port)
+  end)
+
   it("answers 500 for a handler that raises, without its text, and reports the error", function()
     local out, err, status = run.ebb("-e " .. run.quote([[
       local http, raw = require "ebb.http", dofile("spec/support/http_raw.lua")
