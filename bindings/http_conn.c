@@ -73,8 +73,14 @@ void hconn_end(hconn *c) {
 
 static void timer_fired(ebb_timer *t) {
   hconn *c = ebb_container(t, hconn, timer);
-  if (c->in_message && !c->req) hresp_status_only(c, NULL, 408); /* the head came too slowly */
-  else hconn_close(c);
+  hreq *r = c->req;
+  if (!c->in_message) {
+    hconn_close(c); /* idle too long */
+    return;
+  }
+  if (r) hreq_body_failed(r, UV_ETIMEDOUT); /* the body came too slowly */
+  if (r && r->headers_sent) hconn_close(c);
+  else hresp_status_only(c, r, 408);
 }
 
 static void arm(hconn *c, double ms) {
@@ -108,6 +114,7 @@ static int on_message_begin(http_parser *p) {
   c->head_len = c->url_len = 0;
   c->nfields = 0;
   c->in_value = 0;
+  c->began = ebb_now();
   arm(c, c->srv->headers_timeout);
   return 0;
 }
@@ -168,6 +175,10 @@ static int on_headers_complete(http_parser *p) {
   int i;
   if (!r) return -1;
   ebb_timer_stop(&c->timer);
+  if (srv->request_timeout > 0 && (p->flags & F_CHUNKED || (p->content_length > 0 && p->content_length != ULLONG_MAX))) {
+    double left = srv->request_timeout - (ebb_now() - c->began);
+    ebb_timer_start(&c->timer, left > 0 ? left : 0);
+  }
   r->head = c->head;
   r->url_len = c->url_len;
   r->fields = c->fields;
@@ -219,6 +230,7 @@ static int on_message_complete(http_parser *p) {
   hconn *c = p->data;
   hreq *r = c->req;
   c->in_message = 0;
+  ebb_timer_stop(&c->timer);
   r->body_done = 1;
   hreq_body(r, NULL, 0);
   if (!r->finished) {

@@ -10,12 +10,14 @@ static hserver *check_server(lua_State *L, int idx) {
   return ebb_check_udata(L, idx, HTTP_SERVER_MT, "http server");
 }
 
-/* new(max_header_size, max_body_size, headers_timeout, keep_alive_timeout) -> server */
+/* new(max_header_size, max_body_size, headers_timeout, request_timeout,
+ * keep_alive_timeout) -> server */
 static int l_new(lua_State *L) {
   double header = ebb_check_whole(L, 1, "max_header_size", 1, 1 << 30);
   double body = ebb_check_whole(L, 2, "max_body_size", 0, EBB_MAX_WHOLE);
   double headers_timeout = ebb_check_ms(L, 3, "headers_timeout");
-  double keep_alive = ebb_check_ms(L, 4, "keep_alive_timeout");
+  double request_timeout = ebb_check_ms(L, 4, "request_timeout");
+  double keep_alive = ebb_check_ms(L, 5, "keep_alive_timeout");
   hserver *srv = lua_newuserdata(L, sizeof *srv);
   memset(srv, 0, sizeof *srv);
   ebb_waitlist_init(&srv->dispatcher);
@@ -24,6 +26,7 @@ static int l_new(lua_State *L) {
   srv->max_header_size = (size_t)header;
   srv->max_body_size = body >= (double)SIZE_MAX ? SIZE_MAX : (size_t)body;
   srv->headers_timeout = headers_timeout;
+  srv->request_timeout = request_timeout;
   srv->keep_alive_timeout = keep_alive;
   luaL_getmetatable(L, HTTP_SERVER_MT);
   lua_setmetatable(L, -2);

@@ -18,7 +18,7 @@ typedef struct hserver {
   ebb_node ready;          /* requests whose heads are read, not yet taken */
   ebb_node conns;
   size_t max_header_size, max_body_size;
-  double headers_timeout, keep_alive_timeout;
+  double headers_timeout, request_timeout, keep_alive_timeout;
   double next_id;
   int nconns;
   unsigned closing : 1;
@@ -55,7 +55,8 @@ struct hconn {
   uvs *s;
   int box_ref, srv_ref;  /* the stream's and the server's userdata, held while open */
   http_parser parser;
-  ebb_timer timer;       /* headers timeout while a head is read, keep-alive timeout while idle */
+  ebb_timer timer;       /* headers, then request timeout while a request is read; keep-alive while idle */
+  double began;          /* when the request being read began (ebb_now) */
   hreq *req;             /* the request being read or answered: one at a time */
   char *head;
   size_t head_len, head_cap, url_len;

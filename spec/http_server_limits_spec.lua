@@ -134,6 +134,8 @@ describe("ebb.http server, slow and idle clients", function()
     local server = serve(function(_, res) res:finish("ok") end, { headers_timeout = 1000 })
     local slow = {}
     for i = 1, 200 do slow[i] = raw.connect(server.port) end
+    local connections = require("ebb.httpserver.core").connections
+    while connections(server._c) < 200 do still_serves(server.port) end -- all accepted: their clocks run
     local head = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
     for b = 1, #head do
       for i = 1, #slow do slow[i]:send(head:sub(b, b)) end
@@ -147,6 +149,28 @@ describe("ebb.http server, slow and idle clients", function()
       assert.is_true(slow[i]:ended())
       slow[i]:close()
     end
+    still_serves(server.port)
+  end)
+
+  it("answers 408 to a body that has not all come within request_timeout of its request's start", function()
+    clock.freeze()
+    local started, failure = task.future(), task.future()
+    local server = serve(function(req, res)
+      started:resolve()
+      local ok, err = pcall(req.text, req)
+      failure:resolve(not ok and err)
+      res:finish()
+    end, { request_timeout = 1000 })
+    local c = raw.connect(server.port)
+    c:send("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+    started:await()
+    clock.advance(999)
+    assert.is_false(failure.settled)
+    clock.advance(1)
+    assert.equal(408, c:response().status)
+    assert.is_true(c:ended())
+    c:close()
+    assert.equal("ETIMEDOUT", failure:await().code)
     still_serves(server.port)
   end)
 

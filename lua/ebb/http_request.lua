@@ -47,6 +47,7 @@ local BODY_ERRORS = {
   E2BIG = "the request body is larger than max_body_size",
   EPROTO = "the request body is malformed",
   ECONNRESET = "the client went away before the body ended",
+  ETIMEDOUT = "the request body did not come within request_timeout",
 }
 
 local function body_failed(_, _, code, msg)

@@ -30,6 +30,7 @@ local LISTEN = {
   max_header_size = kind.whole(1, 2 ^ 30),
   max_body_size = kind.whole(0, 2 ^ 53),
   headers_timeout = kind.ms,
+  request_timeout = kind.ms,
   keep_alive_timeout = kind.ms,
   nodelay = kind.boolean,
 }
@@ -96,7 +97,7 @@ function M.listen(host, port, handler, opts)
   opts = check.options(opts, 4, "listen", LISTEN)
   local h, address, actual = net._listen(host, port, opts.backlog, 2)
   local c = core.new(opts.max_header_size or 16384, opts.max_body_size or 16777216,
-    opts.headers_timeout or 60000, opts.keep_alive_timeout or 5000)
+    opts.headers_timeout or 60000, opts.request_timeout or 300000, opts.keep_alive_timeout or 5000)
   local server = setmetatable({
     _h = h, _c = c, _live = {}, _nodelay = opts.nodelay ~= false,
     address = address, port = actual, closed = false,
