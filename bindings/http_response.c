@@ -112,8 +112,11 @@ static int user_headers(lua_State *L, int vi, int ni, head *h, int whole, int *s
   return saw;
 }
 
+/* Whether the connection closes after r's response (a client still waiting
+ * to send a body nobody asked for with 100 Continue included). */
 static int closes(const hreq *r) {
-  return r->close_after || !r->keep_alive || (r->conn && (r->conn->srv->closing || r->conn->eof));
+  return r->close_after || !r->keep_alive || (r->conn && (r->conn->srv->closing || r->conn->eof)) ||
+         (r->expect_continue && !r->continue_sent && !r->body_done);
 }
 
 /* The head of r's response; whole: the body follows in full (len bytes). */
