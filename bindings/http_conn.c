@@ -172,10 +172,11 @@ static int on_headers_complete(http_parser *p) {
   hconn *c = p->data;
   hserver *srv = c->srv;
   hreq *r = calloc(1, sizeof *r);
-  int i;
+  int has_length = p->content_length > 0 && p->content_length != ULLONG_MAX, i;
   if (!r) return -1;
+  r->has_body = (p->flags & F_CHUNKED) || has_length;
   ebb_timer_stop(&c->timer);
-  if (srv->request_timeout > 0 && (p->flags & F_CHUNKED || (p->content_length > 0 && p->content_length != ULLONG_MAX))) {
+  if (r->has_body && srv->request_timeout > 0) { /* the body has what is left of request_timeout */
     double left = srv->request_timeout - (ebb_now() - c->began);
     ebb_timer_start(&c->timer, left > 0 ? left : 0);
   }
@@ -200,12 +201,11 @@ static int on_headers_complete(http_parser *p) {
   r->minor = (unsigned char)p->http_minor;
   r->keep_alive = http_should_keep_alive(p) && !p->upgrade;
   r->is_head = p->method == HTTP_HEAD;
-  r->has_body = (p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX);
   r->body_done = !r->has_body;
   r->signal_ref = r->reason_ref = LUA_NOREF;
   ebb_waitlist_init(&r->readers);
   c->req = r;
-  if (r->has_body && p->content_length != ULLONG_MAX && p->content_length > srv->max_body_size) {
+  if (has_length && p->content_length > srv->max_body_size) {
     c->fail_status = 413;
     return -1;
   }
