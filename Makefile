@@ -5,9 +5,11 @@ LUAJIT ?= luajit
 PKGS = luajit libuv libedit libcurl
 DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux \
   libcurl4-openssl-dev libhttp-parser-dev lua-cjson wrk
-# What `make bench` compares against besides Node: nginx with its Lua module. Only
-# for bench: installing nginx starts a web server on port 80 where services run.
-BENCH_PKGS = nginx libnginx-mod-http-lua
+# What `make bench` compares against besides Node: nginx, only for bench (installing
+# it starts a web server on port 80 where services run). Its Lua module is not
+# installed: it brings OpenResty's luajit, which replaces the build's; bench/run
+# unpacks it under build/ (apt-get download) and loads it from there.
+BENCH_PKGS = nginx libnginx-mod-http-ndk
 # What `make compat` runs the outside suites against (and requires every module of).
 COMPAT_PKGS = lua-lpeg lua-penlight lua-cjson lua-filesystem lua-yaml lua-posix lua-term git perl
 
