@@ -57,11 +57,15 @@ static void on_shut(uv_shutdown_t *req, int status) {
   uvs_close(s);
 }
 
+/* A client that does not take the rest of what is queued is not waited for
+ * longer than an idle one would be. */
+#define LINGER_MS 5000
+
 void hconn_end(hconn *c) {
   uv_shutdown_t *req;
   if (c->closed || c->ending) return;
   c->ending = 1;
-  ebb_timer_stop(&c->timer);
+  ebb_timer_start(&c->timer, c->srv->keep_alive_timeout > 0 ? c->srv->keep_alive_timeout : LINGER_MS);
   uvs_read_stop(c->s);
   if (!(req = malloc(sizeof *req)) || uv_shutdown(req, &c->s->u.stream, on_shut) != 0) {
     free(req);
@@ -74,8 +78,8 @@ void hconn_end(hconn *c) {
 static void timer_fired(ebb_timer *t) {
   hconn *c = ebb_container(t, hconn, timer);
   hreq *r = c->req;
-  if (!c->in_message) {
-    hconn_close(c); /* idle too long */
+  if (!c->in_message || c->ending) {
+    hconn_close(c); /* idle too long, or its last bytes not taken */
     return;
   }
   if (r) hreq_body_failed(r, UV_ETIMEDOUT); /* the body came too slowly */
