@@ -296,6 +296,19 @@ describe("ebb.http server, handlers", function()
     idle:close()
   end)
 
+  it("closes from one of its handlers without waiting for that handler", function()
+    local server, closing
+    server = http.listen("127.0.0.1", 0, function(_, res)
+      closing = server:close() -- the task that waits: this handler is one it waits for
+      res:finish("closing")
+    end)
+    local res = raw.request(server.port, GET:format("/stop"))
+    assert.equal("closing", res.body)
+    assert.equal("close", res.headers.connection)
+    closing:await()
+    assert.is_true(server.closed)
+  end)
+
   it("cancels the handlers still running when close's timeout passes", function()
     clock.auto()
     local cancelled = task.future()

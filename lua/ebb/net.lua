@@ -166,8 +166,9 @@ local function drain(server, timeout, signal, after)
 end
 
 -- A graceful close: stop(server) once, at the first close (it stops taking
--- work), then drain. Called where it cannot wait (an abort listener), it
--- returns the task that does the waiting.
+-- work), then drain. Called where it cannot wait (an abort listener), or by
+-- one of the handlers it would wait for, it returns the task that does the
+-- waiting.
 function net._close(server, opts, stop, after)
   if not server.closed then
     server.closed = true
@@ -176,7 +177,7 @@ function net._close(server, opts, stop, after)
     net._settle(server)
   end
   local t = task.spawn(drain, server, opts.timeout, opts.signal, after)
-  if host_core.can_wait() then return t:await() end
+  if host_core.can_wait() and not server._live[task.current()] then return t:await() end
   return t
 end
 
