@@ -118,11 +118,7 @@ static int l_body_read(lua_State *L) {
   hreq *r = hreq_check(L, 1);
   int n = ebb_request_begin(L, 2);
   if (n) return n;
-  if (r->body.head) {
-    uvs_chunk *k = uvs_queue_take(&r->body);
-    lua_pushboolean(L, 1);
-    lua_pushlstring(L, k->data, k->len);
-    free(k);
+  if (uvs_queue_push_next(L, &r->body)) {
     if (r->body.buffered < HTTP_BODY_HWM && r->conn) hconn_body_drained(r->conn);
     return 2;
   }

@@ -55,6 +55,15 @@ void uvs_queue_drop(uvs_queue *q) {
   while ((c = uvs_queue_take(q)) != NULL) free(c);
 }
 
+int uvs_queue_push_next(lua_State *L, uvs_queue *q) {
+  uvs_chunk *c = uvs_queue_take(q);
+  if (!c) return 0;
+  lua_pushboolean(L, 1);
+  lua_pushlstring(L, c->data, c->len);
+  free(c);
+  return 2;
+}
+
 static void drop_chunks(uvs *s) { uvs_queue_drop(&s->in); }
 
 static void restore_blocking(uvs *s) {
@@ -227,11 +236,7 @@ static int l_read(lua_State *L) {
   uvs *s = uvs_check(L, 1);
   int r = ebb_request_begin(L, 2);
   if (r) return r;
-  if (s->in.head) {
-    uvs_chunk *c = uvs_queue_take(&s->in);
-    lua_pushboolean(L, 1);
-    lua_pushlstring(L, c->data, c->len);
-    free(c);
+  if (uvs_queue_push_next(L, &s->in)) {
     if (s->in.buffered < s->high_water_mark) start_reading(s);
     return 2;
   }

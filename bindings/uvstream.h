@@ -24,6 +24,9 @@ int uvs_queue_put(uvs_queue *q, const char *data, size_t len, int at_front);
 /* The oldest chunk, unlinked (the caller frees it); NULL when empty. */
 uvs_chunk *uvs_queue_take(uvs_queue *q);
 void uvs_queue_drop(uvs_queue *q);
+/* A read's answer from the queue: pushes true and the oldest chunk (taken)
+ * and returns 2; 0 when the queue is empty. */
+int uvs_queue_push_next(lua_State *L, uvs_queue *q);
 
 struct uvs;
 
