@@ -308,8 +308,11 @@ static void parse(hconn *c, const char *data, size_t len) {
     if (n < len) hold(c, data + n, len - n);
     return;
   }
+  if (c->parser.upgrade && HTTP_PARSER_ERRNO(&c->parser) == HPE_OK) {
+    uvs_read_stop(c->s); /* what follows is another protocol: the response ends the connection */
+    return;
+  }
   if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || n != len) fail(c);
-  else if (c->parser.upgrade) hconn_end(c); /* other protocols are not served */
 }
 
 /* Parses what was kept while the last response was pending. */
