@@ -93,6 +93,30 @@ describe("ebb.http server, malformed requests", function()
   end)
 end)
 
+describe("ebb.http server, random bytes", function()
+  it("answers or closes every connection that sends them, and goes on serving", function()
+    local server = serve(function(req, res) res:finish(req:text()) end, { max_header_size = 512, max_body_size = 512 })
+    local pieces = { "GET ", "POST ", "/", "?a=1", " HTTP/1.1", " HTTP/1.0", "\r\n", "\r\n\r\n", "Host: x",
+      "Content-Length: 5", "Content-Length: -1", "Transfer-Encoding: chunked", "5\r\nhello\r\n", "0\r\n\r\n",
+      "zz\r\n", ":", " ", "\0", "\255", ("a"):rep(600), "Expect: 100-continue", "Connection: close" }
+    local rng = 12345
+    local function random(n) -- a small LCG: the same bytes every run
+      rng = (rng * 1103515245 + 12345) % 2147483648
+      return rng % n + 1
+    end
+    for _ = 1, 200 do
+      local parts = {}
+      for i = 1, random(12) do parts[i] = pieces[random(#pieces)] end
+      local c = raw.connect(server.port)
+      c:send(table.concat(parts))
+      c.conn:finish() -- the client's end: the server answers what it read, then closes
+      while c:fill() do end
+      c:close()
+    end
+    still_serves(server.port)
+  end)
+end)
+
 describe("ebb.http server, a body that goes bad while the handler reads it", function()
   -- The head and a first chunk, then, once the handler has that chunk, the rest.
   local function staged(rest, opts)
