@@ -8,7 +8,7 @@ local json = require "ebb.json"
 local check = require "ebb.check"
 
 local type, error, setmetatable, rawset, rawget, tonumber = type, error, setmetatable, rawset, rawget, tonumber
-local lower, char, concat = string.lower, string.char, table.concat
+local lower, char, concat, find, sub = string.lower, string.char, table.concat, string.find, string.sub
 local c_body_read, c_info = core.body_read, core.info
 
 local M = {}
@@ -70,14 +70,27 @@ local lazy = {}
 
 function lazy.headers(req) return setmetatable(core.headers(req._r), Headers) end
 
+-- Where the path ends in the target (plain finds: LuaJIT compiles them, not
+-- patterns with classes): the index of '?' or '#', or #url + 1.
+local function path_end(url)
+  local q, h = find(url, "?", 1, true), find(url, "#", 1, true)
+  if q and h then return q < h and q or h end
+  return q or h or #url + 1
+end
+
 function lazy.path(req)
   local url = req.url
-  return url:match("^[^?#]*")
+  local e = path_end(url)
+  if e > #url then return url end
+  return sub(url, 1, e - 1)
 end
 
 function lazy.query(req)
-  local q = req.url:match("%?([^#]*)")
-  return q and parse_query(q) or {}
+  local url = req.url
+  local q = find(url, "?", 1, true)
+  if not q or q ~= path_end(url) then return {} end
+  local h = find(url, "#", q + 1, true)
+  return parse_query(sub(url, q + 1, h and h - 1 or #url))
 end
 
 function lazy.body(req)
