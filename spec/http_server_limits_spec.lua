@@ -280,18 +280,47 @@ describe("ebb.http server, handlers", function()
     local out, err, status = run.ebb("-e " .. run.quote([[
       local http, raw = require "ebb.http", dofile("spec/support/http_raw.lua")
       local server = http.listen("127.0.0.1", 0, function(req, res)
+        if req.path == "/status" then
+          res.status = 42 -- raises when the server finishes the response
+          return
+        end
         if req.path == "/late" then res:write("part") end
         error("secret detail")
       end)
       local res = raw.request(server.port, "GET / HTTP/1.1\r\n\r\n")
+      print(res.status, res.body)
+      res = raw.request(server.port, "GET /status HTTP/1.1\r\n\r\n")
       print(res.status, res.body)
       local c = raw.connect(server.port)
       c:send("GET /late HTTP/1.1\r\n\r\n")
       print(pcall(c.response, c))
       server:close()
     ]]))
-    assert.matches("^500\tInternal Server Error\nfalse\t", out)
+    assert.matches("^500\tInternal Server Error\n500\tInternal Server Error\nfalse\t", out)
     assert.matches("secret detail", err)
+    assert.matches("bad response status in 'finish' %(a whole number from 100 to 999 expected, got 42%)", err)
+    assert.equal(1, status)
+  end)
+
+  it("finishes closing when the last handler it waits for fails", function()
+    local out, err, status = run.ebb("-e " .. run.quote([[
+      local http, task, raw = require "ebb.http", require "ebb.task", dofile("spec/support/http_raw.lua")
+      local go, started = task.future(), task.future()
+      local server = http.listen("127.0.0.1", 0, function()
+        started:resolve()
+        go:await()
+        error("failed while closing")
+      end)
+      local c = raw.connect(server.port)
+      c:send("GET / HTTP/1.1\r\n\r\n")
+      started:await()
+      local closing = task.spawn(server.close, server)
+      go:resolve()
+      closing:await()
+      print("closed", c:response().status)
+    ]]))
+    assert.equal("closed\t500\n", out)
+    assert.matches("failed while closing", err)
     assert.equal(1, status)
   end)
 

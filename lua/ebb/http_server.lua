@@ -12,7 +12,7 @@ local check = require "ebb.check"
 local request = require "ebb.http_request"
 local response = require "ebb.http_response"
 
-local error, setmetatable, pcall, select = error, setmetatable, pcall, select
+local error, setmetatable, pcall, select, rawset = error, setmetatable, pcall, select, rawset
 local spawn = task.spawn
 local cur = host_core.cur
 local c_next, c_abort, c_state = core.next, core.abort, core.state
@@ -40,23 +40,22 @@ Server.__index = Server
 
 
 -- A handler that failed: a 500 when nothing was sent yet, else the response
--- is cut short. Reported (by the task failing) unless the client went away,
--- the server answered bad input, or close cancelled it.
-local function failed(server, req, res, err)
+-- is cut short. Whether to report it (by the task failing): not when the
+-- client went away, the server answered bad input, or close cancelled it.
+local function answer_failure(server, req, res)
   local sent, by_server = c_state(req._r)
   local cancelled = server._cancelled
   if not sent and not cancelled then
     res.status = 500
     res.finished = false
-    local h = res.headers
-    h["Content-Type"] = "text/plain"
+    rawset(res, "headers", nil) -- what the handler had set is not sent
+    res.headers["Content-Type"] = "text/plain"
     res:finish("Internal Server Error")
   else
     c_abort(req._r)
   end
   local gone = select(4, core.info(req._r))
-  if gone or cancelled or by_server then return end
-  error(err, 0)
+  return not (gone or cancelled or by_server)
 end
 
 local function handler_task(server, handler)
@@ -64,13 +63,11 @@ local function handler_task(server, handler)
     request_id:enter(req.id)
     local res = new_response(req._r)
     local ok, err = pcall(handler, req, res)
+    if ok and not res.finished then ok, err = pcall(res.finish, res) end -- a bad res.status raises
+    local report = not ok and answer_failure(server, req, res)
     server._live[cur[1]] = nil
-    if ok then
-      if not res.finished then res:finish() end
-    else
-      failed(server, req, res, err)
-    end
     net._settle(server)
+    if report then error(err, 0) end
   end
 end
 
