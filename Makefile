@@ -7,6 +7,11 @@ PKGS = luajit libuv libedit
 HEADER_PKGS = libcurl
 DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux \
   libcurl4-openssl-dev libhttp-parser-dev lua-cjson wrk openssl
+# What `make bench` compares against besides Node: nginx, only for bench (installing
+# it starts a web server on port 80 where services run). Its Lua module is not
+# installed: it brings OpenResty's luajit, which replaces the build's; bench/run
+# unpacks it under build/ (apt-get download) and loads it from there.
+BENCH_PKGS = nginx libnginx-mod-http-ndk
 # What `make compat` runs the outside suites against (and requires every module of).
 COMPAT_PKGS = lua-lpeg lua-penlight lua-cjson lua-filesystem lua-yaml lua-posix lua-term git perl
 
@@ -25,15 +30,15 @@ DOC_SRC = $(sort $(wildcard docs/*.md))
 GEN_OBJ = $(BUILD)/obj/gen/embedded_list.o $(BUILD)/obj/gen/c_modules.o
 OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(GEN_OBJ)
 
-.PHONY: FORCE all deps compat-deps test sanitize fuzz bench compat install clean example
+.PHONY: FORCE all deps compat-deps bench-deps test sanitize fuzz bench compat install clean example
 
 # deps first, then the build: under make -j the two must not run side by side
 all: deps
 	$(MAKE) $(BUILD)/ebb
 
 # Installs the Debian packages the build and the tests need, only when one is missing.
-deps compat-deps: PACKAGES = $(if $(filter compat-deps,$@),$(COMPAT_PKGS),$(DEBIAN_PKGS))
-deps compat-deps:
+deps compat-deps bench-deps: PACKAGES = $(if $(filter compat-deps,$@),$(COMPAT_PKGS),$(if $(filter bench-deps,$@),$(BENCH_PKGS),$(DEBIAN_PKGS)))
+deps compat-deps bench-deps:
 	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -128,7 +133,7 @@ fuzz: deps
 	$(SANITIZED)
 	EBB_BIN=build/sanitize/ebb fuzz/run
 
-bench: deps
+bench: deps bench-deps
 	$(MAKE) $(BUILD)/ebb
 	EBB=$(BUILD)/ebb bench/run
 

@@ -14,7 +14,8 @@
 
 typedef struct write_op {
   uv_write_t req;
-  int ref; /* the Lua string being written */
+  int ref; /* the Lua string being written; LUA_NOREF: the bytes follow */
+  char data[];
 } write_op;
 
 typedef struct shutdown_op {
@@ -22,15 +23,48 @@ typedef struct shutdown_op {
   ebb_request r;
 } shutdown_op;
 
-static void drop_chunks(uvs *s) {
-  while (s->head) {
-    uvs_chunk *c = s->head;
-    s->head = c->next;
-    free(c);
+int uvs_queue_put(uvs_queue *q, const char *data, size_t len, int at_front) {
+  uvs_chunk *c = malloc(sizeof *c + len);
+  if (!c) return UV_ENOMEM;
+  c->len = len;
+  memcpy(c->data, data, len);
+  if (at_front) {
+    c->next = q->head;
+    q->head = c;
+    if (!q->tail) q->tail = c;
+  } else {
+    c->next = NULL;
+    if (q->tail) q->tail->next = c;
+    else q->head = c;
+    q->tail = c;
   }
-  s->tail = NULL;
-  s->buffered = 0;
+  q->buffered += len;
+  return 0;
 }
+
+uvs_chunk *uvs_queue_take(uvs_queue *q) {
+  uvs_chunk *c = q->head;
+  if (!c) return NULL;
+  if (!(q->head = c->next)) q->tail = NULL;
+  q->buffered -= c->len;
+  return c;
+}
+
+void uvs_queue_drop(uvs_queue *q) {
+  uvs_chunk *c;
+  while ((c = uvs_queue_take(q)) != NULL) free(c);
+}
+
+int uvs_queue_push_next(lua_State *L, uvs_queue *q) {
+  uvs_chunk *c = uvs_queue_take(q);
+  if (!c) return 0;
+  lua_pushboolean(L, 1);
+  lua_pushlstring(L, c->data, c->len);
+  free(c);
+  return 2;
+}
+
+static void drop_chunks(uvs *s) { uvs_queue_drop(&s->in); }
 
 static void restore_blocking(uvs *s) {
   if (s->restore_fd < 0) return;
@@ -43,6 +77,7 @@ static uvs *of(uvbox *b) { return ebb_container(b, uvs, life); }
 static void closing(uvbox *b) {
   uvs *s = of(b);
   s->reading = 0;
+  if (s->hooks) s->hooks->closing(s);
   drop_chunks(s); /* what was read and not taken is dropped with the stream */
   restore_blocking(s);
 }
@@ -56,6 +91,7 @@ static void at_exit(uvbox *b) {
 
 static void free_stream(uvbox *b) {
   uvs *s = of(b);
+  if (s->hooks) s->hooks->freed(s);
   drop_chunks(s);
   free(s->rbuf);
   free(s);
@@ -89,31 +125,19 @@ uvs *uvs_check(lua_State *L, int idx) { return of(uvbox_check(L, idx, &stream_ki
 /* ---- reading ---- */
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  static char shared[READ_SIZE]; /* hooked streams take each chunk before the next read */
   uvs *s = (uvs *)h;
   (void)hint;
+  if (s->hooks) {
+    *buf = uv_buf_init(shared, READ_SIZE);
+    return;
+  }
   if (!s->rbuf) s->rbuf = malloc(READ_SIZE);
   *buf = uv_buf_init(s->rbuf, s->rbuf ? READ_SIZE : 0);
 }
 
 static void queue_chunk(uvs *s, const char *data, size_t len, int at_front) {
-  uvs_chunk *c = malloc(sizeof *c + len);
-  if (!c) {
-    s->read_error = UV_ENOMEM;
-    return;
-  }
-  c->len = len;
-  memcpy(c->data, data, len);
-  if (at_front) {
-    c->next = s->head;
-    s->head = c;
-    if (!s->tail) s->tail = c;
-  } else {
-    c->next = NULL;
-    if (s->tail) s->tail->next = c;
-    else s->head = c;
-    s->tail = c;
-  }
-  s->buffered += len;
+  if (uvs_queue_put(&s->in, data, len, at_front) != 0) s->read_error = UV_ENOMEM;
 }
 
 static void stop_reading(uvs *s) {
@@ -136,7 +160,7 @@ static void reader_cancelled(ebb_wait *w, int handed) {
   data = lua_tolstring(co, 2, &len);
   if (hand_to_reader(s, data, len)) return;
   queue_chunk(s, data, len, 1);
-  if (s->buffered >= s->high_water_mark) stop_reading(s);
+  if (s->in.buffered >= s->high_water_mark) stop_reading(s);
 }
 
 lua_State *uvs_take_reader(uvs *s, ebb_wait **w) {
@@ -164,8 +188,17 @@ static int hand_to_reader(uvs *s, const char *data, size_t len) {
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   uvs *s = (uvs *)stream;
-  (void)buf;
   if (nread == 0) return; /* EAGAIN */
+  if (s->hooks) {
+    if (nread > 0) {
+      s->hooks->data(s, buf->base, (size_t)nread);
+      return;
+    }
+    s->read_error = (int)nread;
+    stop_reading(s);
+    s->hooks->ended(s, (int)nread);
+    return;
+  }
   if (nread == UV_EOF) {
     s->read_error = UV_EOF;
     stop_reading(s);
@@ -178,7 +211,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   }
   if (hand_to_reader(s, s->rbuf, (size_t)nread)) return;
   queue_chunk(s, s->rbuf, (size_t)nread, 0);
-  if (s->buffered >= s->high_water_mark) stop_reading(s);
+  if (s->in.buffered >= s->high_water_mark) stop_reading(s);
 }
 
 void uvs_read_failed(uvs *s, int err) {
@@ -195,19 +228,16 @@ static int start_reading(uvs *s) {
   return r;
 }
 
+int uvs_read_start(uvs *s) { return start_reading(s); }
+void uvs_read_stop(uvs *s) { stop_reading(s); }
+
 /* read(stream, signal) -> true, chunk | true, nil at the end | nil, code, msg */
 static int l_read(lua_State *L) {
   uvs *s = uvs_check(L, 1);
   int r = ebb_request_begin(L, 2);
   if (r) return r;
-  if (s->head) {
-    uvs_chunk *c = s->head;
-    if (!(s->head = c->next)) s->tail = NULL;
-    s->buffered -= c->len;
-    lua_pushboolean(L, 1);
-    lua_pushlstring(L, c->data, c->len);
-    free(c);
-    if (s->buffered < s->high_water_mark) start_reading(s);
+  if (uvs_queue_push_next(L, &s->in)) {
+    if (s->in.buffered < s->high_water_mark) start_reading(s);
     return 2;
   }
   if (s->life.closed || s->read_error == UV_EOF) {
@@ -233,6 +263,42 @@ static void on_written(uv_write_t *req, int status) {
   if (status < 0 && !s->write_error) s->write_error = status;
   if (s->write_error) ebb_fail_all(&s->writers, s->write_error);
   else if (s->u.stream.write_queue_size <= s->high_water_mark) ebb_wake_all(&s->writers);
+}
+
+int uvs_write_copy(uvs *s, const uv_buf_t *bufs, unsigned n) {
+  uv_buf_t rest;
+  size_t total = 0, skip, k = 0;
+  unsigned i;
+  write_op *op;
+  int r;
+  if (s->life.closed) return UV_EPIPE;
+  if (s->write_error) return s->write_error;
+  for (i = 0; i < n; i++) total += bufs[i].len;
+  skip = 0;
+  if (s->u.stream.write_queue_size == 0) {
+    r = uv_try_write(&s->u.stream, bufs, n);
+    if (r == (int)total) return 0;
+    if (r < 0 && r != UV_EAGAIN && r != UV_ENOSYS) return s->write_error = r;
+    if (r > 0) skip = (size_t)r;
+  }
+  if (!(op = malloc(sizeof *op + total - skip))) return s->write_error = UV_ENOMEM;
+  op->ref = LUA_NOREF;
+  for (i = 0; i < n; i++) { /* what the socket did not take, in one buffer */
+    size_t len = bufs[i].len;
+    if (skip >= len) {
+      skip -= len;
+      continue;
+    }
+    memcpy(op->data + k, bufs[i].base + skip, len - skip);
+    k += len - skip;
+    skip = 0;
+  }
+  rest = uv_buf_init(op->data, (unsigned)k);
+  if ((r = uv_write(&op->req, &s->u.stream, &rest, 1, on_written)) != 0) {
+    free(op);
+    return s->write_error = r;
+  }
+  return 0;
 }
 
 /* write(stream, data, signal) -> true | nil, code, msg */
@@ -329,14 +395,14 @@ static int l_set_high_water_mark(lua_State *L) {
   uvs *s = uvs_check(L, 1);
   double n = ebb_check_whole(L, 2, "high_water_mark", 1, 1 << 30);
   s->high_water_mark = (size_t)n;
-  if (s->buffered < s->high_water_mark && s->head) start_reading(s);
+  if (s->in.buffered < s->high_water_mark && s->in.head) start_reading(s);
   return 0;
 }
 
 /* buffered(stream) -> bytes read and not yet taken, bytes queued to write */
 static int l_buffered(lua_State *L) {
   uvs *s = uvs_check(L, 1);
-  lua_pushnumber(L, (lua_Number)s->buffered);
+  lua_pushnumber(L, (lua_Number)s->in.buffered);
   lua_pushnumber(L, s->life.closed ? 0 : (lua_Number)s->u.stream.write_queue_size);
   return 2;
 }

@@ -53,7 +53,6 @@ local function types()
       Lines = { make = function() return stream.lines(stream.readable(function() end)) end },
     },
     iostream = { IOStream = { make = function() return setmetatable({}, require("ebb.iostream").IOStream) end } },
-    http = { Response = { make = function() return setmetatable({}, require("ebb.http_client_response").Response) end } },
     fs = {
       File = {
         make = function() return require("ebb.fs").open(os.tmpname(), "w") end,
@@ -67,6 +66,15 @@ local function types()
         make = function() return require("ebb.net").listen("127.0.0.1", 0, function() end) end,
         done = function(s) s:close() end,
       },
+    },
+    http = {
+      Response = { make = function() return setmetatable({}, require("ebb.http_client_response").Response) end },
+      HTTPServer = {
+        make = function() return require("ebb.http").listen("127.0.0.1", 0, function() end) end,
+        done = function(s) s:close() end,
+      },
+      Request = { make = function() return setmetatable({}, require("ebb.http_request").Request) end },
+      ResponseWriter = { make = function() return setmetatable({}, require("ebb.http_response").ResponseWriter) end },
     },
     process = {
       Process = {

@@ -8,7 +8,7 @@ local task = require "ebb.task"
 local host_core = require "ebb.core"
 local check = require "ebb.check"
 
-local error, setmetatable, pcall, pairs = error, setmetatable, pcall, pairs
+local error, setmetatable, pcall, pairs, next = error, setmetatable, pcall, pairs, next
 
 local net = {}
 
@@ -93,11 +93,16 @@ local function serve(server, s, handler)
   conn:close()
   server._live[task.current()] = nil
   server.connections = server.connections - 1
-  if server.connections == 0 and server._idle then server._idle:resolve() end
+  net._settle(server)
   if not ok then error(err, 0) end
 end
 
-local function accept_loop(server, handler)
+-- The servers of ebb.net and ebb.http share what follows: a listener, its
+-- accept loop, and the graceful close.
+
+-- Takes each new connection (a C stream) with take(server, s) until the
+-- listener is closed.
+function net._accept_loop(server, take)
   local h = server._h
   while true do
     local ok, s, msg = core.accept(h)
@@ -106,9 +111,23 @@ local function accept_loop(server, handler)
       error(check.system_error(s, msg, "accept", ("%s:%d"):format(server.address, server.port)), 0)
     end
     if s == nil then return end -- the listener was closed
-    server._live[task.spawn(serve, server, s, handler)] = true
-    server.connections = server.connections + 1
+    take(server, s)
   end
+end
+
+-- A listener on host's first address (level: where a failure is raised):
+-- the handle, the address and the port it listens on.
+function net._listen(host, port, backlog, level)
+  local ips = resolve(host)
+  local h, code, msg = core.listen(ips[1], port, backlog)
+  if not h then error(system_error(code, msg, "listen", ips[1], port), level + 1) end
+  local address, actual = core.address(h, false)
+  return h, address, actual
+end
+
+local function take_connection(server, s)
+  server._live[task.spawn(serve, server, s, server._handler)] = true
+  server.connections = server.connections + 1
 end
 
 -- listen(host, port, handler [, {backlog=, high_water_mark=, nodelay=}]) ->
@@ -119,46 +138,60 @@ end
 function net.listen(host, port, handler, opts)
   opts = check_args("listen", host, port, opts, 4, LISTEN)
   check.callable(handler, 3, "listen")
-  local ips = resolve(host)
-  local h, code, msg = core.listen(ips[1], port, opts.backlog)
-  if not h then error(system_error(code, msg, "listen", ips[1], port), 2) end
-  local address, actual = core.address(h, false)
+  local h, address, actual = net._listen(host, port, opts.backlog, 2)
   local server = setmetatable({
-    _h = h, _opts = opts, _live = {},
+    _h = h, _opts = opts, _live = {}, _handler = handler,
     address = address, port = actual, connections = 0, closed = false,
   }, Server)
-  server._accepting = task.spawn(accept_loop, server, handler)
+  server._accepting = task.spawn(net._accept_loop, server, take_connection)
   return server
 end
 
--- Waits for the handlers; those left when the limit passes are cancelled.
-local function drain(server, timeout, signal)
+-- Once closed, the handler tasks (server._live) have all ended: _idle resolves.
+function net._settle(server)
+  if server._idle and next(server._live) == nil then server._idle:resolve() end
+end
+
+-- Waits for the handlers; those left when the limit passes are cancelled
+-- (server._cancelled says so). Then after(server), if given.
+local function drain(server, timeout, signal, after)
   local idle = server._idle
-  if server.connections == 0 then return end
   local ok, why = pcall(idle.await, idle, { timeout = timeout, signal = signal })
-  if ok then return end
-  for t in pairs(server._live) do t:cancel(why) end
-  idle:await()
+  if not ok then
+    server._cancelled = true
+    for t in pairs(server._live) do t:cancel(why) end
+    idle:await()
+  end
+  if after then after(server) end
+end
+
+-- A graceful close: stop(server) once, at the first close (it stops taking
+-- work), then drain. Called where it cannot wait (an abort listener), or by
+-- one of the handlers it would wait for, it returns the task that does the
+-- waiting.
+function net._close(server, opts, stop, after)
+  if not server.closed then
+    server.closed = true
+    stop(server)
+    server._idle = task.future()
+    net._settle(server)
+  end
+  local t = task.spawn(drain, server, opts.timeout, opts.signal, after)
+  if host_core.can_wait() and not server._live[task.current()] then return t:await() end
+  return t
 end
 
 -- close([{timeout=ms, signal=}]): stops accepting at once, then waits for the
 -- handlers to end; those still running when the timeout passes or the signal
--- aborts are cancelled (and waited for). Called where it cannot wait (an abort
--- listener), it returns a task that does the waiting.
-local CLOSE = { timeout = kind.ms, signal = kind.signal }
+-- aborts are cancelled (and waited for).
+net._CLOSE = { timeout = kind.ms, signal = kind.signal }
+
+local function stop_accepting(server) stream_core.close(server._h) end
 
 function Server:close(opts)
   check.self(self, Server, "close", "server")
-  opts = check.options(opts, 1, "close", CLOSE)
-  if not self.closed then
-    self.closed = true
-    stream_core.close(self._h)
-    self._idle = task.future()
-    if self.connections == 0 then self._idle:resolve() end
-  end
-  local t = task.spawn(drain, self, opts.timeout, opts.signal)
-  if host_core.can_wait() then return t:await() end
-  return t
+  opts = check.options(opts, 1, "close", net._CLOSE)
+  return net._close(self, opts, stop_accepting)
 end
 Server.__close = Server.close
 

@@ -1,0 +1,135 @@
+-- ebb.http's server side: the ResponseWriter a handler answers with. Its
+-- head and body go to C in one call (finish), or the head with the first
+-- chunk (write).
+local core = require "ebb.httpserver.core"
+local json = require "ebb.json"
+local check = require "ebb.check"
+local stream = require "ebb.stream"
+
+local type, error, setmetatable, rawget, rawset, tostring = type, error, setmetatable, rawget, rawset, tostring
+local lower, find, format = string.lower, string.find, string.format
+local c_send = core.send
+
+local M = {}
+
+local ResponseWriter = {}
+M.ResponseWriter = ResponseWriter
+
+-- res.headers: set and read by name in any case; the name goes out as it
+-- was first set. _v holds the values by lower-case name, _n the names.
+local Headers = {}
+
+-- Names already checked, with their lower case: most handlers set the same few.
+local checked, nchecked = {}, 0
+
+local function key_of(name, level)
+  local key = checked[name]
+  if key then return key end
+  if type(name) ~= "string" or not find(name, "^[%w!#$%%&'*+%-.^_`|~]+$") then
+    error(format("bad header name %s (a token: letters, digits and !#$%%&'*+-.^_`|~)", tostring(name)), level + 1)
+  end
+  key = lower(name)
+  if nchecked < 1024 then
+    checked[name], nchecked = key, nchecked + 1
+  end
+  return key
+end
+
+Headers.__index = function(t, name)
+  if type(name) ~= "string" then return nil end
+  return rawget(t, "_v")[checked[name] or lower(name)]
+end
+
+Headers.__newindex = function(t, name, value)
+  local key, names = key_of(name, 2), rawget(t, "_n")
+  if value ~= nil then
+    local tv = type(value)
+    if tv == "number" then value = tostring(value)
+    elseif tv ~= "string" then
+      error(format("header '%s' must be a string or a number, got %s", name, tv), 2)
+    end
+    -- plain finds: a pattern with a class is not compiled, and costs ~0.5 us a call
+    if find(value, "\r", 1, true) or find(value, "\n", 1, true) or find(value, "\0", 1, true) then
+      error(format("header '%s' must not contain CR, LF or NUL", name), 2)
+    end
+  end
+  rawget(t, "_v")[key] = value
+  if value == nil then names[key] = nil
+  elseif not names[key] then names[key] = name end
+end
+
+local function new_headers() return setmetatable({ _v = {}, _n = {} }, Headers) end
+
+local methods = {}
+
+ResponseWriter.__index = function(res, k)
+  local m = methods[k]
+  if m then return m end
+  if k == "headers" then
+    local h = new_headers()
+    rawset(res, "headers", h)
+    return h
+  end
+end
+
+local function check_res(res, fname) check.self(res, ResponseWriter, fname, "response writer", 2) end
+
+local ClosedError = stream.ClosedError
+
+local function write_failed(_, _, code, msg)
+  error(check.system_error(code, code == "ECONNRESET" and "the client went away" or msg, "write", "response"), 0)
+end
+
+-- What C needs of the head: the status, checked, and the header tables.
+local function head(res, fname)
+  local status = res.status
+  if type(status) ~= "number" or status % 1 ~= 0 or status < 100 or status > 999 then
+    error(format("bad response status in '%s' (a whole number from 100 to 999 expected, got %s)", fname,
+      tostring(status)), 3)
+  end
+  local h = rawget(res, "headers")
+  if h then return status, rawget(h, "_v"), rawget(h, "_n") end
+  return status
+end
+
+-- write(chunk [, signal]): the first write sends the head.
+function methods.write(res, chunk, signal)
+  check_res(res, "write")
+  if type(chunk) ~= "string" then check.expected(chunk, 1, "write", "string") end
+  check.opt_signal(signal, 2, "write")
+  if res.finished then error(ClosedError("write after finish"), 2) end
+  local status, v, n = head(res, "write")
+  check.result(write_failed, nil, nil, c_send(res._r, status, v, n, chunk, false, signal))
+end
+
+-- finish([body]): the whole response at once, or the end of a written one.
+function methods.finish(res, body)
+  check_res(res, "finish")
+  if body ~= nil and type(body) ~= "string" then check.expected(body, 1, "finish", "string or nil") end
+  if res.finished then return end
+  local status, v, n = head(res, "finish")
+  res.finished = true
+  c_send(res._r, status, v, n, body, true)
+end
+
+-- json(value [, status]): value encoded, as application/json.
+function methods.json(res, value, status)
+  check_res(res, "json")
+  if status ~= nil then
+    check.whole(status, 2, "json", "status", 100, 999)
+    res.status = status
+  end
+  local body = json.encode(value)
+  local h = res.headers
+  if not h["content-type"] then h["Content-Type"] = "application/json" end
+  return methods.finish(res, body)
+end
+
+function ResponseWriter.__tostring(res)
+  check_res(res, "__tostring")
+  return ("ResponseWriter (%s%s)"):format(tostring(res.status), res.finished and ", finished" or "")
+end
+
+function M.new(r) return setmetatable({ _r = r, status = 200, finished = false }, ResponseWriter) end
+
+return M
