@@ -188,7 +188,9 @@ transfer *transfer_new(const curl_lib *c, const char *url) {
   C->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   C->easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   C->easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-  C->easy_setopt(e, CURLOPT_PIPEWAIT, 1L); /* an HTTP/2 connection being made may take it: wait to see */
+  /* Only TLS can offer HTTP/2 (ALPN): there a request waits to see whether a connection
+   * being made can be shared. Over plain HTTP that wait would last a whole response. */
+  if (strncasecmp(url, "https:", 6) == 0) C->easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   C->easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   C->easy_setopt(e, CURLOPT_USERAGENT, "ebb/" EBB_VERSION);
   C->easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

@@ -97,6 +97,23 @@ describe("ebb.http client", function()
       for i = 1, 20 do assert.equal("n" .. i, tasks[i]:await()) end
     end)
 
+    it("sends requests to one server side by side, each on a connection of its own while the others wait", function()
+      server:close()
+      local waiting, all_in = 0, task.future()
+      server = test_server.start({
+        gate = function(conn)
+          waiting = waiting + 1
+          if waiting == 3 then all_in:resolve() end
+          all_in:await() -- answers only once all three requests have come
+          conn:write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        end,
+      })
+      local tasks = {}
+      for i = 1, 3 do tasks[i] = task.spawn(function() return http.fetch(server.url("/gate"), { timeout = 5000 }):text() end) end
+      for i = 1, 3 do assert.equal("ok", tasks[i]:await()) end
+      assert.equal(3, server.accepted)
+    end)
+
     it("gives a non-2xx status as a response, not an error", function()
       local res = http.fetch(server.url("/status?code=404"))
       assert.equal(404, res.status)
