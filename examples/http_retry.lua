@@ -26,7 +26,8 @@ end)
 local base = "http://127.0.0.1:" .. server.port
 
 local t0 = clock.now()
-local function at() return ("[%.1f s]"):format((clock.now() - t0) / 1000) end
+-- whole seconds: the waits are of whole seconds, the rest takes a few ms
+local function at() return ("[%d s]"):format(math.floor((clock.now() - t0) / 1000)) end
 
 -- One attempt: 5xx raises a StatusError (retried), any other non-2xx a PermanentError.
 local function get_json(path)

@@ -5,11 +5,9 @@
 import http from 'node:http';
 import { once } from 'node:events';
 
-const BODY = '{"message":"Hello, World!"}';
-
 const server = http.createServer((req, res) => {
   res.setHeader('Content-Type', 'application/json');
-  res.end(BODY);
+  res.end(JSON.stringify({ message: 'Hello, World!' })); // encoded for each request, as an API does
 });
 server.listen(Number(process.argv[2] ?? 0), '127.0.0.1');
 await once(server, 'listening');
