@@ -2,9 +2,9 @@
 PREFIX ?= /usr/local
 CC ?= cc
 LUAJIT ?= luajit
-PKGS = luajit libuv libedit libcurl
+PKGS = luajit libuv libedit libcurl yajl
 DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux \
-  libcurl4-openssl-dev libhttp-parser-dev lua-cjson wrk
+  libcurl4-openssl-dev libhttp-parser-dev libyajl-dev wrk
 # What `make compat` runs the outside suites against (and requires every module of).
 COMPAT_PKGS = lua-lpeg lua-penlight lua-cjson lua-filesystem lua-yaml lua-posix lua-term git perl
 
