@@ -140,6 +140,7 @@ static const struct {
 };
 
 static int is_letter(char c) { return (c | 32) >= 'a' && (c | 32) <= 'z'; }
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 /* What is at byte pos (from 1) of the text: 'x', a word, a byte's value, or the end. */
 static void describe(const char *s, size_t len, size_t pos, char *out, size_t n) {
@@ -178,7 +179,7 @@ static int push_failure(lua_State *L, yajl_handle h, const dec *d, const char *s
     }
     /* after a value in an object yajl points before the next token */
     if (yajl_msg && strncmp((const char *)yajl_msg, "parse error", 11) == 0)
-      while (pos >= 1 && pos <= len && strchr(" \t\r\n", s[pos - 1])) pos++;
+      while (pos >= 1 && pos <= len && is_space(s[pos - 1])) pos++;
     if (pos < 1) pos = 1;
     if (pos > len + 1) pos = len + 1;
     if (ours && strncmp(ours, "expected", 8) == 0) {

@@ -135,6 +135,8 @@ describe("ebb.json", function()
     assert.equal("expected a digit after the minus sign but found ']' at line 1, column 3 (byte 3)", msg "[-]")
     assert.equal("expected a value (JSON has no comments) but found '/' at line 1, column 4 (byte 4)", msg "[1,/* x */2]")
     assert.equal("expected a value but found byte 0x00 at line 1, column 1 (byte 1)", msg "\0")
+    assert.equal("expected the end of the text after the value but found byte 0x00 at line 1, column 4 (byte 4)",
+      msg "[1]\0")
     assert.equal("expected a digit after the decimal point but found the end of the text at line 1, column 3 (byte 3)",
       msg "1.")
     assert.equal("invalid \\u escape (four hex digits expected) at line 1, column 6 (byte 6)", msg '"\\u12"')
