@@ -1,6 +1,7 @@
 /* ebb.json's C half: encode and decode between Lua values and JSON text
- * (json_encode.c, json_decode.c), with the state and the array metatable
- * they share. Lua's json.lua checks the arguments and raises the errors. */
+ * (json_encode.c, json_decode.c, on yajl), with the encoder's state, the
+ * holder of a decode's parser and the array metatable. Lua's json.lua
+ * checks the arguments and raises the errors. */
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
