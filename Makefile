@@ -2,16 +2,17 @@
 PREFIX ?= /usr/local
 CC ?= cc
 LUAJIT ?= luajit
-PKGS = luajit libuv libedit
+PKGS = luajit libuv libedit yajl
 # libcurl is opened with dlopen at the first request (bindings/curl_lib.c): its headers only
 HEADER_PKGS = libcurl
 DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux \
-  libcurl4-openssl-dev libhttp-parser-dev lua-cjson wrk openssl
+  libcurl4-openssl-dev libhttp-parser-dev libyajl-dev wrk openssl
 # What `make bench` compares against besides Node: nginx, only for bench (installing
 # it starts a web server on port 80 where services run). Its Lua module is not
 # installed: it brings OpenResty's luajit, which replaces the build's; bench/run
-# unpacks it under build/ (apt-get download) and loads it from there.
-BENCH_PKGS = nginx libnginx-mod-http-ndk
+# unpacks it under build/ (apt-get download) and loads it from there; its JSON
+# is lua-cjson's, as OpenResty's.
+BENCH_PKGS = nginx libnginx-mod-http-ndk lua-cjson
 # What `make compat` runs the outside suites against (and requires every module of).
 COMPAT_PKGS = lua-lpeg lua-penlight lua-cjson lua-filesystem lua-yaml lua-posix lua-term git perl
 

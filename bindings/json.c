@@ -1,8 +1,10 @@
 /* ebb.json's C half: encode and decode between Lua values and JSON text
- * (ebb_json_encode.c, ebb_json_decode.c), with the buffer and the array metatable
- * they share. Lua's json.lua checks the arguments and raises the errors. */
+ * (json_encode.c, json_decode.c, on yajl), with the encoder's state, the
+ * holder of a decode's parser and the array metatable. Lua's json.lua
+ * checks the arguments and raises the errors. */
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_parse.h>
 #include "json.h"
 
 #define JSON_BUF_KEEP (1u << 20) /* a buffer grown past this is freed after use */
@@ -35,12 +37,31 @@ locale_t ebb_json_c_locale(void) {
   return c;
 }
 
-static int buf_gc(lua_State *L) {
-  json_buf *b = lua_touserdata(L, 1);
-  free(b->data);
-  b->data = NULL;
-  b->cap = b->len = 0;
+static int state_gc(lua_State *L) {
+  json_state *s = lua_touserdata(L, 1);
+  free(s->buf.data);
+  s->buf.data = NULL;
+  s->buf.cap = s->buf.len = 0;
+  for (int i = 0; i < JSON_GENS; i++) {
+    if (s->gen[i]) yajl_gen_free(s->gen[i]);
+    s->gen[i] = NULL;
+  }
   return 0;
+}
+
+/* A parser is made per call and held by a userdata, so that an error
+ * raised by Lua in the middle (out of memory) leaves it to the collector. */
+static int parser_gc(lua_State *L) {
+  yajl_handle *h = lua_touserdata(L, 1);
+  if (*h) yajl_free(*h);
+  *h = NULL;
+  return 0;
+}
+
+static void push_userdata_mt(lua_State *L, lua_CFunction gc) {
+  lua_newtable(L);
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__gc");
 }
 
 /* array_mt(): the metatable decoded arrays carry (json.array sets it). */
@@ -50,21 +71,19 @@ static int l_array_mt(lua_State *L) {
 }
 
 int luaopen_ebb_json_core(lua_State *L) {
-  json_buf *b;
+  json_state *s;
   luaL_newmetatable(L, JSON_ARRAY_MT);
   lua_pushliteral(L, "JSON array");
   lua_setfield(L, -2, "__name");
   lua_pop(L, 1);
   lua_newtable(L);
-  b = lua_newuserdata(L, sizeof *b);
-  memset(b, 0, sizeof *b);
-  lua_newtable(L);
-  lua_pushcfunction(L, buf_gc);
-  lua_setfield(L, -2, "__gc");
+  s = lua_newuserdata(L, sizeof *s);
+  memset(s, 0, sizeof *s);
+  push_userdata_mt(L, state_gc);
   lua_setmetatable(L, -2);
-  lua_pushvalue(L, -1);
   lua_pushcclosure(L, ebb_json_encode, 1);
-  lua_setfield(L, -3, "encode");
+  lua_setfield(L, -2, "encode");
+  push_userdata_mt(L, parser_gc);
   lua_pushcclosure(L, ebb_json_decode, 1);
   lua_setfield(L, -2, "decode");
   lua_pushcfunction(L, l_array_mt);

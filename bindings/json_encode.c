@@ -1,4 +1,5 @@
-/* ebb.json's encoder: a Lua value to JSON text. A table is an array when its
+/* ebb.json's encoder: a Lua value to JSON text, written by yajl's generator
+ * as this walk of the value tells it. A table is an array when its
  * keys are 1..n (holes become null; one sparser than half full becomes an
  * object with string keys), or when it has the array metatable (so an empty
  * one is [] rather than {}); any other table is an object, its number keys
@@ -17,7 +18,8 @@
 
 typedef struct enc {
   lua_State *L;
-  json_buf *b;
+  json_state *s;
+  yajl_gen g;      /* the generator of the levels being written */
   int depth, indent, sort_keys;
   int mt_idx;      /* the array metatable, on the stack */
   int path_idx;    /* the way to the failure, once made */
@@ -26,22 +28,6 @@ typedef struct enc {
   int key_at[JSON_MAX_DEPTH + 2];
   double index_at[JSON_MAX_DEPTH + 2];
 } enc;
-
-static inline int put(enc *e, const char *s, size_t n) {
-  json_buf *b = e->b;
-  if (n == 0) return 0;
-  if (ebb_json_buf_reserve(b, n)) return -1;
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  return 0;
-}
-
-static inline int put_char(enc *e, char c) {
-  json_buf *b = e->b;
-  if (ebb_json_buf_reserve(b, 1)) return -1;
-  b->data[b->len++] = c;
-  return 0;
-}
 
 /* ---- the way to a failure ---- */
 
@@ -100,93 +86,85 @@ static int fail_at(enc *e, int levels, const char *fmt, ...) {
 
 static int out_of_memory(enc *e) { return fail_at(e, e->depth, "not enough memory"); }
 
+/* ---- writing, by yajl ---- */
+
+/* What does not fit, or comes indented: a newline is owed until more comes
+ * (so the newline yajl ends with is not written), then the levels above the
+ * generator's own as spaces. */
+static void print_slow(json_out *o, const char *s, size_t n) {
+  json_buf *b = o->b;
+  if (o->failed) return;
+  if (o->indented && n == 1 && *s == '\n') {
+    o->newline = 1;
+    return;
+  }
+  if (ebb_json_buf_reserve(b, n + (o->newline ? o->prefix + 1 : 0))) {
+    o->failed = 1;
+    return;
+  }
+  if (o->newline) {
+    b->data[b->len++] = '\n';
+    memset(b->data + b->len, ' ', o->prefix);
+    b->len += o->prefix;
+    o->newline = 0;
+  }
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+}
+
+/* yajl's print callback, into the shared buffer: called for every quote,
+ * comma and colon, so the usual case is kept short. */
+static void print(void *ctx, const char *s, size_t n) {
+  json_out *o = ctx;
+  json_buf *b = o->b;
+  if (o->indented || b->cap - b->len < n) print_slow(o, s, n);
+  else if (n == 1) b->data[b->len++] = *s;
+  else {
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+  }
+}
+
+/* Generator k, ready to write a value whose levels are indented by prefix
+ * spaces more than its own. */
+static yajl_gen generator(enc *e, int k, size_t prefix) {
+  static const char SPACES[] = "          ";
+  json_state *s = e->s;
+  yajl_gen g = s->gen[k];
+  if (!g) {
+    if (!(g = s->gen[k] = yajl_gen_alloc(NULL))) return NULL;
+    yajl_gen_config(g, yajl_gen_print_callback, print, &s->out[k]);
+  }
+  yajl_gen_reset(g, NULL);
+  yajl_gen_config(g, yajl_gen_beautify, e->indent > 0);
+  yajl_gen_config(g, yajl_gen_indent_string, SPACES + sizeof SPACES - 1 - e->indent);
+  s->out[k].b = &s->buf;
+  s->out[k].prefix = prefix;
+  s->out[k].newline = 0;
+  s->out[k].indented = e->indent > 0;
+  return g;
+}
+
+static int written(enc *e, yajl_gen_status status) {
+  return status == yajl_gen_status_ok ? 0 : fail_at(e, e->depth, "cannot write JSON (yajl status %d)", (int)status);
+}
+
 /* ---- numbers ---- */
 
 static int number(enc *e, double v) {
   char s[40];
   if (v != v) return fail_at(e, e->depth, "cannot encode NaN (JSON has no NaN)");
   if (isinf(v)) return fail_at(e, e->depth, "cannot encode %s (JSON has no infinities)", v > 0 ? "inf" : "-inf");
-  return put(e, s, ebb_json_format_number(s, v)) ? out_of_memory(e) : 0;
+  return written(e, yajl_gen_number(e->g, s, ebb_json_format_number(s, v)));
 }
 
-/* ---- strings ---- */
-
-/* 0: as it is; else the letter of its short escape, or 'u' for \u00XX. */
-static const char ESCAPE[256] = {
-  'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
-  'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
-  0, 0, '"', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, '\\', 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
-/* How many bytes from s need no escape: eight at a time while none of
- * them is below 0x20, a quote or a backslash. */
-static size_t plain_run(const char *s, size_t n) {
-  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w, quote, slash;
-    memcpy(&w, s + i, 8);
-    quote = w ^ (ones * '"');
-    slash = w ^ (ones * '\\');
-    if (((w - ones * 0x20) | (quote - ones) | (slash - ones)) & ~w & highs) break;
-  }
-  while (i < n && !ESCAPE[(unsigned char)s[i]]) i++;
-  return i;
-}
-
-/* The bytes as they are (UTF-8 passes through), quoted and escaped: room
- * for the plain case is made once, and again at each escape. */
 static int string(enc *e, const char *s, size_t n) {
-  static const char hex[] = "0123456789abcdef";
-  json_buf *b = e->b;
-  char *o;
-  if (ebb_json_buf_reserve(b, n + 2)) return out_of_memory(e);
-  o = b->data + b->len;
-  *o++ = '"';
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c;
-    char esc;
-    size_t run = plain_run(s + i, n - i);
-    memcpy(o, s + i, run);
-    o += run;
-    if ((i += run) == n) break;
-    c = (unsigned char)s[i];
-    esc = ESCAPE[c];
-    b->len = (size_t)(o - b->data);
-    if (ebb_json_buf_reserve(b, n - i + 7)) return out_of_memory(e);
-    o = b->data + b->len;
-    *o++ = '\\';
-    *o++ = esc;
-    if (esc == 'u') {
-      *o++ = '0';
-      *o++ = '0';
-      *o++ = hex[c >> 4];
-      *o++ = hex[c & 15];
-    }
-  }
-  *o++ = '"';
-  b->len = (size_t)(o - b->data);
-  return 0;
+  return written(e, yajl_gen_string(e->g, (const unsigned char *)s, n));
 }
 
 /* ---- tables ---- */
 
 static int value(enc *e, int idx);
-
-static int newline(enc *e, int depth) {
-  json_buf *b = e->b;
-  size_t n = 1 + (size_t)e->indent * (size_t)depth;
-  if (!e->indent) return 0;
-  if (ebb_json_buf_reserve(b, n)) return out_of_memory(e);
-  b->data[b->len] = '\n';
-  memset(b->data + b->len + 1, ' ', n - 1);
-  b->len += n;
-  return 0;
-}
 
 /* An array's length: the largest key when every key is a whole number from
  * 1 (count: how many); -1 when some key is not. */
@@ -210,18 +188,15 @@ static double array_length(lua_State *L, int idx, double *count) {
 static int array(enc *e, int idx, double n) {
   lua_State *L = e->L;
   int d = e->depth;
-  if (put_char(e, '[')) return out_of_memory(e);
+  if (written(e, yajl_gen_array_open(e->g))) return -1;
   for (double i = 1; i <= n; i++) {
-    if (i > 1 && put_char(e, ',')) return out_of_memory(e);
-    if (newline(e, d)) return -1;
     e->key_at[d] = 0;
     e->index_at[d] = i;
     lua_rawgeti(L, idx, (int)i);
     if (value(e, lua_gettop(L)) < 0) return -1;
     lua_pop(L, 1);
   }
-  if (newline(e, d - 1)) return -1;
-  return put_char(e, ']') ? out_of_memory(e) : 0;
+  return written(e, yajl_gen_array_close(e->g));
 }
 
 /* A key as JSON has it: a string; a number's digits; anything else fails. */
@@ -243,11 +218,9 @@ static int key(enc *e, int k) {
 }
 
 /* One member: the key at k, the value on the stack's top. */
-static int member(enc *e, int k, int first) {
+static int member(enc *e, int k) {
   int d = e->depth;
-  if (!first && put_char(e, ',')) return out_of_memory(e);
-  if (newline(e, d) || key(e, k) < 0) return -1;
-  if (put(e, e->indent ? ": " : ":", e->indent ? 2 : 1)) return out_of_memory(e);
+  if (key(e, k) < 0) return -1;
   e->key_at[d] = k;
   return value(e, lua_gettop(e->L));
 }
@@ -299,7 +272,7 @@ static int sorted_object(enc *e, int idx) {
     lua_rawgeti(L, keys, order[i].i);
     lua_pushvalue(L, -1);
     lua_rawget(L, idx);
-    if (member(e, lua_gettop(L) - 1, i == 0) < 0) return -1;
+    if (member(e, lua_gettop(L) - 1) < 0) return -1;
     lua_pop(L, 2);
   }
   lua_pop(L, 3);
@@ -309,8 +282,7 @@ static int sorted_object(enc *e, int idx) {
 /* started: the first key and value are on the stack already. */
 static int object(enc *e, int idx, int started) {
   lua_State *L = e->L;
-  int first = 1;
-  if (put_char(e, '{')) return out_of_memory(e);
+  if (written(e, yajl_gen_map_open(e->g))) return -1;
   if (e->sort_keys) {
     if (started) lua_pop(L, 2);
     if (sorted_object(e, idx) < 0) return -1;
@@ -320,32 +292,28 @@ static int object(enc *e, int idx, int started) {
       lua_next(L, idx); /* there is a key: the table was found not to be an array */
     }
     do {
-      if (member(e, lua_gettop(L) - 1, first) < 0) return -1;
+      if (member(e, lua_gettop(L) - 1) < 0) return -1;
       lua_pop(L, 1);
-      first = 0;
     } while (lua_next(L, idx));
   }
-  if (newline(e, e->depth - 1)) return -1;
-  return put_char(e, '}') ? out_of_memory(e) : 0;
+  return written(e, yajl_gen_map_close(e->g));
 }
 
 /* A table whose first key is a string is an object at once; any other is
  * looked over whole to tell an array from an object. */
-static int table(enc *e, int idx) {
+static int table_here(enc *e, int idx) {
   lua_State *L = e->L;
   double count = 0, n;
   int marked = 0, rc;
-  if (e->depth >= JSON_MAX_DEPTH)
-    return fail_at(e, e->depth, "cannot encode tables nested deeper than %d levels (does a table contain itself?)",
-                   JSON_MAX_DEPTH);
-  if (!lua_checkstack(L, 8)) return out_of_memory(e);
   if (lua_getmetatable(L, idx)) {
     marked = lua_rawequal(L, -1, e->mt_idx);
     lua_pop(L, 1);
   }
   e->depth++;
   lua_pushnil(L);
-  if (!lua_next(L, idx)) rc = put(e, marked ? "[]" : "{}", 2) ? out_of_memory(e) : 0;
+  /* yajl_gen_number writes its text as a value: empty tables are written
+   * whole, as {} and [] even when indented (yajl's own would span lines) */
+  if (!lua_next(L, idx)) rc = written(e, yajl_gen_number(e->g, marked ? "[]" : "{}", 2));
   else if (lua_type(L, -2) == LUA_TSTRING) rc = object(e, idx, 1);
   else {
     lua_pop(L, 2);
@@ -357,12 +325,37 @@ static int table(enc *e, int idx) {
   return rc;
 }
 
+/* Every JSON_GEN_LEVELS levels the table goes to the next generator, into
+ * the same buffer: the current one writes an empty text in its place (its
+ * separator and indentation). */
+static int table_in_next_generator(enc *e, int idx) {
+  yajl_gen outer = e->g;
+  int k = e->depth / JSON_GEN_LEVELS, rc;
+  if (written(e, yajl_gen_number(outer, "", 0))) return -1;
+  if (!(e->g = generator(e, k, (size_t)e->depth * (size_t)e->indent))) {
+    e->g = outer;
+    return out_of_memory(e);
+  }
+  rc = table_here(e, idx);
+  e->s->out[k].newline = 0;
+  e->g = outer;
+  return rc;
+}
+
+static int table(enc *e, int idx) {
+  if (e->depth >= JSON_MAX_DEPTH)
+    return fail_at(e, e->depth, "cannot encode tables nested deeper than %d levels (does a table contain itself?)",
+                   JSON_MAX_DEPTH);
+  if (!lua_checkstack(e->L, 8)) return out_of_memory(e);
+  if (e->depth > 0 && e->depth % JSON_GEN_LEVELS == 0) return table_in_next_generator(e, idx);
+  return table_here(e, idx);
+}
+
 static int value(enc *e, int idx) {
   lua_State *L = e->L;
   switch (lua_type(L, idx)) {
-    case LUA_TNIL: return put(e, "null", 4) ? out_of_memory(e) : 0;
-    case LUA_TBOOLEAN:
-      return (lua_toboolean(L, idx) ? put(e, "true", 4) : put(e, "false", 5)) ? out_of_memory(e) : 0;
+    case LUA_TNIL: return written(e, yajl_gen_null(e->g));
+    case LUA_TBOOLEAN: return written(e, yajl_gen_bool(e->g, lua_toboolean(L, idx)));
     case LUA_TNUMBER: return number(e, lua_tonumber(L, idx));
     case LUA_TSTRING: {
       size_t n;
@@ -371,10 +364,34 @@ static int value(enc *e, int idx) {
     }
     case LUA_TTABLE: return table(e, idx);
     case LUA_TLIGHTUSERDATA:
-      if (lua_touserdata(L, idx) == NULL) return put(e, "null", 4) ? out_of_memory(e) : 0;
+      if (lua_touserdata(L, idx) == NULL) return written(e, yajl_gen_null(e->g));
       /* fall through */
     default: return fail_at(e, e->depth, "cannot encode a %s", lua_typename(L, lua_type(L, idx)));
   }
+}
+
+/* The state to write with: the shared one, or when a call runs inside
+ * another (from a __gc) one of its own. (A Lua error raised in the middle
+ * of a call, out of memory, leaves the shared one busy: the calls after it
+ * each make their own.) */
+static json_state *take_state(lua_State *L) {
+  json_state *s = lua_touserdata(L, lua_upvalueindex(1));
+  if (s->busy) {
+    s = lua_newuserdata(L, sizeof *s);
+    memset(s, 0, sizeof *s);
+    lua_getmetatable(L, lua_upvalueindex(1));
+    lua_setmetatable(L, -2);
+  }
+  s->busy = 1;
+  s->buf.len = 0;
+  for (int k = 0; k < JSON_GENS; k++) s->out[k].failed = 0;
+  return s;
+}
+
+static int ran_out_of_memory(const json_state *s) {
+  for (int k = 0; k < JSON_GENS; k++)
+    if (s->out[k].failed) return 1;
+  return 0;
 }
 
 /* encode(value, indent, sort_keys) */
@@ -383,9 +400,9 @@ int ebb_json_encode(lua_State *L) {
   struct lconv *lc = localeconv();
   locale_t was = (locale_t)0;
   int rc;
+  lua_settop(L, 3);
   e->L = L;
-  e->b = lua_touserdata(L, lua_upvalueindex(1));
-  e->b->len = 0;
+  e->s = take_state(L);
   e->depth = 0;
   e->indent = (int)lua_tointeger(L, 2);
   e->sort_keys = lua_toboolean(L, 3);
@@ -394,17 +411,20 @@ int ebb_json_encode(lua_State *L) {
   e->mt_idx = lua_gettop(L);
   /* numbers are written with ".", whatever os.setlocale chose */
   if (lc->decimal_point[0] != '.' || lc->decimal_point[1]) was = uselocale(ebb_json_c_locale());
-  rc = value(e, 1);
+  e->g = generator(e, 0, 0);
+  rc = e->g ? value(e, 1) : out_of_memory(e);
   if (was) uselocale(was);
+  if (rc == 0 && ran_out_of_memory(e->s)) rc = fail_at(e, 0, "not enough memory");
+  e->s->busy = 0;
   if (rc < 0) {
     lua_pushnil(L);
     lua_pushstring(L, e->msg);
     if (e->path_idx) lua_pushvalue(L, e->path_idx);
     else lua_pushnil(L);
-    ebb_json_buf_shrink(e->b);
+    ebb_json_buf_shrink(&e->s->buf);
     return 3;
   }
-  lua_pushlstring(L, e->b->data, e->b->len);
-  ebb_json_buf_shrink(e->b);
+  lua_pushlstring(L, e->s->buf.data, e->s->buf.len);
+  ebb_json_buf_shrink(&e->s->buf);
   return 1;
 }

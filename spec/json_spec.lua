@@ -117,20 +117,57 @@ describe("ebb.json", function()
     assert.equal("JSONDecodeError: expected a value but found ']' at line 2, column 14 (byte 24)", tostring(e))
     assert.same({ 24, 2, 14 }, { e.position, e.line, e.column })
     local function msg(text) return raised(json.decode, text).message end
-    assert.equal("expected true but found 'tru' at line 1, column 2 (byte 2)", msg "[tru]")
-    assert.equal("expected ',' or ']' but found the end of the text at line 1, column 6 (byte 6)", msg "[1, 2")
-    assert.equal("unterminated string at line 1, column 1 (byte 1)", msg '"abc')
+    assert.equal("expected true, false or null but found 'tru' at line 1, column 2 (byte 2)", msg "[tru]")
+    assert.equal("unexpected end of the text at line 1, column 6 (byte 6)", msg "[1, 2")
+    assert.equal("unexpected end of the text at line 1, column 5 (byte 5)", msg '"abc')
+    assert.equal("expected ',' or ']' but found '2' at line 1, column 4 (byte 4)", msg "[1 2]")
+    assert.equal("expected ',' or '}' but found '2' at line 1, column 8 (byte 8)", msg '{"a":1 2}')
     assert.equal("expected ':' after the key but found '1' at line 1, column 6 (byte 6)", msg '{"a" 1}')
     assert.equal("expected a string key but found '}' at line 1, column 9 (byte 9)", msg '{"a": 1,}')
-    assert.equal("invalid escape: a backslash followed by 'x' at line 1, column 2 (byte 2)", msg '"\\x"')
+    assert.equal("invalid escape in a string at line 1, column 2 (byte 2)", msg '"\\x"')
     assert.equal("control character 0x0A in a string (write it as an escape: \\u000A) at line 1, column 3 (byte 3)",
       msg '"a\nb"')
     assert.equal("expected the end of the text after the value but found '1' at line 1, column 2 (byte 2)", msg "01")
-    assert.equal("expected a value but found the end of the text at line 1, column 1 (byte 1)", msg "")
+    assert.equal("unexpected end of the text at line 1, column 1 (byte 1)", msg "")
+    assert.equal("expected a value but found '@' at line 1, column 2 (byte 2)", msg "[@]")
+    assert.equal("expected the end of the text after the value but found 'x' at line 1, column 9 (byte 9)",
+      msg "[1, 2]  x")
+    assert.equal("expected a digit after the minus sign but found ']' at line 1, column 3 (byte 3)", msg "[-]")
+    assert.equal("expected a value (JSON has no comments) but found '/' at line 1, column 4 (byte 4)", msg "[1,/* x */2]")
     assert.equal("expected a value but found byte 0x00 at line 1, column 1 (byte 1)", msg "\0")
+    assert.equal("expected the end of the text after the value but found byte 0x00 at line 1, column 4 (byte 4)",
+      msg "[1]\0")
     assert.equal("expected a digit after the decimal point but found the end of the text at line 1, column 3 (byte 3)",
       msg "1.")
-    assert.equal("invalid \\u escape (four hex digits expected) at line 1, column 2 (byte 2)", msg '"\\u12"')
+    assert.equal("invalid \\u escape (four hex digits expected) at line 1, column 6 (byte 6)", msg '"\\u12"')
+    assert.equal("invalid UTF-8 in a string at line 2, column 4 (byte 6)", msg '[\n "a\255"]')
+  end)
+
+  it("reads escapes as UTF-8; a lone surrogate, which UTF-8 cannot hold, is not kept", function()
+    assert.equal("\0x", json.decode [["\u0000x"]])
+    assert.equal("?", json.decode [["\ud800"]])
+    assert.equal("\237\176\128", json.decode [["\udc00"]])
+  end)
+
+  it("indents every level, past the levels one yajl generator holds", function()
+    local v = json.array()
+    local inner = v
+    for _ = 1, 249 do
+      local t = { json.array(), {}, 1 }
+      inner[1] = t
+      inner = t
+    end
+    local text = json.encode(v, { indent = 2 })
+    local depth = 0
+    for line in text:gmatch("[^\n]+") do
+      local spaces, rest = line:match("^( *)(.*)$")
+      if rest:match("^[%]}]") then depth = depth - 1 end
+      assert.equal(2 * depth, #spaces, line)
+      if rest:match("[%[{]$") then depth = depth + 1 end
+    end
+    assert.equal(0, depth)
+    assert.equal(json.encode(v), json.encode(json.decode(text)))
+    assert.equal("],\n    {},\n    1\n  ]\n]", text:sub(-22))
   end)
 
   it("refuses nesting deeper than 1000 levels, and takes 1000", function()

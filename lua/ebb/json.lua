@@ -1,4 +1,4 @@
--- ebb.json: JSON text to Lua values and back, in C (bindings/json*.c); here the
+-- ebb.json: JSON text to Lua values and back, in C on yajl (bindings/json*.c); here the
 -- argument checks, and the errors, which say where (a line and column) and what.
 local core = require "ebb.json.core"
 local errors = require "ebb.errors"
