@@ -76,8 +76,10 @@ static int is(const char *k, size_t n, const char *name) { return n == strlen(na
 
 /* The handler's headers: values at vi by lower-case name, the names as
  * given at ni. Content-Length is the server's when the body is whole;
- * Transfer-Encoding is always the server's. */
-static int user_headers(lua_State *L, int vi, int ni, head *h, int whole, int *status_close) {
+ * Transfer-Encoding is always the server's; Connection is left for the
+ * caller to send (its value at *conn, *conn_len: the strings stay in the
+ * table), as the server may have to say close instead. */
+static int user_headers(lua_State *L, int vi, int ni, head *h, int whole, const char **conn, size_t *conn_len) {
   int saw = 0;
   if (lua_type(L, vi) != LUA_TTABLE) return 0;
   lua_pushnil(L);
@@ -92,9 +94,14 @@ static int user_headers(lua_State *L, int vi, int ni, head *h, int whole, int *s
       lua_pop(L, 1);
       continue;
     }
+    if (is(k, kn, "connection") && lua_type(L, -1) == LUA_TSTRING) { /* a string held by the table */
+      *conn = v;
+      *conn_len = vn;
+      lua_pop(L, 1);
+      continue;
+    }
     if (is(k, kn, "content-length")) saw |= SAW_LENGTH;
     else if (is(k, kn, "date")) saw |= SAW_DATE;
-    else if (is(k, kn, "connection") && vn == 5 && !strncasecmp(v, "close", 5)) *status_close = 1;
     if (lua_type(L, ni) == LUA_TTABLE) {
       lua_pushvalue(L, -2);
       lua_rawget(L, ni);
@@ -121,9 +128,11 @@ static int closes(const hreq *r) {
 
 /* The head of r's response; whole: the body follows in full (len bytes). */
 static void build_head(lua_State *L, hreq *r, head *h, int status, int whole, size_t len) {
-  int user_close = 0, saw = user_headers(L, 3, 4, h, whole, &user_close);
+  const char *conn = NULL;
+  size_t conn_len = 0;
+  int saw = user_headers(L, 3, 4, h, whole, &conn, &conn_len);
   char line[64];
-  if (user_close) r->close_after = 1;
+  if (conn && conn_len == 5 && !strncasecmp(conn, "close", 5)) r->close_after = 1;
   if (!no_body_status(status)) {
     if (whole) {
       int n = snprintf(line, sizeof line, "Content-Length: %zu\r\n", len);
@@ -142,9 +151,17 @@ static void build_head(lua_State *L, hreq *r, head *h, int status, int whole, si
     puts_(h, date_now());
     puts_(h, "\r\n");
   }
-  if (closes(r)) puts_(h, "Connection: close\r\n\r\n");
-  else if (r->minor == 0) puts_(h, "Connection: keep-alive\r\n\r\n");
-  else puts_(h, "\r\n");
+  if (closes(r)) {
+    puts_(h, "Connection: close\r\n\r\n");
+  } else if (conn) {
+    puts_(h, "Connection: ");
+    put(h, conn, conn_len);
+    puts_(h, "\r\n\r\n");
+  } else if (r->minor == 0) {
+    puts_(h, "Connection: keep-alive\r\n\r\n");
+  } else {
+    puts_(h, "\r\n");
+  }
 }
 
 static void finished(hreq *r) {
@@ -230,6 +247,14 @@ static int l_abort(lua_State *L) {
   return 0;
 }
 
+/* close_after(req): the connection ends once this response is written (a
+ * written body short of its Content-Length, which the client still waits for). */
+static int l_close_after(lua_State *L) {
+  hreq *r = hreq_check(L, 1);
+  if (!r->silent) r->close_after = 1;
+  return 0;
+}
+
 /* state(req) -> headers sent, answered by the server (bad input) */
 static int l_state(lua_State *L) {
   hreq *r = hreq_check(L, 1);
@@ -252,4 +277,5 @@ void hresp_status_only(hconn *c, hreq *r, int status) {
   hconn_end(c);
 }
 
-const luaL_Reg hresp_fns[] = {{"send", l_send}, {"abort", l_abort}, {"state", l_state}, {NULL, NULL}};
+const luaL_Reg hresp_fns[] = {
+  {"send", l_send}, {"abort", l_abort}, {"close_after", l_close_after}, {"state", l_state}, {NULL, NULL}};

@@ -3,6 +3,7 @@
 package.path = "spec/support/?.lua;" .. package.path
 local http = require "ebb.http"
 local task = require "ebb.task"
+local abort = require "ebb.abort"
 local raw = require "http_raw"
 local asserts = require "asserts"
 local raised = asserts.raised
@@ -293,6 +294,54 @@ describe("ebb.http server", function()
     assert.matches("bad header name", errs[1])
     assert.matches("must not contain CR, LF or NUL", errs[2])
     assert.matches("must be a string or a number, got table", errs[3])
+  end)
+
+  it("sends one Connection header, the server's, whatever the handler set", function()
+    local server = serve(function(req, res)
+      res.headers.Connection = req.path == "/close" and "close" or "keep-alive"
+      res:finish("x")
+    end)
+    local c = raw.connect(server.port)
+    c:send(GET:format("/keep") .. GET:format("/close"))
+    local head = ""
+    for chunk in c.conn:chunks(abort.timeout(2000)) do head = head .. chunk end -- "/close" ends it
+    c:close()
+    local _, count = head:gsub("\r\n[Cc]onnection:", "")
+    assert.equal(2, count, head)
+    assert.truthy(head:find("\r\nConnection: close\r\n", 1, true), head)
+  end)
+
+  it("refuses a write past the Content-Length the handler set, and closes after a body short of it", function()
+    local err
+    local server = serve(function(req, res)
+      res.headers["Content-Length"] = req.path == "/short" and 10 or 2
+      if req.path == "/long" then err = raised(res.write, res, "abc") end
+      res:write("ab")
+      res:finish()
+    end)
+    local c = raw.connect(server.port)
+    c:send(GET:format("/long") .. GET:format("/next"))
+    assert.equal("ab", c:response().body)
+    assert.matches("past the Content%-Length", err)
+    assert.equal("ab", c:response().body) -- the connection still reads its requests in step
+    c:send(GET:format("/short"))
+    assert.equal("10", assert(c:response(true)).headers["content-length"])
+    local rest = c.buf
+    for chunk in c.conn:chunks(abort.timeout(2000)) do rest = rest .. chunk end -- the server ends it
+    assert.equal("ab", rest)
+    c:close()
+  end)
+
+  it("refuses a Content-Length that is not a whole number of bytes", function()
+    local errs = {}
+    local server = serve(function(_, res)
+      errs[1] = raised(function() res.headers["Content-Length"] = "abc" end)
+      errs[2] = raised(function() res.headers["content-length"] = 1.5 end)
+      res:finish()
+    end)
+    raw.request(server.port, GET:format("/"))
+    assert.matches("header 'Content%-Length' must be a whole number of bytes, got abc", errs[1])
+    assert.matches("header 'content%-length' must be a whole number of bytes, got 1.5", errs[2])
   end)
 
   it("gives each handler's task the request's id in http.request_id", function()

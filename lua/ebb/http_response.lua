@@ -5,10 +5,12 @@ local core = require "ebb.httpserver.core"
 local json = require "ebb.json"
 local check = require "ebb.check"
 local stream = require "ebb.stream"
+local errors = require "ebb.errors"
 
-local type, error, setmetatable, rawget, rawset, tostring = type, error, setmetatable, rawget, rawset, tostring
+local type, error, setmetatable, rawget, rawset, tostring, tonumber = type, error, setmetatable, rawget, rawset,
+  tostring, tonumber
 local lower, find, format = string.lower, string.find, string.format
-local c_send = core.send
+local c_send, c_close_after = core.send, core.close_after
 
 local M = {}
 
@@ -52,6 +54,9 @@ Headers.__newindex = function(t, name, value)
     if find(value, "\r", 1, true) or find(value, "\n", 1, true) or find(value, "\0", 1, true) then
       error(format("header '%s' must not contain CR, LF or NUL", name), 2)
     end
+    if key == "content-length" and not find(value, "^%d+$") then
+      error(format("header '%s' must be a whole number of bytes, got %s", name, value), 2)
+    end
   end
   rawget(t, "_v")[key] = value
   if value == nil then names[key] = nil
@@ -92,6 +97,22 @@ local function head(res, fname)
   return status
 end
 
+-- A written response's body is held to the Content-Length its handler set:
+-- more would be read as the next response on a kept-alive connection. _left
+-- is what it still allows (false without one), from the first write on.
+local function take_length(res, n, fname)
+  local left = rawget(res, "_left")
+  if left == nil then
+    local h = rawget(res, "headers")
+    left = h and tonumber(h["content-length"]) or false
+  end
+  if left and n > left then
+    error(errors.Error(format("%s of %d bytes past the Content-Length of the response (%d bytes left)", fname, n,
+      left)), 3)
+  end
+  res._left = left and left - n
+end
+
 -- write(chunk [, signal]): the first write sends the head.
 function methods.write(res, chunk, signal)
   check_res(res, "write")
@@ -99,6 +120,7 @@ function methods.write(res, chunk, signal)
   check.opt_signal(signal, 2, "write")
   if res.finished then error(ClosedError("write after finish"), 2) end
   local status, v, n = head(res, "write")
+  take_length(res, #chunk, "write")
   check.result(write_failed, nil, nil, c_send(res._r, status, v, n, chunk, false, signal))
 end
 
@@ -108,6 +130,11 @@ function methods.finish(res, body)
   if body ~= nil and type(body) ~= "string" then check.expected(body, 1, "finish", "string or nil") end
   if res.finished then return end
   local status, v, n = head(res, "finish")
+  if rawget(res, "_left") ~= nil then
+    take_length(res, body and #body or 0, "finish")
+    -- a body short of its length leaves the client waiting: the connection ends
+    if res._left and res._left > 0 then c_close_after(res._r) end
+  end
   res.finished = true
   c_send(res._r, status, v, n, body, true)
 end
