@@ -65,10 +65,10 @@ end
 
 local function new_headers() return setmetatable({ _v = {}, _n = {} }, Headers) end
 
-local methods = {}
+local ResponseWriterMethods = {}
 
 ResponseWriter.__index = function(res, k)
-  local m = methods[k]
+  local m = ResponseWriterMethods[k]
   if m then return m end
   if k == "headers" then
     local h = new_headers()
@@ -114,7 +114,7 @@ local function take_length(res, n, fname)
 end
 
 -- write(chunk [, signal]): the first write sends the head.
-function methods.write(res, chunk, signal)
+function ResponseWriterMethods.write(res, chunk, signal)
   check_res(res, "write")
   if type(chunk) ~= "string" then check.expected(chunk, 1, "write", "string") end
   check.opt_signal(signal, 2, "write")
@@ -125,7 +125,7 @@ function methods.write(res, chunk, signal)
 end
 
 -- finish([body]): the whole response at once, or the end of a written one.
-function methods.finish(res, body)
+function ResponseWriterMethods.finish(res, body)
   check_res(res, "finish")
   if body ~= nil and type(body) ~= "string" then check.expected(body, 1, "finish", "string or nil") end
   if res.finished then return end
@@ -140,7 +140,7 @@ function methods.finish(res, body)
 end
 
 -- json(value [, status]): value encoded, as application/json.
-function methods.json(res, value, status)
+function ResponseWriterMethods.json(res, value, status)
   check_res(res, "json")
   if status ~= nil then
     check.whole(status, 2, "json", "status", 100, 999)
@@ -149,7 +149,7 @@ function methods.json(res, value, status)
   local body = json.encode(value)
   local h = res.headers
   if not h["content-type"] then h["Content-Type"] = "application/json" end
-  return methods.finish(res, body)
+  return ResponseWriterMethods.finish(res, body)
 end
 
 function ResponseWriter.__tostring(res)
