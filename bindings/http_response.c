@@ -74,29 +74,38 @@ enum { SAW_LENGTH = 1, SAW_DATE = 2, SAW_CLOSE = 4 };
 
 static int is(const char *k, size_t n, const char *name) { return n == strlen(name) && !memcmp(k, name, n); }
 
-/* The handler's headers: values at vi by lower-case name, the names as
- * given at ni. Content-Length is the server's when the body is whole;
- * Transfer-Encoding is always the server's; Connection is left for the
- * caller to send (its value at *conn, *conn_len: the strings stay in the
- * table), as the server may have to say close instead. */
+static void put_field(head *h, const char *k, size_t kn, const char *v, size_t vn) {
+  put(h, k, kn);
+  put(h, ": ", 2);
+  put(h, v, vn);
+  put(h, "\r\n", 2);
+}
+
+/* The handler's headers: values at vi by lower-case name (a string, or a
+ * list of them sent one line each), the names as given at ni. Content-Length
+ * is the server's when the body is whole; Transfer-Encoding is always the
+ * server's; Connection is left for the caller to send (its value at *conn,
+ * *conn_len: the string stays in the table), as the server may have to say
+ * close instead. */
 static int user_headers(lua_State *L, int vi, int ni, head *h, int whole, const char **conn, size_t *conn_len) {
   int saw = 0;
   if (lua_type(L, vi) != LUA_TTABLE) return 0;
   lua_pushnil(L);
   while (lua_next(L, vi)) {
-    size_t kn, vn;
-    const char *k = lua_tolstring(L, -2, &kn), *v;
-    if (lua_type(L, -2) != LUA_TSTRING || !(v = lua_tolstring(L, -1, &vn))) {
+    size_t kn, vn, i, n;
+    int vt = lua_type(L, -1);
+    const char *k, *v;
+    if (lua_type(L, -2) != LUA_TSTRING || (vt != LUA_TSTRING && vt != LUA_TTABLE)) {
       lua_pop(L, 1);
       continue;
     }
+    k = lua_tolstring(L, -2, &kn);
     if (is(k, kn, "transfer-encoding") || (whole && is(k, kn, "content-length"))) {
       lua_pop(L, 1);
       continue;
     }
-    if (is(k, kn, "connection") && lua_type(L, -1) == LUA_TSTRING) { /* a string held by the table */
-      *conn = v;
-      *conn_len = vn;
+    if (is(k, kn, "connection") && vt == LUA_TSTRING) {
+      *conn = lua_tolstring(L, -1, conn_len);
       lua_pop(L, 1);
       continue;
     }
@@ -105,15 +114,22 @@ static int user_headers(lua_State *L, int vi, int ni, head *h, int whole, const 
     if (lua_type(L, ni) == LUA_TTABLE) {
       lua_pushvalue(L, -2);
       lua_rawget(L, ni);
-      if (lua_type(L, -1) == LUA_TSTRING) k = lua_tolstring(L, -1, &kn);
-      put(h, k, kn);
+      if (lua_type(L, -1) == LUA_TSTRING) k = lua_tolstring(L, -1, &kn); /* held by ni */
       lua_pop(L, 1);
-    } else {
-      put(h, k, kn);
     }
-    put(h, ": ", 2);
-    put(h, v, vn);
-    put(h, "\r\n", 2);
+    if (vt == LUA_TSTRING) {
+      v = lua_tolstring(L, -1, &vn);
+      put_field(h, k, kn, v, vn);
+    } else {
+      for (i = 1, n = lua_objlen(L, -1); i <= n; i++) {
+        lua_rawgeti(L, -1, (int)i);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+          v = lua_tolstring(L, -1, &vn);
+          put_field(h, k, kn, v, vn);
+        }
+        lua_pop(L, 1);
+      }
+    }
     lua_pop(L, 1);
   }
   return saw;

@@ -287,13 +287,36 @@ describe("ebb.http server", function()
     local server = serve(function(_, res)
       errs[1] = raised(function() res.headers["Bad Name"] = "x" end)
       errs[2] = raised(function() res.headers["X-Evil"] = "a\r\nSet-Cookie: x" end)
-      errs[3] = raised(function() res.headers["X-Table"] = {} end)
+      errs[3] = raised(function() res.headers["X-Table"] = { {} } end)
+      errs[4] = raised(function() res.headers["X-List"] = { "a", "b\r\nX-Evil: 1" } end)
+      errs[5] = raised(function() res.headers["X-Fn"] = print end)
       res:finish()
     end)
     raw.request(server.port, GET:format("/"))
     assert.matches("bad header name", errs[1])
     assert.matches("must not contain CR, LF or NUL", errs[2])
-    assert.matches("must be a string or a number, got table", errs[3])
+    assert.matches("header 'X%-Table' must be a string, a number or a list of them, got table", errs[3])
+    assert.matches("must not contain CR, LF or NUL", errs[4])
+    assert.matches("header 'X%-Fn' must be a string, a number or a list of them, got function", errs[5])
+  end)
+
+  it("sends a header set to a list once per value, as a Set-Cookie needs", function()
+    local server = serve(function(_, res)
+      local cookies = { "a=1; Path=/", "b=2" }
+      res.headers["Set-Cookie"] = cookies
+      cookies[3] = "c=3\r\nX-Evil: 1" -- the list was copied when it was set
+      res.headers["X-None"] = {}
+      res:finish("ok")
+    end)
+    local c = raw.connect(server.port)
+    c:send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    local reply = ""
+    for chunk in c.conn:chunks(abort.timeout(2000)) do reply = reply .. chunk end
+    c:close()
+    local head = reply:match("^(.-)\r\n\r\n")
+    assert.truthy(head:find("\r\nSet%-Cookie: a=1; Path=/\r\nSet%-Cookie: b=2\r\n"), head)
+    assert.falsy(head:find("c=3", 1, true), head)
+    assert.falsy(head:find("X-None", 1, true), head)
   end)
 
   it("sends one Connection header, the server's, whatever the handler set", function()

@@ -42,22 +42,38 @@ Headers.__index = function(t, name)
   return rawget(t, "_v")[checked[name] or lower(name)]
 end
 
+-- One value of header `name` as it will be sent, checked; level: the setter's caller.
+local function header_value(name, key, value, level)
+  local tv = type(value)
+  if tv == "number" then value = tostring(value)
+  elseif tv ~= "string" then
+    error(format("header '%s' must be a string, a number or a list of them, got %s", name, tv), level + 1)
+  end
+  -- plain finds: a pattern with a class is not compiled, and costs ~0.5 us a call
+  if find(value, "\r", 1, true) or find(value, "\n", 1, true) or find(value, "\0", 1, true) then
+    error(format("header '%s' must not contain CR, LF or NUL", name), level + 1)
+  end
+  if key == "content-length" and not find(value, "^%d+$") then
+    error(format("header '%s' must be a whole number of bytes, got %s", name, value), level + 1)
+  end
+  return value
+end
+
+-- A list is sent as one line per value (Set-Cookie): copied, so that what
+-- the handler changes in it afterwards is not sent unchecked.
+local function header_values(name, key, list, level)
+  if key == "content-length" or key == "connection" then
+    error(format("header '%s' takes one value, got a list", name), level + 1)
+  end
+  local copy = {}
+  for i = 1, #list do copy[i] = header_value(name, key, list[i], level + 1) end
+  return copy
+end
+
 Headers.__newindex = function(t, name, value)
   local key, names = key_of(name, 2), rawget(t, "_n")
-  if value ~= nil then
-    local tv = type(value)
-    if tv == "number" then value = tostring(value)
-    elseif tv ~= "string" then
-      error(format("header '%s' must be a string or a number, got %s", name, tv), 2)
-    end
-    -- plain finds: a pattern with a class is not compiled, and costs ~0.5 us a call
-    if find(value, "\r", 1, true) or find(value, "\n", 1, true) or find(value, "\0", 1, true) then
-      error(format("header '%s' must not contain CR, LF or NUL", name), 2)
-    end
-    if key == "content-length" and not find(value, "^%d+$") then
-      error(format("header '%s' must be a whole number of bytes, got %s", name, value), 2)
-    end
-  end
+  if type(value) == "table" then value = header_values(name, key, value, 2)
+  elseif value ~= nil then value = header_value(name, key, value, 2) end
   rawget(t, "_v")[key] = value
   if value == nil then names[key] = nil
   elseif not names[key] then names[key] = name end
