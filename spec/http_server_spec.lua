@@ -178,6 +178,29 @@ describe("ebb.http server", function()
     c:close()
   end)
 
+  it("refuses to read a body dropped when its response was finished, rather than giving it short", function()
+    local late = {}
+    local server = serve(function(req, res)
+      if req.path == "/read" then late.whole = req:text() end
+      if req.path == "/part" then late.first = req.body:read() end
+      res:finish(req.path)
+      late[req.path] = tostring(select(2, pcall(req.text, req)))
+    end)
+    local c = raw.connect(server.port)
+    c:send("POST /none HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+    assert.equal("/none", c:response().body)
+    c:send("POST /part HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n")
+    assert.equal("/part", c:response().body)
+    c:send("2\r\nlo\r\n0\r\n\r\nPOST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+    assert.equal("/read", c:response().body)
+    c:close()
+    assert.matches("ClosedError: read of a request body dropped when its response was finished", late["/none"])
+    assert.equal("hel", late.first)
+    assert.matches("ClosedError: read of a request body dropped", late["/part"])
+    assert.equal("hello", late.whole)
+    assert.equal("", late["/read"]) -- read to its end already: the end again, as any ended stream
+  end)
+
   it("sends 100 Continue when the handler reads a body the client waits to send", function()
     local server = serve(function(req, res) res:finish(req:text()) end)
     local c = raw.connect(server.port)

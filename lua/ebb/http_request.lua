@@ -51,6 +51,9 @@ local BODY_ERRORS = {
 }
 
 local function body_failed(_, _, code, msg)
+  if code == "ECANCELED" then
+    error(stream.ClosedError("read of a request body dropped when its response was finished"), 0)
+  end
   error(check.system_error(code, BODY_ERRORS[code] or msg, "read", "request body"), 0)
 end
 
