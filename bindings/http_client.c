@@ -53,8 +53,16 @@ static void set_body(lua_State *L, const curl_lib *c, transfer *t, int idx, cons
     c->easy_setopt(e, CURLOPT_POST, 1L);
     c->easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1); /* chunked */
   }
-  if (strcmp(method, "HEAD") == 0) c->easy_setopt(e, CURLOPT_NOBODY, 1L);
-  else if (strcmp(method, "GET") != 0 || !lua_isnil(L, idx)) c->easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+  /* Redirects as fetch follows them: a POST's body implies its method, which
+   * curl turns into a GET without the body on a 301, 302 or 303; another
+   * method keeps its body on a 301 or 302 (curl would drop it, and keep the
+   * method). */
+  if (strcmp(method, "HEAD") == 0) {
+    c->easy_setopt(e, CURLOPT_NOBODY, 1L);
+  } else if (strcmp(method, "POST") != 0 || lua_isnil(L, idx)) {
+    if (strcmp(method, "GET") != 0 || !lua_isnil(L, idx)) c->easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    if (!lua_isnil(L, idx)) c->easy_setopt(e, CURLOPT_POSTREDIR, (long)(CURL_REDIR_POST_301 | CURL_REDIR_POST_302));
+  }
 }
 
 /* start(url, method, header_lines, body, follow, max_redirects,

@@ -84,7 +84,10 @@ void hreq_body(hreq *r, const char *data, size_t len) {
   ebb_wait *w;
   lua_State *co;
   if (!data) { /* the end: a reader waiting gets it */
-    if (!r->body.head) ebb_wake_all(&r->readers);
+    if (!r->body.head && !ebb_list_empty(&r->readers)) {
+      r->body_end_seen = 1;
+      ebb_wake_all(&r->readers);
+    }
     return;
   }
   if (!r->body.head && !ebb_list_empty(&r->readers)) {
@@ -113,17 +116,21 @@ static void send_continue(hreq *r) {
   if (r->conn && !r->headers_sent) uvs_write_copy(r->conn->s, &b, 1);
 }
 
-/* body_read(req, signal) -> true, chunk | true, nil at the end | nil, code, msg */
+/* body_read(req, signal) -> true, chunk | true, nil at the end | nil, code, msg
+ * (ECANCELED: the response was finished before the body was read to its
+ * end, and the rest was dropped) */
 static int l_body_read(lua_State *L) {
   hreq *r = hreq_check(L, 1);
   int n = ebb_request_begin(L, 2);
   if (n) return n;
+  if (r->finished && !r->body_end_seen) return ebb_push_uv_error(L, UV_ECANCELED);
   if (uvs_queue_push_next(L, &r->body)) {
     if (r->body.buffered < HTTP_BODY_HWM && r->conn) hconn_body_drained(r->conn);
     return 2;
   }
   if (r->body_error) return ebb_push_uv_error(L, r->body_error);
   if (r->body_done || !r->conn) {
+    r->body_end_seen = 1;
     lua_pushboolean(L, 1);
     lua_pushnil(L);
     return 2;

@@ -74,39 +74,62 @@ enum { SAW_LENGTH = 1, SAW_DATE = 2, SAW_CLOSE = 4 };
 
 static int is(const char *k, size_t n, const char *name) { return n == strlen(name) && !memcmp(k, name, n); }
 
-/* The handler's headers: values at vi by lower-case name, the names as
- * given at ni. Content-Length is the server's when the body is whole;
- * Transfer-Encoding is always the server's. */
-static int user_headers(lua_State *L, int vi, int ni, head *h, int whole, int *status_close) {
+static void put_field(head *h, const char *k, size_t kn, const char *v, size_t vn) {
+  put(h, k, kn);
+  put(h, ": ", 2);
+  put(h, v, vn);
+  put(h, "\r\n", 2);
+}
+
+/* The handler's headers: values at vi by lower-case name (a string, or a
+ * list of them sent one line each), the names as given at ni. Content-Length
+ * is the server's when the body is whole; Transfer-Encoding is always the
+ * server's; Connection is left for the caller to send (its value at *conn,
+ * *conn_len: the string stays in the table), as the server may have to say
+ * close instead. */
+static int user_headers(lua_State *L, int vi, int ni, head *h, int whole, const char **conn, size_t *conn_len) {
   int saw = 0;
   if (lua_type(L, vi) != LUA_TTABLE) return 0;
   lua_pushnil(L);
   while (lua_next(L, vi)) {
-    size_t kn, vn;
-    const char *k = lua_tolstring(L, -2, &kn), *v;
-    if (lua_type(L, -2) != LUA_TSTRING || !(v = lua_tolstring(L, -1, &vn))) {
+    size_t kn, vn, i, n;
+    int vt = lua_type(L, -1);
+    const char *k, *v;
+    if (lua_type(L, -2) != LUA_TSTRING || (vt != LUA_TSTRING && vt != LUA_TTABLE)) {
       lua_pop(L, 1);
       continue;
     }
+    k = lua_tolstring(L, -2, &kn);
     if (is(k, kn, "transfer-encoding") || (whole && is(k, kn, "content-length"))) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (is(k, kn, "connection") && vt == LUA_TSTRING) {
+      *conn = lua_tolstring(L, -1, conn_len);
       lua_pop(L, 1);
       continue;
     }
     if (is(k, kn, "content-length")) saw |= SAW_LENGTH;
     else if (is(k, kn, "date")) saw |= SAW_DATE;
-    else if (is(k, kn, "connection") && vn == 5 && !strncasecmp(v, "close", 5)) *status_close = 1;
     if (lua_type(L, ni) == LUA_TTABLE) {
       lua_pushvalue(L, -2);
       lua_rawget(L, ni);
-      if (lua_type(L, -1) == LUA_TSTRING) k = lua_tolstring(L, -1, &kn);
-      put(h, k, kn);
+      if (lua_type(L, -1) == LUA_TSTRING) k = lua_tolstring(L, -1, &kn); /* held by ni */
       lua_pop(L, 1);
-    } else {
-      put(h, k, kn);
     }
-    put(h, ": ", 2);
-    put(h, v, vn);
-    put(h, "\r\n", 2);
+    if (vt == LUA_TSTRING) {
+      v = lua_tolstring(L, -1, &vn);
+      put_field(h, k, kn, v, vn);
+    } else {
+      for (i = 1, n = lua_objlen(L, -1); i <= n; i++) {
+        lua_rawgeti(L, -1, (int)i);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+          v = lua_tolstring(L, -1, &vn);
+          put_field(h, k, kn, v, vn);
+        }
+        lua_pop(L, 1);
+      }
+    }
     lua_pop(L, 1);
   }
   return saw;
@@ -121,9 +144,11 @@ static int closes(const hreq *r) {
 
 /* The head of r's response; whole: the body follows in full (len bytes). */
 static void build_head(lua_State *L, hreq *r, head *h, int status, int whole, size_t len) {
-  int user_close = 0, saw = user_headers(L, 3, 4, h, whole, &user_close);
+  const char *conn = NULL;
+  size_t conn_len = 0;
+  int saw = user_headers(L, 3, 4, h, whole, &conn, &conn_len);
   char line[64];
-  if (user_close) r->close_after = 1;
+  if (conn && conn_len == 5 && !strncasecmp(conn, "close", 5)) r->close_after = 1;
   if (!no_body_status(status)) {
     if (whole) {
       int n = snprintf(line, sizeof line, "Content-Length: %zu\r\n", len);
@@ -142,9 +167,17 @@ static void build_head(lua_State *L, hreq *r, head *h, int status, int whole, si
     puts_(h, date_now());
     puts_(h, "\r\n");
   }
-  if (closes(r)) puts_(h, "Connection: close\r\n\r\n");
-  else if (r->minor == 0) puts_(h, "Connection: keep-alive\r\n\r\n");
-  else puts_(h, "\r\n");
+  if (closes(r)) {
+    puts_(h, "Connection: close\r\n\r\n");
+  } else if (conn) {
+    puts_(h, "Connection: ");
+    put(h, conn, conn_len);
+    puts_(h, "\r\n\r\n");
+  } else if (r->minor == 0) {
+    puts_(h, "Connection: keep-alive\r\n\r\n");
+  } else {
+    puts_(h, "\r\n");
+  }
 }
 
 static void finished(hreq *r) {
@@ -230,6 +263,14 @@ static int l_abort(lua_State *L) {
   return 0;
 }
 
+/* close_after(req): the connection ends once this response is written (a
+ * written body short of its Content-Length, which the client still waits for). */
+static int l_close_after(lua_State *L) {
+  hreq *r = hreq_check(L, 1);
+  if (!r->silent) r->close_after = 1;
+  return 0;
+}
+
 /* state(req) -> headers sent, answered by the server (bad input) */
 static int l_state(lua_State *L) {
   hreq *r = hreq_check(L, 1);
@@ -252,4 +293,5 @@ void hresp_status_only(hconn *c, hreq *r, int status) {
   hconn_end(c);
 }
 
-const luaL_Reg hresp_fns[] = {{"send", l_send}, {"abort", l_abort}, {"state", l_state}, {NULL, NULL}};
+const luaL_Reg hresp_fns[] = {
+  {"send", l_send}, {"abort", l_abort}, {"close_after", l_close_after}, {"state", l_state}, {NULL, NULL}};

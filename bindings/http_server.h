@@ -41,7 +41,7 @@ typedef struct hreq {
   unsigned char method, major, minor;
   unsigned keep_alive : 1, has_body : 1, body_done : 1, expect_continue : 1, continue_sent : 1,
     is_head : 1, headers_sent : 1, chunked : 1, finished : 1, by_server : 1, client_gone : 1,
-    boxed : 1, box_gone : 1, close_after : 1, silent : 1;
+    boxed : 1, box_gone : 1, close_after : 1, silent : 1, body_end_seen : 1;
   uvs_queue body;        /* read and not yet taken */
   size_t body_total;
   int body_error;        /* a libuv error, or UV_EOF when the client went away */

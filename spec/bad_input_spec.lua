@@ -7,6 +7,7 @@ local run = require "run_ebb"
 local fs, net, process = require "ebb.fs", require "ebb.net", require "ebb.process"
 local task, abort, clock = require "ebb.task", require "ebb.abort", require "ebb.clock"
 local semaphore, stream = require "ebb.semaphore", require "ebb.stream"
+local http = require "ebb.http"
 
 local NUL = "bad argument #%d+ to '[%w_]+' %(.*NUL byte"
 
@@ -46,7 +47,11 @@ describe("bad input", function()
       { "process.spawn command", function() process.spawn("true\0x", {}) end, NUL },
       { "process.spawn argument", function() process.spawn("echo", { "a\0b" }) end, NUL },
       { "process.spawn env", function() process.spawn("true", {}, { env = { A = "1\0B=2" } }) end, "NUL byte" },
-      { "process.spawn cwd", function() process.spawn("true", {}, { cwd = "/\0tmp" }) end, "NUL bytes" },
+      { "process.spawn cwd", function() process.spawn("true", {}, { cwd = "/\0tmp" }) end,
+        "bad argument #3 to 'spawn' %(option 'cwd' must not contain a NUL byte%)" },
+      { "http.fetch ca_file", function() http.fetch("https://127.0.0.1:1/", { ca_file = "/etc/ssl\0x" }) end,
+        "bad argument #2 to 'fetch' %(option 'ca_file' must not contain a NUL byte%)" },
+      { "http.listen", function() http.listen("127.0.0.1\0x", 0, print) end, NUL },
       { "process kill_signal", function() process.spawn("true", {}, { kill_signal = "SIGTERM\0" }) end, "kill_signal" },
     })
     it("a field's name is whole: a NUL byte does not end it early", function()

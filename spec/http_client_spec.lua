@@ -151,6 +151,26 @@ describe("ebb.http client", function()
       res:close()
     end)
 
+    it("turns a POST into a GET without its body on 301, 302 and 303, and keeps another method's body on 301 and 302, as fetch does", function()
+      local redirecting = http.listen("127.0.0.1", 0, function(req, res)
+        local code = req.path:match("^/r(%d+)$")
+        if code then
+          res.status = tonumber(code)
+          res.headers.Location = "/dest"
+          return res:finish()
+        end
+        res:finish(("%s %s [%s]"):format(req.method, req.path, req:text()))
+      end)
+      finally(function() redirecting:close() end)
+      local function via(code, method)
+        local url = ("http://127.0.0.1:%d/r%d"):format(redirecting.port, code)
+        return http.fetch(url, { method = method, body = "data" }):text()
+      end
+      for _, code in ipairs { 301, 302, 303 } do assert.equal("GET /dest []", via(code, "POST")) end
+      for _, code in ipairs { 307, 308 } do assert.equal("POST /dest [data]", via(code, "POST")) end
+      for _, code in ipairs { 301, 302, 307, 308 } do assert.equal("PUT /dest [data]", via(code, "PUT")) end
+    end)
+
     it("raises an HTTPError with code REDIRECT with redirect = 'error'", function()
       local e = raised(http.fetch, server.url("/redirect?n=1"), { redirect = "error" })
       assert.is_true(errors.is(e, http.HTTPError))

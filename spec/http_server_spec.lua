@@ -3,6 +3,7 @@
 package.path = "spec/support/?.lua;" .. package.path
 local http = require "ebb.http"
 local task = require "ebb.task"
+local abort = require "ebb.abort"
 local raw = require "http_raw"
 local asserts = require "asserts"
 local raised = asserts.raised
@@ -177,6 +178,29 @@ describe("ebb.http server", function()
     c:close()
   end)
 
+  it("refuses to read a body dropped when its response was finished, rather than giving it short", function()
+    local late = {}
+    local server = serve(function(req, res)
+      if req.path == "/read" then late.whole = req:text() end
+      if req.path == "/part" then late.first = req.body:read() end
+      res:finish(req.path)
+      late[req.path] = tostring(select(2, pcall(req.text, req)))
+    end)
+    local c = raw.connect(server.port)
+    c:send("POST /none HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+    assert.equal("/none", c:response().body)
+    c:send("POST /part HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n")
+    assert.equal("/part", c:response().body)
+    c:send("2\r\nlo\r\n0\r\n\r\nPOST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+    assert.equal("/read", c:response().body)
+    c:close()
+    assert.matches("ClosedError: read of a request body dropped when its response was finished", late["/none"])
+    assert.equal("hel", late.first)
+    assert.matches("ClosedError: read of a request body dropped", late["/part"])
+    assert.equal("hello", late.whole)
+    assert.equal("", late["/read"]) -- read to its end already: the end again, as any ended stream
+  end)
+
   it("sends 100 Continue when the handler reads a body the client waits to send", function()
     local server = serve(function(req, res) res:finish(req:text()) end)
     local c = raw.connect(server.port)
@@ -286,13 +310,84 @@ describe("ebb.http server", function()
     local server = serve(function(_, res)
       errs[1] = raised(function() res.headers["Bad Name"] = "x" end)
       errs[2] = raised(function() res.headers["X-Evil"] = "a\r\nSet-Cookie: x" end)
-      errs[3] = raised(function() res.headers["X-Table"] = {} end)
+      errs[3] = raised(function() res.headers["X-Table"] = { {} } end)
+      errs[4] = raised(function() res.headers["X-List"] = { "a", "b\r\nX-Evil: 1" } end)
+      errs[5] = raised(function() res.headers["X-Fn"] = print end)
       res:finish()
     end)
     raw.request(server.port, GET:format("/"))
     assert.matches("bad header name", errs[1])
     assert.matches("must not contain CR, LF or NUL", errs[2])
-    assert.matches("must be a string or a number, got table", errs[3])
+    assert.matches("header 'X%-Table' must be a string, a number or a list of them, got table", errs[3])
+    assert.matches("must not contain CR, LF or NUL", errs[4])
+    assert.matches("header 'X%-Fn' must be a string, a number or a list of them, got function", errs[5])
+  end)
+
+  it("sends a header set to a list once per value, as a Set-Cookie needs", function()
+    local server = serve(function(_, res)
+      local cookies = { "a=1; Path=/", "b=2" }
+      res.headers["Set-Cookie"] = cookies
+      cookies[3] = "c=3\r\nX-Evil: 1" -- the list was copied when it was set
+      res.headers["X-None"] = {}
+      res:finish("ok")
+    end)
+    local c = raw.connect(server.port)
+    c:send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    local reply = ""
+    for chunk in c.conn:chunks(abort.timeout(2000)) do reply = reply .. chunk end
+    c:close()
+    local head = reply:match("^(.-)\r\n\r\n")
+    assert.truthy(head:find("\r\nSet%-Cookie: a=1; Path=/\r\nSet%-Cookie: b=2\r\n"), head)
+    assert.falsy(head:find("c=3", 1, true), head)
+    assert.falsy(head:find("X-None", 1, true), head)
+  end)
+
+  it("sends one Connection header, the server's, whatever the handler set", function()
+    local server = serve(function(req, res)
+      res.headers.Connection = req.path == "/close" and "close" or "keep-alive"
+      res:finish("x")
+    end)
+    local c = raw.connect(server.port)
+    c:send(GET:format("/keep") .. GET:format("/close"))
+    local head = ""
+    for chunk in c.conn:chunks(abort.timeout(2000)) do head = head .. chunk end -- "/close" ends it
+    c:close()
+    local _, count = head:gsub("\r\n[Cc]onnection:", "")
+    assert.equal(2, count, head)
+    assert.truthy(head:find("\r\nConnection: close\r\n", 1, true), head)
+  end)
+
+  it("refuses a write past the Content-Length the handler set, and closes after a body short of it", function()
+    local err
+    local server = serve(function(req, res)
+      res.headers["Content-Length"] = req.path == "/short" and 10 or 2
+      if req.path == "/long" then err = raised(res.write, res, "abc") end
+      res:write("ab")
+      res:finish()
+    end)
+    local c = raw.connect(server.port)
+    c:send(GET:format("/long") .. GET:format("/next"))
+    assert.equal("ab", c:response().body)
+    assert.matches("past the Content%-Length", err)
+    assert.equal("ab", c:response().body) -- the connection still reads its requests in step
+    c:send(GET:format("/short"))
+    assert.equal("10", assert(c:response(true)).headers["content-length"])
+    local rest = c.buf
+    for chunk in c.conn:chunks(abort.timeout(2000)) do rest = rest .. chunk end -- the server ends it
+    assert.equal("ab", rest)
+    c:close()
+  end)
+
+  it("refuses a Content-Length that is not a whole number of bytes", function()
+    local errs = {}
+    local server = serve(function(_, res)
+      errs[1] = raised(function() res.headers["Content-Length"] = "abc" end)
+      errs[2] = raised(function() res.headers["content-length"] = 1.5 end)
+      res:finish()
+    end)
+    raw.request(server.port, GET:format("/"))
+    assert.matches("header 'Content%-Length' must be a whole number of bytes, got abc", errs[1])
+    assert.matches("header 'content%-length' must be a whole number of bytes, got 1.5", errs[2])
   end)
 
   it("gives each handler's task the request's id in http.request_id", function()

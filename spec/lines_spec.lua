@@ -210,6 +210,22 @@ describe("stream.lines and fs.lines", function()
     assert.equal(" and more", r:read())
   end)
 
+  it("hands the bytes of rest() out once: the lines go on after them", function()
+    local lines = stream.lines(chunked { "a\nb\nc", "d\ne\n" })
+    assert.equal("a", lines())
+    assert.equal("b\nc", lines:rest())
+    assert.equal("", lines:rest())
+    assert.equal("d", lines())
+    assert.equal("e", lines())
+    assert.is_nil(lines())
+  end)
+
+  it("names itself when its call metamethod is given another self", function()
+    local call = getmetatable(stream.lines(chunked { "a\n" })).__call
+    assert.matches("bad argument #1 to '__call' %(lines expected, got table%)$", raised(call, {}))
+    assert.matches("bad argument #1 to '__call' %(lines expected, got number%)$", raised(call, 5))
+  end)
+
   it("ends at the abort of its signal, even between two lines it holds", function()
     fs.write_file(path, "a\nb\nc\n")
     local base = open_fds()

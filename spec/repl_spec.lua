@@ -244,4 +244,20 @@ describe("ebb -i with standard input not a terminal", function()
     assert.no.matches("API%.md", out)
     assert.no.matches("%(%.%.%.%)\n", out)
   end)
+
+  it("answers help() for a method with its own type's entry alone, and nothing made up for a plain table", function()
+    local input = table.concat({
+      "s = http.listen('127.0.0.1', 0, function(req, res) R, W = req, res; res:finish('x') end)",
+      "http.fetch('http://127.0.0.1:' .. s.port):text()",
+      "help(W.json)", "help(W.write)", "help(R.text)", "help(s.close)", "help(W.headers)", "help({})",
+      "s:close()",
+    }, "\n")
+    local out, _, status = run.sh("printf '%s\\n' " .. run.quote(input) .. " | " .. run.ebb_cmd("-i"))
+    assert.equal(0, status)
+    local headings = {}
+    for heading in out:gmatch("\n([%w_.:]+%([^\n]*%)[^\n]*)\n") do headings[#headings + 1] = heading end
+    assert.same({ "ResponseWriter:json(value [, status])", "ResponseWriter:write(chunk [, signal])",
+      "Request:text([signal]) → string", "HTTPServer:close([opts])" }, headings)
+    assert.equal(2, select(2, out:gsub("no help for this table", "")), out)
+  end)
 end)

@@ -158,6 +158,13 @@ local function trim_host_frames(tb)
       or (i == #lines and line:find("^%s*%[builtin#%d+%]: at ")) -- what a main chunk is called from
     if not host then kept[#kept + 1] = line end
   end
+  -- below the script's last frame, ebb's own called it (a server's handler
+  -- task, a semaphore's with): those frames go too, as the host's do
+  local last = #kept
+  while last > 1 and (kept[last]:find("^%s*ebb/") or kept[last]:find("^%s*%[C%]:")) do last = last - 1 end
+  if last > 1 then
+    for i = #kept, last + 1, -1 do kept[i] = nil end
+  end
   return table.concat(kept, "\n")
 end
 

@@ -104,6 +104,12 @@ local function of_type(name)
 end
 kind.boolean, kind.string, kind.table = of_type("boolean"), of_type("string"), of_type("table")
 
+-- A string that goes to the system (a path, a name): no NUL byte, which C would stop at.
+function kind.cstring(v)
+  if type(v) ~= "string" then return " must be a string, got " .. type(v) end
+  if find(v, "\0", 1, true) then return " must not contain a NUL byte" end
+end
+
 function kind.any() end
 
 -- One of the strings given: ' must be "a", "b" or "c", got x'.

@@ -20,7 +20,7 @@ local kind = check.kind
 local FETCH = {
   method = kind.string, headers = kind.table, body = kind.any, signal = kind.signal, timeout = kind.ms,
   connect_timeout = kind.ms, redirect = kind.one_of("follow", "manual", "error"),
-  max_redirects = kind.whole(0, 1000), ca_file = kind.string,
+  max_redirects = kind.whole(0, 1000), ca_file = kind.cstring,
 }
 
 local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"

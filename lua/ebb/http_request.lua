@@ -51,6 +51,9 @@ local BODY_ERRORS = {
 }
 
 local function body_failed(_, _, code, msg)
+  if code == "ECANCELED" then
+    error(stream.ClosedError("read of a request body dropped when its response was finished"), 0)
+  end
   error(check.system_error(code, BODY_ERRORS[code] or msg, "read", "request body"), 0)
 end
 
@@ -122,10 +125,10 @@ lazy.remote_port = function(req)
   return rawget(req, "remote_port")
 end
 
-local methods = {}
+local RequestMethods = {}
 
 Request.__index = function(req, k)
-  local m = methods[k]
+  local m = RequestMethods[k]
   if m then return m end
   local make = lazy[k]
   if make then
@@ -138,7 +141,7 @@ end
 local function check_req(req, fname) check.self(req, Request, fname, "request", 2) end
 
 -- The whole body as a string ("" without one).
-function methods.text(req, signal)
+function RequestMethods.text(req, signal)
   check_req(req, "text")
   check.opt_signal(signal, 1, "text")
   local body = req.body
@@ -151,10 +154,10 @@ function methods.text(req, signal)
   return concat(parts)
 end
 
-function methods.json(req, signal)
+function RequestMethods.json(req, signal)
   check_req(req, "json")
   check.opt_signal(signal, 1, "json")
-  return json.decode(methods.text(req, signal))
+  return json.decode(RequestMethods.text(req, signal))
 end
 
 function Request.__tostring(req)

@@ -35,8 +35,8 @@ local LISTEN = {
   nodelay = kind.boolean,
 }
 
-local Server = {}
-Server.__index = Server
+local HTTPServer = {}
+HTTPServer.__index = HTTPServer
 
 
 -- A handler that failed: a 500 when nothing was sent yet, else the response
@@ -98,7 +98,7 @@ function M.listen(host, port, handler, opts)
   local server = setmetatable({
     _h = h, _c = c, _live = {}, _nodelay = opts.nodelay ~= false,
     address = address, port = actual, closed = false,
-  }, Server)
+  }, HTTPServer)
   server._accepting = spawn(net._accept_loop, server, take_connection)
   server._dispatching = spawn(dispatch, server, handler)
   return server
@@ -112,15 +112,15 @@ end
 local function close_connections(server) core.close_all(server._c) end
 
 -- close([{timeout=, signal=}]) (see ebb.http)
-function Server:close(opts)
-  check.self(self, Server, "close", "server")
+function HTTPServer:close(opts)
+  check.self(self, HTTPServer, "close", "server")
   opts = check.options(opts, 1, "close", net._CLOSE)
   return net._close(self, opts, stop, close_connections)
 end
-Server.__close = Server.close
+HTTPServer.__close = HTTPServer.close
 
-function Server:__tostring()
-  check.self(self, Server, "__tostring", "server")
+function HTTPServer:__tostring()
+  check.self(self, HTTPServer, "__tostring", "server")
   return ("HTTPServer (%s:%d%s)"):format(self.address or "?", self.port or 0, self.closed and ", closed" or "")
 end
 

@@ -40,9 +40,7 @@ local MODE = kind.one_of("pipe", "inherit", "ignore")
 local SPAWN = {
   env = kind.table, stdin = MODE, stdout = MODE, stderr = MODE, signal = kind.signal, group = kind.boolean,
   high_water_mark = kind.whole(1, 2 ^ 30),
-  cwd = function(v)
-    if type(v) ~= "string" or has_nul(v) then return " must be a string without NUL bytes, got " .. type(v) end
-  end,
+  cwd = kind.cstring,
   kill_signal = function(v)
     if not core.signal_number(v) then return " must be a signal name or number, got " .. tostring(v) end
   end,

@@ -94,9 +94,9 @@ local function owners(fn)
 end
 
 -- Whether the entry's type could be the table reached by `name` (Controller:
--- AbortController; TaskMT: Task; ebb.signal: AbortSignal).
+-- AbortController; TaskMT: Task; RequestMethods: Request; ebb.signal: AbortSignal).
 local function type_matches(tname, name)
-  name = name:gsub("MT$", ""):gsub("^.*%.", ""):lower()
+  name = name:gsub("MT$", ""):gsub("Methods$", ""):gsub("^.*%.", ""):lower()
   return #name > 0 and tname:lower():sub(-#name) == name
 end
 
@@ -125,11 +125,13 @@ local function type_entries(tname)
   return reference.entries(function(e) return e.name:match("^([%w_]+)[:%.]") == tname end)
 end
 
--- The type of an object: its metatable's __name, else the word its tostring starts with.
+-- The type of an object: its metatable's __name, else the word its own
+-- tostring starts with (not "table", which every plain table's starts with).
 local function type_of(v)
   local mt = debug.getmetatable(v)
   local tname = type(mt) == "table" and rawget(mt, "__name")
   if type(tname) == "string" then return tname end
+  if type(mt) ~= "table" or rawget(mt, "__tostring") == nil then return nil end
   local ok, s = pcall(tostring, v)
   return ok and type(s) == "string" and s:match("^([%a_][%w_]*)") or nil
 end

@@ -7,7 +7,7 @@ local check = require "ebb.check"
 local errors = require "ebb.errors"
 
 local find, sub, byte, concat, format = string.find, string.sub, string.byte, table.concat, string.format
-local type, error, setmetatable, pcall, huge = type, error, setmetatable, pcall, math.huge
+local type, error, setmetatable, getmetatable, pcall, huge = type, error, setmetatable, getmetatable, pcall, math.huge
 local ClosedError, LineTooLongError = stream.ClosedError, stream.LineTooLongError
 
 local M = {}
@@ -139,10 +139,14 @@ local function next_line(self)
   end
   return refill(self)
 end
-LinesMT.__call = next_line
 
 local function check_lines(self, fname)
   return check.self(self, LinesMT, fname, "lines", 2)
+end
+
+function LinesMT.__call(self)
+  if getmetatable(self) ~= LinesMT then check_lines(self, "__call") end
+  return next_line(self)
 end
 
 -- lines() without the for loop: the next line, or nil at the end.
@@ -161,10 +165,13 @@ function Lines:close()
 end
 LinesMT.__close = Lines.close
 
--- The bytes read from the source and not handed out as lines yet.
+-- The bytes read from the source and not handed out as lines yet, handed
+-- out now (the lines go on with what the source gives next).
 function Lines:rest()
   check_lines(self, "rest")
-  return sub(self._buf, self._pos)
+  local rest = sub(self._buf, self._pos)
+  self._buf, self._pos = "", 1
+  return rest
 end
 
 function LinesMT.__tostring(self)
