@@ -7,8 +7,8 @@ local abort = require "ebb.abort"
 local stream = require "ebb.stream"
 local response = require "ebb.http_client_response"
 
-local type, pairs, error, tostring, format, find, upper = type, pairs, error, tostring, string.format,
-  string.find, string.upper
+local type, pairs, error, tostring, format, find, upper, lower = type, pairs, error, tostring, string.format,
+  string.find, string.upper, string.lower
 
 local M = {}
 
@@ -31,21 +31,43 @@ local function failed(method, url, code, msg)
 end
 M._failed = failed
 
-local function header_lines(headers)
-  local lines = {}
+-- Raised at fetch's caller: depth is how far below header_lines it is called.
+local function bad_header(msg, depth) check.badarg(2, "fetch", "option 'headers': " .. msg, 3 + (depth or 0)) end
+
+-- The framing is the body's: a Content-Length is taken when it is the body's
+-- own (curl sends it), never one that would cut the body or run past it.
+local function check_length(name, value, body)
+  if type(body) ~= "string" and body ~= false then
+    bad_header(format("header '%s' says %s, but the body is streamed", name, value), 1)
+  end
+  local len = body and #body or 0
+  if value ~= tostring(len) then bad_header(format("header '%s' says %s, but the body has %d bytes", name, value, len), 1) end
+end
+
+-- The header lines for curl. body: the string sent, true for a streamed
+-- one, false for none.
+local function header_lines(headers, body)
+  local lines, typed = {}, false
   headers = headers or {}
   for name, value in pairs(headers) do
     if type(name) ~= "string" or not find(name, TOKEN) then
-      check.badarg(2, "fetch", "option 'headers': a header name must be a token, got " .. (type(name) == "string" and name or type(name)), 2)
+      bad_header("a header name must be a token, got " .. (type(name) == "string" and name or type(name)))
     end
-    if type(value) ~= "string" then
-      check.badarg(2, "fetch", format("option 'headers': header '%s' must be a string, got %s", name, type(value)), 2)
+    if type(value) ~= "string" then bad_header(format("header '%s' must be a string, got %s", name, type(value))) end
+    if find(value, "[%z\r\n]") then bad_header(format("header '%s' must not contain CR, LF or a NUL byte", name)) end
+    local key = lower(name)
+    if key == "transfer-encoding" then bad_header(format("header '%s' is fetch's own (it frames the body)", name)) end
+    if key == "content-length" then check_length(name, value, body)
+    else
+      typed = typed or key == "content-type"
+      -- "Name;" is how curl sends a header whose value is empty ("Name:" would remove it)
+      lines[#lines + 1] = value == "" and name .. ";" or name .. ": " .. value
     end
-    if find(value, "[%z\r\n]") then
-      check.badarg(2, "fetch", format("option 'headers': header '%s' must not contain CR, LF or a NUL byte", name), 2)
-    end
-    -- "Name;" is how curl sends a header whose value is empty ("Name:" would remove it)
-    lines[#lines + 1] = value == "" and name .. ";" or name .. ": " .. value
+  end
+  -- as fetch types a body: a string as text, a stream not at all (curl's
+  -- default would say a form)
+  if not typed and body then
+    lines[#lines + 1] = (type(body) == "string" and body ~= "") and "Content-Type: text/plain;charset=UTF-8" or "Content-Type:"
   end
   -- a streamed or large body is sent at once, without waiting for "100 Continue"
   if headers.Expect == nil and headers.expect == nil then lines[#lines + 1] = "Expect:" end
@@ -86,17 +108,17 @@ function M.fetch(url, opts)
   opts = check.options(opts, 2, "fetch", FETCH)
   local method = opts.method and upper(opts.method) or "GET"
   if not find(method, TOKEN) then check.badarg(2, "fetch", "option 'method' must be an HTTP method, got " .. method) end
-  local lines = header_lines(opts.headers)
   local next_chunk, source = chunk_source(opts.body, method)
+  local body = type(opts.body) == "string" and opts.body or next_chunk ~= nil
+  -- as fetch does: a POST, PUT or PATCH without a body says Content-Length: 0
+  if body == false and (method == "POST" or method == "PUT" or method == "PATCH") then body = "" end
+  local lines = header_lines(opts.headers, body)
   local redirect = opts.redirect or "follow"
   local signal = opts.signal
   if opts.timeout then
     local deadline = abort.timeout(opts.timeout)
     signal = signal and abort.any({ signal, deadline }) or deadline
   end
-  local body = type(opts.body) == "string" and opts.body or next_chunk ~= nil
-  -- as fetch does: a POST, PUT or PATCH without a body says Content-Length: 0
-  if body == false and (method == "POST" or method == "PUT" or method == "PATCH") then body = "" end
   local t = check.result(failed, method, url, core.start(url, method, lines, body, redirect == "follow",
     opts.max_redirects, opts.connect_timeout, opts.ca_file, signal))
   local state, feeder = {}, nil
