@@ -342,6 +342,21 @@ describe("ebb.http server", function()
     assert.falsy(head:find("X-None", 1, true), head)
   end)
 
+  it("checks a header list again when it is sent: one read back and changed cannot split the head", function()
+    local err
+    local evil = serve(function(_, res)
+      res.headers["Set-Cookie"] = {}
+      table.insert(res.headers["Set-Cookie"], "a=1\r\nX-Evil: 1") -- the list read back is checked when sent
+      err = raised(res.finish, res, "never")
+      res.headers["Set-Cookie"] = nil
+      res:finish("refused")
+    end)
+    local refused = raw.request(evil.port, GET:format("/"))
+    assert.equal("refused", refused.body)
+    assert.is_nil(refused.headers["x-evil"])
+    assert.matches("header 'Set%-Cookie' must not contain CR, LF or NUL", err)
+  end)
+
   it("sends one Connection header, the server's, whatever the handler set", function()
     local server = serve(function(req, res)
       res.headers.Connection = req.path == "/close" and "close" or "keep-alive"
