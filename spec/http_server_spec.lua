@@ -82,6 +82,19 @@ describe("ebb.http server", function()
     c:close()
   end)
 
+  it("answers HEAD with the Content-Length its handler set, as a GET would have it", function()
+    local server = serve(function(req, res)
+      res.headers["Content-Length"] = 1000
+      if req.method == "HEAD" then return res:finish() end
+      res:finish(("x"):rep(1000))
+    end)
+    local c = raw.connect(server.port)
+    c:send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" .. GET:format("/"))
+    assert.equal("1000", c:response(true).headers["content-length"])
+    assert.equal(1000, #c:response().body)
+    c:close()
+  end)
+
   it("closes after the response to HTTP/1.0, and keeps it alive when asked", function()
     local server = serve(function(_, res) res:finish("ok") end)
     local c = raw.connect(server.port)
