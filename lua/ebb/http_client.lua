@@ -24,6 +24,8 @@ local FETCH = {
 }
 
 local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
+-- a tunnel and an echo of the request: not requests fetch makes
+local FORBIDDEN_METHODS = { CONNECT = true, TRACE = true, TRACK = true }
 
 -- A failure of the network (curl's code and words): an HTTPError.
 local function failed(method, url, code, msg)
@@ -108,6 +110,9 @@ function M.fetch(url, opts)
   opts = check.options(opts, 2, "fetch", FETCH)
   local method = opts.method and upper(opts.method) or "GET"
   if not find(method, TOKEN) then check.badarg(2, "fetch", "option 'method' must be an HTTP method, got " .. method) end
+  if FORBIDDEN_METHODS[method] then
+    check.badarg(2, "fetch", "option 'method' must not be CONNECT, TRACE or TRACK (as fetch refuses them), got " .. method)
+  end
   local next_chunk, source = chunk_source(opts.body, method)
   local body = type(opts.body) == "string" and opts.body or next_chunk ~= nil
   -- as fetch does: a POST, PUT or PATCH without a body says Content-Length: 0
