@@ -7,8 +7,8 @@ local abort = require "ebb.abort"
 local stream = require "ebb.stream"
 local response = require "ebb.http_client_response"
 
-local type, pairs, error, tostring, format, find, upper, lower = type, pairs, error, tostring, string.format,
-  string.find, string.upper, string.lower
+local type, pairs, error, tostring, tonumber, format, find, upper, lower = type, pairs, error, tostring, tonumber,
+  string.format, string.find, string.upper, string.lower
 
 local M = {}
 
@@ -36,20 +36,20 @@ M._failed = failed
 -- Raised at fetch's caller: depth is how far below header_lines it is called.
 local function bad_header(msg, depth) check.badarg(2, "fetch", "option 'headers': " .. msg, 3 + (depth or 0)) end
 
--- The framing is the body's: a Content-Length is taken when it is the body's
--- own (curl sends it), never one that would cut the body or run past it.
+-- The framing is the body's: a Content-Length is taken when it is the string
+-- body's own (curl sends it), never one that would cut the body or run past
+-- it; a streamed body's is its length, held to it as it is sent.
 local function check_length(name, value, body)
-  if type(body) ~= "string" and body ~= false then
-    bad_header(format("header '%s' says %s, but the body is streamed", name, value), 1)
-  end
+  if not find(value, "^%d+$") then bad_header(format("header '%s' must be a whole number of bytes, got %s", name, value), 1) end
+  if body == true then return tonumber(value) end
   local len = body and #body or 0
   if value ~= tostring(len) then bad_header(format("header '%s' says %s, but the body has %d bytes", name, value, len), 1) end
 end
 
--- The header lines for curl. body: the string sent, true for a streamed
--- one, false for none.
+-- The header lines for curl, and the length given to a streamed body. body:
+-- the string sent, true for a streamed one, false for none.
 local function header_lines(headers, body)
-  local lines, typed = {}, false
+  local lines, typed, length = {}, false, nil
   headers = headers or {}
   for name, value in pairs(headers) do
     if type(name) ~= "string" or not find(name, TOKEN) then
@@ -59,7 +59,7 @@ local function header_lines(headers, body)
     if find(value, "[%z\r\n]") then bad_header(format("header '%s' must not contain CR, LF or a NUL byte", name)) end
     local key = lower(name)
     if key == "transfer-encoding" then bad_header(format("header '%s' is fetch's own (it frames the body)", name)) end
-    if key == "content-length" then check_length(name, value, body)
+    if key == "content-length" then length = check_length(name, value, body)
     else
       typed = typed or key == "content-type"
       -- "Name;" is how curl sends a header whose value is empty ("Name:" would remove it)
@@ -73,7 +73,7 @@ local function header_lines(headers, body)
   end
   -- a streamed or large body is sent at once, without waiting for "100 Continue"
   if headers.Expect == nil and headers.expect == nil then lines[#lines + 1] = "Expect:" end
-  return lines
+  return lines, length
 end
 
 -- The body option: a string, or chunks from a readable or an iterator.
@@ -88,14 +88,23 @@ local function chunk_source(body, method)
   check.badarg(2, "fetch", "option 'body' must be a string, a readable stream or an iterator, got " .. type(body), 2)
 end
 
--- Moves the chunks of a streamed body into the transfer, in a task of its own.
-local function feed(t, next_chunk, state)
+-- Moves the chunks of a streamed body into the transfer, in a task of its own;
+-- length: the Content-Length given, which they must make up exactly.
+local function feed(t, next_chunk, state, length)
   local ok, err = pcall(function()
+    local sent = 0
     while true do
       local chunk = next_chunk()
       if chunk == nil then break end
       if type(chunk) ~= "string" then error(errors.Error("a body chunk must be a string, got " .. type(chunk)), 0) end
+      sent = sent + #chunk
+      if length and sent > length then
+        error(errors.Error(format("the body gave more than its Content-Length of %d bytes", length)), 0)
+      end
       if core.write(t, chunk) ~= true then return end -- the transfer has ended; fetch or the reader says why
+    end
+    if length and sent < length then
+      error(errors.Error(format("the body ended after %d bytes, short of its Content-Length of %d", sent, length)), 0)
     end
     core.write(t, nil)
   end)
@@ -117,7 +126,8 @@ function M.fetch(url, opts)
   local body = type(opts.body) == "string" and opts.body or next_chunk ~= nil
   -- as fetch does: a POST, PUT or PATCH without a body says Content-Length: 0
   if body == false and (method == "POST" or method == "PUT" or method == "PATCH") then body = "" end
-  local lines = header_lines(opts.headers, body)
+  local lines, length = header_lines(opts.headers, body)
+  if length then body = length end -- streamed with this length, not chunked
   local redirect = opts.redirect or "follow"
   local signal = opts.signal
   if opts.timeout then
@@ -127,7 +137,7 @@ function M.fetch(url, opts)
   local t = check.result(failed, method, url, core.start(url, method, lines, body, redirect == "follow",
     opts.max_redirects, opts.connect_timeout, opts.ca_file, signal))
   local state, feeder = {}, nil
-  if next_chunk then feeder = require("ebb.task").spawn(feed, t, next_chunk, state) end
+  if next_chunk then feeder = require("ebb.task").spawn(feed, t, next_chunk, state, length) end
   local ok, status, head, final_url = core.head(t)
   if ok ~= true then
     if feeder then feeder:cancel() end
