@@ -37,8 +37,8 @@ static int set_headers(lua_State *L, const curl_lib *c, transfer *t, int idx) {
   return 1;
 }
 
-/* The body at idx: a string sent as it is, true for one the script streams
- * (write), nil for none. */
+/* The body at idx: a string sent as it is, true (or its length) for one the
+ * script streams (write), nil for none. */
 static void set_body(lua_State *L, const curl_lib *c, transfer *t, int idx, const char *method) {
   CURL *e = t->job.easy;
   if (lua_type(L, idx) == LUA_TSTRING) {
@@ -48,10 +48,11 @@ static void set_body(lua_State *L, const curl_lib *c, transfer *t, int idx, cons
     t->body_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     c->easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     c->easy_setopt(e, CURLOPT_POSTFIELDS, body);
-  } else if (lua_toboolean(L, idx)) {
+  } else if (lua_toboolean(L, idx)) { /* with its length (a number), or chunked */
     t->streamed = 1;
     c->easy_setopt(e, CURLOPT_POST, 1L);
-    c->easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1); /* chunked */
+    c->easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                   lua_type(L, idx) == LUA_TNUMBER ? (curl_off_t)lua_tonumber(L, idx) : (curl_off_t)-1);
   }
   /* Redirects as fetch follows them: a POST's body implies its method, which
    * curl turns into a GET without the body on a 301, 302 or 303; another

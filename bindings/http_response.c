@@ -146,11 +146,12 @@ static int closes(const hreq *r) {
 static void build_head(lua_State *L, hreq *r, head *h, int status, int whole, size_t len) {
   const char *conn = NULL;
   size_t conn_len = 0;
-  int saw = user_headers(L, 3, 4, h, whole, &conn, &conn_len);
+  /* a HEAD's Content-Length is what a GET would have: the handler's, if set */
+  int saw = user_headers(L, 3, 4, h, whole && !r->is_head, &conn, &conn_len);
   char line[64];
   if (conn && conn_len == 5 && !strncasecmp(conn, "close", 5)) r->close_after = 1;
   if (!no_body_status(status)) {
-    if (whole) {
+    if (whole && !(saw & SAW_LENGTH)) {
       int n = snprintf(line, sizeof line, "Content-Length: %zu\r\n", len);
       put(h, line, (size_t)n);
     } else if (!(saw & SAW_LENGTH)) {

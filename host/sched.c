@@ -212,12 +212,15 @@ ebb_task *ebb_current(void) { return sched.running_co ? sched_current_record(sch
 /* ---- running ---- */
 
 /* An ebb error (a table with a traceback string) took its own traceback. */
+/* Whether the error at idx carries a traceback with a frame in it: one made
+ * where no script ran (a timeout's reason, by its timer) has none, and the
+ * place it was raised is taken instead. */
 static int carries_traceback(lua_State *L, int idx) {
   int yes;
   if (lua_type(L, idx) != LUA_TTABLE) return 0;
   lua_pushliteral(L, "traceback");
   lua_rawget(L, idx < 0 ? idx - 1 : idx);
-  yes = lua_type(L, -1) == LUA_TSTRING;
+  yes = lua_type(L, -1) == LUA_TSTRING && strchr(lua_tostring(L, -1), '\n') != NULL;
   lua_pop(L, 1);
   return yes;
 }

@@ -179,6 +179,44 @@ describe("ebb.http client", function()
     end)
   end)
 
+  describe("the request's framing and type", function()
+    local seen, echo
+    before_each(function()
+      echo = http.listen("127.0.0.1", 0, function(req, res)
+        seen = { type = req.headers["content-type"], length = req.headers["content-length"],
+          te = req.headers["transfer-encoding"], body = req:text() }
+        res:finish("ok")
+      end)
+    end)
+    after_each(function() echo:close() end)
+    local function send(opts)
+      seen = nil
+      assert.equal("ok", http.fetch(("http://127.0.0.1:%d/"):format(echo.port), opts):text())
+      return seen
+    end
+
+    it("types a string body as text/plain and other bodies not at all, as fetch does (never as a form)", function()
+      assert.equal("text/plain;charset=UTF-8", send({ method = "POST", body = "{}" }).type)
+      assert.equal("application/json", send({ method = "POST", body = "{}", headers = { ["content-type"] = "application/json" } }).type)
+      local i = 0
+      assert.is_nil(send({ method = "POST", body = function() i = i + 1 return i == 1 and "x" or nil end }).type)
+      assert.is_nil(send({ method = "POST" }).type)
+    end)
+
+    it("refuses a Content-Length that is not the body's, and a Transfer-Encoding, which would frame it wrong", function()
+      local got = send({ method = "POST", body = "abc", headers = { ["Content-Length"] = "3" } })
+      assert.same({ "3", "abc" }, { got.length, got.body })
+      seen = nil
+      assert_bad(function() http.fetch("http://x/", { method = "POST", body = "abcdef", headers = { ["Content-Length"] = "2" } }) end,
+        "bad argument #2 to 'fetch' %(option 'headers': header 'Content%-Length' says 2, but the body has 6 bytes%)")
+      assert_bad(function() http.fetch("http://x/", { method = "PUT", body = print, headers = { ["content-length"] = "-6" } }) end,
+        "header 'content%-length' must be a whole number of bytes, got %-6")
+      assert_bad(function() http.fetch("http://x/", { method = "POST", body = "a", headers = { ["Transfer-Encoding"] = "chunked" } }) end,
+        "option 'headers': header 'Transfer%-Encoding' is fetch's own")
+      assert.is_nil(seen)
+    end)
+  end)
+
   describe("errors", function()
     it("raises an HTTPError, a SystemError, with curl's code and reason when it cannot connect", function()
       local port = server.port
@@ -288,6 +326,9 @@ describe("ebb.http client", function()
       assert_bad(function() http.fetch("http://x/", { timeout = -1 }) end, "option 'timeout' must be a non%-negative number")
       assert_bad(function() http.fetch("http://x/", { redirect = "yes" }) end, "option 'redirect' must be \"follow\", \"manual\" or \"error\", got yes")
       assert_bad(function() http.fetch("http://x/", { method = "GE T" }) end, "option 'method' must be an HTTP method, got GE T")
+      assert_bad(function() http.fetch("http://x/", { method = "connect" }) end,
+        "option 'method' must not be CONNECT, TRACE or TRACK %(as fetch refuses them%), got CONNECT")
+      assert_bad(function() http.fetch("http://x/", { method = "TRACE" }) end, "option 'method' must not be CONNECT")
       assert_bad(function() http.fetch("http://x/", { headers = { ["X-A"] = "1\r\nX-B: 2" } }) end, "header 'X%-A' must not contain CR, LF or a NUL byte")
       assert_bad(function() http.fetch("http://x/", { headers = { ["X-A"] = "1\0" } }) end, "header 'X%-A' must not contain CR, LF or a NUL byte")
       assert_bad(function() http.fetch("http://x/", { headers = { ["X A"] = "1" } }) end, "a header name must be a token, got X A")

@@ -110,6 +110,28 @@ describe("ebb.http client streams", function()
       assert.is_true(src.closed)
     end)
 
+    it("sends a streamed body with the Content-Length given, unchunked, held to it", function()
+      local function body(parts)
+        local i = 0
+        return function()
+          i = i + 1
+          return parts[i]
+        end
+      end
+      local res = http.fetch(server.url("/echo"), { method = "PUT", headers = { ["Content-Length"] = "11" },
+        body = body { "hello ", "world" } })
+      assert.equal("hello world", res:text())
+      assert.equal("11", server.requests[1].headers["content-length"])
+      assert.is_nil(server.requests[1].headers["transfer-encoding"])
+      local more = raised(http.fetch, server.url("/echo"), { method = "PUT", headers = { ["Content-Length"] = "5" },
+        body = body { "hello ", "world" } })
+      assert.matches("the body gave more than its Content%-Length of 5 bytes", tostring(more))
+      local less = raised(http.fetch, server.url("/echo"), { method = "PUT", headers = { ["Content-Length"] = "20" },
+        body = body { "hello ", "world" } })
+      assert.matches("the body ended after 11 bytes, short of its Content%-Length of 20", tostring(less))
+      all_ended(server)
+    end)
+
     it("raises the source's error from fetch and ends the transfer", function()
       local res_or_err = raised(http.fetch, server.url("/echo"), { method = "POST", body = function()
         error("source broke", 0)

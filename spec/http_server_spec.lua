@@ -82,6 +82,19 @@ describe("ebb.http server", function()
     c:close()
   end)
 
+  it("answers HEAD with the Content-Length its handler set, as a GET would have it", function()
+    local server = serve(function(req, res)
+      res.headers["Content-Length"] = 1000
+      if req.method == "HEAD" then return res:finish() end
+      res:finish(("x"):rep(1000))
+    end)
+    local c = raw.connect(server.port)
+    c:send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" .. GET:format("/"))
+    assert.equal("1000", c:response(true).headers["content-length"])
+    assert.equal(1000, #c:response().body)
+    c:close()
+  end)
+
   it("closes after the response to HTTP/1.0, and keeps it alive when asked", function()
     local server = serve(function(_, res) res:finish("ok") end)
     local c = raw.connect(server.port)
@@ -340,6 +353,21 @@ describe("ebb.http server", function()
     assert.truthy(head:find("\r\nSet%-Cookie: a=1; Path=/\r\nSet%-Cookie: b=2\r\n"), head)
     assert.falsy(head:find("c=3", 1, true), head)
     assert.falsy(head:find("X-None", 1, true), head)
+  end)
+
+  it("checks a header list again when it is sent: one read back and changed cannot split the head", function()
+    local err
+    local evil = serve(function(_, res)
+      res.headers["Set-Cookie"] = {}
+      table.insert(res.headers["Set-Cookie"], "a=1\r\nX-Evil: 1") -- the list read back is checked when sent
+      err = raised(res.finish, res, "never")
+      res.headers["Set-Cookie"] = nil
+      res:finish("refused")
+    end)
+    local refused = raw.request(evil.port, GET:format("/"))
+    assert.equal("refused", refused.body)
+    assert.is_nil(refused.headers["x-evil"])
+    assert.matches("header 'Set%-Cookie' must not contain CR, LF or NUL", err)
   end)
 
   it("sends one Connection header, the server's, whatever the handler set", function()

@@ -38,7 +38,8 @@ end
 
 local last_tb
 local function on_error(e)
-  if type(e) == "table" and type(rawget(e, "traceback")) == "string" then
+  local own = type(e) == "table" and rawget(e, "traceback")
+  if type(own) == "string" and own:find("\n", 1, true) then -- else made where no script ran: where raised
     last_tb = nil
   else
     last_tb = type(e) ~= "table" and origin(e) or traceback("", 2)
@@ -168,19 +169,23 @@ local function trim_host_frames(tb)
   return table.concat(kept, "\n")
 end
 
+-- The frames of a traceback worth showing, under its "stack traceback:" line;
+-- nil when none is left.
+local function shown_frames(tb)
+  if type(tb) ~= "string" or tb == "" then return nil end
+  local at = tb:find("stack traceback:", 1, true)
+  local trimmed = trim_host_frames(at and tb:sub(at) or ("stack traceback:\n" .. tb))
+  if trimmed:find("\n", 1, true) then return trimmed end
+end
+
 local function report(e, tb, prefix)
   local out = {}
   if prefix then out[#out + 1] = "ebb: " .. prefix .. ":" end
   out[#out + 1] = describe(e)
-  if type(e) == "table" then
-    if type(rawget(e, "traceback")) == "string" then tb = rawget(e, "traceback") end
-  elseif origin(e) ~= nil then
-    tb = origin(e)
-  end
-  if type(tb) == "string" and tb ~= "" then
-    local at = tb:find("stack traceback:", 1, true)
-    out[#out + 1] = trim_host_frames(at and tb:sub(at) or ("stack traceback:\n" .. tb))
-  end
+  local own = type(e) == "table" and rawget(e, "traceback") or type(e) ~= "table" and origin(e) or nil
+  -- an error made where no script ran (a timeout's, by its timer) shows where it was raised
+  local frames = shown_frames(own) or shown_frames(tb)
+  out[#out + 1] = frames or (own or tb) and "stack traceback:" or nil
   io.stderr:write(table.concat(out, "\n"), "\n")
 end
 

@@ -7,8 +7,8 @@ local abort = require "ebb.abort"
 local stream = require "ebb.stream"
 local response = require "ebb.http_client_response"
 
-local type, pairs, error, tostring, format, find, upper = type, pairs, error, tostring, string.format,
-  string.find, string.upper
+local type, pairs, error, tostring, tonumber, format, find, upper, lower = type, pairs, error, tostring, tonumber,
+  string.format, string.find, string.upper, string.lower
 
 local M = {}
 
@@ -24,6 +24,8 @@ local FETCH = {
 }
 
 local TOKEN = "^[!#$%%&'*+%-.^_`|~%w]+$"
+-- a tunnel and an echo of the request: not requests fetch makes
+local FORBIDDEN_METHODS = { CONNECT = true, TRACE = true, TRACK = true }
 
 -- A failure of the network (curl's code and words): an HTTPError.
 local function failed(method, url, code, msg)
@@ -31,25 +33,47 @@ local function failed(method, url, code, msg)
 end
 M._failed = failed
 
-local function header_lines(headers)
-  local lines = {}
+-- Raised at fetch's caller: depth is how far below header_lines it is called.
+local function bad_header(msg, depth) check.badarg(2, "fetch", "option 'headers': " .. msg, 3 + (depth or 0)) end
+
+-- The framing is the body's: a Content-Length is taken when it is the string
+-- body's own (curl sends it), never one that would cut the body or run past
+-- it; a streamed body's is its length, held to it as it is sent.
+local function check_length(name, value, body)
+  if not find(value, "^%d+$") then bad_header(format("header '%s' must be a whole number of bytes, got %s", name, value), 1) end
+  if body == true then return tonumber(value) end
+  local len = body and #body or 0
+  if value ~= tostring(len) then bad_header(format("header '%s' says %s, but the body has %d bytes", name, value, len), 1) end
+end
+
+-- The header lines for curl, and the length given to a streamed body. body:
+-- the string sent, true for a streamed one, false for none.
+local function header_lines(headers, body)
+  local lines, typed, length = {}, false, nil
   headers = headers or {}
   for name, value in pairs(headers) do
     if type(name) ~= "string" or not find(name, TOKEN) then
-      check.badarg(2, "fetch", "option 'headers': a header name must be a token, got " .. (type(name) == "string" and name or type(name)), 2)
+      bad_header("a header name must be a token, got " .. (type(name) == "string" and name or type(name)))
     end
-    if type(value) ~= "string" then
-      check.badarg(2, "fetch", format("option 'headers': header '%s' must be a string, got %s", name, type(value)), 2)
+    if type(value) ~= "string" then bad_header(format("header '%s' must be a string, got %s", name, type(value))) end
+    if find(value, "[%z\r\n]") then bad_header(format("header '%s' must not contain CR, LF or a NUL byte", name)) end
+    local key = lower(name)
+    if key == "transfer-encoding" then bad_header(format("header '%s' is fetch's own (it frames the body)", name)) end
+    if key == "content-length" then length = check_length(name, value, body)
+    else
+      typed = typed or key == "content-type"
+      -- "Name;" is how curl sends a header whose value is empty ("Name:" would remove it)
+      lines[#lines + 1] = value == "" and name .. ";" or name .. ": " .. value
     end
-    if find(value, "[%z\r\n]") then
-      check.badarg(2, "fetch", format("option 'headers': header '%s' must not contain CR, LF or a NUL byte", name), 2)
-    end
-    -- "Name;" is how curl sends a header whose value is empty ("Name:" would remove it)
-    lines[#lines + 1] = value == "" and name .. ";" or name .. ": " .. value
+  end
+  -- as fetch types a body: a string as text, a stream not at all (curl's
+  -- default would say a form)
+  if not typed and body then
+    lines[#lines + 1] = (type(body) == "string" and body ~= "") and "Content-Type: text/plain;charset=UTF-8" or "Content-Type:"
   end
   -- a streamed or large body is sent at once, without waiting for "100 Continue"
   if headers.Expect == nil and headers.expect == nil then lines[#lines + 1] = "Expect:" end
-  return lines
+  return lines, length
 end
 
 -- The body option: a string, or chunks from a readable or an iterator.
@@ -64,14 +88,23 @@ local function chunk_source(body, method)
   check.badarg(2, "fetch", "option 'body' must be a string, a readable stream or an iterator, got " .. type(body), 2)
 end
 
--- Moves the chunks of a streamed body into the transfer, in a task of its own.
-local function feed(t, next_chunk, state)
+-- Moves the chunks of a streamed body into the transfer, in a task of its own;
+-- length: the Content-Length given, which they must make up exactly.
+local function feed(t, next_chunk, state, length)
   local ok, err = pcall(function()
+    local sent = 0
     while true do
       local chunk = next_chunk()
       if chunk == nil then break end
       if type(chunk) ~= "string" then error(errors.Error("a body chunk must be a string, got " .. type(chunk)), 0) end
+      sent = sent + #chunk
+      if length and sent > length then
+        error(errors.Error(format("the body gave more than its Content-Length of %d bytes", length)), 0)
+      end
       if core.write(t, chunk) ~= true then return end -- the transfer has ended; fetch or the reader says why
+    end
+    if length and sent < length then
+      error(errors.Error(format("the body ended after %d bytes, short of its Content-Length of %d", sent, length)), 0)
     end
     core.write(t, nil)
   end)
@@ -86,21 +119,25 @@ function M.fetch(url, opts)
   opts = check.options(opts, 2, "fetch", FETCH)
   local method = opts.method and upper(opts.method) or "GET"
   if not find(method, TOKEN) then check.badarg(2, "fetch", "option 'method' must be an HTTP method, got " .. method) end
-  local lines = header_lines(opts.headers)
+  if FORBIDDEN_METHODS[method] then
+    check.badarg(2, "fetch", "option 'method' must not be CONNECT, TRACE or TRACK (as fetch refuses them), got " .. method)
+  end
   local next_chunk, source = chunk_source(opts.body, method)
+  local body = type(opts.body) == "string" and opts.body or next_chunk ~= nil
+  -- as fetch does: a POST, PUT or PATCH without a body says Content-Length: 0
+  if body == false and (method == "POST" or method == "PUT" or method == "PATCH") then body = "" end
+  local lines, length = header_lines(opts.headers, body)
+  if length then body = length end -- streamed with this length, not chunked
   local redirect = opts.redirect or "follow"
   local signal = opts.signal
   if opts.timeout then
     local deadline = abort.timeout(opts.timeout)
     signal = signal and abort.any({ signal, deadline }) or deadline
   end
-  local body = type(opts.body) == "string" and opts.body or next_chunk ~= nil
-  -- as fetch does: a POST, PUT or PATCH without a body says Content-Length: 0
-  if body == false and (method == "POST" or method == "PUT" or method == "PATCH") then body = "" end
   local t = check.result(failed, method, url, core.start(url, method, lines, body, redirect == "follow",
     opts.max_redirects, opts.connect_timeout, opts.ca_file, signal))
   local state, feeder = {}, nil
-  if next_chunk then feeder = require("ebb.task").spawn(feed, t, next_chunk, state) end
+  if next_chunk then feeder = require("ebb.task").spawn(feed, t, next_chunk, state, length) end
   local ok, status, head, final_url = core.head(t)
   if ok ~= true then
     if feeder then feeder:cancel() end

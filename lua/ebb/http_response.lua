@@ -7,8 +7,8 @@ local check = require "ebb.check"
 local stream = require "ebb.stream"
 local errors = require "ebb.errors"
 
-local type, error, setmetatable, rawget, rawset, tostring, tonumber = type, error, setmetatable, rawget, rawset,
-  tostring, tonumber
+local type, error, setmetatable, rawget, rawset, tostring, tonumber, pairs = type, error, setmetatable, rawget,
+  rawset, tostring, tonumber, pairs
 local lower, find, format = string.lower, string.find, string.format
 local c_send, c_close_after = core.send, core.close_after
 
@@ -72,8 +72,12 @@ end
 
 Headers.__newindex = function(t, name, value)
   local key, names = key_of(name, 2), rawget(t, "_n")
-  if type(value) == "table" then value = header_values(name, key, value, 2)
-  elseif value ~= nil then value = header_value(name, key, value, 2) end
+  if type(value) == "table" then
+    value = header_values(name, key, value, 2)
+    rawset(t, "_lists", true) -- read back, a list may be changed: checked again when sent
+  elseif value ~= nil then
+    value = header_value(name, key, value, 2)
+  end
   rawget(t, "_v")[key] = value
   if value == nil then names[key] = nil
   elseif not names[key] then names[key] = name end
@@ -109,8 +113,14 @@ local function head(res, fname)
       tostring(status)), 3)
   end
   local h = rawget(res, "headers")
-  if h then return status, rawget(h, "_v"), rawget(h, "_n") end
-  return status
+  if not h then return status end
+  local values, names = rawget(h, "_v"), rawget(h, "_n")
+  if rawget(h, "_lists") then
+    for key, v in pairs(values) do
+      if type(v) == "table" then values[key] = header_values(names[key], key, v, 3) end
+    end
+  end
+  return status, values, names
 end
 
 -- A written response's body is held to the Content-Length its handler set:
