@@ -91,7 +91,7 @@ static int out_of_memory(enc *e) { return fail_at(e, e->depth, "not enough memor
 /* What does not fit, or comes indented: a newline is owed until more comes
  * (so the newline yajl ends with is not written), then the levels above the
  * generator's own as spaces. */
-static void print_slow(json_out *o, const char *s, size_t n) {
+static __attribute__((noinline)) void print_slow(json_out *o, const char *s, size_t n) {
   json_buf *b = o->b;
   if (o->failed) return;
   if (o->indented && n == 1 && *s == '\n') {
@@ -113,16 +113,19 @@ static void print_slow(json_out *o, const char *s, size_t n) {
 }
 
 /* yajl's print callback, into the shared buffer: called for every quote,
- * comma and colon, so the usual case is kept short. */
+ * comma and colon, so the usual case is kept short (a leaf whose calls are
+ * tail calls: no registers to save). */
 static void print(void *ctx, const char *s, size_t n) {
   json_out *o = ctx;
   json_buf *b = o->b;
-  if (o->indented || b->cap - b->len < n) print_slow(o, s, n);
-  else if (n == 1) b->data[b->len++] = *s;
-  else {
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
+  size_t at = b->len;
+  if (o->indented || b->cap - at < n) {
+    print_slow(o, s, n);
+    return;
   }
+  b->len = at + n;
+  if (n == 1) b->data[at] = *s;
+  else memcpy(b->data + at, s, n);
 }
 
 /* Generator k, ready to write a value whose levels are indented by prefix
