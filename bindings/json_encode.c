@@ -190,13 +190,13 @@ static double array_length(lua_State *L, int idx, double *count) {
 
 static int array(enc *e, int idx, double n) {
   lua_State *L = e->L;
-  int d = e->depth;
+  int d = e->depth, at = lua_gettop(L) + 1;
   if (written(e, yajl_gen_array_open(e->g))) return -1;
   for (double i = 1; i <= n; i++) {
     e->key_at[d] = 0;
     e->index_at[d] = i;
     lua_rawgeti(L, idx, (int)i);
-    if (value(e, lua_gettop(L)) < 0) return -1;
+    if (value(e, at) < 0) return -1;
     lua_pop(L, 1);
   }
   return written(e, yajl_gen_array_close(e->g));
@@ -220,12 +220,12 @@ static int key(enc *e, int k) {
                  lua_typename(L, lua_type(L, k)));
 }
 
-/* One member: the key at k, the value on the stack's top. */
+/* One member: the key at k, the value above it (the stack's top). */
 static int member(enc *e, int k) {
   int d = e->depth;
   if (key(e, k) < 0) return -1;
   e->key_at[d] = k;
-  return value(e, lua_gettop(e->L));
+  return value(e, k + 1);
 }
 
 typedef struct sorted_key {
@@ -294,8 +294,9 @@ static int object(enc *e, int idx, int started) {
       lua_pushnil(L);
       lua_next(L, idx); /* there is a key: the table was found not to be an array */
     }
+    int k = lua_gettop(L) - 1; /* where lua_next leaves each key */
     do {
-      if (member(e, lua_gettop(L) - 1) < 0) return -1;
+      if (member(e, k) < 0) return -1;
       lua_pop(L, 1);
     } while (lua_next(L, idx));
   }
