@@ -91,7 +91,7 @@ static int out_of_memory(enc *e) { return fail_at(e, e->depth, "not enough memor
 /* What does not fit, or comes indented: a newline is owed until more comes
  * (so the newline yajl ends with is not written), then the levels above the
  * generator's own as spaces. */
-static void print_slow(json_out *o, const char *s, size_t n) {
+static __attribute__((noinline)) void print_slow(json_out *o, const char *s, size_t n) {
   json_buf *b = o->b;
   if (o->failed) return;
   if (o->indented && n == 1 && *s == '\n') {
@@ -113,16 +113,19 @@ static void print_slow(json_out *o, const char *s, size_t n) {
 }
 
 /* yajl's print callback, into the shared buffer: called for every quote,
- * comma and colon, so the usual case is kept short. */
+ * comma and colon, so the usual case is kept short (a leaf whose calls are
+ * tail calls: no registers to save). */
 static void print(void *ctx, const char *s, size_t n) {
   json_out *o = ctx;
   json_buf *b = o->b;
-  if (o->indented || b->cap - b->len < n) print_slow(o, s, n);
-  else if (n == 1) b->data[b->len++] = *s;
-  else {
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
+  size_t at = b->len;
+  if (o->indented || b->cap - at < n) {
+    print_slow(o, s, n);
+    return;
   }
+  b->len = at + n;
+  if (n == 1) b->data[at] = *s;
+  else memcpy(b->data + at, s, n);
 }
 
 /* Generator k, ready to write a value whose levels are indented by prefix
@@ -187,13 +190,13 @@ static double array_length(lua_State *L, int idx, double *count) {
 
 static int array(enc *e, int idx, double n) {
   lua_State *L = e->L;
-  int d = e->depth;
+  int d = e->depth, at = lua_gettop(L) + 1;
   if (written(e, yajl_gen_array_open(e->g))) return -1;
   for (double i = 1; i <= n; i++) {
     e->key_at[d] = 0;
     e->index_at[d] = i;
     lua_rawgeti(L, idx, (int)i);
-    if (value(e, lua_gettop(L)) < 0) return -1;
+    if (value(e, at) < 0) return -1;
     lua_pop(L, 1);
   }
   return written(e, yajl_gen_array_close(e->g));
@@ -217,12 +220,12 @@ static int key(enc *e, int k) {
                  lua_typename(L, lua_type(L, k)));
 }
 
-/* One member: the key at k, the value on the stack's top. */
+/* One member: the key at k, the value above it (the stack's top). */
 static int member(enc *e, int k) {
   int d = e->depth;
   if (key(e, k) < 0) return -1;
   e->key_at[d] = k;
-  return value(e, lua_gettop(e->L));
+  return value(e, k + 1);
 }
 
 typedef struct sorted_key {
@@ -291,8 +294,9 @@ static int object(enc *e, int idx, int started) {
       lua_pushnil(L);
       lua_next(L, idx); /* there is a key: the table was found not to be an array */
     }
+    int k = lua_gettop(L) - 1; /* where lua_next leaves each key */
     do {
-      if (member(e, lua_gettop(L) - 1) < 0) return -1;
+      if (member(e, k) < 0) return -1;
       lua_pop(L, 1);
     } while (lua_next(L, idx));
   }

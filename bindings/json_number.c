@@ -12,17 +12,46 @@
 static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+static const char DIGIT_PAIRS[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                  "8081828384858687888990919293949596979899";
+
+/* u's decimal digits, written backwards to end at `end`; returns how many. */
+static int digits_before(uint64_t u, char *end) {
+  char *p = end;
+  while (u >= 100) {
+    unsigned pair = (unsigned)(u % 100);
+    u /= 100;
+    p -= 2;
+    memcpy(p, DIGIT_PAIRS + 2 * pair, 2);
+  }
+  if (u >= 10) {
+    p -= 2;
+    memcpy(p, DIGIT_PAIRS + 2 * u, 2);
+  } else *--p = (char)('0' + u);
+  return (int)(end - p);
+}
+
 /* u's decimal digits, trailing zeros dropped, into digits; returns how many
  * and sets *all to how many there were with the zeros. */
 static int decimal_digits(uint64_t u, char *digits, int *all) {
   char tmp[24];
-  int m = 0, n = 0, skip = 0;
-  do tmp[m++] = (char)('0' + u % 10);
-  while ((u /= 10) != 0);
-  *all = m;
-  while (skip < m - 1 && tmp[skip] == '0') skip++;
-  while (m > skip) digits[n++] = tmp[--m];
+  int n = *all = digits_before(u, tmp + sizeof tmp);
+  memcpy(digits, tmp + sizeof tmp - n, (size_t)n);
+  while (n > 1 && digits[n - 1] == '0') n--;
   return n;
+}
+
+/* floor(log10(v)) for v > 0, finite: from the binary exponent, set right by
+ * comparing with exact powers of ten where the table has them. */
+static int decimal_exponent(double v) {
+  int e2, e;
+  frexp(v, &e2);
+  e = (int)floor((e2 - 1) * 0.30102999566398120);
+  if (e < -21 || e > 21) return (int)floor(log10(v));
+  if (e >= 0 ? v < POW10[e] : v * POW10[-e] < 1) e--;
+  else if (e + 1 >= 0 ? v >= POW10[e + 1] : v * POW10[-e - 1] >= 1) e++;
+  return e;
 }
 
 #if LDBL_MANT_DIG >= 64
@@ -70,7 +99,7 @@ static int long_double_digits(double v, int e, char *digits, int *point) {
  * or 17 by scaling in long double; else the fewest of 15, 16 or 17 from
  * printf that strtod reads back as v (numbers beyond 1e43 or below 1e-11). */
 static int shortest_digits(double v, char *digits, int *point) {
-  int n = 0, all, e = (int)floor(log10(v)), j = 14 - e;
+  int n = 0, all, e = decimal_exponent(v), j = 14 - e;
   if (j >= -22 && j <= 22) {
     double p = POW10[j < 0 ? -j : j], r = nearbyint(j >= 0 ? v * p : v / p);
     if (r >= 1 && r < 9007199254740992.0 && (j >= 0 ? r / p : r * p) == v) {
@@ -109,11 +138,9 @@ size_t ebb_json_format_number(char *out, double v) {
     v = -v;
   }
   if (v < 9007199254740992.0 && v == (double)(uint64_t)v) { /* whole: its digits as they are */
-    int all;
-    k = decimal_digits((uint64_t)v, digits, &all);
-    memcpy(out + len, digits, (size_t)k);
-    memset(out + len + k, '0', (size_t)(all - k));
-    return len + (size_t)all;
+    k = digits_before((uint64_t)v, digits + sizeof digits);
+    memcpy(out + len, digits + sizeof digits - k, (size_t)k);
+    return len + (size_t)k;
   }
   k = shortest_digits(v, digits, &point);
   if (k <= point && point <= 21) { /* 1500 */
