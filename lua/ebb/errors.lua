@@ -129,7 +129,10 @@ local function suppressed_args(_, err, suppressed, message, opts)
   return message, 3, opts, { error = err, suppressed = suppressed }
 end
 
-local function class_tostring(C) return "ErrorClass (" .. tostring(rawget(C, "name")) .. ")" end
+local function class_tostring(C)
+  if not is_class(C) then check.expected(C, 1, "__tostring", "error class") end
+  return "ErrorClass (" .. tostring(rawget(C, "name")) .. ")"
+end
 
 local function new_class(name, parent, default, parse)
   local C = { name = name }
