@@ -349,6 +349,18 @@ enum ring_start {
   NEXT_CHUNK, /* "more": the next chunk of the batch's share (up to batch_end) */
 };
 
+/* What the runner reads in the ring's field `first` (not an argument of the
+ * resume: the runner's frame stays small, see ebb.task's runner). */
+static void ring_set_first(enum ring_start start) {
+  lua_State *L = sched.L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.ring_ref);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.key_first);
+  if (start == NEXT_CHUNK) lua_pushliteral(L, "more");
+  else lua_pushboolean(L, start == NEW_BATCH);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
 static void run_ring(void) {
   enum ring_start start = NEW_BATCH;
   int end_key[] = {[GO_ON] = sched.key_stop, [NEW_BATCH] = sched.key_tail, [NEXT_CHUNK] = sched.key_batch_end};
@@ -356,9 +368,8 @@ static void run_ring(void) {
     int ref;
     lua_State *co = pool_take(sched.L, &ref);
     sched.current = NULL; /* the runner sets cur[1] for each task it starts */
-    if (start == NEXT_CHUNK) lua_pushliteral(co, "more");
-    else lua_pushboolean(co, start == NEW_BATCH);
-    resume(co, ref, 1);
+    ring_set_first(start);
+    resume(co, ref, 0);
     start = GO_ON;
     if (ring_pending(sched.key_stop) <= 0) { /* the chunk is done */
       if (sched_turn_over()) break;
@@ -453,6 +464,8 @@ void sched_init(lua_State *L) {
   sched.key_stop = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushliteral(L, "batch_end");
   sched.key_batch_end = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushliteral(L, "first");
+  sched.key_first = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
 void sched_set_runner(lua_State *L) { sched.runner_ref = luaL_ref(L, LUA_REGISTRYINDEX); }

@@ -58,7 +58,7 @@ struct sched {
   int runner_ref;          /* the Lua function pooled coroutines run */
   int cur_ref;             /* the Lua table whose [1] is the running task */
   int ring_ref;            /* ebb.task's ring of new tasks (fields head, tail, stop, batch_end) */
-  int key_head, key_tail, key_stop, key_batch_end;
+  int key_head, key_tail, key_stop, key_batch_end, key_first;
   int unhandled;           /* a failure to report at the end of the turn */
   ebb_node records;
   ebb_node timeds;

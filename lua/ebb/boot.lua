@@ -154,7 +154,7 @@ local function trim_host_frames(tb)
   for line in tb:gmatch("[^\n]+") do lines[#lines + 1] = line end
   for i, line in ipairs(lines) do
     local host = line:find("ebb/boot.lua:", 1, true)
-      or (line:find("ebb/task.lua:", 1, true) and (line:find("'run_one'", 1, true) or line:find("<ebb/task.lua:", 1, true)))
+      or (line:find("ebb/task.lua:", 1, true) and line:find("<ebb/task.lua:", 1, true))
       or (line:find("[C]: in function 'xpcall'", 1, true) and (lines[i + 1] or ""):find("ebb/boot.lua:", 1, true))
       or (i == #lines and line:find("^%s*%[builtin#%d+%]: at ")) -- what a main chunk is called from
     if not host then kept[#kept + 1] = line end
@@ -304,7 +304,7 @@ private.enqueue = task_host.enqueue
 private.root_done = task_host.root_done
 function private.start_root(...) task_host.spawn_root(run_root, ...) end
 -- tracebacks taken by errors stop where the host called the script's code
-core.set_stack_bottoms(task_host.run_one, private.main, run_root, private.test_main, private.repl_main)
+core.set_stack_bottoms(task_host.runner, private.main, run_root, private.test_main, private.repl_main)
 function private.flush_unhandled()
   local list = task_host.take_unhandled()
   for i = 1, #list do

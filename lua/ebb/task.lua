@@ -182,7 +182,7 @@ function host.take_unhandled()
 end
 
 -- ---- new tasks: the ring and its runners ----
-local R = { head = 0, tail = 0, stop = 0, batch_end = 0 }
+local R = { head = 0, tail = 0, stop = 0, batch_end = 0, first = false }
 local RING_CHUNK = 1024 -- new tasks run between two looks at the clock (sched.c)
 core.set_ring(R)
 
@@ -193,32 +193,13 @@ local function enqueue(t)
 end
 host.enqueue = enqueue
 
--- The function is called as t[1], not through a local: LuaJIT then gives it
--- no name, as it gives a coroutine's body none, where a local would lend it
--- its own ('fn') in argument errors and tracebacks. finish or fail clears it.
-local function run_one(t)
-  cur[1] = t
-  t.status = "running"
-  local n, a = t.n, t[2]
-  t[2] = nil
-  if n == 0 then
-    finish(t, t[1]())
-  elseif n == 1 then
-    finish(t, t[1](a))
-  else
-    finish(t, t[1](unpack(a, 1, n)))
-  end
-end
-
-host.run_one = run_one
-
--- Every pooled coroutine runs this. An error in a task ends the coroutine;
--- the host then ends the task with it (host.failed), with no pcall per task.
--- Tasks started while the ring is being run go past its end; when most of
--- it has been taken, what is left moves down, so the ring stays small. A
--- batch's share (up to batch_end) is run in chunks (up to stop): between two
--- the host looks at the clock. first: true for a new batch, "more" for its
--- next chunk, false to go on with the chunk.
+-- Every pooled coroutine runs the runner. An error in a task ends the
+-- coroutine; the host then ends the task with it (host.failed), with no pcall
+-- per task. Tasks started while the ring is being run go past its end; when
+-- most of it has been taken, what is left moves down, so the ring stays
+-- small. A batch's share (up to batch_end) is run in chunks (up to stop):
+-- between two the host looks at the clock. R.first: true for a new batch,
+-- "more" for its next chunk, false to go on with the chunk.
 local function compact()
   local h, tail = R.head, R.tail
   for i = h + 1, tail do
@@ -228,23 +209,57 @@ local function compact()
   R.head, R.tail, R.stop, R.batch_end = 0, tail - h, R.stop - h, R.batch_end - h
 end
 
-function host.runner(first)
+-- Takes the next task of the chunk: true when it is to start (it is then
+-- current), false when not (cancelled before it started, or the chunk is
+-- done). No loop here: the runner's is the one LuaJIT compiles.
+local function take()
+  local head = R.head
+  if head >= R.stop then return false end
+  head = head + 1
+  R.head = head
+  local t = R[head]
+  R[head] = nil
+  if head > 1024 and head * 2 > R.tail then compact() end
+  if t.status ~= "pending" then return false end
+  cur[1] = t
+  return true
+end
+
+-- The current task starts: its arguments, which it no longer holds.
+local function start()
+  local t = cur[1]
+  t.status = "running"
+  local n, a = t.n, t[2]
+  t[2] = nil
+  if n == 1 then return a end
+  if n == 0 then return end
+  return unpack(a, 1, n)
+end
+
+-- The current task's function has returned these.
+local function done(...) return finish(cur[1], ...) end
+
+-- A task that waits keeps the runner's coroutine, whose stack doubles once
+-- its frames and the 20 slots a C function is given (a wait) go past its
+-- first 40: the task's function is called from the runner's lowest free
+-- slot, so a closure that sleeps keeps a stack of the first size. It is
+-- called as an index, not through a local: LuaJIT then gives it no name, as
+-- it gives a coroutine's body none, where a local would lend it its own in
+-- argument errors and tracebacks. finish or fail clears it.
+function host.runner()
   while true do
-    if first then
-      if first == true then R.batch_end = R.tail end
+    if R.first then -- set by the host before it resumes a runner
+      if R.first == true then R.batch_end = R.tail end
       local stop = R.head + RING_CHUNK
       R.stop = stop < R.batch_end and stop or R.batch_end
+      R.first = false
     end
-    while R.head < R.stop do
-      local head = R.head + 1
-      R.head = head
-      local t = R[head]
-      R[head] = nil
-      if head > 1024 and head * 2 > R.tail then compact() end
-      if t.status == "pending" then run_one(t) end
+    if take() then
+      done(cur[1][1](start()))
+    elseif R.head >= R.stop then
+      if R.head >= R.tail then R.head, R.tail, R.stop, R.batch_end = 0, 0, 0, 0 end
+      co_yield(IDLE)
     end
-    if R.head >= R.tail then R.head, R.tail, R.stop, R.batch_end = 0, 0, 0, 0 end
-    first = co_yield(IDLE)
   end
 end
 
@@ -267,40 +282,56 @@ local function timer_task(ms)
   return t
 end
 
+-- The wait is called from the lowest free slot (its results go into the
+-- arguments' slots: ok, reason), with no signal argument when there is
+-- none: a closure that sleeps then keeps its coroutine's first stack (see
+-- host.runner).
 function task.sleep(ms, signal)
   check_ms(ms, 1, "sleep", "ms")
-  if signal ~= nil then check.opt_signal(signal, 2, "sleep") end -- most sleeps have none: no call
-  raise_if_aborted(c_sleep(ms, signal))
+  if signal == nil then -- most sleeps have none: no call to check it
+    ms, signal = c_sleep(ms)
+  else
+    check.opt_signal(signal, 2, "sleep")
+    ms, signal = c_sleep(ms, signal)
+  end
+  if ms == false then error(signal, 0) end
 end
 local sleep = task.sleep
 
 local function spawn_many(fn, n, ...) return new_task(fn, n, { ... }, owner_now()) end
 
-function task.spawn(fn, ...)
-  local n = select("#", ...)
+-- spawn of a function with at most one argument: a fixed arity, so LuaJIT
+-- can compile it on its own when it is called from code that is not
+-- compiled (a loop that makes a closure per task); a vararg function never
+-- starts a trace.
+local function spawn_one(fn, n, a)
   if type(fn) ~= "function" then check_callable(fn, 1, "spawn") end
-  local t
-  if n <= 1 then
-    if fn == sleep and n == 1 then -- a timer, no coroutine (bad input fails inside the task)
-      local ms = ...
-      if type(ms) == "number" and ms == ms and ms >= 0 then return timer_task(ms) end
-    end
-    t = setmetatable({ false, false, status = "pending", n = 0, join = false, ctx = false, hook = false }, TaskMT)
-    t[1], t[2], t.n = fn, (...), n
-    local ct, owner = cur[1], nil
-    if ct then
-      t.ctx = ct.ctx
-      owner = rawget(ct, "owner")
-    else
-      owner = rawget(cur, "owner") -- lent, as owner_now says
-    end
-    if owner then own(t, owner) end
-  else
-    t = spawn_many(fn, n, ...)
+  if fn == sleep and n == 1 then -- a timer, no coroutine (bad input fails inside the task)
+    if type(a) == "number" and a == a and a >= 0 then return timer_task(a) end
   end
+  local t = setmetatable({ false, false, status = "pending", n = 0, join = false, ctx = false, hook = false },
+    TaskMT)
+  t[1], t[2], t.n = fn, a, n
+  local ct, owner = cur[1], nil
+  if ct then
+    t.ctx = ct.ctx
+    owner = rawget(ct, "owner")
+  else
+    owner = rawget(cur, "owner") -- lent, as owner_now says
+  end
+  if owner then own(t, owner) end
   local tail = R.tail + 1
   R.tail = tail
   R[tail] = t
+  return t
+end
+
+function task.spawn(fn, ...)
+  local n = select("#", ...)
+  if n <= 1 then return spawn_one(fn, n, ...) end
+  if type(fn) ~= "function" then check_callable(fn, 1, "spawn") end
+  local t = spawn_many(fn, n, ...)
+  enqueue(t)
   return t
 end
 local spawn = task.spawn
