@@ -268,7 +268,7 @@ end
 return setmetatable(retry, {
   __call = function(_, fn, opts)
     check.callable(fn, 1, "retry")
-    check.options(opts, 2, "retry", RETRY_KINDS)
+    if opts ~= nil then check.options(opts, 2, "retry", RETRY_KINDS) end
     -- before fn runs: retrying needs a task to wait in (the host's error, at the caller)
     if not core.can_wait() then core.check_can_wait() end
     return attempt(new_call(fn, opts or NO_OPTIONS), 0)
