@@ -256,8 +256,9 @@ function settle(c, n, ok, ...)
   end
   if ms == nil then ms = delay_of(c, n) end
   -- no retry starts past the deadline: give up now rather than sleep first
+  -- (past by more than a nanosecond: sums of milliseconds in floats round)
   local max_elapsed = c.max_elapsed
-  if max_elapsed and now() + ms - c.start > max_elapsed then error(err, 0) end
+  if max_elapsed and now() + ms - c.start > max_elapsed + 1e-6 then error(err, 0) end
   if budget and not withdraw(budget, err) then error(err, 0) end
   local on_retry = c.on_retry
   if on_retry then on_retry(err, n, ms) end
