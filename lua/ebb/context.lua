@@ -4,7 +4,8 @@ local core = require "ebb.core"
 local check = require "ebb.check"
 
 local cur = core.cur -- cur[1]: the running task
-local type, error, xpcall, setmetatable, getmetatable = type, error, xpcall, setmetatable, debug.getmetatable
+local type, error, xpcall, setmetatable, getmetatable = type, error, xpcall, setmetatable, getmetatable
+local metatable_of = debug.getmetatable -- as check.self reads it
 
 local context = {}
 local outside = false -- the values of code that runs in no task (a timer's listener)
@@ -71,7 +72,7 @@ end
 -- get and run are what code calls most, often from closures the JIT never
 -- compiles: their checks and lookups are written out rather than called.
 function Var:get()
-  if getmetatable(self) ~= Var then check_var(self, "get") end
+  if metatable_of(self) ~= Var then check_var(self, "get") end
   local t = cur[1]
   local c
   if t then c = t.ctx else c = outside end
@@ -80,7 +81,7 @@ function Var:get()
 end
 
 function Var:run(value, fn, ...)
-  if getmetatable(self) ~= Var then check_var(self, "run") end
+  if metatable_of(self) ~= Var then check_var(self, "run") end
   if type(fn) ~= "function" then check_fn(fn, 2, "run") end
   if value == nil then value = UNSET end
   local t = cur[1]
