@@ -72,6 +72,41 @@ describe("ebb.retry", function()
         { p:delay(0), p:delay(1), p:delay(2), p:delay(3), p:delay(4), p:delay(5), p:delay(6) })
     end)
 
+    it("returns every result of a later attempt, trailing nils counted", function()
+      clock.auto()
+      local n, a, b, c = (function(...) return select("#", ...), ... end)(retry(function(attempt)
+        if attempt < 2 then error("x") end
+        return attempt, nil, nil
+      end, { base = 1 }))
+      assert.equal(3, n)
+      assert.same({ 2, nil, nil }, { a, b, c })
+    end)
+
+    it("reads its options once, at the call: changes to the table meanwhile do not count", function()
+      clock.auto()
+      local fn, calls = flaky(math.huge)
+      local opts = { retries = 2, base = 100, jitter = "none" }
+      opts.on_retry = function()
+        opts.retries, opts.base, opts.on_retry = 10, 1, nil
+      end
+      local t0 = clock.now()
+      raised(retry, fn, opts)
+      assert.equal(3, #calls)
+      assert_elapsed(t0, 300)
+    end)
+
+    it("runs the 1,000th attempt no deeper in the stack than the first", function()
+      clock.auto()
+      local depth = {}
+      retry(function(attempt)
+        local n = 1
+        while debug.getinfo(n, "l") do n = n + 1 end
+        depth[attempt] = n
+        if attempt < 1000 then error("x") end
+      end, { retries = 1000, base = 0 })
+      assert.equal(depth[0], depth[1000])
+    end)
+
     it("with retries = 0 exactly once", function()
       clock.auto()
       local fn, calls = flaky(1)

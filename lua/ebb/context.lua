@@ -4,8 +4,8 @@ local core = require "ebb.core"
 local check = require "ebb.check"
 
 local cur = core.cur -- cur[1]: the running task
-local type, error, xpcall, select, setmetatable, getmetatable = type, error, xpcall, select, setmetatable,
-  getmetatable
+local type, error, xpcall, setmetatable, getmetatable = type, error, xpcall, setmetatable, getmetatable
+local metatable_of = debug.getmetatable -- as check.self reads it
 
 local context = {}
 local outside = false -- the values of code that runs in no task (a timer's listener)
@@ -16,41 +16,33 @@ local function current()
   return outside
 end
 
-local function set_current(c)
-  local t = cur[1]
-  if t then t.ctx = c else outside = c end
-end
-
--- The values are a chain of links {k = var, v = value, p = older links}: a
--- run adds one link (no copy), a read walks to the nearest link of its var,
--- and a link is never changed, so any task or snapshot may keep one.
+-- The values are a chain of links {var, value, older links}: a run adds one
+-- link (no copy; an array, one allocation), a read walks to the nearest link
+-- of its var, and a link is never changed, so any task or snapshot may keep one.
 local UNSET = {}
 
 local function with(c, var, value)
   if value == nil then value = UNSET end
-  return { k = var, v = value, p = c or false }
+  return { var, value, c }
 end
 
 local traced = require("ebb.host").traced
 
+-- Puts back what was current before a run, however fn ended. The running task
+-- is looked up again: a coroutine fn yielded from may be resumed by another.
 local function restore(before, ok, ...)
-  set_current(before)
+  local t = cur[1]
+  if t then t.ctx = before else outside = before end
   if not ok then error((...), 0) end
   return ...
 end
 
--- Runs fn(...) with c current, and puts back what was current however it ends.
+-- Runs fn(...) with c current.
 local function run_with(c, fn, ...)
-  local before = current()
-  set_current(c)
+  local t = cur[1]
+  local before
+  if t then before, t.ctx = t.ctx, c else before, outside = outside, c end
   return restore(before, xpcall(fn, traced, ...))
-end
-
--- The same for fn with no arguments: no varargs, so the JIT compiles it.
-local function run_bare(c, fn)
-  local before = current()
-  set_current(c)
-  return restore(before, xpcall(fn, traced))
 end
 
 local function check_fn(fn, n, fname)
@@ -64,32 +56,44 @@ local function check_var(v, fname)
   check.self(v, Var, fname, "context variable", 2)
 end
 
-local function value_of(var, v)
-  if v == UNSET then return var.default end
-  return v
-end
-
--- The nearest link of var further down the chain.
+-- The nearest link of var in the chain c.
 local function find(var, c)
   while c do
-    if c.k == var then return value_of(var, c.v) end
-    c = c.p
+    if c[1] == var then
+      local v = c[2]
+      if v == UNSET then return var.default end
+      return v
+    end
+    c = c[3]
   end
   return var.default
 end
 
+-- get and run are what code calls most, often from closures the JIT never
+-- compiles: their checks and lookups are written out rather than called.
 function Var:get()
-  check_var(self, "get")
-  local c = current()
-  if c and c.k == self then return value_of(self, c.v) end -- the usual case: no loop
-  return find(self, c and c.p)
+  if metatable_of(self) ~= Var then check_var(self, "get") end
+  local t = cur[1]
+  local c
+  if t then c = t.ctx else c = outside end
+  if c and c[1] == self and c[2] ~= UNSET then return c[2] end -- the usual case: the nearest link
+  return find(self, c)
 end
 
 function Var:run(value, fn, ...)
-  check_var(self, "run")
-  check_fn(fn, 2, "run")
-  if select("#", ...) == 0 then return run_bare(with(current(), self, value), fn) end
-  return run_with(with(current(), self, value), fn, ...)
+  if metatable_of(self) ~= Var then check_var(self, "run") end
+  if type(fn) ~= "function" then check_fn(fn, 2, "run") end
+  if value == nil then value = UNSET end
+  local t = cur[1]
+  local before
+  if t then
+    before = t.ctx
+    t.ctx = { self, value, before }
+  else
+    before = outside
+    outside = { self, value, before }
+  end
+  return restore(before, xpcall(fn, traced, ...))
 end
 
 -- fn(...) with this variable unset: it reads its default.
@@ -102,7 +106,8 @@ end
 -- The value for the rest of the current task (or outside code).
 function Var:enter(value)
   check_var(self, "enter")
-  set_current(with(current(), self, value))
+  local t = cur[1]
+  if t then t.ctx = with(t.ctx, self, value) else outside = with(outside, self, value) end
 end
 
 function Var:__tostring()
@@ -130,11 +135,11 @@ function Snapshot:__tostring()
   check.self(self, Snapshot, "__tostring", "snapshot")
   local seen, n, link = {}, 0, self.ctx
   while link do -- the nearest link of a variable is its value; UNSET is none
-    if not seen[link.k] then
-      seen[link.k] = true
-      if link.v ~= UNSET then n = n + 1 end
+    if not seen[link[1]] then
+      seen[link[1]] = true
+      if link[2] ~= UNSET then n = n + 1 end
     end
-    link = link.p
+    link = link[3]
   end
   return ("Snapshot (%d %s)"):format(n, n == 1 and "value" or "values")
 end

@@ -7,8 +7,8 @@ local core = require "ebb.core"
 local check = require "ebb.check"
 local bit = require "bit"
 
-local type, error, select, xpcall, unpack, tostring, getmetatable, setmetatable, pairs =
-  type, error, select, xpcall, unpack, tostring, getmetatable, setmetatable, pairs
+local type, error, xpcall, tostring, getmetatable, setmetatable, pairs =
+  type, error, xpcall, tostring, getmetatable, setmetatable, pairs
 local min, floor, ldexp, huge = math.min, math.floor, math.ldexp, math.huge
 local check_abort, sleep, now, TimeoutError = core.check_abort, task.sleep, clock.now, errors.TimeoutError
 local abortable = task._abortable
@@ -119,25 +119,31 @@ local function draw(p)
   return r
 end
 
--- The delay before retry n (n: the attempt that just failed, from 0), without waiting.
+-- The delay before retry n (n: the attempt that just failed, from 0) by the
+-- policy p (base, cap, jitter, random, prev: a Backoff, or a retry call's state).
+local function delay_of(p, n)
+  local base, cap, jitter = p.base, p.cap, p.jitter
+  if jitter == "decorrelated" then
+    local d = min(cap, base + (3 * p.prev - base) * draw(p))
+    p.prev = d
+    return d
+  end
+  -- e = min(cap, base * 2^n): ldexp is exact, and past 2^2200 every positive
+  -- base overflows to inf, which min turns into cap (0 stays 0)
+  local e = min(cap, ldexp(base, min(n, 2200)))
+  if jitter == "full" then return e * draw(p) end
+  if jitter == "equal" then return e / 2 + e / 2 * draw(p) end
+  return e
+end
+
+-- The delay before retry n, without waiting.
 function Backoff:delay(n)
   check.self(self, Backoff, "delay", "backoff policy")
   if type(n) ~= "number" then check.badarg(1, "delay", "n: number expected, got " .. type(n)) end
   if not (n >= 0 and n < huge and n % 1 == 0) then -- any attempt: 1e300 too
     check.badarg(1, "delay", "n must be a whole number from 0, got " .. tostring(n))
   end
-  local base, cap, jitter = self.base, self.cap, self.jitter
-  if jitter == "decorrelated" then
-    local d = min(cap, base + (3 * self.prev - base) * draw(self))
-    self.prev = d
-    return d
-  end
-  -- e = min(cap, base * 2^n): ldexp is exact, and past 2^2200 every positive
-  -- base overflows to inf, which min turns into cap (0 stays 0)
-  local e = min(cap, ldexp(base, min(n, 2200)))
-  if jitter == "full" then return e * draw(self) end
-  if jitter == "equal" then return e / 2 + e / 2 * draw(self) end
-  return e
+  return delay_of(self, n)
 end
 
 -- Forgets the state a policy keeps between delays (decorrelated's previous delay).
@@ -190,58 +196,82 @@ end
 -- ---- retry(fn [, opts]) ----
 local RETRY = { retries = 3, base = 1000, cap = 30000, jitter = "full", signal = NONE,
   should_retry = NONE, on_retry = NONE, max_elapsed = NONE, delay = NONE, budget = NONE, random = NONE }
+local RETRY_KINDS = kinds_of(RETRY)
 
 local raise_if_aborted = check.raise_if_aborted
 
 -- A string error keeps the traceback of where it was first raised across the re-raise.
 local traced = require("ebb.host").traced
 
-local function pack(...) return { n = select("#", ...), ... } end
+-- A retry call's state: its options (checked), the defaults of RETRY filled
+-- in, as a policy for delay_of. Every field is a constant in the constructor
+-- so the table is made at its full size: in a module compiled into ebb a
+-- constructor keeps no room for fields whose values are not constants.
+local function new_call(fn, o)
+  local c = { fn = false, retries = false, base = false, cap = false, jitter = false, random = false,
+    prev = false, signal = false, should_retry = false, on_retry = false, max_elapsed = false, delay = false,
+    budget = false, start = false }
+  local base = o.base or RETRY.base
+  c.fn, c.retries, c.base, c.cap, c.jitter = fn, o.retries or RETRY.retries, base, o.cap or RETRY.cap,
+    o.jitter or RETRY.jitter
+  c.random, c.prev, c.signal, c.should_retry, c.on_retry = o.random or next_random, base, o.signal,
+    o.should_retry, o.on_retry
+  c.max_elapsed, c.delay, c.budget, c.start = o.max_elapsed, o.delay, o.budget, o.max_elapsed and now()
+  return c
+end
 
-local function run(fn, o)
-  local signal, retries, should_retry, on_retry, custom, budget, max_elapsed =
-    o.signal or nil, o.retries, o.should_retry, o.on_retry, o.delay, o.budget, o.max_elapsed
-  -- before fn runs: retrying needs a task to wait in (the host's error, at the caller)
-  if not core.can_wait() then core.check_can_wait() end
-  local policy = new_backoff(o)
-  local start = now()
-  local attempt = 0
-  while true do
-    raise_if_aborted(check_abort(signal))
-    -- given a signal, an attempt runs in a task of its own that the abort
-    -- cancels, whatever fn waits on (the signal is listened to meanwhile)
-    local r
-    if signal then r = pack(abortable(signal, xpcall, fn, traced, attempt))
-    else r = pack(xpcall(fn, traced, attempt)) end
-    if r[1] then
-      if budget then budget.tokens = min(budget.capacity, budget.tokens + budget.refund) end
-      return unpack(r, 2, r.n)
-    end
-    local err = r[2]
-    -- an abort (of the signal, or of this task) ends the retrying with its reason
-    raise_if_aborted(check_abort(signal))
-    if attempt >= retries or (should_retry and not should_retry(err, attempt)) then error(err, 0) end
-    local ms
-    if custom then
-      ms = custom(attempt, err)
-      if ms ~= nil and kind.ms(ms) then
-        bad_result("delay", "non-negative number of milliseconds, at most 1e12, or nil", ms)
-      end
-    end
-    if ms == nil then ms = policy:delay(attempt) end
-    -- no retry starts past the deadline: give up now rather than sleep first
-    if max_elapsed and now() + ms - start > max_elapsed then error(err, 0) end
-    if budget and not withdraw(budget, err) then error(err, 0) end
-    if on_retry then on_retry(err, attempt, ms) end
-    sleep(ms, signal)
-    attempt = attempt + 1
+local NO_OPTIONS = {}
+
+-- Attempts n and on of call c. Each attempt's results go to settle as they
+-- come (no table), and each step is a tail call, so the stack stays flat.
+local settle
+
+local function attempt(c, n)
+  local signal = c.signal
+  raise_if_aborted(check_abort(signal))
+  -- given a signal, an attempt runs in a task of its own that the abort
+  -- cancels, whatever fn waits on (the signal is listened to meanwhile)
+  if signal then return settle(c, n, abortable(signal, xpcall, c.fn, traced, n)) end
+  return settle(c, n, xpcall(c.fn, traced, n))
+end
+
+-- Attempt n of call c ended: its results, or the next attempt after the delay.
+function settle(c, n, ok, ...)
+  local budget = c.budget
+  if ok then
+    if budget then budget.tokens = min(budget.capacity, budget.tokens + budget.refund) end
+    return ...
   end
+  local err, signal, should_retry = ..., c.signal, c.should_retry
+  -- an abort (of the signal, or of this task) ends the retrying with its reason
+  raise_if_aborted(check_abort(signal))
+  if n >= c.retries or (should_retry and not should_retry(err, n)) then error(err, 0) end
+  local ms
+  local custom = c.delay
+  if custom then
+    ms = custom(n, err)
+    if ms ~= nil and kind.ms(ms) then
+      bad_result("delay", "non-negative number of milliseconds, at most 1e12, or nil", ms)
+    end
+  end
+  if ms == nil then ms = delay_of(c, n) end
+  -- no retry starts past the deadline: give up now rather than sleep first
+  -- (past by more than a nanosecond: sums of milliseconds in floats round)
+  local max_elapsed = c.max_elapsed
+  if max_elapsed and now() + ms - c.start > max_elapsed + 1e-6 then error(err, 0) end
+  if budget and not withdraw(budget, err) then error(err, 0) end
+  local on_retry = c.on_retry
+  if on_retry then on_retry(err, n, ms) end
+  sleep(ms, signal)
+  return attempt(c, n + 1)
 end
 
 return setmetatable(retry, {
   __call = function(_, fn, opts)
     check.callable(fn, 1, "retry")
-    local o = options(opts, 2, "retry", RETRY)
-    return run(fn, o)
+    if opts ~= nil then check.options(opts, 2, "retry", RETRY_KINDS) end
+    -- before fn runs: retrying needs a task to wait in (the host's error, at the caller)
+    if not core.can_wait() then core.check_can_wait() end
+    return attempt(new_call(fn, opts or NO_OPTIONS), 0)
   end,
 })
