@@ -292,8 +292,7 @@ static void resume(lua_State *co, int ref, int nargs) {
     sched.running_ref = ref;
     /* after_resume: sched.current is still the task that yielded */
   } while (after_resume(&co, &ref, &nargs, lua_resume(co, nargs)));
-  set_current_table(sched.L, NULL);
-  sched.running_co = saved;
+  sched.running_co = saved; /* cur[1] stays until the batch ends (run_batch) */
   sched.running_ref = saved_ref;
 }
 
@@ -391,6 +390,7 @@ static void run_batch(void) {
     if (++n % TURN_CHECK == 0 && sched_turn_over()) break;
   }
   while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);
+  set_current_table(sched.L, NULL); /* once, not after every resume: what runs next runs in no task */
 }
 
 static void report_unhandled(void) {
