@@ -11,6 +11,17 @@
 struct sched sched;
 char sched_wait_key, sched_idle_key, sched_chunk_key;
 
+int sched_yield_wait(lua_State *L) {
+  /* a coroutine of the task's own passes the key on (coroutine.resume); when
+   * lua_yield cannot yield, it raises the reason */
+  if (L != sched.running_co || !lua_isyieldable(L)) {
+    lua_pushlightuserdata(L, &sched_wait_key);
+    return lua_yield(L, 1);
+  }
+  sched.waited = L;
+  return lua_yield(L, 0);
+}
+
 static ebb_task *free_records;
 
 ebb_wait *ebb_task_wait(ebb_task *t) { return &t->wait; }
@@ -243,9 +254,15 @@ static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) 
   lua_State *L = sched.L, *co = *co_at;
   int ref = *ref_at;
   if (status == LUA_YIELD) {
-    int n = lua_gettop(co);
-    void *key = n >= 1 && lua_islightuserdata(co, 1) ? lua_touserdata(co, 1) : NULL;
+    void *key;
     ebb_task *t;
+    if (sched.waited == co) { /* a wait of the host's own: nothing on the stack to read */
+      sched.waited = NULL;
+      key = &sched_wait_key;
+    } else {
+      int n = lua_gettop(co);
+      key = n >= 1 && lua_islightuserdata(co, 1) ? lua_touserdata(co, 1) : NULL;
+    }
     if (key == &sched_idle_key) {
       pool_give(co, ref);
       return 0;
@@ -290,6 +307,7 @@ static void resume(lua_State *co, int ref, int nargs) {
   do {
     sched.running_co = co;
     sched.running_ref = ref;
+    sched.waited = NULL;
     /* after_resume: sched.current is still the task that yielded */
   } while (after_resume(&co, &ref, &nargs, lua_resume(co, nargs)));
   sched.running_co = saved; /* cur[1] stays until the batch ends (run_batch) */

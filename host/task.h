@@ -60,6 +60,7 @@ struct sched {
   int ring_ref;            /* ebb.task's ring of new tasks (fields head, tail, stop, batch_end) */
   int key_head, key_tail, key_stop, key_batch_end, key_first;
   int unhandled;           /* a failure to report at the end of the turn */
+  lua_State *waited;       /* the coroutine that has just yielded in sched_yield_wait */
   ebb_node records;
   ebb_node timeds;
   int nrecords;
@@ -70,6 +71,9 @@ extern struct sched sched;
  * the scheduler resumes co as the task's, and once it returns, resumes the
  * task with what coroutine.resume(co, args...) would have returned. */
 extern char sched_wait_key, sched_idle_key, sched_chunk_key;
+/* Yields the running task for a wait of the host's (as yielding
+ * sched_wait_key, but with nothing pushed that the scheduler must read). */
+int sched_yield_wait(lua_State *L);
 
 /* sched.c */
 void ready_push(ebb_task *t);

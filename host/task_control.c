@@ -25,8 +25,7 @@ int ebb_yield(lua_State *L) {
   int aborted = ebb_check_abort(L, 0);
   if (aborted) return aborted;
   t->yielding = 1;
-  lua_pushlightuserdata(L, &sched_wait_key);
-  return lua_yield(L, 1);
+  return sched_yield_wait(L);
 }
 
 int ebb_settle(lua_State *L) { return ebb_wait_on(L, &sched.idle, -1, 0); }

@@ -194,8 +194,7 @@ int ebb_wait_with(lua_State *L, ebb_waitlist *list, double timeout_ms, int signa
   t->arm_signal = s;
   t->arm_ms = timeout_ms;
   t->arm_at = timeout_ms >= 0 ? ebb_now() : 0; /* the deadline is fixed now */
-  lua_pushlightuserdata(L, &sched_wait_key);
-  return lua_yield(L, 1);
+  return sched_yield_wait(L);
 }
 
 int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx) {
