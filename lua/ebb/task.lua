@@ -73,17 +73,18 @@ end
 
 
 -- One template, so every task has the same small shape. Until it starts,
--- [1] is the function and [2] its argument (or a list of them, n > 1); once
--- it ends, [1..n] are its results. join is false, true (observed: someone
--- awaits it) or the join following it. Rarer fields (rec, tmr, owner,
--- waiters, joins, signal, error) are read raw.
--- Every field is a constant in the constructor: a table built from compiled
--- bytecode then gets its full size at once, and the stores below never
--- resize it.
+-- [1] is the function and [2] its argument (or a list of them, [0] > 1);
+-- once it ends, [1..[0]] are its results: [0] counts the arguments, then the
+-- results (the array part holds it for free). join is false, true
+-- (observed: someone awaits it) or the join following it. Rarer fields
+-- (rec, tmr, hook, owner, waiters, joins, signal, error) are read raw. The
+-- hash part has room for 4 keys: the 3 below and the record of a task that
+-- waits. Every field is a constant in the constructor: a table built from
+-- compiled bytecode then gets its full size at once.
 local function new_task(fn, n, a, owner)
-  local t = setmetatable({ false, false, status = "pending", n = 0, join = false, ctx = false, hook = false },
+  local t = setmetatable({ false, false, status = "pending", join = false, ctx = false },
     TaskMT)
-  t[1], t[2], t.n = fn, a, n
+  t[0], t[1], t[2] = n, fn, a
   local ct = cur[1] -- a task sees the context values of where it was made
   if ct then t.ctx = ct.ctx end
   if owner then own(t, owner) end
@@ -130,11 +131,12 @@ local function settled(t)
   local w = rawget(t, "waiters")
   if w then w:wake_all() end
   if rawget(t, "owner") then shared.ended(t) end
-  local h = t.hook -- an owner told of the end (a queue frees the job's slot)
+  local h = rawget(t, "hook") -- an owner told of the end (a queue frees the job's slot)
   if h then h:settled(t) end
 end
 
-local function finish(t, ...)
+-- The task's results, kept; settled(t) follows.
+local function keep_results(t, ...)
   local n = select("#", ...)
   if n == 1 then
     t[1] = ...
@@ -143,9 +145,8 @@ local function finish(t, ...)
   end
   if n < 2 then t[2] = nil end
   if n < 1 then t[1] = nil end
-  t.n = n
+  t[0] = n
   t.status = "done"
-  settled(t)
 end
 
 -- A task ends with an error: its own cancellation reason means "cancelled".
@@ -229,15 +230,17 @@ end
 local function start()
   local t = cur[1]
   t.status = "running"
-  local n, a = t.n, t[2]
+  local n, a = t[0], t[2]
   t[2] = nil
   if n == 1 then return a end
   if n == 0 then return end
   return unpack(a, 1, n)
 end
 
--- The current task's function has returned these.
-local function done(...) return finish(cur[1], ...) end
+-- The current task's function has returned these. (The runner then calls
+-- settled from its own frame: the C calls in it then stay in low slots,
+-- rather than under two vararg frames.)
+local function done(...) return keep_results(cur[1], ...) end
 
 -- A task that waits keeps the runner's coroutine, whose stack doubles once
 -- its frames and the 20 slots a C function is given (a wait) go past its
@@ -245,7 +248,7 @@ local function done(...) return finish(cur[1], ...) end
 -- slot, so a closure that sleeps keeps a stack of the first size. It is
 -- called as an index, not through a local: LuaJIT then gives it no name, as
 -- it gives a coroutine's body none, where a local would lend it its own in
--- argument errors and tracebacks. finish or fail clears it.
+-- argument errors and tracebacks. keep_results or fail clears it.
 function host.runner()
   while true do
     if R.first then -- set by the host before it resumes a runner
@@ -256,6 +259,7 @@ function host.runner()
     end
     if take() then
       done(cur[1][1](start()))
+      settled(cur[1])
     elseif R.head >= R.stop then
       if R.head >= R.tail then R.head, R.tail, R.stop, R.batch_end = 0, 0, 0, 0 end
       co_yield(IDLE)
@@ -309,9 +313,9 @@ local function spawn_one(fn, n, a)
   if fn == sleep and n == 1 then -- a timer, no coroutine (bad input fails inside the task)
     if type(a) == "number" and a == a and a >= 0 then return timer_task(a) end
   end
-  local t = setmetatable({ false, false, status = "pending", n = 0, join = false, ctx = false, hook = false },
+  local t = setmetatable({ false, false, status = "pending", join = false, ctx = false },
     TaskMT)
-  t[1], t[2], t.n = fn, a, n
+  t[0], t[1], t[2] = n, fn, a
   local ct, owner = cur[1], nil
   if ct then
     t.ctx = ct.ctx
@@ -366,7 +370,7 @@ end
 -- ---- awaiting ----
 local function results(t)
   if t.status == "done" then
-    local n = rawget(t, "n") or 0
+    local n = rawget(t, 0) or 0
     if n == 1 then return t[1] end
     if n == 0 then return end
     return unpack(t, 1, n)
@@ -487,7 +491,7 @@ end
 function task._hold(v, release)
   local t = cur[1]
   if not t then return nil end
-  local h = t.hook
+  local h = rawget(t, "hook")
   if getmetatable(h) ~= Holds then
     h = setmetatable({ prev = h, held = setmetatable({}, { __mode = "k" }) }, Holds)
     t.hook = h
@@ -497,7 +501,7 @@ function task._hold(v, release)
 end
 
 function task._let_go(t, v)
-  local h = t and t.hook
+  local h = t and rawget(t, "hook")
   if getmetatable(h) == Holds then h.held[v] = nil end
 end
 

@@ -56,7 +56,7 @@ local function attach(j, t)
 end
 
 local function first_result(t)
-  if (rawget(t, "n") or 0) == 0 then return nil end
+  if (rawget(t, 0) or 0) == 0 then return nil end -- [0]: how many results
   return t[1]
 end
 
@@ -178,7 +178,7 @@ function join.all(list)
   local out, tasks = table_new(n, 0), j.tasks
   for i = 1, n do
     local t = tasks[i]
-    if t.n ~= 0 then out[i] = t[1] end
+    if rawget(t, 0) ~= 0 then out[i] = t[1] end
   end
   return out
 end
