@@ -5,11 +5,11 @@ local check = require "ebb.check"
 local task = require "ebb.task"
 local core = require "ebb.core"
 local host = require "ebb.host"
-local remember_coroutine = host.remember_coroutine
+local remember_coroutine, traced = host.remember_coroutine, host.traced
 local clock_now = require("ebb.clock").now
 
-local select, error, getmetatable, setmetatable, unpack = select, error, getmetatable,
-  setmetatable, unpack
+local select, error, getmetatable, setmetatable, unpack, xpcall = select, error, getmetatable,
+  setmetatable, unpack, xpcall
 -- LuaJIT's own resume: a body's scheduler waits are passed up to the task
 -- here, as coroutine.resume passes them, with no varargs on the way of a value
 local co_create, co_resume, co_yield, co_running, co_status = coroutine.create, host.co_resume,
@@ -139,9 +139,18 @@ function G.close(g)
 end
 
 -- A yield called where it cannot yield: raises at the body's line.
-local function misplaced(g)
-  if g.status == "done" then error("yield called after its generator has ended", 3) end
+local function misplaced(status)
+  if status == "done" then error("yield called after its generator has ended", 3) end
   error("yield called outside its generator's body", 3)
+end
+
+local function yielded_after_close()
+  error("the generator yielded after close: a body that catches the close request " ..
+    "must re-raise it or return", 3)
+end
+
+local function nil_yielded()
+  check.badarg(1, "yield", "value expected: yield(nil) would end the for loop", 2)
 end
 
 function gen.new(body, ...)
@@ -149,12 +158,9 @@ function gen.new(body, ...)
   local g = setmetatable({ status = "new", _co = false, _closing = false }, GMT)
   local function yield(v, ...)
     -- once done, g._co is nil: so is co_running() in the main coroutine
-    if g.status ~= "running" or co_running() ~= g._co then misplaced(g) end
-    if g._closing then
-      error("the generator yielded after close: a body that catches the close request " ..
-        "must re-raise it or return", 2)
-    end
-    if v == nil then check.badarg(1, "yield", "value expected: yield(nil) would end the for loop") end
+    if g.status ~= "running" or co_running() ~= g._co then misplaced(g.status) end
+    if g._closing then yielded_after_close() end
+    if v == nil then nil_yielded() end
     local answer
     if select("#", ...) == 0 then answer = co_yield(YIELDED, v)
     else answer = co_yield(YIELDED_MANY, { n = select("#", ...) + 1, v, ... }) end
@@ -163,6 +169,37 @@ function gen.new(body, ...)
   local n, args = select("#", ...), { ... }
   g._co = co_create(function() return body(yield, unpack(args, 1, n)) end)
   return g
+end
+
+-- push(body, out, ...): runs body(yield, ...) as a generator's body, but in
+-- the caller's task and coroutine, with no resume per value: each value it
+-- yields is handed to out(value) before yield returns (a yield's other values
+-- are dropped). What out raises ends the body as a close would (a close
+-- request raised at its yield) and is raised once the body has ended. As a
+-- generator's, the body's context values are its own: out runs with the caller's.
+function gen._push(body, out, ...)
+  local t = cur[1]
+  local outer = t and t.ctx
+  local status, closing, failed, failure = "running", false, false, nil
+  local function yield(v)
+    if status ~= "running" or cur[1] ~= t then misplaced(status) end
+    if closing then yielded_after_close() end
+    if v == nil then nil_yielded() end
+    local inner
+    if t then inner, t.ctx = t.ctx, outer end
+    local ok, e = xpcall(out, traced, v)
+    if t then outer, t.ctx = t.ctx, inner end
+    if not ok then
+      failed, failure = true, e
+      closing = gen.CloseRequest("the generator was closed")
+      error(closing, 0)
+    end
+  end
+  local ok, e = xpcall(body, traced, yield, ...)
+  status = "done"
+  if t then t.ctx = outer end
+  if failed then error(failure, 0) end
+  if not ok then error(e, 0) end
 end
 
 function gen.is_generator(v) return getmetatable(v) == GMT end
