@@ -11,15 +11,9 @@ local errors = require "ebb.errors"
 local context = require "ebb.context"
 local raised = require("asserts").raised
 
--- A readable over a list of chunks, and a writable that collects; both log closes.
-local function source(chunks, log)
-  local i = 0
-  return stream.readable(function()
-    i = i + 1
-    return chunks[i]
-  end, function() log[#log + 1] = "src closed" end)
-end
+local source = require("stream_support").source -- a readable over a list of chunks, logging its close
 
+-- A writable calling push, logging its close.
 local function sink(push, log)
   return stream.writable(push, { close = function() log[#log + 1] = "dst closed" end })
 end
@@ -30,7 +24,8 @@ local function logged_pass(log)
     local ok, e = pcall(function()
       for c in chunks do yield(c) end
     end)
-    log[#log + 1] = ok and "body returned" or ("body ended by " .. (errors.is(e, gen.CloseRequest) and "CloseRequest" or tostring(e)))
+    local why = not ok and (errors.is(e, gen.CloseRequest) and "CloseRequest" or tostring(e))
+    log[#log + 1] = ok and "body returned" or ("body ended by " .. why)
     if not ok then error(e, 0) end
   end)
 end
@@ -105,8 +100,8 @@ describe("stream.transform in a pipeline", function()
         for c in chunks do pcall(yield, c) end
       end)
       for _, t in ipairs({ returns, yields_again }) do
-        local e = raised(stream.pipeline, source({ "a", "b", "c" }, {}), t, sink(function() error("no room", 0) end, {}))
-        assert.equal("no room", e)
+        local full = sink(function() error("no room", 0) end, {})
+        assert.equal("no room", raised(stream.pipeline, source({ "a", "b", "c" }, {}), t, full))
       end
     end)
   end)

@@ -21,8 +21,8 @@ local gen = {}
 -- What g:close() raises at the body's pending yield.
 gen.CloseRequest = errors.class("CloseRequest")
 
-local YIELDED = {}      -- first value of a yield of one value by a body's own yield function; the value follows
-local YIELDED_MANY = {} -- the same for several values: a table of them follows (n: how many)
+local YIELDED = {}      -- a yield of one value by a body's own yield function: the value follows
+local YIELDED_MANY = {} -- a yield of several: a table of them follows (n: how many)
 local CLOSE = {}        -- resume value that makes the pending yield raise the close request
 
 local G = {}
@@ -157,7 +157,6 @@ function gen.new(body, ...)
   check.callable(body, 1, "new")
   local g = setmetatable({ status = "new", _co = false, _closing = false }, GMT)
   local function yield(v, ...)
-    -- once done, g._co is nil: so is co_running() in the main coroutine
     if g.status ~= "running" or co_running() ~= g._co then misplaced(g.status) end
     if g._closing then yielded_after_close() end
     if v == nil then nil_yielded() end
