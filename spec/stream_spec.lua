@@ -6,15 +6,9 @@ local fs = require "ebb.fs"
 local task = require "ebb.task"
 local raised = require("asserts").raised -- calls fn(...), which must raise; returns what it raised
 
--- A readable over a list of chunks, and a writable that collects; both log closes.
-local function source(chunks, log)
-  local i = 0
-  return stream.readable(function()
-    i = i + 1
-    return chunks[i]
-  end, function() log[#log + 1] = "src closed" end)
-end
+local source = require("stream_support").source -- a readable over a list of chunks, logging its close
 
+-- A writable that collects, logging its finish and close.
 local function sink(out, log)
   return stream.writable(function(chunk) out[#out + 1] = chunk end, {
     finish = function() log[#log + 1] = "dst finished" end,

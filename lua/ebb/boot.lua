@@ -24,6 +24,8 @@ end
 -- Where plain errors were first raised (ebb.host), the unhandled-error hook, ebb.shutdown.
 local host = require "ebb.host"
 local remember, origin, traced = host.remember, host.origin, host.traced
+-- LuaJIT's own, for the modules that pass scheduler waits through themselves (ebb.gen)
+host.co_resume, host.co_running = co_resume, co_running
 private.traced = traced
 
 -- pcall keeps where a plain error was raised, so re-raising what it caught

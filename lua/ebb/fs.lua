@@ -220,11 +220,12 @@ end
 -- while the caller handles this one (one read ahead, no more); the file is
 -- closed at the end.
 local function file_reader(f, o, hwm)
-  local stream, task = require "ebb.stream", require "ebb.task"
+  local stream, task, check_abort = require "ebb.stream", require "ebb.task", require("ebb.core").check_abort
   local ahead
-  local function read_ahead() ahead = task.spawn(f.read, f, hwm) end
+  local function read_chunk() return f:read(hwm) end
+  local function read_ahead() ahead = task.spawn(read_chunk) end
   return stream.readable(function(signal)
-    check.raise_if_aborted(require("ebb.core").check_abort(signal or o.signal))
+    check.raise_if_aborted(check_abort(signal or o.signal))
     if not ahead then read_ahead() end
     local t = ahead
     ahead = nil

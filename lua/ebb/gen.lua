@@ -4,22 +4,26 @@ local errors = require "ebb.errors"
 local check = require "ebb.check"
 local task = require "ebb.task"
 local core = require "ebb.core"
-local remember_coroutine = require("ebb.host").remember_coroutine
+local host = require "ebb.host"
+local remember_coroutine, traced = host.remember_coroutine, host.traced
 local clock_now = require("ebb.clock").now
 
-local select, error, getmetatable, setmetatable, unpack = select, error, getmetatable,
-  setmetatable, unpack
--- the host's resume: the body's scheduler waits pass through it to the task
-local co_create, co_resume, co_yield, co_running, co_status = coroutine.create, coroutine.resume,
-  coroutine.yield, coroutine.running, coroutine.status
+local select, error, getmetatable, setmetatable, unpack, xpcall = select, error, getmetatable,
+  setmetatable, unpack, xpcall
+-- LuaJIT's own resume: a body's scheduler waits are passed up to the task
+-- here, as coroutine.resume passes them, with no varargs on the way of a value
+local co_create, co_resume, co_yield, co_running, co_status = coroutine.create, host.co_resume,
+  coroutine.yield, host.co_running, coroutine.status
+local cur, WAIT = core.cur, core.WAIT
 
 local gen = {}
 
 -- What g:close() raises at the body's pending yield.
 gen.CloseRequest = errors.class("CloseRequest")
 
-local YIELDED = {} -- first value of a yield made by a body's own yield function
-local CLOSE = {}   -- resume value that makes the pending yield raise the close request
+local YIELDED = {}      -- a yield of one value by a body's own yield function: the value follows
+local YIELDED_MANY = {} -- a yield of several: a table of them follows (n: how many)
+local CLOSE = {}        -- resume value that makes the pending yield raise the close request
 
 local G = {}
 local GMT = { __name = "Generator", __index = G }
@@ -34,27 +38,57 @@ local function raise(co, e)
   error(e, 0)
 end
 
-local function ended(g, co, ok, ...)
+local function ended(g, co, ok, e)
   g.status, g._co = "done", nil
-  if not ok then raise(co, (...)) end
+  if not ok then raise(co, e) end
   if co_status(co) == "suspended" then -- a bare coroutine.yield: the body is abandoned
     error("a generator's body yielded with coroutine.yield: hand values to the loop with the yield " ..
       "function the body was given (task.yield() lets other tasks run)", 0)
   end
 end
 
-local function resumed(g, co, ok, first, ...)
-  if ok and first == YIELDED then
-    g.status = "suspended"
-    return ...
+-- The body waits in the scheduler: the wait goes up to the task, and what
+-- answers it back down to the body, until the body yields or ends.
+local function pass_waits(co, ok, tag, v)
+  while ok and tag == WAIT and co_status(co) == "suspended" do
+    ok, tag, v = co_resume(co, co_yield(WAIT))
   end
-  ended(g, co, ok, first, ...)
+  return ok, tag, v
+end
+
+-- Runs the body to its next yield. A coroutine keeps its own context values
+-- across its yields (as coroutine.resume keeps them), starting from those of
+-- its first resumer.
+local function resume(g, co, with)
+  local t = cur[1]
+  if not t then
+    local ok, tag, v = co_resume(co, with)
+    if tag == WAIT then return pass_waits(co, ok, tag, v) end
+    return ok, tag, v
+  end
+  local saved, own = t.ctx, g._ctx
+  if own ~= nil then t.ctx = own end
+  local ok, tag, v = co_resume(co, with)
+  if tag == WAIT then ok, tag, v = pass_waits(co, ok, tag, v) end
+  g._ctx = t.ctx
+  t.ctx = saved
+  return ok, tag, v
 end
 
 local function step(g)
   g.status = "running"
   local co = g._co
-  return resumed(g, co, co_resume(co))
+  local ok, tag, v = resume(g, co)
+  if ok then
+    if tag == YIELDED then
+      g.status = "suspended"
+      return v
+    elseif tag == YIELDED_MANY then
+      g.status = "suspended"
+      return unpack(v, 1, v.n)
+    end
+  end
+  ended(g, co, ok, tag)
 end
 
 local function already_running()
@@ -99,28 +133,72 @@ function G.close(g)
   g._closing = req
   g.status = "running"
   local co = g._co
-  local ok, e = co_resume(co, CLOSE)
+  local ok, e = resume(g, co, CLOSE)
   if ok or e ~= req then ended(g, co, ok, e) end
   g.status, g._co = "done", nil
+end
+
+-- A yield called where it cannot yield: raises at the body's line.
+local function misplaced(status)
+  if status == "done" then error("yield called after its generator has ended", 3) end
+  error("yield called outside its generator's body", 3)
+end
+
+local function yielded_after_close()
+  error("the generator yielded after close: a body that catches the close request " ..
+    "must re-raise it or return", 3)
+end
+
+local function nil_yielded()
+  check.badarg(1, "yield", "value expected: yield(nil) would end the for loop", 2)
 end
 
 function gen.new(body, ...)
   check.callable(body, 1, "new")
   local g = setmetatable({ status = "new", _co = false, _closing = false }, GMT)
-  local function yield(...)
-    -- once done, g._co is nil: so is co_running() in the main coroutine
-    if g.status == "done" then error("yield called after its generator has ended", 2) end
-    if co_running() ~= g._co then error("yield called outside its generator's body", 2) end
-    if g._closing then
-      error("the generator yielded after close: a body that catches the close request " ..
-        "must re-raise it or return", 2)
-    end
-    if (...) == nil then check.badarg(1, "yield", "value expected: yield(nil) would end the for loop") end
-    if co_yield(YIELDED, ...) == CLOSE then error(g._closing, 0) end
+  local function yield(v, ...)
+    if g.status ~= "running" or co_running() ~= g._co then misplaced(g.status) end
+    if g._closing then yielded_after_close() end
+    if v == nil then nil_yielded() end
+    local answer
+    if select("#", ...) == 0 then answer = co_yield(YIELDED, v)
+    else answer = co_yield(YIELDED_MANY, { n = select("#", ...) + 1, v, ... }) end
+    if answer == CLOSE then error(g._closing, 0) end
   end
   local n, args = select("#", ...), { ... }
   g._co = co_create(function() return body(yield, unpack(args, 1, n)) end)
   return g
+end
+
+-- push(body, out, ...): runs body(yield, ...) as a generator's body, but in
+-- the caller's task and coroutine, with no resume per value: each value it
+-- yields is handed to out(value) before yield returns (a yield's other values
+-- are dropped). What out raises ends the body as a close would (a close
+-- request raised at its yield) and is raised once the body has ended. As a
+-- generator's, the body's context values are its own: out runs with the caller's.
+function gen._push(body, out, ...)
+  local t = cur[1]
+  local outer = t and t.ctx
+  local status, closing, failed, failure = "running", false, false, nil
+  local function yield(v)
+    if status ~= "running" or cur[1] ~= t then misplaced(status) end
+    if closing then yielded_after_close() end
+    if v == nil then nil_yielded() end
+    local inner
+    if t then inner, t.ctx = t.ctx, outer end
+    local ok, e = xpcall(out, traced, v)
+    if t then outer, t.ctx = t.ctx, inner end
+    if not ok then
+      failed, failure = true, e
+      closing = gen.CloseRequest("the generator was closed")
+      error(closing, 0)
+    end
+  end
+  local ok, e = xpcall(body, traced, yield, ...)
+  status = "done"
+  if t then t.ctx = outer end
+  if failed then error(failure, 0) end
+  if not ok then error(e, 0) end
 end
 
 function gen.is_generator(v) return getmetatable(v) == GMT end

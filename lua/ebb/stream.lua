@@ -27,8 +27,8 @@ end
 
 -- The next chunk; nil once the stream has ended. Waits while none is ready.
 function Readable:read(signal)
-  check.self(self, Readable, "read", "readable stream")
-  check.opt_signal(signal, 1, "read")
+  if getmetatable(self) ~= Readable then check.self(self, Readable, "read", "readable stream") end
+  if signal ~= nil then check.opt_signal(signal, 1, "read") end
   if self.closed then error(ClosedError("read from a closed stream"), 2) end
   if self.ended then return nil end
   local chunk = self._pull(signal)
@@ -77,11 +77,11 @@ function stream.writable(push, opts)
 end
 
 function Writable:write(chunk, signal)
-  check.self(self, Writable, "write", "writable stream")
+  if getmetatable(self) ~= Writable then check.self(self, Writable, "write", "writable stream") end
   if self.closed then error(ClosedError("write to a closed stream"), 2) end
   if self.finished then error(ClosedError("write after finish"), 2) end
   if type(chunk) ~= "string" then check.expected(chunk, 1, "write", "string") end
-  check.opt_signal(signal, 2, "write")
+  if signal ~= nil then check.opt_signal(signal, 2, "write") end
   self._push(chunk, signal)
   self.written = self.written + #chunk
 end
@@ -133,11 +133,18 @@ local function close_quietly(s)
   if type(s) == "table" and type(s.close) == "function" then pcall(s.close, s) end
 end
 
+-- ---- the pull side: the steps before the last transform ----
+
 -- An iterator over what a function step makes of the chunks from `input`:
--- every value it returns goes on, in order (nil values are skipped).
+-- every value it returns goes on, in order (nil values are skipped). The
+-- first is handed on at once; only a step that returns more keeps a list.
 local function map_step(fn, input)
   local pending, i, n = nil, 1, 0
-  local function collect(...) pending, i, n = { ... }, 1, select("#", ...) end
+  local function first_of(v, ...)
+    local more = select("#", ...)
+    if more > 0 then pending, i, n = { ... }, 1, more end
+    return v
+  end
   return function()
     while true do
       while i <= n do
@@ -147,9 +154,22 @@ local function map_step(fn, input)
       end
       local chunk = input()
       if chunk == nil then return nil end
-      collect(fn(chunk))
+      local v = first_of(fn(chunk))
+      if v ~= nil then return v end
     end
   end
+end
+
+-- ---- the push side: the steps after it, and the sink ----
+
+-- out(v) for a function step: each value it returns goes to `out`, in order.
+local function push_each(out, v, ...)
+  if v ~= nil then out(v) end
+  if select("#", ...) > 0 then return push_each(out, ...) end
+end
+
+local function push_step(fn, out)
+  return function(chunk) return push_each(out, fn(chunk)) end
 end
 
 local PIPELINE = { signal = kind.signal }
@@ -157,6 +177,9 @@ local PIPELINE = { signal = kind.signal }
 -- pipeline(src, step..., dst [, {signal=}]): moves every chunk from src through
 -- the steps into dst, then finishes dst. On an error or an abort anywhere,
 -- every stage is closed and the first error raised, unchanged.
+-- The last transform runs in the pipeline's own coroutine (gen._push) and
+-- hands each chunk on from its yield; the transforms before it are generators
+-- it pulls from.
 function stream.pipeline(...)
   local n = select("#", ...)
   local args = { ... }
@@ -171,22 +194,31 @@ function stream.pipeline(...)
   if not is_readable(src) then check.expected(src, 1, "pipeline", "readable stream") end
   if not is_writable(dst) then check.expected(dst, n, "pipeline", "writable stream") end
   local signal = check.options(opts, n + 1, "pipeline", PIPELINE).signal
+  local last = 1 -- the last transform's place, 1 for none
+  for k = 2, n - 1 do
+    local step = args[k]
+    if getmetatable(step) == Transform then last = k
+    elseif type(step) ~= "function" then check.expected(step, k, "pipeline", "function or stream.transform") end
+  end
   local gens = {}
   local input = function() return src:read(signal) end
-  for k = 2, n - 1 do
+  for k = 2, last - 1 do
     local step = args[k]
     if type(step) == "function" then
       input = map_step(step, input)
-    elseif getmetatable(step) == Transform then
+    else
       local g = gen.new(step.body, input)
       gens[#gens + 1] = g
       input = function() return g:next() end
-    else
-      check.expected(step, k, "pipeline", "function or stream.transform")
     end
   end
+  local out = function(chunk) dst:write(chunk, signal) end
+  for k = n - 1, last + 1, -1 do out = push_step(args[k], out) end
   local function move()
-    for chunk in input do dst:write(chunk, signal) end
+    if last > 1 then gen._push(args[last].body, out, input)
+    else
+      for chunk in input do out(chunk) end
+    end
     if dst.finish then dst:finish(signal) end
   end
   local aborted, reason = core.check_abort(signal)
