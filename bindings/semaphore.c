@@ -31,6 +31,7 @@ static semaphore *check_semaphore(lua_State *L, int idx) {
 
 /* Counts stay at or below 2^53, where every whole double is exact. */
 static double check_count(lua_State *L, int idx, const char *what) {
+  if (lua_type(L, idx) == LUA_TNUMBER && lua_tonumber(L, idx) == 1) return 1; /* the usual count, at once */
   return ebb_check_whole(L, idx, what, 1, EBB_MAX_WHOLE);
 }
 

@@ -112,7 +112,7 @@ static ebb_timer *pop_earliest(void) {
 int clock_fire_due(void) {
   int fired = 0;
   double now;
-  if (clk.mode != EBB_CLOCK_REAL) return 0;
+  if (clk.mode != EBB_CLOCK_REAL || !clk.len) return 0; /* no timer: no need to read the clock */
   now = ebb_now();
   while (clk.len && clk.heap[0]->deadline <= now) {
     ebb_timer *t = pop_earliest();
