@@ -33,7 +33,7 @@ function Semaphore:acquire(a, b)
   if getmetatable(self) ~= SemaphoreMT then check.self(self, SemaphoreMT, "acquire", "semaphore") end
   local n, signal = count_and_signal(a, b)
   if n ~= 1 then check.whole(n, 1, "acquire", "n", 1, MAX) end
-  check.opt_signal(signal, rawequal(a, signal) and 1 or 2, "acquire")
+  if signal ~= nil then check.opt_signal(signal, rawequal(a, signal) and 1 or 2, "acquire") end
   local ok, reason = c_acquire(self, n, signal)
   if not ok then
     if ok == nil then check.badarg(1, "acquire", "n is more than the semaphore's permits") end
