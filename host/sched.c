@@ -153,10 +153,6 @@ ebb_signal *record_signal(lua_State *L, ebb_task *t) {
   return t->sig;
 }
 
-/* While a batch runs, the cur and ring tables wait at these indexes of the
- * main state's stack (0: not there, look them up in the registry). */
-static int batch_cur_idx, batch_ring_idx;
-
 static void push_current_table(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
   lua_rawgeti(L, -1, 1);
@@ -164,15 +160,11 @@ static void push_current_table(lua_State *L) {
 }
 
 static void set_current_table(lua_State *L, ebb_task *t) {
-  int cur = batch_cur_idx;
-  if (!cur) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
-    cur = lua_gettop(L);
-  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
   if (t) record_push_table(L, t);
   else lua_pushnil(L);
-  lua_rawseti(L, cur, 1);
-  if (!batch_cur_idx) lua_pop(L, 1);
+  lua_rawseti(L, -2, 1);
+  lua_pop(L, 1);
   sched.current = t;
 }
 
@@ -350,18 +342,15 @@ static int sched_turn_over(void) { return hr_ms() - sched.polled_at >= TURN_MS; 
  * runners are in (key_stop). */
 static int ring_pending(int end_key) {
   lua_State *L = sched.L;
-  int head, end, ring = batch_ring_idx;
-  if (!ring) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, sched.ring_ref);
-    ring = lua_gettop(L);
-  }
+  int head, end;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.ring_ref);
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.key_head); /* keys made once: no interning here */
-  lua_rawget(L, ring);
+  lua_rawget(L, -2);
   lua_rawgeti(L, LUA_REGISTRYINDEX, end_key);
-  lua_rawget(L, ring);
+  lua_rawget(L, -3);
   head = (int)lua_tointeger(L, -2);
   end = (int)lua_tointeger(L, -1);
-  lua_pop(L, batch_ring_idx ? 2 : 3);
+  lua_pop(L, 3);
   return end - head;
 }
 
@@ -381,10 +370,12 @@ enum ring_start {
  * resume: the runner's frame stays small, see ebb.task's runner). */
 static void ring_set_first(enum ring_start start) {
   lua_State *L = sched.L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.ring_ref);
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.key_first);
   if (start == NEXT_CHUNK) lua_pushliteral(L, "more");
   else lua_pushboolean(L, start == NEW_BATCH);
-  lua_rawset(L, batch_ring_idx); /* only called during a batch */
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
 }
 
 static void run_ring(void) {
@@ -408,14 +399,8 @@ static void run_ring(void) {
  * woken during the batch (as promise reactions run in Node); tasks that
  * yielded run in the next batch, after I/O had its chance. */
 static void run_batch(void) {
-  lua_State *L = sched.L;
   ebb_node *node;
   unsigned n = 0;
-  int base = lua_gettop(L), outer_cur = batch_cur_idx, outer_ring = batch_ring_idx;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
-  batch_cur_idx = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.ring_ref);
-  batch_ring_idx = lua_gettop(L);
   run_ring();
   while ((node = ebb_list_shift(&sched.ready)) != NULL) {
     sched.nready--;
@@ -423,10 +408,7 @@ static void run_batch(void) {
     if (++n % TURN_CHECK == 0 && sched_turn_over()) break;
   }
   while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);
-  set_current_table(L, NULL); /* once, not after every resume: what runs next runs in no task */
-  lua_settop(L, base);
-  batch_cur_idx = outer_cur;
-  batch_ring_idx = outer_ring;
+  set_current_table(sched.L, NULL); /* once, not after every resume: what runs next runs in no task */
 }
 
 static void report_unhandled(void) {
