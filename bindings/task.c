@@ -83,6 +83,12 @@ static int l_timer_task(lua_State *L) { return start_timer(L, 0); }
 /* delay_timer(task, ms): the task joins the new tasks after ms */
 static int l_delay_timer(lua_State *L) { return start_timer(L, 1); }
 
+/* count_cancelled(delta): see ebb_count_cancelled */
+static int l_count_cancelled(lua_State *L) {
+  ebb_count_cancelled((int)ebb_check_whole(L, 1, "delta", -1, 1));
+  return 0;
+}
+
 static int l_note_unhandled(lua_State *L) {
   (void)L;
   ebb_note_unhandled();
@@ -238,6 +244,7 @@ int luaopen_ebb_core(lua_State *L) {
     {"shield", l_shield},               {"cancel_record", l_cancel_record},
     {"release", l_release},             {"timer_task", l_timer_task},
     {"delay_timer", l_delay_timer},     {"note_unhandled", l_note_unhandled},
+    {"count_cancelled", l_count_cancelled},
     {"set_ring", l_set_ring},           {"set_exit_status", l_set_exit_status},
     {"stats", l_stats}, {"close_handles_of", l_close_handles_of},                 {"waitlist", l_waitlist},
     {"traceback", l_traceback},         {"can_wait", l_can_wait},         {"check_can_wait", l_check_can_wait},         {"signal_made", l_signal_made},         {"set_stack_bottoms", l_set_stack_bottoms},

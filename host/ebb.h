@@ -224,6 +224,9 @@ void ebb_task_release(lua_State *L, int task_idx);
  * the new tasks. */
 void ebb_task_timer(lua_State *L, int task_idx, double ms, int delayed);
 void ebb_note_unhandled(void); /* a failure to report at the end of the turn */
+/* A task has been cancelled (+1), or one that was has ended (-1): while none
+ * is, no wait needs to look for the running task's own signal. */
+void ebb_count_cancelled(int delta);
 typedef struct ebb_sched_counts {
   int ready, pooled, records;
 } ebb_sched_counts;

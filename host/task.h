@@ -61,6 +61,7 @@ struct sched {
   int key_head, key_tail, key_stop, key_batch_end, key_first;
   int unhandled;           /* a failure to report at the end of the turn */
   lua_State *waited;       /* the coroutine that has just yielded in sched_yield_wait */
+  int cancelled_live;      /* tasks cancelled (their own signal aborted) that have not ended */
   ebb_node records;
   ebb_node timeds;
   int nrecords;

@@ -78,6 +78,11 @@ void ebb_task_timer(lua_State *L, int task_idx, double ms, int delayed) {
 
 void ebb_note_unhandled(void) { sched.unhandled = 1; }
 
+void ebb_count_cancelled(int delta) {
+  sched.cancelled_live += delta;
+  if (sched.cancelled_live < 0) sched.cancelled_live = 0;
+}
+
 void ebb_sched_count(ebb_sched_counts *c) {
   c->ready = sched.nready;
   c->pooled = sched.npool;

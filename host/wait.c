@@ -20,7 +20,7 @@ ebb_task *ebb_check_in_task(lua_State *L) {
 static ebb_signal *own_abort(lua_State *L) {
   ebb_signal *s;
   ebb_task *t;
-  if (!sched.running_co) return NULL;
+  if (!sched.running_co || !sched.cancelled_live) return NULL;
   if (sched.current) {
     t = sched.current;
     s = record_signal(L, t);
@@ -182,7 +182,7 @@ int ebb_wait_with(lua_State *L, ebb_waitlist *list, double timeout_ms, int signa
   static const ebb_want nothing;
   ebb_task *t = ebb_check_in_task(L);
   ebb_signal *s = signal_idx ? ebb_opt_signal(L, signal_idx) : NULL;
-  ebb_signal *own = record_signal(L, t);
+  ebb_signal *own = sched.cancelled_live ? record_signal(L, t) : NULL;
   t->yielding = 0; /* a task.yield that could not yield left it set */
   if (!t->shield && own && ebb_signal_aborted(own)) return push_aborted(L, own);
   if (s && ebb_signal_aborted(s)) return push_aborted(L, s);

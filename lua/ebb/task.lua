@@ -131,6 +131,7 @@ local function settled(t)
   local w = rawget(t, "waiters")
   if w then w:wake_all() end
   if rawget(t, "owner") then shared.ended(t) end
+  if rawget(t, "cancel_counted") then core.count_cancelled(-1) end
   local h = rawget(t, "hook") -- an owner told of the end (a queue frees the job's slot)
   if h then h:settled(t) end
 end
@@ -409,6 +410,8 @@ function Task.cancel(t, reason)
   local s = signal_of(t)
   if s.aborted then return end
   local was = t.status
+  rawset(t, "cancel_counted", true) -- until it ends, waits look for their task's own abort
+  core.count_cancelled(1)
   abort_core.abort(s, reason)
   if finished(t) then return end
   if was == "pending" then -- it has not started, and now never will
