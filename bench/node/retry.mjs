@@ -1,23 +1,6 @@
 // retry: 100,000 concurrent calls, each failing twice before it succeeds,
 // retried with zero delay by the patterns guide's retryWithBackoff.
-const retryWithBackoff = async (fn, {
-  maxRetries = 3, baseDelay = 1000, maxDelay = 30_000, signal, shouldRetry = () => true,
-} = {}) => {
-  let lastError;
-  for (let attempt = 0; attempt <= maxRetries; attempt++) {
-    try {
-      signal?.throwIfAborted();
-      return await fn(attempt);
-    } catch (error) {
-      lastError = error;
-      if (attempt === maxRetries || !shouldRetry(error)) break;
-      const exponential = Math.min(maxDelay, baseDelay * 2 ** attempt);
-      const jittered = Math.random() * exponential;
-      await new Promise((resolve) => setTimeout(resolve, jittered));
-    }
-  }
-  throw lastError;
-};
+import { retryWithBackoff } from './guide.mjs';
 
 const N = 100000;
 let attempts = 0;

@@ -3,19 +3,7 @@
 // bench/ebb/semaphore-closure.lua). The wait while holding the permit is
 // `await null` (a microtask) or, with the argument "immediate", setImmediate
 // (a turn of the loop, as task.yield is).
-class AsyncSemaphore {
-  #permits;
-  #waiting = [];
-  constructor(permits) { this.#permits = permits; }
-  async acquire() {
-    if (this.#permits > 0) { this.#permits--; return; }
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-  release() {
-    const next = this.#waiting.shift();
-    if (next) next(); else this.#permits++;
-  }
-}
+import { AsyncSemaphore } from './guide.mjs';
 
 const immediate = process.argv[2] === 'immediate';
 const TASKS = 1000, PERMITS = 5, CYCLES = 1000000;
