@@ -365,6 +365,17 @@ static int l_borrow(lua_State *L) {
   return 1;
 }
 
+/* cwd() -> the working directory | nil, code, msg */
+static int l_cwd(lua_State *L) {
+  char buf[4096];
+  size_t len = sizeof buf;
+  int r = uv_cwd(buf, &len);
+  if (r != 0) return ebb_push_uv_error(L, r);
+  lua_pushboolean(L, 1);
+  lua_pushlstring(L, buf, len);
+  return 2;
+}
+
 /* set_file_methods(tbl): the Lua side's methods for every file */
 static int l_set_file_methods(lua_State *L) {
   ebb_check_type(L, 1, LUA_TTABLE);
@@ -382,7 +393,8 @@ int luaopen_ebb_fs_core(lua_State *L) {
     {"read", l_read},     {"write", l_write},   {"fstat", l_fstat},     {"close", l_close},
     {"write_behind", fs_write_behind},          {"flush", fs_flush},
     {"set_file_methods", l_set_file_methods},   {"borrow", l_borrow},
-    {"is_file", l_is_file},                     {NULL, NULL}};
+    {"is_file", l_is_file},                     {"cwd", l_cwd},
+    {NULL, NULL}};
   ebb_new_metatable(L, FILE_MT, file_gc, file_tostring);
   return ebb_new_module(L, fns);
 }

@@ -81,6 +81,11 @@ function fs.mkdir(path, opts)
   result("mkdir", path, ok, code, msg)
 end
 
+-- The process's working directory.
+function fs.cwd()
+  return result("uv_cwd", nil, core.cwd())
+end
+
 function fs.rename(from, to, signal)
   check_path(from, 1, "rename")
   check_path(to, 2, "rename")
