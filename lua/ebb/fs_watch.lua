@@ -26,15 +26,7 @@ end
 -- task's hold go.
 local function let_go(self)
   self.closed = true
-  local off = self._off
-  if off then
-    self._off = false
-    off()
-  end
-  if self._task then
-    task._let_go(self._task, self)
-    self._task = false
-  end
+  task._unhold(self)
   core.watch_close(self._h)
 end
 
