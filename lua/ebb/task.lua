@@ -457,6 +457,12 @@ function task.future()
   return future()
 end
 
+local interval -- ebb.task_interval's, once loaded
+function task.interval(ms, fn, opts)
+  interval = interval or require("ebb.task_interval").interval
+  return interval(ms, fn, opts)
+end
+
 -- ---- for modules that start tasks themselves (ebb.queue) ----
 
 -- A task that starts only when task._start(t) is called; hook:settled(t)
