@@ -159,12 +159,13 @@ static void push_current_table(lua_State *L) {
   lua_remove(L, -2);
 }
 
-static void set_current_table(lua_State *L, ebb_task *t) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
-  if (t) record_push_table(L, t);
-  else lua_pushnil(L);
-  lua_rawseti(L, -2, 1);
-  lua_pop(L, 1);
+/* cur[1] = the task: on the holder thread, whose first slot is cur, and
+ * whose stack nothing else touches (one registry read, not two, a resume). */
+static void set_current_table(ebb_task *t) {
+  lua_State *h = sched.holder;
+  if (t) record_push_table(h, t);
+  else lua_pushnil(h);
+  lua_rawseti(h, 1, 1);
   sched.current = t;
 }
 
@@ -322,7 +323,7 @@ static void run_record(ebb_task *t) {
   t->nresume = 0;
   t->wait_state = W_IDLE;
   wait_detach(&t->wait); /* the explicit signal, watched until now */
-  set_current_table(sched.L, t);
+  set_current_table(t);
   resume(co, ref, n);
 }
 
@@ -408,7 +409,7 @@ static void run_batch(void) {
     if (++n % TURN_CHECK == 0 && sched_turn_over()) break;
   }
   while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);
-  set_current_table(sched.L, NULL); /* once, not after every resume: what runs next runs in no task */
+  set_current_table(NULL); /* once, not after every resume: what runs next runs in no task */
 }
 
 static void report_unhandled(void) {
@@ -472,8 +473,11 @@ void sched_init(lua_State *L) {
   ebb_list_init(&sched.records);
   ebb_list_init(&sched.timeds);
   sched.runner_ref = sched.ring_ref = LUA_NOREF;
-  lua_newtable(L);
-  sched.cur_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  sched.holder = lua_newthread(L);
+  sched.holder_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_newtable(sched.holder);
+  lua_pushvalue(sched.holder, 1);
+  sched.cur_ref = luaL_ref(sched.holder, LUA_REGISTRYINDEX);
   lua_pushliteral(L, "head");
   sched.key_head = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushliteral(L, "tail");
