@@ -14,12 +14,14 @@ char sched_wait_key, sched_idle_key, sched_chunk_key;
 int sched_yield_wait(lua_State *L) {
   /* a coroutine of the task's own passes the key on (coroutine.resume); when
    * lua_yield cannot yield, it raises the reason */
-  if (L != sched.running_co || !lua_isyieldable(L)) {
+  int r;
+  if (L != sched.running_co) {
     lua_pushlightuserdata(L, &sched_wait_key);
     return lua_yield(L, 1);
   }
+  r = lua_yield(L, 0); /* raises when it cannot yield: then nothing says it waited */
   sched.waited = L;
-  return lua_yield(L, 0);
+  return r;
 }
 
 static ebb_task *free_records;
@@ -257,19 +259,19 @@ static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) 
   if (status == LUA_YIELD) {
     void *key;
     ebb_task *t;
-    if (sched.waited == co) { /* a wait of the host's own: nothing on the stack to read */
+    if (sched.waited == co) { /* a wait of the host's own: its stack is empty */
       sched.waited = NULL;
       key = &sched_wait_key;
     } else {
       int n = lua_gettop(co);
       key = n >= 1 && lua_islightuserdata(co, 1) ? lua_touserdata(co, 1) : NULL;
+      if (key == &sched_idle_key) {
+        pool_give(co, ref);
+        return 0;
+      }
+      if (key == &sched_chunk_key && sched_hand_over(co_at, ref_at, nargs)) return 1;
+      lua_settop(co, 0);
     }
-    if (key == &sched_idle_key) {
-      pool_give(co, ref);
-      return 0;
-    }
-    if (key == &sched_chunk_key && sched_hand_over(co_at, ref_at, nargs)) return 1;
-    lua_settop(co, 0);
     t = sched_current_record(L);
     if (!t) { /* cannot happen: a yield outside any task */
       pool_give(co, ref);
