@@ -14,12 +14,14 @@ char sched_wait_key, sched_idle_key, sched_chunk_key;
 int sched_yield_wait(lua_State *L) {
   /* a coroutine of the task's own passes the key on (coroutine.resume); when
    * lua_yield cannot yield, it raises the reason */
-  if (L != sched.running_co || !lua_isyieldable(L)) {
+  int r;
+  if (L != sched.running_co) {
     lua_pushlightuserdata(L, &sched_wait_key);
     return lua_yield(L, 1);
   }
+  r = lua_yield(L, 0); /* raises when it cannot yield: then nothing says it waited */
   sched.waited = L;
-  return lua_yield(L, 0);
+  return r;
 }
 
 static ebb_task *free_records;
@@ -184,12 +186,13 @@ static void push_current_table(lua_State *L) {
   lua_remove(L, -2);
 }
 
-static void set_current_table(lua_State *L, ebb_task *t) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
-  if (t) record_push_table(L, t);
-  else lua_pushnil(L);
-  lua_rawseti(L, -2, 1);
-  lua_pop(L, 1);
+/* cur[1] = the task: on the holder thread, whose first slot is cur, and
+ * whose stack nothing else touches (one registry read, not two, a resume). */
+static void set_current_table(ebb_task *t) {
+  lua_State *h = sched.holder;
+  if (t) record_push_table(h, t);
+  else lua_pushnil(h);
+  lua_rawseti(h, 1, 1);
   sched.current = t;
 }
 
@@ -281,19 +284,19 @@ static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) 
   if (status == LUA_YIELD) {
     void *key;
     ebb_task *t;
-    if (sched.waited == co) { /* a wait of the host's own: nothing on the stack to read */
+    if (sched.waited == co) { /* a wait of the host's own: its stack is empty */
       sched.waited = NULL;
       key = &sched_wait_key;
     } else {
       int n = lua_gettop(co);
       key = n >= 1 && lua_islightuserdata(co, 1) ? lua_touserdata(co, 1) : NULL;
+      if (key == &sched_idle_key) {
+        pool_give(co, ref);
+        return 0;
+      }
+      if (key == &sched_chunk_key && sched_hand_over(co_at, ref_at, nargs)) return 1;
+      lua_settop(co, 0);
     }
-    if (key == &sched_idle_key) {
-      pool_give(co, ref);
-      return 0;
-    }
-    if (key == &sched_chunk_key && sched_hand_over(co_at, ref_at, nargs)) return 1;
-    lua_settop(co, 0);
     t = sched_current_record(L);
     if (!t) { /* cannot happen: a yield outside any task */
       pool_give(co, ref);
@@ -347,7 +350,7 @@ static void run_record(ebb_task *t) {
   t->nresume = 0;
   t->wait_state = W_IDLE;
   wait_detach(&t->wait); /* the explicit signal, watched until now */
-  set_current_table(sched.L, t);
+  set_current_table(t);
   resume(co, ref, n);
 }
 
@@ -433,7 +436,7 @@ static void run_batch(void) {
     if (++n % TURN_CHECK == 0 && sched_turn_over()) break;
   }
   while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);
-  set_current_table(sched.L, NULL); /* once, not after every resume: what runs next runs in no task */
+  set_current_table(NULL); /* once, not after every resume: what runs next runs in no task */
 }
 
 static void report_unhandled(void) {
@@ -496,8 +499,11 @@ void sched_init(lua_State *L) {
   ebb_list_init(&sched.idle);
   ebb_list_init(&sched.timeds);
   sched.runner_ref = sched.ring_ref = LUA_NOREF;
-  lua_newtable(L);
-  sched.cur_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  sched.holder = lua_newthread(L);
+  sched.holder_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_newtable(sched.holder);
+  lua_pushvalue(sched.holder, 1);
+  sched.cur_ref = luaL_ref(sched.holder, LUA_REGISTRYINDEX);
   lua_pushliteral(L, "head");
   sched.key_head = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushliteral(L, "tail");

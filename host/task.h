@@ -54,6 +54,8 @@ struct sched {
   int npool;
   int runner_ref;          /* the Lua function pooled coroutines run */
   int cur_ref;             /* the Lua table whose [1] is the running task */
+  lua_State *holder;       /* a thread that only holds that table, in its slot 1 */
+  int holder_ref;
   int ring_ref;            /* ebb.task's ring of new tasks (fields head, tail, stop, batch_end) */
   int key_head, key_tail, key_stop, key_batch_end, key_first;
   int unhandled;           /* a failure to report at the end of the turn */
