@@ -242,40 +242,40 @@ describe("ebb.events", function()
       assert.equal(0, hits)
     end)
 
-    it("100,000 added and aborted on one long-lived emitter keep the heap flat", function()
+    it("20,000 added and aborted on one long-lived emitter keep the heap flat (a leak of 13 bytes each would show)", function()
       local em, sum = events.new(), 0
       full_gc()
       local base, peak = collectgarbage("count"), 0
-      for i = 1, 100000 do
+      for i = 1, 20000 do
         local c = abort.controller()
         em:on("data", function(x) sum = sum + x end, { signal = c.signal })
         em:emit("data", 1)
         c:abort()
-        if i % 10000 == 0 then
+        if i % 2000 == 0 then
           full_gc()
           peak = math.max(peak, collectgarbage("count"))
         end
       end
-      assert.equal(100000, sum)
+      assert.equal(20000, sum)
       assert.equal(0, em:listener_count("data"))
-      assert.is_true(peak - base < 512, ("the heap grew by %.0f KB"):format(peak - base))
+      assert.is_true(peak - base < 256, ("the heap grew by %.0f KB"):format(peak - base))
     end)
 
-    it("100,000 added and removed on one long-lived signal leave nothing on it", function()
+    it("20,000 added and removed on one long-lived signal leave nothing on it, and the heap flat", function()
       local em, c = events.new(), abort.controller()
       full_gc()
       local base, peak = collectgarbage("count"), 0
-      for i = 1, 100000 do
+      for i = 1, 20000 do
         local off = em:on("data", function() end, { signal = c.signal })
         if i % 2 == 0 then off() else em:once("data", function() end) em:emit("data") off() end
-        if i % 10000 == 0 then
+        if i % 2000 == 0 then
           full_gc()
           peak = math.max(peak, collectgarbage("count"))
         end
       end
       assert.equal(0, abort_core.listeners(c.signal))
       assert.equal(0, em:listener_count("data"))
-      assert.is_true(peak - base < 512, ("the heap grew by %.0f KB"):format(peak - base))
+      assert.is_true(peak - base < 256, ("the heap grew by %.0f KB"):format(peak - base))
     end)
   end)
 

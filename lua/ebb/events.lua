@@ -10,6 +10,7 @@ local type, error, xpcall, select, setmetatable, getmetatable, tostring, unpack 
 local traced, is_signal, is_callable = host.traced, check.is_signal, check.is_callable
 local check_abort, waitlist, raise_if_aborted = core.check_abort, core.waitlist, check.raise_if_aborted
 local clock_now = require("ebb.clock.core").now
+local listen = require("ebb.abort.core").listen
 
 local events = {}
 
@@ -38,7 +39,8 @@ local function writable_list(em, name)
   local lists = em._lists
   local list = lists[name]
   if list == nil then
-    list = { n = 0, emitting = 0 }
+    list = em._spare or { n = 0, emitting = 0 }
+    em._spare = false
     lists[name] = list
   elseif list.emitting > 0 then
     local copy = { n = list.n, emitting = 0 }
@@ -64,7 +66,10 @@ local function remove(rec)
   end
   n = n - 1
   list.n = n
-  if n == 0 then em._lists[name] = nil end
+  if n == 0 then -- kept for the next name that gets a listener: one listener at a time makes no table
+    em._lists[name] = nil
+    em._spare = list
+  end
   em._count = em._count - 1
   local detach = rec.detach
   if detach then
@@ -87,9 +92,8 @@ local function warn_leak(em, name, n)
     :format(n, shown(name), em._max))
 end
 
--- Adds fn; returns its record, or nil when the signal is aborted already.
-local function add(em, name, fn, once, signal)
-  if signal and signal.aborted then return nil end
+-- Adds fn; returns its record.
+local function add(em, name, fn, once)
   local rec = { fn = fn, once = once, emitter = em, name = name, removed = false, fired = false, detach = false }
   local list = writable_list(em, name)
   local n = list.n + 1
@@ -113,11 +117,16 @@ function Emitter:on(name, fn, opts)
     check.options(opts, 3, "on", ON)
     signal, once = opts.signal, opts.once
   end
-  local rec = add(self, name, fn, once == true, signal)
-  if rec == nil then return noop end
+  local rec
   local function off() return remove(rec) end
   -- the signal holds the listener only while it is on the emitter: removing it detaches it
-  if signal then rec.detach = signal:on_abort(off) end
+  local detach = false
+  if signal then
+    detach = listen(signal, off)
+    if not detach then return noop end -- aborted already: nothing is added
+  end
+  rec = add(self, name, fn, once == true)
+  rec.detach = detach
   return off
 end
 
@@ -258,7 +267,7 @@ function Emitter:__tostring()
 end
 
 function events.new()
-  return setmetatable({ _lists = {}, _count = 0, _max = DEFAULT_MAX, _warned = false }, Emitter)
+  return setmetatable({ _lists = {}, _count = 0, _max = DEFAULT_MAX, _warned = false, _spare = false }, Emitter)
 end
 
 function events.is_emitter(v) return getmetatable(v) == Emitter end
