@@ -202,7 +202,15 @@ function Emitter:emit(name, ...)
     end
     do
       local ok, e = xpcall(rec.fn, traced, ...)
-      if not ok then report(e, name) end
+      if not ok then
+        -- a listener that waited in a task cancelled meanwhile: the cancel goes on up
+        local live, reason = check_abort()
+        if live == false and reason == e then
+          list.emitting = list.emitting - 1
+          error(e, 0)
+        end
+        report(e, name)
+      end
     end
     ::next::
   end
