@@ -151,6 +151,22 @@ describe("ebb.events", function()
       assert.equal(e, seen)
     end)
 
+    it("listeners and event_names give what listens now", function()
+      local em = events.new()
+      local function f() end
+      local function g() end
+      em:on("a", f)
+      em:once("a", g)
+      em:on("b", f)
+      assert.same({ f, g }, em:listeners("a"))
+      assert.same({}, em:listeners("c"))
+      local names = em:event_names()
+      table.sort(names)
+      assert.same({ "a", "b" }, names)
+      em:emit("a")
+      assert.same({ f }, em:listeners("a"))
+    end)
+
     it("prints as its counts", function()
       local em = events.new()
       em:on("a", function() end)

@@ -166,6 +166,22 @@ function Emitter:listener_count(name)
   return list and list.n or 0
 end
 
+-- The functions listening to name now, in the order they are called.
+function Emitter:listeners(name)
+  check_emitter(self, "listeners")
+  check_name(name, "listeners")
+  local list, fns = self._lists[name], {}
+  for i = 1, list and list.n or 0 do fns[i] = list[i].fn end
+  return fns
+end
+
+function Emitter:event_names()
+  check_emitter(self, "event_names")
+  local names = {}
+  for name in pairs(self._lists) do names[#names + 1] = name end
+  return names
+end
+
 function Emitter:set_max_listeners(n)
   check_emitter(self, "set_max_listeners")
   self._max = check.whole(n, 1, "set_max_listeners", "n", 0, check.MAX_WHOLE)
