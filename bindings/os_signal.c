@@ -56,9 +56,9 @@ static void close_watch(ebb_handle *track) {
 
 static void async_unused(uv_async_t *h) { (void)h; }
 
-static os_watch *open_watch(lua_State *L, int signum) {
+/* The watch for signum, opened; NULL with a libuv error in *err. */
+static os_watch *open_watch(lua_State *L, int signum, int *err) {
   os_watch *w = calloc(1, sizeof *w);
-  int r;
   if (!w) luaL_error(L, "out of memory");
   w->signum = signum;
   ebb_waitlist_init(&w->waiters);
@@ -67,10 +67,9 @@ static os_watch *open_watch(lua_State *L, int signum) {
     ebb_interrupt_take(signum, on_interrupt);
   } else {
     uv_signal_init(ebb_loop(), &w->h.signal);
-    if ((r = uv_signal_start(&w->h.signal, on_os_signal, signum)) != 0) {
+    if ((*err = uv_signal_start(&w->h.signal, on_os_signal, signum)) != 0) {
       uv_close(&w->h.handle, on_closed);
-      ebb_push_uv_error(L, r);
-      lua_error(L);
+      return NULL;
     }
   }
   uv_unref(&w->h.handle); /* a listener does not keep the process alive, a wait does */
@@ -85,13 +84,16 @@ static int check_signum(lua_State *L, int idx) {
   return (int)ebb_check_whole(L, idx, "signum", 1, NSIG - 1);
 }
 
-/* hold(signum, keeps_alive): one more listener or wait; the first opens the watch */
+/* hold(signum, keeps_alive) -> true | nil, code, msg: one more listener or
+ * wait; the first opens the watch */
 static int l_hold(lua_State *L) {
-  int signum = check_signum(L, 1);
-  os_watch *w = watches[signum] ? watches[signum] : open_watch(L, signum);
+  int signum = check_signum(L, 1), err = 0;
+  os_watch *w = watches[signum] ? watches[signum] : open_watch(L, signum, &err);
+  if (!w) return ebb_push_uv_error(L, err);
   w->holders++;
   if (lua_toboolean(L, 2) && w->keeping++ == 0) uv_ref(&w->h.handle);
-  return 0;
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* release(signum, keeps_alive): one fewer; the last closes the watch */

@@ -36,6 +36,13 @@ local function lookup(name, fname)
   check.badarg(1, fname, why, 2)
 end
 
+-- Holds the watch of signal num (keeps_alive: a wait's), or raises what the
+-- system answered.
+local function hold(num, name, keeps_alive)
+  local ok, code, msg = core.hold(num, keeps_alive)
+  if not ok then error(check.system_error(code, msg, "sigaction", name), 3) end
+end
+
 -- ---- listeners ----
 
 -- A listener's task: for each signal come since it was added, fn(name) in a
@@ -76,7 +83,7 @@ function M.on(name, fn, opts)
   check.callable(fn, 2, "on")
   local signal = opts ~= nil and check.options(opts, 3, "on", ON).signal
   if signal and signal.aborted then return nothing end
-  core.hold(num, false)
+  hold(num, full, false)
   local l = setmetatable({ num = num, held = true }, Listener)
   local t = task._deferred(l, listen, num, full, fn, core.delivered(num))
   task._start(t)
@@ -100,7 +107,7 @@ function M.wait(name, opts)
     signal, timeout = opts.signal, opts.timeout
   end
   check.raise_if_aborted(check_abort(signal))
-  core.hold(num, true)
+  hold(num, full, true)
   local called, ok, reason, msg = pcall(core.wait, num, timeout, signal)
   core.release(num, true)
   if not called then error(ok, 0) end -- not in a task
