@@ -163,6 +163,7 @@ static int l_spawn(lua_State *L) {
   }
   o.stdio = stdio;
   o.stdio_count = 3;
+  uvbox_reserve(L, &process_kind); /* on the top, after the three streams */
   if (!(p = calloc(1, sizeof *p))) return luaL_error(L, "out of memory");
   ebb_waitlist_init(&p->waiters);
   ebb_flush_stdio(); /* what print wrote comes before what an inheriting child writes */
@@ -176,7 +177,7 @@ static int l_spawn(lua_State *L) {
   }
   p->pid = p->h.pid;
   p->group = lua_toboolean(L, 8);
-  uvbox_push(L, &p->life, &process_kind, (uv_handle_t *)&p->h);
+  uvbox_fill(L, &p->life, &process_kind, (uv_handle_t *)&p->h);
   uvbox_opened(&p->life, ebb_current_owner(L));
   lua_insert(L, 11); /* before the three streams */
   return 4;

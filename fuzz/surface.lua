@@ -13,6 +13,7 @@ local INTERNAL = { boot = true, test = true, test_units = true, test_tasks = tru
   http_client = true, http_server = true, http_request = true, http_response = true,
   http_client_response = true }
 INTERNAL.stream_lines = true -- the iterator of stream.lines and fs.lines, reached through them
+INTERNAL.fs_tree, INTERNAL.fs_temp = true, true -- ebb.fs's walk, glob and temporary files
 M.INTERNAL = INTERNAL
 
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.

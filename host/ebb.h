@@ -73,6 +73,7 @@ typedef struct ebb_timer {
 double ebb_now(void);
 void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *));
 void ebb_timer_start(ebb_timer *t, double delay_ms);
+void ebb_timer_start_at(ebb_timer *t, double deadline); /* on the clock of ebb_now() */
 void ebb_timer_stop(ebb_timer *t);
 static inline int ebb_timer_armed(const ebb_timer *t) { return t->heap_index >= 0; }
 size_t ebb_timer_count(void);   /* armed timers that keep the process alive */

@@ -72,13 +72,38 @@ static void *raw_pointer(lua_State *L, int table_idx, const char *key) {
 
 ebb_task *record_of(lua_State *L, int table_idx) { return raw_pointer(L, table_idx, "rec"); }
 
-ebb_task *record_new(lua_State *L, int table_idx) {
+/* Records come from slabs: a waiting task costs no allocation header and no
+ * list link, and the slabs are walked once at exit for records still in use
+ * (table_ref > 0). A free record's first word links the free list. */
+#define SLAB_RECORDS 64
+typedef struct record_slab {
+  struct record_slab *next;
+  ebb_task records[SLAB_RECORDS];
+} record_slab;
+static record_slab *slabs;
+
+static ebb_task *record_alloc(lua_State *L) {
   ebb_task *t = free_records;
-  if (t) free_records = *(ebb_task **)t;
-  else if (!(t = malloc(sizeof *t))) luaL_error(L, "out of memory");
+  record_slab *slab;
+  int i;
+  if (t) {
+    free_records = *(ebb_task **)t;
+    return t;
+  }
+  if (!(slab = calloc(1, sizeof *slab))) luaL_error(L, "out of memory");
+  slab->next = slabs;
+  slabs = slab;
+  for (i = SLAB_RECORDS - 1; i > 0; i--) {
+    *(ebb_task **)&slab->records[i] = free_records;
+    free_records = &slab->records[i];
+  }
+  return &slab->records[0];
+}
+
+ebb_task *record_new(lua_State *L, int table_idx) {
+  ebb_task *t = record_alloc(L);
   memset(t, 0, sizeof *t);
   t->sig_unknown = 1;
-  ebb_list_push(&sched.records, &t->all_link);
   t->co_ref = t->parent_ref = LUA_NOREF;
   ebb_timer_init(&t->wait.timer, timer_fire);
   lua_pushvalue(L, table_idx);
@@ -100,7 +125,7 @@ void record_free(lua_State *L, ebb_task *t) {
   lua_setfield(L, -2, "rec");
   lua_pop(L, 1);
   luaL_unref(L, LUA_REGISTRYINDEX, t->table_ref);
-  ebb_node_unlink(&t->all_link);
+  t->table_ref = 0;
   if (sched.current == t) sched.current = NULL;
   *(ebb_task **)t = free_records;
   free_records = t;
@@ -469,7 +494,6 @@ void sched_init(lua_State *L) {
   ebb_list_init(&sched.ready);
   ebb_list_init(&sched.yielded);
   ebb_list_init(&sched.idle);
-  ebb_list_init(&sched.records);
   ebb_list_init(&sched.timeds);
   sched.runner_ref = sched.ring_ref = LUA_NOREF;
   lua_newtable(L);
@@ -492,11 +516,15 @@ void sched_close(lua_State *L) {
   int i;
   for (i = 0; i < sched.npool; i++) luaL_unref(L, LUA_REGISTRYINDEX, sched.pool_ref[i]);
   sched.npool = 0;
-  while (!ebb_list_empty(&sched.records)) { /* tasks still waiting at exit */
-    ebb_task *t = ebb_container(ebb_list_shift(&sched.records), ebb_task, all_link);
-    wait_detach(&t->wait);
-    free(t);
+  while (slabs) { /* records of tasks still waiting at exit */
+    record_slab *next = slabs->next;
+    int i;
+    for (i = 0; i < SLAB_RECORDS; i++)
+      if (slabs->records[i].table_ref > 0) wait_detach(&slabs->records[i].wait);
+    free(slabs);
+    slabs = next;
   }
+  free_records = NULL;
   while (!ebb_list_empty(&sched.timeds)) {
     ebb_timed *d = ebb_container(ebb_list_shift(&sched.timeds), ebb_timed, all_link);
     ebb_timer_stop(&d->timer);
@@ -506,10 +534,5 @@ void sched_close(lua_State *L) {
     ebb_timed *next = *(ebb_timed **)free_timeds;
     free(free_timeds);
     free_timeds = next;
-  }
-  while (free_records) {
-    ebb_task *next = *(ebb_task **)free_records;
-    free(free_records);
-    free_records = next;
   }
 }

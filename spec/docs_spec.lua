@@ -60,6 +60,8 @@ local function types()
           f:close()
         end,
       },
+      TempDir = { make = function() return require("ebb.fs").temp_dir() end, done = function(d) d:remove() end },
+      TempFile = { make = function() return require("ebb.fs").temp_file() end, done = function(t) t:remove() end },
     },
     net = {
       Server = {
