@@ -55,6 +55,11 @@ void ebb_note_output_error(int err);
 void ebb_set_sigint_hook(int (*hook)(void));
 /* The status the process exits with, unless one is set already. */
 void ebb_set_exit_status(int status);
+/* SIGINT and SIGTERM are the host's (interrupt.c): ebb.signal listens to them
+ * through this, not libuv. While `deliver` is set for one, it is called on the
+ * loop's thread for each that comes (ebb.shutdown is still aborted), and that
+ * signal no longer ends the process. NULL gives the signal back. */
+void ebb_interrupt_take(int signum, void (*deliver)(int signum));
 
 /* ---- the clock (host/clock.c): every timer of the host ---- */
 typedef struct ebb_timer {

@@ -34,7 +34,7 @@ static ebb_signal *own_abort(lua_State *L) {
   }
   lua_pushliteral(L, "signal"); /* raw: the task's __index would make one */
   lua_rawget(L, -2);
-  s = luaL_testudata_compat(L, -1, "ebb.signal");
+  s = ebb_to_signal(L, -1);
   t = s && ebb_signal_aborted(s) ? record_of(L, -2) : NULL;
   lua_pop(L, 3);
   if (!s || !ebb_signal_aborted(s) || (t && t->shield)) return NULL;

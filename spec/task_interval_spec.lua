@@ -91,6 +91,8 @@ describe("task.interval", function()
   end)
 
   describe("in real time with the loop kept busy 30 ms at a time", function()
+    -- (each call's time is read in fn, a little after ebb read it to plan the
+    -- next: 1 ms of slack for a preemption in between)
     it("skips missed ticks and never bursts: no two calls less than ms / 2 apart", function()
       local stamps, ticks = {}, {}
       local t = task.interval(10, function(k)
@@ -111,7 +113,7 @@ describe("task.interval", function()
       assert.is_true(#stamps <= 100, "ticks: " .. #stamps)
       local skipped = false
       for i = 2, #stamps do
-        assert.is_true(stamps[i] - stamps[i - 1] >= 5,
+        assert.is_true(stamps[i] - stamps[i - 1] >= 4,
           ("ticks %d and %d only %.3f ms apart"):format(ticks[i - 1], ticks[i], stamps[i] - stamps[i - 1]))
         if ticks[i] > ticks[i - 1] + 1 then skipped = true end
       end

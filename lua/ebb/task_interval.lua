@@ -34,8 +34,14 @@ local function run(start, ms, fn)
   local k, began = 0, nil
   while true do
     local now = clock_now()
-    k = next_tick(start, ms, k, began, now)
-    local wait = start + k * ms - now
+    local at = start + (k + 1) * ms
+    if at >= now and (not began or at >= began + ms / 2) then
+      k = k + 1 -- on time: the next planned tick
+    else
+      k = next_tick(start, ms, k, began, now)
+      at = start + k * ms
+    end
+    local wait = at - now
     sleep(wait > 0 and wait or 0)
     began = clock_now()
     fn(k)
