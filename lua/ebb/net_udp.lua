@@ -28,8 +28,8 @@ local DATAGRAMS = { signal = kind.signal }
 local FAMILY = { udp4 = 4, udp6 = 6 }
 local MAX_QUEUED = 1024
 
-local function check_socket(s, fname)
-  if getmetatable(s) ~= UDPSocket then check.self(s, UDPSocket, fname, "UDP socket", 2) end
+local function check_socket(s, fname, level)
+  if getmetatable(s) ~= UDPSocket then check.self(s, UDPSocket, fname, "UDP socket", (level or 1) + 1) end
 end
 
 -- "127.0.0.1:53", "[::1]:53"
@@ -83,31 +83,35 @@ local function at(s, f, host, port, signal, ...)
   return ok, code, msg, ip
 end
 
+-- The checks bind and connect share: their options.
+local function check_place(s, fname, host, port, min_port, opts, valid)
+  check_socket(s, fname, 2)
+  check.cstring(host, 1, fname, "host", 2)
+  check.whole(port, 2, fname, "port", min_port, 65535, 2)
+  opts = check.options(opts, 3, fname, valid, 2) -- not a tail call: it would lose a level
+  if s.closed then closed_error(fname, 3) end
+  return opts
+end
+
+-- bind or connect (fname) at host, resolved, and port; the fields follow.
+local function place(s, fname, f, host, port, opts, ...)
+  local ok, code, msg, ip = at(s, f, host, port, opts.signal, ...)
+  if not ok then error(system_error(code, msg, fname, ip, port), 3) end
+  describe(s)
+end
+
 -- bind(host, port [, {reuse_address=, ipv6_only=, signal=}]) -> the socket.
 function UDPSocket:bind(host, port, opts)
-  check_socket(self, "bind")
-  check.cstring(host, 1, "bind", "host")
-  check.whole(port, 2, "bind", "port", 0, 65535)
-  opts = check.options(opts, 3, "bind", BIND)
-  if self.closed then closed_error("bind", 2) end
+  opts = check_place(self, "bind", host, port, 0, opts, BIND)
   if self.port then error(system_error("EINVAL", "the socket is bound already", "bind", host, port), 2) end
-  local ok, code, msg, ip = at(self, c_bind, host, port, opts.signal, opts.reuse_address, opts.ipv6_only)
-  if not ok then error(system_error(code, msg, "bind", ip, port), 2) end
-  describe(self)
+  place(self, "bind", c_bind, host, port, opts, opts.reuse_address, opts.ipv6_only)
   return self
 end
 
 -- connect(host, port [, {signal=}]): sends without an address go there, and
 -- only its datagrams are received.
 function UDPSocket:connect(host, port, opts)
-  check_socket(self, "connect")
-  check.cstring(host, 1, "connect", "host")
-  check.whole(port, 2, "connect", "port", 1, 65535)
-  opts = check.options(opts, 3, "connect", CONNECT)
-  if self.closed then closed_error("connect", 2) end
-  local ok, code, msg, ip = at(self, c_connect, host, port, opts.signal)
-  if not ok then error(system_error(code, msg, "connect", ip, port), 2) end
-  describe(self)
+  place(self, "connect", c_connect, host, port, check_place(self, "connect", host, port, 1, opts, CONNECT))
 end
 
 function UDPSocket:disconnect()
