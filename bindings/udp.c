@@ -3,6 +3,7 @@
  * once when the socket takes it, and otherwise waits for libuv to send it.
  * Functions given an address take an IP literal and return nothing for
  * anything else: the Lua half resolves names. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "udp.h"
@@ -239,6 +240,16 @@ static int l_set_multicast_interface(lua_State *L) {
   return push_status(L, err ? err : uv_udp_set_multicast_interface(&u->h, ip));
 }
 
+/* The kernel's buffer of the socket (SO_RCVBUF or SO_SNDBUF), in bytes. */
+static int set_buffer_size(lua_State *L, int (*set)(uv_handle_t *, int *)) {
+  int err, size = (int)ebb_check_whole(L, 2, "bytes", 1, INT_MAX);
+  udp *u = with_socket(L, &err);
+  return push_status(L, err ? err : set((uv_handle_t *)&u->h, &size));
+}
+
+static int l_set_recv_buffer_size(lua_State *L) { return set_buffer_size(L, uv_recv_buffer_size); }
+static int l_set_send_buffer_size(lua_State *L) { return set_buffer_size(L, uv_send_buffer_size); }
+
 /* membership(h, group, interface|nil, join) */
 static int l_membership(lua_State *L) {
   int err;
@@ -278,6 +289,8 @@ int luaopen_ebb_udp_core(lua_State *L) {
     {"set_multicast_loopback", l_set_multicast_loopback},
     {"set_multicast_interface", l_set_multicast_interface},
     {"membership", l_membership},
+    {"set_recv_buffer_size", l_set_recv_buffer_size},
+    {"set_send_buffer_size", l_set_send_buffer_size},
     {"close", l_close},
     {NULL, NULL}};
   ebb_new_metatable(L, UDP_MT, box_gc, NULL);

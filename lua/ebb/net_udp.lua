@@ -243,6 +243,17 @@ function UDPSocket:set_multicast_interface(interface)
   set_option(self, "set_multicast_interface", core.set_multicast_interface, interface)
 end
 
+local function buffer_size(fname, set)
+  return function(self, bytes)
+    check_socket(self, fname)
+    check.whole(bytes, 1, fname, "bytes", 1, 2 ^ 31 - 1)
+    set_option(self, fname, set, bytes)
+  end
+end
+
+UDPSocket.set_recv_buffer_size = buffer_size("set_recv_buffer_size", core.set_recv_buffer_size)
+UDPSocket.set_send_buffer_size = buffer_size("set_send_buffer_size", core.set_send_buffer_size)
+
 local function membership(fname, join)
   return function(self, group, interface)
     check_socket(self, fname)
