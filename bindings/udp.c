@@ -280,7 +280,7 @@ int luaopen_ebb_udp_core(lua_State *L) {
     {"disconnect", l_disconnect},
     {"send", l_send},
     {"recv", udp_l_recv},
-    {"recv_timed_out", udp_l_recv_timed_out},
+    {"recv_ended", udp_l_recv_ended},
     {"queued", udp_l_queued},
     {"address", l_address},
     {"set_broadcast", l_set_broadcast},

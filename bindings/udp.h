@@ -42,7 +42,7 @@ int udp_parse_addr(const char *ip, int port, udp_addr *a);
  * tasks waiting for one see the end. */
 void udp_recv_closing(udp *u);
 int udp_l_recv(lua_State *L);
-int udp_l_recv_timed_out(lua_State *L);
+int udp_l_recv_ended(lua_State *L);
 int udp_l_queued(lua_State *L);
 
 #endif

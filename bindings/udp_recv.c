@@ -171,9 +171,10 @@ int udp_l_recv(lua_State *L) {
   return ebb_wait_with(L, &u->readers, timeout, 3, &(ebb_want){.owner = u, .on_cancel = reader_left});
 }
 
-/* A recv timed out (its wait left the list without a word): the loop is
+/* A recv that ended without a datagram (timed out, or aborted after it
+ * timed out) may have left the readers' list without a word: the loop is
  * held again only as the readers left say. */
-int udp_l_recv_timed_out(lua_State *L) {
+int udp_l_recv_ended(lua_State *L) {
   hold_loop(udp_check(L, 1));
   return 0;
 }

@@ -160,9 +160,9 @@ local function receive(s, timeout, signal, level)
   end
   local ok, data, ip, port = c_recv(s._h, timeout, signal)
   if ok then return data, ip, port end
+  core.recv_ended(s._h)
   if ok == false then error(data, 0) end
   if data == "timeout" then
-    core.recv_timed_out(s._h)
     error(errors.TimeoutError(format("no datagram within %g ms", timeout)), level + 1)
   end
   error(system_error(data, ip, "recv", s.remote_address or s.address, s.remote_port or s.port), level + 1)
