@@ -36,17 +36,24 @@ int udp_parse_addr(const char *ip, int port, udp_addr *a) {
   return 0;
 }
 
+static int same_ip(const udp_addr *a, const udp_addr *b) {
+  if (a->sa.sa_family != b->sa.sa_family) return 0;
+  if (a->sa.sa_family == AF_INET6)
+    return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof a->in6.sin6_addr) == 0 &&
+           a->in6.sin6_scope_id == b->in6.sin6_scope_id;
+  return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+}
+
 int udp_push_addr(lua_State *L, const udp_addr *a) {
-  char ip[64];
-  if (a->sa.sa_family == AF_INET6) {
-    uv_ip6_name(&a->in6, ip, sizeof ip);
-    lua_pushstring(L, ip);
-    lua_pushinteger(L, ntohs(a->in6.sin6_port));
-  } else {
-    uv_ip4_name(&a->in, ip, sizeof ip);
-    lua_pushstring(L, ip);
-    lua_pushinteger(L, ntohs(a->in.sin_port));
+  static udp_addr last; /* the address last written out: datagrams tend to come from few peers */
+  static char ip[64];
+  if (!ip[0] || !same_ip(a, &last)) {
+    if (a->sa.sa_family == AF_INET6) uv_ip6_name(&a->in6, ip, sizeof ip);
+    else uv_ip4_name(&a->in, ip, sizeof ip);
+    last = *a;
   }
+  lua_pushstring(L, ip);
+  lua_pushinteger(L, ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port));
   return 2;
 }
 
