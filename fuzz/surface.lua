@@ -15,6 +15,7 @@ local INTERNAL = { boot = true, test = true, test_units = true, test_tasks = tru
 INTERNAL.stream_lines = true -- the iterator of stream.lines and fs.lines, reached through them
 INTERNAL.fs_tree, INTERNAL.fs_temp = true, true -- ebb.fs's walk, glob and temporary files
 INTERNAL.events_iter = true -- events.iter's iterator, reached through it
+INTERNAL.net_udp = true -- net.udp's sockets, reached through ebb.net
 M.INTERNAL = INTERNAL
 
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.

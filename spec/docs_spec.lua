@@ -75,6 +75,7 @@ local function types()
         make = function() return require("ebb.net").listen("127.0.0.1", 0, function() end) end,
         done = function(s) s:close() end,
       },
+      UDPSocket = { make = function() return require("ebb.net").udp() end, done = function(s) s:close() end },
     },
     http = {
       Response = { make = function() return setmetatable({}, require("ebb.http_client_response").Response) end },

@@ -37,6 +37,8 @@ local function resolve(host, signal)
   return check.result(resolve_failed, host, nil, core.resolve(host, signal))
 end
 
+net._resolve = resolve -- for net.udp
+
 local RESOLVE = { signal = kind.signal }
 
 -- resolve(host [, {signal=}]) -> the host's IP addresses.
@@ -199,5 +201,9 @@ function Server:__tostring()
   check.self(self, Server, "__tostring", "server")
   return ("Server (%s:%d%s)"):format(self.address or "?", self.port or 0, self.closed and ", closed" or "")
 end
+
+-- udp([opts]) -> a UDP socket (ebb.net_udp).
+local udp = require "ebb.net_udp"
+net.udp, net.SocketClosedError = udp.udp, udp.ClosedError
 
 return net
