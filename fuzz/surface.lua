@@ -10,7 +10,7 @@ local M = {}
 local INTERNAL = { boot = true, test = true, test_units = true, test_tasks = true, core = true, host = true,
   require = true, check = true, task_join = true, task_future = true, docs = true, reference = true,
   http_client = true, http_server = true, http_request = true, http_response = true,
-  http_client_response = true }
+  http_client_response = true, net_tls = true }
 INTERNAL.stream_lines = true -- the iterator of stream.lines and fs.lines, reached through them
 M.INTERNAL = INTERNAL
 
