@@ -14,6 +14,7 @@ local asserts = require "asserts"
 local io_support = require "io_support"
 local tls_support = require "tls_support"
 local raised, read_all = asserts.raised, io_support.read_all
+local free_port = require("net_support").free_port
 
 local LOCAL = "127.0.0.1"
 
@@ -378,13 +379,6 @@ describe("ebb.net over TLS", function()
   end)
 
   describe("against the openssl command", function()
-    local function free_port()
-      local s = net.listen(LOCAL, 0, function() end)
-      local port = s.port
-      s:close()
-      return port
-    end
-
     it("talks to openssl s_server as a client, verifying it", function()
       local port = free_port()
       local server = process.spawn("openssl", { "s_server", "-accept", LOCAL .. ":" .. port, "-cert", f.leaf,
