@@ -4,6 +4,7 @@
  * that goes to the socket whole after each SSL_write (a big write makes
  * full-size records, written with one system call), handed over rather than
  * copied when the socket cannot take it at once. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tls.h"
@@ -18,6 +19,7 @@ typedef struct tls_stream {
   char *out; /* records OpenSSL made, to be written */
   size_t out_len, out_cap;
   char *host; /* the name the certificate must match, for messages */
+  char failure[160]; /* why reading failed after the handshake (the stream's read_reason) */
   int handshaking;
 } tls_stream;
 
@@ -173,6 +175,10 @@ static void received(uvs *s, const char *data, size_t len) {
     r = SSL_get_error(t->ssl, r);
     if (r != SSL_ERROR_WANT_READ) ended = r == SSL_ERROR_ZERO_RETURN ? UV_EOF : UV_EPROTO;
     break;
+  }
+  if (ended == UV_EPROTO) { /* a fatal alert from the peer, a record that does not decrypt */
+    snprintf(t->failure, sizeof t->failure, "TLS failed: %s", tls_last_reason("a broken record"));
+    s->read_reason = t->failure;
   }
   ERR_clear_error();
   t->in_len = 0;

@@ -184,10 +184,22 @@ void uvs_read_ended(uvs *s, int err) {
   uvs_read_failed(s, err);
 }
 
+/* nil, code, message for the error that ended reading. */
+static int push_read_error(lua_State *L, uvs *s) {
+  if (!s->read_reason) return ebb_push_uv_error(L, s->read_error);
+  lua_pushnil(L);
+  lua_pushstring(L, uv_err_name(s->read_error));
+  lua_pushstring(L, s->read_reason);
+  return 3;
+}
+
 void uvs_read_failed(uvs *s, int err) {
+  ebb_wait *w;
+  lua_State *co;
   s->read_error = err;
   stop_reading(s);
-  ebb_fail_all(&s->readers, err);
+  if (!s->read_reason) ebb_fail_all(&s->readers, err);
+  else while ((co = uvs_take_reader(s, &w)) != NULL) ebb_wake_done(w, push_read_error(co, s));
 }
 
 static int start_reading(uvs *s) {
@@ -215,7 +227,7 @@ static int l_read(lua_State *L) {
     lua_pushnil(L);
     return 2;
   }
-  if (s->read_error) return ebb_push_uv_error(L, s->read_error);
+  if (s->read_error) return push_read_error(L, s);
   if ((r = start_reading(s)) != 0) return ebb_push_uv_error(L, r);
   return uvs_wait_reader(L, s, 2);
 }

@@ -67,6 +67,7 @@ typedef struct uvs {
   size_t high_water_mark;
   char *rbuf;             /* libuv reads into this, one chunk at a time */
   int read_error;         /* a libuv error code, 0, or UV_EOF at the end */
+  const char *read_reason; /* a layer's words for read_error, in place of libuv's */
   int write_error;
   int restore_fd;         /* >= 0: give this fd its blocking mode back at close */
   int fd_flags;

@@ -218,7 +218,9 @@ describe("ebb.net over TLS", function()
       server = net.listen(LOCAL, 0, function() end, { tls = { cert_file = f.leaf, key_file = f.leaf_key,
         ca_file = f.ca, verify = true, on_error = function(err) failed:resolve(err) end } })
       local c2 = net.connect("localhost", server.port, { tls = client_tls })
-      assert.is_false(pcall(c2.read, c2)) -- TLS 1.3: the server's refusal comes after the client's handshake
+      local e = raised(c2.read, c2) -- TLS 1.3: the server's refusal comes after the client's handshake
+      assert.equal("EPROTO", e.code)
+      assert.matches("^EPROTO: TLS failed: tlsv13 alert certificate required, read 127%.0%.0%.1:%d+$", e.message)
       c2:close()
       assert.matches("certificate", tostring(failed:await()))
       server:close()
