@@ -3,7 +3,9 @@
  * straight from libuv's buffer, and what OpenSSL writes collects in a block
  * that goes to the socket whole after each SSL_write (a big write makes
  * full-size records, written with one system call), handed over rather than
- * copied when the socket cannot take it at once. */
+ * copied when the socket cannot take it at once. That block is one for all
+ * streams (each SSL call's output is written before the next call), so an
+ * idle connection holds none. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,30 +18,32 @@ typedef struct tls_stream {
   SSL *ssl;
   const char *in; /* bytes read from the socket and not yet taken by OpenSSL */
   size_t in_len;
-  char *out; /* records OpenSSL made, to be written */
-  size_t out_len, out_cap;
   char *host; /* the name the certificate must match, for messages */
   char failure[160]; /* why reading failed after the handshake (the stream's read_reason) */
   int handshaking;
 } tls_stream;
+
+/* The records the current SSL call made, to be written. */
+static char *out;
+static size_t out_len, out_cap;
 
 static tls_stream *of(uvs *s) { return s->layered; }
 
 /* ---- the BIO between OpenSSL and the stream ---- */
 
 static int bio_write(BIO *b, const char *data, int len) {
-  tls_stream *t = BIO_get_data(b);
-  size_t need = t->out_len + (size_t)len;
-  if (need > t->out_cap) {
-    size_t cap = t->out_cap ? t->out_cap : OUT_SIZE;
+  size_t need = out_len + (size_t)len;
+  (void)b;
+  if (need > out_cap) {
+    size_t cap = out_cap ? out_cap : OUT_SIZE;
     char *grown;
     while (cap < need) cap *= 2;
-    if (!(grown = realloc(t->out, cap))) return -1;
-    t->out = grown;
-    t->out_cap = cap;
+    if (!(grown = realloc(out, cap))) return -1;
+    out = grown;
+    out_cap = cap;
   }
-  memcpy(t->out + t->out_len, data, (size_t)len);
-  t->out_len = need;
+  memcpy(out + out_len, data, (size_t)len);
+  out_len = need;
   return len;
 }
 
@@ -73,12 +77,12 @@ static BIO_METHOD *bio_method(void) {
 }
 
 /* The records OpenSSL made go to the socket: 0 or a libuv error. */
-static int flush(uvs *s, tls_stream *t) {
+static int flush(uvs *s) {
   int r;
-  if (t->out_len == 0) return 0;
-  r = uvs_write_block(s, t->out, t->out_len);
-  if (r == 1) t->out = NULL, t->out_cap = 0; /* the stream has the block now */
-  t->out_len = 0;
+  if (out_len == 0) return 0;
+  r = uvs_write_block(s, out, out_len);
+  if (r == 1) out = NULL, out_cap = 0; /* the stream has the block now */
+  out_len = 0;
   return r < 0 ? r : 0;
 }
 
@@ -135,7 +139,7 @@ static int handshake_step(uvs *s, tls_stream *t) {
   ERR_clear_error();
   r = SSL_do_handshake(t->ssl);
   err = r == 1 ? 0 : SSL_get_error(t->ssl, r);
-  if (flush(s, t) != 0 && !err) err = SSL_ERROR_SYSCALL;
+  if (flush(s) != 0 && !err) err = SSL_ERROR_SYSCALL;
   if (err == SSL_ERROR_WANT_READ) return 0;
   t->handshaking = 0;
   co = uvs_take_reader(s, &w); /* the handshake's waiter waits as a reader */
@@ -164,12 +168,19 @@ static void received(uvs *s, const char *data, size_t len) {
   int r, ended = 0;
   t->in = data;
   t->in_len = len;
-  if (t->handshaking && handshake_step(s, t) <= 0) return;
+  if (t->handshaking && handshake_step(s, t) <= 0) {
+    t->in_len = 0;
+    return;
+  }
   ERR_clear_error();
   for (;;) {
     r = SSL_read(t->ssl, plain + n, PLAIN_SIZE - (int)n);
     if (r > 0) {
-      if ((n += (size_t)r) == PLAIN_SIZE) uvs_deliver(s, plain, n), n = 0;
+      if ((n += (size_t)r) == PLAIN_SIZE) {
+        flush(s); /* what reading made OpenSSL answer goes first */
+        uvs_deliver(s, plain, n);
+        n = 0;
+      }
       continue;
     }
     r = SSL_get_error(t->ssl, r);
@@ -182,8 +193,8 @@ static void received(uvs *s, const char *data, size_t len) {
   }
   ERR_clear_error();
   t->in_len = 0;
+  flush(s); /* what reading made OpenSSL answer (a key update) */
   if (n) uvs_deliver(s, plain, n);
-  flush(s, t); /* what reading made OpenSSL answer (a key update) */
   if (ended && !s->life.closed) uvs_read_ended(s, ended);
 }
 
@@ -199,7 +210,7 @@ static int layer_write(uvs *s, const char *data, size_t len) {
     data += r;
     len -= (size_t)r;
   }
-  return flush(s, t);
+  return flush(s);
 }
 
 /* The write side ends with close_notify before the socket's FIN. A peer
@@ -210,7 +221,7 @@ static int layer_finish(uvs *s) {
   ERR_clear_error();
   if (!(SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)) SSL_shutdown(t->ssl);
   ERR_clear_error();
-  r = flush(s, t);
+  r = flush(s);
   if (r == UV_EPIPE || r == UV_ECONNRESET) s->write_error = r = 0;
   return r;
 }
@@ -218,7 +229,6 @@ static int layer_finish(uvs *s) {
 static void layer_freed(uvs *s) {
   tls_stream *t = of(s);
   SSL_free(t->ssl);
-  free(t->out);
   free(t->host);
   free(t);
   s->layered = NULL;
