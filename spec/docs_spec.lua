@@ -69,6 +69,7 @@ local function types()
       },
       TempDir = { make = function() return require("ebb.fs").temp_dir() end, done = function(d) d:remove() end },
       TempFile = { make = function() return require("ebb.fs").temp_file() end, done = function(t) t:remove() end },
+      Watcher = { make = function() return require("ebb.fs").watch("/tmp") end, done = function(w) w:close() end },
     },
     net = {
       Server = {
