@@ -11,7 +11,7 @@
 #include "host.h"
 #include "runtime.h"
 
-static struct {
+static EBB_THREAD_LOCAL struct {
   lua_State *L;
   uv_loop_t loop;
   int exit_status;

@@ -8,7 +8,7 @@
 #include "runtime.h"
 #include "task.h"
 
-struct sched sched;
+EBB_THREAD_LOCAL struct sched sched;
 char sched_wait_key, sched_idle_key, sched_chunk_key;
 
 int sched_yield_wait(lua_State *L) {
@@ -22,7 +22,7 @@ int sched_yield_wait(lua_State *L) {
   return lua_yield(L, 0);
 }
 
-static ebb_task *free_records;
+static EBB_THREAD_LOCAL ebb_task *free_records;
 
 ebb_wait *ebb_task_wait(ebb_task *t) { return &t->wait; }
 
@@ -80,7 +80,7 @@ typedef struct record_slab {
   struct record_slab *next;
   ebb_task records[SLAB_RECORDS];
 } record_slab;
-static record_slab *slabs;
+static EBB_THREAD_LOCAL record_slab *slabs;
 
 static ebb_task *record_alloc(lua_State *L) {
   ebb_task *t = free_records;
@@ -134,7 +134,7 @@ void record_free(lua_State *L, ebb_task *t) {
 
 /* ---- timers that are tasks ---- */
 
-static ebb_timed *free_timeds;
+static EBB_THREAD_LOCAL ebb_timed *free_timeds;
 
 ebb_timed *timed_new(lua_State *L, int table_idx, int delayed, void (*fire)(ebb_timer *)) {
   ebb_timed *d = free_timeds;

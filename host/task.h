@@ -62,7 +62,7 @@ struct sched {
   ebb_node timeds;
   int nrecords;
 };
-extern struct sched sched;
+extern EBB_THREAD_LOCAL struct sched sched;
 /* Yielded by a task that waits, by a runner with nothing left to run, and
  * by a task that hands over to a coroutine of its own (key, co, args...):
  * the scheduler resumes co as the task's, and once it returns, resumes the
