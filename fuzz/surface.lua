@@ -12,6 +12,7 @@ local INTERNAL = { boot = true, test = true, test_units = true, test_tasks = tru
   http_client = true, http_server = true, http_request = true, http_response = true,
   http_client_response = true }
 INTERNAL.stream_lines = true -- the iterator of stream.lines and fs.lines, reached through them
+INTERNAL.worker_thread, INTERNAL.worker_wire = true, true -- the worker threads' side of ebb.worker
 M.INTERNAL = INTERNAL
 
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.

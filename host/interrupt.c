@@ -110,7 +110,7 @@ static void act(lua_State *L) {
  * that is not one of ebb's modules, outside an abort listener. At a call or
  * return of a C function (before it runs, or once it has), its caller
  * decides: in a loop LuaJIT has compiled, those events are all there is. */
-static int at_script_code(lua_State *L, lua_Debug *ar) {
+int ebb_hook_at_script_code(lua_State *L, lua_Debug *ar) {
   lua_Debug caller;
   if (ebb_no_wait_depth > 0 || !lua_getinfo(L, "S", ar)) return 0;
   if (ar->what[0] == 'C') {
@@ -133,7 +133,7 @@ static void on_hook(lua_State *L, lua_Debug *ar) {
    * changed: the hook stays, at every instruction, until the script's own
    * code runs (a count of more could keep landing in the same module call,
    * as the REPL's locals, read through a metamethod, do). */
-  if (!at_script_code(L, ar)) return;
+  if (!ebb_hook_at_script_code(L, ar)) return;
   disarm_hook(L);
   act(L);
   if (I.deadline) {

@@ -462,7 +462,7 @@ static int auto_jump(uv_loop_t *loop) {
 void sched_run(lua_State *L) {
   uv_loop_t *loop = ebb_loop();
   (void)L;
-  for (;;) {
+  while (!sched.stopping) {
     run_batch();
     if (sched.unhandled) report_unhandled();
     clock_fire_due();
@@ -509,6 +509,8 @@ void sched_init(lua_State *L) {
   lua_pushliteral(L, "first");
   sched.key_first = luaL_ref(L, LUA_REGISTRYINDEX);
 }
+
+void sched_stop(void) { sched.stopping = 1; }
 
 void sched_set_runner(lua_State *L) { sched.runner_ref = luaL_ref(L, LUA_REGISTRYINDEX); }
 

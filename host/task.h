@@ -61,6 +61,7 @@ struct sched {
   int cancelled_live;      /* tasks cancelled (their own signal aborted) that have not ended */
   ebb_node timeds;
   int nrecords;
+  int stopping;            /* sched_stop: the loop ends at its next turn */
 };
 extern EBB_THREAD_LOCAL struct sched sched;
 /* Yielded by a task that waits, by a runner with nothing left to run, and
