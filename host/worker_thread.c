@@ -128,10 +128,11 @@ static int abandon(worker *w, int only_busy) {
   w->abandoned = 1;
   w->stop = 1;
   if (w->awake) uv_async_send(&w->wake);
-  if (!ended) {
+  if (!ended) { /* from the unlock on, the thread may free w at any moment */
     pthread_mutex_lock(&abandoned_lock);
     abandoned_live++;
     pthread_mutex_unlock(&abandoned_lock);
+    pthread_detach(w->thread);
   }
   pthread_mutex_unlock(&w->mu);
   if (ended) { /* it ended on its own already: nothing left to own */
@@ -141,8 +142,6 @@ static int abandon(worker *w, int only_busy) {
       free(w->job);
     }
     worker_free(w);
-  } else {
-    pthread_detach(w->thread);
   }
   return 1;
 }
