@@ -57,7 +57,9 @@ local function build(t)
   if t.cause then opts.cause = build(t.cause) end
   if t.value ~= nil then opts.value = t.value end
   local e = C(t.message, opts)
-  e.traceback = t.traceback and ("in a worker thread:\n" .. t.traceback) or e.traceback
+  if t.traceback then -- the worker's frames, marked as such under the usual first line
+    e.traceback = "stack traceback:\n\t(in a worker thread)\n" .. t.traceback:gsub("^stack traceback:\n?", "")
+  end
   return e
 end
 
