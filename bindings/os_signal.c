@@ -24,7 +24,7 @@ typedef struct os_watch {
   int signum;
 } os_watch;
 
-static os_watch *watches[NSIG];
+static EBB_THREAD_LOCAL os_watch *watches[NSIG]; /* each thread's loop watches its own */
 
 static int is_interrupt(int signum) { return signum == SIGINT || signum == SIGTERM; }
 

@@ -16,6 +16,7 @@ INTERNAL.stream_lines = true -- the iterator of stream.lines and fs.lines, reach
 INTERNAL.fs_tree, INTERNAL.fs_temp, INTERNAL.fs_watch = true, true, true -- parts of ebb.fs
 INTERNAL.events_iter = true -- events.iter's iterator, reached through it
 INTERNAL.net_udp = true -- net.udp's sockets, reached through ebb.net
+INTERNAL.worker_thread, INTERNAL.worker_wire = true, true -- the worker threads' side of ebb.worker
 M.INTERNAL = INTERNAL
 
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.

@@ -44,6 +44,7 @@ local function types()
     scope = { DisposableStack = { make = scope.stack } },
     semaphore = { Semaphore = { make = function() return require("ebb.semaphore").new(1) end } },
     queue = { Queue = { make = function() return require("ebb.queue").new(1) end } },
+    worker = { Pool = { make = function() return require("ebb.worker").pool { size = 1 } end, done = function(p) p:close() end } },
     channel = { Channel = { make = function() return require("ebb.channel").new(1) end } },
     events = {
       EventEmitter = { make = function() return require("ebb.events").new() end },
