@@ -179,9 +179,11 @@ static void add_change(watcher *w, char *name, int events, int status) {
 int fs_watch(lua_State *L) {
   const char *path = ebb_check_cstring(L, 1, "path");
   size_t cap = (size_t)ebb_check_whole(L, 2, "max_buffered", 1, 1 << 20);
-  watcher *w = calloc(1, sizeof *w);
+  watcher *w;
   int r;
-  if (!w || !(w->ring = calloc(cap, sizeof *w->ring))) {
+  lua_pushboolean(L, 1);
+  uvbox_reserve(L, &watcher_kind);
+  if (!(w = calloc(1, sizeof *w)) || !(w->ring = calloc(cap, sizeof *w->ring))) {
     free(w);
     return luaL_error(L, "out of memory");
   }
@@ -193,8 +195,7 @@ int fs_watch(lua_State *L) {
     uvbox_close(&w->life);
     return ebb_push_uv_error(L, r);
   }
-  lua_pushboolean(L, 1);
-  uvbox_push(L, &w->life, &watcher_kind, (uv_handle_t *)&w->h);
+  uvbox_fill(L, &w->life, &watcher_kind, (uv_handle_t *)&w->h);
   uvbox_opened(&w->life, ebb_current_owner(L));
   return 2;
 }

@@ -44,7 +44,15 @@ local function types()
     scope = { DisposableStack = { make = scope.stack } },
     semaphore = { Semaphore = { make = function() return require("ebb.semaphore").new(1) end } },
     queue = { Queue = { make = function() return require("ebb.queue").new(1) end } },
+    worker = { Pool = { make = function() return require("ebb.worker").pool { size = 1 } end, done = function(p) p:close() end } },
     channel = { Channel = { make = function() return require("ebb.channel").new(1) end } },
+    events = {
+      EventEmitter = { make = function() return require("ebb.events").new() end },
+      EventIterator = {
+        make = function() return require("ebb.events").iter(require("ebb.events").new(), "e") end,
+        done = function(it) it:close() end,
+      },
+    },
     gen = { Generator = { make = function() return require("ebb.gen").new(function() end) end } },
     stream = {
       Readable = { make = function() return stream.readable(function() end) end },
@@ -69,6 +77,7 @@ local function types()
         make = function() return require("ebb.net").listen("127.0.0.1", 0, function() end) end,
         done = function(s) s:close() end,
       },
+      UDPSocket = { make = function() return require("ebb.net").udp() end, done = function(s) s:close() end },
     },
     http = {
       Response = { make = function() return setmetatable({}, require("ebb.http_client_response").Response) end },
