@@ -56,12 +56,14 @@ local function watch_tree(self, full, rel, announce)
     end
     self._subs[rel] = true
   end
+  local skip = full:sub(-1) == "/" and #full or #full + 1 -- what starts each entry's path
   local ok, e = pcall(function()
     for entry in tree.walker(full, { signal = self._signal }) do
-      local name = prefix .. entry.path:sub(#full + 2)
+      local name = prefix .. entry.path:sub(skip + 1)
       if announce then
-        local n = #self._pending + 1
-        self._pending[n] = { kind = "rename", name = name }
+        local pending = self._pending
+        pending[pending.last + 1] = { kind = "rename", name = name }
+        pending.last = pending.last + 1
       end
       if entry.type == "directory" and not self._subs[name] then
         local added, code, msg = core.watch_add(self._h, entry.path, name .. "/")
@@ -104,7 +106,7 @@ function watch.watch(path, opts)
     end)
   end
   if opts.recursive then
-    self._subs, self._pending = {}, {}
+    self._subs, self._pending = {}, { first = 1, last = 0 } -- the changes told by ebb, in order
     self._root = path:sub(-1) == "/" and path or path .. "/"
     local done, e = pcall(watch_tree, self, path, "", false)
     if not done then
@@ -124,7 +126,12 @@ local function next_change(self)
   if self.closed then return nil end
   if not self._bound then bind(self) end
   local pending = self._pending
-  if pending and pending[1] then return table.remove(pending, 1) end
+  if pending and pending.first <= pending.last then
+    local i = pending.first
+    local change = pending[i]
+    pending[i], pending.first = nil, i + 1
+    return change
+  end
   local h, signal = self._h, self._signal
   while true do
     local ok, kind, name = core.watch_next(h, signal)
