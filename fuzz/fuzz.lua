@@ -109,7 +109,7 @@ local function make_args(target)
     if n < 1 then n = 1 end
   end
   for i = first, n do args[i] = values.value() end
-  values.sandbox(target, args, n)
+  n = values.sandbox(target, args, n) or n
   return args, n
 end
 
