@@ -429,6 +429,8 @@ describe("net.udp", function()
       local ok, why = pcall(six.bind, six, "localhost", 0)
       assert.is_true(ok or why.code == "EAI_ADDRFAMILY", tostring(why))
       six:close()
+      assert_bad(function() a:add_membership("not a group") end,
+        "bad argument #1 to 'add_membership' %(group: an IP address expected%)")
       e = raised(a.add_membership, a, "127.0.0.1")
       assert.equal("setsockopt", e.syscall)
       a:close()
