@@ -11,6 +11,16 @@ static int signal_on_abort(lua_State *L) {
   return 1;
 }
 
+/* listen(signal, fn) -> off, or nothing when the signal is aborted already
+ * (then nothing is added): on_abort for a caller that must know, in one call. */
+static int abort_listen(lua_State *L) {
+  ebb_signal *s = ebb_check_signal(L, 1);
+  ebb_check_type(L, 2, LUA_TFUNCTION);
+  if (ebb_signal_aborted(s)) return 0;
+  ebb_signal_on_abort(L, 1, 2);
+  return 1;
+}
+
 static int signal_throw_if_aborted(lua_State *L) {
   ebb_signal *s = ebb_check_signal(L, 1);
   if (!ebb_signal_aborted(s)) return 0;
@@ -103,6 +113,7 @@ int luaopen_ebb_abort_core(lua_State *L) {
     {"timeout", abort_timeout},       {"any", abort_any},
     {"aborted", abort_aborted},       {"dependents", abort_dependents},
     {"watched", abort_watched},       {"listeners", abort_listeners},
+    {"listen", abort_listen},
     {NULL, NULL}};
   static const luaL_Reg methods[] = {
     {"on_abort", signal_on_abort}, {"throw_if_aborted", signal_throw_if_aborted}, {NULL, NULL}};

@@ -108,13 +108,14 @@ static const uvbox_kind stream_kind = {STREAM_MT, "stream", closing, at_exit, fo
 void uvs_close(uvs *s) { uvbox_close(&s->life); }
 
 uvs *uvs_push_new(lua_State *L) {
-  uvs *s = calloc(1, sizeof *s);
-  if (!s) luaL_error(L, "out of memory");
+  uvs *s;
+  uvbox_reserve(L, &stream_kind);
+  if (!(s = calloc(1, sizeof *s))) luaL_error(L, "out of memory");
   ebb_waitlist_init(&s->readers);
   ebb_waitlist_init(&s->writers);
   s->high_water_mark = 65536;
   s->restore_fd = -1;
-  uvbox_push(L, &s->life, &stream_kind, &s->u.handle);
+  uvbox_fill(L, &s->life, &stream_kind, &s->u.handle);
   return s;
 }
 

@@ -8,10 +8,13 @@ local M = {}
 -- The host's own parts, not modules a script uses (ebb.docs and ebb.reference: the
 -- pages of docs/ that help() reads; task_*: ebb.task's, reached through it).
 local INTERNAL = { boot = true, test = true, test_units = true, test_tasks = true, core = true, host = true,
-  require = true, check = true, task_join = true, task_future = true, docs = true, reference = true,
+  require = true, check = true, task_join = true, task_future = true, task_interval = true, docs = true,
+  reference = true,
   http_client = true, http_server = true, http_request = true, http_response = true,
   http_client_response = true }
 INTERNAL.stream_lines = true -- the iterator of stream.lines and fs.lines, reached through them
+INTERNAL.fs_tree, INTERNAL.fs_temp = true, true -- ebb.fs's walk, glob and temporary files
+INTERNAL.events_iter = true -- events.iter's iterator, reached through it
 INTERNAL.net_udp = true -- net.udp's sockets, reached through ebb.net
 M.INTERNAL = INTERNAL
 

@@ -188,7 +188,12 @@ end
 -- only the scratch directory, loopback and harmless commands.
 function M.sandbox(target, args, n)
   local name, module = target.name, target.module
-  if module == "fs" and target.kind == "function" then
+  if module == "fs" and name:find("temp_", 1, true) then
+    -- a name's prefix, not a path; made in the scratch directory whatever the options say
+    if type(args[1]) == "string" then args[1] = args[1]:gsub("/", "_") end
+    if args[2] == nil then args[2] = {} end
+    if type(args[2]) == "table" and getmetatable(args[2]) == nil then args[2].dir = M.scratch end
+  elseif module == "fs" and target.kind == "function" then
     if random() < 0.7 then args[1] = random() < 0.7 and WORDS[random(1, 6)] or M.string() end
     for i = 1, n do args[i] = inside(args[i]) end
   elseif module == "net" and target.kind == "function" then

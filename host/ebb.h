@@ -55,6 +55,11 @@ void ebb_note_output_error(int err);
 void ebb_set_sigint_hook(int (*hook)(void));
 /* The status the process exits with, unless one is set already. */
 void ebb_set_exit_status(int status);
+/* SIGINT and SIGTERM are the host's (interrupt.c): ebb.signal listens to them
+ * through this, not libuv. While `deliver` is set for one, it is called on the
+ * loop's thread for each that comes (ebb.shutdown is still aborted), and that
+ * signal no longer ends the process. NULL gives the signal back. */
+void ebb_interrupt_take(int signum, void (*deliver)(int signum));
 
 /* ---- the clock (host/clock.c): every timer of the host ---- */
 typedef struct ebb_timer {
@@ -68,6 +73,7 @@ typedef struct ebb_timer {
 double ebb_now(void);
 void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *));
 void ebb_timer_start(ebb_timer *t, double delay_ms);
+void ebb_timer_start_at(ebb_timer *t, double deadline); /* on the clock of ebb_now() */
 void ebb_timer_stop(ebb_timer *t);
 static inline int ebb_timer_armed(const ebb_timer *t) { return t->heap_index >= 0; }
 size_t ebb_timer_count(void);   /* armed timers that keep the process alive */

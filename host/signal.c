@@ -6,7 +6,7 @@
 #include <string.h>
 #include "host.h"
 
-#define SIGNAL_MT "ebb.signal"
+#define SIGNAL_MT "ebb.abort.signal" /* not ebb.signal: that module is OS signals */
 
 enum { SIG_PLAIN, SIG_TIMEOUT, SIG_ANY };
 

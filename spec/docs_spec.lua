@@ -45,6 +45,13 @@ local function types()
     semaphore = { Semaphore = { make = function() return require("ebb.semaphore").new(1) end } },
     queue = { Queue = { make = function() return require("ebb.queue").new(1) end } },
     channel = { Channel = { make = function() return require("ebb.channel").new(1) end } },
+    events = {
+      EventEmitter = { make = function() return require("ebb.events").new() end },
+      EventIterator = {
+        make = function() return require("ebb.events").iter(require("ebb.events").new(), "e") end,
+        done = function(it) it:close() end,
+      },
+    },
     gen = { Generator = { make = function() return require("ebb.gen").new(function() end) end } },
     stream = {
       Readable = { make = function() return stream.readable(function() end) end },
@@ -60,6 +67,8 @@ local function types()
           f:close()
         end,
       },
+      TempDir = { make = function() return require("ebb.fs").temp_dir() end, done = function(d) d:remove() end },
+      TempFile = { make = function() return require("ebb.fs").temp_file() end, done = function(t) t:remove() end },
     },
     net = {
       Server = {

@@ -198,12 +198,17 @@ local function report_unhandled(task, e, tb)
   report(e, tb, "unhandled error in a task")
 end
 
-function private.report_listener_error(e)
+-- An error raised by a listener (an abort listener, from C; an event
+-- listener, from ebb.events): reported, as an unhandled task failure is.
+-- what: what raised it ("an abort listener" when nil).
+function host.report_listener_error(e, what)
+  what = what or "an abort listener"
   local on_unhandled = host.unhandled_hook()
-  if on_unhandled and on_unhandled(nil, e) then return end
+  if on_unhandled and on_unhandled(nil, e, nil, what) then return end
   core.set_exit_status(1)
-  report(e, nil, "error in an abort listener")
+  report(e, nil, "error in " .. what)
 end
+private.report_listener_error = host.report_listener_error
 
 function private.report_stuck()
   local clock = require "ebb.clock"

@@ -37,7 +37,8 @@ function M.remember_coroutine(co, e)
   if type(e) ~= "table" and origin[e] == nil then remember(e, traceback(co, "")) end
 end
 
--- fn(task, error, traceback) (task nil for an abort listener's error) is
+-- fn(task, error, traceback, what) (task nil for a listener's error, what
+-- then saying which: "an abort listener", "an event listener for 'data'") is
 -- given unhandled errors first, and reports them itself when it returns
 -- true; returns the hook it replaces.
 local on_unhandled
@@ -47,6 +48,9 @@ function M.set_unhandled_hook(fn)
   return previous
 end
 function M.unhandled_hook() return on_unhandled end
+
+-- report_listener_error(e [, what]): reports a listener's error (set by ebb.boot).
+M.report_listener_error = nil
 
 -- ebb.shutdown: aborted on the first SIGINT or SIGTERM.
 M.shutdown = abort_core.new_signal()

@@ -118,8 +118,8 @@ local function hook_output()
       finish = function() end, close = function() end,
     })
   end
-  require("ebb.host").set_unhandled_hook(function(t, e, tb)
-    core.write(("Uncaught error in %s:\n%s\n"):format(t and tostring(t) or "an abort listener",
+  require("ebb.host").set_unhandled_hook(function(t, e, tb, what)
+    core.write(("Uncaught error in %s:\n%s\n"):format(t and tostring(t) or what or "an abort listener",
       inspect.error(e, tb)), 2)
     return true
   end)

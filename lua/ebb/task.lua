@@ -354,8 +354,12 @@ end
 
 function task.current() return cur[1] end
 
+-- The wait's results are taken into locals, not passed on as a call's
+-- arguments: LuaJIT stitches a trace across a C function only at a call of
+-- fixed arity, so a loop that yields stays compiled on both sides.
 function task.yield()
-  raise_if_aborted(c_yield())
+  local ok, reason = c_yield()
+  if ok == false then error(reason, 0) end
 end
 
 -- Runs fn(...) shielded from the current task's cancellation: its waits go on.
@@ -455,6 +459,12 @@ function task._abortable(signal, fn, ...) return (join or joins())._abortable(si
 function task.future()
   future = future or require("ebb.task_future").future
   return future()
+end
+
+local interval -- ebb.task_interval's, once loaded
+function task.interval(ms, fn, opts)
+  interval = interval or require("ebb.task_interval").interval
+  return interval(ms, fn, opts)
 end
 
 -- ---- for modules that start tasks themselves (ebb.queue) ----

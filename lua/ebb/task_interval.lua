@@ -1,0 +1,81 @@
+-- ebb.task_interval: task.interval, a function called in a task of its own at
+-- the planned times start + k*ms, so it never drifts; ticks the loop or the
+-- function itself made late are skipped, never run in a burst. Loaded the
+-- first time task.interval is called (ebb.task holds a stub for it).
+local task = require "ebb.task"
+local check = require "ebb.check"
+local check_abort = require("ebb.core").check_abort
+local clock_now = require("ebb.clock.core").now
+
+local type, tostring, setmetatable, ceil = type, tostring, setmetatable, math.ceil
+local sleep = task.sleep
+
+local M = {}
+
+local OPTIONS = { signal = check.kind.signal }
+
+-- The index of the next tick to run after tick k, which started at `began`
+-- (nil before the first): the first planned time that is not past and at
+-- least half a period after the last start, so two calls never start closer
+-- than ms / 2, however late the last one ran.
+local function next_tick(start, ms, k, began, now)
+  local earliest = now
+  if began and began + ms / 2 > earliest then earliest = began + ms / 2 end
+  local n = ceil((earliest - start) / ms)
+  if n <= k then n = k + 1 end
+  if start + n * ms < earliest then n = n + 1 end -- (earliest - start) / ms rounded down
+  return n
+end
+
+-- The interval's task: sleeps to each planned time, then calls fn(k) there.
+-- Every tick waits, even one already due, so a function slower than the
+-- period still lets the loop run between two calls.
+local function run(start, ms, fn)
+  local k, began = 0, nil
+  while true do
+    local now = clock_now()
+    local at = start + (k + 1) * ms
+    if at >= now and (not began or at >= began + ms / 2) then
+      k = k + 1 -- on time: the next planned tick
+    else
+      k = next_tick(start, ms, k, began, now)
+      at = start + k * ms
+    end
+    local wait = at - now
+    sleep(wait > 0 and wait or 0)
+    began = clock_now()
+    fn(k)
+  end
+end
+
+-- The hook told when the interval's task ends, however it ends: the signal's
+-- listener goes with it.
+local Unlisten = {}
+Unlisten.__index = Unlisten
+function Unlisten:settled() self.off() end
+
+local function check_period(ms)
+  if type(ms) ~= "number" then
+    check.badarg(1, "interval", "ms: number of milliseconds expected, got " .. type(ms), 2)
+  end
+  if not (ms > 0 and ms <= check.MAX_MS) then
+    check.badarg(1, "interval", "ms must be a positive number of milliseconds, at most 1e12, got "
+      .. tostring(ms), 2)
+  end
+end
+
+function M.interval(ms, fn, opts)
+  check_period(ms)
+  check.callable(fn, 2, "interval")
+  local signal = opts ~= nil and check.options(opts, 3, "interval", OPTIONS).signal
+  if signal then check.raise_if_aborted(check_abort(signal)) end
+  local start = clock_now()
+  if not signal then return task.spawn(run, start, ms, fn) end
+  local hook = setmetatable({}, Unlisten)
+  local t = task._deferred(hook, run, start, ms, fn)
+  hook.off = signal:on_abort(function(reason) t:cancel(reason) end)
+  task._start(t)
+  return t
+end
+
+return M
