@@ -3,10 +3,11 @@ PREFIX ?= /usr/local
 CC ?= cc
 LUAJIT ?= luajit
 PKGS = luajit libuv libedit yajl
-# libcurl is opened with dlopen at the first request (bindings/curl_lib.c): its headers only
-HEADER_PKGS = libcurl
+# libcurl and libssl are opened with dlopen at their first use (bindings/curl_lib.c,
+# bindings/tls_lib.c): their headers only
+HEADER_PKGS = libcurl openssl
 DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux \
-  libcurl4-openssl-dev libhttp-parser-dev libyajl-dev wrk openssl
+  libcurl4-openssl-dev libhttp-parser-dev libyajl-dev wrk openssl libssl-dev
 # What `make bench` compares against besides Node: nginx, only for bench (installing
 # it starts a web server on port 80 where services run). Its Lua module is not
 # installed: it brings OpenResty's luajit, which replaces the build's; bench/run

@@ -86,10 +86,11 @@ static int l_new(lua_State *L) {
   double max_queued = ebb_check_whole(L, 2, "max_queued", 0, EBB_MAX_WHOLE);
   udp *u;
   if (family != 0 && family != 4 && family != 6) return ebb_argerror(L, 1, "family must be 0, 4 or 6");
+  uvbox_reserve(L, &udp_kind);
   if (!(u = calloc(1, sizeof *u))) return luaL_error(L, "out of memory");
   ebb_waitlist_init(&u->readers);
   u->max_queued = (size_t)max_queued;
-  uvbox_push(L, &u->life, &udp_kind, (uv_handle_t *)&u->h);
+  uvbox_fill(L, &u->life, &udp_kind, (uv_handle_t *)&u->h);
   r = uv_udp_init_ex(ebb_loop(), &u->h, family == 6 ? AF_INET6 : family == 4 ? AF_INET : AF_UNSPEC);
   if (r != 0) {
     uvbox_close(&u->life); /* never initialized: only let go */

@@ -11,7 +11,7 @@ local INTERNAL = { boot = true, test = true, test_units = true, test_tasks = tru
   require = true, check = true, task_join = true, task_future = true, task_interval = true, docs = true,
   reference = true,
   http_client = true, http_server = true, http_request = true, http_response = true,
-  http_client_response = true }
+  http_client_response = true, net_tls = true }
 INTERNAL.stream_lines = true -- the iterator of stream.lines and fs.lines, reached through them
 INTERNAL.fs_tree, INTERNAL.fs_temp = true, true -- ebb.fs's walk, glob and temporary files
 INTERNAL.events_iter = true -- events.iter's iterator, reached through it
