@@ -48,8 +48,17 @@ int udp_push_addr(lua_State *L, const udp_addr *a) {
   static udp_addr last; /* the address last written out: datagrams tend to come from few peers */
   static char ip[64];
   if (!ip[0] || !same_ip(a, &last)) {
-    if (a->sa.sa_family == AF_INET6) uv_ip6_name(&a->in6, ip, sizeof ip);
-    else uv_ip4_name(&a->in, ip, sizeof ip);
+    if (a->sa.sa_family == AF_INET6) {
+      size_t len, room;
+      uv_ip6_name(&a->in6, ip, sizeof ip);
+      len = strlen(ip);
+      room = sizeof ip - len - 1;
+      /* a link-local peer is answered through the interface it came by: "fe80::1%eth0" */
+      if (a->in6.sin6_scope_id && room > 1 && uv_if_indextoname(a->in6.sin6_scope_id, ip + len + 1, &room) == 0)
+        ip[len] = '%';
+    } else {
+      uv_ip4_name(&a->in, ip, sizeof ip);
+    }
     last = *a;
   }
   lua_pushstring(L, ip);
