@@ -458,7 +458,10 @@ int luaopen_ebb_fs_core(lua_State *L) {
     {"set_file_methods", l_set_file_methods},   {"borrow", l_borrow},
     {"is_file", l_is_file},                     {"cwd", l_cwd},
     {"mkdtemp", l_mkdtemp},                     {"mkstemp", l_mkstemp},
+    {"watch", fs_watch},                        {"watch_next", fs_watch_next},
+    {"watch_close", fs_watch_close},
     {NULL, NULL}};
   ebb_new_metatable(L, FILE_MT, file_gc, file_tostring);
+  fs_watch_init(L);
   return ebb_new_module(L, fns);
 }

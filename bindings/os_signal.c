@@ -22,9 +22,11 @@ typedef struct os_watch {
   int holders;          /* listeners and waits */
   int keeping;          /* waits: while > 0 the handle keeps the process alive */
   int signum;
+  double generation;    /* which opening of this signal's watch it is */
 } os_watch;
 
-static os_watch *watches[NSIG];
+static EBB_THREAD_LOCAL os_watch *watches[NSIG]; /* each thread's loop watches its own */
+static EBB_THREAD_LOCAL double openings; /* a holder of a watch closed under it (exit, ebb test) lets go of nothing */
 
 static int is_interrupt(int signum) { return signum == SIGINT || signum == SIGTERM; }
 
@@ -61,6 +63,7 @@ static os_watch *open_watch(lua_State *L, int signum, int *err) {
   os_watch *w = calloc(1, sizeof *w);
   if (!w) luaL_error(L, "out of memory");
   w->signum = signum;
+  w->generation = ++openings;
   ebb_waitlist_init(&w->waiters);
   if (is_interrupt(signum)) {
     uv_async_init(ebb_loop(), &w->h.async, async_unused);
@@ -84,22 +87,22 @@ static int check_signum(lua_State *L, int idx) {
   return (int)ebb_check_whole(L, idx, "signum", 1, NSIG - 1);
 }
 
-/* hold(signum, keeps_alive) -> true | nil, code, msg: one more listener or
- * wait; the first opens the watch */
+/* hold(signum, keeps_alive) -> generation | nil, code, msg: one more listener
+ * or wait; the first opens the watch. Released with the generation. */
 static int l_hold(lua_State *L) {
   int signum = check_signum(L, 1), err = 0;
   os_watch *w = watches[signum] ? watches[signum] : open_watch(L, signum, &err);
   if (!w) return ebb_push_uv_error(L, err);
   w->holders++;
   if (lua_toboolean(L, 2) && w->keeping++ == 0) uv_ref(&w->h.handle);
-  lua_pushboolean(L, 1);
+  lua_pushnumber(L, w->generation);
   return 1;
 }
 
-/* release(signum, keeps_alive): one fewer; the last closes the watch */
+/* release(signum, keeps_alive, generation): one fewer; the last closes the watch */
 static int l_release(lua_State *L) {
   os_watch *w = watches[check_signum(L, 1)];
-  if (!w) return 0; /* closed already (at exit, or by ebb test) */
+  if (!w || w->generation != luaL_checknumber(L, 3)) return 0; /* that watch was closed already */
   if (lua_toboolean(L, 2) && --w->keeping == 0) uv_unref(&w->h.handle);
   if (--w->holders == 0) {
     ebb_handle_untrack(&w->track);

@@ -6,6 +6,7 @@
  * copied when the socket cannot take it at once. That block is one for all
  * streams (each SSL call's output is written before the next call), so an
  * idle connection holds none. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,8 @@ typedef struct tls_stream {
 } tls_stream;
 
 /* The records the current SSL call made, to be written. */
-static char *out;
-static size_t out_len, out_cap;
+static EBB_THREAD_LOCAL char *out;
+static EBB_THREAD_LOCAL size_t out_len, out_cap;
 
 static tls_stream *of(uvs *s) { return s->layered; }
 
@@ -66,14 +67,21 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
   return cmd == BIO_CTRL_FLUSH;
 }
 
+/* One for the process, made once whichever thread asks first. */
+static BIO_METHOD *method;
+static void make_bio_method(void) {
+  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ebb stream");
+  if (!m) return;
+  BIO_meth_set_write(m, bio_write);
+  BIO_meth_set_read(m, bio_read);
+  BIO_meth_set_ctrl(m, bio_ctrl);
+  method = m;
+}
+
 static BIO_METHOD *bio_method(void) {
-  static BIO_METHOD *m;
-  if (!m && (m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ebb stream")) != NULL) {
-    BIO_meth_set_write(m, bio_write);
-    BIO_meth_set_read(m, bio_read);
-    BIO_meth_set_ctrl(m, bio_ctrl);
-  }
-  return m;
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, make_bio_method);
+  return method;
 }
 
 /* The records OpenSSL made go to the socket: 0 or a libuv error. */
@@ -162,7 +170,7 @@ static int handshake_step(uvs *s, tls_stream *t) {
 /* Decrypts all that arrived: what it holds goes to the readers in chunks of
  * up to PLAIN_SIZE; the peer's close_notify is the end. */
 static void received(uvs *s, const char *data, size_t len) {
-  static char plain[PLAIN_SIZE];
+  static EBB_THREAD_LOCAL char plain[PLAIN_SIZE];
   tls_stream *t = of(s);
   size_t n = 0;
   int r, ended = 0;

@@ -45,8 +45,8 @@ static int same_ip(const udp_addr *a, const udp_addr *b) {
 }
 
 int udp_push_addr(lua_State *L, const udp_addr *a) {
-  static udp_addr last; /* the address last written out: datagrams tend to come from few peers */
-  static char ip[64];
+  static EBB_THREAD_LOCAL udp_addr last; /* the address last written out: datagrams tend to come from few peers */
+  static EBB_THREAD_LOCAL char ip[64];
   if (!ip[0] || !same_ip(a, &last)) {
     if (a->sa.sa_family == AF_INET6) {
       size_t len, room;

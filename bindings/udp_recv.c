@@ -91,7 +91,7 @@ static int hand_to_reader(udp *u, const char *data, size_t len, const udp_addr *
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-  static char space[65536]; /* each datagram is copied out before the next is read */
+  static EBB_THREAD_LOCAL char space[65536]; /* each datagram is copied out before the next is read */
   (void)h;
   (void)hint;
   *buf = uv_buf_init(space, sizeof space);

@@ -87,7 +87,7 @@ uvs *uvs_check(lua_State *L, int idx) { return of(uvbox_check(L, idx, &stream_ki
 /* ---- reading ---- */
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-  static char shared[READ_SIZE]; /* hooked streams take each chunk before the next read */
+  static EBB_THREAD_LOCAL char shared[READ_SIZE]; /* hooked streams take each chunk before the next read */
   uvs *s = (uvs *)h;
   (void)hint;
   if (s->hooks) {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include "host.h"
 
-static struct {
+static EBB_THREAD_LOCAL struct {
   int mode;
   double base;       /* clock reading when real time was last (re)started */
   uint64_t hr_base;  /* uv_hrtime() at that moment */

@@ -14,6 +14,11 @@
 
 #define EBB_VERSION "0.1.0"
 
+/* The host's mutable state is per thread: each worker thread (ebb.worker) runs
+ * a runtime of its own (state, loop, scheduler, clock). What is process-wide
+ * (OS signals, the alarm, libcurl's global handle, stdio) says so where it is. */
+#define EBB_THREAD_LOCAL _Thread_local
+
 /* ---- intrusive doubly-linked lists (O(1) add and remove) ---- */
 typedef struct ebb_node {
   struct ebb_node *prev, *next;
@@ -53,6 +58,8 @@ void ebb_note_output_error(int err);
  * it has dealt with it (the REPL's prompt); while one is set, SIGINT never
  * ends the process. NULL: none. */
 void ebb_set_sigint_hook(int (*hook)(void));
+/* 1 on the main thread (whose runtime handles SIGINT and SIGTERM), 0 in a worker's. */
+int ebb_on_main_thread(void);
 /* The status the process exits with, unless one is set already. */
 void ebb_set_exit_status(int status);
 /* SIGINT and SIGTERM are the host's (interrupt.c): ebb.signal listens to them
@@ -164,7 +171,7 @@ int ebb_current_owner(lua_State *L);
  * task (an abort listener fired by a timer), so what it makes is that task's
  * owner's; returns the owner lent before, to lend back. */
 int ebb_lend_owner(lua_State *L, int owner);
-extern int ebb_no_wait_depth; /* > 0 while code that must not wait runs */
+extern EBB_THREAD_LOCAL int ebb_no_wait_depth; /* > 0 while code that must not wait runs */
 /* Raises a clear Lua error unless L runs inside a task. */
 ebb_task *ebb_check_in_task(lua_State *L);
 ebb_wait *ebb_task_wait(ebb_task *t);

@@ -16,6 +16,8 @@
  * after this long (a loop LuaJIT has compiled, a C call that blocks). */
 #define EXIT_FALLBACK_MS 100
 
+/* Process-wide: only the main thread handles SIGINT and SIGTERM (worker
+ * threads block them); I.L is the main thread's state. */
 static struct {
   lua_State *L;
   pthread_t main_thread;
@@ -34,6 +36,8 @@ static struct {
   lua_Hook user_hook;                 /* a debug.sethook of the script's, restored */
   int user_mask, user_count;
 } I;
+
+static EBB_THREAD_LOCAL int on_main_thread; /* this thread's runtime handles the signals */
 
 static void on_hook(lua_State *L, lua_Debug *ar);
 
@@ -115,7 +119,7 @@ static void act(lua_State *L) {
  * that is not one of ebb's modules, outside an abort listener. At a call or
  * return of a C function (before it runs, or once it has), its caller
  * decides: in a loop LuaJIT has compiled, those events are all there is. */
-static int at_script_code(lua_State *L, lua_Debug *ar) {
+int ebb_hook_at_script_code(lua_State *L, lua_Debug *ar) {
   lua_Debug caller;
   if (ebb_no_wait_depth > 0 || !lua_getinfo(L, "S", ar)) return 0;
   if (ar->what[0] == 'C') {
@@ -138,7 +142,7 @@ static void on_hook(lua_State *L, lua_Debug *ar) {
    * changed: the hook stays, at every instruction, until the script's own
    * code runs (a count of more could keep landing in the same module call,
    * as the REPL's locals, read through a metamethod, do). */
-  if (!at_script_code(L, ar)) return;
+  if (!ebb_hook_at_script_code(L, ar)) return;
   disarm_hook(L);
   act(L);
   if (I.deadline) {
@@ -157,11 +161,15 @@ void interrupt_deadline_cleared(void) { I.deadline = 0; }
 
 /* The loop's side: called every turn of the scheduler. */
 void interrupt_poll(void) {
-  if (I.pending) act(I.L);
+  if (I.pending && on_main_thread) act(I.L);
 }
 
 /* The scheduler is about to sleep in uv_run (or has woken). */
-void interrupt_set_polling(int on) { I.polling = on; }
+void interrupt_set_polling(int on) {
+  if (on_main_thread) I.polling = on;
+}
+
+int ebb_on_main_thread(void) { return on_main_thread; }
 
 void ebb_set_sigint_hook(int (*hook)(void)) {
   I.sigint_hook = hook;
@@ -180,6 +188,7 @@ void interrupt_init(lua_State *L) {
   struct sigaction sa;
   I.L = L;
   I.main_thread = pthread_self();
+  on_main_thread = 1;
   ebb_push_hook(L, EBB_HOOK_SHUTDOWN);
   I.shutdown = ebb_check_signal(L, -1); /* held by the private table for good */
   lua_pop(L, 1);

@@ -8,7 +8,7 @@
 #include "runtime.h"
 #include "task.h"
 
-struct sched sched;
+EBB_THREAD_LOCAL struct sched sched;
 char sched_wait_key, sched_idle_key, sched_chunk_key;
 
 int sched_yield_wait(lua_State *L) {
@@ -24,7 +24,7 @@ int sched_yield_wait(lua_State *L) {
   return r;
 }
 
-static ebb_task *free_records;
+static EBB_THREAD_LOCAL ebb_task *free_records;
 
 ebb_wait *ebb_task_wait(ebb_task *t) { return &t->wait; }
 
@@ -82,7 +82,7 @@ typedef struct record_slab {
   struct record_slab *next;
   ebb_task records[SLAB_RECORDS];
 } record_slab;
-static record_slab *slabs;
+static EBB_THREAD_LOCAL record_slab *slabs;
 
 static ebb_task *record_alloc(lua_State *L) {
   ebb_task *t = free_records;
@@ -136,7 +136,7 @@ void record_free(lua_State *L, ebb_task *t) {
 
 /* ---- timers that are tasks ---- */
 
-static ebb_timed *free_timeds;
+static EBB_THREAD_LOCAL ebb_timed *free_timeds;
 
 ebb_timed *timed_new(lua_State *L, int table_idx, int delayed, void (*fire)(ebb_timer *)) {
   ebb_timed *d = free_timeds;
@@ -465,7 +465,7 @@ static int auto_jump(uv_loop_t *loop) {
 void sched_run(lua_State *L) {
   uv_loop_t *loop = ebb_loop();
   (void)L;
-  for (;;) {
+  while (!sched.stopping) {
     run_batch();
     if (sched.unhandled) report_unhandled();
     clock_fire_due();
@@ -515,6 +515,8 @@ void sched_init(lua_State *L) {
   lua_pushliteral(L, "first");
   sched.key_first = luaL_ref(L, LUA_REGISTRYINDEX);
 }
+
+void sched_stop(void) { sched.stopping = 1; }
 
 void sched_set_runner(lua_State *L) { sched.runner_ref = luaL_ref(L, LUA_REGISTRYINDEX); }
 

@@ -103,7 +103,7 @@ void ebb_signal_unlisten(ebb_signal *s, ebb_listener *l) {
   timeout_strength(s);
 }
 
-static lua_State *listener_L; /* the state Lua listeners run on during an abort */
+static EBB_THREAD_LOCAL lua_State *listener_L; /* the state Lua listeners run on during an abort */
 
 static void run_listeners(ebb_signal *s) {
   ebb_node *n;

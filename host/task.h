@@ -63,8 +63,9 @@ struct sched {
   int cancelled_live;      /* tasks cancelled (their own signal aborted) that have not ended */
   ebb_node timeds;
   int nrecords;
+  int stopping;            /* sched_stop: the loop ends at its next turn */
 };
-extern struct sched sched;
+extern EBB_THREAD_LOCAL struct sched sched;
 /* Yielded by a task that waits, by a runner with nothing left to run, and
  * by a task that hands over to a coroutine of its own (key, co, args...):
  * the scheduler resumes co as the task's, and once it returns, resumes the

@@ -4,7 +4,7 @@
 #include "host.h"
 #include "task.h"
 
-int ebb_no_wait_depth;
+EBB_THREAD_LOCAL int ebb_no_wait_depth;
 
 ebb_task *ebb_check_in_task(lua_State *L) {
   ebb_task *t = NULL;
@@ -44,8 +44,8 @@ static ebb_signal *own_abort(lua_State *L) {
 /* ---- waits ---- */
 
 ebb_task *wait_task(ebb_wait *w) { return ebb_container(w, ebb_task, wait); }
-static uv_timer_t watchdog;
-static ebb_task *watched;
+static EBB_THREAD_LOCAL uv_timer_t watchdog;
+static EBB_THREAD_LOCAL ebb_task *watched;
 
 /* Off the owner's list and the clock. */
 static void wait_unlink(ebb_wait *w) {

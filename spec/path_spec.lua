@@ -1,11 +1,7 @@
+package.path = "spec/support/?.lua;" .. package.path
 local path = require "ebb.path"
 local fs = require "ebb.fs"
-
-local function raised(fn, ...)
-  local ok, e = pcall(fn, ...)
-  assert.is_false(ok, "expected an error")
-  return e
-end
+local raised = require("asserts").raised
 
 -- Each case: the function, its arguments, and what Node's path.posix returns
 -- for them (node 20).

@@ -123,6 +123,15 @@ function fs.glob(pattern, opts)
   return tree.glob(pattern, check.options(opts, 2, "glob", GLOB), "glob")
 end
 
+local watcher = require "ebb.fs_watch"
+watcher.init(core)
+
+-- watch(path [, {signal=, max_buffered=1024}]) -> a Watcher: its changes for a `for` loop
+function fs.watch(path, opts)
+  check_path(path, 1, "watch")
+  return watcher.watch(path, check.options(opts, 2, "watch", watcher.OPTIONS))
+end
+
 -- ---- files ----
 local File = {}
 core.set_file_methods(File)

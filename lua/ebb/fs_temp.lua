@@ -32,17 +32,31 @@ local function template(prefix, opts, fname)
   return (dir == "/" and "" or dir) .. "/" .. (prefix or "ebb-") .. "XXXXXX", opts
 end
 
+-- A kind of temporary thing (TempDir, TempFile): `path`, `removed`, and
+-- remove() (close() and __close the same), which calls remove_it(self) once.
 -- Removal is cleanup: a task cancelled before or while it removes still
 -- removes (as a file's close closes).
-local function shielded(fn, ...)
-  local task = require "ebb.task"
-  if task.current() then return task.shield(fn, ...) end
-  return fn(...)
+local function temp_kind(name, remove_it)
+  local methods = {}
+  local mt = { __name = name, __index = methods }
+  local function remove(self, fname)
+    check.self(self, mt, fname, name, 2)
+    if self.removed then return end
+    local task = require "ebb.task"
+    if task.current() then task.shield(remove_it, self) else remove_it(self) end
+    self.removed = true
+  end
+  function methods:remove() remove(self, "remove") end
+  function methods:close() remove(self, "close") end
+  mt.__close = methods.close
+  mt.__tostring = function(self)
+    check.self(self, mt, "__tostring", name)
+    return ("%s (%s%s)"):format(name, self.path, self.removed and ", removed" or "")
+  end
+  return mt
 end
 
--- ---- TempDir ----
-local TempDir = {}
-local TempDirMT = { __name = "TempDir", __index = TempDir }
+local TempDirMT = temp_kind("TempDir", function(self) tree.remove(self.path) end)
 
 function temp.temp_dir(prefix, opts)
   local tpl, o = template(prefix, opts, "temp_dir")
@@ -50,47 +64,15 @@ function temp.temp_dir(prefix, opts)
   return setmetatable({ path = p, removed = false }, TempDirMT)
 end
 
-local function remove_dir(self, fname)
-  check.self(self, TempDirMT, fname, "TempDir", 2)
-  if self.removed then return end
-  shielded(tree.remove, self.path)
-  self.removed = true
-end
-function TempDir:remove() remove_dir(self, "remove") end
-function TempDir:close() remove_dir(self, "close") end
-TempDirMT.__close = TempDir.close
-
-TempDirMT.__tostring = function(self)
-  check.self(self, TempDirMT, "__tostring", "TempDir")
-  return ("TempDir (%s%s)"):format(self.path, self.removed and ", removed" or "")
-end
-
--- ---- TempFile ----
-local TempFile = {}
-local TempFileMT = { __name = "TempFile", __index = TempFile }
+local TempFileMT = temp_kind("TempFile", function(self)
+  self.file:close()
+  tree.remove(self.path)
+end)
 
 function temp.temp_file(prefix, opts)
   local tpl, o = template(prefix, opts, "temp_file")
   local f, p = made_file(tpl, core.mkstemp(tpl, o.signal))
   return setmetatable({ path = p, file = f, removed = false }, TempFileMT)
-end
-
-local function remove_file(self, fname)
-  check.self(self, TempFileMT, fname, "TempFile", 2)
-  if self.removed then return end
-  shielded(function()
-    self.file:close()
-    tree.remove(self.path)
-  end)
-  self.removed = true
-end
-function TempFile:remove() remove_file(self, "remove") end
-function TempFile:close() remove_file(self, "close") end
-TempFileMT.__close = TempFile.close
-
-TempFileMT.__tostring = function(self)
-  check.self(self, TempFileMT, "__tostring", "TempFile")
-  return ("TempFile (%s%s)"):format(self.path, self.removed and ", removed" or "")
 end
 
 return temp

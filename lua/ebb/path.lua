@@ -2,10 +2,10 @@
 -- only resolve and relative read the system (the working directory).
 local check = require "ebb.check"
 
-local type, select, byte, sub, find, gmatch, concat =
-  type, select, string.byte, string.sub, string.find, string.gmatch, table.concat
+local type, select, byte, sub, gmatch, concat, min =
+  type, select, string.byte, string.sub, string.gmatch, table.concat, math.min
 
-local SLASH = 47 -- "/"
+local SLASH, DOT = 47, 46 -- "/", "."
 
 local path = { sep = "/" }
 
@@ -13,32 +13,50 @@ local function str(v, n, fname)
   if type(v) ~= "string" then check.expected(v, n, fname, "string", 2) end
 end
 
+-- The names of p, reused by every call (nothing here waits).
+local names = {}
+
 -- The names of p joined by "/", with "." dropped and ".." taking the name
 -- before it away; a ".." with nothing before it is kept when above_root
--- (a relative path), dropped otherwise (nothing is above "/").
+-- (a relative path), dropped otherwise (nothing is above "/"). A scan of the
+-- bytes, which LuaJIT compiles (gmatch it does not).
 local function collapse(p, above_root)
-  local names, n = {}, 0
-  for name in gmatch(p, "[^/]+") do
-    if name == ".." then
-      if n > 0 and names[n] ~= ".." then
-        names[n] = nil
-        n = n - 1
-      elseif above_root then
+  local n, len, start = 0, #p, 1
+  for i = 1, len + 1 do
+    if i > len or byte(p, i) == SLASH then
+      local size = i - start
+      if size == 2 and byte(p, start) == DOT and byte(p, start + 1) == DOT then
+        if n > 0 and names[n] ~= ".." then
+          n = n - 1
+        elseif above_root then
+          n = n + 1
+          names[n] = ".."
+        end
+      elseif size > 1 or (size == 1 and byte(p, start) ~= DOT) then
         n = n + 1
-        names[n] = ".."
+        names[n] = sub(p, start, i - 1)
       end
-    elseif name ~= "." then
-      n = n + 1
-      names[n] = name
+      start = i + 1
     end
   end
   return concat(names, "/", 1, n)
 end
 
--- Whether p needs collapsing: an empty, "." or ".." name.
+-- Whether p is normalized already: no empty name inside it, no "." or "..".
 local function tidy(p)
-  return not (find(p, "//", 1, true) or find(p, "/%.%.?/") or find(p, "^%.%.?/") or find(p, "/%.%.?$")
-    or p == "." or p == "..")
+  local len, start = #p, 1
+  for i = 1, len + 1 do
+    if i > len or byte(p, i) == SLASH then
+      local size = i - start
+      if size == 0 then
+        if i ~= 1 and i <= len then return false end -- "//"; a leading or trailing "/" is kept
+      elseif size <= 2 and byte(p, start) == DOT and (size == 1 or byte(p, start + 1) == DOT) then
+        return false
+      end
+      start = i + 1
+    end
+  end
+  return true
 end
 
 local function normalize(p)
@@ -108,16 +126,25 @@ local function resolve(...)
   return "/" .. collapse(resolved, false)
 end
 
+-- resolve(p) of one path: one already absolute and tidy is only trimmed.
+local function absolute(p)
+  if byte(p, 1) ~= SLASH or not tidy(p) then return resolve(p) end
+  if byte(p, -1) == SLASH and p ~= "/" then return sub(p, 1, -2) end
+  return p
+end
+
 function path.resolve(...)
-  for i = 1, select("#", ...) do
+  local n = select("#", ...)
+  for i = 1, n do
     str((select(i, ...)), i, "resolve")
   end
+  if n == 1 then return absolute((...)) end
   return resolve(...)
 end
 
 function path.absolute(p)
   str(p, 1, "absolute")
-  return resolve(p)
+  return absolute(p)
 end
 
 -- The names of a path as pathlib's parts: "/" first for an absolute path,
@@ -142,26 +169,40 @@ function path.split(p)
   return (split(p))
 end
 
+-- As Node's: the resolved paths compared byte by byte up to the last "/"
+-- they share, then a ".." for each name of from after it.
 function path.relative(from, to)
   str(from, 1, "relative")
   str(to, 2, "relative")
   if from == to then return "" end
-  local a, na = split(resolve(from))
-  local b, nb = split(resolve(to))
-  local same = 1
-  while same < na and same < nb and a[same + 1] == b[same + 1] do
-    same = same + 1
+  from, to = absolute(from), absolute(to)
+  if from == to then return "" end
+  local from_len, to_len = #from - 1, #to - 1 -- after the root's "/"
+  local length = min(from_len, to_len)
+  local last_sep, i = -1, 0 -- offsets after the root's "/"
+  while i < length do
+    local c = byte(from, i + 2)
+    if c ~= byte(to, i + 2) then break end
+    if c == SLASH then last_sep = i end
+    i = i + 1
   end
-  local out, n = {}, 0
-  for _ = same + 1, na do
-    n = n + 1
-    out[n] = ".."
+  if i == length then
+    if to_len > length then
+      if byte(to, i + 2) == SLASH then return sub(to, i + 3) end -- from /a/b to /a/b/c
+      if i == 0 then return sub(to, 2) end -- from /
+    elseif from_len > length then
+      if byte(from, i + 2) == SLASH then -- from /a/b/c to /a/b
+        last_sep = i
+      elseif i == 0 then -- to /
+        last_sep = 0
+      end
+    end
   end
-  for i = same + 1, nb do
-    n = n + 1
-    out[n] = b[i]
+  local up = 0
+  for k = last_sep + 2, #from do
+    if k == #from or byte(from, k + 1) == SLASH then up = up + 1 end
   end
-  return concat(out, "/", 1, n)
+  return ("../"):rep(up - 1) .. ".." .. sub(to, last_sep + 2)
 end
 
 -- The end of the last name (trailing slashes left out), 0 when there is none.
@@ -186,14 +227,19 @@ function path.dirname(p)
   return sub(p, 1, i - 1) -- one slash taken off: "/a//b" has "/a/", as Node
 end
 
-local function basename(p)
-  local e = last_name_end(p)
-  if e == 0 then return "" end
+-- Where the last name, ending at e, starts.
+local function name_start(p, e)
   local s = e
   while s > 1 and byte(p, s - 1) ~= SLASH do
     s = s - 1
   end
-  return sub(p, s, e)
+  return s
+end
+
+local function basename(p)
+  local e = last_name_end(p)
+  if e == 0 then return "" end
+  return sub(p, name_start(p, e), e)
 end
 
 function path.basename(p, suffix)
@@ -208,10 +254,15 @@ end
 
 function path.extname(p)
   str(p, 1, "extname")
-  local base = basename(p)
-  local dot = find(base, "%.[^.]*$")
-  if not dot or dot == 1 or base == ".." then return "" end
-  return sub(base, dot)
+  local e = last_name_end(p)
+  local s = name_start(p, e)
+  for d = e, s + 1, -1 do -- the last ".", unless it starts the name
+    if byte(p, d) == DOT then
+      if d == s + 1 and e == s + 1 and byte(p, s) == DOT then return "" end -- ".."
+      return sub(p, d, e)
+    end
+  end
+  return ""
 end
 
 return path

@@ -36,11 +36,12 @@ local function lookup(name, fname)
   check.badarg(1, fname, why, 2)
 end
 
--- Holds the watch of signal num (keeps_alive: a wait's), or raises what the
--- system answered.
+-- Holds the watch of signal num (keeps_alive: a wait's): the generation to
+-- release it with; or raises what the system answered.
 local function hold(num, name, keeps_alive)
-  local ok, code, msg = core.hold(num, keeps_alive)
-  if not ok then error(check.system_error(code, msg, "sigaction", name), 3) end
+  local generation, code, msg = core.hold(num, keeps_alive)
+  if not generation then error(check.system_error(code, msg, "sigaction", name), 3) end
+  return generation
 end
 
 -- ---- listeners ----
@@ -65,7 +66,7 @@ Listener.__index = Listener
 function Listener:settled()
   if self.held then
     self.held = false
-    core.release(self.num, false)
+    core.release(self.num, false, self.generation)
   end
   local off_abort = self.off_abort
   if off_abort then
@@ -83,8 +84,7 @@ function M.on(name, fn, opts)
   check.callable(fn, 2, "on")
   local signal = opts ~= nil and check.options(opts, 3, "on", ON).signal
   if signal and signal.aborted then return nothing end
-  hold(num, full, false)
-  local l = setmetatable({ num = num, held = true }, Listener)
+  local l = setmetatable({ num = num, held = true, generation = hold(num, full, false) }, Listener)
   local t = task._deferred(l, listen, num, full, fn, core.delivered(num))
   task._start(t)
   local function off()
@@ -107,9 +107,9 @@ function M.wait(name, opts)
     signal, timeout = opts.signal, opts.timeout
   end
   check.raise_if_aborted(check_abort(signal))
-  hold(num, full, true)
+  local generation = hold(num, full, true)
   local called, ok, reason, msg = pcall(core.wait, num, timeout, signal)
-  core.release(num, true)
+  core.release(num, true, generation)
   if not called then error(ok, 0) end -- not in a task
   if ok then return full end
   if ok == false then error(reason, 0) end

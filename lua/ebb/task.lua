@@ -518,6 +518,21 @@ function task._let_go(t, v)
   if getmetatable(h) == Holds then h.held[v] = nil end
 end
 
+-- _unhold(obj): what an object that reads for a task holds goes: its signal's
+-- listener (obj._off, the function on_abort returned) and its task's hold
+-- (obj._task, what _hold returned); both fields become false.
+function task._unhold(obj)
+  local off = obj._off
+  if off then
+    obj._off = false
+    off()
+  end
+  if obj._task then
+    task._let_go(obj._task, obj)
+    obj._task = false
+  end
+end
+
 -- ---- for the host ----
 local root
 function host.spawn_root(fn, ...)

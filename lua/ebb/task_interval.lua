@@ -1,7 +1,8 @@
 -- ebb.task_interval: task.interval, a function called in a task of its own at
--- the planned times start + k*ms, so it never drifts; ticks the loop or the
--- function itself made late are skipped, never run in a burst. Loaded the
--- first time task.interval is called (ebb.task holds a stub for it).
+-- the planned times start + k*ms, so it never drifts; ticks whose time passed
+-- while the loop or the function itself was busy are skipped, never run in a
+-- burst. Loaded the first time task.interval is called (ebb.task holds a stub
+-- for it).
 local task = require "ebb.task"
 local check = require "ebb.check"
 local check_abort = require("ebb.core").check_abort
@@ -14,33 +15,29 @@ local M = {}
 
 local OPTIONS = { signal = check.kind.signal }
 
--- The index of the next tick to run after tick k, which started at `began`
--- (nil before the first): the first planned time that is not past and at
--- least half a period after the last start, so two calls never start closer
--- than ms / 2, however late the last one ran.
-local function next_tick(start, ms, k, began, now)
-  local earliest = now
-  if began and began + ms / 2 > earliest then earliest = began + ms / 2 end
-  local n = ceil((earliest - start) / ms)
-  if n <= k then n = k + 1 end
-  if start + n * ms < earliest then n = n + 1 end -- (earliest - start) / ms rounded down
+-- The first tick whose planned time (start + n*ms) is not past at `now`.
+local function first_due(start, ms, now)
+  local n = ceil((now - start) / ms)
+  if start + n * ms < now then n = n + 1 end -- (now - start) / ms rounded down
   return n
 end
 
 -- The interval's task: sleeps to each planned time, then calls fn(k) there.
--- Every tick waits, even one already due, so a function slower than the
--- period still lets the loop run between two calls.
+-- A tick whose time passed (fn still running, the loop busy) is skipped; one
+-- due less than half a period after the last call began waits until then, so
+-- calls never bunch up. Every tick waits, even one already due, so a function
+-- slower than the period still lets the loop run between two calls.
 local function run(start, ms, fn)
-  local k, began = 0, nil
+  local k, began, half = 0, nil, ms / 2
   while true do
     local now = clock_now()
-    local at = start + (k + 1) * ms
-    if at >= now and (not began or at >= began + ms / 2) then
-      k = k + 1 -- on time: the next planned tick
-    else
-      k = next_tick(start, ms, k, began, now)
+    k = k + 1
+    local at = start + k * ms
+    if at < now then
+      k = first_due(start, ms, now)
       at = start + k * ms
     end
+    if began and at < began + half then at = began + half end
     local wait = at - now
     sleep(wait > 0 and wait or 0)
     began = clock_now()
