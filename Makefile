@@ -3,10 +3,11 @@ PREFIX ?= /usr/local
 CC ?= cc
 LUAJIT ?= luajit
 PKGS = luajit libuv libedit yajl
-# libcurl is opened with dlopen at the first request (bindings/curl_lib.c): its headers only
-HEADER_PKGS = libcurl
+# libcurl and libssl are opened with dlopen at their first use (bindings/curl_lib.c,
+# bindings/tls_lib.c): their headers only
+HEADER_PKGS = libcurl openssl
 DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux \
-  libcurl4-openssl-dev libhttp-parser-dev libyajl-dev wrk openssl
+  libcurl4-openssl-dev libhttp-parser-dev libyajl-dev wrk openssl libssl-dev
 # What `make bench` compares against besides Node: nginx, only for bench (installing
 # it starts a web server on port 80 where services run). Its Lua module is not
 # installed: it brings OpenResty's luajit, which replaces the build's; bench/run
@@ -31,7 +32,7 @@ DOC_SRC = $(sort $(wildcard docs/*.md))
 GEN_OBJ = $(BUILD)/obj/gen/embedded_list.o $(BUILD)/obj/gen/c_modules.o
 OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(HOST_SRC) $(BINDING_SRC)) $(GEN_OBJ)
 
-.PHONY: FORCE all deps compat-deps bench-deps test sanitize fuzz bench compat install clean example
+.PHONY: FORCE all deps compat-deps bench-deps test sanitize tsan fuzz bench compat install clean example
 
 # deps first, then the build: under make -j the two must not run side by side
 all: deps
@@ -127,6 +128,15 @@ sanitize: deps
 	# freed blocks are held back 4 MiB deep, not 256: specs and examples measure peak memory
 	ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=4 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  EBB_BIN=build/sanitize/ebb build/sanitize/ebb test
+
+# The specs that run threads (ebb.worker) under ThreadSanitizer, and a few cheap
+# others; every data race is an error. LuaJIT itself is not instrumented: what
+# TSan checks is the host's side of the threads.
+TSAN_SPECS = spec/worker_spec.lua spec/task_spec.lua spec/semaphore_spec.lua
+tsan: deps
+	$(MAKE) BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" \
+	  LDFLAGS="-fsanitize=thread" build/tsan/ebb
+	TSAN_OPTIONS=halt_on_error=1:report_signal_unsafe=0 EBB_BIN=build/tsan/ebb build/tsan/ebb test $(TSAN_SPECS)
 
 # Random calls of every public function under the sanitizers, FUZZ_SECONDS long
 # (default 60); FUZZ_SEED replays a run (fuzz/run says more).

@@ -1,12 +1,12 @@
 /* Opens libcurl at the first request (see curl_lib.h) and names its error
  * codes as curl's headers do. */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stddef.h>
 #include "curl_lib.h"
 
 static curl_lib lib;
 static const char *open_error;
-static int opened;
 
 #define SYMBOL(field, name) {offsetof(curl_lib, field), name}
 
@@ -25,21 +25,25 @@ static const struct {
   SYMBOL(slist_append, "curl_slist_append"), SYMBOL(slist_free_all, "curl_slist_free_all"),
 };
 
-const curl_lib *curl_lib_open(const char **why) {
-  if (!opened) {
-    void *so = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    opened = 1;
-    if (!so) {
-      open_error = "libcurl.so.4 cannot be opened (install libcurl4)";
-    } else {
-      for (size_t i = 0; i < sizeof symbols / sizeof symbols[0] && !open_error; i++) {
-        void *fn = dlsym(so, symbols[i].name);
-        if (!fn) open_error = "libcurl.so.4 lacks a function ebb calls (libcurl 7.88 or later is needed)";
-        else *(void **)((char *)&lib + symbols[i].offset) = fn;
-      }
-      if (!open_error && lib.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) open_error = "curl_global_init failed";
-    }
+/* Process-wide: libcurl's global handle is made once, by whichever thread
+ * (the main one or a worker's) fetches first. */
+static void open_once(void) {
+  void *so = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+  if (!so) {
+    open_error = "libcurl.so.4 cannot be opened (install libcurl4)";
+    return;
   }
+  for (size_t i = 0; i < sizeof symbols / sizeof symbols[0] && !open_error; i++) {
+    void *fn = dlsym(so, symbols[i].name);
+    if (!fn) open_error = "libcurl.so.4 lacks a function ebb calls (libcurl 7.88 or later is needed)";
+    else *(void **)((char *)&lib + symbols[i].offset) = fn;
+  }
+  if (!open_error && lib.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) open_error = "curl_global_init failed";
+}
+
+const curl_lib *curl_lib_open(const char **why) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, open_once);
   if (open_error) {
     *why = open_error;
     return NULL;

@@ -15,6 +15,7 @@ typedef struct fs_op {
   char *buf;       /* reads: the bytes */
   size_t len;
   int data_ref;    /* writes: the string written, kept until the request ends */
+  int with_types;  /* scandir: the entries' types too */
 } fs_op;
 
 static void push_stat(lua_State *L, const uv_stat_t *st) {
@@ -22,7 +23,7 @@ static void push_stat(lua_State *L, const uv_stat_t *st) {
   if ((st->st_mode & S_IFMT) == S_IFREG) type = "file";
   else if ((st->st_mode & S_IFMT) == S_IFDIR) type = "directory";
   else if ((st->st_mode & S_IFMT) == S_IFLNK) type = "link";
-  lua_createtable(L, 0, 10);
+  lua_createtable(L, 0, 11);
   lua_pushstring(L, type);
   lua_setfield(L, -2, "type");
   lua_pushnumber(L, (lua_Number)st->st_size);
@@ -43,6 +44,8 @@ static void push_stat(lua_State *L, const uv_stat_t *st) {
   lua_setfield(L, -2, "gid");
   lua_pushnumber(L, (lua_Number)st->st_ino);
   lua_setfield(L, -2, "ino");
+  lua_pushnumber(L, (lua_Number)st->st_dev);
+  lua_setfield(L, -2, "dev");
 }
 
 static void push_file(lua_State *L, uv_file fd) {
@@ -85,15 +88,30 @@ static int push_results(lua_State *co, fs_op *op) {
   case UV_FS_WRITE:
     lua_pushnumber(co, (lua_Number)req->result);
     return 2;
+  case UV_FS_MKDTEMP:
+    lua_pushstring(co, req->path);
+    return 2;
+  case UV_FS_MKSTEMP:
+    push_file(co, (uv_file)req->result);
+    lua_pushstring(co, req->path);
+    return 3;
   case UV_FS_SCANDIR: {
+    /* the types as the directory tells them; "unknown" where it cannot */
+    static const char *const types[] = {"unknown", "file", "directory", "link", "other", "other", "other", "other"};
     uv_dirent_t ent;
     int i = 0;
     lua_newtable(co);
+    if (op->with_types) lua_newtable(co);
     while (uv_fs_scandir_next(req, &ent) != UV_EOF) {
+      i++;
+      if (op->with_types) {
+        lua_pushstring(co, types[(unsigned)ent.type < 8 ? ent.type : 0]);
+        lua_rawseti(co, -2, i);
+      }
       lua_pushstring(co, ent.name);
-      lua_rawseti(co, -2, ++i);
+      lua_rawseti(co, op->with_types ? -3 : -2, i);
     }
-    return 2;
+    return op->with_types ? 3 : 2;
   }
   default:
     return 1;
@@ -113,17 +131,49 @@ static void close_handed(ebb_wait *w, int handed) {
   if (handed) close_now(w->want.owner);
 }
 
+/* A temporary file or directory made for a waiter that will never have it:
+ * nobody would remove it. */
+static void remove_made(uv_fs_type type, uv_file fd, const char *path) {
+  uv_fs_t req;
+  if (type == UV_FS_MKSTEMP) {
+    uv_fs_close(ebb_loop(), &req, fd, NULL);
+    uv_fs_req_cleanup(&req);
+    uv_fs_unlink(ebb_loop(), &req, path, NULL);
+  } else {
+    uv_fs_rmdir(ebb_loop(), &req, path, NULL);
+  }
+  uv_fs_req_cleanup(&req);
+}
+
+/* Handed to a task cancelled before it ran: its path is on top of the
+ * task's stack (after the file, for a temporary file). */
+static void remove_handed(ebb_wait *w, int handed) {
+  file *f = w->want.owner;
+  uv_file fd = f ? f->fd : -1;
+  if (!handed) return;
+  if (f) f->fd = -1; /* closed here, not when collected */
+  remove_made((uv_fs_type)w->want.kind, fd, lua_tostring(ebb_wait_thread(w), -1));
+}
+
 static void on_done(uv_fs_t *req) {
   fs_op *op = (fs_op *)req;
   lua_State *co = ebb_request_finish(&op->r, req->result < 0 ? (int)req->result : 0);
+  uv_fs_type type = req->fs_type;
   if (co) {
     int n = push_results(co, op);
-    int opened = req->fs_type == UV_FS_OPEN;
-    ebb_request_done(&op->r, n, opened ? &(ebb_want){.owner = lua_touserdata(co, -1), .on_cancel = close_handed} : NULL);
-  } else if (req->fs_type == UV_FS_OPEN && req->result >= 0) {
+    if (type == UV_FS_OPEN)
+      ebb_request_done(&op->r, n, &(ebb_want){.owner = lua_touserdata(co, -1), .on_cancel = close_handed});
+    else if (type == UV_FS_MKSTEMP || type == UV_FS_MKDTEMP)
+      ebb_request_done(&op->r, n, &(ebb_want){.owner = type == UV_FS_MKSTEMP ? lua_touserdata(co, -2) : NULL,
+                                             .on_cancel = remove_handed, .kind = type});
+    else
+      ebb_request_done(&op->r, n, NULL);
+  } else if (req->result >= 0 && type == UV_FS_OPEN) {
     uv_fs_t close_req; /* opened for a waiter that has gone: nobody will close it */
     uv_fs_close(req->loop, &close_req, (uv_file)req->result, NULL);
     uv_fs_req_cleanup(&close_req);
+  } else if (req->result >= 0 && (type == UV_FS_MKSTEMP || type == UV_FS_MKDTEMP)) {
+    remove_made(type, (uv_file)req->result, req->path);
   }
   uv_fs_req_cleanup(req);
   free_op(op);
@@ -175,7 +225,15 @@ static int scandir_all(uv_loop_t *loop, uv_fs_t *req, const char *path, uv_fs_cb
 
 static int l_stat(lua_State *L) { return path_request(L, uv_fs_stat); }
 static int l_lstat(lua_State *L) { return path_request(L, uv_fs_lstat); }
-static int l_readdir(lua_State *L) { return path_request(L, scandir_all); }
+/* readdir(path, signal [, with_types]) -> true, names [, types] */
+static int l_readdir(lua_State *L) {
+  const char *path = ebb_check_cstring(L, 1, "path");
+  int r;
+  fs_op *op;
+  if (!(op = begin_op(L, 2, &r))) return r;
+  op->with_types = lua_toboolean(L, 3);
+  return await_op(L, op, scandir_all(ebb_loop(), &op->req, path, on_done), 2);
+}
 static int l_rmdir(lua_State *L) { return path_request(L, uv_fs_rmdir); }
 static int l_unlink(lua_State *L) { return path_request(L, uv_fs_unlink); }
 
@@ -194,6 +252,11 @@ static int l_rename(lua_State *L) {
   if (!(op = begin_op(L, 3, &r))) return r;
   return await_op(L, op, uv_fs_rename(ebb_loop(), &op->req, from, to, on_done), 3);
 }
+
+/* mkdtemp(template, signal) -> true, path; mkstemp(template, signal) ->
+ * true, file, path: the template ends in XXXXXX */
+static int l_mkdtemp(lua_State *L) { return path_request(L, uv_fs_mkdtemp); }
+static int l_mkstemp(lua_State *L) { return path_request(L, uv_fs_mkstemp); }
 
 static int open_flags(lua_State *L, int idx) {
   static const char *const names[] = {"r", "r+", "w", "w+", "a", "a+", "wx", "wx+", "ax", "ax+", NULL};
@@ -365,6 +428,17 @@ static int l_borrow(lua_State *L) {
   return 1;
 }
 
+/* cwd() -> the working directory | nil, code, msg */
+static int l_cwd(lua_State *L) {
+  char buf[4096];
+  size_t len = sizeof buf;
+  int r = uv_cwd(buf, &len);
+  if (r != 0) return ebb_push_uv_error(L, r);
+  lua_pushboolean(L, 1);
+  lua_pushlstring(L, buf, len);
+  return 2;
+}
+
 /* set_file_methods(tbl): the Lua side's methods for every file */
 static int l_set_file_methods(lua_State *L) {
   ebb_check_type(L, 1, LUA_TTABLE);
@@ -382,7 +456,12 @@ int luaopen_ebb_fs_core(lua_State *L) {
     {"read", l_read},     {"write", l_write},   {"fstat", l_fstat},     {"close", l_close},
     {"write_behind", fs_write_behind},          {"flush", fs_flush},
     {"set_file_methods", l_set_file_methods},   {"borrow", l_borrow},
-    {"is_file", l_is_file},                     {NULL, NULL}};
+    {"is_file", l_is_file},                     {"cwd", l_cwd},
+    {"mkdtemp", l_mkdtemp},                     {"mkstemp", l_mkstemp},
+    {"watch", fs_watch},                        {"watch_next", fs_watch_next},
+    {"watch_close", fs_watch_close},
+    {NULL, NULL}};
   ebb_new_metatable(L, FILE_MT, file_gc, file_tostring);
+  fs_watch_init(L);
   return ebb_new_module(L, fns);
 }

@@ -1,5 +1,6 @@
-/* ebb.fs's C half, shared by its two files: the file userdata, and the
- * write-behind (fs_writer.c) that fs.c's files carry once they use it. */
+/* ebb.fs's C half, shared by its files: the file userdata, the write-behind
+ * (fs_writer.c) that fs.c's files carry once they use it, and the watchers
+ * (fs_watch.c). */
 #ifndef EBB_FS_H
 #define EBB_FS_H
 
@@ -27,5 +28,12 @@ int fs_flush(lua_State *L);
 int fs_writer_busy(const file *f);
 /* The file closes or is collected: its write-behind, idle, goes. */
 void fs_writer_free(file *f);
+
+/* fs_watch.c */
+/* watch(path, max_buffered), watch_next(watcher, signal), watch_close(watcher) */
+int fs_watch(lua_State *L);
+int fs_watch_next(lua_State *L);
+int fs_watch_close(lua_State *L);
+void fs_watch_init(lua_State *L); /* the watchers' metatable */
 
 #endif

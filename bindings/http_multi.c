@@ -9,7 +9,7 @@ typedef struct socket_watch {
   ebb_node link;
 } socket_watch;
 
-static struct {
+static EBB_THREAD_LOCAL struct {
   const curl_lib *c;
   CURLM *multi;
   uv_timer_t timer;
@@ -127,7 +127,7 @@ static void close_all(ebb_handle *h) {
   uv_close((uv_handle_t *)&M.timer, NULL);
   uv_close((uv_handle_t *)&M.soon, NULL);
   uv_close((uv_handle_t *)&M.alive, NULL);
-  M.c->global_cleanup();
+  if (ebb_on_main_thread()) M.c->global_cleanup(); /* process-wide: once, at the end */
 }
 
 const curl_lib *http_multi_open(const char **why) {

@@ -47,8 +47,8 @@ static void head_free(head *h) {
 
 /* The Date header's value, made once a second. */
 static const char *date_now(void) {
-  static char buf[64];
-  static time_t made;
+  static EBB_THREAD_LOCAL char buf[64];
+  static EBB_THREAD_LOCAL time_t made;
   time_t now = time(NULL);
   if (now != made) {
     struct tm tm;

@@ -10,7 +10,7 @@
  * paused, and resumes when the reader takes the chunk. */
 #define BODY_HIGH_WATER (128 * 1024)
 
-static const curl_lib *C;
+static EBB_THREAD_LOCAL const curl_lib *C;
 
 static int append(char **buf, size_t *len, size_t *cap, const char *data, size_t n) {
   if (*len + n > *cap) {

@@ -2,6 +2,7 @@
  * (json_encode.c, json_decode.c, on yajl), with the encoder's state, the
  * holder of a decode's parser and the array metatable. Lua's json.lua
  * checks the arguments and raises the errors. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
@@ -31,10 +32,14 @@ void ebb_json_buf_shrink(json_buf *b) {
   b->len = 0;
 }
 
+/* One for the process, made once whichever thread asks first. */
+static locale_t c_locale;
+static void make_c_locale(void) { c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
+
 locale_t ebb_json_c_locale(void) {
-  static locale_t c;
-  if (!c) c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-  return c;
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, make_c_locale);
+  return c_locale;
 }
 
 static int state_gc(lua_State *L) {

@@ -131,8 +131,12 @@ static int l_connect(lua_State *L) {
   uvs *s;
   if (r) return r;
   if (!parse_addr(ip, port, &ss)) return ebb_argerror(L, 1, "IP address expected");
-  if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
-  op->s = s = push_tcp(L, ebb_current_owner(L));
+  s = push_tcp(L, ebb_current_owner(L));
+  if (!(op = calloc(1, sizeof *op))) {
+    uvs_close(s);
+    return luaL_error(L, "out of memory");
+  }
+  op->s = s;
   op->r.abandon = connect_abandoned;
   op->box_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if ((r = uv_tcp_connect(&op->req, &s->u.tcp, (struct sockaddr *)&ss, on_connected)) != 0) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "signal_names.h"
 #include "uvstream.h"
 
 #define PROCESS_MT "ebb.process"
@@ -36,23 +37,10 @@ typedef struct proc {
   unsigned group_gone : 1; /* a kill found no process left in that group */
 } proc;
 
-static const struct {
-  const char *name;
-  int num;
-} signals[] = {{"SIGTERM", SIGTERM}, {"SIGKILL", SIGKILL}, {"SIGINT", SIGINT},   {"SIGHUP", SIGHUP},
-               {"SIGQUIT", SIGQUIT}, {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGSTOP", SIGSTOP},
-               {"SIGCONT", SIGCONT}, {"SIGPIPE", SIGPIPE}, {"SIGALRM", SIGALRM}, {"SIGABRT", SIGABRT},
-               {"SIGSEGV", SIGSEGV}, {"SIGBUS", SIGBUS},   {"SIGFPE", SIGFPE},   {"SIGILL", SIGILL},
-               {NULL, 0}};
-
 static void push_signal_name(lua_State *L, int num) {
-  int i;
-  for (i = 0; signals[i].name; i++)
-    if (signals[i].num == num) {
-      lua_pushstring(L, signals[i].name);
-      return;
-    }
-  lua_pushinteger(L, num);
+  const char *name = signal_name_of(num);
+  if (name) lua_pushstring(L, name);
+  else lua_pushinteger(L, num);
 }
 
 /* The signal numbered sig to the child, or to its whole group: 0, or a
@@ -175,6 +163,7 @@ static int l_spawn(lua_State *L) {
   }
   o.stdio = stdio;
   o.stdio_count = 3;
+  uvbox_reserve(L, &process_kind); /* on the top, after the three streams */
   if (!(p = calloc(1, sizeof *p))) return luaL_error(L, "out of memory");
   ebb_waitlist_init(&p->waiters);
   ebb_flush_stdio(); /* what print wrote comes before what an inheriting child writes */
@@ -188,7 +177,7 @@ static int l_spawn(lua_State *L) {
   }
   p->pid = p->h.pid;
   p->group = lua_toboolean(L, 8);
-  uvbox_push(L, &p->life, &process_kind, (uv_handle_t *)&p->h);
+  uvbox_fill(L, &p->life, &process_kind, (uv_handle_t *)&p->h);
   uvbox_opened(&p->life, ebb_current_owner(L));
   lua_insert(L, 11); /* before the three streams */
   return 4;
@@ -223,7 +212,6 @@ static int l_status(lua_State *L) {
 
 /* The signal at idx: a name ("SIGTERM" or "TERM") or a number; -1 if neither. */
 static int signal_at(lua_State *L, int idx) {
-  int i;
   if (lua_type(L, idx) == LUA_TNUMBER) {
     lua_Number n = lua_tonumber(L, idx);
     return n >= 0 && n < 65 && n == (int)n ? (int)n : -1;
@@ -231,9 +219,8 @@ static int signal_at(lua_State *L, int idx) {
   if (lua_type(L, idx) == LUA_TSTRING) {
     size_t len;
     const char *name = lua_tolstring(L, idx, &len);
-    if (strlen(name) != len) return -1;
-    for (i = 0; signals[i].name; i++)
-      if (!strcmp(signals[i].name, name) || !strcmp(signals[i].name + 3, name)) return signals[i].num;
+    const signal_name *sig = signal_by_name(name, len);
+    if (sig) return sig->num;
   }
   return -1;
 }

@@ -20,7 +20,7 @@ typedef struct repl_poll {
   uv_poll_t poll;
 } repl_poll;
 
-static struct {
+static EBB_THREAD_LOCAL struct {
   int started;
   repl_poll *in;
   ebb_wait *waiter;   /* the task in readline() */

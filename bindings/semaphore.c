@@ -22,16 +22,15 @@ typedef struct semaphore {
 /* Every operation checks its semaphore: by size and mark, not by metatable,
  * because this is the hot path of every acquire and release. */
 static semaphore *check_semaphore(lua_State *L, int idx) {
-  semaphore *s = lua_type(L, idx) == LUA_TUSERDATA && lua_objlen(L, idx) == sizeof(semaphore)
-                   ? lua_touserdata(L, idx)
-                   : NULL;
-  if (!s || s->magic != SEMAPHORE_MAGIC) ebb_argerror_type(L, idx, "semaphore");
+  semaphore *s = lua_touserdata(L, idx); /* a light userdata has no length: refused before it is read */
+  if (!s || lua_objlen(L, idx) != sizeof *s || s->magic != SEMAPHORE_MAGIC) ebb_argerror_type(L, idx, "semaphore");
   return s;
 }
 
-/* Counts stay at or below 2^53, where every whole double is exact. */
+/* Counts stay at or below 2^53, where every whole double is exact. The Lua
+ * half passes no count for the usual 1. */
 static double check_count(lua_State *L, int idx, const char *what) {
-  if (lua_type(L, idx) == LUA_TNUMBER && lua_tonumber(L, idx) == 1) return 1; /* the usual count, at once */
+  if (lua_gettop(L) < idx) return 1;
   return ebb_check_whole(L, idx, what, 1, EBB_MAX_WHOLE);
 }
 
@@ -74,28 +73,28 @@ static int push_closed(lua_State *L, semaphore *s) {
   return 2;
 }
 
-/* acquire(sem, n, signal): true once the permits are the caller's; false,
+/* acquire(sem[, n, signal]): true once the permits are the caller's; false,
  * reason when aborted or closed; nothing when n is above the size (the Lua
  * half raises that at its caller's line) */
 static int l_acquire(lua_State *L) {
   semaphore *s = check_semaphore(L, 1);
   double n = check_count(L, 2, "n");
-  int r;
-  ebb_opt_signal(L, 3);
+  int signal_idx = lua_gettop(L) < 3 ? 0 : 3, r;
+  if (signal_idx) ebb_opt_signal(L, signal_idx);
   if (s->closed) return push_closed(L, s);
   if (n > s->size) return 0;
-  if ((r = ebb_check_abort(L, 3)) != 0) return r;
+  if ((r = ebb_check_abort(L, signal_idx)) != 0) return r;
   if (ebb_list_empty(&s->waiters) && s->available >= n) {
     s->available -= n;
     lua_pushboolean(L, 1);
     return 1;
   }
-  r = ebb_wait_with(L, &s->waiters, -1, 3, &(ebb_want){.owner = s, .on_cancel = on_cancel, .permits = n});
+  r = ebb_wait_with(L, &s->waiters, -1, signal_idx, &(ebb_want){.owner = s, .on_cancel = on_cancel, .permits = n});
   if (lua_status(L) == LUA_YIELD) s->waiting++;
   return r;
 }
 
-/* try_acquire(sem, n) -> boolean; never overtakes a waiter */
+/* try_acquire(sem[, n]) -> boolean; never overtakes a waiter */
 static int l_try_acquire(lua_State *L) {
   semaphore *s = check_semaphore(L, 1);
   double n = check_count(L, 2, "n");
@@ -105,7 +104,7 @@ static int l_try_acquire(lua_State *L) {
   return 1;
 }
 
-/* release(sem, n) -> nothing, or the message of a release beyond the size
+/* release(sem[, n]) -> nothing, or the message of a release beyond the size
  * (raised by the Lua half, at its caller's line) */
 static int l_release(lua_State *L) {
   semaphore *s = check_semaphore(L, 1);

@@ -132,7 +132,7 @@ static int l_stats(lua_State *L) {
 
 /* ---- tracebacks ---- */
 
-static int bottoms_ref = LUA_NOREF;
+static EBB_THREAD_LOCAL int bottoms_ref = LUA_NOREF;
 
 /* set_stack_bottoms(fn...): the host's functions a traceback stops at */
 static int l_set_stack_bottoms(lua_State *L) {

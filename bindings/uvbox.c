@@ -21,13 +21,18 @@ void uvbox_init_unboxed(uvbox *b, const uvbox_kind *kind, uv_handle_t *uv) {
   b->box_gone = 1;
 }
 
-void uvbox_push(lua_State *L, uvbox *b, const uvbox_kind *kind, uv_handle_t *uv) {
+void uvbox_reserve(lua_State *L, const uvbox_kind *kind) {
   box *x = lua_newuserdata(L, sizeof *x);
+  x->b = NULL;
+  luaL_getmetatable(L, kind->mt);
+  lua_setmetatable(L, -2);
+}
+
+void uvbox_fill(lua_State *L, uvbox *b, const uvbox_kind *kind, uv_handle_t *uv) {
+  box *x = lua_touserdata(L, -1);
   x->b = b;
   b->kind = kind;
   b->uv = uv;
-  luaL_getmetatable(L, kind->mt);
-  lua_setmetatable(L, -2);
 }
 
 void uvbox_close(uvbox *b) {

@@ -31,9 +31,12 @@ struct uvbox {
   unsigned closed : 1, box_gone : 1, handle_gone : 1;
 };
 
-/* Pushes a new box for b (zeroed but for what the owner set), whose handle
- * is uv, not yet initialized. */
-void uvbox_push(lua_State *L, uvbox *b, const uvbox_kind *kind, uv_handle_t *uv);
+/* Pushes an empty box of the kind, made before what it will hold is
+ * allocated: a box that cannot be made (out of memory) leaves nothing behind. */
+void uvbox_reserve(lua_State *L, const uvbox_kind *kind);
+/* Puts b (zeroed but for what the owner set), whose handle is uv, not yet
+ * initialized, in the empty box on the top of the stack. */
+void uvbox_fill(lua_State *L, uvbox *b, const uvbox_kind *kind, uv_handle_t *uv);
 /* b without a box (the handle's setup failed before one was made). */
 void uvbox_init_unboxed(uvbox *b, const uvbox_kind *kind, uv_handle_t *uv);
 /* The handle is initialized: tracked as the handles of `owner` (a task's

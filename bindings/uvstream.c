@@ -14,7 +14,8 @@
 
 typedef struct write_op {
   uv_write_t req;
-  int ref; /* the Lua string being written; LUA_NOREF: the bytes follow */
+  int ref; /* the Lua string being written; LUA_NOREF: the bytes follow (or are in block) */
+  char *block; /* a layer's block of bytes, freed once written */
   char data[];
 } write_op;
 
@@ -22,47 +23,6 @@ typedef struct shutdown_op {
   uv_shutdown_t req;
   ebb_request r;
 } shutdown_op;
-
-int uvs_queue_put(uvs_queue *q, const char *data, size_t len, int at_front) {
-  uvs_chunk *c = malloc(sizeof *c + len);
-  if (!c) return UV_ENOMEM;
-  c->len = len;
-  memcpy(c->data, data, len);
-  if (at_front) {
-    c->next = q->head;
-    q->head = c;
-    if (!q->tail) q->tail = c;
-  } else {
-    c->next = NULL;
-    if (q->tail) q->tail->next = c;
-    else q->head = c;
-    q->tail = c;
-  }
-  q->buffered += len;
-  return 0;
-}
-
-uvs_chunk *uvs_queue_take(uvs_queue *q) {
-  uvs_chunk *c = q->head;
-  if (!c) return NULL;
-  if (!(q->head = c->next)) q->tail = NULL;
-  q->buffered -= c->len;
-  return c;
-}
-
-void uvs_queue_drop(uvs_queue *q) {
-  uvs_chunk *c;
-  while ((c = uvs_queue_take(q)) != NULL) free(c);
-}
-
-int uvs_queue_push_next(lua_State *L, uvs_queue *q) {
-  uvs_chunk *c = uvs_queue_take(q);
-  if (!c) return 0;
-  lua_pushboolean(L, 1);
-  lua_pushlstring(L, c->data, c->len);
-  free(c);
-  return 2;
-}
 
 static void drop_chunks(uvs *s) { uvs_queue_drop(&s->in); }
 
@@ -92,6 +52,7 @@ static void at_exit(uvbox *b) {
 static void free_stream(uvbox *b) {
   uvs *s = of(b);
   if (s->hooks) s->hooks->freed(s);
+  if (s->layer) s->layer->freed(s);
   drop_chunks(s);
   free(s->rbuf);
   free(s);
@@ -108,13 +69,14 @@ static const uvbox_kind stream_kind = {STREAM_MT, "stream", closing, at_exit, fo
 void uvs_close(uvs *s) { uvbox_close(&s->life); }
 
 uvs *uvs_push_new(lua_State *L) {
-  uvs *s = calloc(1, sizeof *s);
-  if (!s) luaL_error(L, "out of memory");
+  uvs *s;
+  uvbox_reserve(L, &stream_kind);
+  if (!(s = calloc(1, sizeof *s))) luaL_error(L, "out of memory");
   ebb_waitlist_init(&s->readers);
   ebb_waitlist_init(&s->writers);
   s->high_water_mark = 65536;
   s->restore_fd = -1;
-  uvbox_push(L, &s->life, &stream_kind, &s->u.handle);
+  uvbox_fill(L, &s->life, &stream_kind, &s->u.handle);
   return s;
 }
 
@@ -125,7 +87,7 @@ uvs *uvs_check(lua_State *L, int idx) { return of(uvbox_check(L, idx, &stream_ki
 /* ---- reading ---- */
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-  static char shared[READ_SIZE]; /* hooked streams take each chunk before the next read */
+  static EBB_THREAD_LOCAL char shared[READ_SIZE]; /* hooked streams take each chunk before the next read */
   uvs *s = (uvs *)h;
   (void)hint;
   if (s->hooks) {
@@ -186,38 +148,59 @@ static int hand_to_reader(uvs *s, const char *data, size_t len) {
   return 1;
 }
 
+void uvs_deliver(uvs *s, const char *data, size_t len) {
+  if (s->hooks) {
+    s->hooks->data(s, data, len);
+    return;
+  }
+  if (hand_to_reader(s, data, len)) return;
+  queue_chunk(s, data, len, 0);
+  if (s->in.buffered >= s->high_water_mark) stop_reading(s);
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   uvs *s = (uvs *)stream;
   if (nread == 0) return; /* EAGAIN */
-  if (s->hooks) {
-    if (nread > 0) {
-      s->hooks->data(s, buf->base, (size_t)nread);
-      return;
-    }
-    s->read_error = (int)nread;
-    stop_reading(s);
-    s->hooks->ended(s, (int)nread);
+  if (nread > 0) {
+    if (s->layer) s->layer->received(s, buf->base, (size_t)nread);
+    else uvs_deliver(s, buf->base, (size_t)nread);
     return;
   }
-  if (nread == UV_EOF) {
+  uvs_read_ended(s, (int)nread);
+}
+
+void uvs_read_ended(uvs *s, int err) {
+  if (s->hooks) {
+    s->read_error = err;
+    stop_reading(s);
+    s->hooks->ended(s, err);
+    return;
+  }
+  if (err == UV_EOF) {
     s->read_error = UV_EOF;
     stop_reading(s);
     while (hand_to_reader(s, NULL, 0)) {}
     return;
   }
-  if (nread < 0) {
-    uvs_read_failed(s, (int)nread);
-    return;
-  }
-  if (hand_to_reader(s, s->rbuf, (size_t)nread)) return;
-  queue_chunk(s, s->rbuf, (size_t)nread, 0);
-  if (s->in.buffered >= s->high_water_mark) stop_reading(s);
+  uvs_read_failed(s, err);
+}
+
+/* nil, code, message for the error that ended reading. */
+static int push_read_error(lua_State *L, uvs *s) {
+  if (!s->read_reason) return ebb_push_uv_error(L, s->read_error);
+  lua_pushnil(L);
+  lua_pushstring(L, uv_err_name(s->read_error));
+  lua_pushstring(L, s->read_reason);
+  return 3;
 }
 
 void uvs_read_failed(uvs *s, int err) {
+  ebb_wait *w;
+  lua_State *co;
   s->read_error = err;
   stop_reading(s);
-  ebb_fail_all(&s->readers, err);
+  if (!s->read_reason) ebb_fail_all(&s->readers, err);
+  else while ((co = uvs_take_reader(s, &w)) != NULL) ebb_wake_done(w, push_read_error(co, s));
 }
 
 static int start_reading(uvs *s) {
@@ -245,7 +228,7 @@ static int l_read(lua_State *L) {
     lua_pushnil(L);
     return 2;
   }
-  if (s->read_error) return ebb_push_uv_error(L, s->read_error);
+  if (s->read_error) return push_read_error(L, s);
   if ((r = start_reading(s)) != 0) return ebb_push_uv_error(L, r);
   return uvs_wait_reader(L, s, 2);
 }
@@ -256,6 +239,7 @@ static void on_written(uv_write_t *req, int status) {
   write_op *op = (write_op *)req;
   uvs *s = (uvs *)req->handle;
   if (ebb_lua_alive()) luaL_unref(ebb_main_state(), LUA_REGISTRYINDEX, op->ref);
+  free(op->block);
   free(op);
   /* a queued write to stdout or stderr that fails may have no writer left to
    * tell (the script ended): the exit status says so */
@@ -283,6 +267,7 @@ int uvs_write_copy(uvs *s, const uv_buf_t *bufs, unsigned n) {
   }
   if (!(op = malloc(sizeof *op + total - skip))) return s->write_error = UV_ENOMEM;
   op->ref = LUA_NOREF;
+  op->block = NULL;
   for (i = 0; i < n; i++) { /* what the socket did not take, in one buffer */
     size_t len = bufs[i].len;
     if (skip >= len) {
@@ -301,6 +286,39 @@ int uvs_write_copy(uvs *s, const uv_buf_t *bufs, unsigned n) {
   return 0;
 }
 
+int uvs_write_block(uvs *s, char *block, size_t len) {
+  uv_buf_t buf = uv_buf_init(block, (unsigned)len);
+  write_op *op;
+  int r;
+  if (s->life.closed) return UV_EPIPE;
+  if (s->write_error) return s->write_error;
+  if (s->u.stream.write_queue_size == 0) {
+    r = uv_try_write(&s->u.stream, &buf, 1);
+    if (r == (int)len) return 0;
+    if (r < 0 && r != UV_EAGAIN && r != UV_ENOSYS) return s->write_error = r;
+    if (r > 0) buf = uv_buf_init(block + r, (unsigned)(len - (size_t)r));
+  }
+  if (!(op = malloc(sizeof *op))) return s->write_error = UV_ENOMEM;
+  op->ref = LUA_NOREF;
+  op->block = block;
+  if ((r = uv_write(&op->req, &s->u.stream, &buf, 1, on_written)) != 0) {
+    free(op);
+    return s->write_error = r;
+  }
+  return 1;
+}
+
+/* The bytes written go through the stream's layer: then as l_write. */
+static int write_layered(lua_State *L, uvs *s, const char *data, size_t len) {
+  int r = s->layer->write(s, data, len);
+  if (r) return ebb_push_uv_error(L, r);
+  if (s->u.stream.write_queue_size <= s->high_water_mark) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return ebb_wait_on(L, &s->writers, -1, 3);
+}
+
 /* write(stream, data, signal) -> true | nil, code, msg */
 static int l_write(lua_State *L) {
   uvs *s = uvs_check(L, 1);
@@ -312,6 +330,7 @@ static int l_write(lua_State *L) {
   if (r) return r;
   if (s->life.closed) return ebb_push_uv_error(L, UV_EPIPE);
   if (s->write_error) return ebb_push_uv_error(L, s->write_error);
+  if (s->layer) return write_layered(L, s, data, len);
   if (s->flush_at_exit) ebb_flush_stdio(); /* print's buffered output goes first */
   buf = uv_buf_init((char *)data, (unsigned)len);
   if (s->u.stream.write_queue_size == 0) {
@@ -324,6 +343,7 @@ static int l_write(lua_State *L) {
     if (wrote > 0) buf = uv_buf_init((char *)data + wrote, (unsigned)(len - (size_t)wrote));
   }
   if (!(op = malloc(sizeof *op))) return luaL_error(L, "out of memory");
+  op->block = NULL;
   lua_pushvalue(L, 2);
   op->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   if ((r = uv_write(&op->req, &s->u.stream, &buf, 1, on_written)) != 0) {
@@ -362,6 +382,7 @@ static int l_shutdown(lua_State *L) {
   if (r) return r;
   if (s->life.closed) return ebb_push_uv_error(L, UV_EPIPE);
   if (s->write_error) return ebb_push_uv_error(L, s->write_error);
+  if (s->layer && (r = s->layer->finish(s)) != 0) return ebb_push_uv_error(L, r);
   if (!(op = calloc(1, sizeof *op))) return luaL_error(L, "out of memory");
   if ((r = uv_shutdown(&op->req, &s->u.stream, on_shutdown)) != 0) {
     free(op);

@@ -40,6 +40,18 @@ typedef struct uvs_hooks {
   void (*freed)(struct uvs *s);          /* the stream's memory goes: the hooks' state may too */
 } uvs_hooks;
 
+/* A layer between the socket and the stream's readers and writers (TLS):
+ * what the socket reads goes through it before a reader or the hooks see
+ * it, what is written goes through it before the socket does. */
+typedef struct uvs_layer {
+  /* bytes from the socket, in a buffer reused once it returns: the layer
+   * hands what it makes of them on with uvs_deliver */
+  void (*received)(struct uvs *s, const char *data, size_t len);
+  int (*write)(struct uvs *s, const char *data, size_t len); /* 0 or a libuv error */
+  int (*finish)(struct uvs *s); /* before the socket's write side closes: 0 or an error */
+  void (*freed)(struct uvs *s); /* the stream's memory goes: the layer's may too */
+} uvs_layer;
+
 typedef struct uvs {
   union {
     uv_handle_t handle;
@@ -55,12 +67,15 @@ typedef struct uvs {
   size_t high_water_mark;
   char *rbuf;             /* libuv reads into this, one chunk at a time */
   int read_error;         /* a libuv error code, 0, or UV_EOF at the end */
+  const char *read_reason; /* a layer's words for read_error, in place of libuv's */
   int write_error;
   int restore_fd;         /* >= 0: give this fd its blocking mode back at close */
   int fd_flags;
   unsigned pending;       /* listeners: connections waiting to be accepted */
   const uvs_hooks *hooks; /* NULL: reads are queued for Lua readers */
   void *hooked;           /* the hooks' own state */
+  const uvs_layer *layer; /* NULL: the socket's bytes are the stream's */
+  void *layered;          /* the layer's own state */
   unsigned reading : 1, listening : 1, tcp : 1,
     flush_at_exit : 1;
 } uvs;
@@ -80,6 +95,9 @@ int uvs_wait_reader(lua_State *L, uvs *s, int signal_idx);
  * coroutine to push its results on (then ebb_wake_done or ebb_wake_handed on
  * *w), or NULL when no reader waits. */
 lua_State *uvs_take_reader(uvs *s, ebb_wait **w);
+/* Reading has ended: err is UV_EOF (readers get the end) or a libuv error
+ * (as uvs_read_failed); hooked streams are told. */
+void uvs_read_ended(uvs *s, int err);
 /* Reading failed with err (a libuv error): it stops, every reader waiting
  * and every later read gets the error. */
 void uvs_read_failed(uvs *s, int err);
@@ -90,6 +108,13 @@ void uvs_read_stop(uvs *s);
  * 0 or a libuv error (kept as the stream's write error). Tasks waiting on
  * s->writers are woken as the queue drains below the high water mark. */
 int uvs_write_copy(uvs *s, const uv_buf_t *bufs, unsigned n);
+/* What a layer made of the bytes read: to the hooks, the first reader
+ * waiting, or the queue (reading stops while it holds high_water_mark). */
+void uvs_deliver(uvs *s, const char *data, size_t len);
+/* Writes len bytes from block, memory of malloc's: 1 when the stream took
+ * the block (freed once written), 0 when it was all written at once (the
+ * block stays the caller's), or a libuv error. */
+int uvs_write_block(uvs *s, char *block, size_t len);
 /* Makes the streams' metatable (every module that makes streams calls it). */
 void uvs_make_metatable(lua_State *L);
 

@@ -32,8 +32,11 @@ io.stderr:write(("fuzz: seed %d, %d calls\n"):format(seed, max_calls))
 local avoid = {}
 for name in (os.getenv("FUZZ_AVOID") or ""):gmatch("[^,]+") do avoid[name] = true end
 -- A wait list's wait_real (internal, reached through a Task's `waiters`) has one
--- real-time limit for the whole process, which the fuzzer's own bound uses.
-local function avoided(target) return avoid[target.name] or target.name:match(":wait_real$") end
+-- real-time limit for the whole process, which the fuzzer's own bound uses;
+-- signal.raise would send the fuzzer itself SIGKILL or SIGTERM.
+local function avoided(target)
+  return avoid[target.name] or target.name:match(":wait_real$") or target.name == "signal.raise"
+end
 local only
 for name in (os.getenv("FUZZ_ONLY") or ""):gmatch("[^,]+") do
   only = only or {}

@@ -8,11 +8,15 @@ local M = {}
 -- The host's own parts, not modules a script uses (ebb.docs and ebb.reference: the
 -- pages of docs/ that help() reads; task_*: ebb.task's, reached through it).
 local INTERNAL = { boot = true, test = true, test_units = true, test_tasks = true, core = true, host = true,
-  require = true, check = true, task_join = true, task_future = true, docs = true, reference = true,
+  require = true, check = true, task_join = true, task_future = true, task_interval = true, docs = true,
+  reference = true,
   http_client = true, http_server = true, http_request = true, http_response = true,
-  http_client_response = true }
+  http_client_response = true, net_tls = true }
 INTERNAL.stream_lines = true -- the iterator of stream.lines and fs.lines, reached through them
+INTERNAL.fs_tree, INTERNAL.fs_temp, INTERNAL.fs_watch = true, true, true -- parts of ebb.fs
 INTERNAL.events_iter = true -- events.iter's iterator, reached through it
+INTERNAL.net_udp = true -- net.udp's sockets, reached through ebb.net
+INTERNAL.worker_thread, INTERNAL.worker_wire = true, true -- the worker threads' side of ebb.worker
 M.INTERNAL = INTERNAL
 
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.

@@ -188,12 +188,30 @@ end
 -- only the scratch directory, loopback and harmless commands.
 function M.sandbox(target, args, n)
   local name, module = target.name, target.module
-  if module == "fs" and target.kind == "function" then
+  if module == "fs" and name:find("temp_", 1, true) then
+    -- a name's prefix, not a path; made in the scratch directory whatever the options say
+    if type(args[1]) == "string" then args[1] = args[1]:gsub("/", "_") end
+    if args[2] == nil then args[2] = {} end
+    if type(args[2]) == "table" and getmetatable(args[2]) == nil then args[2].dir = M.scratch end
+  elseif module == "fs" and target.kind == "function" then
     if random() < 0.7 then args[1] = random() < 0.7 and WORDS[random(1, 6)] or M.string() end
     for i = 1, n do args[i] = inside(args[i]) end
   elseif module == "net" and target.kind == "function" then
     args[1] = SAFE_HOSTS[random(#SAFE_HOSTS)]
     args[2] = safe_port(args[2])
+  elseif module == "net" and target.kind == "method" and (name:find(":bind$") or name:find(":connect$")) then
+    args[1] = SAFE_HOSTS[random(#SAFE_HOSTS)] -- a UDP socket's
+    args[2] = safe_port(args[2])
+  elseif module == "net" and target.kind == "method" and name:find(":send$") then
+    if random() < 0.7 then -- a UDP socket's send(data, host, port [, signal]), else send(data [, signal])
+      args[2] = SAFE_HOSTS[random(#SAFE_HOSTS)]
+      args[3] = safe_port(args[3])
+    elseif type(args[2]) == "string" then
+      args[2] = nil
+    end
+  elseif module == "net" and target.kind == "method" and name:find("_membership$") then
+    args[1] = ({ "239.255.42.99", "ff02::1", "127.0.0.1", "::g", 5 })[random(5)]
+    args[2] = ({ "127.0.0.1", "::1", nil, "300.1.1.1" })[random(4)]
   elseif module == "http" and name:find("fetch", 1, true) then
     -- loopback only: any other host would be looked up in the DNS
     local host = ({ "127.0.0.1", "[::1]", "localhost" })[random(3)]

@@ -1,7 +1,8 @@
 /* One real-time alarm (ITIMER_REAL, SIGALRM) shared by everything that must
  * act while the loop's thread is busy in Lua or blocked in C: each slot is a
  * deadline with what to do then, called in the signal handler (so it must be
- * async-signal-safe). The timer is set for the earliest armed slot. */
+ * async-signal-safe). The timer is set for the earliest armed slot.
+ * Process-wide: worker threads block SIGALRM, so the main thread takes it. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include "host.h"
 
-static struct {
+static EBB_THREAD_LOCAL struct {
   int mode;
   double base;       /* clock reading when real time was last (re)started */
   uint64_t hr_base;  /* uv_hrtime() at that moment */
@@ -71,8 +71,12 @@ void ebb_timer_set_weak(ebb_timer *t, int weak) {
 }
 
 void ebb_timer_start(ebb_timer *t, double delay_ms) {
-  if (ebb_timer_armed(t)) ebb_timer_stop(t);
   if (!(delay_ms > 0)) delay_ms = 0; /* NaN and negatives: fire at once */
+  ebb_timer_start_at(t, ebb_now() + delay_ms);
+}
+
+void ebb_timer_start_at(ebb_timer *t, double deadline) {
+  if (ebb_timer_armed(t)) ebb_timer_stop(t);
   if (clk.len == clk.cap) {
     size_t cap = clk.cap ? clk.cap * 2 : 256;
     ebb_timer **h = realloc(clk.heap, cap * sizeof *h);
@@ -80,7 +84,7 @@ void ebb_timer_start(ebb_timer *t, double delay_ms) {
     clk.heap = h;
     clk.cap = cap;
   }
-  t->deadline = ebb_now() + delay_ms;
+  t->deadline = deadline;
   t->seq = ++clk.seq;
   if (!t->weak) clk.strong++;
   heap_set(clk.len++, t);

@@ -14,6 +14,11 @@
 
 #define EBB_VERSION "0.1.0"
 
+/* The host's mutable state is per thread: each worker thread (ebb.worker) runs
+ * a runtime of its own (state, loop, scheduler, clock). What is process-wide
+ * (OS signals, the alarm, libcurl's global handle, stdio) says so where it is. */
+#define EBB_THREAD_LOCAL _Thread_local
+
 /* ---- intrusive doubly-linked lists (O(1) add and remove) ---- */
 typedef struct ebb_node {
   struct ebb_node *prev, *next;
@@ -53,8 +58,15 @@ void ebb_note_output_error(int err);
  * it has dealt with it (the REPL's prompt); while one is set, SIGINT never
  * ends the process. NULL: none. */
 void ebb_set_sigint_hook(int (*hook)(void));
+/* 1 on the main thread (whose runtime handles SIGINT and SIGTERM), 0 in a worker's. */
+int ebb_on_main_thread(void);
 /* The status the process exits with, unless one is set already. */
 void ebb_set_exit_status(int status);
+/* SIGINT and SIGTERM are the host's (interrupt.c): ebb.signal listens to them
+ * through this, not libuv. While `deliver` is set for one, it is called on the
+ * loop's thread for each that comes (ebb.shutdown is still aborted), and that
+ * signal no longer ends the process. NULL gives the signal back. */
+void ebb_interrupt_take(int signum, void (*deliver)(int signum));
 
 /* ---- the clock (host/clock.c): every timer of the host ---- */
 typedef struct ebb_timer {
@@ -68,6 +80,7 @@ typedef struct ebb_timer {
 double ebb_now(void);
 void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *));
 void ebb_timer_start(ebb_timer *t, double delay_ms);
+void ebb_timer_start_at(ebb_timer *t, double deadline); /* on the clock of ebb_now() */
 void ebb_timer_stop(ebb_timer *t);
 static inline int ebb_timer_armed(const ebb_timer *t) { return t->heap_index >= 0; }
 size_t ebb_timer_count(void);   /* armed timers that keep the process alive */
@@ -158,7 +171,7 @@ int ebb_current_owner(lua_State *L);
  * task (an abort listener fired by a timer), so what it makes is that task's
  * owner's; returns the owner lent before, to lend back. */
 int ebb_lend_owner(lua_State *L, int owner);
-extern int ebb_no_wait_depth; /* > 0 while code that must not wait runs */
+extern EBB_THREAD_LOCAL int ebb_no_wait_depth; /* > 0 while code that must not wait runs */
 /* Raises a clear Lua error unless L runs inside a task. */
 ebb_task *ebb_check_in_task(lua_State *L);
 ebb_wait *ebb_task_wait(ebb_task *t);

@@ -13,7 +13,7 @@ static const char *const hook_names[] = {EBB_HOOKS(EBB_HOOK_NAME) NULL};
 static const int hook_required[] = {EBB_HOOKS(EBB_HOOK_REQUIRED) 0};
 #undef EBB_HOOK_REQUIRED
 
-static int private_ref = LUA_NOREF;
+static EBB_THREAD_LOCAL int private_ref = LUA_NOREF;
 
 static int hook_index(const char *name) {
   int i;
@@ -54,7 +54,7 @@ void hooks_push_private(lua_State *L) {
  * EBB_TEST_UNSET_HOOK names one to take out first: how the specs show that
  * a missing hook is caught. */
 const char *hooks_missing(lua_State *L) {
-  static char why[128];
+  static EBB_THREAD_LOCAL char why[128];
   const char *unset = getenv("EBB_TEST_UNSET_HOOK");
   int i;
   if (unset && *unset) {

@@ -12,8 +12,9 @@ size_t clock_timer_count(void); /* every armed timer, weak ones too */
 
 void sched_init(lua_State *L);
 void sched_close(lua_State *L);
-/* Runs the loop until nothing is left; returns how the root task ended. */
+/* Runs the loop until nothing is left (or sched_stop); returns how the root task ended. */
 void sched_run(lua_State *L);
+void sched_stop(void); /* a worker's loop ends with its job loop, whatever is left on it */
 
 void signal_init(lua_State *L);
 void handles_close_all(void);
@@ -29,6 +30,9 @@ void runtime_exit(lua_State *L, int status); /* closes everything, then exits */
 void interrupt_init(lua_State *L);
 void interrupt_poll(void);
 void interrupt_set_polling(int on);
+/* In a count hook: does the script's own code run here (where an error may
+ * be raised without leaving ebb's modules half changed)? */
+int ebb_hook_at_script_code(lua_State *L, lua_Debug *ar);
 /* The hook is armed to reach the script's code, where spec_limit_expired
  * (spec_limit.c) runs and what it leaves on top, when it returns 1, is
  * raised; until cleared. Async-signal-safe. */

@@ -16,6 +16,8 @@
  * after this long (a loop LuaJIT has compiled, a C call that blocks). */
 #define EXIT_FALLBACK_MS 100
 
+/* Process-wide: only the main thread handles SIGINT and SIGTERM (worker
+ * threads block them); I.L is the main thread's state. */
 static struct {
   lua_State *L;
   pthread_t main_thread;
@@ -29,11 +31,17 @@ static struct {
   volatile sig_atomic_t polling;      /* the loop's thread sleeps in uv_run */
   volatile sig_atomic_t hooked;       /* our hook is armed */
   volatile sig_atomic_t deadline;     /* ebb test's limit on a body has passed */
+  volatile sig_atomic_t taken[2];     /* ebb.signal listens to SIGINT [0], SIGTERM [1] */
+  void (*deliver[2])(int signum);     /* what it is told with */
   lua_Hook user_hook;                 /* a debug.sethook of the script's, restored */
   int user_mask, user_count;
 } I;
 
+static EBB_THREAD_LOCAL int on_main_thread; /* this thread's runtime handles the signals */
+
 static void on_hook(lua_State *L, lua_Debug *ar);
+
+static int slot(int signum) { return signum == SIGINT ? 0 : 1; }
 
 /* At every instruction, call and return, until it finds the script's code. */
 static void arm_hook(void) {
@@ -63,23 +71,26 @@ static void arm_exit_fallback(int signum) {
 static void on_signal(int signum) {
   int saved_errno = errno;
   int repl = signum == SIGINT && I.repl;
+  int owned = repl || I.taken[slot(signum)]; /* never an exit while the REPL or a listener has it */
   if (!pthread_equal(pthread_self(), I.main_thread)) { /* a libuv thread got it */
     pthread_kill(I.main_thread, signum);
-  } else if (!ebb_lua_alive() || (!repl && I.seen++ > 0)) {
+  } else if (!ebb_lua_alive() || (!owned && I.seen++ > 0)) {
     _exit(128 + signum); /* the second one, or exiting already */
   } else {
     I.pending = signum;
     arm_hook();
-    if (!repl && !ebb_signal_watched(I.shutdown) && !I.polling) arm_exit_fallback(signum);
+    if (!owned && !ebb_signal_watched(I.shutdown) && !I.polling) arm_exit_fallback(signum);
     uv_async_send(&I.wake);
   }
   errno = saved_errno;
 }
 
-/* Acts on a pending signal, running Lua on L: the REPL's Ctrl-C, else abort
- * ebb.shutdown, or exit when nothing listens to it. */
+/* Acts on a pending signal, running Lua on L: the REPL's Ctrl-C, else tell
+ * ebb.signal's listeners and abort ebb.shutdown, or exit when nothing
+ * listens to it. */
 static void act(lua_State *L) {
   int signum = I.pending;
+  void (*deliver)(int);
   if (!signum) return;
   I.pending = 0;
   if (signum == SIGINT && I.repl) {
@@ -93,9 +104,11 @@ static void act(lua_State *L) {
     }
     lua_pop(L, 1);
   }
+  deliver = I.deliver[slot(signum)];
+  if (deliver) deliver(signum); /* wakes tasks: no Lua runs */
   ebb_push_hook(L, EBB_HOOK_ON_SHUTDOWN);
   lua_pushstring(L, signum == SIGINT ? "SIGINT" : "SIGTERM");
-  if (lua_pcall(L, 1, 1, 0) != 0 || !lua_toboolean(L, -1)) {
+  if ((lua_pcall(L, 1, 1, 0) != 0 || !lua_toboolean(L, -1)) && !deliver) {
     lua_pop(L, 1);
     runtime_exit(L, 128 + signum);
   }
@@ -106,7 +119,7 @@ static void act(lua_State *L) {
  * that is not one of ebb's modules, outside an abort listener. At a call or
  * return of a C function (before it runs, or once it has), its caller
  * decides: in a loop LuaJIT has compiled, those events are all there is. */
-static int at_script_code(lua_State *L, lua_Debug *ar) {
+int ebb_hook_at_script_code(lua_State *L, lua_Debug *ar) {
   lua_Debug caller;
   if (ebb_no_wait_depth > 0 || !lua_getinfo(L, "S", ar)) return 0;
   if (ar->what[0] == 'C') {
@@ -129,7 +142,7 @@ static void on_hook(lua_State *L, lua_Debug *ar) {
    * changed: the hook stays, at every instruction, until the script's own
    * code runs (a count of more could keep landing in the same module call,
    * as the REPL's locals, read through a metamethod, do). */
-  if (!at_script_code(L, ar)) return;
+  if (!ebb_hook_at_script_code(L, ar)) return;
   disarm_hook(L);
   act(L);
   if (I.deadline) {
@@ -148,15 +161,24 @@ void interrupt_deadline_cleared(void) { I.deadline = 0; }
 
 /* The loop's side: called every turn of the scheduler. */
 void interrupt_poll(void) {
-  if (I.pending) act(I.L);
+  if (I.pending && on_main_thread) act(I.L);
 }
 
 /* The scheduler is about to sleep in uv_run (or has woken). */
-void interrupt_set_polling(int on) { I.polling = on; }
+void interrupt_set_polling(int on) {
+  if (on_main_thread) I.polling = on;
+}
+
+int ebb_on_main_thread(void) { return on_main_thread; }
 
 void ebb_set_sigint_hook(int (*hook)(void)) {
   I.sigint_hook = hook;
   I.repl = hook != NULL;
+}
+
+void ebb_interrupt_take(int signum, void (*deliver)(int signum)) {
+  I.deliver[slot(signum)] = deliver;
+  I.taken[slot(signum)] = deliver != NULL;
 }
 
 static void on_wake(uv_async_t *h) { (void)h; } /* uv_run returns: the scheduler acts */
@@ -166,6 +188,7 @@ void interrupt_init(lua_State *L) {
   struct sigaction sa;
   I.L = L;
   I.main_thread = pthread_self();
+  on_main_thread = 1;
   ebb_push_hook(L, EBB_HOOK_SHUTDOWN);
   I.shutdown = ebb_check_signal(L, -1); /* held by the private table for good */
   lua_pop(L, 1);

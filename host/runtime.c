@@ -11,7 +11,7 @@
 #include "host.h"
 #include "runtime.h"
 
-static struct {
+static EBB_THREAD_LOCAL struct {
   lua_State *L;
   uv_loop_t loop;
   int exit_status;
@@ -243,8 +243,7 @@ static int l_embedded_names(lua_State *L) {
   return 1;
 }
 
-lua_State *runtime_open(void) {
-  lua_State *L = luaL_newstate();
+static lua_State *open_on(lua_State *L, int main_thread) {
   const embedded_module *boot;
   const c_module *m;
   const char *missing;
@@ -258,7 +257,7 @@ lua_State *runtime_open(void) {
   sched_init(L);
   signal_init(L);
   for (m = c_modules; m->name; m++) preload(L, m->name, m->open);
-  catch_sigpipe();
+  if (main_thread) catch_sigpipe();
   lua_getglobal(L, "os");
   lua_pushcfunction(L, l_os_exit);
   lua_setfield(L, -2, "exit");
@@ -275,9 +274,13 @@ lua_State *runtime_open(void) {
   if (lua_pcall(L, 3, 1, 0) != 0) startup_failed("boot failed", lua_tostring(L, -1));
   if ((missing = hooks_missing(L)) != NULL) startup_failed("a hook is missing", missing);
   sched_set_runner(L); /* boot returns the function pooled coroutines run */
-  interrupt_init(L);
+  if (main_thread) interrupt_init(L);
   return L;
 }
+
+lua_State *runtime_open(void) { return open_on(luaL_newstate(), 1); }
+
+lua_State *runtime_open_worker(lua_State *L) { return open_on(L, 0); }
 
 /* The loop, until nothing is left: the scheduler's own calls into Lua and
  * its allocations (records, refs, coroutines) may raise, so it runs protected. */

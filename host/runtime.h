@@ -24,6 +24,9 @@ typedef struct c_module {
 extern const c_module c_modules[];
 
 lua_State *runtime_open(void);
+/* A worker thread's runtime, on a state it has made (with its allocator):
+ * no OS signals are handled there. */
+lua_State *runtime_open_worker(lua_State *L);
 int runtime_run_root(lua_State *L, int nargs);
 int runtime_close(lua_State *L, int status);
 int runtime_flush_stdout(int status);

@@ -8,21 +8,23 @@
 #include "runtime.h"
 #include "task.h"
 
-struct sched sched;
+EBB_THREAD_LOCAL struct sched sched;
 char sched_wait_key, sched_idle_key, sched_chunk_key;
 
 int sched_yield_wait(lua_State *L) {
   /* a coroutine of the task's own passes the key on (coroutine.resume); when
    * lua_yield cannot yield, it raises the reason */
-  if (L != sched.running_co || !lua_isyieldable(L)) {
+  int r;
+  if (L != sched.running_co) {
     lua_pushlightuserdata(L, &sched_wait_key);
     return lua_yield(L, 1);
   }
+  r = lua_yield(L, 0); /* raises when it cannot yield: then nothing says it waited */
   sched.waited = L;
-  return lua_yield(L, 0);
+  return r;
 }
 
-static ebb_task *free_records;
+static EBB_THREAD_LOCAL ebb_task *free_records;
 
 ebb_wait *ebb_task_wait(ebb_task *t) { return &t->wait; }
 
@@ -72,13 +74,38 @@ static void *raw_pointer(lua_State *L, int table_idx, const char *key) {
 
 ebb_task *record_of(lua_State *L, int table_idx) { return raw_pointer(L, table_idx, "rec"); }
 
-ebb_task *record_new(lua_State *L, int table_idx) {
+/* Records come from slabs: a waiting task costs no allocation header and no
+ * list link, and the slabs are walked once at exit for records still in use
+ * (table_ref > 0). A free record's first word links the free list. */
+#define SLAB_RECORDS 64
+typedef struct record_slab {
+  struct record_slab *next;
+  ebb_task records[SLAB_RECORDS];
+} record_slab;
+static EBB_THREAD_LOCAL record_slab *slabs;
+
+static ebb_task *record_alloc(lua_State *L) {
   ebb_task *t = free_records;
-  if (t) free_records = *(ebb_task **)t;
-  else if (!(t = malloc(sizeof *t))) luaL_error(L, "out of memory");
+  record_slab *slab;
+  int i;
+  if (t) {
+    free_records = *(ebb_task **)t;
+    return t;
+  }
+  if (!(slab = calloc(1, sizeof *slab))) luaL_error(L, "out of memory");
+  slab->next = slabs;
+  slabs = slab;
+  for (i = SLAB_RECORDS - 1; i > 0; i--) {
+    *(ebb_task **)&slab->records[i] = free_records;
+    free_records = &slab->records[i];
+  }
+  return &slab->records[0];
+}
+
+ebb_task *record_new(lua_State *L, int table_idx) {
+  ebb_task *t = record_alloc(L);
   memset(t, 0, sizeof *t);
   t->sig_unknown = 1;
-  ebb_list_push(&sched.records, &t->all_link);
   t->co_ref = t->parent_ref = LUA_NOREF;
   ebb_timer_init(&t->wait.timer, timer_fire);
   lua_pushvalue(L, table_idx);
@@ -100,7 +127,7 @@ void record_free(lua_State *L, ebb_task *t) {
   lua_setfield(L, -2, "rec");
   lua_pop(L, 1);
   luaL_unref(L, LUA_REGISTRYINDEX, t->table_ref);
-  ebb_node_unlink(&t->all_link);
+  t->table_ref = 0;
   if (sched.current == t) sched.current = NULL;
   *(ebb_task **)t = free_records;
   free_records = t;
@@ -109,7 +136,7 @@ void record_free(lua_State *L, ebb_task *t) {
 
 /* ---- timers that are tasks ---- */
 
-static ebb_timed *free_timeds;
+static EBB_THREAD_LOCAL ebb_timed *free_timeds;
 
 ebb_timed *timed_new(lua_State *L, int table_idx, int delayed, void (*fire)(ebb_timer *)) {
   ebb_timed *d = free_timeds;
@@ -159,12 +186,13 @@ static void push_current_table(lua_State *L) {
   lua_remove(L, -2);
 }
 
-static void set_current_table(lua_State *L, ebb_task *t) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
-  if (t) record_push_table(L, t);
-  else lua_pushnil(L);
-  lua_rawseti(L, -2, 1);
-  lua_pop(L, 1);
+/* cur[1] = the task: on the holder thread, whose first slot is cur, and
+ * whose stack nothing else touches (one registry read, not two, a resume). */
+static void set_current_table(ebb_task *t) {
+  lua_State *h = sched.holder;
+  if (t) record_push_table(h, t);
+  else lua_pushnil(h);
+  lua_rawseti(h, 1, 1);
   sched.current = t;
 }
 
@@ -256,19 +284,19 @@ static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) 
   if (status == LUA_YIELD) {
     void *key;
     ebb_task *t;
-    if (sched.waited == co) { /* a wait of the host's own: nothing on the stack to read */
+    if (sched.waited == co) { /* a wait of the host's own: its stack is empty */
       sched.waited = NULL;
       key = &sched_wait_key;
     } else {
       int n = lua_gettop(co);
       key = n >= 1 && lua_islightuserdata(co, 1) ? lua_touserdata(co, 1) : NULL;
+      if (key == &sched_idle_key) {
+        pool_give(co, ref);
+        return 0;
+      }
+      if (key == &sched_chunk_key && sched_hand_over(co_at, ref_at, nargs)) return 1;
+      lua_settop(co, 0);
     }
-    if (key == &sched_idle_key) {
-      pool_give(co, ref);
-      return 0;
-    }
-    if (key == &sched_chunk_key && sched_hand_over(co_at, ref_at, nargs)) return 1;
-    lua_settop(co, 0);
     t = sched_current_record(L);
     if (!t) { /* cannot happen: a yield outside any task */
       pool_give(co, ref);
@@ -322,7 +350,7 @@ static void run_record(ebb_task *t) {
   t->nresume = 0;
   t->wait_state = W_IDLE;
   wait_detach(&t->wait); /* the explicit signal, watched until now */
-  set_current_table(sched.L, t);
+  set_current_table(t);
   resume(co, ref, n);
 }
 
@@ -408,7 +436,7 @@ static void run_batch(void) {
     if (++n % TURN_CHECK == 0 && sched_turn_over()) break;
   }
   while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);
-  set_current_table(sched.L, NULL); /* once, not after every resume: what runs next runs in no task */
+  set_current_table(NULL); /* once, not after every resume: what runs next runs in no task */
 }
 
 static void report_unhandled(void) {
@@ -437,7 +465,7 @@ static int auto_jump(uv_loop_t *loop) {
 void sched_run(lua_State *L) {
   uv_loop_t *loop = ebb_loop();
   (void)L;
-  for (;;) {
+  while (!sched.stopping) {
     run_batch();
     if (sched.unhandled) report_unhandled();
     clock_fire_due();
@@ -469,11 +497,13 @@ void sched_init(lua_State *L) {
   ebb_list_init(&sched.ready);
   ebb_list_init(&sched.yielded);
   ebb_list_init(&sched.idle);
-  ebb_list_init(&sched.records);
   ebb_list_init(&sched.timeds);
   sched.runner_ref = sched.ring_ref = LUA_NOREF;
-  lua_newtable(L);
-  sched.cur_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  sched.holder = lua_newthread(L);
+  sched.holder_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_newtable(sched.holder);
+  lua_pushvalue(sched.holder, 1);
+  sched.cur_ref = luaL_ref(sched.holder, LUA_REGISTRYINDEX);
   lua_pushliteral(L, "head");
   sched.key_head = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushliteral(L, "tail");
@@ -486,17 +516,23 @@ void sched_init(lua_State *L) {
   sched.key_first = luaL_ref(L, LUA_REGISTRYINDEX);
 }
 
+void sched_stop(void) { sched.stopping = 1; }
+
 void sched_set_runner(lua_State *L) { sched.runner_ref = luaL_ref(L, LUA_REGISTRYINDEX); }
 
 void sched_close(lua_State *L) {
   int i;
   for (i = 0; i < sched.npool; i++) luaL_unref(L, LUA_REGISTRYINDEX, sched.pool_ref[i]);
   sched.npool = 0;
-  while (!ebb_list_empty(&sched.records)) { /* tasks still waiting at exit */
-    ebb_task *t = ebb_container(ebb_list_shift(&sched.records), ebb_task, all_link);
-    wait_detach(&t->wait);
-    free(t);
+  while (slabs) { /* records of tasks still waiting at exit */
+    record_slab *next = slabs->next;
+    int i;
+    for (i = 0; i < SLAB_RECORDS; i++)
+      if (slabs->records[i].table_ref > 0) wait_detach(&slabs->records[i].wait);
+    free(slabs);
+    slabs = next;
   }
+  free_records = NULL;
   while (!ebb_list_empty(&sched.timeds)) {
     ebb_timed *d = ebb_container(ebb_list_shift(&sched.timeds), ebb_timed, all_link);
     ebb_timer_stop(&d->timer);
@@ -506,10 +542,5 @@ void sched_close(lua_State *L) {
     ebb_timed *next = *(ebb_timed **)free_timeds;
     free(free_timeds);
     free_timeds = next;
-  }
-  while (free_records) {
-    ebb_task *next = *(ebb_task **)free_records;
-    free(free_records);
-    free_records = next;
   }
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include "host.h"
 
-#define SIGNAL_MT "ebb.signal"
+#define SIGNAL_MT "ebb.abort.signal" /* not ebb.signal: that module is OS signals */
 
 enum { SIG_PLAIN, SIG_TIMEOUT, SIG_ANY };
 
@@ -103,7 +103,7 @@ void ebb_signal_unlisten(ebb_signal *s, ebb_listener *l) {
   timeout_strength(s);
 }
 
-static lua_State *listener_L; /* the state Lua listeners run on during an abort */
+static EBB_THREAD_LOCAL lua_State *listener_L; /* the state Lua listeners run on during an abort */
 
 static void run_listeners(ebb_signal *s) {
   ebb_node *n;

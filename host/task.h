@@ -10,27 +10,24 @@ enum { W_IDLE, W_ARMED, W_WOKEN };
 
 struct ebb_task {
   ebb_node ready_link;
-  ebb_node all_link;     /* every live record, freed at exit */
   lua_State *co;         /* the coroutine it runs on, while it waits */
-  int co_ref;
   lua_State *parent_co;  /* the one that handed over to co (sched_chunk_key) */
-  int parent_ref;
-  int table_ref;         /* the Lua task, anchored while the record lives */
-  int nresume;           /* values on co's stack for the next resume */
-  int wait_state;
-  int wait_result;
-  int shield;            /* > 0: waits ignore the task's own cancellation */
-  unsigned yielding : 1, sig_unknown : 1;
   ebb_signal *sig;       /* the task's own signal, once it has one */
-  ebb_wait wait;
-  /* what ebb_wait_with asked for, armed (wait_arm) only once the yield has
-   * happened: a yield that raises (across a C call) leaves nothing behind */
+  /* what ebb_wait_with asked for is armed (wait_arm) only once the yield
+   * has happened: a yield that raises (across a C call) leaves nothing
+   * linked. Until then the list waits here, the want, the signal and the
+   * deadline in `wait` (nothing reads them before the wait is armed). */
   ebb_waitlist *arm_list;
-  ebb_want arm_want;
-  ebb_signal *arm_signal;
-  double arm_ms, arm_at;
+  int co_ref;
+  int parent_ref;
+  int table_ref;         /* the Lua task, anchored while the record lives (0: a free record) */
+  int nresume;           /* values on co's stack for the next resume */
+  int shield;            /* > 0: waits ignore the task's own cancellation */
+  signed char wait_state;
+  signed char wait_result;
+  unsigned yielding : 1, sig_unknown : 1, arm_timed : 1;
+  ebb_wait wait;
 };
-
 /* A task that is only a timer: a delay not yet due, or spawn(task.sleep, ms). */
 typedef struct ebb_timed {
   ebb_timer timer;
@@ -57,16 +54,18 @@ struct sched {
   int npool;
   int runner_ref;          /* the Lua function pooled coroutines run */
   int cur_ref;             /* the Lua table whose [1] is the running task */
+  lua_State *holder;       /* a thread that only holds that table, in its slot 1 */
+  int holder_ref;
   int ring_ref;            /* ebb.task's ring of new tasks (fields head, tail, stop, batch_end) */
   int key_head, key_tail, key_stop, key_batch_end, key_first;
   int unhandled;           /* a failure to report at the end of the turn */
   lua_State *waited;       /* the coroutine that has just yielded in sched_yield_wait */
   int cancelled_live;      /* tasks cancelled (their own signal aborted) that have not ended */
-  ebb_node records;
   ebb_node timeds;
   int nrecords;
+  int stopping;            /* sched_stop: the loop ends at its next turn */
 };
-extern struct sched sched;
+extern EBB_THREAD_LOCAL struct sched sched;
 /* Yielded by a task that waits, by a runner with nothing left to run, and
  * by a task that hands over to a coroutine of its own (key, co, args...):
  * the scheduler resumes co as the task's, and once it returns, resumes the

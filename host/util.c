@@ -3,6 +3,7 @@
  * script's line, never a crash. ebb/check.lua words the same checks the
  * same way for the Lua modules. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@ int ebb_error_at_caller(lua_State *L, const char *msg) {
 /* The public names of the C functions, by address (ebb_register fills it):
  * an argument error names the function as its module calls it, whatever the
  * call site called it (a local, pcall), and counts a method's arguments
- * after self, however it was called. */
+ * after self, however it was called. Process-wide (every state registers the
+ * same functions), so guarded by a lock. */
+static pthread_mutex_t public_names_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct public_name {
   lua_CFunction fn;
   const char *name;
@@ -33,7 +36,7 @@ static struct public_name {
 } *public_names;
 static int npublic_names, public_names_room;
 
-static void name_cfunction(lua_CFunction fn, const char *name, int method) {
+static void name_cfunction_locked(lua_CFunction fn, const char *name, int method) {
   int i;
   for (i = 0; i < npublic_names; i++)
     if (public_names[i].fn == fn) return;
@@ -47,6 +50,12 @@ static void name_cfunction(lua_CFunction fn, const char *name, int method) {
   public_names[npublic_names].fn = fn;
   public_names[npublic_names].name = name;
   public_names[npublic_names++].method = method;
+}
+
+static void name_cfunction(lua_CFunction fn, const char *name, int method) {
+  pthread_mutex_lock(&public_names_lock);
+  name_cfunction_locked(fn, name, method);
+  pthread_mutex_unlock(&public_names_lock);
 }
 
 void ebb_register(lua_State *L, const luaL_Reg *fns, int methods) {
@@ -84,8 +93,10 @@ int ebb_argerror(lua_State *L, int idx, const char *msg) {
     fn = lua_tocfunction(L, -1);
     lua_pop(L, 1);
     if (ar.name) name = ar.name, method = strcmp(ar.namewhat, "method") == 0;
+    pthread_mutex_lock(&public_names_lock);
     for (i = 0; fn && i < npublic_names; i++)
       if (public_names[i].fn == fn) name = public_names[i].name, method = public_names[i].method;
+    pthread_mutex_unlock(&public_names_lock);
   }
   if (method && idx > 1) idx--;
   return ebb_error_at_caller(L, lua_pushfstring(L, "bad argument #%d to '%s' (%s)", idx, name, msg));
@@ -188,10 +199,10 @@ int ebb_key_is(lua_State *L, int idx, const char *name) {
 
 /* The metatables never change once made, so each name's is looked up once
  * (by the address of the name, a literal) and compared by pointer after. */
-static struct {
+static EBB_THREAD_LOCAL struct {
   const char *name;
   const void *mt;
-} mt_cache[16];
+} mt_cache[16]; /* a state's own metatables */
 
 static const void *metatable_of(lua_State *L, const char *tname) {
   int i;

@@ -4,7 +4,7 @@
 #include "host.h"
 #include "task.h"
 
-int ebb_no_wait_depth;
+EBB_THREAD_LOCAL int ebb_no_wait_depth;
 
 ebb_task *ebb_check_in_task(lua_State *L) {
   ebb_task *t = NULL;
@@ -34,7 +34,7 @@ static ebb_signal *own_abort(lua_State *L) {
   }
   lua_pushliteral(L, "signal"); /* raw: the task's __index would make one */
   lua_rawget(L, -2);
-  s = luaL_testudata_compat(L, -1, "ebb.signal");
+  s = ebb_to_signal(L, -1);
   t = s && ebb_signal_aborted(s) ? record_of(L, -2) : NULL;
   lua_pop(L, 3);
   if (!s || !ebb_signal_aborted(s) || (t && t->shield)) return NULL;
@@ -44,8 +44,8 @@ static ebb_signal *own_abort(lua_State *L) {
 /* ---- waits ---- */
 
 ebb_task *wait_task(ebb_wait *w) { return ebb_container(w, ebb_task, wait); }
-static uv_timer_t watchdog;
-static ebb_task *watched;
+static EBB_THREAD_LOCAL uv_timer_t watchdog;
+static EBB_THREAD_LOCAL ebb_task *watched;
 
 /* Off the owner's list and the clock. */
 static void wait_unlink(ebb_wait *w) {
@@ -59,8 +59,8 @@ static void wait_unlink(ebb_wait *w) {
 
 void wait_detach(ebb_wait *w) {
   wait_unlink(w);
-  if (w->signal) {
-    ebb_signal_unlisten(w->signal, &w->on_abort);
+  if (w->signal) { /* listened to once armed: a yield that raised never was */
+    if (ebb_node_linked(&w->on_abort.link)) ebb_signal_unlisten(w->signal, &w->on_abort);
     w->signal = NULL;
   }
 }
@@ -190,10 +190,11 @@ int ebb_wait_with(lua_State *L, ebb_waitlist *list, double timeout_ms, int signa
    * lua_yield raises instead (a C call in between, e.g. table.sort's
    * comparator), nothing is linked that a wake or abort could reach */
   t->arm_list = list;
-  t->arm_want = want ? *want : nothing;
-  t->arm_signal = s;
-  t->arm_ms = timeout_ms;
-  t->arm_at = timeout_ms >= 0 ? ebb_now() : 0; /* the deadline is fixed now */
+  t->wait.want = want ? *want : nothing;
+  t->wait.signal = s;
+  t->arm_timed = timeout_ms >= 0;
+  if (t->arm_timed) /* the deadline is fixed now; NaN and negatives: at once */
+    t->wait.timer.deadline = ebb_now() + (timeout_ms > 0 ? timeout_ms : 0);
   return sched_yield_wait(L);
 }
 
@@ -203,19 +204,17 @@ int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_
 
 void wait_arm(ebb_task *t) {
   ebb_wait *w = &t->wait;
-  w->want = t->arm_want;
   if (t->arm_list) ebb_list_push(t->arm_list, &w->link);
-  if (t->arm_ms >= 0) {
+  if (t->arm_timed) {
     w->timer.fire = timer_fire;
-    ebb_timer_start(&w->timer, t->arm_ms - (ebb_now() - t->arm_at));
+    ebb_timer_start_at(&w->timer, w->timer.deadline);
   }
-  if (t->arm_signal) {
-    w->signal = t->arm_signal;
+  if (w->signal) {
     w->on_abort.fn = wait_signal_fired;
     ebb_signal_listen(w->signal, &w->on_abort);
   }
   t->arm_list = NULL;
-  t->arm_signal = NULL;
+  t->arm_timed = 0;
   t->wait_state = W_ARMED;
 }
 

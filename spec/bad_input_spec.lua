@@ -46,6 +46,8 @@ describe("bad input", function()
       { "net.resolve", function() net.resolve("localhost\0evil.example") end, NUL },
       { "process.spawn command", function() process.spawn("true\0x", {}) end, NUL },
       { "process.spawn argument", function() process.spawn("echo", { "a\0b" }) end, NUL },
+      { "signal.on", function() require("ebb.signal").on("SIGHUP\0", print) end, NUL },
+      { "signal.wait", function() require("ebb.signal").wait("USR1\0") end, NUL },
       { "process.spawn env", function() process.spawn("true", {}, { env = { A = "1\0B=2" } }) end, "NUL byte" },
       { "process.spawn cwd", function() process.spawn("true", {}, { cwd = "/\0tmp" }) end,
         "bad argument #3 to 'spawn' %(option 'cwd' must not contain a NUL byte%)" },

@@ -14,16 +14,26 @@ local function list_pages()
   return pages
 end
 
+-- The examples name files under /tmp, as a reader would; each block runs with
+-- /tmp/ standing for a directory of its own, so two suites running at once on
+-- one machine do not write each other's files.
+local function private_tmp(text, dir)
+  return (text:gsub("/tmp/", (dir .. "/"):gsub("%%", "%%%%")))
+end
+
 -- Runs `code` as a script (or, with `spec`, as a spec file under `ebb test`):
--- its stdout, stderr and exit status.
+-- its stdout, stderr and exit status, and the private directory's name.
 local function run_block(code, spec)
-  local path = os.tmpname() .. (spec and "_spec.lua" or ".lua")
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir " .. run.quote(dir)) == 0)
+  local path = dir .. (spec and "/block_spec.lua" or "/block.lua")
   local f = assert(io.open(path, "w"))
-  f:write(code)
+  f:write(private_tmp(code, dir))
   f:close()
   local out, err, status = run.ebb((spec and "test " or "") .. run.quote(path))
-  os.remove(path)
-  return out, err, status
+  os.execute("rm -rf " .. run.quote(dir))
+  return out, err, status, dir
 end
 
 describe("the examples in docs/", function()
@@ -50,11 +60,12 @@ describe("the examples in docs/", function()
     for _, block in ipairs(doc_examples.blocks(assert(run.read_file(page)))) do
       if not block.fragment then
         it(page .. ":" .. block.line .. " prints what its --> comments say", function()
-          local out, err, status = run_block(block.code, block.spec)
+          local out, err, status, dir = run_block(block.code, block.spec)
           if block.spec then
             assert.equal(0, status, out .. err)
           else
-            assert.same({ status = 0, stderr = "", stdout = block.expected }, { status = status, stderr = err, stdout = out })
+            local expected = private_tmp(block.expected, dir)
+            assert.same({ status = 0, stderr = "", stdout = expected }, { status = status, stderr = err, stdout = out })
           end
         end)
       end

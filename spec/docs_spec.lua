@@ -44,6 +44,7 @@ local function types()
     scope = { DisposableStack = { make = scope.stack } },
     semaphore = { Semaphore = { make = function() return require("ebb.semaphore").new(1) end } },
     queue = { Queue = { make = function() return require("ebb.queue").new(1) end } },
+    worker = { Pool = { make = function() return require("ebb.worker").pool { size = 1 } end, done = function(p) p:close() end } },
     channel = { Channel = { make = function() return require("ebb.channel").new(1) end } },
     events = {
       EventEmitter = { make = function() return require("ebb.events").new() end },
@@ -67,12 +68,16 @@ local function types()
           f:close()
         end,
       },
+      TempDir = { make = function() return require("ebb.fs").temp_dir() end, done = function(d) d:remove() end },
+      TempFile = { make = function() return require("ebb.fs").temp_file() end, done = function(t) t:remove() end },
+      Watcher = { make = function() return require("ebb.fs").watch("/tmp") end, done = function(w) w:close() end },
     },
     net = {
       Server = {
         make = function() return require("ebb.net").listen("127.0.0.1", 0, function() end) end,
         done = function(s) s:close() end,
       },
+      UDPSocket = { make = function() return require("ebb.net").udp() end, done = function(s) s:close() end },
     },
     http = {
       Response = { make = function() return setmetatable({}, require("ebb.http_client_response").Response) end },

@@ -1,5 +1,7 @@
 -- Runs every examples/*.lua with the ebb binary and compares its stdout with
--- examples/expected/<name>.txt; each must exit 0 with nothing on stderr.
+-- examples/expected/<name>.txt; each must exit 0 with nothing on stderr. An
+-- example that runs until something outside stops it (a signal) says in its
+-- header which spec drives it ("-- driven by spec/x_spec.lua"): that spec runs it.
 package.path = "spec/support/?.lua;" .. package.path
 local run = require "run_ebb"
 local quote, read_file, ebb = run.quote, run.read_file, run.ebb
@@ -31,6 +33,12 @@ describe("examples", function()
         name .. ".lua should start with a 2-line header comment")
       local expected = assert(read_file("examples/expected/" .. name .. ".txt"),
         "missing examples/expected/" .. name .. ".txt")
+      local driver = src:match("^%-%- [^\n]+\n%-%- [^\n]+\n%-%- driven by (spec/[%w_]+%.lua)")
+      if driver then
+        local spec = read_file(driver)
+        assert.is_truthy(spec and spec:find("\"" .. name .. "\"", 1, true), driver .. " should run " .. name)
+        return
+      end
       local out, err, status = ebb(quote("examples/" .. name .. ".lua"))
       assert.equal("", err)
       assert.equal(0, status)

@@ -10,12 +10,7 @@ local fs = require "ebb.fs"
 local task = require "ebb.task"
 local asserts = require "asserts"
 
-local function free_port()
-  local server = net.listen("127.0.0.1", 0, function() end)
-  local port = server.port
-  server:close()
-  return port
-end
+local free_port = require("net_support").free_port
 
 describe("ebb.http client over HTTPS", function()
   local dir, server, url

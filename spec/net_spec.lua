@@ -16,13 +16,7 @@ local net_support = require "net_support"
 local LOCAL, echo_server = net_support.LOCAL, net_support.echo_server
 local holding_server, accepted = net_support.holding_server, net_support.accepted
 
--- A port nobody listens on: one the system gave us, closed again.
-local function free_port()
-  local server = net.listen(LOCAL, 0, function() end)
-  local port = server.port
-  server:close()
-  return port
-end
+local free_port = net_support.free_port
 
 describe("ebb.net", function()
   describe("connect and listen", function()

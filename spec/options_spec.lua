@@ -17,8 +17,8 @@ local CASES = {
   { "fs.reader", 2, "reader", "high_water_mark, signal", function(o) fs.reader(PATH, o) end },
   { "fs.writer", 2, "writer", "append, high_water_mark, mode, signal", function(o) fs.writer(PATH, o) end },
   { "net.resolve", 2, "resolve", "signal", function(o) net.resolve("localhost", o) end },
-  { "net.connect", 3, "connect", "high_water_mark, nodelay, signal", function(o) net.connect("127.0.0.1", 1, o) end },
-  { "net.listen", 4, "listen", "backlog, high_water_mark, nodelay",
+  { "net.connect", 3, "connect", "high_water_mark, nodelay, signal, tls", function(o) net.connect("127.0.0.1", 1, o) end },
+  { "net.listen", 4, "listen", "backlog, high_water_mark, nodelay, tls",
     function(o) net.listen("127.0.0.1", 0, nothing, o) end },
   { "server:close", 1, "close", "signal, timeout", function(o)
     local server = net.listen("127.0.0.1", 0, nothing)

@@ -45,6 +45,13 @@ local function opened(path, ...)
   return f
 end
 
+-- mkstemp's answer: the File, which knows its path, and the path.
+local function made_file(template, ...)
+  local f, path = result("mkstemp", template, ...)
+  path_of[f] = path
+  return f, path
+end
+
 -- The operations on one path: op(path [, signal]).
 local function path_op(fname, syscall)
   local c = core[fname]
@@ -81,11 +88,48 @@ function fs.mkdir(path, opts)
   result("mkdir", path, ok, code, msg)
 end
 
+-- The process's working directory.
+function fs.cwd()
+  return result("uv_cwd", nil, core.cwd())
+end
+
 function fs.rename(from, to, signal)
   check_path(from, 1, "rename")
   check_path(to, 2, "rename")
   check_signal(signal, 3, "rename")
   return result("rename", from, core.rename(from, to, signal))
+end
+
+-- ---- trees and temporary files (fs_tree.lua, fs_temp.lua) ----
+local tree, temp = require "ebb.fs_tree", require "ebb.fs_temp"
+tree.init(fs, function(path, signal) return result("scandir", path, core.readdir(path, signal, true)) end)
+temp.init(core, result, made_file)
+fs.temp_dir, fs.temp_file = temp.temp_dir, temp.temp_file
+
+local WALK = { signal = kind.signal, follow_symlinks = kind.boolean, max_depth = kind.count(1) }
+
+-- walk(dir [, {signal=, follow_symlinks=false, max_depth=}]) -> iterator of
+-- { path, name, type, depth }
+function fs.walk(dir, opts)
+  check_path(dir, 1, "walk")
+  return tree.walker(dir, check.options(opts, 2, "walk", WALK))
+end
+
+local GLOB = { signal = kind.signal, follow_symlinks = kind.boolean }
+
+-- glob(pattern [, {signal=, follow_symlinks=false}]) -> iterator of paths
+function fs.glob(pattern, opts)
+  check.cstring(pattern, 1, "glob", "pattern")
+  return tree.glob(pattern, check.options(opts, 2, "glob", GLOB), "glob")
+end
+
+local watcher = require "ebb.fs_watch"
+watcher.init(core)
+
+-- watch(path [, {signal=, max_buffered=1024}]) -> a Watcher: its changes for a `for` loop
+function fs.watch(path, opts)
+  check_path(path, 1, "watch")
+  return watcher.watch(path, check.options(opts, 2, "watch", watcher.OPTIONS))
 end
 
 -- ---- files ----

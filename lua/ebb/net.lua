@@ -7,6 +7,7 @@ local iostream = require "ebb.iostream"
 local task = require "ebb.task"
 local host_core = require "ebb.core"
 local check = require "ebb.check"
+local tls = require "ebb.net_tls"
 
 local error, setmetatable, pcall, pairs, next = error, setmetatable, pcall, pairs, next
 
@@ -14,8 +15,10 @@ local net = {}
 
 local kind = check.kind
 local HWM = kind.whole(1, 2 ^ 30)
-local CONNECT = { signal = kind.signal, high_water_mark = HWM, nodelay = kind.boolean }
-local LISTEN = { backlog = kind.whole(1, 2 ^ 31 - 1), high_water_mark = HWM, nodelay = kind.boolean }
+local CONNECT = { signal = kind.signal, high_water_mark = HWM, nodelay = kind.boolean, tls = tls.client_kind }
+local LISTEN = { backlog = kind.whole(1, 2 ^ 31 - 1), high_water_mark = HWM, nodelay = kind.boolean,
+  tls = tls.server_kind }
+net.TLSError = tls.TLSError
 
 local function check_args(fname, host, port, opts, opts_pos, valid)
   check.cstring(host, 1, fname, "host", 2)
@@ -36,6 +39,8 @@ end
 local function resolve(host, signal)
   return check.result(resolve_failed, host, nil, core.resolve(host, signal))
 end
+
+net._resolve = resolve -- for net.udp
 
 local RESOLVE = { signal = kind.signal }
 
@@ -70,11 +75,18 @@ end
 function net.connect(host, port, opts)
   opts = check_args("connect", host, port, opts, 3, CONNECT)
   local signal = opts.signal
+  local ctx = opts.tls and tls.client_context(opts.tls, signal)
   local ips = resolve(host, signal)
   local code, last, msg
   for i = 1, #ips do
     local ok, s
     ok, s, msg = core.connect(ips[i], port, signal)
+    if ok and opts.tls then
+      tls.connect(s, host, ips[i], port, opts.tls, ctx, signal)
+      local conn = wrap(s, ("%s:%d"):format(ips[i], port), opts)
+      tls.describe(conn, s)
+      return conn
+    end
     if ok then return wrap(s, ("%s:%d"):format(ips[i], port), opts) end
     if ok == false then error(s, 0) end
     code, last = s, ips[i]
@@ -89,7 +101,16 @@ Server.__index = Server
 
 local function serve(server, s, handler)
   local conn = wrap(s, nil, server._opts)
-  local ok, err = pcall(handler, conn)
+  local ok, err = true, nil
+  if server._tls and server.closed then -- closed before its handshake began
+    err = false
+  elseif server._tls then
+    local me = task.current()
+    server._handshaking[me] = true
+    ok, err = pcall(tls.accept, conn, server._opts.tls, server._tls)
+    server._handshaking[me] = nil
+  end
+  if ok and err ~= false then ok, err = pcall(handler, conn) end
   conn:close()
   server._live[task.current()] = nil
   server.connections = server.connections - 1
@@ -138,9 +159,10 @@ end
 function net.listen(host, port, handler, opts)
   opts = check_args("listen", host, port, opts, 4, LISTEN)
   check.callable(handler, 3, "listen")
+  local ctx = opts.tls and tls.server_context(opts.tls) -- before the port is taken: it may fail
   local h, address, actual = net._listen(host, port, opts.backlog, 2)
   local server = setmetatable({
-    _h = h, _opts = opts, _live = {}, _handler = handler,
+    _h = h, _opts = opts, _live = {}, _handler = handler, _tls = ctx, _handshaking = {},
     address = address, port = actual, connections = 0, closed = false,
   }, Server)
   server._accepting = task.spawn(net._accept_loop, server, take_connection)
@@ -186,7 +208,13 @@ end
 -- aborts are cancelled (and waited for).
 net._CLOSE = { timeout = kind.ms, signal = kind.signal }
 
-local function stop_accepting(server) stream_core.close(server._h) end
+-- A TLS connection whose handshake is under way has no handler to wait for yet.
+local function stop_accepting(server)
+  stream_core.close(server._h)
+  local handshaking = {}
+  for t in pairs(server._handshaking) do handshaking[#handshaking + 1] = t end
+  for i = 1, #handshaking do handshaking[i]:cancel() end
+end
 
 function Server:close(opts)
   check.self(self, Server, "close", "server")
@@ -199,5 +227,9 @@ function Server:__tostring()
   check.self(self, Server, "__tostring", "server")
   return ("Server (%s:%d%s)"):format(self.address or "?", self.port or 0, self.closed and ", closed" or "")
 end
+
+-- udp([opts]) -> a UDP socket (ebb.net_udp).
+local udp = require "ebb.net_udp"
+net.udp, net.SocketClosedError = udp.udp, udp.ClosedError
 
 return net

@@ -94,7 +94,7 @@ local function owners(fn)
 end
 
 -- Whether the entry's type could be the table reached by `name` (Controller:
--- AbortController; TaskMT: Task; RequestMethods: Request; ebb.signal: AbortSignal).
+-- AbortController; TaskMT: Task; RequestMethods: Request; ebb.abort.signal: AbortSignal).
 local function type_matches(tname, name)
   name = name:gsub("MT$", ""):gsub("Methods$", ""):gsub("^.*%.", ""):lower()
   return #name > 0 and tname:lower():sub(-#name) == name

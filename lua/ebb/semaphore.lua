@@ -34,7 +34,9 @@ function Semaphore:acquire(a, b)
   local n, signal = count_and_signal(a, b)
   if n ~= 1 then check.whole(n, 1, "acquire", "n", 1, MAX) end
   if signal ~= nil then check.opt_signal(signal, rawequal(a, signal) and 1 or 2, "acquire") end
-  local ok, reason = c_acquire(self, n, signal)
+  local ok, reason
+  if n == 1 and signal == nil then ok, reason = c_acquire(self) -- the C half then reads no more
+  else ok, reason = c_acquire(self, n, signal) end
   if not ok then
     if ok == nil then check.badarg(1, "acquire", "n is more than the semaphore's permits") end
     error(reason, 0)
@@ -50,7 +52,8 @@ end
 function Semaphore:release(n)
   if getmetatable(self) ~= SemaphoreMT then check.self(self, SemaphoreMT, "release", "semaphore") end
   if n ~= nil and n ~= 1 then check.whole(n, 1, "release", "n", 1, MAX) end
-  local refused = c_release(self, n == nil and 1 or n)
+  local refused
+  if n == nil then refused = c_release(self) else refused = c_release(self, n) end
   if refused then error(refused, 2) end
 end
 
@@ -61,7 +64,7 @@ function Semaphore:close(reason)
 end
 
 local function finish(self, ok, ...)
-  local refused = c_release(self, 1) -- fn released more than it took: at with's caller
+  local refused = c_release(self) -- fn released more than it took: at with's caller
   if not ok then error((...), 0) end
   if refused then error(refused, 2) end
   return ...
@@ -72,7 +75,7 @@ end
 function Semaphore:with(fn, ...)
   check.self(self, SemaphoreMT, "with", "semaphore")
   check.callable(fn, 1, "with")
-  local ok, reason = c_acquire(self, 1, nil)
+  local ok, reason = c_acquire(self)
   if not ok then
     if ok == nil then check.badarg(1, "with", "a semaphore of 0 permits has none to hold") end
     error(reason, 0)

@@ -23,15 +23,7 @@ M.OPTIONS = { max_length = kind.count(0), signal = kind.signal }
 -- Nothing held any more: the signal's listener goes, and so does the task's
 -- hold; an owned source is closed.
 local function let_go(self)
-  local off = self._off
-  if off then
-    self._off = false
-    off()
-  end
-  if self._task then
-    task._let_go(self._task, self)
-    self._task = false
-  end
+  task._unhold(self)
   if self._owns then self._src:close() end
 end
 

@@ -354,8 +354,12 @@ end
 
 function task.current() return cur[1] end
 
+-- The wait's results are taken into locals, not passed on as a call's
+-- arguments: LuaJIT stitches a trace across a C function only at a call of
+-- fixed arity, so a loop that yields stays compiled on both sides.
 function task.yield()
-  raise_if_aborted(c_yield())
+  local ok, reason = c_yield()
+  if ok == false then error(reason, 0) end
 end
 
 -- Runs fn(...) shielded from the current task's cancellation: its waits go on.
@@ -457,6 +461,12 @@ function task.future()
   return future()
 end
 
+local interval -- ebb.task_interval's, once loaded
+function task.interval(ms, fn, opts)
+  interval = interval or require("ebb.task_interval").interval
+  return interval(ms, fn, opts)
+end
+
 -- ---- for modules that start tasks themselves (ebb.queue) ----
 
 -- A task that starts only when task._start(t) is called; hook:settled(t)
@@ -506,6 +516,21 @@ end
 function task._let_go(t, v)
   local h = t and rawget(t, "hook")
   if getmetatable(h) == Holds then h.held[v] = nil end
+end
+
+-- _unhold(obj): what an object that reads for a task holds goes: its signal's
+-- listener (obj._off, the function on_abort returned) and its task's hold
+-- (obj._task, what _hold returned); both fields become false.
+function task._unhold(obj)
+  local off = obj._off
+  if off then
+    obj._off = false
+    off()
+  end
+  if obj._task then
+    task._let_go(obj._task, obj)
+    obj._task = false
+  end
 end
 
 -- ---- for the host ----

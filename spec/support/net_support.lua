@@ -25,6 +25,14 @@ function M.holding_server(opts)
   return server, conns, function() gate:resolve() end
 end
 
+-- A port nobody listens on: one the system gave us, closed again.
+function M.free_port()
+  local server = net.listen(M.LOCAL, 0, function() end)
+  local port = server.port
+  server:close()
+  return port
+end
+
 -- The server side of a new connection, once the handler has it.
 function M.accepted(conns, n)
   while #conns < n do task.yield() end

@@ -1,0 +1,105 @@
+-- ebb.worker: pools of worker threads for CPU-heavy work. Each worker runs a
+-- runtime of its own (a Lua state, a loop); jobs, their arguments and their
+-- results are copied between the states (host/worker_*.c).
+local core = require "ebb.worker.core"
+local check = require "ebb.check"
+local errors = require "ebb.errors"
+local wire = require "ebb.worker_wire"
+
+local M = {}
+M.WorkerError, M.CopyError = wire.WorkerError, wire.CopyError
+
+local DEFAULT_GRACE = 1000
+local MAX_SIZE = 256
+
+local Pool = {}
+Pool.__index = Pool
+Pool.__name = "Pool"
+
+local kind = check.kind
+local POOL_OPTS = {
+  size = kind.whole(1, MAX_SIZE),
+  max_memory = kind.whole(0, 2 ^ 40),
+  grace = kind.ms,
+}
+
+local function pool_tostring(p)
+  local size, busy, pending, closed = core.stats(p._core)
+  return ("Pool (%d workers, %d busy, %d pending%s)"):format(size, busy, pending, closed and ", closed" or "")
+end
+Pool.__tostring = pool_tostring
+
+function M.pool(opts)
+  if opts ~= nil then check.options(opts, 1, "pool", POOL_OPTS) end
+  opts = opts or {}
+  local size = opts.size or core.parallelism()
+  local pc, why = core.new(size, opts.max_memory or 0, opts.grace or DEFAULT_GRACE)
+  if not pc then error(wire.WorkerError(why), 2) end
+  return setmetatable({ _core = pc, size = size }, Pool)
+end
+
+local function check_pool(p, fname)
+  if getmetatable(p) ~= Pool then check.expected(p, 1, fname, "worker pool", 2) end
+end
+
+local RUN_OPTS = { signal = kind.signal, timeout = kind.ms }
+
+local function ended(timeout, ok, status, ...)
+  if ok == false then error(status, 0) end -- cancelled or aborted: the reason
+  if status == "ok" then return ... end
+  if status == "error" then error(wire.error((...)), 0) end
+  if status == "timeout" then
+    error(errors.TimeoutError("the job timed out after " .. timeout .. " ms"), 0)
+  end
+  if status == "lost" then error(wire.WorkerError("the worker's Lua state failed"), 0) end
+  if status == "copy" then error(wire.CopyError((...)), 0) end
+  if status == "closed" then error(wire.WorkerError("the pool is closed"), 0) end
+  -- nil, code, message: the pool closed under the job (at exit)
+  error(wire.WorkerError("the pool closed before the job ran"), 0)
+end
+
+local function run(p, fname, code, ...)
+  local signal, timeout
+  if type(code) == "table" then -- {code, signal = s, timeout = ms}
+    local opts = {}
+    for k, v in pairs(code) do
+      if k ~= 1 then opts[k] = v end
+    end
+    check.options(opts, 1, fname, RUN_OPTS) -- run is reached by a tail call: its caller is the script
+    code, signal, timeout = code[1], opts.signal, opts.timeout
+  end
+  if type(code) ~= "string" then check.expected(code, 1, fname, "string (a module name or Lua source)") end
+  return ended(timeout, core.run(p._core, timeout or -1, signal, code, ...))
+end
+
+function Pool:run(code, ...)
+  check_pool(self, "run")
+  return run(self, "run", code, ...)
+end
+
+function Pool:close()
+  check_pool(self, "close")
+  repeat
+    local r, reason = core.close(self._core)
+    if r == false then error(reason, 0) end
+  until r == "done"
+end
+Pool.__close = Pool.close
+
+function Pool:stats()
+  check_pool(self, "stats")
+  local size, busy, pending, closed, replaced = core.stats(self._core)
+  return { size = size, busy = busy, pending = pending, closed = closed, replaced = replaced }
+end
+
+local default_pool
+
+function M.run(code, ...)
+  if not default_pool then default_pool = M.pool() core._lasting(default_pool._core) end
+  return run(default_pool, "run", code, ...)
+end
+
+-- Threads let go (a job that would not stop) and still running, in the whole process.
+function M.abandoned() return core.abandoned() end
+
+return M
