@@ -128,7 +128,8 @@ int tls_context_new(lua_State *L) {
   c->server = server;
   if (!(c->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method())))
     return failed(L, "library", tls_last_reason("SSL_CTX_new failed"));
-  SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(c->ctx, (int)luaL_optinteger(L, 7, TLS1_2_VERSION));
+  SSL_CTX_set_max_proto_version(c->ctx, (int)luaL_optinteger(L, 8, TLS1_3_VERSION));
   SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION);
   if (verify) SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
   else SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);

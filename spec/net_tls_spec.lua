@@ -138,6 +138,24 @@ describe("ebb.net over TLS", function()
       server:close()
     end)
 
+    it("speaks TLS 1.2 when the server goes no higher, half-close included", function()
+      local server = net.listen(LOCAL, 0, function(conn)
+        local n = #read_all(conn)
+        conn:write("read " .. n)
+      end, { tls = { cert_file = f.leaf, key_file = f.leaf_key, max_version = "TLSv1.2" } })
+      local c = net.connect("localhost", server.port, { tls = client_tls })
+      assert.equal("TLSv1.2", c.tls_version)
+      c:write(("y"):rep(100000))
+      c:finish()
+      assert.equal("read 100000", read_all(c))
+      c:close()
+      local e = tls_error(function()
+        net.connect("localhost", server.port, { tls = { ca_file = f.ca, min_version = "TLSv1.3" } })
+      end, "HANDSHAKE_FAILED")
+      assert.matches("protocol version", e.message)
+      server:close()
+    end)
+
     it("ends a client's reads when the server closes the connection", function()
       local server = net.listen(LOCAL, 0, function(conn) conn:write("bye") end, { tls = server_tls })
       local c = net.connect("localhost", server.port, { tls = client_tls })
@@ -375,6 +393,11 @@ describe("ebb.net over TLS", function()
         "field 'alpn' must name at least one protocol" },
       { "an ALPN name too long", function() net.connect(LOCAL, 1, { tls = { alpn = { ("x"):rep(256) } } }) end,
         "field 'alpn' must be a list of protocol names of 1 to 255 bytes, got .* at 1" },
+      { "a version TLS no longer allows", function() net.connect(LOCAL, 1, { tls = { min_version = "TLSv1.1" } }) end,
+        "field 'min_version' must be \"TLSv1.2\" or \"TLSv1.3\", got TLSv1.1" },
+      { "versions the wrong way round", function()
+        net.connect(LOCAL, 1, { tls = { min_version = "TLSv1.3", max_version = "TLSv1.2" } })
+      end, "option 'tls' has min_version above max_version" },
       { "tls of another kind", function() net.connect(LOCAL, 1, { tls = "yes" }) end,
         "option 'tls' must be true or a table of TLS options, got string" },
     })

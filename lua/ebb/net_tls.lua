@@ -33,8 +33,11 @@ local function alpn_kind(v)
   end
 end
 
+local VERSION = kind.one_of("TLSv1.2", "TLSv1.3")
+local VERSIONS = { ["TLSv1.2"] = 0x0303, ["TLSv1.3"] = 0x0304 } -- OpenSSL's TLS1_2_VERSION, TLS1_3_VERSION
 local COMMON = { ca = kind.string, ca_file = kind.cstring, cert = kind.string, cert_file = kind.cstring,
-  key = kind.string, key_file = kind.cstring, alpn = alpn_kind, verify = kind.boolean }
+  key = kind.string, key_file = kind.cstring, alpn = alpn_kind, verify = kind.boolean, min_version = VERSION,
+  max_version = VERSION }
 local CLIENT, SERVER = { servername = kind.cstring }, { handshake_timeout = kind.ms, on_error = kind.callable }
 for name, rule in pairs(COMMON) do CLIENT[name], SERVER[name] = rule, rule end
 
@@ -66,6 +69,7 @@ local function tls_kind(valid, server)
     if server and (v.cert or v.cert_file) == nil then return " needs 'cert' or 'cert_file' for a server" end
     if server and (v.key or v.key_file) == nil then return " needs 'key' or 'key_file' for a server" end
     if (v.cert or v.cert_file) ~= nil and (v.key or v.key_file) == nil then return " needs a key with its cert" end
+    if v.min_version == "TLSv1.3" and v.max_version == "TLSv1.2" then return " has min_version above max_version" end
   end
 end
 M.client_kind, M.server_kind = tls_kind(CLIENT, false), tls_kind(SERVER, true)
@@ -101,10 +105,11 @@ local function context(opts, server, signal)
   if verify == nil then verify = not server end
   local ca, cert, key, alpn = pem(opts, "ca", signal), pem(opts, "cert", signal), pem(opts, "key", signal),
     wire(opts.alpn)
-  local id = not server and concat({ tostring(verify), ca or "", cert or "", key or "", alpn or "" }, "\0")
+  local min, max = VERSIONS[opts.min_version or "TLSv1.2"], VERSIONS[opts.max_version or "TLSv1.3"]
+  local id = not server and concat({ tostring(verify), ca or "", cert or "", key or "", alpn or "", min, max }, "\0")
   local ctx = id and cache[id]
   if ctx then return ctx end
-  local made, what, why = core.context(server, verify, ca, cert, key, alpn)
+  local made, what, why = core.context(server, verify, ca, cert, key, alpn, min, max)
   if not made then
     local name = OPTION[what] or "tls"
     local path = opts[name .. "_file"]
