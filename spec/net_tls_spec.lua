@@ -1,6 +1,6 @@
 -- Specs for TLS in ebb.net: connect and listen with the tls option, over
--- certificates made for the run (tls_support), against ebb's own ends and
--- the openssl command's s_server and s_client.
+-- certificates made for the run (tls_support), between ebb's own ends
+-- (net_tls_peers_spec.lua: against openssl and Node).
 package.path = "spec/support/?.lua;" .. package.path
 local net = require "ebb.net"
 local abort = require "ebb.abort"
@@ -8,13 +8,11 @@ local errors = require "ebb.errors"
 local task = require "ebb.task"
 local clock = require "ebb.clock"
 local fs = require "ebb.fs"
-local process = require "ebb.process"
 local stream = require "ebb.stream"
 local asserts = require "asserts"
 local io_support = require "io_support"
 local tls_support = require "tls_support"
 local raised, read_all = asserts.raised, io_support.read_all
-local free_port = require("net_support").free_port
 
 local LOCAL = "127.0.0.1"
 
@@ -401,38 +399,5 @@ describe("ebb.net over TLS", function()
       { "tls of another kind", function() net.connect(LOCAL, 1, { tls = "yes" }) end,
         "option 'tls' must be true or a table of TLS options, got string" },
     })
-  end)
-
-  describe("against the openssl command", function()
-    it("talks to openssl s_server as a client, verifying it", function()
-      local port = free_port()
-      local server = process.spawn("openssl", { "s_server", "-accept", LOCAL .. ":" .. port, "-cert", f.leaf,
-        "-key", f.leaf_key, "-rev", "-quiet" }, { stdout = "ignore", stderr = "ignore" })
-      local c
-      while not c do
-        local ok, got = pcall(net.connect, "localhost", port, { tls = client_tls })
-        if ok then c = got else task.yield() end
-      end
-      c:write("hello\n")
-      assert.equal("olleh\n", c:read())
-      c:close()
-      server:close()
-      server:wait()
-    end)
-
-    it("serves openssl s_client, which verifies the server and agrees on ALPN", function()
-      local server = net.listen(LOCAL, 0, function(conn)
-        conn:write(conn:read():upper())
-        conn:finish()
-      end, { tls = { cert_file = f.leaf, key_file = f.leaf_key, alpn = { "h2", "http/1.1" } } })
-      local r = process.run("openssl", { "s_client", "-connect", LOCAL .. ":" .. server.port, "-servername",
-        "localhost", "-CAfile", f.ca, "-verify_return_error", "-alpn", "http/1.1", "-ign_eof" },
-        { input = "ping\n" })
-      assert.equal(0, r.code, r.stderr)
-      assert.matches("ALPN protocol: http/1.1", r.stdout)
-      assert.matches("Verify return code: 0 %(ok%)", r.stdout)
-      assert.matches("\nPING\n", r.stdout)
-      server:close()
-    end)
   end)
 end)
