@@ -12,6 +12,8 @@ local stream = require "ebb.stream"
 local asserts = require "asserts"
 local io_support = require "io_support"
 local tls_support = require "tls_support"
+local process = require "ebb.process"
+local run = require "run_ebb"
 local raised, read_all = asserts.raised, io_support.read_all
 
 local LOCAL = "127.0.0.1"
@@ -186,6 +188,35 @@ describe("ebb.net over TLS", function()
       assert.equal("handshake", e.syscall)
       assert.equal(server.port, e.port)
       server:close()
+    end)
+
+    -- tls = true in a child whose environment names the system's authorities
+    local function connect_in_child(env)
+      local code = ([[
+        local net = require "ebb.net"
+        local server = net.listen("127.0.0.1", 0, function(conn) conn:write("verified") end,
+          { tls = { cert_file = %q, key_file = %q } })
+        local c = net.connect("localhost", server.port, { tls = true })
+        print(c:read())
+        c:close()
+        server:close()
+      ]]):format(f.leaf, f.leaf_key)
+      env.PATH = os.getenv("PATH")
+      return process.run(run.BIN, { "-e", code }, { env = env })
+    end
+
+    it("trusts the system's authorities: the bundle SSL_CERT_FILE names, the directory SSL_CERT_DIR names", function()
+      local r = connect_in_child({ SSL_CERT_FILE = f.ca, SSL_CERT_DIR = f.dir .. "/none" })
+      assert.equal("verified\n", r.stdout, r.stderr)
+      local hash = process.run("openssl", { "x509", "-hash", "-noout", "-in", f.ca }).stdout:match("%x+")
+      fs.mkdir(f.dir .. "/hashed")
+      fs.write_file(f.dir .. "/hashed/" .. hash .. ".0", fs.read_file(f.ca))
+      r = connect_in_child({ SSL_CERT_DIR = f.dir .. "/hashed" })
+      os.remove(f.dir .. "/hashed/" .. hash .. ".0")
+      fs.rmdir(f.dir .. "/hashed")
+      assert.equal("verified\n", r.stdout, r.stderr)
+      r = connect_in_child({ SSL_CERT_DIR = f.dir .. "/none" })
+      assert.matches("UNABLE_TO_GET_ISSUER_CERT_LOCALLY", r.stderr)
     end)
 
     it("refuses a name the certificate does not match, saying which name it expected", function()
