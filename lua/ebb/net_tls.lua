@@ -6,9 +6,10 @@ local stream_core = require "ebb.iostream.core"
 local errors = require "ebb.errors"
 local check = require "ebb.check"
 local fs = require "ebb.fs"
+local task = require "ebb.task"
 
-local type, error, pcall, tostring, concat, char, format = type, error, pcall, tostring, table.concat, string.char,
-  string.format
+local type, error, pcall, pairs, ipairs, tostring, concat, char, format = type, error, pcall, pairs, ipairs,
+  tostring, table.concat, string.char, string.format
 
 local M = {}
 
@@ -165,7 +166,7 @@ end
 
 -- A server's end: true once the handshake is done; false when it failed (the
 -- connection is closed; tls.on_error(err, conn) is told).
-function M.accept(conn, tls, ctx)
+local function accept(conn, tls, ctx)
   local e = handshake(conn._h, ctx, nil, nil, nil, tls.handshake_timeout or 120000, conn.remote_address,
     conn.remote_port)
   if not e then
@@ -175,6 +176,25 @@ function M.accept(conn, tls, ctx)
   conn.closed = true
   if tls.on_error then tls.on_error(e, conn) end
   return false
+end
+
+-- A server's connection (net.listen): the handshake, then handler(conn).
+-- Server:close cancels the handshakes under way (stop_handshakes) and skips
+-- those not begun: only handlers are waited for.
+function M.serve(conn, handler, server)
+  if server.closed then return end
+  local me = task.current()
+  server._handshaking[me] = true
+  local ok, done = pcall(accept, conn, server._opts.tls, server._tls)
+  server._handshaking[me] = nil
+  if not ok then error(done, 0) end
+  if done then return handler(conn) end
+end
+
+function M.stop_handshakes(server)
+  local list = {}
+  for t in pairs(server._handshaking) do list[#list + 1] = t end
+  for i = 1, #list do list[i]:cancel() end
 end
 
 M.describe = describe
