@@ -4,6 +4,7 @@
  * ebb.net reads the files of the _file options on the loop. */
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include "tls.h"
 
 const char *tls_last_reason(const char *dflt) {
@@ -55,15 +56,21 @@ static const char *add_authorities(lua_State *L, int idx, SSL_CTX *ctx) {
  * looked up by subject in the hashed directory (SSL_CERT_DIR, else
  * /usr/lib/ssl/certs) as a chain needs them, and a bundle named by
  * SSL_CERT_FILE read whole, once (some 140 certificates: 30 ms or more). */
+static X509_STORE *authorities; /* process-wide, made by whichever thread asks first */
+static void load_system_authorities(void) {
+  const char *dir = getenv(X509_get_default_cert_dir_env()), *file = getenv(X509_get_default_cert_file_env());
+  X509_STORE *store = X509_STORE_new();
+  if (!store) return;
+  X509_STORE_load_path(store, dir && *dir ? dir : X509_get_default_cert_dir());
+  if (file && *file) X509_STORE_load_file(store, file);
+  ERR_clear_error(); /* a directory or file that is not there is not an error */
+  authorities = store;
+}
+
 static X509_STORE *system_authorities(void) {
-  static X509_STORE *store;
-  if (!store && (store = X509_STORE_new()) != NULL) {
-    const char *dir = getenv(X509_get_default_cert_dir_env()), *file = getenv(X509_get_default_cert_file_env());
-    X509_STORE_load_path(store, dir && *dir ? dir : X509_get_default_cert_dir());
-    if (file && *file) X509_STORE_load_file(store, file);
-    ERR_clear_error(); /* a directory or file that is not there is not an error */
-  }
-  return store;
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, load_system_authorities);
+  return authorities;
 }
 
 /* The first certificate of the PEM text is shown, those after it are the
