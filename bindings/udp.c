@@ -48,8 +48,17 @@ int udp_push_addr(lua_State *L, const udp_addr *a) {
   static EBB_THREAD_LOCAL udp_addr last; /* the address last written out: datagrams tend to come from few peers */
   static EBB_THREAD_LOCAL char ip[64];
   if (!ip[0] || !same_ip(a, &last)) {
-    if (a->sa.sa_family == AF_INET6) uv_ip6_name(&a->in6, ip, sizeof ip);
-    else uv_ip4_name(&a->in, ip, sizeof ip);
+    if (a->sa.sa_family == AF_INET6) {
+      size_t len, room;
+      uv_ip6_name(&a->in6, ip, sizeof ip);
+      len = strlen(ip);
+      room = sizeof ip - len - 1;
+      /* a link-local peer is answered through the interface it came by: "fe80::1%eth0" */
+      if (a->in6.sin6_scope_id && room > 1 && uv_if_indextoname(a->in6.sin6_scope_id, ip + len + 1, &room) == 0)
+        ip[len] = '%';
+    } else {
+      uv_ip4_name(&a->in, ip, sizeof ip);
+    }
     last = *a;
   }
   lua_pushstring(L, ip);
@@ -258,16 +267,19 @@ static int set_buffer_size(lua_State *L, int (*set)(uv_handle_t *, int *)) {
 static int l_set_recv_buffer_size(lua_State *L) { return set_buffer_size(L, uv_recv_buffer_size); }
 static int l_set_send_buffer_size(lua_State *L) { return set_buffer_size(L, uv_send_buffer_size); }
 
-/* membership(h, group, interface|nil, join) */
-static int l_membership(lua_State *L) {
+/* membership(h, group, interface|nil) */
+static int membership(lua_State *L, uv_membership what) {
   int err;
   const char *group = ebb_check_cstring(L, 2, "group");
   const char *iface = ebb_opt_cstring(L, 3, "interface", NULL);
   udp *u = with_socket(L, &err);
   udp_addr a;
   if (!err && !udp_parse_addr(group, 0, &a)) return ebb_argerror(L, 1, "group: an IP address expected");
-  return push_status(L, err ? err : uv_udp_set_membership(&u->h, group, iface, lua_toboolean(L, 4) ? UV_JOIN_GROUP : UV_LEAVE_GROUP));
+  return push_status(L, err ? err : uv_udp_set_membership(&u->h, group, iface, what));
 }
+
+static int l_add_membership(lua_State *L) { return membership(L, UV_JOIN_GROUP); }
+static int l_drop_membership(lua_State *L) { return membership(L, UV_LEAVE_GROUP); }
 
 /* ---- closing ---- */
 
@@ -296,7 +308,8 @@ int luaopen_ebb_udp_core(lua_State *L) {
     {"set_multicast_ttl", l_set_multicast_ttl},
     {"set_multicast_loopback", l_set_multicast_loopback},
     {"set_multicast_interface", l_set_multicast_interface},
-    {"membership", l_membership},
+    {"add_membership", l_add_membership},
+    {"drop_membership", l_drop_membership},
     {"set_recv_buffer_size", l_set_recv_buffer_size},
     {"set_send_buffer_size", l_set_send_buffer_size},
     {"close", l_close},

@@ -69,6 +69,8 @@ end
 local surface = surface_mod.discover()
 values.learn_words(surface)
 local random = math.random
+-- the raw one: LuaJIT records getmetatable() of an io file wrongly (docs/luajit-differences.md)
+local getmetatable = debug.getmetatable
 
 -- A short, printable picture of a value for the log.
 local function show(v)

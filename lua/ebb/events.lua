@@ -52,9 +52,9 @@ end
 
 -- Takes rec out of its emitter's list and off its signal; false when it was out.
 local function remove(rec)
-  if rec.removed then return false end
-  rec.removed = true
   local em, name = rec.emitter, rec.name
+  if not em then return false end
+  rec.emitter = false
   local list = writable_list(em, name)
   local n = list.n
   for i = n, 1, -1 do -- the latest first: a listener added last is most often the first to go
@@ -73,7 +73,7 @@ local function remove(rec)
   em._count = em._count - 1
   local detach = rec.detach
   if detach then
-    rec.detach = nil
+    rec.detach = false
     detach()
   end
   return true
@@ -92,9 +92,12 @@ local function warn_leak(em, name, n)
     :format(n, shown(name), em._max))
 end
 
--- Adds fn; returns its record.
-local function add(em, name, fn, once)
-  local rec = { fn = fn, once = once, emitter = em, name = name, removed = false, fired = false, detach = false }
+-- Adds fn; returns its record: { fn, emitter (false once removed), name, detach
+-- (what takes it off its signal, or false) [, once, fired] }. Four fields, as
+-- most are: each listener added is a table made.
+local function add(em, name, fn, once, detach)
+  local rec = { fn = fn, emitter = em, name = name, detach = detach }
+  if once then rec.once, rec.fired = true, false end
   local list = writable_list(em, name)
   local n = list.n + 1
   list[n], list.n = rec, n
@@ -125,8 +128,7 @@ function Emitter:on(name, fn, opts)
     detach = listen(signal, off)
     if not detach then return noop end -- aborted already: nothing is added
   end
-  rec = add(self, name, fn, once == true)
-  rec.detach = detach
+  rec = add(self, name, fn, once, detach)
   return off
 end
 

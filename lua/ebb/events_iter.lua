@@ -14,7 +14,6 @@ local M = {}
 
 local Iterator = {}
 Iterator.__index = Iterator
-M.Iterator = Iterator
 
 local DEFAULT_BUFFER = 1024
 

@@ -254,17 +254,18 @@ end
 UDPSocket.set_recv_buffer_size = buffer_size("set_recv_buffer_size", core.set_recv_buffer_size)
 UDPSocket.set_send_buffer_size = buffer_size("set_send_buffer_size", core.set_send_buffer_size)
 
-local function membership(fname, join)
+local function membership(fname)
+  local set = core[fname]
   return function(self, group, interface)
     check_socket(self, fname)
     check.cstring(group, 1, fname, "group")
     if interface ~= nil then check.cstring(interface, 2, fname, "interface") end
-    set_option(self, fname, core.membership, group, interface, join)
+    set_option(self, fname, set, group, interface)
   end
 end
 
-UDPSocket.add_membership = membership("add_membership", true)
-UDPSocket.drop_membership = membership("drop_membership", false)
+UDPSocket.add_membership = membership("add_membership")
+UDPSocket.drop_membership = membership("drop_membership")
 
 -- At once: datagrams not yet received are dropped; a task waiting in recv
 -- gets nil, one waiting in send a SocketClosedError.

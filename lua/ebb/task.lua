@@ -12,7 +12,7 @@ local check = require "ebb.check"
 local abort_core = require "ebb.abort.core"
 
 local type, select, error, rawget, rawset, setmetatable, getmetatable, unpack =
-  type, select, error, rawget, rawset, setmetatable, getmetatable, unpack
+  type, select, error, rawget, rawset, setmetatable, debug.getmetatable, unpack
 local co_yield = coroutine.yield
 local AbortError = errors.AbortError
 local c_sleep, c_yield, c_shield, check_abort, waitlist = core.sleep, core.yield, core.shield,
