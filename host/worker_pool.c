@@ -11,7 +11,9 @@
 #define POOL_MT "ebb.worker.Pool"
 
 static wpool *check_pool(lua_State *L, int idx) {
-  return *(wpool **)ebb_check_udata(L, idx, POOL_MT, "worker pool");
+  wpool *p = *(wpool **)ebb_check_udata(L, idx, POOL_MT, "worker pool");
+  if (!p) ebb_argerror_type(L, idx, "worker pool"); /* its __gc has run */
+  return p;
 }
 
 static void set_alive(wpool *p) {
@@ -220,8 +222,9 @@ static void shutdown_pool(wpool *p) {
 static void pool_handle_close(ebb_handle *h) { shutdown_pool(ebb_container(h, wpool, handle)); }
 
 static int pool_gc(lua_State *L) {
-  wpool *p = *(wpool **)lua_touserdata(L, 1);
-  if (!p) return 0;
+  wpool **box = ebb_check_udata(L, 1, POOL_MT, "worker pool"), *p = *box;
+  if (!p) return 0; /* a finalizer called twice does nothing the second time */
+  *box = NULL;
   shutdown_pool(p);
   p->collected = 1;
   if (p->handles_open == 0) free(p);
