@@ -24,9 +24,9 @@ local function check_emitter(em, fname)
 end
 
 -- Any value a table can be keyed by: a string, or a table used as a private name.
-local function check_name(name, fname)
+local function check_name(name, fname, n)
   if name == nil or name ~= name then
-    check.badarg(1, fname, "event name expected, got " .. (name == nil and "nil" or "NaN"), 2)
+    check.badarg(n or 1, fname, "event name expected, got " .. (name == nil and "nil" or "NaN"), 2)
   end
 end
 

@@ -116,7 +116,7 @@ local OPTIONS = {
 
 function M.iter(emitter, name, opts)
   events._check_emitter(emitter, "iter")
-  if name == nil or name ~= name then check.badarg(2, "iter", "event name expected, got " .. type(name)) end
+  events._check_name(name, "iter", 2)
   opts = check.options(opts, 3, "iter", OPTIONS)
   local close_names = opts.close or {}
   for i = 1, #close_names do
