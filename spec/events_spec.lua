@@ -539,6 +539,16 @@ describe("ebb.events", function()
       assert.matches("^spec/events_spec.lua:%d+: bad argument", e)
     end)
 
+    it("raises a waiting once's option errors at the caller's line too", function()
+      for _, opts in ipairs({ { timeout = -1 }, { timeout = 0 / 0 }, { signal = 1 }, { timout = 1 } }) do
+        local line = debug.getinfo(1, "l").currentline + 1
+        local ok, e = pcall(function() em:once("e", opts) end)
+        assert.is_false(ok)
+        assert.matches("^spec/events_spec.lua:" .. line .. ": bad argument #2 to 'once' %(", e)
+      end
+      assert.equal(0, em:listener_count("e"))
+    end)
+
     it("says an iterator's NaN name is NaN, as the emitter's methods do", function()
       assert_bad(function() events.iter(em, 0 / 0) end, "bad argument #2 to 'iter' %(event name expected, got NaN%)")
     end)
