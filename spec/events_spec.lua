@@ -481,6 +481,22 @@ describe("ebb.events", function()
       assert.equal(0, em:listener_count("error"))
     end)
 
+    it("one left by break on a long-lived signal: collected, the signal lets go of it and of its emitter", function()
+      local long = abort.controller().signal
+      local gone = setmetatable({}, { __mode = "k" })
+      do
+        local em = events.new()
+        gone[em] = true
+        local it = events.iter(em, "e", { signal = long })
+        em:emit("e", 1)
+        for _ in it do break end
+      end
+      assert.equal(1, abort_core.listeners(long))
+      full_gc()
+      assert.equal(0, abort_core.listeners(long))
+      assert.is_nil(next(gone), "the emitter is kept alive by the signal")
+    end)
+
     it("is closed by ebb.scope as a resource", function()
       local scope = require "ebb.scope"
       local em = events.new()
