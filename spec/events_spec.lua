@@ -481,6 +481,22 @@ describe("ebb.events", function()
       assert.equal(0, em:listener_count("error"))
     end)
 
+    it("one left by break on a long-lived signal: collected, the signal lets go of it and of its emitter", function()
+      local long = abort.controller().signal
+      local gone = setmetatable({}, { __mode = "k" })
+      do
+        local em = events.new()
+        gone[em] = true
+        local it = events.iter(em, "e", { signal = long })
+        em:emit("e", 1)
+        for _ in it do break end
+      end
+      assert.equal(1, abort_core.listeners(long))
+      full_gc()
+      assert.equal(0, abort_core.listeners(long))
+      assert.is_nil(next(gone), "the emitter is kept alive by the signal")
+    end)
+
     it("is closed by ebb.scope as a resource", function()
       local scope = require "ebb.scope"
       local em = events.new()
@@ -537,6 +553,20 @@ describe("ebb.events", function()
       local ok, e = pcall(function() em:on("e", 5) end)
       assert.is_false(ok)
       assert.matches("^spec/events_spec.lua:%d+: bad argument", e)
+    end)
+
+    it("raises a waiting once's option errors at the caller's line too", function()
+      for _, opts in ipairs({ { timeout = -1 }, { timeout = 0 / 0 }, { signal = 1 }, { timout = 1 } }) do
+        local line = debug.getinfo(1, "l").currentline + 1
+        local ok, e = pcall(function() em:once("e", opts) end)
+        assert.is_false(ok)
+        assert.matches("^spec/events_spec.lua:" .. line .. ": bad argument #2 to 'once' %(", e)
+      end
+      assert.equal(0, em:listener_count("e"))
+    end)
+
+    it("says an iterator's NaN name is NaN, as the emitter's methods do", function()
+      assert_bad(function() events.iter(em, 0 / 0) end, "bad argument #2 to 'iter' %(event name expected, got NaN%)")
     end)
   end)
 end)

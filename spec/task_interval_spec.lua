@@ -181,6 +181,20 @@ describe("task.interval", function()
   end)
 
   describe("bad input", function()
+    it("takes the smallest positive period: it ticks at each turn of the loop", function()
+      for _, ms in ipairs({ 5e-324, 1e-300 }) do
+        local calls = 0
+        local t = task.interval(ms, function()
+          calls = calls + 1
+          if calls == 5 then error("enough", 0) end
+        end)
+        local ok, e = pcall(t.await, t)
+        assert.is_false(ok)
+        assert.equal("enough", e)
+        assert.equal(5, calls)
+      end
+    end)
+
     asserts.each_bad(it, {
       { "ms not a number", function() task.interval("10", print) end,
         "bad argument #1 to 'interval' %(ms: number of milliseconds expected, got string%)" },

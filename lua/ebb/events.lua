@@ -24,9 +24,9 @@ local function check_emitter(em, fname)
 end
 
 -- Any value a table can be keyed by: a string, or a table used as a private name.
-local function check_name(name, fname)
+local function check_name(name, fname, n)
   if name == nil or name ~= name then
-    check.badarg(1, fname, "event name expected, got " .. (name == nil and "nil" or "NaN"), 2)
+    check.badarg(n or 1, fname, "event name expected, got " .. (name == nil and "nil" or "NaN"), 2)
   end
 end
 
@@ -240,12 +240,11 @@ end
 
 local ONCE = { signal = check.kind.signal, timeout = check.kind.ms }
 
+-- opts are checked by once: this is tail-called, so a check here would not
+-- know the caller's line.
 local function wait_for(em, name, opts)
   local signal, timeout
-  if opts ~= nil then
-    check.options(opts, 2, "once", ONCE, 2)
-    signal, timeout = opts.signal, opts.timeout
-  end
+  if opts ~= nil then signal, timeout = opts.signal, opts.timeout end
   raise_if_aborted(check_abort(signal))
   local wl, got, failed = waitlist(), nil, nil
   local rec = add(em, name, function(...)
@@ -276,7 +275,10 @@ local ONCE_LISTENER = { signal = check.kind.signal }
 function Emitter:once(name, fn, opts)
   check_emitter(self, "once")
   check_name(name, "once")
-  if fn == nil or type(fn) == "table" and not is_callable(fn) then return wait_for(self, name, fn) end
+  if fn == nil or type(fn) == "table" and not is_callable(fn) then
+    if fn ~= nil then check.options(fn, 2, "once", ONCE) end
+    return wait_for(self, name, fn)
+  end
   if not is_callable(fn) then check.badarg(2, "once", "function or table of options expected, got " .. type(fn)) end
   if opts ~= nil then
     check.options(opts, 3, "once", ONCE_LISTENER)

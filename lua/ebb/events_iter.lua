@@ -5,8 +5,8 @@ local core = require "ebb.core"
 local events = require "ebb.events"
 local errors = require "ebb.errors"
 
-local error, select, setmetatable, getmetatable, type, ipairs =
-  error, select, setmetatable, getmetatable, type, ipairs
+local error, select, setmetatable, getmetatable, type, ipairs, newproxy =
+  error, select, setmetatable, getmetatable, type, ipairs, newproxy
 local add, remove, shown = events._add, events._remove, events._shown
 local check_abort, waitlist, raise_if_aborted = core.check_abort, core.waitlist, check.raise_if_aborted
 
@@ -46,6 +46,7 @@ local function stop(it)
   if it.detach then
     it.detach()
     it.detach = nil
+    getmetatable(it.sentinel).__gc = nil -- nothing left to let go of
   end
   it.wl:wake_all()
 end
@@ -67,6 +68,9 @@ end
 function OVERFLOW.drop_newest(it)
   it.dropped = it.dropped + 1
 end
+
+-- An iterator's sentinel collected: its signal lets go of it.
+local function let_go(sentinel) getmetatable(sentinel).detach() end
 
 -- What the emitter holds: the iterator only weakly, so one dropped without
 -- close (a loop left by break) stops listening once it is collected.
@@ -100,10 +104,17 @@ local function listen(it, emitter, name, close_names, signal)
   for _, close_name in ipairs(close_names) do recs[#recs + 1] = add(emitter, close_name, on_close, false) end
   it.recs = recs
   if signal then
-    it.detach = signal:on_abort(function()
+    -- the signal may outlive the emitter: it holds neither, and lets go of
+    -- the iterator when it is collected (its sentinel's __gc)
+    local detach = signal:on_abort(function()
       local self = weak[1]
-      if self then stop(self) else forget() end
+      if self then stop(self) end
     end)
+    it.detach = detach
+    local sentinel = newproxy(true)
+    local mt = getmetatable(sentinel)
+    mt.__gc, mt.detach = let_go, detach
+    it.sentinel = sentinel
   end
 end
 
@@ -116,7 +127,7 @@ local OPTIONS = {
 
 function M.iter(emitter, name, opts)
   events._check_emitter(emitter, "iter")
-  if name == nil or name ~= name then check.badarg(2, "iter", "event name expected, got " .. type(name)) end
+  events._check_name(name, "iter", 2)
   opts = check.options(opts, 3, "iter", OPTIONS)
   local close_names = opts.close or {}
   for i = 1, #close_names do
@@ -125,7 +136,7 @@ function M.iter(emitter, name, opts)
   local it = setmetatable({
     name = name, capacity = opts.buffer or DEFAULT_BUFFER, overflow = opts.overflow or "error",
     signal = opts.signal, slots = {}, first = 1, count = 0, dropped = 0,
-    wl = waitlist(), failed = nil, ended = false, recs = nil, detach = nil,
+    wl = waitlist(), failed = nil, ended = false, recs = nil, detach = nil, sentinel = nil,
   }, Iterator)
   if not (opts.signal and opts.signal.aborted) then listen(it, emitter, name, close_names, opts.signal) end
   return it

@@ -8,16 +8,19 @@ local check = require "ebb.check"
 local check_abort = require("ebb.core").check_abort
 local clock_now = require("ebb.clock.core").now
 
-local type, tostring, setmetatable, ceil = type, tostring, setmetatable, math.ceil
+local type, tostring, setmetatable, ceil, min = type, tostring, setmetatable, math.ceil, math.min
+local MAX_WHOLE = check.MAX_WHOLE
 local sleep = task.sleep
 
 local M = {}
 
 local OPTIONS = { signal = check.kind.signal }
 
--- The first tick whose planned time (start + n*ms) is not past at `now`.
+-- The first tick whose planned time (start + n*ms) is not past at `now`. A
+-- period too small for the clock's precision overflows the count: it stops
+-- at 2^53, past which tick numbers are not told apart anyway.
 local function first_due(start, ms, now)
-  local n = ceil((now - start) / ms)
+  local n = min(ceil((now - start) / ms), MAX_WHOLE)
   if start + n * ms < now then n = n + 1 end -- (now - start) / ms rounded down
   return n
 end
