@@ -55,9 +55,11 @@ static void dispatch(wpool *p) {
     worker *w = p->workers[i];
     wjob *job;
     if (!w || w->assigned) continue;
-    job = ebb_container(p->pending.next, wjob, link);
-    if (!worker_give(w, job)) continue; /* its state has just failed: the next worker */
-    ebb_node_unlink(&job->link);
+    job = ebb_container(ebb_list_shift(&p->pending), wjob, link); /* before the worker may reply */
+    if (!worker_give(w, job)) { /* its state has just failed: back first in line */
+      ebb_list_push(p->pending.next, &job->link);
+      continue;
+    }
     p->npending--;
     p->busy++;
     w->assigned = job;

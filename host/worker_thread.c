@@ -6,6 +6,9 @@
  * state from the pool's thread (as lua.c arms one from a signal handler). */
 #define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "runtime.h"
@@ -311,9 +314,17 @@ static void tell_lost(worker *w) {
   }
 }
 
+/* A worker computes in the background: the loop's thread, whose latency
+ * every timer and socket feels, goes first when the cores are all busy. */
+#define WORKER_NICE 5
+
 static void *thread_main(void *arg) {
   worker *w = arg;
-  lua_State *L = luaL_newstate();
+  lua_State *L;
+  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), getpriority(PRIO_PROCESS, 0) + WORKER_NICE) != 0) {
+    /* not allowed: it runs at the process's priority */
+  }
+  L = luaL_newstate();
   int abandoned, failed = 1; /* the state is lost unless the job loop ends as asked */
   self = w;
   ebb_list_init(&message_waiters);
