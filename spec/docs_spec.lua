@@ -72,6 +72,14 @@ local function types()
       TempFile = { make = function() return require("ebb.fs").temp_file() end, done = function(t) t:remove() end },
       Watcher = { make = function() return require("ebb.fs").watch("/tmp") end, done = function(w) w:close() end },
     },
+    redis = {
+      RedisClient = { make = function() return require("redis_server").client() end, done = require("redis_server").done },
+      Subscription = {
+        make = function() return require("redis_server").subscription() end,
+        done = require("redis_server").done,
+      },
+      RedisPool = { make = function() return require("ebb.redis").pool { url = "redis://127.0.0.1", size = 1 } end, done = function(p) p:close() end },
+    },
     net = {
       Server = {
         make = function() return require("ebb.net").listen("127.0.0.1", 0, function() end) end,
