@@ -132,8 +132,9 @@ local function write_loop(conn)
       conn.writer_wl:wait()
     else
       local data = n == 1 and conn.out[1] or concat(conn.out, "", 1, n)
-      conn.out, conn.nout = {}, 0
+      conn.out, conn.nout, conn.writing = {}, 0, true
       local ok, e = pcall(stream.write, stream, data)
+      conn.writing = false
       if not ok then fail(conn, lost(conn, e)) end
     end
   end
@@ -151,6 +152,20 @@ function M.new(stream, address, max_reply)
   return conn
 end
 
+-- Writes from the calling task. A failure of the stream fails the connection; a
+-- cancel while the write waits is raised (the bytes stay queued and are sent,
+-- so the reply comes and is dropped).
+local function write_now(conn, bytes)
+  conn.writing = true
+  local ok, e = pcall(conn.stream.write, conn.stream, bytes)
+  conn.writing = false
+  if conn.nout > 0 then conn.writer_wl:wake_all() end
+  if not ok then
+    if conn.stream.closed or errors.is(e, errors.SystemError) then return fail(conn, lost(conn, e)) end
+    error(e, 0)
+  end
+end
+
 -- send(bytes, n) -> a request waiting for n replies. The bytes of one call are
 -- written whole, before or after any other call's: a pipeline is contiguous.
 function Conn:send(bytes, n)
@@ -158,6 +173,11 @@ function Conn:send(bytes, n)
   local req = { n = n, got = 0, done = false, wl = waitlist(), reply = nil, replies = n ~= 1 and { n = n } or nil }
   local t = self.tail + 1
   self.tail, self.queue[t] = t, req
+  if t == self.head and self.nout == 0 and not self.writing then
+    -- an idle connection: written now, one task switch fewer for a lone command
+    write_now(self, bytes)
+    return req
+  end
   local k = self.nout + 1
   self.nout, self.out[k] = k, bytes
   if k == 1 then self.writer_wl:wake_all() end
