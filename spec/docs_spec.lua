@@ -78,6 +78,7 @@ local function types()
         make = function() return require("redis_server").subscription() end,
         done = require("redis_server").done,
       },
+      RedisScript = { make = function() return require("ebb.redis").script("return 1") end },
       RedisPool = { make = function() return require("ebb.redis").pool { url = "redis://127.0.0.1", size = 1 } end, done = function(p) p:close() end },
     },
     net = {

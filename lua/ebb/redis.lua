@@ -112,6 +112,10 @@ function redis.connect(a, b)
   return client.new(o)
 end
 
+function redis.script(source)
+  return require("ebb.redis_script").new(source)
+end
+
 function redis.pool(opts)
   return require("ebb.redis_pool").new(opts)
 end
