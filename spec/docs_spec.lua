@@ -42,7 +42,12 @@ local function types()
     retry = { Backoff = { make = retry.backoff }, Budget = { make = retry.budget } },
     context = { ContextVar = { make = context.new }, Snapshot = { make = context.snapshot } },
     scope = { DisposableStack = { make = scope.stack } },
-    semaphore = { Semaphore = { make = function() return require("ebb.semaphore").new(1) end } },
+    semaphore = {
+      Semaphore = { make = function() return require("ebb.semaphore").new(1) end },
+      RedisSemaphore = {
+        make = function() return require("ebb.semaphore").redis { client = { command = print }, key = "k", permits = 1 } end,
+      },
+    },
     queue = { Queue = { make = function() return require("ebb.queue").new(1) end } },
     worker = { Pool = { make = function() return require("ebb.worker").pool { size = 1 } end, done = function(p) p:close() end } },
     channel = { Channel = { make = function() return require("ebb.channel").new(1) end } },
