@@ -59,6 +59,36 @@ describe("semaphore.redis", function()
     end)
   end)
 
+  it("gets back the permit of a process killed with SIGKILL while it held it", function()
+    server_support.with(function(s)
+      local script = os.tmpname()
+      local f = assert(io.open(script, "w"))
+      f:write(([[
+        local sem = require("ebb.semaphore").redis {
+          client = require("ebb.redis").connect(%q), key = "k", permits = 1, lease = 200 }
+        sem:acquire()
+        print("held")
+        io.stdout:flush()
+        require("ebb.task").sleep(1e9)
+      ]]):format(s.url))
+      f:close()
+      local child = require("ebb.process").spawn(require("run_ebb").BIN, { script })
+      assert.equal("held\n", child.stdout:read())
+      local c = redis.connect(s.url)
+      local sem = semaphore.redis { client = c, key = "k", permits = 1, lease = 200, poll = 5 }
+      -- the child renews its lease: the permit stays its own past one lease
+      local e = raised(sem.acquire, sem, abort.timeout(400))
+      assert.is_true(errors.is(e, errors.TimeoutError))
+      child:kill("SIGKILL")
+      child:wait()
+      child:close()
+      os.remove(script)
+      sem:acquire(abort.timeout(5000)) -- back once the dead holder's lease ends
+      sem:release()
+      c:close()
+    end)
+  end)
+
   it("ends a waiting acquire on its signal, holding nothing after", function()
     server_support.with(function(s)
       local c = redis.connect(s.url)
