@@ -459,7 +459,7 @@ int luaopen_ebb_fs_core(lua_State *L) {
     {"is_file", l_is_file},                     {"cwd", l_cwd},
     {"mkdtemp", l_mkdtemp},                     {"mkstemp", l_mkstemp},
     {"watch", fs_watch},                        {"watch_next", fs_watch_next},
-    {"watch_close", fs_watch_close},
+    {"watch_close", fs_watch_close},            {"watch_add", fs_watch_add},
     {NULL, NULL}};
   ebb_new_metatable(L, FILE_MT, file_gc, file_tostring);
   fs_watch_init(L);

@@ -30,8 +30,10 @@ int fs_writer_busy(const file *f);
 void fs_writer_free(file *f);
 
 /* fs_watch.c */
-/* watch(path, max_buffered), watch_next(watcher, signal), watch_close(watcher) */
+/* watch(path, max_buffered), watch_add(watcher, path, prefix),
+ * watch_next(watcher, signal), watch_close(watcher) */
 int fs_watch(lua_State *L);
+int fs_watch_add(lua_State *L);
 int fs_watch_next(lua_State *L);
 int fs_watch_close(lua_State *L);
 void fs_watch_init(lua_State *L); /* the watchers' metatable */

@@ -18,7 +18,8 @@ typedef struct tls_context {
 } tls_context;
 
 tls_context *tls_context_check(lua_State *L, int idx);
-/* context(server, verify, ca, cert, key, alpn) -> context | nil, what, why */
+/* context(server, verify, ca, cert, key, alpn, min_version, max_version) ->
+ * context | nil, what, why; the versions are OpenSSL's numbers (TLS1_2_VERSION) */
 int tls_context_new(lua_State *L);
 void tls_context_make_metatable(lua_State *L);
 /* The reason of OpenSSL's last error ("wrong version number"), or dflt. */

@@ -2,7 +2,9 @@
  * listen (the certificate authorities to trust, the certificate and key to
  * show, the protocols to offer). Certificates and keys come as PEM text:
  * ebb.net reads the files of the _file options on the loop. */
+#include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include "tls.h"
 
 const char *tls_last_reason(const char *dflt) {
@@ -48,6 +50,27 @@ static const char *add_authorities(lua_State *L, int idx, SSL_CTX *ctx) {
   BIO_free(bio);
   ERR_clear_error(); /* the end of the text reads as an error */
   return n ? NULL : "no PEM certificate in it";
+}
+
+/* The system's authorities, one store for every context that trusts them:
+ * looked up by subject in the hashed directory (SSL_CERT_DIR, else
+ * /usr/lib/ssl/certs) as a chain needs them, and a bundle named by
+ * SSL_CERT_FILE read whole, once (some 140 certificates: 30 ms or more). */
+static X509_STORE *authorities; /* process-wide, made by whichever thread asks first */
+static void load_system_authorities(void) {
+  const char *dir = getenv(X509_get_default_cert_dir_env()), *file = getenv(X509_get_default_cert_file_env());
+  X509_STORE *store = X509_STORE_new();
+  if (!store) return;
+  X509_STORE_load_path(store, dir && *dir ? dir : X509_get_default_cert_dir());
+  if (file && *file) X509_STORE_load_file(store, file);
+  ERR_clear_error(); /* a directory or file that is not there is not an error */
+  authorities = store;
+}
+
+static X509_STORE *system_authorities(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, load_system_authorities);
+  return authorities;
 }
 
 /* The first certificate of the PEM text is shown, those after it are the
@@ -128,14 +151,17 @@ int tls_context_new(lua_State *L) {
   c->server = server;
   if (!(c->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method())))
     return failed(L, "library", tls_last_reason("SSL_CTX_new failed"));
-  SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(c->ctx, (int)luaL_optinteger(L, 7, TLS1_2_VERSION));
+  SSL_CTX_set_max_proto_version(c->ctx, (int)luaL_optinteger(L, 8, TLS1_3_VERSION));
   SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION);
   if (verify) SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
   else SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
   if (lua_isstring(L, 3)) {
     if ((why = add_authorities(L, 3, c->ctx)) != NULL) return failed(L, "ca", why);
-  } else if (verify && !server && !SSL_CTX_set_default_verify_paths(c->ctx)) {
-    return failed(L, "ca", tls_last_reason("the system's certificate authorities cannot be read"));
+  } else if (verify && !server) {
+    X509_STORE *store = system_authorities();
+    if (!store) return failed(L, "ca", "out of memory");
+    SSL_CTX_set1_cert_store(c->ctx, store);
   }
   if (lua_isstring(L, 4) && (why = use_certificate(L, 4, c->ctx)) != NULL) return failed(L, "cert", why);
   if (lua_isstring(L, 5) && (why = use_key(L, 5, c->ctx)) != NULL) return failed(L, "key", why);

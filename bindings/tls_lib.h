@@ -14,7 +14,9 @@
 
 #define TLS_LIB_FUNCTIONS(X) \
   X(TLS_client_method) X(TLS_server_method) X(SSL_CTX_new) X(SSL_CTX_free) X(SSL_CTX_ctrl) \
-  X(SSL_CTX_set_verify) X(SSL_CTX_set_default_verify_paths) X(SSL_CTX_get_cert_store) \
+  X(SSL_CTX_set_verify) X(SSL_CTX_set1_cert_store) X(SSL_CTX_get_cert_store) X(X509_STORE_new) \
+  X(X509_STORE_load_path) X(X509_STORE_load_file) X(X509_get_default_cert_dir) X(X509_get_default_cert_dir_env) \
+  X(X509_get_default_cert_file_env) \
   X(SSL_CTX_set_alpn_protos) X(SSL_CTX_set_alpn_select_cb) X(SSL_CTX_use_certificate) \
   X(SSL_CTX_use_PrivateKey) X(SSL_CTX_check_private_key) X(SSL_CTX_set_options) \
   X(SSL_select_next_proto) X(SSL_new) X(SSL_free) X(SSL_set_bio) X(SSL_set_connect_state) \
@@ -46,7 +48,13 @@ int tls_lib_open(const char **why);
 #define SSL_CTX_free (tls_lib_fns.SSL_CTX_free)
 #define SSL_CTX_ctrl (tls_lib_fns.SSL_CTX_ctrl)
 #define SSL_CTX_set_verify (tls_lib_fns.SSL_CTX_set_verify)
-#define SSL_CTX_set_default_verify_paths (tls_lib_fns.SSL_CTX_set_default_verify_paths)
+#define SSL_CTX_set1_cert_store (tls_lib_fns.SSL_CTX_set1_cert_store)
+#define X509_STORE_new (tls_lib_fns.X509_STORE_new)
+#define X509_STORE_load_path (tls_lib_fns.X509_STORE_load_path)
+#define X509_STORE_load_file (tls_lib_fns.X509_STORE_load_file)
+#define X509_get_default_cert_dir (tls_lib_fns.X509_get_default_cert_dir)
+#define X509_get_default_cert_dir_env (tls_lib_fns.X509_get_default_cert_dir_env)
+#define X509_get_default_cert_file_env (tls_lib_fns.X509_get_default_cert_file_env)
 #define SSL_CTX_get_cert_store (tls_lib_fns.SSL_CTX_get_cert_store)
 #define SSL_CTX_set_alpn_protos (tls_lib_fns.SSL_CTX_set_alpn_protos)
 #define SSL_CTX_set_alpn_select_cb (tls_lib_fns.SSL_CTX_set_alpn_select_cb)

@@ -69,6 +69,8 @@ end
 local surface = surface_mod.discover()
 values.learn_words(surface)
 local random = math.random
+-- the raw one: LuaJIT records getmetatable() of an io file wrongly (docs/luajit-differences.md)
+local getmetatable = debug.getmetatable
 
 -- A short, printable picture of a value for the log.
 local function show(v)
@@ -109,7 +111,7 @@ local function make_args(target)
     if n < 1 then n = 1 end
   end
   for i = first, n do args[i] = values.value() end
-  values.sandbox(target, args, n)
+  n = values.sandbox(target, args, n) or n
   return args, n
 end
 

@@ -4,6 +4,8 @@
 local index_methods = require("ebb.repl_complete").index_methods
 
 local M = {}
+-- the raw one: LuaJIT records getmetatable() of an io file wrongly (docs/luajit-differences.md)
+local getmetatable = debug.getmetatable
 
 -- The host's own parts, not modules a script uses (ebb.docs and ebb.reference: the
 -- pages of docs/ that help() reads; task_*: ebb.task's, reached through it).

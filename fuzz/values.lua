@@ -185,7 +185,8 @@ local function sandbox_options(o)
 end
 
 -- Rewrites the arguments of a call into fs, net or process so that it touches
--- only the scratch directory, loopback and harmless commands.
+-- only the scratch directory, loopback and harmless commands; returns the count
+-- of arguments when it adds some.
 function M.sandbox(target, args, n)
   local name, module = target.name, target.module
   if module == "fs" and name:find("temp_", 1, true) then
@@ -193,6 +194,7 @@ function M.sandbox(target, args, n)
     if type(args[1]) == "string" then args[1] = args[1]:gsub("/", "_") end
     if args[2] == nil then args[2] = {} end
     if type(args[2]) == "table" and getmetatable(args[2]) == nil then args[2].dir = M.scratch end
+    return math.max(n, 2) -- the options are passed even when the call had fewer arguments
   elseif module == "fs" and target.kind == "function" then
     if random() < 0.7 then args[1] = random() < 0.7 and WORDS[random(1, 6)] or M.string() end
     for i = 1, n do args[i] = inside(args[i]) end

@@ -30,6 +30,7 @@ typedef struct wjob {
   wmsg *in;             /* the code and the arguments */
   wmsg *out;            /* the results, or the error (a table) */
   ebb_timer timeout;    /* the caller's timeout= (on ebb.clock) */
+  double priority;      /* higher first; first in first out within one */
   enum job_end end;
   int replace;          /* the worker ends after this job (its state is spent) */
 } wjob;
@@ -51,6 +52,7 @@ typedef struct worker {
   int cancel;           /* the current job is to stop */
   int stop;             /* the worker is to end */
   int abandoned;        /* the pool has let go of it: it frees itself */
+  int lost;             /* its state has failed: it takes no job */
   int cancel_told;      /* the job loop has been told: it cancels the job's task */
   int hook_fired;       /* the hook has raised in the job's code */
   int ended;
@@ -85,8 +87,9 @@ typedef struct wpool {
 
 /* ---- worker_thread.c: the pool's side of a worker ---- */
 worker *worker_start(wpool *p, int slot); /* NULL: the thread could not start */
-/* Hands the job to an idle worker. */
-void worker_give(worker *w, wjob *job);
+/* Hands the job to an idle worker; 0 when its state has failed (the pool
+ * hears of it and replaces the worker). */
+int worker_give(worker *w, wjob *job);
 /* Asks the worker's job to stop: a hook reaches busy Lua, the wake a wait. */
 void worker_cancel(worker *w);
 /* Tells the worker to end; join waits at most ms for it, then lets it go

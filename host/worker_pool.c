@@ -11,7 +11,9 @@
 #define POOL_MT "ebb.worker.Pool"
 
 static wpool *check_pool(lua_State *L, int idx) {
-  return *(wpool **)ebb_check_udata(L, idx, POOL_MT, "worker pool");
+  wpool *p = *(wpool **)ebb_check_udata(L, idx, POOL_MT, "worker pool");
+  if (!p) ebb_argerror_type(L, idx, "worker pool"); /* its __gc has run */
+  return p;
 }
 
 static void set_alive(wpool *p) {
@@ -51,14 +53,15 @@ static void dispatch(wpool *p) {
   int i;
   for (i = 0; i < p->size && p->npending > 0; i++) {
     worker *w = p->workers[i];
-    if (w && !w->assigned) {
-      wjob *job = ebb_container(ebb_list_shift(&p->pending), wjob, link);
-      p->npending--;
-      p->busy++;
-      w->assigned = job;
-      job->worker = w;
-      worker_give(w, job);
-    }
+    wjob *job;
+    if (!w || w->assigned) continue;
+    job = ebb_container(p->pending.next, wjob, link);
+    if (!worker_give(w, job)) continue; /* its state has just failed: the next worker */
+    ebb_node_unlink(&job->link);
+    p->npending--;
+    p->busy++;
+    w->assigned = job;
+    job->worker = w;
   }
 }
 
@@ -66,7 +69,11 @@ static void dispatch(wpool *p) {
  * and a fresh one takes its place. */
 static void replace(wpool *p, int i, int only_busy) {
   worker *w = p->workers[i];
-  if (only_busy ? !worker_abandon_busy(w) : (worker_abandon(w), 0)) return;
+  if (only_busy) {
+    if (!worker_abandon_busy(w)) return; /* its job has just ended: it stays */
+  } else {
+    worker_abandon(w);
+  }
   p->replaced++;
   p->workers[i] = p->closed ? NULL : worker_start(p, i);
 }
@@ -113,13 +120,10 @@ static void on_grace(uv_timer_t *h) {
     if (!w || w->grace_at == 0 || w->grace_at > now) continue;
     w->grace_at = 0;
     if (!w->assigned) continue;
-    {
-      worker *old = w;
-      replace(p, i, 1);
-      if (p->workers[i] != old) { /* abandoned with its job, which the thread now owns */
-        p->busy--;
-        job_forget(p);
-      }
+    replace(p, i, 1);
+    if (p->workers[i] != w) { /* let go with its job, which the thread now owns */
+      p->busy--;
+      job_forget(p);
     }
   }
   arm_grace(p);
@@ -218,8 +222,9 @@ static void shutdown_pool(wpool *p) {
 static void pool_handle_close(ebb_handle *h) { shutdown_pool(ebb_container(h, wpool, handle)); }
 
 static int pool_gc(lua_State *L) {
-  wpool *p = *(wpool **)lua_touserdata(L, 1);
-  if (!p) return 0;
+  wpool **box = ebb_check_udata(L, 1, POOL_MT, "worker pool"), *p = *box;
+  if (!p) return 0; /* a finalizer called twice does nothing the second time */
+  *box = NULL;
   shutdown_pool(p);
   p->collected = 1;
   if (p->handles_open == 0) free(p);
@@ -264,12 +269,21 @@ static int l_new(lua_State *L) {
   return 1;
 }
 
-/* run(pool, timeout_ms (< 0: none), signal, code, args...) -> (after the wait)
+/* Queued behind every job of its priority or a higher one. */
+static void enqueue(wpool *p, wjob *job) {
+  ebb_node *before = &p->pending;
+  while (before->prev != &p->pending && ebb_container(before->prev, wjob, link)->priority < job->priority)
+    before = before->prev;
+  ebb_list_push(before, &job->link);
+  p->npending++;
+}
+
+/* run(pool, timeout_ms (< 0: none), signal, priority, code, args...) -> (after the wait)
  * true, "ok", results... | true, "error", wire | true, "timeout" | true,
  * "lost" | false, reason; at once: nil, "copy", why | nil, "closed" */
 static int l_run(lua_State *L) {
   wpool *p = check_pool(L, 1);
-  double timeout = luaL_checknumber(L, 2);
+  double timeout = luaL_checknumber(L, 2), priority = luaL_checknumber(L, 4);
   char why[256];
   wmsg *in;
   wjob *job;
@@ -280,7 +294,7 @@ static int l_run(lua_State *L) {
     return 2;
   }
   if ((r = ebb_request_begin(L, 3)) != 0) return r;
-  if (!(in = wmsg_pack(L, 4, lua_gettop(L), "args", 0, why, sizeof why))) {
+  if (!(in = wmsg_pack(L, 5, lua_gettop(L), "args", 0, why, sizeof why))) {
     lua_pushnil(L);
     lua_pushliteral(L, "copy");
     lua_pushstring(L, why);
@@ -292,11 +306,11 @@ static int l_run(lua_State *L) {
   }
   job->in = in;
   job->pool = p;
+  job->priority = priority;
   job->r.abandon = job_abandoned;
   ebb_timer_init(&job->timeout, on_timeout);
   if (timeout >= 0) ebb_timer_start(&job->timeout, timeout);
-  ebb_list_push(&p->pending, &job->link);
-  p->npending++;
+  enqueue(p, job);
   p->inflight++;
   set_alive(p);
   dispatch(p);
@@ -312,6 +326,19 @@ static int l_close(lua_State *L) {
   shutdown_pool(p);
   lua_pushliteral(L, "done");
   return 1;
+}
+
+/* idle(pool, signal) -> true once no job is queued or under way (at once
+ * when none is), false, reason when aborted */
+static int l_idle(lua_State *L) {
+  wpool *p = check_pool(L, 1);
+  int r = ebb_request_begin(L, 2);
+  if (r) return r;
+  if (p->inflight == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  return ebb_wait_on(L, &p->idle_waiters, -1, 2);
 }
 
 /* stats(pool) -> size, busy, pending, closed, replaced */
@@ -345,7 +372,7 @@ static int l_parallelism(lua_State *L) {
 
 int luaopen_ebb_worker_core(lua_State *L) {
   static const luaL_Reg fns[] = {
-    {"new", l_new}, {"run", l_run}, {"close", l_close}, {"stats", l_stats},
+    {"new", l_new}, {"run", l_run}, {"close", l_close}, {"idle", l_idle}, {"stats", l_stats},
     {"abandoned", l_abandoned}, {"parallelism", l_parallelism}, {"_lasting", l_lasting}, {NULL, NULL}};
   ebb_new_metatable(L, POOL_MT, pool_gc, NULL);
   lua_pop(L, 1);

@@ -60,12 +60,17 @@ static void on_cancel_hook(lua_State *L, lua_Debug *ar) {
 
 /* ---- the pool's side ---- */
 
-void worker_give(worker *w, wjob *job) {
+int worker_give(worker *w, wjob *job) {
+  int given;
   pthread_mutex_lock(&w->mu);
-  w->job = job;
-  w->job_taken = 0;
-  if (w->awake) uv_async_send(&w->wake);
+  given = !w->lost;
+  if (given) {
+    w->job = job;
+    w->job_taken = 0;
+    if (w->awake) uv_async_send(&w->wake);
+  }
   pthread_mutex_unlock(&w->mu);
+  return given;
 }
 
 static int abandon(worker *w, int only_busy);
@@ -287,6 +292,7 @@ static int run_jobs(lua_State *L) {
 static void tell_lost(worker *w) {
   wjob *job;
   pthread_mutex_lock(&w->mu);
+  w->lost = 1; /* no job is given to it any more */
   job = w->job;
   w->job = NULL;
   if (!job && !w->stop && !w->abandoned) job = calloc(1, sizeof *job); /* a notice with no waiter */

@@ -28,3 +28,23 @@ describe("a stream's finalizer called by hand", function()
     server:close()
   end)
 end)
+
+describe("a worker pool's finalizer called by hand", function()
+  local worker = require "ebb.worker"
+
+  it("shuts the pool down once; a second call does nothing, and the pool's methods then raise", function()
+    local pool = worker.pool({ size = 1 })
+    assert.equal(3, pool:run("return function(a, b) return a + b end", 1, 2))
+    finalize(pool._core)
+    finalize(pool._core)
+    assert.has_error(function() pool:run("return function() end") end)
+  end)
+
+  it("raises for a value that is not a pool", function()
+    local pool = worker.pool({ size = 1 })
+    local gc = getmetatable(pool._core).__gc
+    assert.has_error(function() gc({}) end)
+    assert.has_error(function() gc(io.stdout) end)
+    pool:close()
+  end)
+end)

@@ -165,6 +165,52 @@ describe("fs.watch", function()
     assert.equal(before, handles())
   end)
 
+  it("watches the directories below too when recursive, named from the watched one", function()
+    fs.mkdir(dir .. "/a/b", { recursive = true })
+    local before = handles()
+    for _, root in ipairs { dir, dir .. "/" } do
+      local w = fs.watch(root, { recursive = true })
+      assert.equal(before + 3, handles()) -- dir, a and a/b
+      fs.write_file(dir .. "/a/b/f", "x")
+      fs.mkdir(dir .. "/a/c")
+      assert.same({ "rename a/b/f", "change a/b/f", "rename a/c" }, take(w, 3))
+      w:close()
+      assert.equal(before, handles())
+      fs.unlink(dir .. "/a/b/f")
+      fs.rmdir(dir .. "/a/c")
+    end
+  end)
+
+  it("watches a directory made later, telling what was made in it before it was watched", function()
+    local w = fs.watch(dir, { recursive = true })
+    fs.mkdir(dir .. "/new/deeper", { recursive = true })
+    fs.write_file(dir .. "/new/deeper/f", "x")
+    assert.same({ "rename new", "rename new/deeper", "rename new/deeper/f" }, take(w, 3))
+    fs.write_file(dir .. "/new/deeper/g", "y") -- watched now
+    assert.same({ "rename new/deeper/g", "change new/deeper/g" }, take(w, 2))
+    fs.unlink(dir .. "/new/deeper/f")
+    fs.unlink(dir .. "/new/deeper/g")
+    fs.rmdir(dir .. "/new/deeper")
+    assert.same({ "rename new/deeper/f", "rename new/deeper/g", "rename new/deeper" }, take(w, 3))
+    fs.mkdir(dir .. "/new/deeper") -- made again: watched again
+    fs.write_file(dir .. "/new/deeper/h", "z")
+    assert.same({ "rename new/deeper", "rename new/deeper/h" }, take(w, 2))
+    w:close()
+  end)
+
+  it("names the changes in a directory moved within the tree by its new name", function()
+    fs.mkdir(dir .. "/old/sub", { recursive = true })
+    local before = handles()
+    local w = fs.watch(dir, { recursive = true })
+    fs.rename(dir .. "/old", dir .. "/new")
+    assert.same({ "rename old", "rename new", "rename new/sub" }, take(w, 3))
+    fs.write_file(dir .. "/new/sub/f", "x")
+    assert.same({ "rename new/sub/f", "change new/sub/f" }, take(w, 2))
+    assert.equal(before + 3, handles()) -- the old names' handles are closed
+    w:close()
+    assert.equal(before, handles())
+  end)
+
   it("raises the system's error naming the path", function()
     local e = raised(fs.watch, dir .. "/none")
     assert.is_true(errors.is(e, errors.SystemError))
@@ -174,8 +220,10 @@ describe("fs.watch", function()
 
   it("refuses bad input, naming the argument", function()
     assert.matches("bad argument #1 to 'watch' %(path must not contain a NUL byte%)", raised(fs.watch, "a\0"))
-    assert.matches("bad argument #2 to 'watch' %(unknown option 'recursive'; valid options: max_buffered, signal%)",
-      raised(fs.watch, dir, { recursive = true }))
+    assert.matches("bad argument #2 to 'watch' %(unknown option 'deep'; valid options: max_buffered, recursive, signal%)",
+      raised(fs.watch, dir, { deep = true }))
+    assert.matches("bad argument #2 to 'watch' %(option 'recursive' must be a boolean, got number%)",
+      raised(fs.watch, dir, { recursive = 1 }))
     assert.matches("bad argument #2 to 'watch' %(option 'max_buffered' must be a whole number from 1 to 1048576, got 0%)",
       raised(fs.watch, dir, { max_buffered = 0 }))
     assert.matches("bad argument #1 to 'next' %(Watcher expected, got table%)",

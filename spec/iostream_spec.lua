@@ -221,9 +221,14 @@ describe("ebb.iostream", function()
       pa:write("chunk")
       waker:await()
       local ok, e = outcome(first)
-      assert.is_false(ok)
-      assert.is_true(errors.is(e, errors.AbortError))
-      assert.same({ true, "chunk" }, { outcome(second) }) -- no more data needed
+      if ok then -- under load "chunk" came a poll earlier, and the first reader ran before the cancel
+        assert.equal("chunk", e)
+        pa:write("next")
+        assert.same({ true, "next" }, { outcome(second) })
+      else -- handed "chunk" before the cancel, or not yet: the chunk is the second reader's
+        assert.is_true(errors.is(e, errors.AbortError))
+        assert.same({ true, "chunk" }, { outcome(second) }) -- no more data needed
+      end
       done()
     end)
 

@@ -1,6 +1,6 @@
 -- Specs for TLS in ebb.net: connect and listen with the tls option, over
--- certificates made for the run (tls_support), against ebb's own ends and
--- the openssl command's s_server and s_client.
+-- certificates made for the run (tls_support), between ebb's own ends
+-- (net_tls_peers_spec.lua: against openssl and Node).
 package.path = "spec/support/?.lua;" .. package.path
 local net = require "ebb.net"
 local abort = require "ebb.abort"
@@ -8,13 +8,13 @@ local errors = require "ebb.errors"
 local task = require "ebb.task"
 local clock = require "ebb.clock"
 local fs = require "ebb.fs"
-local process = require "ebb.process"
 local stream = require "ebb.stream"
 local asserts = require "asserts"
 local io_support = require "io_support"
 local tls_support = require "tls_support"
+local process = require "ebb.process"
+local run = require "run_ebb"
 local raised, read_all = asserts.raised, io_support.read_all
-local free_port = require("net_support").free_port
 
 local LOCAL = "127.0.0.1"
 
@@ -125,16 +125,36 @@ describe("ebb.net over TLS", function()
       c:close()
     end)
 
-    it("half-closes: the server reads the end (close_notify), then answers", function()
-      local server = net.listen(LOCAL, 0, function(conn)
+    -- a server that reads to the end (the client's finish), then answers
+    local function counting_server(tls)
+      return net.listen(LOCAL, 0, function(conn)
         local n = #read_all(conn)
         conn:write("read " .. n)
-      end, { tls = server_tls })
+      end, { tls = tls })
+    end
+
+    it("half-closes: the server reads the end (close_notify), then answers", function()
+      local server = counting_server(server_tls)
       local c = net.connect("localhost", server.port, { tls = client_tls })
       c:write(("x"):rep(1000))
       c:finish()
       assert.equal("read 1000", read_all(c))
       c:close()
+      server:close()
+    end)
+
+    it("speaks TLS 1.2 when the server goes no higher, half-close included", function()
+      local server = counting_server({ cert_file = f.leaf, key_file = f.leaf_key, max_version = "TLSv1.2" })
+      local c = net.connect("localhost", server.port, { tls = client_tls })
+      assert.equal("TLSv1.2", c.tls_version)
+      c:write(("y"):rep(100000))
+      c:finish()
+      assert.equal("read 100000", read_all(c))
+      c:close()
+      local e = tls_error(function()
+        net.connect("localhost", server.port, { tls = { ca_file = f.ca, min_version = "TLSv1.3" } })
+      end, "HANDSHAKE_FAILED")
+      assert.matches("protocol version", e.message)
       server:close()
     end)
 
@@ -170,6 +190,35 @@ describe("ebb.net over TLS", function()
       assert.equal("handshake", e.syscall)
       assert.equal(server.port, e.port)
       server:close()
+    end)
+
+    -- tls = true in a child whose environment names the system's authorities
+    local function connect_in_child(env)
+      local code = ([[
+        local net = require "ebb.net"
+        local server = net.listen("127.0.0.1", 0, function(conn) conn:write("verified") end,
+          { tls = { cert_file = %q, key_file = %q } })
+        local c = net.connect("localhost", server.port, { tls = true })
+        print(c:read())
+        c:close()
+        server:close()
+      ]]):format(f.leaf, f.leaf_key)
+      env.PATH = os.getenv("PATH")
+      return process.run(run.BIN, { "-e", code }, { env = env })
+    end
+
+    it("trusts the system's authorities: the bundle SSL_CERT_FILE names, the directory SSL_CERT_DIR names", function()
+      local r = connect_in_child({ SSL_CERT_FILE = f.ca, SSL_CERT_DIR = f.dir .. "/none" })
+      assert.equal("verified\n", r.stdout, r.stderr)
+      local hash = process.run("openssl", { "x509", "-hash", "-noout", "-in", f.ca }).stdout:match("%x+")
+      fs.mkdir(f.dir .. "/hashed")
+      fs.write_file(f.dir .. "/hashed/" .. hash .. ".0", fs.read_file(f.ca))
+      r = connect_in_child({ SSL_CERT_DIR = f.dir .. "/hashed" })
+      os.remove(f.dir .. "/hashed/" .. hash .. ".0")
+      fs.rmdir(f.dir .. "/hashed")
+      assert.equal("verified\n", r.stdout, r.stderr)
+      r = connect_in_child({ SSL_CERT_DIR = f.dir .. "/none" })
+      assert.matches("UNABLE_TO_GET_ISSUER_CERT_LOCALLY", r.stderr)
     end)
 
     it("refuses a name the certificate does not match, saying which name it expected", function()
@@ -375,41 +424,13 @@ describe("ebb.net over TLS", function()
         "field 'alpn' must name at least one protocol" },
       { "an ALPN name too long", function() net.connect(LOCAL, 1, { tls = { alpn = { ("x"):rep(256) } } }) end,
         "field 'alpn' must be a list of protocol names of 1 to 255 bytes, got .* at 1" },
+      { "a version TLS no longer allows", function() net.connect(LOCAL, 1, { tls = { min_version = "TLSv1.1" } }) end,
+        "field 'min_version' must be \"TLSv1.2\" or \"TLSv1.3\", got TLSv1.1" },
+      { "versions the wrong way round", function()
+        net.connect(LOCAL, 1, { tls = { min_version = "TLSv1.3", max_version = "TLSv1.2" } })
+      end, "option 'tls' has min_version above max_version" },
       { "tls of another kind", function() net.connect(LOCAL, 1, { tls = "yes" }) end,
         "option 'tls' must be true or a table of TLS options, got string" },
     })
-  end)
-
-  describe("against the openssl command", function()
-    it("talks to openssl s_server as a client, verifying it", function()
-      local port = free_port()
-      local server = process.spawn("openssl", { "s_server", "-accept", LOCAL .. ":" .. port, "-cert", f.leaf,
-        "-key", f.leaf_key, "-rev", "-quiet" }, { stdout = "ignore", stderr = "ignore" })
-      local c
-      while not c do
-        local ok, got = pcall(net.connect, "localhost", port, { tls = client_tls })
-        if ok then c = got else task.yield() end
-      end
-      c:write("hello\n")
-      assert.equal("olleh\n", c:read())
-      c:close()
-      server:close()
-      server:wait()
-    end)
-
-    it("serves openssl s_client, which verifies the server and agrees on ALPN", function()
-      local server = net.listen(LOCAL, 0, function(conn)
-        conn:write(conn:read():upper())
-        conn:finish()
-      end, { tls = { cert_file = f.leaf, key_file = f.leaf_key, alpn = { "h2", "http/1.1" } } })
-      local r = process.run("openssl", { "s_client", "-connect", LOCAL .. ":" .. server.port, "-servername",
-        "localhost", "-CAfile", f.ca, "-verify_return_error", "-alpn", "http/1.1", "-ign_eof" },
-        { input = "ping\n" })
-      assert.equal(0, r.code, r.stderr)
-      assert.matches("ALPN protocol: http/1.1", r.stdout)
-      assert.matches("Verify return code: 0 %(ok%)", r.stdout)
-      assert.matches("\nPING\n", r.stdout)
-      server:close()
-    end)
   end)
 end)

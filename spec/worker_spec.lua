@@ -3,6 +3,8 @@ local task = require "ebb.task"
 local abort = require "ebb.abort"
 local errors = require "ebb.errors"
 local worker = require "ebb.worker"
+local net = require "ebb.net"
+local clock = require "ebb.clock"
 
 local ECHO = "return function(...) return ... end"
 
@@ -158,6 +160,38 @@ describe("ebb.worker", function()
     for i = 1, 20 do assert.equal(i * 2, r[i]) end
   end)
 
+  it("takes queued jobs highest priority first, first in first out within one", function()
+    local p = worker.pool { size = 1 }
+    local order = {}
+    local function job(name, priority)
+      return function()
+        local r = p:run({ "return function(n) require('ebb.task').sleep(5) return n end", priority = priority }, name)
+        order[#order + 1] = r
+      end
+    end
+    local first = task.spawn(job("first", 0))
+    task.yield()
+    local rest = { task.spawn(job("low", -1)), task.spawn(job("mid1", 0)), task.spawn(job("high", 2)), task.spawn(job("mid2", 0)) }
+    task.yield()
+    assert.equal(4, p:stats().pending)
+    p:idle()
+    first:await()
+    for _, t in ipairs(rest) do t:await() end
+    assert.same({ "first", "high", "mid1", "mid2", "low" }, order)
+    assert.equal(0, p:stats().pending)
+    p:close()
+  end)
+
+  it("idle returns at once when nothing runs, and honours its signal", function()
+    pool:idle()
+    local t = task.spawn(function() return pool:run("return function() require('ebb.task').sleep(50) return 1 end") end)
+    task.yield()
+    local ok, e = pcall(pool.idle, pool, abort.timeout(5))
+    assert.is_false(ok)
+    assert.is_true(errors.is(e, errors.TimeoutError))
+    assert.equal(1, t:await())
+  end)
+
   it("lets a job use ebb.task and timers in its worker", function()
     assert.equal("a b", pool:run([[return function()
       local task = require "ebb.task"
@@ -167,44 +201,80 @@ describe("ebb.worker", function()
   end)
 
   describe("cancellation", function()
-    local spin_interpreted = [[return function(mark)
+    -- A job says it has started by connecting to the spec's server: cancelled
+    -- before it starts, a job never runs, and its cleanup neither.
+    local server, started
+    before_each(function()
+      started = task.future()
+      server = net.listen("127.0.0.1", 0, function(conn)
+        conn:close()
+        started:resolve()
+      end)
+    end)
+    after_each(function() server:close() end)
+
+    local START = "require('ebb.net').connect('127.0.0.1', port):close() "
+    local spin_interpreted = [[return function(port, mark)
       jit.off()
-      local ok, e = pcall(function() local x = 0 while true do x = x + 1 end end)
+      local ok, e = pcall(function() ]] .. START .. [[local x = 0 while true do x = x + 1 end end)
       cleaned = mark -- a global of the worker's state
+      error(e, 0)
+    end]]
+    local spin_closures = [[return function(port, mark)
+      local ok, e = pcall(function() ]] .. START .. [[
+        local x = 0 while true do local f = function() return 1 end x = x + f() end
+      end)
+      cleaned = mark
+      error(e, 0)
+    end]]
+    local waits = [[return function(port, mark)
+      local ok, e = pcall(function() ]] .. START .. [[require("ebb.task").sleep(1e9) end)
+      cleaned = mark
       error(e, 0)
     end]]
     local read_mark = "return function() return cleaned end"
 
-    local function single() return worker.pool { size = 1, grace = 5000 } end
+    local function single() return worker.pool { size = 1, grace = 60000 } end
+
+    -- Runs code on p, cancels it with `how` once it has started; its error.
+    local function cancelled(p, code, mark, how)
+      local ctl = abort.controller()
+      local opts = { code, signal = ctl.signal }
+      if how == "timeout" then
+        clock.freeze()
+        opts = { code, timeout = 10 }
+      end
+      local t = task.spawn(function() return pcall(p.run, p, opts, server.port, mark) end)
+      started:await()
+      if how == "timeout" then clock.advance(10)
+      elseif how == "signal" then ctl:abort()
+      else t:cancel() end
+      local ok, e = t:await() -- the task caught what the run raised
+      clock.real()
+      assert.is_false(ok)
+      return e
+    end
 
     it("by timeout reaches an interpreted loop, runs its cleanup and frees the worker", function()
       local p = single()
-      local ok, e = pcall(p.run, p, { spin_interpreted, timeout = 20 }, "timeout")
-      assert.is_false(ok)
+      local e = cancelled(p, spin_interpreted, "timeout", "timeout")
       assert.is_true(errors.is(e, errors.TimeoutError))
       assert.equal("timeout", p:run(read_mark))
       assert.equal(0, p:stats().replaced)
       p:close()
     end)
 
-    it("by a signal, and by cancelling the awaiting task, in a loop that makes closures", function()
+    it("by a signal in an interpreted loop", function()
       local p = single()
-      local ctl = abort.controller()
-      task.delay(20, function() ctl:abort() end)
-      local ok, e = pcall(p.run, p, { spin_interpreted, signal = ctl.signal }, "signal")
-      assert.is_false(ok)
-      assert.is_true(errors.is(e, errors.AbortError))
+      assert.is_true(errors.is(cancelled(p, spin_interpreted, "signal", "signal"), errors.AbortError))
       assert.equal("signal", p:run(read_mark))
-      local t = task.spawn(function()
-        return p:run([[return function()
-          local ok, e = pcall(function() local x = 0 while true do local f = function() return 1 end x = x + f() end end)
-          cleaned = "task"
-          error(e, 0)
-        end]])
-      end)
-      task.sleep(20)
-      t:cancel()
-      assert.is_false((pcall(t.await, t)))
+      assert.equal(0, p:stats().replaced)
+      p:close()
+    end)
+
+    it("by cancelling the awaiting task, in a loop that makes closures", function()
+      local p = single()
+      assert.is_true(errors.is(cancelled(p, spin_closures, "task", "task"), errors.AbortError))
       assert.equal("task", p:run(read_mark))
       assert.equal(0, p:stats().replaced)
       p:close()
@@ -212,12 +282,7 @@ describe("ebb.worker", function()
 
     it("of a job that waits in its worker", function()
       local p = single()
-      local ok, e = pcall(p.run, p, { [[return function()
-        local ok, e = pcall(require("ebb.task").sleep, 1e9)
-        cleaned = "waited"
-        error(e, 0)
-      end]], timeout = 10 })
-      assert.is_false(ok)
+      assert.is_true(errors.is(cancelled(p, waits, "waited", "signal"), errors.AbortError))
       assert.equal("waited", p:run(read_mark))
       p:close()
     end)

@@ -4,7 +4,7 @@ local core = require "ebb.core"
 local check = require "ebb.check"
 
 local cur = core.cur -- cur[1]: the running task
-local type, error, xpcall, setmetatable, getmetatable = type, error, xpcall, setmetatable, getmetatable
+local type, error, xpcall, setmetatable = type, error, xpcall, setmetatable
 local metatable_of = debug.getmetatable -- as check.self reads it
 
 local context = {}
@@ -156,6 +156,6 @@ function context.bind(fn)
   return function(...) return run_with(snap.ctx, fn, ...) end
 end
 
-function context.is_var(v) return getmetatable(v) == Var end
+function context.is_var(v) return metatable_of(v) == Var end
 
 return context

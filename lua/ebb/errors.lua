@@ -2,6 +2,8 @@
 -- and the helpers that build, inspect and print them (cause chains, creation-site tracebacks).
 local check = require "ebb.check"
 
+local getmetatable = debug.getmetatable
+
 local errors = {}
 
 -- Private marks kept in metatables, so only this module's classes and errors are recognised.

@@ -8,7 +8,7 @@ local host = require "ebb.host"
 local remember_coroutine, traced = host.remember_coroutine, host.traced
 local clock_now = require("ebb.clock").now
 
-local select, error, getmetatable, setmetatable, unpack, xpcall = select, error, getmetatable,
+local select, error, getmetatable, setmetatable, unpack, xpcall = select, error, debug.getmetatable,
   setmetatable, unpack, xpcall
 -- LuaJIT's own resume: a body's scheduler waits are passed up to the task
 -- here, as coroutine.resume passes them, with no varargs on the way of a value

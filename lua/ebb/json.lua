@@ -4,7 +4,7 @@ local core = require "ebb.json.core"
 local errors = require "ebb.errors"
 local check = require "ebb.check"
 
-local type, error, setmetatable, getmetatable = type, error, setmetatable, getmetatable
+local type, error, setmetatable, getmetatable = type, error, setmetatable, debug.getmetatable
 local find, byte, format = string.find, string.byte, string.format
 local c_encode, c_decode = core.encode, core.decode
 

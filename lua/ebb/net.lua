@@ -99,18 +99,11 @@ end
 local Server = {}
 Server.__index = Server
 
+local function call(conn, handler) return handler(conn) end
+
 local function serve(server, s, handler)
   local conn = wrap(s, nil, server._opts)
-  local ok, err = true, nil
-  if server._tls and server.closed then -- closed before its handshake began
-    err = false
-  elseif server._tls then
-    local me = task.current()
-    server._handshaking[me] = true
-    ok, err = pcall(tls.accept, conn, server._opts.tls, server._tls)
-    server._handshaking[me] = nil
-  end
-  if ok and err ~= false then ok, err = pcall(handler, conn) end
+  local ok, err = pcall(server._tls and tls.serve or call, conn, handler, server)
   conn:close()
   server._live[task.current()] = nil
   server.connections = server.connections - 1
@@ -162,7 +155,7 @@ function net.listen(host, port, handler, opts)
   local ctx = opts.tls and tls.server_context(opts.tls) -- before the port is taken: it may fail
   local h, address, actual = net._listen(host, port, opts.backlog, 2)
   local server = setmetatable({
-    _h = h, _opts = opts, _live = {}, _handler = handler, _tls = ctx, _handshaking = {},
+    _h = h, _opts = opts, _live = {}, _handler = handler, _tls = ctx, _handshaking = ctx and {},
     address = address, port = actual, connections = 0, closed = false,
   }, Server)
   server._accepting = task.spawn(net._accept_loop, server, take_connection)
@@ -208,12 +201,9 @@ end
 -- aborts are cancelled (and waited for).
 net._CLOSE = { timeout = kind.ms, signal = kind.signal }
 
--- A TLS connection whose handshake is under way has no handler to wait for yet.
 local function stop_accepting(server)
   stream_core.close(server._h)
-  local handshaking = {}
-  for t in pairs(server._handshaking) do handshaking[#handshaking + 1] = t end
-  for i = 1, #handshaking do handshaking[i]:cancel() end
+  if server._tls then tls.stop_handshakes(server) end
 end
 
 function Server:close(opts)

@@ -6,9 +6,10 @@ local stream_core = require "ebb.iostream.core"
 local errors = require "ebb.errors"
 local check = require "ebb.check"
 local fs = require "ebb.fs"
+local task = require "ebb.task"
 
-local type, error, pcall, tostring, concat, char, format = type, error, pcall, tostring, table.concat, string.char,
-  string.format
+local type, error, pcall, pairs, ipairs, tostring, concat, char, format = type, error, pcall, pairs, ipairs,
+  tostring, table.concat, string.char, string.format
 
 local M = {}
 
@@ -33,8 +34,11 @@ local function alpn_kind(v)
   end
 end
 
+local VERSION = kind.one_of("TLSv1.2", "TLSv1.3")
+local VERSIONS = { ["TLSv1.2"] = 0x0303, ["TLSv1.3"] = 0x0304 } -- OpenSSL's TLS1_2_VERSION, TLS1_3_VERSION
 local COMMON = { ca = kind.string, ca_file = kind.cstring, cert = kind.string, cert_file = kind.cstring,
-  key = kind.string, key_file = kind.cstring, alpn = alpn_kind, verify = kind.boolean }
+  key = kind.string, key_file = kind.cstring, alpn = alpn_kind, verify = kind.boolean, min_version = VERSION,
+  max_version = VERSION }
 local CLIENT, SERVER = { servername = kind.cstring }, { handshake_timeout = kind.ms, on_error = kind.callable }
 for name, rule in pairs(COMMON) do CLIENT[name], SERVER[name] = rule, rule end
 
@@ -66,6 +70,7 @@ local function tls_kind(valid, server)
     if server and (v.cert or v.cert_file) == nil then return " needs 'cert' or 'cert_file' for a server" end
     if server and (v.key or v.key_file) == nil then return " needs 'key' or 'key_file' for a server" end
     if (v.cert or v.cert_file) ~= nil and (v.key or v.key_file) == nil then return " needs a key with its cert" end
+    if v.min_version == "TLSv1.3" and v.max_version == "TLSv1.2" then return " has min_version above max_version" end
   end
 end
 M.client_kind, M.server_kind = tls_kind(CLIENT, false), tls_kind(SERVER, true)
@@ -101,10 +106,11 @@ local function context(opts, server, signal)
   if verify == nil then verify = not server end
   local ca, cert, key, alpn = pem(opts, "ca", signal), pem(opts, "cert", signal), pem(opts, "key", signal),
     wire(opts.alpn)
-  local id = not server and concat({ tostring(verify), ca or "", cert or "", key or "", alpn or "" }, "\0")
+  local min, max = VERSIONS[opts.min_version or "TLSv1.2"], VERSIONS[opts.max_version or "TLSv1.3"]
+  local id = not server and concat({ tostring(verify), ca or "", cert or "", key or "", alpn or "", min, max }, "\0")
   local ctx = id and cache[id]
   if ctx then return ctx end
-  local made, what, why = core.context(server, verify, ca, cert, key, alpn)
+  local made, what, why = core.context(server, verify, ca, cert, key, alpn, min, max)
   if not made then
     local name = OPTION[what] or "tls"
     local path = opts[name .. "_file"]
@@ -160,7 +166,7 @@ end
 
 -- A server's end: true once the handshake is done; false when it failed (the
 -- connection is closed; tls.on_error(err, conn) is told).
-function M.accept(conn, tls, ctx)
+local function accept(conn, tls, ctx)
   local e = handshake(conn._h, ctx, nil, nil, nil, tls.handshake_timeout or 120000, conn.remote_address,
     conn.remote_port)
   if not e then
@@ -170,6 +176,25 @@ function M.accept(conn, tls, ctx)
   conn.closed = true
   if tls.on_error then tls.on_error(e, conn) end
   return false
+end
+
+-- A server's connection (net.listen): the handshake, then handler(conn).
+-- Server:close cancels the handshakes under way (stop_handshakes) and skips
+-- those not begun: only handlers are waited for.
+function M.serve(conn, handler, server)
+  if server.closed then return end
+  local me = task.current()
+  server._handshaking[me] = true
+  local ok, done = pcall(accept, conn, server._opts.tls, server._tls)
+  server._handshaking[me] = nil
+  if not ok then error(done, 0) end
+  if done then return handler(conn) end
+end
+
+function M.stop_handshakes(server)
+  local list = {}
+  for t in pairs(server._handshaking) do list[#list + 1] = t end
+  for i = 1, #list do list[i]:cancel() end
 end
 
 M.describe = describe

@@ -149,24 +149,14 @@ end
 
 -- The names of a path as pathlib's parts: "/" first for an absolute path,
 -- then each name but empty ones and ".".
-local function split(p)
-  local names, n = {}, 0
-  if byte(p, 1) == SLASH then
-    n = 1
-    names[1] = "/"
-  end
-  for name in gmatch(p, "[^/]+") do
-    if name ~= "." then
-      n = n + 1
-      names[n] = name
-    end
-  end
-  return names, n
-end
-
 function path.split(p)
   str(p, 1, "split")
-  return (split(p))
+  local parts = {}
+  if byte(p, 1) == SLASH then parts[1] = "/" end
+  for name in gmatch(p, "[^/]+") do
+    if name ~= "." then parts[#parts + 1] = name end
+  end
+  return parts
 end
 
 -- As Node's: the resolved paths compared byte by byte up to the last "/"

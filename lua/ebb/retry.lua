@@ -8,7 +8,7 @@ local check = require "ebb.check"
 local bit = require "bit"
 
 local type, error, xpcall, tostring, getmetatable, setmetatable, pairs =
-  type, error, xpcall, tostring, getmetatable, setmetatable, pairs
+  type, error, xpcall, tostring, debug.getmetatable, setmetatable, pairs
 local min, floor, ldexp, huge = math.min, math.floor, math.ldexp, math.huge
 local check_abort, sleep, now, TimeoutError = core.check_abort, task.sleep, clock.now, errors.TimeoutError
 local abortable = task._abortable

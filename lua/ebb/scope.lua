@@ -6,8 +6,7 @@ local check = require "ebb.check"
 local core = require "ebb.core"
 
 local type, select, error, xpcall, pcall, rawget, setmetatable, getmetatable =
-  type, select, error, xpcall, pcall, rawget, setmetatable, getmetatable
-local debug_getmetatable = debug.getmetatable
+  type, select, error, xpcall, pcall, rawget, setmetatable, debug.getmetatable
 local SuppressedError = errors.SuppressedError
 
 local scope = {}
@@ -70,7 +69,7 @@ end
 -- The disposer of v, looked up now as `using` does: __close, else close.
 local function disposer_of(v)
   local tv = type(v)
-  local mt = (tv == "table" or tv == "userdata") and debug_getmetatable(v)
+  local mt = (tv == "table" or tv == "userdata") and getmetatable(v)
   local f, what = type(mt) == "table" and rawget(mt, "__close"), "__close metamethod"
   if not f then
     if tv ~= "table" and not (type(mt) == "table" and mt.__index ~= nil) then return nil end

@@ -5,7 +5,7 @@ local errors = require "ebb.errors"
 local check = require "ebb.check"
 
 local c_acquire, c_release, c_try = core.acquire, core.release, core.try_acquire
-local type, error, pcall, select, unpack, getmetatable = type, error, pcall, select, unpack, getmetatable
+local type, error, pcall, select, unpack, getmetatable = type, error, pcall, select, unpack, debug.getmetatable
 
 local semaphore = {}
 local Semaphore = {}

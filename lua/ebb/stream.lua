@@ -5,7 +5,7 @@ local errors = require "ebb.errors"
 local gen = require "ebb.gen"
 local check = require "ebb.check"
 
-local type, error, select, setmetatable, getmetatable, pcall = type, error, select, setmetatable, getmetatable,
+local type, error, select, setmetatable, getmetatable, pcall = type, error, select, setmetatable, debug.getmetatable,
   pcall
 
 local stream = {}

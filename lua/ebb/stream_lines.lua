@@ -7,7 +7,7 @@ local check = require "ebb.check"
 local errors = require "ebb.errors"
 
 local find, sub, byte, concat, format = string.find, string.sub, string.byte, table.concat, string.format
-local type, error, setmetatable, getmetatable, pcall, huge = type, error, setmetatable, getmetatable, pcall, math.huge
+local type, error, setmetatable, getmetatable, pcall, huge = type, error, setmetatable, debug.getmetatable, pcall, math.huge
 local ClosedError, LineTooLongError = stream.ClosedError, stream.LineTooLongError
 
 local M = {}

@@ -12,7 +12,7 @@ local check = require "ebb.check"
 local abort_core = require "ebb.abort.core"
 
 local type, select, error, rawget, rawset, setmetatable, getmetatable, unpack =
-  type, select, error, rawget, rawset, setmetatable, getmetatable, unpack
+  type, select, error, rawget, rawset, setmetatable, debug.getmetatable, unpack
 local co_yield = coroutine.yield
 local AbortError = errors.AbortError
 local c_sleep, c_yield, c_shield, check_abort, waitlist = core.sleep, core.yield, core.shield,
@@ -402,7 +402,10 @@ function Task.await(t)
   if not finished(t) then
     if t == cur[1] then error("a task cannot await itself", 2) end
     local w = waiters_of(t)
-    repeat raise_if_aborted(w:wait()) until finished(t)
+    repeat -- the wait's results in locals: a trace goes on across the C call (see task.yield)
+      local ok, reason = w:wait()
+      if ok == false then error(reason, 0) end
+    until finished(t)
   end
   return results(t)
 end

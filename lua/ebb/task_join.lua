@@ -7,8 +7,8 @@ local errors = require "ebb.errors"
 local check = require "ebb.check"
 local clock_now = require("ebb.clock.core").now
 
-local type, error, rawget, rawset, setmetatable, getmetatable, unpack =
-  type, error, rawget, rawset, setmetatable, getmetatable, unpack
+local type, error, rawget, rawset, setmetatable, unpack =
+  type, error, rawget, rawset, setmetatable, unpack
 local table_new = require "table.new" -- LuaJIT's: a table sized up front
 local AbortError, TimeoutError, AggregateError = errors.AbortError, errors.TimeoutError, errors.AggregateError
 local c_shield, waitlist = core.shield, core.waitlist

@@ -14,7 +14,6 @@ local MAX_SIZE = 256
 
 local Pool = {}
 Pool.__index = Pool
-Pool.__name = "Pool"
 
 local kind = check.kind
 local POOL_OPTS = {
@@ -42,7 +41,12 @@ local function check_pool(p, fname)
   if getmetatable(p) ~= Pool then check.expected(p, 1, fname, "worker pool", 2) end
 end
 
-local RUN_OPTS = { signal = kind.signal, timeout = kind.ms }
+local RUN_OPTS = {
+  signal = kind.signal, timeout = kind.ms,
+  priority = function(v)
+    if type(v) ~= "number" or v ~= v then return " must be a number, got " .. check.got(v) end
+  end,
+}
 
 local function ended(timeout, ok, status, ...)
   if ok == false then error(status, 0) end -- cancelled or aborted: the reason
@@ -59,17 +63,17 @@ local function ended(timeout, ok, status, ...)
 end
 
 local function run(p, fname, code, ...)
-  local signal, timeout
-  if type(code) == "table" then -- {code, signal = s, timeout = ms}
+  local signal, timeout, priority
+  if type(code) == "table" then -- {code, signal = s, timeout = ms, priority = n}
     local opts = {}
     for k, v in pairs(code) do
       if k ~= 1 then opts[k] = v end
     end
     check.options(opts, 1, fname, RUN_OPTS) -- run is reached by a tail call: its caller is the script
-    code, signal, timeout = code[1], opts.signal, opts.timeout
+    code, signal, timeout, priority = code[1], opts.signal, opts.timeout, opts.priority
   end
   if type(code) ~= "string" then check.expected(code, 1, fname, "string (a module name or Lua source)") end
-  return ended(timeout, core.run(p._core, timeout or -1, signal, code, ...))
+  return ended(timeout, core.run(p._core, timeout or -1, signal, priority or 0, code, ...))
 end
 
 function Pool:run(code, ...)
@@ -85,6 +89,12 @@ function Pool:close()
   until r == "done"
 end
 Pool.__close = Pool.close
+
+function Pool:idle(signal)
+  check_pool(self, "idle")
+  if signal ~= nil and not check.is_signal(signal) then check.expected(signal, 1, "idle", "abort signal") end
+  check.raise_if_aborted(core.idle(self._core, signal))
+end
 
 function Pool:stats()
   check_pool(self, "stats")
