@@ -38,6 +38,21 @@ describe("ebb.redis connections", function()
     end, { "--requirepass", "s@cret" })
   end)
 
+  it("speaks TLS with rediss://, verifying the server against the given authority", function()
+    local files, remove = require("tls_support").make()
+    local ok, e = pcall(server_support.with, function(s)
+      local c = redis.connect(s.url, { tls = { ca_file = files.ca } })
+      c:command("SET", "k", "over tls")
+      assert.equal("over tls", c:command("GET", "k"))
+      c:close()
+      -- the system's authorities do not know the test one
+      local failed = raised(redis.connect, s.url)
+      assert.is_true(errors.is(failed, net.TLSError))
+    end, nil, files)
+    remove()
+    if not ok then error(e, 0) end
+  end)
+
   it("fails a closed port at once with ECONNREFUSED and the address", function()
     local port = net_support.free_port()
     local e = raised(redis.connect, "redis://127.0.0.1:" .. port)

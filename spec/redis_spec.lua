@@ -123,6 +123,35 @@ describe("ebb.redis", function()
     end)
   end)
 
+  it("keeps every reply with its command when tasks are cancelled at random points", function()
+    with_client(function(c)
+      math.randomseed(7)
+      for _ = 1, 5 do
+        local tasks, cancelled = {}, {}
+        for i = 1, 200 do
+          tasks[i] = task.spawn(function()
+            if i % 3 == 0 then return c:pipeline({ { "ECHO", i }, { "ECHO", i + 1 } })[2] - 1 end
+            return tonumber(c:command("ECHO", i))
+          end)
+        end
+        for _ = 1, 3 do
+          for i = 1, 200 do
+            if not cancelled[i] and math.random() < 0.1 then
+              tasks[i]:cancel()
+              cancelled[i] = true
+            end
+          end
+          task.yield()
+        end
+        for i = 1, 200 do
+          local ok, v = pcall(tasks[i].await, tasks[i])
+          if ok then assert.equal(i, v) else assert.is_true(cancelled[i] and errors.is(v, errors.AbortError)) end
+        end
+      end
+      assert.equal("last", c:command("ECHO", "last"))
+    end)
+  end)
+
   it("ends a command on its timeout when the server stops answering; the connection stays usable", function()
     with_client(function(c, server)
       local pauser = redis.connect(server.url)

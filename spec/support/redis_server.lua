@@ -8,9 +8,14 @@ local M = {}
 local Server = {}
 Server.__index = Server
 
-local function spawn(port, extra)
+local function spawn(port, extra, tls)
   local args = { "--port", tostring(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
     "--daemonize", "no", "--loglevel", "notice" }
+  if tls then -- TLS only: the plain port off
+    args[2] = "0"
+    for _, a in ipairs { "--tls-port", tostring(port), "--tls-cert-file", tls.leaf, "--tls-key-file", tls.leaf_key,
+      "--tls-ca-cert-file", tls.ca, "--tls-auth-clients", "no" } do args[#args + 1] = a end
+  end
   for _, a in ipairs(extra or {}) do args[#args + 1] = a end
   local ok, p = pcall(process.spawn, "redis-server", args, { stderr = "ignore" })
   if not ok then
@@ -34,16 +39,17 @@ local function spawn(port, extra)
   return nil, seen
 end
 
--- start([extra args]) -> a Server on a free port (another port is tried on a clash).
-function M.start(extra)
+-- start([extra args [, tls files]]) -> a Server on a free port (another port is tried
+-- on a clash); given tls_support's files, it speaks TLS only (its url is rediss://).
+function M.start(extra, tls)
   local why
   for _ = 1, 20 do
     local port = 20000 + math.random(0, 40000)
     local p
-    p, why = spawn(port, extra)
+    p, why = spawn(port, extra, tls)
     if p then
-      return setmetatable({ process = p, port = port, extra = extra,
-        url = "redis://127.0.0.1:" .. port }, Server)
+      return setmetatable({ process = p, port = port, extra = extra, tls = tls,
+        url = (tls and "rediss://127.0.0.1:" or "redis://127.0.0.1:") .. port }, Server)
     end
   end
   error("redis-server did not start: " .. tostring(why), 0)
@@ -61,7 +67,7 @@ end
 function Server:restart()
   self:stop()
   for _ = 1, 50 do
-    local p = spawn(self.port, self.extra)
+    local p = spawn(self.port, self.extra, self.tls)
     if p then
       self.process = p
       return
@@ -70,9 +76,9 @@ function Server:restart()
   error("redis-server did not start again on port " .. self.port, 0)
 end
 
--- with(fn [, extra]): fn(server), the server stopped after, whatever fn does.
-function M.with(fn, extra)
-  local s = M.start(extra)
+-- with(fn [, extra [, tls]]): fn(server), the server stopped after, whatever fn does.
+function M.with(fn, extra, tls)
+  local s = M.start(extra, tls)
   local ok, e = pcall(fn, s)
   s:stop()
   if not ok then error(e, 0) end
