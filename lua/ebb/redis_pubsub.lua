@@ -5,6 +5,8 @@ local channel = require "ebb.channel"
 local check = require "ebb.check"
 local client = require "ebb.redis_client"
 local resp = require "ebb.redis_resp"
+local task = require "ebb.task"
+local retry = require "ebb.retry"
 
 local type, error, pcall, setmetatable, format = type, error, pcall, setmetatable, string.format
 
@@ -45,6 +47,48 @@ local function push_handler(sub, ch)
   end
 end
 
+-- The end of the subscription: recv raises err once the buffer is drained.
+local function ended(sub, err)
+  if not sub.closed then sub._err = err end
+  sub._ch:close()
+end
+
+-- open_conn(sub, signal) -> a connection subscribed to sub's channels.
+local function open_conn(sub, signal)
+  local conn = client.open(sub._opts, signal)
+  conn.on_push = push_handler(sub, sub._ch)
+  local ok, e = pcall(conn.call, conn, sub._bytes, #sub.channels, signal, sub._opts.timeout, sub.kind)
+  if not ok then
+    conn:close()
+    error(e, 0)
+  end
+  return conn
+end
+
+local lost
+
+local function attach(sub, conn)
+  sub._conn = conn
+  conn.on_end = function(err) lost(sub, err) end
+end
+
+-- A lost connection: subscribed again on a new one (the client's reconnect backoff);
+-- what was published in between is not seen (pub/sub keeps nothing).
+lost = function(sub, err)
+  if sub.closed then return end
+  local r = sub._opts.reconnect
+  if not r then return ended(sub, err) end
+  sub._resubscriber = task.spawn(function()
+    local ok, got = pcall(retry, function() return open_conn(sub) end, {
+      retries = r.retries or 3, base = r.base or 100, cap = r.cap or 2000,
+    })
+    sub._resubscriber = nil
+    if not ok then return ended(sub, got) end
+    if sub.closed then return got:close() end
+    attach(sub, got)
+  end)
+end
+
 -- subscribe(c, command, list, opts, fname), reached by a tail call from the client's
 -- method (so its checks count levels as that method's): SUBSCRIBE or PSUBSCRIBE.
 function M.subscribe(c, command, list, opts, fname)
@@ -53,22 +97,11 @@ function M.subscribe(c, command, list, opts, fname)
   opts = check.options(opts, 2, fname, OPTIONS)
   if c.closed then error(client.ClosedError("the client is closed"), 0) end
   local signal = opts.signal
-  local conn = client.open(c._opts, signal)
-  local ch = channel.new(opts.buffer or 1000)
-  local sub = setmetatable({ _conn = conn, _ch = ch, _err = nil, closed = false, channels = list,
-    kind = command }, Subscription)
-  conn.on_push = push_handler(sub, ch)
-  conn.on_end = function(err)
-    if not sub.closed then sub._err = err end
-    ch:close()
-  end
   local args = { command }
   for i = 1, #list do args[i + 1] = list[i] end
-  local ok, e = pcall(conn.call, conn, resp.encode(args, 1, #args, fname, 1), #list, signal, c._opts.timeout, command)
-  if not ok then
-    sub:close()
-    error(e, 0)
-  end
+  local sub = setmetatable({ _conn = nil, _ch = channel.new(opts.buffer or 1000), _err = nil, closed = false,
+    channels = list, kind = command, _opts = c._opts, _bytes = resp.encode(args, 1, #args, fname, 1) }, Subscription)
+  attach(sub, open_conn(sub, signal))
   if signal then sub._off = signal:on_abort(function() sub:close() end) end
   return sub
 end
@@ -94,6 +127,7 @@ function Subscription:close()
   if self.closed then return end
   self.closed = true
   if self._off then self._off() end
+  if self._resubscriber then self._resubscriber:cancel() end
   self._conn:close()
   self._ch:close()
 end
