@@ -67,6 +67,11 @@ local function open(o, signal)
   return conn
 end
 
+-- The options of ebb.retry for a `reconnect` table: its defaults in one place.
+function M.backoff(r)
+  return { retries = r.retries or 3, base = r.base or 100, cap = r.cap or 2000 }
+end
+
 local function not_a_reply_error(e) return not errors.is(e, ReplyError) end
 
 -- The connection to use now: the open one, or a new one (one task opens it, the
@@ -82,10 +87,9 @@ local function connection(self, signal)
   local r = o.reconnect
   local ok, got = pcall(function()
     if not r then return open(o, signal) end
-    return retry(function() return open(o, signal) end, {
-      retries = r.retries or 3, base = r.base or 100, cap = r.cap or 2000, signal = signal,
-      should_retry = not_a_reply_error,
-    })
+    local ro = M.backoff(r)
+    ro.signal, ro.should_retry = signal, not_a_reply_error
+    return retry(function() return open(o, signal) end, ro)
   end)
   self._opening = nil
   if not ok then

@@ -79,9 +79,7 @@ lost = function(sub, err)
   local r = sub._opts.reconnect
   if not r then return ended(sub, err) end
   sub._resubscriber = task.spawn(function()
-    local ok, got = pcall(retry, function() return open_conn(sub) end, {
-      retries = r.retries or 3, base = r.base or 100, cap = r.cap or 2000,
-    })
+    local ok, got = pcall(retry, function() return open_conn(sub) end, client.backoff(r))
     sub._resubscriber = nil
     if not ok then return ended(sub, got) end
     if sub.closed then return got:close() end
