@@ -1,7 +1,7 @@
 -- ebb.redis_resp: RESP2, the Redis wire format: commands encoded as arrays of
 -- bulk strings, replies decoded into Lua values. No I/O here.
-local type, tostring, format, find, sub, byte, tonumber, floor =
-  type, tostring, string.format, string.find, string.sub, string.byte, tonumber, math.floor
+local type, tostring, error, format, find, sub, byte, tonumber, floor =
+  type, tostring, error, string.format, string.find, string.sub, string.byte, tonumber, math.floor
 local concat = table.concat
 
 local resp = {}
@@ -38,22 +38,16 @@ function resp.encode(list, first, last, fname, argpos, level)
   return concat(out)
 end
 
--- What a reply that is an error becomes: made by the caller's make_error(message).
 -- decode(buf, pos, limit, make_error) -> value, next position; or nil, NEED where
 -- NEED is how many bytes the buffer must at least hold to get further (the reply
 -- is not whole yet); or nil, false, why when the bytes are not RESP or the reply
--- is larger than limit.
+-- is larger than limit. An error reply becomes make_error(its text).
 local NIL = {} -- a nil reply, told apart from "not whole yet" inside arrays
 
 local decode
 
-local function line_end(buf, pos)
-  local e = find(buf, "\r\n", pos, true)
-  return e
-end
-
 decode = function(buf, pos, limit, make_error)
-  local e = line_end(buf, pos)
+  local e = find(buf, "\r\n", pos, true)
   if not e then return nil, #buf + 1 end
   local kind, text = byte(buf, pos), sub(buf, pos + 1, e - 1)
   local nextpos = e + 2
@@ -92,10 +86,9 @@ decode = function(buf, pos, limit, make_error)
   return nil, false, format("unexpected reply type byte %q", sub(buf, pos, pos))
 end
 
-resp.NIL = NIL
 
--- decode_one(...): as decode, the nil reply as nil (and complete: ok true).
--- Returns ok, value, next; or false, NEED; or false, false, why.
+-- decode(buf, pos, limit, make_error) -> true, value, next (a nil reply is nil); or
+-- false, NEED; or false, false, why.
 function resp.decode(buf, pos, limit, make_error)
   local v, np, why = decode(buf, pos, limit, make_error)
   if v == nil then return false, np, why end

@@ -8,7 +8,8 @@ local check = require "ebb.check"
 local errors = require "ebb.errors"
 local redis = require "ebb.redis"
 
-local error, pcall, setmetatable, format, random, floor = error, pcall, setmetatable, string.format, math.random, math.floor
+local type, ipairs, pairs, error, pcall, setmetatable, format, random =
+  type, ipairs, pairs, error, pcall, setmetatable, string.format, math.random
 local kind = check.kind
 
 local M = {}
