@@ -7,7 +7,7 @@ PKGS = luajit libuv libedit yajl
 # bindings/tls_lib.c): their headers only
 HEADER_PKGS = libcurl openssl
 DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux \
-  libcurl4-openssl-dev libhttp-parser-dev libyajl-dev wrk openssl libssl-dev
+  libcurl4-openssl-dev libhttp-parser-dev libyajl-dev wrk openssl libssl-dev redis-server
 # What `make bench` compares against besides Node: nginx, only for bench (installing
 # it starts a web server on port 80 where services run). Its Lua module is not
 # installed: it brings OpenResty's luajit, which replaces the build's; bench/run

@@ -19,6 +19,9 @@ INTERNAL.fs_tree, INTERNAL.fs_temp, INTERNAL.fs_watch = true, true, true -- part
 INTERNAL.events_iter = true -- events.iter's iterator, reached through it
 INTERNAL.net_udp = true -- net.udp's sockets, reached through ebb.net
 INTERNAL.worker_thread, INTERNAL.worker_wire = true, true -- the worker threads' side of ebb.worker
+INTERNAL.redis_resp, INTERNAL.redis_conn, INTERNAL.redis_client = true, true, true -- parts of ebb.redis
+INTERNAL.redis_pool, INTERNAL.redis_pubsub, INTERNAL.redis_script = true, true, true
+INTERNAL.semaphore_redis = true -- semaphore.redis
 M.INTERNAL = INTERNAL
 
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.

@@ -42,7 +42,12 @@ local function types()
     retry = { Backoff = { make = retry.backoff }, Budget = { make = retry.budget } },
     context = { ContextVar = { make = context.new }, Snapshot = { make = context.snapshot } },
     scope = { DisposableStack = { make = scope.stack } },
-    semaphore = { Semaphore = { make = function() return require("ebb.semaphore").new(1) end } },
+    semaphore = {
+      Semaphore = { make = function() return require("ebb.semaphore").new(1) end },
+      RedisSemaphore = {
+        make = function() return require("ebb.semaphore").redis { client = { command = print }, key = "k", permits = 1 } end,
+      },
+    },
     queue = { Queue = { make = function() return require("ebb.queue").new(1) end } },
     worker = { Pool = { make = function() return require("ebb.worker").pool { size = 1 } end, done = function(p) p:close() end } },
     channel = { Channel = { make = function() return require("ebb.channel").new(1) end } },
@@ -71,6 +76,15 @@ local function types()
       TempDir = { make = function() return require("ebb.fs").temp_dir() end, done = function(d) d:remove() end },
       TempFile = { make = function() return require("ebb.fs").temp_file() end, done = function(t) t:remove() end },
       Watcher = { make = function() return require("ebb.fs").watch("/tmp") end, done = function(w) w:close() end },
+    },
+    redis = {
+      RedisClient = { make = function() return require("redis_server").client() end, done = require("redis_server").done },
+      Subscription = {
+        make = function() return require("redis_server").subscription() end,
+        done = require("redis_server").done,
+      },
+      RedisScript = { make = function() return require("ebb.redis").script("return 1") end },
+      RedisPool = { make = function() return require("ebb.redis").pool { url = "redis://127.0.0.1", size = 1 } end, done = function(p) p:close() end },
     },
     net = {
       Server = {

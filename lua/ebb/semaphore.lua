@@ -87,4 +87,9 @@ function semaphore.new(permits)
   return core.new(permits)
 end
 
+-- redis{client=, key=, permits=, lease=}: permits shared across processes through Redis.
+function semaphore.redis(opts)
+  return require("ebb.semaphore_redis").new(opts)
+end
+
 return semaphore
