@@ -54,8 +54,10 @@ $(BUILD)/ebb: $(OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS) -Wl,-E
 
 # -MMD -MP: each object's .d file lists the headers it includes, so editing
-# one rebuilds exactly what includes it.
-$(BUILD)/obj/%.o: %.c
+# one rebuilds exactly what includes it. An object whose .d file is missing
+# (made by an older rule, or the .d deleted) is rebuilt: otherwise a changed
+# header would leave it compiled against the old one.
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -MMD -MP -Ihost -c -o $@ $<
 
@@ -104,10 +106,11 @@ $(BUILD)/gen/c_modules.c: $(HOST_SRC) $(BINDING_SRC) $(BUILD)/gen/sources.list M
 	  echo '  {0, 0}};'; } > $@.tmp; \
 	if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
 
-$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/obj/gen/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEP_CFLAGS) -MMD -MP -Ihost -I$(BUILD)/gen -c -o $@ $<
 
+$(OBJ:.o=.d): ;
 -include $(OBJ:.o=.d)
 
 # The README's first command: set up, build, run a real example.
