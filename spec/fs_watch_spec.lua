@@ -124,6 +124,17 @@ describe("fs.watch", function()
     assert.equal(0, listeners(ctl.signal))
   end)
 
+  it("is not kept by a long-lived signal: one never read is collected, and the signal lets go of it", function()
+    local before = handles()
+    local ctl = abort.controller()
+    for _ = 1, 20 do fs.watch(dir, { signal = ctl.signal }) end
+    assert.equal(20, listeners(ctl.signal))
+    collectgarbage()
+    collectgarbage()
+    assert.equal(0, listeners(ctl.signal))
+    assert.equal(before, handles())
+  end)
+
   it("starts nothing when the signal has aborted already", function()
     local before = handles()
     assert.equal("no", raised(fs.watch, dir, { signal = abort.aborted("no") }))

@@ -35,4 +35,28 @@ abort.any = core.any
 
 abort.is_signal = check.is_signal
 
+-- For ebb's modules: signal's abort calls on_abort(owner, reason) while owner
+-- lives, and holds owner only weakly, so a long-lived signal neither keeps
+-- owner alive nor keeps a listener once owner is collected (a sentinel in
+-- owner[key] lets go of it). Returns the listener's off, which disarms the
+-- sentinel too.
+local function let_go(sentinel) getmetatable(sentinel).off() end
+
+function abort._listen_weakly(signal, owner, key, on_abort)
+  local weak = setmetatable({ owner }, { __mode = "v" })
+  local sentinel = newproxy(true)
+  local mt = getmetatable(sentinel)
+  local off = signal:on_abort(function(reason)
+    mt.__gc = nil
+    local o = weak[1]
+    if o ~= nil then on_abort(o, reason) end
+  end)
+  mt.__gc, mt.off = let_go, off
+  owner[key] = sentinel
+  return function()
+    mt.__gc = nil
+    off()
+  end
+end
+
 return abort

@@ -4,6 +4,7 @@ local check = require "ebb.check"
 local core = require "ebb.core"
 local events = require "ebb.events"
 local errors = require "ebb.errors"
+local abort = require "ebb.abort"
 
 local error, select, setmetatable, getmetatable, type, ipairs, newproxy =
   error, select, setmetatable, getmetatable, type, ipairs, newproxy
@@ -46,7 +47,6 @@ local function stop(it)
   if it.detach then
     it.detach()
     it.detach = nil
-    getmetatable(it.sentinel).__gc = nil -- nothing left to let go of
   end
   it.wl:wake_all()
 end
@@ -68,9 +68,6 @@ end
 function OVERFLOW.drop_newest(it)
   it.dropped = it.dropped + 1
 end
-
--- An iterator's sentinel collected: its signal lets go of it.
-local function let_go(sentinel) getmetatable(sentinel).detach() end
 
 -- What the emitter holds: the iterator only weakly, so one dropped without
 -- close (a loop left by break) stops listening once it is collected.
@@ -103,18 +100,8 @@ local function listen(it, emitter, name, close_names, signal)
   if name ~= "error" then recs[#recs + 1] = add(emitter, "error", on_error, false) end
   for _, close_name in ipairs(close_names) do recs[#recs + 1] = add(emitter, close_name, on_close, false) end
   it.recs = recs
-  if signal then
-    -- the signal may outlive the emitter: it holds neither, and lets go of
-    -- the iterator when it is collected (its sentinel's __gc)
-    local detach = signal:on_abort(function()
-      local self = weak[1]
-      if self then stop(self) end
-    end)
-    it.detach = detach
-    local sentinel = newproxy(true)
-    local mt = getmetatable(sentinel)
-    mt.__gc, mt.detach = let_go, detach
-    it.sentinel = sentinel
+  if signal then -- the signal may outlive the emitter: it holds neither
+    it.detach = abort._listen_weakly(signal, it, "sentinel", stop)
   end
 end
 

@@ -1,6 +1,7 @@
 -- fs.watch: the changes to a file or in a directory, one at a time, for a
 -- `for` loop in a task; libuv's fs_event under it (fs_watch.c).
 local check = require "ebb.check"
+local abort = require "ebb.abort"
 local task = require "ebb.task"
 local check_abort = require("ebb.core").check_abort
 local tree = require "ebb.fs_tree"
@@ -90,6 +91,12 @@ local function renamed(self, name)
   end
 end
 
+local function aborted(self, reason)
+  self._reason = reason
+  self._off = false -- listeners run once
+  let_go(self)
+end
+
 -- watch(path, opts): opts checked already.
 function watch.watch(path, opts)
   local signal = opts.signal
@@ -98,12 +105,8 @@ function watch.watch(path, opts)
   if not ok then failed(path, h, msg) end
   local self = setmetatable({ path = path, closed = false, _h = h, _signal = signal, _off = false,
     _task = false, _bound = false, _reason = nil }, WatcherMT)
-  if signal then
-    self._off = signal:on_abort(function(reason)
-      self._reason = reason
-      self._off = false -- listeners run once
-      let_go(self)
-    end)
+  if signal then -- a long-lived signal keeps neither the watcher nor a listener once it is collected
+    self._off = abort._listen_weakly(signal, self, "_sentinel", aborted)
   end
   if opts.recursive then
     self._subs, self._pending = {}, { first = 1, last = 0 } -- the changes told by ebb, in order
