@@ -1,5 +1,6 @@
 -- ebb.abort: AbortController and AbortSignal with DOM semantics; the signals
 -- themselves (listeners, any, timeout) live in C.
+local getmetatable = debug.getmetatable -- recorded right by the JIT for every value (docs/rules.md)
 local core = require "ebb.abort.core"
 local errors = require "ebb.errors"
 local check = require "ebb.check"

@@ -1,5 +1,6 @@
 -- ebb.events: the event emitter (Node's EventEmitter): listeners called in
 -- order by emit, removed by their off function, after one call, or by a signal.
+local getmetatable = debug.getmetatable -- recorded right by the JIT for every value (docs/rules.md)
 local check = require "ebb.check"
 local errors = require "ebb.errors"
 local core = require "ebb.core"

@@ -1,5 +1,6 @@
 -- ebb.events_iter: events.iter, the events of one name as an iterator a task
 -- loops over, buffered up to a bound, with an explicit policy when it fills.
+local getmetatable = debug.getmetatable -- recorded right by the JIT for every value (docs/rules.md)
 local check = require "ebb.check"
 local core = require "ebb.core"
 local events = require "ebb.events"

@@ -1,6 +1,7 @@
 -- ebb.net's UDP sockets (net.udp): datagrams sent and received by tasks,
 -- host names resolved as net.connect resolves them, and a bounded queue for
 -- what arrives while no task waits (past it, arrivals are dropped and counted).
+local getmetatable = debug.getmetatable -- recorded right by the JIT for every value (docs/rules.md)
 local core = require "ebb.udp.core"
 local check = require "ebb.check"
 local errors = require "ebb.errors"

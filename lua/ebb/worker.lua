@@ -1,6 +1,7 @@
 -- ebb.worker: pools of worker threads for CPU-heavy work. Each worker runs a
 -- runtime of its own (a Lua state, a loop); jobs, their arguments and their
 -- results are copied between the states (host/worker_*.c).
+local getmetatable = debug.getmetatable -- recorded right by the JIT for every value (docs/rules.md)
 local core = require "ebb.worker.core"
 local check = require "ebb.check"
 local errors = require "ebb.errors"
@@ -23,6 +24,7 @@ local POOL_OPTS = {
 }
 
 local function pool_tostring(p)
+  if getmetatable(p) ~= Pool then check.expected(p, 1, "__tostring", "worker pool", 2) end
   local size, busy, pending, closed = core.stats(p._core)
   return ("Pool (%d workers, %d busy, %d pending%s)"):format(size, busy, pending, closed and ", closed" or "")
 end
