@@ -141,12 +141,13 @@ static int l_lookup(lua_State *L) {
   return 3;
 }
 
-/* names() -> { "SIGHUP", ... }: the names a script may listen to */
+/* names([all]) -> { "SIGHUP", ... }: the names a script may listen to, or
+ * with all, every name it may send */
 static int l_names(lua_State *L) {
-  int i, n = 0;
+  int i, n = 0, all = lua_toboolean(L, 1);
   lua_newtable(L);
   for (i = 0; signal_names[i].name; i++) {
-    if (signal_names[i].unlistenable) continue;
+    if (signal_names[i].unlistenable && !all) continue;
     lua_pushstring(L, signal_names[i].name);
     lua_rawseti(L, -2, ++n);
   }

@@ -226,8 +226,8 @@ describe("ebb.signal", function()
         "bad argument #3 to 'on' %(unknown option 'once'; valid options: signal%)" },
       { "a bad timeout", function() signal.wait("SIGHUP", { timeout = -1 }) end,
         "bad argument #2 to 'wait' %(option 'timeout' must be a non%-negative number" },
-      { "raise of an unknown name", function() signal.raise("SIGNOPE") end,
-        "bad argument #1 to 'raise' %(unknown signal name 'SIGNOPE'" },
+      { "raise of an unknown name, listing what raise takes", function() signal.raise("SIGNOPE") end,
+        "bad argument #1 to 'raise' %(unknown signal name 'SIGNOPE'; accepted: SIGHUP, .*SIGKILL, SIGSTOP" },
     })
 
     it("wait outside a task says so, and holds nothing", function()

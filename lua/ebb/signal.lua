@@ -13,11 +13,11 @@ local spawn = task.spawn
 
 local M = {}
 
-local accepted -- "SIGHUP, SIGINT, ...": what the lookup errors list
+local accepted = {} -- [sending] = "SIGHUP, SIGINT, ...": what the lookup errors list
 
 -- The number and name of the OS signal called `name`, or an argument error
--- saying what is wrong with it.
-local function lookup(name, fname)
+-- saying what is wrong with it (sending: any name raise takes).
+local function lookup(name, fname, sending)
   local why
   if type(name) ~= "string" then
     why = "signal name expected, got " .. type(name)
@@ -25,12 +25,13 @@ local function lookup(name, fname)
     why = "signal name must not contain a NUL byte"
   else
     local num, full, unlistenable = core.lookup(name)
-    if num and not unlistenable then return num, full end
+    if num and (sending or not unlistenable) then return num, full end
     if num then
       why = full .. " " .. unlistenable
     else
-      accepted = accepted or concat(core.names(), ", ")
-      why = ("unknown signal name '%s'; accepted: %s (the SIG may be left out)"):format(name, accepted)
+      local list = accepted[sending or false] or concat(core.names(sending), ", ")
+      accepted[sending or false] = list
+      why = ("unknown signal name '%s'; accepted: %s (the SIG may be left out)"):format(name, list)
     end
   end
   check.badarg(1, fname, why, 2)
@@ -122,9 +123,7 @@ end
 -- ---- sending ----
 
 function M.raise(name)
-  local num, full
-  if type(name) == "string" then num, full = core.lookup(name) end
-  if not num then lookup(name, "raise") end -- raises, naming what is wrong
+  local num, full = lookup(name, "raise", true)
   local ok, code, msg = core.raise(num)
   if not ok then error(check.system_error(code, msg, "kill", full), 2) end
 end
