@@ -197,6 +197,39 @@ static int l_traceback(lua_State *L) {
   return 1;
 }
 
+/* ---- options tables ---- */
+
+/* option_problem(opts, valid) -> nothing | "unknown", key | "bad", key, why:
+ * each key of opts looked up in valid, whose rule(value) returns why it is
+ * wrong or nil. The walk is C's lua_next: LuaJIT's compiled pairs() loops
+ * (Debian's snapshot) have been seen handing a loop here keys of another
+ * table, which then read as unknown options. */
+static int l_option_problem(lua_State *L) {
+  ebb_check_type(L, 1, LUA_TTABLE);
+  ebb_check_type(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  lua_pushnil(L);
+  while (lua_next(L, 1)) { /* key at 3, value at 4 */
+    lua_pushvalue(L, 3);
+    lua_rawget(L, 2); /* the rule, at 5 */
+    if (lua_isnil(L, 5)) {
+      lua_pushliteral(L, "unknown");
+      lua_pushvalue(L, 3);
+      return 2;
+    }
+    lua_pushvalue(L, 4);
+    lua_call(L, 1, 1); /* why, at 5 */
+    if (!lua_isnil(L, 5)) {
+      lua_pushliteral(L, "bad");
+      lua_pushvalue(L, 3);
+      lua_pushvalue(L, 5);
+      return 3;
+    }
+    lua_settop(L, 3);
+  }
+  return 0;
+}
+
 /* ---- waitlists: where Lua-side objects (tasks, joins, futures) park waiters ---- */
 
 static int l_waitlist(lua_State *L) {
@@ -247,7 +280,7 @@ int luaopen_ebb_core(lua_State *L) {
     {"count_cancelled", l_count_cancelled},
     {"set_ring", l_set_ring},           {"set_exit_status", l_set_exit_status},
     {"stats", l_stats}, {"close_handles_of", l_close_handles_of},                 {"waitlist", l_waitlist},
-    {"traceback", l_traceback},         {"can_wait", l_can_wait},         {"check_can_wait", l_check_can_wait},         {"signal_made", l_signal_made},         {"set_stack_bottoms", l_set_stack_bottoms},
+    {"traceback", l_traceback},         {"option_problem", l_option_problem},         {"can_wait", l_can_wait},         {"check_can_wait", l_check_can_wait},         {"signal_made", l_signal_made},         {"set_stack_bottoms", l_set_stack_bottoms},
     {"host_source", l_host_source},
     {NULL, NULL}};
   static const luaL_Reg waitlist_methods[] = {

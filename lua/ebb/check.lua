@@ -191,19 +191,20 @@ end
 -- options(opts, n, fname, valid [, level]) -> opts, or a new empty table for
 -- nil. valid maps each option's name to its kind (check.kind); any other key
 -- is refused, naming the valid ones.
+local option_problem -- ebb.core's, found at the first use (ebb.core loads after this module)
+
 function check.options(opts, n, fname, valid, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
     raise(n, fname, "table of options expected, got " .. type(opts), (level or 1) + 1)
   end
-  for k, v in pairs(opts) do
-    local rule = valid[k]
-    if rule == nil then
-      raise(n, fname, format("unknown option '%s'; valid options: %s", tostring(k), valid_names(valid)),
-        (level or 1) + 1)
-    end
-    local why = rule(v)
-    if why then raise(n, fname, format("option '%s'%s", k, why), (level or 1) + 1) end
+  option_problem = option_problem or require("ebb.core").option_problem
+  local problem, k, why = option_problem(opts, valid)
+  if problem == "unknown" then
+    raise(n, fname, format("unknown option '%s'; valid options: %s", tostring(k), valid_names(valid)),
+      (level or 1) + 1)
+  elseif problem then
+    raise(n, fname, format("option '%s'%s", k, why), (level or 1) + 1)
   end
   return opts
 end
