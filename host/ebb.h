@@ -71,11 +71,11 @@ void ebb_interrupt_take(int signum, void (*deliver)(int signum));
 /* ---- the clock (host/clock.c): every timer of the host ---- */
 typedef struct ebb_timer {
   double deadline;
-  uint64_t seq;
-  int heap_index; /* -1 when not armed */
-  int weak;       /* does not keep the process alive (as Node's unref) */
+  uint32_t seq;                /* of equal deadlines the one started first fires first */
+  signed int heap_index : 31;  /* -1 when not armed */
+  unsigned weak : 1;           /* does not keep the process alive (as Node's unref) */
   void (*fire)(struct ebb_timer *t);
-} ebb_timer;
+} ebb_timer; /* 24 bytes: one is in the record of every task that waits */
 
 double ebb_now(void);
 void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *));
