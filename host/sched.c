@@ -25,6 +25,7 @@ int sched_yield_wait(lua_State *L) {
 }
 
 static EBB_THREAD_LOCAL ebb_task *free_records;
+static EBB_THREAD_LOCAL struct ebb_wait_more *free_mores; /* first word: the next */
 
 ebb_wait *ebb_task_wait(ebb_task *t) { return &t->wait; }
 
@@ -105,8 +106,7 @@ static ebb_task *record_alloc(lua_State *L) {
 ebb_task *record_new(lua_State *L, int table_idx) {
   ebb_task *t = record_alloc(L);
   memset(t, 0, sizeof *t);
-  t->sig_unknown = 1;
-  t->co_ref = t->parent_ref = LUA_NOREF;
+  t->co_ref = LUA_NOREF;
   ebb_timer_init(&t->wait.timer, timer_fire);
   lua_pushvalue(L, table_idx);
   t->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -122,6 +122,11 @@ void record_free(lua_State *L, ebb_task *t) {
     sched.nready--;
   }
   wait_detach(&t->wait);
+  handovers_forget(t);
+  if (t->wait.more) {
+    *(struct ebb_wait_more **)t->wait.more = free_mores;
+    free_mores = t->wait.more;
+  }
   record_push_table(L, t);
   lua_pushboolean(L, 0);
   lua_setfield(L, -2, "rec");
@@ -166,19 +171,29 @@ void timed_free_push(lua_State *L, ebb_timed *d) {
   free_timeds = d;
 }
 
-/* The task's own signal: looked up when the record is made, and told by
- * ebb.task (signal_made) when one is made later. */
+/* The task's own signal, read from its table each time (only cancellation
+ * asks, and only while some task is cancelled): the table anchors it. */
 ebb_signal *record_signal(lua_State *L, ebb_task *t) {
-  if (!t->sig && t->sig_unknown) {
-    t->sig_unknown = 0;
-    record_push_table(L, t);
-    lua_pushliteral(L, "signal"); /* raw: the task's __index would make one */
-    lua_rawget(L, -2);
-    t->sig = ebb_to_signal(L, -1);
-    lua_pop(L, 2);
-  }
-  return t->sig;
+  ebb_signal *s;
+  record_push_table(L, t);
+  lua_pushliteral(L, "signal"); /* raw: the task's __index would make one */
+  lua_rawget(L, -2);
+  s = ebb_to_signal(L, -1);
+  lua_pop(L, 2);
+  return s;
 }
+
+struct ebb_wait_more *wait_more(ebb_task *t) {
+  struct ebb_wait_more *m = t->wait.more;
+  if (m) return m;
+  if ((m = free_mores) != NULL) free_mores = *(struct ebb_wait_more **)m;
+  else if (!(m = malloc(sizeof *m))) abort(); /* as the clock's heap: no Lua state to raise in */
+  memset(m, 0, sizeof *m);
+  m->task = t;
+  return t->wait.more = m;
+}
+
+ebb_want *ebb_wait_want_made(ebb_wait *w) { return &wait_more(wait_task(w))->want; }
 
 static void push_current_table(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
@@ -306,7 +321,7 @@ static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) 
       t->yielding = 0;
       t->wait_state = W_WOKEN;
       t->wait_result = EBB_WOKE;
-      t->wait.want.on_cancel = NULL;
+      if (t->wait.more) t->wait.more->want.on_cancel = NULL;
       lua_pushboolean(co, 1);
       t->nresume = 1;
       ebb_list_push(&sched.yielded, &t->ready_link); /* after everything runnable now */
@@ -336,6 +351,8 @@ static void resume(lua_State *co, int ref, int nargs) {
     sched.running_co = co;
     sched.running_ref = ref;
     sched.waited = NULL;
+    sched.arm_list = NULL; /* what the task resumed asks for, if it waits */
+    sched.arm_timed = 0;
     /* after_resume: sched.current is still the task that yielded */
   } while (after_resume(&co, &ref, &nargs, lua_resume(co, nargs)));
   sched.running_co = saved; /* cur[1] stays until the batch ends (run_batch) */
@@ -528,11 +545,20 @@ void sched_close(lua_State *L) {
     record_slab *next = slabs->next;
     int i;
     for (i = 0; i < SLAB_RECORDS; i++)
-      if (slabs->records[i].table_ref > 0) wait_detach(&slabs->records[i].wait);
+      if (slabs->records[i].table_ref > 0) {
+        wait_detach(&slabs->records[i].wait);
+        free(slabs->records[i].wait.more);
+      }
     free(slabs);
     slabs = next;
   }
   free_records = NULL;
+  while (free_mores) {
+    struct ebb_wait_more *next = *(struct ebb_wait_more **)free_mores;
+    free(free_mores);
+    free_mores = next;
+  }
+  handovers_close();
   while (!ebb_list_empty(&sched.timeds)) {
     ebb_timed *d = ebb_container(ebb_list_shift(&sched.timeds), ebb_timed, all_link);
     ebb_timer_stop(&d->timer);

@@ -48,7 +48,6 @@ local function signal_of(t)
   if not s then
     s = abort_core.new_signal()
     rawset(t, "signal", s)
-    if rawget(t, "rec") then core.signal_made(t) end
   end
   return s
 end
