@@ -155,7 +155,7 @@ typedef struct ebb_want {
  * is in `more`, made on the task's first wait that needs it: a task that
  * sleeps carries none of it. */
 struct ebb_wait {
-  ebb_node link;          /* in whatever list the waiter sits in */
+  ebb_node link;          /* in the owner's list while armed, then in the ready list */
   ebb_timer timer;        /* deadline of the wait, if any */
   struct ebb_wait_more *more;
 };

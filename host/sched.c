@@ -30,7 +30,7 @@ static EBB_THREAD_LOCAL struct ebb_wait_more *free_mores; /* first word: the nex
 ebb_wait *ebb_task_wait(ebb_task *t) { return &t->wait; }
 
 void ready_push(ebb_task *t) {
-  ebb_list_push(&sched.ready, &t->ready_link);
+  ebb_list_push(&sched.ready, &t->wait.link); /* off the owner's list by now */
   sched.nready++;
 }
 
@@ -117,8 +117,8 @@ ebb_task *record_new(lua_State *L, int table_idx) {
 }
 
 void record_free(lua_State *L, ebb_task *t) {
-  if (ebb_node_linked(&t->ready_link)) {
-    ebb_node_unlink(&t->ready_link);
+  if (t->wait_state == W_WOKEN && ebb_node_linked(&t->wait.link)) { /* ready, not run yet */
+    ebb_node_unlink(&t->wait.link);
     sched.nready--;
   }
   wait_detach(&t->wait);
@@ -324,7 +324,7 @@ static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) 
       if (t->wait.more) t->wait.more->want.on_cancel = NULL;
       lua_pushboolean(co, 1);
       t->nresume = 1;
-      ebb_list_push(&sched.yielded, &t->ready_link); /* after everything runnable now */
+      ebb_list_push(&sched.yielded, &t->wait.link); /* after everything runnable now */
       sched.nready++;
     } else {
       wait_arm(t); /* the wait ebb_wait_with asked for has really yielded */
@@ -449,7 +449,7 @@ static void run_batch(void) {
   run_ring();
   while ((node = ebb_list_shift(&sched.ready)) != NULL) {
     sched.nready--;
-    run_record(ebb_container(node, ebb_task, ready_link));
+    run_record(ebb_container(node, ebb_task, wait.link));
     if (++n % TURN_CHECK == 0 && sched_turn_over()) break;
   }
   while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);

@@ -8,12 +8,13 @@
 
 enum { W_IDLE, W_ARMED, W_WOKEN };
 
-/* 96 bytes, from slabs: a closure that sleeps costs its coroutine, its
+/* 80 bytes, from slabs: a closure that sleeps costs its coroutine, its
  * closure, its Lua table and this. Rarer state lives elsewhere: a wait's
  * want and explicit signal in wait.more, a hand-over's parent in the
- * scheduler's list (handover.c), the wait being armed in the scheduler. */
+ * scheduler's list (handover.c), the wait being armed in the scheduler.
+ * wait.link is in the owner's list while the wait is armed, in the ready
+ * list once woken (W_WOKEN): a task is never in both. */
 struct ebb_task {
-  ebb_node ready_link;
   lua_State *co;         /* the coroutine it runs on, while it waits */
   int co_ref;
   int table_ref;         /* the Lua task, anchored while the record lives (0: a free record) */
