@@ -183,9 +183,8 @@ ebb_signal *record_signal(lua_State *L, ebb_task *t) {
   return s;
 }
 
-struct ebb_wait_more *wait_more(ebb_task *t) {
-  struct ebb_wait_more *m = t->wait.more;
-  if (m) return m;
+struct ebb_wait_more *wait_more_new(ebb_task *t) {
+  struct ebb_wait_more *m;
   if ((m = free_mores) != NULL) free_mores = *(struct ebb_wait_more **)m;
   else if (!(m = malloc(sizeof *m))) abort(); /* as the clock's heap: no Lua state to raise in */
   memset(m, 0, sizeof *m);

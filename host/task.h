@@ -85,7 +85,10 @@ ebb_task *record_new(lua_State *L, int table_idx);
 void record_free(lua_State *L, ebb_task *t);
 ebb_task *record_of(lua_State *L, int table_idx); /* NULL when it has none */
 ebb_signal *record_signal(lua_State *L, ebb_task *t); /* the task's own, NULL: none yet */
-struct ebb_wait_more *wait_more(ebb_task *t); /* made on first need */
+struct ebb_wait_more *wait_more_new(ebb_task *t);
+static inline struct ebb_wait_more *wait_more(ebb_task *t) { /* made on first need */
+  return t->wait.more ? t->wait.more : wait_more_new(t);
+}
 void record_push_table(lua_State *L, ebb_task *t);
 /* The timer of a task (field tmr); freeing it pushes the task's table. */
 ebb_timed *timed_new(lua_State *L, int table_idx, int delayed, void (*fire)(ebb_timer *));
