@@ -73,7 +73,15 @@ static void *raw_pointer(lua_State *L, int table_idx, const char *key) {
   return p;
 }
 
-ebb_task *record_of(lua_State *L, int table_idx) { return raw_pointer(L, table_idx, "rec"); }
+/* A running task's [0] is free (ebb.task: the count of its arguments has
+ * been read, that of its results not yet written): its record is kept there. */
+ebb_task *record_of(lua_State *L, int table_idx) {
+  ebb_task *t;
+  lua_rawgeti(L, table_idx, 0);
+  t = lua_type(L, -1) == LUA_TLIGHTUSERDATA ? lua_touserdata(L, -1) : NULL;
+  lua_pop(L, 1);
+  return t;
+}
 
 /* Records come from slabs: a waiting task costs no allocation header and no
  * list link, and the slabs are walked once at exit for records still in use
@@ -111,7 +119,7 @@ ebb_task *record_new(lua_State *L, int table_idx) {
   lua_pushvalue(L, table_idx);
   t->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushlightuserdata(L, t);
-  lua_setfield(L, table_idx < 0 ? table_idx - 1 : table_idx, "rec");
+  lua_rawseti(L, table_idx < 0 ? table_idx - 1 : table_idx, 0);
   sched.nrecords++;
   return t;
 }
@@ -128,8 +136,8 @@ void record_free(lua_State *L, ebb_task *t) {
     free_mores = t->wait.more;
   }
   record_push_table(L, t);
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "rec");
+  lua_pushinteger(L, 0); /* no results yet: ebb.task counts them next, if any */
+  lua_rawseti(L, -2, 0);
   lua_pop(L, 1);
   luaL_unref(L, LUA_REGISTRYINDEX, t->table_ref);
   t->table_ref = 0;
