@@ -69,7 +69,7 @@ static int hand_to_reader(udp *u, const char *data, size_t len, const udp_addr *
  * reader or back to the front of the queue (past its limit: it was taken
  * in already). */
 static void reader_left(ebb_wait *w, int handed) {
-  udp *u = w->want.owner;
+  udp *u = ebb_wait_want(w)->owner;
   lua_State *co = ebb_wait_thread(w);
   udp_addr from;
   const char *data;
