@@ -48,6 +48,12 @@ local function types()
         make = function() return require("ebb.semaphore").redis { client = { command = print }, key = "k", permits = 1 } end,
       },
     },
+    ratelimit = {
+      RateLimiter = { make = function() return require("ebb.ratelimit").new { rate = 1 } end },
+      RedisRateLimiter = {
+        make = function() return require("ebb.ratelimit").redis { client = { command = print }, key = "k", rate = 1 } end,
+      },
+    },
     queue = { Queue = { make = function() return require("ebb.queue").new(1) end } },
     worker = { Pool = { make = function() return require("ebb.worker").pool { size = 1 } end, done = function(p) p:close() end } },
     channel = { Channel = { make = function() return require("ebb.channel").new(1) end } },
