@@ -39,7 +39,10 @@ local function types()
       AbortController = { make = abort.controller },
       AbortSignal = { make = function() return abort.controller().signal end },
     },
-    retry = { Backoff = { make = retry.backoff }, Budget = { make = retry.budget } },
+    retry = {
+      Backoff = { make = retry.backoff }, Budget = { make = retry.budget },
+      RedisBudget = { make = function() return retry.redis_budget { client = { command = print }, key = "k" } end },
+    },
     context = { ContextVar = { make = context.new }, Snapshot = { make = context.snapshot } },
     scope = { DisposableStack = { make = scope.stack } },
     semaphore = {
