@@ -24,6 +24,7 @@ INTERNAL.redis_pool, INTERNAL.redis_pubsub, INTERNAL.redis_script = true, true, 
 INTERNAL.semaphore_redis = true -- semaphore.redis
 INTERNAL.ratelimit_line, INTERNAL.ratelimit_redis = true, true -- parts of ebb.ratelimit
 INTERNAL.retry_budget_redis = true -- retry.redis_budget
+INTERNAL.redis_stream_queue = true -- redis.stream_queue
 M.INTERNAL = INTERNAL
 
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.

@@ -93,6 +93,9 @@ local function types()
         done = require("redis_server").done,
       },
       RedisScript = { make = function() return require("ebb.redis").script("return 1") end },
+      StreamQueue = {
+        make = function() return require("ebb.redis").stream_queue { client = { command = print }, stream = "s", group = "g" } end,
+      },
       RedisPool = { make = function() return require("ebb.redis").pool { url = "redis://127.0.0.1", size = 1 } end, done = function(p) p:close() end },
     },
     net = {

@@ -116,6 +116,11 @@ function redis.script(source)
   return require("ebb.redis_script").new(source)
 end
 
+-- stream_queue{client=, stream=, group=, ...}: a work queue on a stream and a consumer group.
+function redis.stream_queue(opts)
+  return require("ebb.redis_stream_queue").new(opts)
+end
+
 function redis.pool(opts)
   return require("ebb.redis_pool").new(opts)
 end
