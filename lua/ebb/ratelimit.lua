@@ -27,7 +27,7 @@ function ratelimit._options(opts, fname, extra)
   local valid = { rate = positive, burst = check.kind.whole(1, 2 ^ 31), per = positive }
   for k, v in pairs(extra or {}) do valid[k] = v end
   opts = check.options(opts, 1, fname, valid, 2)
-  if opts.rate == nil then check.badarg(1, fname, "option 'rate' is required", 2) end
+  check.required(opts, { "rate" }, 1, fname, 2)
   local per, burst = opts.per or 1000, opts.burst or 1
   local interval = per / opts.rate
   return opts, { rate = opts.rate, per = per, burst = burst, interval = interval, tolerance = burst * interval }

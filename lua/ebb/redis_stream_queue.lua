@@ -8,7 +8,6 @@ local task = require "ebb.task"
 local semaphore = require "ebb.semaphore"
 local client = require "ebb.redis_client"
 local redis = require "ebb.redis"
-local client_kind = require("ebb.ratelimit_redis").client_kind
 local clock_now = require("ebb.clock.core").now
 local check_abort = require("ebb.core").check_abort
 
@@ -63,7 +62,7 @@ return 1]])
 
 local kind = check.kind
 local OPTIONS = {
-  client = client_kind, stream = kind.string, group = kind.string, consumer = kind.string,
+  client = redis._client_kind, stream = kind.string, group = kind.string, consumer = kind.string,
   concurrency = kind.whole(1, 1e6), claim_after = kind.whole(1, 1e12), max_deliveries = kind.whole(1, 1e9),
   dead_letter = kind.string, maxlen = kind.whole(1, 2 ^ 53),
 }
@@ -73,9 +72,7 @@ local function check_queue(q, fname) check.self(q, StreamQueue, fname, "stream q
 
 function M.new(opts)
   opts = check.options(opts, 1, "stream_queue", OPTIONS)
-  for _, name in ipairs { "client", "stream", "group" } do
-    if opts[name] == nil then check.badarg(1, "stream_queue", format("option '%s' is required", name)) end
-  end
+  check.required(opts, { "client", "stream", "group" }, 1, "stream_queue")
   if opts.max_deliveries and not opts.dead_letter then
     check.badarg(1, "stream_queue", "option 'max_deliveries' needs option 'dead_letter' (where entries go)")
   end

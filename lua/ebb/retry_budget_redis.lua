@@ -5,11 +5,10 @@ local check = require "ebb.check"
 local errors = require "ebb.errors"
 local task = require "ebb.task"
 local redis = require "ebb.redis"
-local client_kind = require("ebb.ratelimit_redis").client_kind
 local check_abort = require("ebb.core").check_abort
 
-local type, ipairs, pairs, pcall, error, setmetatable, format, tostring =
-  type, ipairs, pairs, pcall, error, setmetatable, string.format, tostring
+local pairs, pcall, error, setmetatable, format, tostring =
+  pairs, pcall, error, setmetatable, string.format, tostring
 
 local M = {}
 local RedisBudget = {}
@@ -100,13 +99,11 @@ end
 -- new(opts, defaults, kinds): the options of retry.budget (defaults, kinds) and the
 -- Redis ones.
 function M.new(opts, defaults, kinds)
-  local valid = { client = client_kind, key = check.kind.string, unreachable = check.kind.one_of("allow", "deny"),
+  local valid = { client = redis._client_kind, key = check.kind.string, unreachable = check.kind.one_of("allow", "deny"),
     timeout = check.kind.ms }
   for k, v in pairs(kinds) do valid[k] = v end
   opts = check.options(opts, 1, "redis_budget", valid, 1)
-  for _, name in ipairs { "client", "key" } do
-    if opts[name] == nil then check.badarg(1, "redis_budget", format("option '%s' is required", name)) end
-  end
+  check.required(opts, { "client", "key" }, 1, "redis_budget")
   local b = { client = opts.client, key = opts.key, unreachable = opts.unreachable or "allow",
     timeout = opts.timeout or 1000, failures = 0, _owed = 0, _depositing = false }
   for k, v in pairs(defaults) do
