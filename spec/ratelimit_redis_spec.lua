@@ -45,6 +45,28 @@ describe("ratelimit.redis", function()
     end)
   end)
 
+  it("serves takes in the order they reach the server: a big take is not passed by small ones", function()
+    server_support.with(function(s)
+      local a, b = redis.connect(s.url), redis.connect(s.url)
+      local la = ratelimit.redis { client = a, key = "k", rate = 20, burst = 3 }
+      local lb = ratelimit.redis { client = b, key = "k", rate = 20, burst = 3 }
+      la:take(3)
+      local order = {}
+      local big = task.spawn(function() lb:take(3) order[#order + 1] = "big" end)
+      repeat task.sleep(1) until lb.waiting == 1 -- booked
+      local small = task.spawn(function() la:take(1) order[#order + 1] = "small" end)
+      task.all { big, small }
+      assert.same({ "big", "small" }, order)
+      -- a timeout the server cannot meet fails at once, booking nothing
+      local t0 = clock.now()
+      local e = raised(la.take, la, 3, { timeout = 20 })
+      assert.is_true(errors.is(e, errors.TimeoutError))
+      assert.is_true(clock.now() - t0 < 150)
+      a:close()
+      b:close()
+    end)
+  end)
+
   it("ends a waiting take on its signal, task cancel or timeout, taking nothing", function()
     server_support.with_client(function(c)
       local l = ratelimit.redis { client = c, key = "rl", rate = 1, per = 60000 }

@@ -1,6 +1,6 @@
--- ebb.ratelimit_line: the line of takes waiting on a rate limiter, local or Redis:
--- first come, first served. Only the first in line asks for tokens; the others
--- wait until the one ahead of them has taken its tokens or given up.
+-- ebb.ratelimit_line: the line of takes waiting on a local rate limiter: first come,
+-- first served. Only the first in line asks for tokens; the others wait until the
+-- one ahead of them has taken its tokens or given up. And the arguments of take.
 local core = require "ebb.core"
 local check = require "ebb.check"
 local errors = require "ebb.errors"

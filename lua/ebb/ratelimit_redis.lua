@@ -1,89 +1,109 @@
 -- ebb.ratelimit_redis: one rate limit shared by every process that uses the same
--- Redis key: the GCRA of ebb.ratelimit in one script, on the server's clock; a take
--- refused sleeps what the server said to wait (with a little jitter) and asks again.
+-- Redis key: the GCRA of ebb.ratelimit in one script, on the server's clock. A take
+-- books its tokens at the first time the server has them, in the order the takes
+-- reach the server, and sleeps until then: one round trip, no polling.
 local check = require "ebb.check"
+local errors = require "ebb.errors"
+local task = require "ebb.task"
 local redis = require "ebb.redis"
 local ratelimit = require "ebb.ratelimit"
-local line = require "ebb.ratelimit_line"
-local waiting = line.waiting
+local take_args = require("ebb.ratelimit_line").take_args
+local check_abort = require("ebb.core").check_abort
 
-local type, ipairs, setmetatable, format, random, min = type, ipairs, setmetatable, string.format, math.random, math.min
+local type, pcall, error, setmetatable, format = type, pcall, error, setmetatable, string.format
 
 local M = {}
 local RedisRateLimiter = {}
-RedisRateLimiter.__index = function(l, k)
-  if k == "waiting" then return waiting(l) end
-  return RedisRateLimiter[k]
-end
+RedisRateLimiter.__index = RedisRateLimiter
 
--- KEYS[1]: when the bucket is next empty (ms on the server's clock, absent: full);
--- ARGV: interval ms, tolerance ms (burst * interval), n. 0: taken; else ms to wait.
+-- KEYS[1]: when the bucket is next empty (ms on the server's clock; absent: full).
+-- ARGV: interval ms, tolerance ms (burst * interval), n, the longest wait to book (ms,
+-- or -1 for any). Returns the wait in microseconds (0: now), the tokens booked; or,
+-- when the wait is longer than allowed, minus it, nothing booked. The time booked
+-- until is returned too, for giving the tokens back.
 local TAKE = redis.script [[
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local interval, tolerance, n = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local interval, tolerance, n, longest = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
 if tat < now then tat = now end
 local after = tat + n * interval
 local wait = after - tolerance - now
-if wait > 0 then return math.max(1, math.ceil(wait)) end
-redis.call('SET', KEYS[1], string.format('%.3f', after), 'PX', math.ceil(after - now) + 1)
-return 0]]
+if wait < 0 then wait = 0 end
+if longest >= 0 and wait > longest then return { -math.max(1, math.ceil(wait * 1000)), '' } end
+local booked = string.format('%.3f', after)
+redis.call('SET', KEYS[1], booked, 'PX', math.ceil(after - now) + 1)
+return { math.ceil(wait * 1000), booked }]]
 
-local function client_kind(v)
-  if type(v) ~= "table" or type(v.command) ~= "function" then
-    return " must be a redis client or pool, got " .. type(v)
-  end
-end
-M.client_kind = client_kind
+-- ARGV: the time a take booked until, n * interval. Its tokens back if no take
+-- booked after it (then nothing depends on them); 1 if given back.
+local GIVE_BACK = redis.script [[
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local before = tonumber(ARGV[1]) - tonumber(ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1]) - tonumber(ARGV[2])
+if ttl <= 0 then redis.call('DEL', KEYS[1]) return 1 end
+redis.call('SET', KEYS[1], string.format('%.3f', before), 'PX', math.ceil(ttl))
+return 1]]
 
 local function check_limiter(l, fname) check.self(l, RedisRateLimiter, fname, "redis rate limiter", 2) end
 
-local function ask(l, n, signal)
-  return TAKE:run(l.client, { l.key }, { l.interval, l.tolerance, n }, signal)
+-- ask(l, n, longest, signal) -> ms to wait (the tokens booked), or nil and the ms
+-- the server would have had them in; and what the booking is (for give_back).
+local function ask(l, n, longest, signal)
+  local r = TAKE:run(l.client, { l.key }, { l.interval, l.tolerance, n, longest or -1 }, signal)
+  if r[1] < 0 then return nil, -r[1] / 1000 end
+  return r[1] / 1000, r[2]
 end
 
--- The line's attempt: nil once taken, else the ms to sleep: what the server said,
--- and up to a quarter interval more, so that waiters across the fleet do not ask
--- in step.
-local function attempt(l, n, signal)
-  local ms = ask(l, n, signal)
-  if ms == 0 then return nil end
-  return ms + random() * 0.25 * min(ms, l.interval)
+local function give_back(l, booked, n)
+  pcall(GIVE_BACK.run, GIVE_BACK, l.client, { l.key }, { booked, n * l.interval })
 end
 
+local function timed_out(timeout)
+  error(errors.TimeoutError(format("no tokens within %s ms", tostring(timeout))), 0)
+end
+
+-- take([n] [, signal | opts]): books n tokens on the server and sleeps until they are there.
 function RedisRateLimiter:take(a, b)
   check_limiter(self, "take")
-  local n, signal, timeout = line.take_args(a, b, self.burst, "take")
-  line.take(self, n, signal, timeout, attempt)
+  local n, signal, timeout = take_args(a, b, self.burst, "take")
+  check.raise_if_aborted(check_abort(signal))
+  local ms, booked = ask(self, n, timeout, signal)
+  if not ms then timed_out(timeout) end -- they cannot be there in time: no wait for nothing
+  if ms == 0 then return end
+  self.waiting = self.waiting + 1
+  local ok, err = pcall(task.sleep, ms, signal)
+  self.waiting = self.waiting - 1
+  if not ok then
+    -- ended before its time: the tokens go back unless a later take booked after them
+    task.shield(give_back, self, booked, n)
+    error(err, 0)
+  end
 end
 
--- try_take([n] [, signal]) -> true, or false and the ms the server said to wait (an
--- estimate from this process's own line while takes wait here).
+-- try_take([n] [, signal]) -> true, or false and the ms until the server would have them.
 function RedisRateLimiter:try_take(n, signal)
   check_limiter(self, "try_take")
   if type(n) ~= "number" and n ~= nil then check.expected(n, 1, "try_take", "number") end
-  n = line.take_args(n, nil, self.burst, "try_take")
+  n = take_args(n, nil, self.burst, "try_take")
   check.opt_signal(signal, 2, "try_take")
-  if not line.empty(self) then return false, (self.queued + n) * self.interval end
-  local ms = ask(self, n, signal)
-  if ms == 0 then return true end
-  return false, ms
+  check.raise_if_aborted(check_abort(signal))
+  local ms, later = ask(self, n, 0, signal)
+  if ms then return true end
+  return false, later
 end
 
 function RedisRateLimiter:__tostring()
   check_limiter(self, "__tostring")
   return format("RedisRateLimiter (%s, %s per %s ms, burst %d, %d waiting)", self.key, tostring(self.rate),
-    tostring(self.per), self.burst, line.waiting(self))
+    tostring(self.per), self.burst, self.waiting)
 end
 
 function M.new(opts)
-  local given, o = ratelimit._options(opts, "redis", { client = client_kind, key = check.kind.string })
-  for _, name in ipairs { "client", "key" } do
-    if given[name] == nil then check.badarg(1, "redis", format("option '%s' is required", name)) end
-  end
-  o.client, o.key = given.client, given.key
-  return setmetatable(line.init(o), RedisRateLimiter)
+  local given, o = ratelimit._options(opts, "redis", { client = redis._client_kind, key = check.kind.string })
+  check.required(given, { "client", "key" }, 1, "redis")
+  o.client, o.key, o.waiting = given.client, given.key, 0
+  return setmetatable(o, RedisRateLimiter)
 end
 
 return M
