@@ -14,8 +14,14 @@ local M = {}
 -- A limiter's line lives in its own fields: _first, _last (indexes into
 -- _waiters), queued (the tokens the waiting takes want).
 function M.init(limiter)
-  limiter._waiters, limiter._first, limiter._last, limiter.queued = {}, 1, 0, 0
+  limiter._waiters, limiter._first, limiter._last, limiter.queued, limiter._spare = {}, 1, 0, 0, {}
   return limiter
+end
+
+-- Waiters out of the line are kept for the next takes that wait (a waitlist each).
+local function spare(limiter, w)
+  local list = limiter._spare
+  list[#list + 1] = w
 end
 
 function M.empty(limiter) return limiter._first > limiter._last end
@@ -35,6 +41,7 @@ local function leave(limiter, w)
   local waiters, i = limiter._waiters, limiter._first
   if waiters[i] ~= w then return end
   while i <= limiter._last and waiters[i].gone do
+    spare(limiter, waiters[i])
     waiters[i] = nil
     i = i + 1
   end
@@ -79,7 +86,14 @@ function M.take(limiter, n, signal, timeout, attempt)
     ms = attempt(limiter, n, signal)
     if not ms then return end
   end
-  local w = { n = n, wl = waitlist(), gone = false }
+  local list = limiter._spare
+  local w = list[#list]
+  if w then
+    list[#list] = nil
+    w.n, w.gone = n, false
+  else
+    w = { n = n, wl = waitlist(), gone = false }
+  end
   local last = limiter._last + 1
   limiter._last = last
   limiter._waiters[last] = w
