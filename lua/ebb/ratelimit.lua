@@ -40,13 +40,19 @@ local function wait_for(l, n, now)
   return max(l._tat, now) + n * l.interval - l.tolerance - now
 end
 
--- The line's attempt: takes n tokens (nil), or says how long to wait.
+-- The line's attempt: takes n tokens (nil), or says how long to wait. A take that
+-- wakes late for tokens due at `_due` takes them as of then (if less than a token's
+-- interval late): the timer's lateness does not lower the rate.
 local function attempt(l, n)
-  local now = clock_now()
+  local now, due = clock_now(), l._due
+  if due and now >= due and now - due < l.interval then now = due end
   local tat = max(l._tat, now)
   local ms = tat + n * l.interval - l.tolerance - now
-  if ms > EPSILON then return ms end
-  l._tat = tat + n * l.interval
+  if ms > EPSILON then
+    l._due = now + ms
+    return ms
+  end
+  l._tat, l._due = tat + n * l.interval, false
 end
 
 -- take([n] [, signal | opts]): waits until n tokens are there and takes them.
@@ -67,7 +73,7 @@ function RateLimiter:try_take(n)
     if not ms then return true end
     return false, ms
   end
-  return false, wait_for(self, self.queued + n, now)
+  return false, wait_for(self, self._queued + n, now)
 end
 
 function RateLimiter:__tostring()
@@ -78,7 +84,7 @@ end
 
 function ratelimit.new(opts)
   local _, o = ratelimit._options(opts, "new")
-  o._tat = -math.huge
+  o._tat, o._due = -math.huge, false
   return setmetatable(line.init(o), RateLimiter)
 end
 

@@ -12,9 +12,9 @@ local check_abort, waitlist, raise_if_aborted = core.check_abort, core.waitlist,
 local M = {}
 
 -- A limiter's line lives in its own fields: _first, _last (indexes into
--- _waiters), queued (the tokens the waiting takes want).
+-- _waiters), _queued (the tokens the waiting takes want).
 function M.init(limiter)
-  limiter._waiters, limiter._first, limiter._last, limiter.queued, limiter._spare = {}, 1, 0, 0, {}
+  limiter._waiters, limiter._first, limiter._last, limiter._queued, limiter._spare = {}, 1, 0, 0, {}
   return limiter
 end
 
@@ -37,7 +37,7 @@ end
 -- w leaves the line; when it was first, the next one still waiting is woken.
 local function leave(limiter, w)
   w.gone = true
-  limiter.queued = limiter.queued - w.n
+  limiter._queued = limiter._queued - w.n
   local waiters, i = limiter._waiters, limiter._first
   if waiters[i] ~= w then return end
   while i <= limiter._last and waiters[i].gone do
@@ -56,6 +56,7 @@ end
 local function timed_out(timeout)
   error(errors.TimeoutError(format("no tokens within %s ms", tostring(timeout))), 0)
 end
+M.timed_out = timed_out
 
 -- Waits for w's turn, then asks attempt(limiter, n, signal) for the tokens until it
 -- gives them (it returns nil), sleeping the ms it returns in between.
@@ -97,7 +98,7 @@ function M.take(limiter, n, signal, timeout, attempt)
   local last = limiter._last + 1
   limiter._last = last
   limiter._waiters[last] = w
-  limiter.queued = limiter.queued + n
+  limiter._queued = limiter._queued + n
   local ok, err = pcall(wait_turn, limiter, w, attempt, signal, timeout, timeout and clock_now() + timeout, ms)
   leave(limiter, w)
   if not ok then error(err, 0) end

@@ -3,11 +3,11 @@
 -- books its tokens at the first time the server has them, in the order the takes
 -- reach the server, and sleeps until then: one round trip, no polling.
 local check = require "ebb.check"
-local errors = require "ebb.errors"
 local task = require "ebb.task"
 local redis = require "ebb.redis"
 local ratelimit = require "ebb.ratelimit"
-local take_args = require("ebb.ratelimit_line").take_args
+local line = require "ebb.ratelimit_line"
+local take_args, timed_out = line.take_args, line.timed_out
 local check_abort = require("ebb.core").check_abort
 
 local type, pcall, error, setmetatable, format = type, pcall, error, setmetatable, string.format
@@ -57,10 +57,6 @@ end
 
 local function give_back(l, booked, n)
   pcall(GIVE_BACK.run, GIVE_BACK, l.client, { l.key }, { booked, n * l.interval })
-end
-
-local function timed_out(timeout)
-  error(errors.TimeoutError(format("no tokens within %s ms", tostring(timeout))), 0)
 end
 
 -- take([n] [, signal | opts]): books n tokens on the server and sleeps until they are there.
