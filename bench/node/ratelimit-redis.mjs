@@ -2,22 +2,13 @@
 // GCRA script as ratelimit.redis. Usage: node ratelimit-redis.mjs PORT.
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import fs from 'node:fs';
 const require = createRequire(path.resolve(process.env.NODE_PEERS ?? 'build/bench/node-peers', 'package.json'));
 const Redis = require('ioredis');
 const client = new Redis({ port: Number(process.argv[2]), host: '127.0.0.1' });
-client.defineCommand('take', { numberOfKeys: 1, lua: `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local interval, tolerance, n, longest = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
-if tat < now then tat = now end
-local after = tat + n * interval
-local wait = after - tolerance - now
-if wait < 0 then wait = 0 end
-if longest >= 0 and wait > longest then return { -math.max(1, math.ceil(wait * 1000)), '' } end
-local booked = string.format('%.3f', after)
-redis.call('SET', KEYS[1], booked, 'PX', math.ceil(after - now) + 1)
-return { math.ceil(wait * 1000), booked }` });
+// the script ratelimit.redis runs, read from its module (run from the repository's root)
+const lua = fs.readFileSync('lua/ebb/ratelimit_redis.lua', 'utf8').match(/local TAKE = redis\.script \[\[\n([\s\S]*?)\]\]/)[1];
+client.defineCommand('take', { numberOfKeys: 1, lua });
 const interval = 1000 / 1e9, key = 'bench-' + Math.floor(Math.random() * 1e9);
 async function take() {
   const [us] = await client.take(key, interval, interval * 1e6, 1, -1);
