@@ -1,0 +1,45 @@
+/* Opens hiredis at the first use (see redis_lib.h). */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stddef.h>
+#include "redis_lib.h"
+
+static redis_lib lib;
+static const char *open_error;
+
+#define SYMBOL(field, name) {offsetof(redis_lib, field), name}
+
+static const struct {
+  size_t offset;
+  const char *name;
+} symbols[] = {
+  SYMBOL(reader_create, "redisReaderCreateWithFunctions"), SYMBOL(reader_free, "redisReaderFree"),
+  SYMBOL(reader_feed, "redisReaderFeed"), SYMBOL(reader_get_reply, "redisReaderGetReply"),
+  SYMBOL(format_command_argv, "redisFormatCommandArgv"), SYMBOL(free_command, "redisFreeCommand"),
+};
+
+/* Process-wide: by whichever thread (the main one or a worker's) connects first.
+ * The soname is the one of the header ebb was built with: the reader's struct
+ * of callbacks changed in hiredis 1.0. */
+static void open_once(void) {
+  void *so = dlopen("libhiredis.so.0.14", RTLD_NOW | RTLD_LOCAL);
+  if (!so) {
+    open_error = "libhiredis.so.0.14 cannot be opened (install libhiredis0.14)";
+    return;
+  }
+  for (size_t i = 0; i < sizeof symbols / sizeof symbols[0] && !open_error; i++) {
+    void *fn = dlsym(so, symbols[i].name);
+    if (!fn) open_error = "libhiredis.so.0.14 lacks a function ebb calls";
+    else *(void **)((char *)&lib + symbols[i].offset) = fn;
+  }
+}
+
+const redis_lib *redis_lib_open(const char **why) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, open_once);
+  if (open_error) {
+    *why = open_error;
+    return NULL;
+  }
+  return &lib;
+}
