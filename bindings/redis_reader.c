@@ -212,18 +212,12 @@ stopped:
   return 2;
 }
 
-/* reader:close(): its buffer freed; feed answers 0, "the redis reader is closed". */
+/* reader:close(), and __gc: its buffer freed; feed answers 0, "the redis reader
+ * is closed". (Never while it feeds: make_error may be any function.) */
 static int reader_close(lua_State *L) {
   reply_reader *rr = check_reader(L);
   if (rr->L) return luaL_error(L, "the redis reader cannot close while it feeds");
   stop(rr, "the redis reader is closed");
-  return 0;
-}
-
-static int reader_gc(lua_State *L) {
-  reply_reader *rr = lua_touserdata(L, 1);
-  if (rr->r) rr->lib->reader_free(rr->r);
-  rr->r = NULL;
   return 0;
 }
 
@@ -236,7 +230,7 @@ static int reader_tostring(lua_State *L) {
 
 void redis_reader_init(lua_State *L) {
   static const luaL_Reg methods[] = {{"feed", reader_feed}, {"close", reader_close}, {NULL, NULL}};
-  ebb_new_metatable(L, READER_MT, reader_gc, reader_tostring);
+  ebb_new_metatable(L, READER_MT, reader_close, reader_tostring);
   luaL_getmetatable(L, READER_MT);
   lua_newtable(L);
   ebb_register(L, methods, 1);

@@ -127,7 +127,29 @@ describe("ebb.redis connections", function()
       e = raised(c2.command, c2, "LRANGE", "l", 0, -1)
       assert.matches("an array reply of 10 items is larger than max_reply %(5%)", e.message)
       c2:close()
+      -- a reply that comes over many reads is refused once more than max_reply of
+      -- its bytes came, not held whole first
+      c:command("SET", "huge", string.rep("y", 1000000))
+      local c3 = redis.connect(s.url, { max_reply = 100000 })
+      e = raised(c3.command, c3, "GET", "huge")
+      assert.is_true(errors.is(e, redis.ProtocolError))
+      assert.matches("is larger than max_reply %(100000%)", e.message)
+      assert.equal("ok", c3:command("GET", "small"))
+      c3:close()
       c:close()
+    end)
+  end)
+
+  it("reads arrays nested 8 deep, and fails a deeper one with a ProtocolError", function()
+    server_support.with_client(function(c)
+      local function nested(depth) return "return " .. ("{"):rep(depth) .. "1" .. ("}"):rep(depth) end
+      local r = c:command("EVAL", nested(8), 0)
+      for _ = 1, 7 do r = r[1] end
+      assert.same({ n = 1, 1 }, r)
+      local e = raised(c.command, c, "EVAL", nested(9), 0)
+      assert.is_true(errors.is(e, redis.ProtocolError))
+      assert.matches("nested multi bulk replies with depth > 7", e.message)
+      assert.equal("PONG", c:command("PING"))
     end)
   end)
 
