@@ -1,18 +1,14 @@
 /* Opens hiredis at the first use (see redis_lib.h). */
-#include <dlfcn.h>
 #include <pthread.h>
-#include <stddef.h>
+#include "dlsyms.h"
 #include "redis_lib.h"
 
 static redis_lib lib;
 static const char *open_error;
 
-#define SYMBOL(field, name) {offsetof(redis_lib, field), name}
+#define SYMBOL(field, name) DLSYM_SLOT(redis_lib, field, name)
 
-static const struct {
-  size_t offset;
-  const char *name;
-} symbols[] = {
+static const dlsym_slot symbols[] = {
   SYMBOL(reader_create, "redisReaderCreateWithFunctions"), SYMBOL(reader_free, "redisReaderFree"),
   SYMBOL(reader_feed, "redisReaderFeed"), SYMBOL(reader_get_reply, "redisReaderGetReply"),
   SYMBOL(format_command_argv, "redisFormatCommandArgv"), SYMBOL(free_command, "redisFreeCommand"),
@@ -22,16 +18,9 @@ static const struct {
  * The soname is the one of the header ebb was built with: the reader's struct
  * of callbacks changed in hiredis 1.0. */
 static void open_once(void) {
-  void *so = dlopen("libhiredis.so.0.14", RTLD_NOW | RTLD_LOCAL);
-  if (!so) {
-    open_error = "libhiredis.so.0.14 cannot be opened (install libhiredis0.14)";
-    return;
-  }
-  for (size_t i = 0; i < sizeof symbols / sizeof symbols[0] && !open_error; i++) {
-    void *fn = dlsym(so, symbols[i].name);
-    if (!fn) open_error = "libhiredis.so.0.14 lacks a function ebb calls";
-    else *(void **)((char *)&lib + symbols[i].offset) = fn;
-  }
+  int r = dlsyms_open("libhiredis.so.0.14", symbols, sizeof symbols / sizeof symbols[0], &lib);
+  if (r == 1) open_error = "libhiredis.so.0.14 cannot be opened (install libhiredis0.14)";
+  if (r == 2) open_error = "libhiredis.so.0.14 lacks a function ebb calls";
 }
 
 const redis_lib *redis_lib_open(const char **why) {
