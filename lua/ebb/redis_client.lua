@@ -47,7 +47,8 @@ local function open(o, signal)
   local limit = o.connect_timeout and abort.timeout(o.connect_timeout)
   local sig = signal
   if limit then sig = signal and abort.any { signal, limit } or limit end
-  local stream = net.connect(o.host, o.port, { signal = sig, nodelay = true, tls = o.tls })
+  local stream = o.path and net.connect { path = o.path, signal = sig }
+    or net.connect(o.host, o.port, { signal = sig, nodelay = true, tls = o.tls })
   local conn = rconn.new(stream, o.address, o.max_reply)
   local first = handshake(o)
   if #first > 0 then
