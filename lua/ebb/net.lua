@@ -1,6 +1,7 @@
--- ebb.net: TCP. connect gives a duplex stream; listen runs a handler task per
--- connection and closes gracefully: it stops accepting, then lets handlers end
--- (or cancels them when a time limit or signal says so).
+-- ebb.net: TCP. connect gives a duplex stream (or one over a Unix-domain socket);
+-- listen runs a handler task per connection and closes gracefully: it stops
+-- accepting, then lets handlers end (or cancels them when a time limit or signal
+-- says so).
 local core = require "ebb.net.core"
 local stream_core = require "ebb.iostream.core"
 local iostream = require "ebb.iostream"
