@@ -1,5 +1,5 @@
 /* ebb.redis.core: hiredis's reply reader (redis_reader.c) and its command
- * formatter (redisFormatCommandArgv), for lua/ebb/redis_resp.lua. Arguments
+ * formatter (redisFormatSdsCommandArgv), for lua/ebb/redis_resp.lua. Arguments
  * are counted bytes, so NUL bytes and CRLF in them are fine. */
 #include <limits.h>
 #include <math.h>
@@ -92,7 +92,7 @@ static int push_command(lua_State *L, const values *v, int argc) {
   size_t small_len[SMALL], *len = small_len;
   char small_num[SMALL][NUMBER_TEXT], (*num)[NUMBER_TEXT] = small_num;
   void *block = NULL;
-  char *cmd;
+  sds cmd;
   int n;
   if (argc > SMALL) { /* checked first: last = 2^31 on a short list must not ask for a block */
     size_t each = sizeof *argv + sizeof *len + sizeof *num;

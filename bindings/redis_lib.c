@@ -11,7 +11,7 @@ static const char *open_error;
 static const dlsym_slot symbols[] = {
   SYMBOL(reader_create, "redisReaderCreateWithFunctions"), SYMBOL(reader_free, "redisReaderFree"),
   SYMBOL(reader_feed, "redisReaderFeed"), SYMBOL(reader_get_reply, "redisReaderGetReply"),
-  SYMBOL(format_command_argv, "redisFormatCommandArgv"), SYMBOL(free_command, "redisFreeCommand"),
+  SYMBOL(format_command_argv, "redisFormatSdsCommandArgv"), SYMBOL(free_command, "redisFreeSdsCommand"),
 };
 
 /* Process-wide: by whichever thread (the main one or a worker's) connects first.

@@ -13,8 +13,10 @@ typedef struct redis_lib {
   void (*reader_free)(redisReader *r);
   int (*reader_feed)(redisReader *r, const char *buf, size_t len);
   int (*reader_get_reply)(redisReader *r, void **reply);
-  int (*format_command_argv)(char **target, int argc, const char **argv, const size_t *argvlen);
-  void (*free_command)(char *cmd);
+  /* the sds form: its numbers are written by sds's own formatter, where the
+   * plain redisFormatCommandArgv calls sprintf for every argument */
+  int (*format_command_argv)(sds *target, int argc, const char **argv, const size_t *argvlen);
+  void (*free_command)(sds cmd);
 } redis_lib;
 
 /* hiredis's functions, opened once; NULL when it cannot be (*why says why). */
