@@ -3,11 +3,12 @@ PREFIX ?= /usr/local
 CC ?= cc
 LUAJIT ?= luajit
 PKGS = luajit libuv libedit yajl
-# libcurl and libssl are opened with dlopen at their first use (bindings/curl_lib.c,
-# bindings/tls_lib.c): their headers only
+# libcurl, libssl and hiredis are opened with dlopen at their first use
+# (bindings/curl_lib.c, bindings/tls_lib.c, bindings/redis_lib.c): their headers only
+# (hiredis's, <hiredis/...>, need no flags)
 HEADER_PKGS = libcurl openssl
 DEBIAN_PKGS = luajit libluajit-5.1-dev libuv1-dev lua-busted pkg-config time libedit-dev tmux \
-  libcurl4-openssl-dev libhttp-parser-dev libyajl-dev wrk openssl libssl-dev redis-server
+  libcurl4-openssl-dev libhttp-parser-dev libyajl-dev wrk openssl libssl-dev redis-server libhiredis-dev
 # What `make bench` compares against besides Node: nginx, only for bench (installing
 # it starts a web server on port 80 where services run). Its Lua module is not
 # installed: it brings OpenResty's luajit, which replaces the build's; bench/run

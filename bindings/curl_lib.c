@@ -1,19 +1,15 @@
 /* Opens libcurl at the first request (see curl_lib.h) and names its error
  * codes as curl's headers do. */
-#include <dlfcn.h>
 #include <pthread.h>
-#include <stddef.h>
 #include "curl_lib.h"
+#include "dlsyms.h"
 
 static curl_lib lib;
 static const char *open_error;
 
-#define SYMBOL(field, name) {offsetof(curl_lib, field), name}
+#define SYMBOL(field, name) DLSYM_SLOT(curl_lib, field, name)
 
-static const struct {
-  size_t offset;
-  const char *name;
-} symbols[] = {
+static const dlsym_slot symbols[] = {
   SYMBOL(global_init, "curl_global_init"), SYMBOL(global_cleanup, "curl_global_cleanup"),
   SYMBOL(multi_init, "curl_multi_init"), SYMBOL(multi_setopt, "curl_multi_setopt"),
   SYMBOL(multi_add_handle, "curl_multi_add_handle"), SYMBOL(multi_remove_handle, "curl_multi_remove_handle"),
@@ -28,17 +24,15 @@ static const struct {
 /* Process-wide: libcurl's global handle is made once, by whichever thread
  * (the main one or a worker's) fetches first. */
 static void open_once(void) {
-  void *so = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-  if (!so) {
+  switch (dlsyms_open("libcurl.so.4", symbols, sizeof symbols / sizeof symbols[0], &lib)) {
+  case 1:
     open_error = "libcurl.so.4 cannot be opened (install libcurl4)";
     return;
+  case 2:
+    open_error = "libcurl.so.4 lacks a function ebb calls (libcurl 7.88 or later is needed)";
+    return;
   }
-  for (size_t i = 0; i < sizeof symbols / sizeof symbols[0] && !open_error; i++) {
-    void *fn = dlsym(so, symbols[i].name);
-    if (!fn) open_error = "libcurl.so.4 lacks a function ebb calls (libcurl 7.88 or later is needed)";
-    else *(void **)((char *)&lib + symbols[i].offset) = fn;
-  }
-  if (!open_error && lib.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) open_error = "curl_global_init failed";
+  if (lib.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) open_error = "curl_global_init failed";
 }
 
 const curl_lib *curl_lib_open(const char **why) {

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include "uvstream.h"
 
 typedef struct resolve_op {
@@ -122,6 +123,21 @@ static void connect_abandoned(ebb_request *r) {
   uvs_close(ebb_container(r, connect_op, r)->s); /* the connect ends with ECANCELED */
 }
 
+/* The request of a connect of s, the stream on top of L (popped: the request
+ * holds it until the connection is settled). */
+static connect_op *connect_op_new(lua_State *L, uvs *s) {
+  connect_op *op = calloc(1, sizeof *op);
+  if (!op) {
+    uvs_close(s);
+    luaL_error(L, "out of memory");
+    return NULL;
+  }
+  op->s = s;
+  op->r.abandon = connect_abandoned;
+  op->box_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return op;
+}
+
 /* connect(ip, port, signal) -> true, stream | nil, code, msg */
 static int l_connect(lua_State *L) {
   const char *ip = ebb_check_cstring(L, 1, "ip");
@@ -132,13 +148,7 @@ static int l_connect(lua_State *L) {
   if (r) return r;
   if (!parse_addr(ip, port, &ss)) return ebb_argerror(L, 1, "IP address expected");
   s = push_tcp(L, ebb_current_owner(L));
-  if (!(op = calloc(1, sizeof *op))) {
-    uvs_close(s);
-    return luaL_error(L, "out of memory");
-  }
-  op->s = s;
-  op->r.abandon = connect_abandoned;
-  op->box_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  op = connect_op_new(L, s);
   if ((r = uv_tcp_connect(&op->req, &s->u.tcp, (struct sockaddr *)&ss, on_connected)) != 0) {
     uvs_close(s);
     luaL_unref(L, LUA_REGISTRYINDEX, op->box_ref);
@@ -146,6 +156,23 @@ static int l_connect(lua_State *L) {
     return ebb_push_uv_error(L, r);
   }
   return ebb_request_await(L, &op->r, 3);
+}
+
+/* connect_path(path, signal) -> true, stream | nil, code, msg: a Unix-domain socket */
+static int l_connect_path(lua_State *L) {
+  const char *path = ebb_check_cstring(L, 1, "path");
+  int r = ebb_request_begin(L, 2);
+  connect_op *op;
+  uvs *s;
+  if (r) return r;
+  /* libuv 1.44 would cut a longer one short and connect elsewhere */
+  if (strlen(path) >= sizeof ((struct sockaddr_un *)0)->sun_path) return ebb_push_uv_error(L, UV_ENAMETOOLONG);
+  s = uvs_push_new(L);
+  uv_pipe_init(ebb_loop(), &s->u.pipe, 0);
+  uvs_opened(s, ebb_current_owner(L));
+  op = connect_op_new(L, s);
+  uv_pipe_connect(&op->req, &s->u.pipe, path, on_connected); /* a failure comes to the callback */
+  return ebb_request_await(L, &op->r, 2);
 }
 
 /* ---- listening ---- */
@@ -255,8 +282,8 @@ static int l_set_nodelay(lua_State *L) {
 
 int luaopen_ebb_net_core(lua_State *L) {
   static const luaL_Reg fns[] = {
-    {"resolve", l_resolve}, {"connect", l_connect}, {"listen", l_listen}, {"accept", l_accept},
-    {"address", l_address}, {"set_nodelay", l_set_nodelay}, {NULL, NULL}};
+    {"resolve", l_resolve}, {"connect", l_connect}, {"connect_path", l_connect_path}, {"listen", l_listen},
+    {"accept", l_accept}, {"address", l_address}, {"set_nodelay", l_set_nodelay}, {NULL, NULL}};
   uvs_make_metatable(L);
   return ebb_new_module(L, fns);
 }

@@ -27,6 +27,11 @@ INTERNAL.retry_budget_redis = true -- retry.redis_budget
 INTERNAL.redis_stream_queue = true -- redis.stream_queue
 M.INTERNAL = INTERNAL
 
+-- C halves called directly as well as through their modules: they take what a
+-- peer sent (a Redis reply reader's bytes), which the module's own calls rarely make odd.
+local CORES = { "redis" }
+M.CORES = CORES
+
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.
 function M.modules()
   local list = {}
@@ -131,6 +136,9 @@ function M.discover()
   local seen = {}
   for _, m in ipairs(M.modules()) do
     walk_table(m, require("ebb." .. m), m, seen)
+  end
+  for _, m in ipairs(CORES) do
+    walk_table(m .. ".core", require("ebb." .. m .. ".core"), m, seen)
   end
   local ebb = require "ebb"
   walk_table("ebb", ebb, "ebb", seen)

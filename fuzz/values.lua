@@ -62,6 +62,18 @@ function M.string()
   return string.rep("\0y", random(2 ^ 20, 2 ^ 22))
 end
 
+-- Bytes a Redis server might send, whole, cut short or wrong: a reply reader's input.
+local RESP = { "+OK\r\n", "-ERR no\r\n", ":12\r\n", ":-9223372036854775808\r\n", ":99999999999999999999\r\n",
+  "$3\r\nabc\r\n", "$-1\r\n", "$-2\r\n", "$5\r\nab", "$99999999\r\n", "*2\r\n", "*1\r\n", "*0\r\n", "*-1\r\n",
+  "*2147483648\r\n", "\r\n", "?\r\n", "+\0\r\n" }
+
+function M.resp()
+  local b = {}
+  for i = 1, random(1, 24) do b[i] = RESP[random(#RESP)] end
+  local s = table.concat(b)
+  return random() < 0.8 and s or s:sub(1, random(0, #s))
+end
+
 -- A function given as an argument: a callback, a step, a body, a predicate.
 -- What it returns, raises or sleeps is drawn now: calls run in an order I/O
 -- decides, and drawing then would make a seed's later calls differ.
@@ -224,6 +236,10 @@ function M.sandbox(target, args, n)
   elseif module == "process" and target.kind == "function" then
     args[1] = random() < 0.9 and SAFE_COMMANDS[random(#SAFE_COMMANDS)] or inside(args[1])
     for i = 3, n do args[i] = sandbox_options(args[i]) end
+  elseif module == "redis" and name:find(":feed$") then
+    if random() < 0.8 then args[1] = M.resp() end
+    if random() < 0.8 then args[2] = {} end
+    return math.max(n, 2)
   elseif name:find("kill", 1, true) then
     args[2] = ({ "SIGTERM", "SIGKILL", 15, 9, 0, -1, "SIGNOPE", 0 / 0, nil })[random(9)]
   end

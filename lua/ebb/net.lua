@@ -1,6 +1,7 @@
--- ebb.net: TCP. connect gives a duplex stream; listen runs a handler task per
--- connection and closes gracefully: it stops accepting, then lets handlers end
--- (or cancels them when a time limit or signal says so).
+-- ebb.net: TCP. connect gives a duplex stream (or one over a Unix-domain socket);
+-- listen runs a handler task per connection and closes gracefully: it stops
+-- accepting, then lets handlers end (or cancels them when a time limit or signal
+-- says so).
 local core = require "ebb.net.core"
 local stream_core = require "ebb.iostream.core"
 local iostream = require "ebb.iostream"
@@ -9,7 +10,7 @@ local host_core = require "ebb.core"
 local check = require "ebb.check"
 local tls = require "ebb.net_tls"
 
-local error, setmetatable, pcall, pairs, next = error, setmetatable, pcall, pairs, next
+local error, setmetatable, pcall, pairs, next, type = error, setmetatable, pcall, pairs, next, type
 
 local net = {}
 
@@ -70,9 +71,26 @@ local function wrap(s, name, opts)
   return conn
 end
 
+local CONNECT_PATH = { path = kind.cstring, signal = kind.signal, high_water_mark = HWM }
+
+local function path_failed(path, _, code, msg)
+  error(check.system_error(code, msg, "connect", path, { path = path }), 0)
+end
+
+-- connect{path=, signal=, high_water_mark=} -> a duplex stream over a Unix-domain
+-- socket; reached by a tail call, so its checks count levels as net.connect's.
+local function connect_path(opts, extra)
+  opts = check.options(opts, 1, "connect", CONNECT_PATH)
+  if extra ~= nil then check.badarg(2, "connect", "no second argument expected after a table of options") end
+  if opts.path == nil then check.badarg(1, "connect", "option 'path' expected (a Unix-domain socket's path)") end
+  local s = check.result(path_failed, opts.path, nil, core.connect_path(opts.path, opts.signal))
+  return iostream.wrap(s, { name = opts.path, high_water_mark = opts.high_water_mark })
+end
+
 -- connect(host, port [, {signal=, high_water_mark=, nodelay=}]) -> a duplex
 -- stream. Each address the name resolves to is tried in turn.
 function net.connect(host, port, opts)
+  if type(host) == "table" then return connect_path(host, port) end
   opts = check_args("connect", host, port, opts, 3, CONNECT)
   local signal = opts.signal
   local ctx = opts.tls and tls.client_context(opts.tls, signal)

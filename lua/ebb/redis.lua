@@ -40,7 +40,7 @@ function redis._client_kind(v)
 end
 
 local CONNECT = {
-  url = kind.cstring, host = kind.cstring, port = kind.whole(0, 65535),
+  url = kind.cstring, host = kind.cstring, port = kind.whole(0, 65535), path = kind.cstring,
   password = kind.string, username = kind.string, db = kind.whole(0, 1e6), name = kind.cstring,
   signal = kind.signal, timeout = kind.ms, connect_timeout = kind.ms,
   max_reply = kind.whole(1, 2 ^ 31), reconnect = reconnect_kind, tls = tls_kind,
@@ -51,11 +51,24 @@ local function unescape(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- parse_url(url) -> a table of host, port, username, password, db, tls; or nil, why.
+-- unix:///path/to/redis.sock[?db=N] -> a table of path and db; or nil, why.
+local function parse_unix_url(rest)
+  local path, query = rest:match("^([^?]*)%??(.*)$")
+  if path:sub(1, 1) ~= "/" then return nil, "must name an absolute path (unix:///path/to/redis.sock)" end
+  local o = { path = unescape(path) }
+  local db = query:match("^db=(%d+)$")
+  if db then o.db = tonumber(db)
+  elseif query ~= "" then return nil, "has a query other than db=N" end
+  return o
+end
+
+-- parse_url(url) -> a table of host, port, username, password, db, tls (or path
+-- and db); or nil, why.
 local function parse_url(url)
   local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
+  if scheme == "unix" then return parse_unix_url(rest) end
   if scheme ~= "redis" and scheme ~= "rediss" then
-    return nil, "must start with redis:// or rediss://"
+    return nil, "must start with redis://, rediss:// or unix://"
   end
   local o = { tls = scheme == "rediss" or nil }
   local auth, hostpart = rest:match("^(.*)@([^@]*)$")
@@ -93,8 +106,8 @@ function redis._settings(a, b, fname, valid)
     opts = check.options(a, 1, fname, valid, 2)
     if b ~= nil then check.badarg(2, fname, "no second argument expected after a table of options", 2) end
   end
-  if opts.url == nil and opts.host == nil then
-    check.badarg(1, fname, "a url or a host expected (redis://127.0.0.1:6379)", 2)
+  if opts.url == nil and opts.host == nil and opts.path == nil then
+    check.badarg(1, fname, "a url, a host or a path expected (redis://127.0.0.1:6379)", 2)
   end
   local o = {}
   if opts.url then
@@ -106,8 +119,10 @@ function redis._settings(a, b, fname, valid)
   for k in pairs(CONNECT) do
     if opts[k] ~= nil and k ~= "url" then o[k] = opts[k] end
   end
+  if o.path and o.tls then check.badarg(1, fname, "tls is for TCP connections, not a Unix-domain socket's path", 2) end
   o.host, o.port = o.host or "127.0.0.1", o.port or 6379
   o.address = find(o.host, ":", 1, true) and format("[%s]:%d", o.host, o.port) or format("%s:%d", o.host, o.port)
+  if o.path then o.address = o.path end
   o.max_reply = o.max_reply or DEFAULT_MAX_REPLY
   if o.reconnect == nil then o.reconnect = {} end
   if o.connect_timeout == nil then o.connect_timeout = 10000 end

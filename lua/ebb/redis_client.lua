@@ -11,7 +11,7 @@ local resp = require "ebb.redis_resp"
 local rconn = require "ebb.redis_conn"
 
 local type, select, error, setmetatable, format, pcall = type, select, error, setmetatable, string.format, pcall
-local encode, is_signal = resp.encode, check.is_signal
+local encode, encode_args, is_signal = resp.encode, resp.encode_args, check.is_signal
 local check_abort = require("ebb.core").check_abort
 
 local M = {}
@@ -47,7 +47,8 @@ local function open(o, signal)
   local limit = o.connect_timeout and abort.timeout(o.connect_timeout)
   local sig = signal
   if limit then sig = signal and abort.any { signal, limit } or limit end
-  local stream = net.connect(o.host, o.port, { signal = sig, nodelay = true, tls = o.tls })
+  local stream = o.path and net.connect { path = o.path, signal = sig }
+    or net.connect(o.host, o.port, { signal = sig, nodelay = true, tls = o.tls })
   local conn = rconn.new(stream, o.address, o.max_reply)
   local first = handshake(o)
   if #first > 0 then
@@ -74,11 +75,8 @@ end
 
 local function not_a_reply_error(e) return not errors.is(e, ReplyError) end
 
--- The connection to use now: the open one, or a new one (one task opens it, the
--- others wait for it).
-local function connection(self, signal)
-  local conn = self._conn
-  if conn and not conn.dead then return conn end
+-- Opens the client's connection (one task opens it, the others wait for it).
+local function reopen(self, signal)
   if self.closed then error(ClosedError("the client is closed"), 0) end
   if self._opening then return self._opening:await { signal = signal } end
   local f = task.future()
@@ -105,6 +103,14 @@ local function connection(self, signal)
   return got
 end
 
+-- The connection to use now: the open one, or a new one. (The closures of
+-- reopen kept apart: a function that makes one is never compiled.)
+local function connection(self, signal)
+  local conn = self._conn
+  if conn and not conn.dead then return conn end
+  return reopen(self, signal)
+end
+
 -- M.new(o, signal) -> a client, connected once (no retry: a closed port fails at once).
 function M.new(o)
   local self = setmetatable({ _opts = o, _conn = nil, _opening = nil, closed = false, address = o.address }, Client)
@@ -127,7 +133,7 @@ function Client:command(name, ...)
   check_client(self, "command")
   if type(name) ~= "string" then check.expected(name, 1, "command", "string") end
   local n, signal = split_signal(select("#", ...), ...)
-  local bytes = encode({ name, ... }, 1, n + 1, "command", 1, 2)
+  local bytes = encode_args("command", 1, 2, n + 1, name, ...)
   local ok, reason = check_abort(signal)
   if ok == false then error(reason, 0) end
   local reply = connection(self, signal):call(bytes, 1, signal, self._opts.timeout, name)
@@ -143,7 +149,7 @@ function Batch:command(name, ...)
   if type(name) ~= "string" then check.expected(name, 1, "command", "string") end
   local n = self.n + 1
   self.n = n
-  self[n] = encode({ name, ... }, 1, select("#", ...) + 1, "command", 1, 2)
+  self[n] = encode_args("command", 1, 2, select("#", ...) + 1, name, ...)
   return self
 end
 

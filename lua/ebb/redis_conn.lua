@@ -1,7 +1,7 @@
 -- ebb.redis_conn: one connection to a Redis server. Commands from any number of
 -- tasks are queued and written together by a writer task (automatic pipelining);
--- a reader task decodes the replies and hands them out in the order the commands
--- were sent. A command whose caller stopped waiting still gets its reply read and
+-- a reader task feeds what it reads to hiredis's reply reader and hands the
+-- replies out in the order the commands were sent. A command whose caller stopped waiting still gets its reply read and
 -- dropped, so the order holds and the connection stays usable.
 local core = require "ebb.core"
 local task = require "ebb.task"
@@ -10,8 +10,7 @@ local resp = require "ebb.redis_resp"
 local clock_now = require("ebb.clock.core").now
 
 local waitlist, check_abort = core.waitlist, core.check_abort
-local error, pcall, concat, sub, max, format = error, pcall, table.concat, string.sub, math.max, string.format
-local decode = resp.decode
+local error, pcall, concat, max, format = error, pcall, table.concat, math.max, string.format
 
 local M = {}
 
@@ -41,6 +40,7 @@ local function fail(conn, err)
   if conn.dead then return end
   conn.dead = err
   conn.stream:close()
+  conn.parser:close()
   local q = conn.queue
   for i = conn.head, conn.tail do
     local req = q[i]
@@ -79,47 +79,27 @@ local function deliver(conn, v)
   return true
 end
 
+-- Reads what the server sends into hiredis's reader and hands out each reply
+-- it completes (a reply may span many reads, and one read end many replies).
 local function read_loop(conn)
-  local stream, limit = conn.stream, conn.max_reply
-  local buf, pos = "", 1
-  local parts, nparts, extra, need = {}, 0, 0, 0 -- chunks held until `need` bytes are in
+  local stream, parser, out = conn.stream, conn.parser, {}
   while true do
     local ok, chunk = pcall(stream.read, stream)
     if not ok or chunk == nil then
       return fail(conn, lost(conn, not ok and chunk or nil))
     end
-    local have = #buf - pos + 1 + extra + #chunk
-    if have < need then
-      nparts, extra = nparts + 1, extra + #chunk
-      parts[nparts] = chunk
-    else
-      if nparts > 0 then
-        buf = sub(buf, pos) .. concat(parts, "", 1, nparts) .. chunk
-        parts, nparts, extra = {}, 0, 0
-      elseif pos > 1 then
-        buf = sub(buf, pos) .. chunk
-      else
-        buf = buf .. chunk
-      end
-      pos, need = 1, 0
-      while pos <= #buf do
-        local whole, v, np = decode(buf, pos, limit, reply_error)
-        if whole then
-          pos = np
-          if not deliver(conn, v) then return end
-        elseif v then
-          need = v - pos + 1
-          if #buf - pos + 1 > limit then v = false end
-        end
-        if not whole then
-          if v == false then
-            local why = np or format("a reply larger than max_reply (%d bytes)", limit)
-            return fail(conn, ProtocolError(format("%s, from %s", why, conn.address), { address = conn.address }))
-          end
-          break
-        end
-      end
-      if pos > #buf then buf, pos = "", 1 end
+    local fed, n, why = pcall(parser.feed, parser, chunk, out)
+    if not fed then -- make_error raised (out of memory): the connection cannot go on
+      return fail(conn, ProtocolError(format("replies from %s could not be read", conn.address),
+        { address = conn.address, cause = n }))
+    end
+    for i = 1, n do
+      local v = out[i]
+      out[i] = nil
+      if not deliver(conn, v) then return end
+    end
+    if why then
+      return fail(conn, ProtocolError(format("%s, from %s", why, conn.address), { address = conn.address }))
     end
   end
 end
@@ -142,8 +122,13 @@ end
 
 -- new(stream, address, max_reply) -> a connection over an open stream.
 function M.new(stream, address, max_reply)
+  local made, reader = pcall(resp.reader, max_reply, reply_error)
+  if not made then -- hiredis cannot be opened
+    stream:close()
+    error(reader, 0)
+  end
   local conn = setmetatable({
-    stream = stream, address = address, max_reply = max_reply, dead = false,
+    stream = stream, address = address, parser = reader, dead = false,
     queue = {}, head = 1, tail = 0, out = {}, nout = 0, writer_wl = waitlist(),
     on_push = nil, on_end = nil,
   }, Conn)

@@ -1,0 +1,14 @@
+/* Opens a shared library and finds its functions (see dlsyms.h). */
+#include <dlfcn.h>
+#include "dlsyms.h"
+
+int dlsyms_open(const char *soname, const dlsym_slot *symbols, size_t n, void *table) {
+  void *so = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+  if (!so) return 1;
+  for (size_t i = 0; i < n; i++) {
+    void *fn = dlsym(so, symbols[i].name);
+    if (!fn) return 2;
+    *(void **)((char *)table + symbols[i].offset) = fn;
+  }
+  return 0;
+}
