@@ -21,7 +21,7 @@ INTERNAL.net_udp = true -- net.udp's sockets, reached through ebb.net
 INTERNAL.worker_thread, INTERNAL.worker_wire = true, true -- the worker threads' side of ebb.worker
 INTERNAL.redis_resp, INTERNAL.redis_conn, INTERNAL.redis_client = true, true, true -- parts of ebb.redis
 INTERNAL.redis_pool, INTERNAL.redis_pubsub, INTERNAL.redis_script = true, true, true
-INTERNAL.semaphore_redis = true -- semaphore.redis
+INTERNAL.semaphore_redis, INTERNAL.semaphore_redis_scripts, INTERNAL.semaphore_redis_grants = true, true, true -- semaphore.redis
 M.INTERNAL = INTERNAL
 
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.
