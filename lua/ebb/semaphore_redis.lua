@@ -62,8 +62,8 @@ function M.new(opts)
   }, RedisSemaphore)
 end
 
-local function run(self, script, id, signal)
-  return script:run(self.client, self._keys, { self.permits, self.channel, id }, signal)
+local function run(self, script, id, signal, first)
+  return script:run(self.client, self._keys, { self.permits, self.channel, id, first and 1 or 0 }, signal)
 end
 
 local ConnectionError = require("ebb.redis").ConnectionError
@@ -87,6 +87,10 @@ local function leave(self, id)
   return task.shield(pcall, task.timeout, min(self.lease, 2000), run, self, scripts.leave, id)
 end
 
+local function idle_check(self)
+  if self.waiting == 0 and self.held == 0 then grants.idle(self) end
+end
+
 -- The lease is no longer this object's: its renewals stop.
 local function forget(self, lease)
   self._holding[lease.id] = nil
@@ -96,6 +100,7 @@ end
 
 local function lose(self, lease, cause)
   forget(self, lease)
+  idle_check(self)
   self.lost = self.lost + 1
   lease._controller:abort(LeaseLostError(format("the lease of a permit of semaphore '%s' was lost%s", self.key,
     cause and "" or " (it ended before it was renewed)"), { cause = cause }))
@@ -146,7 +151,7 @@ end
 -- server is only out of reach and the ticket may still live.
 local function ask(self, w, signal)
   local sent = now()
-  local ok, r = pcall(run, self, scripts.acquire, w.id, signal)
+  local ok, r = pcall(run, self, scripts.acquire, w.id, signal, w.asked == -1 / 0)
   if ok then
     if r > 0 then return sent end
     w.asked = sent
@@ -195,7 +200,6 @@ end
 local function drop_waiter(self, id)
   self._waiters[id] = nil
   self.waiting = self.waiting - 1
-  if self.waiting == 0 then grants.stop(self) end
 end
 
 -- acquire([signal | {signal=, timeout=}]) -> a RedisLease once a permit is this
@@ -218,6 +222,7 @@ function RedisSemaphore:acquire(a)
   drop_waiter(self, id)
   if got then return hold(self, id, since) end
   leave(self, id) -- gave up (or the reply was lost): no ticket or permit stays behind
+  idle_check(self)
   error(since, 0)
 end
 
@@ -258,6 +263,7 @@ function RedisSemaphore:release(lease)
   if self._holding[lease.id] ~= lease then return false end
   forget(self, lease)
   local ok, was = leave(self, lease.id)
+  idle_check(self)
   return ok and was == 1
 end
 
@@ -298,13 +304,16 @@ function RedisSemaphore:__tostring()
     self.held, self.waiting)
 end
 
+local function check_lease(l, fname) check.self(l, RedisLease, fname, "redis semaphore lease", 2) end
+
 function RedisLease:release()
-  if debug.getmetatable(self) ~= RedisLease then check.expected(self, 1, "release", "redis semaphore lease") end
+  check_lease(self, "release")
   return self.semaphore:release(self)
 end
 RedisLease.__close = RedisLease.release
 
 function RedisLease:__tostring()
+  check_lease(self, "__tostring")
   local s = self.semaphore
   local state = s._holding[self.id] == self and "held" or (self.signal.aborted and "lost" or "released")
   return format("RedisLease (%s, %s)", s.key, state)

@@ -54,14 +54,26 @@ function M.start(sem, signal)
   return l.ready:await { signal = signal }
 end
 
--- stop(sem): no task of sem waits any more: its subscription goes (an open one
--- would keep the script running).
+-- stop(sem): the subscription goes (an open one would keep the script running).
 function M.stop(sem)
   local l = sem._listening
   if not l then return end
   sem._listening = nil
   l.stopped = true
   if l.sub then l.sub:close() end
+end
+
+local function close_if_idle(sem)
+  task.yield()
+  sem._closer = nil
+  if sem.waiting == 0 and sem.held == 0 then M.stop(sem) end
+end
+
+-- idle(sem): nothing of sem waits or holds. The subscription goes after the tasks
+-- ready now have run, unless one of them waits or holds again by then (a loop that
+-- releases and acquires keeps it).
+function M.idle(sem)
+  if sem._listening and not sem._closer then sem._closer = task.spawn(close_if_idle, sem) end
 end
 
 return M

@@ -16,46 +16,53 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function lease_of(who) return tonumber(string.match(who, '^(%d+):')) end
 
--- holders whose lease ended and tickets nobody asked for in time go
-local function purge()
+-- a key lives at least `ms` more (twice that when it is moved on, so that is rare):
+-- a semaphore nobody uses leaves nothing
+local function last(key, ms)
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, 2 * ms) end
+end
+
+local function make_holder(who)
+  local lease = lease_of(who)
+  redis.call('ZADD', H, now + lease, who)
+  last(H, lease)
+  return now + lease
+end
+
+-- permits not held (holders whose lease ended are taken out first)
+local function free()
   redis.call('ZREMRANGEBYSCORE', H, '-inf', now)
-  local gone = redis.call('ZRANGEBYSCORE', D, '-inf', now)
-  for i = 1, #gone do
-    redis.call('ZREM', Q, gone[i])
-    redis.call('ZREM', D, gone[i])
-  end
+  return permits - redis.call('ZCARD', H)
+end
+
+local function drop_ticket(who)
+  redis.call('ZREM', Q, who)
+  redis.call('ZREM', D, who)
 end
 
 -- the first tickets of the queue that free permits cover become holders, and
--- their waiters are told ("id lease_end id lease_end ...")
+-- their waiters are told ("id lease_end id lease_end ..."; the caller learns it
+-- from its answer). A ticket whose waiter stopped asking in time is dropped when
+-- it comes to the head.
 local function promote()
-  local free = permits - redis.call('ZCARD', H)
-  if free <= 0 then return end
-  local heads = redis.call('ZRANGE', Q, 0, free - 1)
-  if #heads == 0 then return end
+  if redis.call('ZCARD', Q) == 0 then return end
+  local n = free()
   local told = {}
-  for i = 1, #heads do
-    local who = heads[i]
-    local ends = now + lease_of(who)
-    redis.call('ZADD', H, ends, who)
-    redis.call('ZREM', Q, who)
-    redis.call('ZREM', D, who)
-    told[#told + 1] = who .. ' ' .. string.format('%.0f', ends)
+  while n > 0 do
+    local heads = redis.call('ZRANGE', Q, 0, n - 1)
+    if #heads == 0 then break end
+    for i = 1, #heads do
+      local who = heads[i]
+      local alive = tonumber(redis.call('ZSCORE', D, who) or 0) > now
+      drop_ticket(who)
+      if alive then
+        local ends = make_holder(who)
+        n = n - 1
+        if who ~= id then told[#told + 1] = who .. ' ' .. string.format('%.0f', ends) end
+      end
+    end
   end
-  redis.call('PUBLISH', channel, table.concat(told, ' '))
-end
-
--- each key ends with the last deadline in it: a semaphore nobody uses leaves nothing
-local function keep()
-  local last = redis.call('ZRANGE', H, -1, -1, 'WITHSCORES')
-  if last[2] then redis.call('PEXPIREAT', H, string.format('%.0f', tonumber(last[2]) + 1)) end
-  last = redis.call('ZRANGE', D, -1, -1, 'WITHSCORES')
-  if last[2] then
-    local at = string.format('%.0f', tonumber(last[2]) + 1)
-    redis.call('PEXPIREAT', Q, at)
-    redis.call('PEXPIREAT', D, at)
-    redis.call('PEXPIREAT', S, at)
-  end
+  if #told > 0 then redis.call('PUBLISH', channel, table.concat(told, ' ')) end
 end
 
 local function held() return tonumber(redis.call('ZSCORE', H, id)) end
@@ -65,49 +72,47 @@ local function script(body) return redis.script(PRELUDE .. body) end
 
 -- The lease's end when id holds (now or already); 0 when it waits in the queue
 -- (a ticket taken at its first call, its deadline moved on at each call).
+-- ARGV[4]: 1 at the first call of this id.
 M.acquire = script [[
-purge()
-if not held() then
-  if not redis.call('ZSCORE', Q, id) then redis.call('ZADD', Q, redis.call('INCR', S), id) end
-  redis.call('ZADD', D, now + lease_of(id), id)
-  promote()
+local first = ARGV[4] == '1'
+if not first then
+  local ends = held()
+  if ends then return ends end
 end
-keep()
+if first or not redis.call('ZSCORE', Q, id) then
+  if redis.call('ZCARD', Q) == 0 and free() > 0 then return make_holder(id) end
+  redis.call('ZADD', Q, redis.call('INCR', S), id)
+end
+local lease = lease_of(id)
+redis.call('ZADD', D, now + lease, id)
+if redis.call('PTTL', D) < lease then
+  for _, k in ipairs { Q, D, S } do redis.call('PEXPIRE', k, 2 * lease) end
+end
+promote()
 return held() or 0]]
 
 -- The lease's end when a permit is free and nobody waits for one; 0 otherwise.
 M.try_acquire = script [[
-purge()
 promote()
-if not held() then
-  if redis.call('ZCARD', Q) > 0 or redis.call('ZCARD', H) >= permits then return 0 end
-  redis.call('ZADD', H, now + lease_of(id), id)
-end
-keep()
-return held()]]
+if redis.call('ZCARD', Q) > 0 or free() <= 0 then return 0 end
+return make_holder(id)]]
 
 -- The lease's new end; 0 when it had ended (the permit may have gone to another).
 M.renew = script [[
 local ends = held()
 if not ends or ends <= now then
   redis.call('ZREM', H, id)
-  purge()
   promote()
   return 0
 end
-redis.call('ZADD', H, now + lease_of(id), id)
-keep()
-return now + lease_of(id)]]
+return make_holder(id)]]
 
 -- Takes id out, holder or waiter; the permit goes to the head of the queue.
 -- 1 when it held a permit.
 M.leave = script [[
 local was = redis.call('ZREM', H, id)
-redis.call('ZREM', Q, id)
-redis.call('ZREM', D, id)
-purge()
+if was == 0 then drop_ticket(id) end
 promote()
-keep()
 return was]]
 
 return M
