@@ -81,10 +81,34 @@ local function transient(e, signal)
   return errors.is(e, ConnectionError) or errors.is(e, errors.SystemError) or errors.is(e, errors.TimeoutError)
 end
 
--- Takes id out of the server's sets, holder or waiter, without waiting past a
--- bound when the server is gone (its lease or ticket then ends by itself).
+-- How long taking an id out may wait for a server that is gone or stopped
+-- answering: its lease or ticket then ends by itself.
+local function leave_bound(self) return min(self.lease, 2000) end
+
+-- Takes id out of the server's sets, holder or waiter: -> true, 1 when it held a
+-- permit. Waits for the answer even in a task being cancelled.
 local function leave(self, id)
-  return task.shield(pcall, task.timeout, min(self.lease, 2000), run, self, scripts.leave, id)
+  return task.shield(pcall, task.timeout, leave_bound(self), run, self, scripts.leave, id)
+end
+
+-- The same, in a task of its own, which a guard ends after the bound. By EVAL,
+-- not EVALSHA: a script not loaded yet would go after a SCRIPT LOAD, behind the
+-- caller's next commands.
+local function leave_in_task(self, ids)
+  local guard = task.delay(leave_bound(self), task.Task.cancel, task.current())
+  local k = self._keys
+  for i = 1, #ids do
+    pcall(self.client.command, self.client, "EVAL", scripts.leave.source, 4, k[1], k[2], k[3], k[4],
+      self.permits, self.channel, ids[i], 0)
+  end
+  guard:cancel()
+end
+
+-- Takes ids out without waiting (a give-up is not held up by a slow server), but
+-- after the command is written, so it goes before the caller's next ones.
+local function leave_soon(self, ids)
+  task.spawn(leave_in_task, self, ids)
+  task.shield(task.yield)
 end
 
 local function idle_check(self)
@@ -173,6 +197,7 @@ local function wait_turn(self, w, signal, subscribed)
       if since then return since end
     end
     if w.granted then return w.asked end
+    if self.closed then error(self._reason, 0) end
     local ok, reason = w.wl:wait(signal, period * (0.9 + 0.2 * random()))
     if ok == false then error(reason, 0) end
     if self.closed then error(self._reason, 0) end
@@ -221,7 +246,7 @@ function RedisSemaphore:acquire(a)
   if got and not since then got, since = pcall(wait_turn, self, w, signal, listening) end
   drop_waiter(self, id)
   if got then return hold(self, id, since) end
-  leave(self, id) -- gave up (or the reply was lost): no ticket or permit stays behind
+  leave_soon(self, { id }) -- gave up (or the reply was lost): no ticket or permit stays behind
   idle_check(self)
   error(since, 0)
 end
@@ -234,7 +259,7 @@ function RedisSemaphore:try_acquire()
   local sent = now()
   local ok, r = pcall(run, self, scripts.try_acquire, id)
   if not ok then
-    leave(self, id)
+    leave_soon(self, { id })
     error(r, 0)
   end
   if r == 0 then return false end
@@ -283,7 +308,7 @@ function RedisSemaphore:with(fn, ...)
 end
 
 -- close([reason]): the waiters fail with reason, and later acquires; what is held
--- here goes back to the server.
+-- here goes back to the server (from a task of its own: close never waits).
 function RedisSemaphore:close(reason)
   check_sem(self, "close")
   if self.closed then return end
@@ -291,10 +316,12 @@ function RedisSemaphore:close(reason)
   self._reason = reason or errors.new("the semaphore is closed", { name = "ClosedError" })
   for _, w in pairs(self._waiters) do w.wl:wake_all() end
   grants.stop(self)
+  local ids = {}
   for id, lease in pairs(self._holding) do
     forget(self, lease)
-    leave(self, id)
+    ids[#ids + 1] = id
   end
+  if #ids > 0 then task.spawn(leave_in_task, self, ids) end
 end
 RedisSemaphore.__close = RedisSemaphore.close
 
