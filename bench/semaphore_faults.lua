@@ -155,15 +155,32 @@ for i = 1, opts.procs do
 end
 
 math.randomseed(opts.seed)
+-- rounds done so far, the logs read on from where the last look stopped
+local seen = {}
 local function total_done()
   local n = 0
-  for i = 1, opts.procs do n = n + read_log(log_of(i)) end
+  for i = 1, opts.procs do
+    local p = seen[i] or { at = 0, done = 0 }
+    seen[i] = p
+    local f = io.open(log_of(i), "r")
+    if f then
+      f:seek("set", p.at)
+      local chunk = f:read("*a")
+      f:close()
+      local whole = chunk:match("^.*\n") or "" -- a line being written is read next time
+      p.at = p.at + #whole
+      for kind in whole:gmatch("(%u)[^\n]*\n") do
+        if kind == "A" or kind == "E" then p.done = p.done + 1 end
+      end
+    end
+    n = n + p.done
+  end
   return n
 end
 local faults = task.spawn(function()
   local goal = opts.procs * opts.each
   while true do
-    task.sleep(math.random(30, 300))
+    task.sleep(math.random(5, 25))
     local done = total_done()
     if done >= goal then return end
     if opts.restart ~= "none" and not restarted and done >= goal / 3 then
