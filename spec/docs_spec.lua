@@ -48,7 +48,20 @@ local function types()
     semaphore = {
       Semaphore = { make = function() return require("ebb.semaphore").new(1) end },
       RedisSemaphore = {
-        make = function() return require("ebb.semaphore").redis { client = { command = print }, key = "k", permits = 1 } end,
+        make = function()
+          return require("ebb.semaphore").redis { client = require("redis_server").client(), key = "k", permits = 1 }
+        end,
+        done = function(s) require("redis_server").done(s.client) end,
+      },
+      RedisLease = {
+        make = function()
+          local c = require("redis_server").client()
+          return require("ebb.semaphore").redis { client = c, key = "k", permits = 1 }:acquire()
+        end,
+        done = function(l)
+          l:release()
+          require("redis_server").done(l.semaphore.client)
+        end,
       },
     },
     ratelimit = {

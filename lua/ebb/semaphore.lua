@@ -92,4 +92,7 @@ function semaphore.redis(opts)
   return require("ebb.semaphore_redis").new(opts)
 end
 
+-- What a semaphore.redis lease's signal aborts with when the lease was lost.
+semaphore.LeaseLostError = errors.class("LeaseLostError")
+
 return semaphore

@@ -39,12 +39,23 @@ local function spawn(port, extra, tls)
   return nil, seen
 end
 
+-- A port from 20000 to 60000 that other processes do not pick alike (math.random
+-- starts from the same seed in every process: runs at once would all try the same
+-- ports, and a restart could find its port taken by another run's server).
+local function random_port()
+  local f = io.open("/dev/urandom", "rb")
+  local b = f and f:read(2)
+  if f then f:close() end
+  if not b or #b < 2 then return 20000 + math.random(0, 40000) end
+  return 20000 + (b:byte(1) * 256 + b:byte(2)) % 40001
+end
+
 -- start([extra args [, tls files]]) -> a Server on a free port (another port is tried
 -- on a clash); given tls_support's files, it speaks TLS only (its url is rediss://).
 function M.start(extra, tls)
   local why
   for _ = 1, 20 do
-    local port = 20000 + math.random(0, 40000)
+    local port = random_port()
     local p
     p, why = spawn(port, extra, tls)
     if p then
