@@ -280,7 +280,30 @@ static void enqueue(wpool *p, wjob *job) {
   p->npending++;
 }
 
-/* run(pool, timeout_ms (< 0: none), signal, priority, code, args...) -> (after the wait)
+/* The caller's context values (a table by name, made for this job) lose
+ * those that cannot cross: in the worker their variables read the default.
+ * Returns 1 if any went. */
+static int drop_uncopyable(lua_State *L, int idx) {
+  char why[8];
+  int dropped = 0;
+  if (!lua_istable(L, idx)) return 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    wmsg *m = wmsg_pack(L, lua_gettop(L), lua_gettop(L), "context", 0, why, sizeof why);
+    lua_pop(L, 1);
+    if (m) {
+      wmsg_free(m);
+      continue;
+    }
+    lua_pushvalue(L, -1);
+    lua_pushnil(L);
+    lua_rawset(L, idx); /* clearing a field while traversing is allowed */
+    dropped = 1;
+  }
+  return dropped;
+}
+
+/* run(pool, timeout_ms (< 0: none), signal, priority, context, code, args...) -> (after the wait)
  * true, "ok", results... | true, "error", wire | true, "timeout" | true,
  * "lost" | false, reason; at once: nil, "copy", why | nil, "closed" */
 static int l_run(lua_State *L) {
@@ -296,7 +319,10 @@ static int l_run(lua_State *L) {
     return 2;
   }
   if ((r = ebb_request_begin(L, 3)) != 0) return r;
-  if (!(in = wmsg_pack(L, 5, lua_gettop(L), "args", 0, why, sizeof why))) {
+  /* context values, code, args...: the args are counted from 1 */
+  if (!(in = wmsg_pack(L, 5, lua_gettop(L), "args", -1, why, sizeof why)) && drop_uncopyable(L, 5))
+    in = wmsg_pack(L, 5, lua_gettop(L), "args", -1, why, sizeof why);
+  if (!in) {
     lua_pushnil(L);
     lua_pushliteral(L, "copy");
     lua_pushstring(L, why);

@@ -177,7 +177,7 @@ static worker *check_worker(lua_State *L) {
   return self;
 }
 
-/* _next() -> "job", code, args... | "cancel" | "stop" | true (woken: ask again) */
+/* _next() -> "job", context values (by name, or nil), code, args... | "cancel" | "stop" | true (woken: ask again) */
 static int l_next(lua_State *L) {
   worker *w = check_worker(L);
   wmsg *in = NULL;

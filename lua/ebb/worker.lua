@@ -6,6 +6,7 @@ local core = require "ebb.worker.core"
 local check = require "ebb.check"
 local errors = require "ebb.errors"
 local wire = require "ebb.worker_wire"
+local context_by_name = require("ebb.context")._by_name
 
 local M = {}
 M.WorkerError, M.CopyError = wire.WorkerError, wire.CopyError
@@ -75,7 +76,7 @@ local function run(p, fname, code, ...)
     code, signal, timeout, priority = code[1], opts.signal, opts.timeout, opts.priority
   end
   if type(code) ~= "string" then check.expected(code, 1, fname, "string (a module name or Lua source)") end
-  return ended(timeout, core.run(p._core, timeout or -1, signal, priority or 0, code, ...))
+  return ended(timeout, core.run(p._core, timeout or -1, signal, priority or 0, context_by_name(), code, ...))
 end
 
 function Pool:run(code, ...)
