@@ -29,7 +29,8 @@ typedef struct wjob {
   struct worker *worker;
   wmsg *in;             /* the code and the arguments */
   wmsg *out;            /* the results, or the error (a table) */
-  ebb_timer timeout;    /* the caller's timeout= (on ebb.clock) */
+  ebb_timer timeout;    /* the caller's timeout= (on ebb.clock), counted from the job's start */
+  double timeout_ms;    /* < 0: none */
   double priority;      /* higher first; first in first out within one */
   enum job_end end;
   int replace;          /* the worker ends after this job (its state is spent) */

@@ -64,6 +64,7 @@ static void dispatch(wpool *p) {
     p->busy++;
     w->assigned = job;
     job->worker = w;
+    if (job->timeout_ms >= 0) ebb_timer_start(&job->timeout, job->timeout_ms); /* as ebb.queue's: from the start */
   }
 }
 
@@ -337,12 +338,34 @@ static int l_run(lua_State *L) {
   job->priority = priority;
   job->r.abandon = job_abandoned;
   ebb_timer_init(&job->timeout, on_timeout);
-  if (timeout >= 0) ebb_timer_start(&job->timeout, timeout);
+  job->timeout_ms = timeout;
   enqueue(p, job);
   p->inflight++;
   set_alive(p);
   dispatch(p);
   return ebb_request_await(L, &job->r, 3);
+}
+
+/* clear(pool, reason): every job still queued fails with reason, unchanged;
+ * the jobs under way go on. */
+static int l_clear(lua_State *L) {
+  wpool *p = check_pool(L, 1);
+  ebb_node *n;
+  luaL_checkany(L, 2);
+  while ((n = ebb_list_shift(&p->pending)) != NULL) {
+    wjob *job = ebb_container(n, wjob, link);
+    lua_State *co = ebb_request_finish(&job->r, 0);
+    p->npending--;
+    if (co) {
+      lua_pushboolean(co, 0);
+      lua_pushvalue(L, 2);
+      lua_xmove(L, co, 1);
+      ebb_request_done(&job->r, 2, NULL);
+    }
+    job_free(job);
+    job_forget(p);
+  }
+  return 0;
 }
 
 /* close(pool) -> "done" once every job has ended and every worker with it;
@@ -400,7 +423,7 @@ static int l_parallelism(lua_State *L) {
 
 int luaopen_ebb_worker_core(lua_State *L) {
   static const luaL_Reg fns[] = {
-    {"new", l_new}, {"run", l_run}, {"close", l_close}, {"idle", l_idle}, {"stats", l_stats},
+    {"new", l_new}, {"run", l_run}, {"clear", l_clear}, {"close", l_close}, {"idle", l_idle}, {"stats", l_stats},
     {"abandoned", l_abandoned}, {"parallelism", l_parallelism}, {"_lasting", l_lasting}, {NULL, NULL}};
   ebb_new_metatable(L, POOL_MT, pool_gc, NULL);
   lua_pop(L, 1);

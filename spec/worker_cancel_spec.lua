@@ -53,7 +53,7 @@ describe("ebb.worker under cancellation", function()
     })
     assert.same({ "a", "b" }, r)
     local s = pool:stats()
-    assert.same({ 2, 0, 0, 0 }, { s.size, s.busy, s.pending, s.replaced })
+    assert.same({ 2, 0, 0, 0 }, { s.size, s.active, s.pending, s.replaced })
     pool:close()
     assert.equal(abandoned, worker.abandoned()) -- no thread let go
   end)

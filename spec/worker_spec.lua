@@ -60,7 +60,7 @@ describe("ebb.worker", function()
         assert.is_true(errors.is(e, worker.CopyError), tostring(e))
         assert.matches(c[2], e.message)
       end
-      assert.equal(0, pool:stats().busy)
+      assert.equal(0, pool:stats().active)
       local ok, e = pcall(pool.run, pool, "return function() return {f = print} end")
       assert.is_false(ok)
       assert.is_true(errors.is(e, worker.CopyError))

@@ -15,7 +15,14 @@ local DEFAULT_GRACE = 1000
 local MAX_SIZE = 256
 
 local Pool = {}
-Pool.__index = Pool
+-- pending and active are read as ebb.queue's are: fields that are always current
+local stats = core.stats
+Pool.__index = function(p, k)
+  local method = Pool[k]
+  if method ~= nil then return method end
+  if k == "active" then return (select(2, stats(rawget(p, "_core")))) end
+  if k == "pending" then return (select(3, stats(rawget(p, "_core")))) end
+end
 
 local kind = check.kind
 local POOL_OPTS = {
@@ -26,8 +33,8 @@ local POOL_OPTS = {
 
 local function pool_tostring(p)
   if getmetatable(p) ~= Pool then check.expected(p, 1, "__tostring", "worker pool", 2) end
-  local size, busy, pending, closed = core.stats(p._core)
-  return ("Pool (%d workers, %d busy, %d pending%s)"):format(size, busy, pending, closed and ", closed" or "")
+  local size, active, pending, closed = core.stats(p._core)
+  return ("Pool (%d workers, %d active, %d pending%s)"):format(size, active, pending, closed and ", closed" or "")
 end
 Pool.__tostring = pool_tostring
 
@@ -46,9 +53,7 @@ end
 
 local RUN_OPTS = {
   signal = kind.signal, timeout = kind.ms,
-  priority = function(v)
-    if type(v) ~= "number" or v ~= v then return " must be a number, got " .. check.got(v) end
-  end,
+  priority = kind.priority,
 }
 
 local function ended(timeout, ok, status, ...)
@@ -99,10 +104,17 @@ function Pool:idle(signal)
   check.raise_if_aborted(core.idle(self._core, signal))
 end
 
+-- Fails every job still queued with reason (an AbortError by default), as ebb.queue's clear.
+function Pool:clear(reason)
+  check_pool(self, "clear")
+  if reason == nil then reason = errors.AbortError("the queue was cleared") end
+  core.clear(self._core, reason)
+end
+
 function Pool:stats()
   check_pool(self, "stats")
-  local size, busy, pending, closed, replaced = core.stats(self._core)
-  return { size = size, busy = busy, pending = pending, closed = closed, replaced = replaced }
+  local size, active, pending, closed, replaced = core.stats(self._core)
+  return { size = size, active = active, pending = pending, closed = closed, replaced = replaced }
 end
 
 local default_pool
