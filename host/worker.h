@@ -44,6 +44,7 @@ typedef struct worker {
   struct wpool *pool;
   int slot;             /* its place in the pool */
   size_t max_memory;    /* 0: no limit */
+  int nice;             /* nice levels below the process's: the loop's thread goes first */
   /* guarded by mu */
   lua_State *L;         /* the worker's state, while it is open (hooks are armed on it) */
   uv_async_t wake;      /* on the worker's loop; `awake` once it may be sent */
@@ -76,6 +77,7 @@ typedef struct wpool {
   worker **workers;
   int size, busy, npending, inflight;
   size_t max_memory;
+  int nice;
   double grace_ms;
   int closed;           /* no new runs */
   int shut;             /* its workers have ended (or been let go) */

@@ -137,6 +137,16 @@ static int pack_key(packer *p, int idx) {
   }
 }
 
+/* The value above `key` on the stack, one level down the path. */
+static int pack_entry(packer *p, int key) {
+  int ok;
+  p->depth++;
+  p->path_keys[p->depth] = key;
+  ok = pack_value(p, key + 1);
+  p->depth--;
+  return ok;
+}
+
 static int pack_table(packer *p, int idx) {
   lua_State *L = p->L;
   const void *t = lua_topointer(L, idx);
@@ -153,17 +163,12 @@ static int pack_table(packer *p, int idx) {
   count = (uint32_t)n;
   if (!put_tag(p->m, T_TABLE) || !put(p->m, &count, sizeof count)) return 0;
   for (i = 1; i <= (int)count; i++) { /* the array part: no keys to copy */
-    int key = lua_gettop(L) + 1;
     lua_pushinteger(L, i); /* for the path of an error */
     lua_rawgeti(L, idx, i);
-    p->depth++;
-    p->path_keys[p->depth] = key;
-    if (!pack_value(p, key + 1)) {
-      p->depth--;
+    if (!pack_entry(p, lua_gettop(L) - 1)) {
       lua_pop(L, 2);
       return 0;
     }
-    p->depth--;
     lua_pop(L, 2);
   }
   lua_pushnil(L);
@@ -176,18 +181,10 @@ static int pack_table(packer *p, int idx) {
         continue;
       }
     }
-    if (!pack_key(p, key)) { /* named as the table's */
+    if (!pack_key(p, key) || !pack_entry(p, key)) { /* a bad key is named as the table's */
       lua_pop(L, 2);
       return 0;
     }
-    p->depth++;
-    p->path_keys[p->depth] = key;
-    if (!pack_value(p, key + 1)) {
-      p->depth--;
-      lua_pop(L, 2);
-      return 0;
-    }
-    p->depth--;
     lua_pop(L, 1);
   }
   return put_tag(p->m, T_END);

@@ -234,7 +234,7 @@ static int pool_gc(lua_State *L) {
   return 0;
 }
 
-/* new(size, max_memory, grace_ms) -> pool | nil, message */
+/* new(size, max_memory, grace_ms, nice) -> pool | nil, message */
 static int l_new(lua_State *L) {
   int size = (int)luaL_checkinteger(L, 1), i;
   wpool *p = calloc(1, sizeof *p);
@@ -246,6 +246,7 @@ static int l_new(lua_State *L) {
   p->size = size;
   p->max_memory = (size_t)luaL_checknumber(L, 2);
   p->grace_ms = luaL_checknumber(L, 3);
+  p->nice = (int)luaL_checkinteger(L, 4);
   pthread_mutex_init(&p->mu, NULL);
   ebb_list_init(&p->done);
   ebb_list_init(&p->pending);

@@ -12,6 +12,7 @@ local M = {}
 M.WorkerError, M.CopyError = wire.WorkerError, wire.CopyError
 
 local DEFAULT_GRACE = 1000
+local DEFAULT_NICE = 5
 local MAX_SIZE = 256
 
 local Pool = {}
@@ -29,6 +30,7 @@ local POOL_OPTS = {
   size = kind.whole(1, MAX_SIZE),
   max_memory = kind.whole(0, 2 ^ 40),
   grace = kind.ms,
+  nice = kind.whole(0, 19),
 }
 
 local function pool_tostring(p)
@@ -42,7 +44,7 @@ function M.pool(opts)
   if opts ~= nil then check.options(opts, 1, "pool", POOL_OPTS) end
   opts = opts or {}
   local size = opts.size or core.parallelism()
-  local pc, why = core.new(size, opts.max_memory or 0, opts.grace or DEFAULT_GRACE)
+  local pc, why = core.new(size, opts.max_memory or 0, opts.grace or DEFAULT_GRACE, opts.nice or DEFAULT_NICE)
   if not pc then error(wire.WorkerError(why), 2) end
   return setmetatable({ _core = pc, size = size }, Pool)
 end
