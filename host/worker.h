@@ -80,6 +80,7 @@ typedef struct wpool {
   int nice;
   double grace_ms;
   int closed;           /* no new runs */
+  int paused;           /* no job is handed to a worker (ebb.queue's pause) */
   int shut;             /* its workers have ended (or been let go) */
   uint64_t replaced;
   ebb_waitlist idle_waiters; /* close() waits there for the jobs under way */

@@ -51,6 +51,7 @@ static void arm_grace(wpool *p) {
 
 static void dispatch(wpool *p) {
   int i;
+  if (p->paused) return;
   for (i = 0; i < p->size && p->npending > 0; i++) {
     worker *w = p->workers[i];
     wjob *job;
@@ -347,6 +348,14 @@ static int l_run(lua_State *L) {
   return ebb_request_await(L, &job->r, 3);
 }
 
+/* pause(pool, on): while on, queued jobs stay queued; off hands them out again */
+static int l_pause(lua_State *L) {
+  wpool *p = check_pool(L, 1);
+  p->paused = lua_toboolean(L, 2);
+  dispatch(p);
+  return 0;
+}
+
 /* clear(pool, reason): every job still queued fails with reason, unchanged;
  * the jobs under way go on. */
 static int l_clear(lua_State *L) {
@@ -374,6 +383,10 @@ static int l_clear(lua_State *L) {
 static int l_close(lua_State *L) {
   wpool *p = check_pool(L, 1);
   p->closed = 1;
+  if (p->paused) { /* the queued jobs run before the workers end */
+    p->paused = 0;
+    dispatch(p);
+  }
   if (!p->shut && p->inflight > 0) return ebb_wait_on(L, &p->idle_waiters, -1, 0);
   shutdown_pool(p);
   lua_pushliteral(L, "done");
@@ -393,7 +406,7 @@ static int l_idle(lua_State *L) {
   return ebb_wait_on(L, &p->idle_waiters, -1, 2);
 }
 
-/* stats(pool) -> size, busy, pending, closed, replaced */
+/* stats(pool) -> size, active, pending, closed, replaced, paused */
 static int l_stats(lua_State *L) {
   wpool *p = check_pool(L, 1);
   int size = 0, i;
@@ -403,7 +416,8 @@ static int l_stats(lua_State *L) {
   lua_pushinteger(L, p->npending);
   lua_pushboolean(L, p->closed);
   lua_pushnumber(L, (lua_Number)p->replaced);
-  return 5;
+  lua_pushboolean(L, p->paused);
+  return 6;
 }
 
 /* _lasting(pool): the default pool lives as long as the process */
@@ -424,7 +438,7 @@ static int l_parallelism(lua_State *L) {
 
 int luaopen_ebb_worker_core(lua_State *L) {
   static const luaL_Reg fns[] = {
-    {"new", l_new}, {"run", l_run}, {"clear", l_clear}, {"close", l_close}, {"idle", l_idle}, {"stats", l_stats},
+    {"new", l_new}, {"run", l_run}, {"clear", l_clear}, {"pause", l_pause}, {"close", l_close}, {"idle", l_idle}, {"stats", l_stats},
     {"abandoned", l_abandoned}, {"parallelism", l_parallelism}, {"_lasting", l_lasting}, {NULL, NULL}};
   ebb_new_metatable(L, POOL_MT, pool_gc, NULL);
   lua_pop(L, 1);

@@ -23,6 +23,7 @@ Pool.__index = function(p, k)
   if method ~= nil then return method end
   if k == "active" then return (select(2, stats(rawget(p, "_core")))) end
   if k == "pending" then return (select(3, stats(rawget(p, "_core")))) end
+  if k == "paused" then return (select(6, stats(rawget(p, "_core")))) end
 end
 
 local kind = check.kind
@@ -35,8 +36,9 @@ local POOL_OPTS = {
 
 local function pool_tostring(p)
   if getmetatable(p) ~= Pool then check.expected(p, 1, "__tostring", "worker pool", 2) end
-  local size, active, pending, closed = core.stats(p._core)
-  return ("Pool (%d workers, %d active, %d pending%s)"):format(size, active, pending, closed and ", closed" or "")
+  local size, active, pending, closed, _, paused = core.stats(p._core)
+  return ("Pool (%d workers, %d active, %d pending%s%s)"):format(size, active, pending,
+    paused and ", paused" or "", closed and ", closed" or "")
 end
 Pool.__tostring = pool_tostring
 
@@ -111,6 +113,17 @@ function Pool:clear(reason)
   check_pool(self, "clear")
   if reason == nil then reason = errors.AbortError("the queue was cleared") end
   core.clear(self._core, reason)
+end
+
+-- Stops handing queued jobs to workers (the running ones go on) until resume, as ebb.queue's pause.
+function Pool:pause()
+  check_pool(self, "pause")
+  core.pause(self._core, true)
+end
+
+function Pool:resume()
+  check_pool(self, "resume")
+  core.pause(self._core, false)
 end
 
 function Pool:stats()
