@@ -23,12 +23,12 @@ return function(data)
 end]]
 local fnv1a = loadstring(FNV1A)()
 
--- Six files of 3 MiB each, every one different.
+-- Six files of 2 MiB each, every one different.
 local dir = fs.temp_dir("hash-files-")
 local files = {}
 for i = 1, 6 do
   files[i] = dir.path .. "/part" .. i .. ".bin"
-  fs.write_file(files[i], ("part %d;"):format(i) .. ("0123456789abcdef"):rep(196608))
+  fs.write_file(files[i], ("part %d;"):format(i) .. ("0123456789abcdef"):rep(131072))
 end
 
 -- The server answers each "ping" line with "pong", or with "bye" once `serving` is false.
