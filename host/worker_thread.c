@@ -317,6 +317,7 @@ static void tell_lost(worker *w) {
 static void *thread_main(void *arg) {
   worker *w = arg;
   lua_State *L;
+  pthread_setname_np(pthread_self(), "ebb-worker"); /* as top -H and /proc/self/task/N/comm show it */
   /* computing in the background: the loop's thread, whose latency every
    * timer and socket feels, goes first when the cores are all busy */
   if (w->nice > 0 && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), getpriority(PRIO_PROCESS, 0) + w->nice) != 0) {
