@@ -12,7 +12,7 @@ local M = {}
 M.WorkerError, M.CopyError = wire.WorkerError, wire.CopyError
 
 local DEFAULT_GRACE = 1000
-local DEFAULT_NICE = 5
+local DEFAULT_NICE = 10
 local MAX_SIZE = 256
 
 local Pool = {}
