@@ -128,7 +128,7 @@ static void free_op(fs_op *op) {
 
 /* A file handed to a task cancelled before it ran: nobody will close it. */
 static void close_handed(ebb_wait *w, int handed) {
-  if (handed) close_now(w->want.owner);
+  if (handed) close_now(ebb_wait_want(w)->owner);
 }
 
 /* A temporary file or directory made for a waiter that will never have it:
@@ -148,11 +148,11 @@ static void remove_made(uv_fs_type type, uv_file fd, const char *path) {
 /* Handed to a task cancelled before it ran: its path is on top of the
  * task's stack (after the file, for a temporary file). */
 static void remove_handed(ebb_wait *w, int handed) {
-  file *f = w->want.owner;
+  file *f = ebb_wait_want(w)->owner;
   uv_file fd = f ? f->fd : -1;
   if (!handed) return;
   if (f) f->fd = -1; /* closed here, not when collected */
-  remove_made((uv_fs_type)w->want.kind, fd, lua_tostring(ebb_wait_thread(w), -1));
+  remove_made((uv_fs_type)ebb_wait_want(w)->kind, fd, lua_tostring(ebb_wait_thread(w), -1));
 }
 
 static void on_done(uv_fs_t *req) {

@@ -106,8 +106,8 @@ static void chain_wake(ebb_wait *w, int err) {
     ebb_wake_done(w, ebb_push_uv_error(co, err));
   } else {
     lua_pushboolean(co, 1);
-    if (w->want.kind == CHAIN_ROOM) lua_pushliteral(co, "again");
-    ebb_wake_done(w, w->want.kind == CHAIN_ROOM ? 2 : 1);
+    if (ebb_wait_want(w)->kind == CHAIN_ROOM) lua_pushliteral(co, "again");
+    ebb_wake_done(w, ebb_wait_want(w)->kind == CHAIN_ROOM ? 2 : 1);
   }
 }
 
@@ -132,7 +132,7 @@ static void chain_collect(wchain *c) {
   for (n = c->waiters.next; n != &c->waiters;) {
     ebb_wait *w = ebb_container(n, ebb_wait, link);
     n = n->next;
-    if (w->want.kind == CHAIN_IDLE ? chain_idle(c, done, err) : err || done >= w->want.count)
+    if (ebb_wait_want(w)->kind == CHAIN_IDLE ? chain_idle(c, done, err) : err || done >= ebb_wait_want(w)->count)
       chain_wake(w, err);
   }
 }
@@ -214,7 +214,7 @@ static void drop_unwritten(const ebb_want *want) {
 
 static void chain_cancel(ebb_wait *w, int handed) {
   (void)handed;
-  drop_unwritten(&w->want);
+  drop_unwritten(ebb_wait_want(w));
 }
 
 /* Parks the task until the chain's state answers `kind` (done >= target). */

@@ -105,7 +105,7 @@ static int l_start(lua_State *L) {
 
 static void wait_cancelled(ebb_wait *w, int handed) {
   (void)handed;
-  transfer_cancel(w->want.owner);
+  transfer_cancel(ebb_wait_want(w)->owner);
 }
 
 /* Waits until t is ready for `kind`, then returns what transfer_push does;

@@ -71,7 +71,7 @@ static void queue(hreq *r, const char *data, size_t len, int at_front) {
 /* A reader handed a chunk but cancelled before it ran: the chunk goes back
  * to the front of the body, for the next read. */
 static void reader_cancelled(ebb_wait *w, int handed) {
-  hreq *r = w->want.owner;
+  hreq *r = ebb_wait_want(w)->owner;
   lua_State *co = ebb_wait_thread(w);
   size_t len;
   const char *data;

@@ -142,8 +142,8 @@ static void settle(http_job *j) {
   while (n != &t->waiters) {
     ebb_wait *w = ebb_container(n, ebb_wait, link);
     n = n->next;
-    if (transfer_ready(t, w->want.kind)) {
-      ebb_want give_back = w->want; /* a reader cancelled once handed its chunk ends the transfer */
+    if (transfer_ready(t, ebb_wait_want(w)->kind)) {
+      ebb_want give_back = *ebb_wait_want(w); /* a reader cancelled once handed its chunk ends the transfer */
       lua_State *co = ebb_wake_push(w);
       if (co) ebb_wake_handed(w, transfer_push(co, t, give_back.kind), &give_back);
     }

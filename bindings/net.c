@@ -101,7 +101,7 @@ static int l_resolve(lua_State *L) {
 /* A task handed a new connection but cancelled before it ran: nobody will
  * ever get the stream, so it is closed now rather than by the GC. */
 static void drop_handed(ebb_wait *w, int handed) {
-  if (handed) uvs_close(w->want.owner);
+  if (handed) uvs_close(ebb_wait_want(w)->owner);
 }
 
 static void on_connected(uv_connect_t *req, int status) {

@@ -39,16 +39,16 @@ static double check_count(lua_State *L, int idx, const char *what) {
 static void dispatch(semaphore *s) {
   while (!ebb_list_empty(&s->waiters)) {
     ebb_wait *w = ebb_container(s->waiters.next, ebb_wait, link);
-    if (w->want.permits > s->available) break;
-    s->available -= w->want.permits;
+    if (ebb_wait_want(w)->permits > s->available) break;
+    s->available -= ebb_wait_want(w)->permits;
     s->waiting--;
     ebb_wake(w);
   }
 }
 
 static void on_cancel(ebb_wait *w, int handed) {
-  semaphore *s = w->want.owner;
-  if (handed) s->available += w->want.permits;
+  semaphore *s = ebb_wait_want(w)->owner;
+  if (handed) s->available += ebb_wait_want(w)->permits;
   else s->waiting--;
   dispatch(s);
 }

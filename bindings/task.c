@@ -55,13 +55,6 @@ static int l_cancel_record(lua_State *L) {
   return 0;
 }
 
-/* signal_made(task): the task has just got its own signal */
-static int l_signal_made(lua_State *L) {
-  check_table(L, 1, "task");
-  ebb_task_signal_made(L, 1);
-  return 0;
-}
-
 /* release(task): the task has ended or will never start; its record and
  * its timer go */
 static int l_release(lua_State *L) {
@@ -280,7 +273,7 @@ int luaopen_ebb_core(lua_State *L) {
     {"count_cancelled", l_count_cancelled},
     {"set_ring", l_set_ring},           {"set_exit_status", l_set_exit_status},
     {"stats", l_stats}, {"close_handles_of", l_close_handles_of},                 {"waitlist", l_waitlist},
-    {"traceback", l_traceback},         {"option_problem", l_option_problem},         {"can_wait", l_can_wait},         {"check_can_wait", l_check_can_wait},         {"signal_made", l_signal_made},         {"set_stack_bottoms", l_set_stack_bottoms},
+    {"traceback", l_traceback},         {"option_problem", l_option_problem},         {"can_wait", l_can_wait},         {"check_can_wait", l_check_can_wait},         {"set_stack_bottoms", l_set_stack_bottoms},
     {"host_source", l_host_source},
     {NULL, NULL}};
   static const luaL_Reg waitlist_methods[] = {

@@ -250,7 +250,7 @@ static const uvs_layer tls_layer = {received, layer_write, layer_finish, layer_f
  * connection is of no use to anyone. */
 static void handshake_cancelled(ebb_wait *w, int handed) {
   (void)handed;
-  uvs_close(w->want.owner);
+  uvs_close(ebb_wait_want(w)->owner);
 }
 
 static tls_stream *attach(lua_State *L, uvs *s, tls_context *c, const char *servername, const char *host) {

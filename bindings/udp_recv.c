@@ -3,8 +3,10 @@
  * into the socket's queue, and past the queue's limit it is dropped and
  * counted, as a full socket buffer drops it. The handle keeps the loop
  * running only while a task waits on it. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "udp.h"
 
 static int put(udp *u, const char *data, size_t len, const udp_addr *from, int at_front) {
@@ -67,7 +69,7 @@ static int hand_to_reader(udp *u, const char *data, size_t len, const udp_addr *
  * reader or back to the front of the queue (past its limit: it was taken
  * in already). */
 static void reader_left(ebb_wait *w, int handed) {
-  udp *u = w->want.owner;
+  udp *u = ebb_wait_want(w)->owner;
   lua_State *co = ebb_wait_thread(w);
   udp_addr from;
   const char *data;
@@ -119,6 +121,24 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
   if (u->queued >= u->max_queued || put(u, buf->base, (size_t)nread, &from, 0) != 0) u->dropped++;
 }
 
+/* A datagram the system already has that libuv has not read yet: a recv
+ * with a timeout takes it now, as a timeout may pass before the loop next
+ * polls the socket (at once with 0, or on virtual time). Only when no task
+ * waits before this one. Returns what it pushed; 0 when there is none. */
+static int read_arrived(lua_State *L, udp *u) {
+  static EBB_THREAD_LOCAL char space[65536];
+  uv_os_fd_t fd;
+  udp_addr from;
+  socklen_t len = sizeof from;
+  ssize_t n;
+  if (!ebb_list_empty(&u->readers) || uv_fileno((uv_handle_t *)&u->h, &fd) != 0) return 0;
+  memset(&from, 0, sizeof from);
+  do n = recvfrom(fd, space, sizeof space, MSG_DONTWAIT, &from.sa, &len);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : ebb_push_uv_error(L, -errno);
+  return push_dgram(L, space, (size_t)n, &from);
+}
+
 void udp_recv_closing(udp *u) {
   udp_dgram *d;
   ebb_wait *w;
@@ -167,6 +187,7 @@ int udp_l_recv(lua_State *L) {
     if ((r = uv_udp_recv_start(&u->h, on_alloc, on_recv)) != 0) return ebb_push_uv_error(L, r);
     u->receiving = 1;
   }
+  if (timeout >= 0 && (r = read_arrived(L, u)) != 0) return r;
   uv_ref((uv_handle_t *)&u->h);
   return ebb_wait_with(L, &u->readers, timeout, 3, &(ebb_want){.owner = u, .on_cancel = reader_left});
 }

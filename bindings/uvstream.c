@@ -114,7 +114,7 @@ static int hand_to_reader(uvs *s, const char *data, size_t len);
  * the next waiting reader (which may get no other), or back to the front of
  * the buffer. The string stays on co's stack until this returns. */
 static void reader_cancelled(ebb_wait *w, int handed) {
-  uvs *s = w->want.owner;
+  uvs *s = ebb_wait_want(w)->owner;
   lua_State *co = ebb_wait_thread(w);
   size_t len;
   const char *data;

@@ -22,6 +22,9 @@ INTERNAL.worker_thread, INTERNAL.worker_wire = true, true -- the worker threads'
 INTERNAL.redis_resp, INTERNAL.redis_conn, INTERNAL.redis_client = true, true, true -- parts of ebb.redis
 INTERNAL.redis_pool, INTERNAL.redis_pubsub, INTERNAL.redis_script = true, true, true
 INTERNAL.semaphore_redis = true -- semaphore.redis
+INTERNAL.ratelimit_line, INTERNAL.ratelimit_redis = true, true -- parts of ebb.ratelimit
+INTERNAL.retry_budget_redis = true -- retry.redis_budget
+INTERNAL.redis_stream_queue = true -- redis.stream_queue
 M.INTERNAL = INTERNAL
 
 -- Every module compiled into ebb (`ebb.x`), but the host's own parts and the REPL's.

@@ -11,7 +11,7 @@ static EBB_THREAD_LOCAL struct {
   double frozen_at;  /* the reading while frozen */
   ebb_timer **heap;
   size_t len, cap;
-  uint64_t seq;
+  uint32_t seq;      /* wraps: compared by difference (see earlier) */
   uv_timer_t uv;     /* wakes the loop for the earliest deadline in real time */
   int uv_active;
   size_t strong;     /* armed timers that are not weak */
@@ -22,8 +22,10 @@ double ebb_now(void) {
   return clk.base + (double)(uv_hrtime() - clk.hr_base) / 1e6;
 }
 
+/* Two timers with the same deadline started less than 2^31 starts apart
+ * keep their order across the sequence's wrap. */
 static int earlier(const ebb_timer *a, const ebb_timer *b) {
-  return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+  return a->deadline < b->deadline || (a->deadline == b->deadline && (int32_t)(a->seq - b->seq) < 0);
 }
 
 static void heap_set(size_t i, ebb_timer *t) {
@@ -65,7 +67,7 @@ void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *)) {
 
 void ebb_timer_set_weak(ebb_timer *t, int weak) {
   weak = !!weak;
-  if (t->weak == weak) return;
+  if ((int)t->weak == weak) return;
   t->weak = weak;
   if (ebb_timer_armed(t)) clk.strong += weak ? (size_t)-1 : 1;
 }

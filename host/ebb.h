@@ -71,11 +71,11 @@ void ebb_interrupt_take(int signum, void (*deliver)(int signum));
 /* ---- the clock (host/clock.c): every timer of the host ---- */
 typedef struct ebb_timer {
   double deadline;
-  uint64_t seq;
-  int heap_index; /* -1 when not armed */
-  int weak;       /* does not keep the process alive (as Node's unref) */
+  uint32_t seq;                /* of equal deadlines the one started first fires first */
+  signed int heap_index : 31;  /* -1 when not armed */
+  unsigned weak : 1;           /* does not keep the process alive (as Node's unref) */
   void (*fire)(struct ebb_timer *t);
-} ebb_timer;
+} ebb_timer; /* 24 bytes: one is in the record of every task that waits */
 
 double ebb_now(void);
 void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *));
@@ -150,14 +150,27 @@ typedef struct ebb_want {
   };
 } ebb_want;
 
-/* A task waits on one thing at a time; the wait is embedded in the task. */
+/* A task waits on one thing at a time; the wait is embedded in the task's
+ * record. What only some waits need (an owner's want, an explicit signal)
+ * is in `more`, made on the task's first wait that needs it: a task that
+ * sleeps carries none of it. */
 struct ebb_wait {
-  ebb_node link;          /* in whatever list the waiter sits in */
+  ebb_node link;          /* in the owner's list while armed, then in the ready list */
   ebb_timer timer;        /* deadline of the wait, if any */
-  ebb_listener on_abort;  /* the explicit signal given to the wait */
-  ebb_signal *signal;
-  ebb_want want;          /* what it was armed with */
+  struct ebb_wait_more *more;
 };
+struct ebb_wait_more {
+  ebb_listener on_abort; /* the explicit signal given to the wait */
+  ebb_signal *signal;
+  ebb_task *task;        /* whose record it hangs from */
+  ebb_want want;         /* what it was armed with */
+};
+ebb_want *ebb_wait_want_made(ebb_wait *w);
+/* What the wait was armed with (ebb_wait_with's want): for the owner's
+ * callbacks, of a wait that was given one. */
+static inline ebb_want *ebb_wait_want(ebb_wait *w) {
+  return w->more ? &w->more->want : ebb_wait_want_made(w);
+}
 
 typedef ebb_node ebb_waitlist;
 
@@ -230,7 +243,6 @@ int ebb_can_wait(lua_State *L); /* in a task, not in code that must not wait */
 int ebb_shield(lua_State *L, int delta);
 /* The task's signal has just been aborted: a waiting task gets the reason. */
 void ebb_task_cancelled(lua_State *L, int task_idx);
-void ebb_task_signal_made(lua_State *L, int task_idx); /* it has its own signal now */
 /* The task has ended or will never start: its record and timer go. */
 void ebb_task_release(lua_State *L, int task_idx);
 /* After ms the task ends (a task that is only a timer), or, delayed, joins

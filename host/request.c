@@ -31,7 +31,7 @@ static void abandon(ebb_request *r) {
 /* The waiter was aborted: a wake clears on_cancel, so nothing was handed. */
 static void waiter_left(ebb_wait *w, int handed) {
   (void)handed;
-  abandon(w->want.owner);
+  abandon(ebb_wait_want(w)->owner);
 }
 
 int ebb_request_await(lua_State *L, ebb_request *r, int signal_idx) {

@@ -25,11 +25,12 @@ int sched_yield_wait(lua_State *L) {
 }
 
 static EBB_THREAD_LOCAL ebb_task *free_records;
+static EBB_THREAD_LOCAL struct ebb_wait_more *free_mores; /* first word: the next */
 
 ebb_wait *ebb_task_wait(ebb_task *t) { return &t->wait; }
 
 void ready_push(ebb_task *t) {
-  ebb_list_push(&sched.ready, &t->ready_link);
+  ebb_list_push(&sched.ready, &t->wait.link); /* off the owner's list by now */
   sched.nready++;
 }
 
@@ -72,7 +73,15 @@ static void *raw_pointer(lua_State *L, int table_idx, const char *key) {
   return p;
 }
 
-ebb_task *record_of(lua_State *L, int table_idx) { return raw_pointer(L, table_idx, "rec"); }
+/* A running task's [0] is free (ebb.task: the count of its arguments has
+ * been read, that of its results not yet written): its record is kept there. */
+ebb_task *record_of(lua_State *L, int table_idx) {
+  ebb_task *t;
+  lua_rawgeti(L, table_idx, 0);
+  t = lua_type(L, -1) == LUA_TLIGHTUSERDATA ? lua_touserdata(L, -1) : NULL;
+  lua_pop(L, 1);
+  return t;
+}
 
 /* Records come from slabs: a waiting task costs no allocation header and no
  * list link, and the slabs are walked once at exit for records still in use
@@ -105,26 +114,30 @@ static ebb_task *record_alloc(lua_State *L) {
 ebb_task *record_new(lua_State *L, int table_idx) {
   ebb_task *t = record_alloc(L);
   memset(t, 0, sizeof *t);
-  t->sig_unknown = 1;
-  t->co_ref = t->parent_ref = LUA_NOREF;
+  t->co_ref = LUA_NOREF;
   ebb_timer_init(&t->wait.timer, timer_fire);
   lua_pushvalue(L, table_idx);
   t->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushlightuserdata(L, t);
-  lua_setfield(L, table_idx < 0 ? table_idx - 1 : table_idx, "rec");
+  lua_rawseti(L, table_idx < 0 ? table_idx - 1 : table_idx, 0);
   sched.nrecords++;
   return t;
 }
 
 void record_free(lua_State *L, ebb_task *t) {
-  if (ebb_node_linked(&t->ready_link)) {
-    ebb_node_unlink(&t->ready_link);
+  if (t->wait_state == W_WOKEN && ebb_node_linked(&t->wait.link)) { /* ready, not run yet */
+    ebb_node_unlink(&t->wait.link);
     sched.nready--;
   }
   wait_detach(&t->wait);
+  handovers_forget(t);
+  if (t->wait.more) {
+    *(struct ebb_wait_more **)t->wait.more = free_mores;
+    free_mores = t->wait.more;
+  }
   record_push_table(L, t);
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "rec");
+  lua_pushinteger(L, 0); /* no results yet: ebb.task counts them next, if any */
+  lua_rawseti(L, -2, 0);
   lua_pop(L, 1);
   luaL_unref(L, LUA_REGISTRYINDEX, t->table_ref);
   t->table_ref = 0;
@@ -166,19 +179,28 @@ void timed_free_push(lua_State *L, ebb_timed *d) {
   free_timeds = d;
 }
 
-/* The task's own signal: looked up when the record is made, and told by
- * ebb.task (signal_made) when one is made later. */
+/* The task's own signal, read from its table each time (only cancellation
+ * asks, and only while some task is cancelled): the table anchors it. */
 ebb_signal *record_signal(lua_State *L, ebb_task *t) {
-  if (!t->sig && t->sig_unknown) {
-    t->sig_unknown = 0;
-    record_push_table(L, t);
-    lua_pushliteral(L, "signal"); /* raw: the task's __index would make one */
-    lua_rawget(L, -2);
-    t->sig = ebb_to_signal(L, -1);
-    lua_pop(L, 2);
-  }
-  return t->sig;
+  ebb_signal *s;
+  record_push_table(L, t);
+  lua_pushliteral(L, "signal"); /* raw: the task's __index would make one */
+  lua_rawget(L, -2);
+  s = ebb_to_signal(L, -1);
+  lua_pop(L, 2);
+  return s;
 }
+
+struct ebb_wait_more *wait_more_new(ebb_task *t) {
+  struct ebb_wait_more *m;
+  if ((m = free_mores) != NULL) free_mores = *(struct ebb_wait_more **)m;
+  else if (!(m = malloc(sizeof *m))) abort(); /* as the clock's heap: no Lua state to raise in */
+  memset(m, 0, sizeof *m);
+  m->task = t;
+  return t->wait.more = m;
+}
+
+ebb_want *ebb_wait_want_made(ebb_wait *w) { return &wait_more(wait_task(w))->want; }
 
 static void push_current_table(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, sched.cur_ref);
@@ -306,10 +328,10 @@ static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) 
       t->yielding = 0;
       t->wait_state = W_WOKEN;
       t->wait_result = EBB_WOKE;
-      t->wait.want.on_cancel = NULL;
+      if (t->wait.more) t->wait.more->want.on_cancel = NULL;
       lua_pushboolean(co, 1);
       t->nresume = 1;
-      ebb_list_push(&sched.yielded, &t->ready_link); /* after everything runnable now */
+      ebb_list_push(&sched.yielded, &t->wait.link); /* after everything runnable now */
       sched.nready++;
     } else {
       wait_arm(t); /* the wait ebb_wait_with asked for has really yielded */
@@ -336,6 +358,8 @@ static void resume(lua_State *co, int ref, int nargs) {
     sched.running_co = co;
     sched.running_ref = ref;
     sched.waited = NULL;
+    sched.arm_list = NULL; /* what the task resumed asks for, if it waits */
+    sched.arm_timed = 0;
     /* after_resume: sched.current is still the task that yielded */
   } while (after_resume(&co, &ref, &nargs, lua_resume(co, nargs)));
   sched.running_co = saved; /* cur[1] stays until the batch ends (run_batch) */
@@ -432,7 +456,7 @@ static void run_batch(void) {
   run_ring();
   while ((node = ebb_list_shift(&sched.ready)) != NULL) {
     sched.nready--;
-    run_record(ebb_container(node, ebb_task, ready_link));
+    run_record(ebb_container(node, ebb_task, wait.link));
     if (++n % TURN_CHECK == 0 && sched_turn_over()) break;
   }
   while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);
@@ -528,11 +552,20 @@ void sched_close(lua_State *L) {
     record_slab *next = slabs->next;
     int i;
     for (i = 0; i < SLAB_RECORDS; i++)
-      if (slabs->records[i].table_ref > 0) wait_detach(&slabs->records[i].wait);
+      if (slabs->records[i].table_ref > 0) {
+        wait_detach(&slabs->records[i].wait);
+        free(slabs->records[i].wait.more);
+      }
     free(slabs);
     slabs = next;
   }
   free_records = NULL;
+  while (free_mores) {
+    struct ebb_wait_more *next = *(struct ebb_wait_more **)free_mores;
+    free(free_mores);
+    free_mores = next;
+  }
+  handovers_close();
   while (!ebb_list_empty(&sched.timeds)) {
     ebb_timed *d = ebb_container(ebb_list_shift(&sched.timeds), ebb_timed, all_link);
     ebb_timer_stop(&d->timer);

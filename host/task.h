@@ -8,24 +8,21 @@
 
 enum { W_IDLE, W_ARMED, W_WOKEN };
 
+/* 80 bytes, from slabs: a closure that sleeps costs its coroutine, its
+ * closure, its Lua table and this. Rarer state lives elsewhere: a wait's
+ * want and explicit signal in wait.more, a hand-over's parent in the
+ * scheduler's list (handover.c), the wait being armed in the scheduler.
+ * wait.link is in the owner's list while the wait is armed, in the ready
+ * list once woken (W_WOKEN): a task is never in both. */
 struct ebb_task {
-  ebb_node ready_link;
   lua_State *co;         /* the coroutine it runs on, while it waits */
-  lua_State *parent_co;  /* the one that handed over to co (sched_chunk_key) */
-  ebb_signal *sig;       /* the task's own signal, once it has one */
-  /* what ebb_wait_with asked for is armed (wait_arm) only once the yield
-   * has happened: a yield that raises (across a C call) leaves nothing
-   * linked. Until then the list waits here, the want, the signal and the
-   * deadline in `wait` (nothing reads them before the wait is armed). */
-  ebb_waitlist *arm_list;
   int co_ref;
-  int parent_ref;
   int table_ref;         /* the Lua task, anchored while the record lives (0: a free record) */
   int nresume;           /* values on co's stack for the next resume */
-  int shield;            /* > 0: waits ignore the task's own cancellation */
+  unsigned short shield; /* > 0: waits ignore the task's own cancellation */
   signed char wait_state;
   signed char wait_result;
-  unsigned yielding : 1, sig_unknown : 1, arm_timed : 1;
+  unsigned char yielding : 1, sleeps : 1; /* sleeps: the wait's deadline is the good outcome */
   ebb_wait wait;
 };
 /* A task that is only a timer: a delay not yet due, or spawn(task.sleep, ms). */
@@ -64,6 +61,13 @@ struct sched {
   ebb_node timeds;
   int nrecords;
   int stopping;            /* sched_stop: the loop ends at its next turn */
+  /* what ebb_wait_with asked for is armed (wait_arm) only once the yield
+   * has happened: a yield that raises (across a C call) leaves nothing
+   * linked. Until then the list waits here (reset at each resume: it is the
+   * running task's), the signal in wait.more, the deadline in wait.timer. */
+  ebb_waitlist *arm_list;
+  int arm_timed;
+  struct handover *handovers; /* tasks handed over to a coroutine of their own */
 };
 extern EBB_THREAD_LOCAL struct sched sched;
 /* Yielded by a task that waits, by a runner with nothing left to run, and
@@ -80,7 +84,11 @@ void ready_push(ebb_task *t);
 ebb_task *record_new(lua_State *L, int table_idx);
 void record_free(lua_State *L, ebb_task *t);
 ebb_task *record_of(lua_State *L, int table_idx); /* NULL when it has none */
-ebb_signal *record_signal(lua_State *L, ebb_task *t);
+ebb_signal *record_signal(lua_State *L, ebb_task *t); /* the task's own, NULL: none yet */
+struct ebb_wait_more *wait_more_new(ebb_task *t);
+static inline struct ebb_wait_more *wait_more(ebb_task *t) { /* made on first need */
+  return t->wait.more ? t->wait.more : wait_more_new(t);
+}
 void record_push_table(lua_State *L, ebb_task *t);
 /* The timer of a task (field tmr); freeing it pushes the task's table. */
 ebb_timed *timed_new(lua_State *L, int table_idx, int delayed, void (*fire)(ebb_timer *));
@@ -94,6 +102,8 @@ ebb_task *sched_current_record_if_any(lua_State *L);
  * *co, *ref and *nargs they set (handed over to, or handed back from). */
 int sched_hand_over(lua_State **co, int *ref, int *nargs);
 int sched_hand_back(lua_State **co, int *ref, int *nargs, int status);
+void handovers_forget(ebb_task *t); /* the record goes */
+void handovers_close(void);
 
 /* wait.c */
 ebb_task *wait_task(ebb_wait *w);

@@ -2,6 +2,7 @@
  * yield, settle and shielding; about a task, by its Lua table, its
  * cancellation, its own signal, its release and the timers that end or
  * start it; the ring of new tasks and the counters ebb test reads. */
+#include <limits.h>
 #include "host.h"
 #include "task.h"
 
@@ -34,24 +35,15 @@ int ebb_can_wait(lua_State *L) { return ebb_no_wait_depth == 0 && sched.running_
 
 int ebb_shield(lua_State *L, int delta) {
   ebb_task *t = ebb_check_in_task(L);
-  t->shield += delta;
-  if (t->shield < 0) t->shield = 0;
+  int shield = t->shield + delta;
+  t->shield = shield < 0 ? 0 : shield > USHRT_MAX ? USHRT_MAX : shield;
   return t->shield;
 }
 
 void ebb_task_cancelled(lua_State *L, int task_idx) {
   ebb_task *t = record_of(L, task_idx);
-  if (!t) return;
-  t->sig = NULL; /* look again: the signal may be new */
-  t->sig_unknown = 1;
-  if (!t->shield && record_signal(L, t)) end_aborted(t, t->sig);
-}
-
-void ebb_task_signal_made(lua_State *L, int task_idx) {
-  ebb_task *t = record_of(L, task_idx);
-  if (!t) return;
-  t->sig = NULL;
-  t->sig_unknown = 1;
+  ebb_signal *s;
+  if (t && !t->shield && (s = record_signal(L, t)) != NULL) end_aborted(t, s);
 }
 
 void ebb_task_release(lua_State *L, int task_idx) {

@@ -58,11 +58,24 @@ static void wait_unlink(ebb_wait *w) {
 }
 
 void wait_detach(ebb_wait *w) {
+  struct ebb_wait_more *m;
   wait_unlink(w);
-  if (w->signal) { /* listened to once armed: a yield that raised never was */
-    if (ebb_node_linked(&w->on_abort.link)) ebb_signal_unlisten(w->signal, &w->on_abort);
-    w->signal = NULL;
+  m = w->more;
+  if (m && m->signal) { /* listened to once armed: a yield that raised never was */
+    if (ebb_node_linked(&m->on_abort.link)) ebb_signal_unlisten(m->signal, &m->on_abort);
+    m->signal = NULL;
   }
+}
+
+/* The want's on_cancel is not to be called (the wait ended otherwise). */
+static void forget_cancel(ebb_wait *w) {
+  if (w->more) w->more->want.on_cancel = NULL;
+}
+
+static void (*take_cancel(ebb_wait *w))(ebb_wait *, int) {
+  void (*on_cancel)(ebb_wait *, int) = w->more ? w->more->want.on_cancel : NULL;
+  forget_cancel(w);
+  return on_cancel;
 }
 
 /* Ends an armed wait: values are pushed by the caller right after. The
@@ -88,7 +101,7 @@ void ebb_wake(ebb_wait *w) {
 lua_State *ebb_wake_push(ebb_wait *w) {
   ebb_task *t = wait_task(w);
   if (t->wait_state != W_ARMED) return NULL;
-  w->want.on_cancel = NULL;
+  forget_cancel(w);
   return wait_end(w, EBB_WOKE);
 }
 
@@ -96,7 +109,7 @@ void ebb_wake_done(ebb_wait *w, int nvalues) { wait_task(w)->nresume = nvalues; 
 
 void ebb_wake_handed(ebb_wait *w, int nvalues, const ebb_want *give_back) {
   wait_task(w)->nresume = nvalues;
-  if (give_back) w->want = *give_back;
+  if (give_back) *ebb_wait_want(w) = *give_back;
 }
 
 lua_State *ebb_wait_thread(ebb_wait *w) { return wait_task(w)->co; }
@@ -108,7 +121,7 @@ void ebb_wake_fail(lua_State *L, ebb_wait *w) {
     lua_pop(L, 1);
     return;
   }
-  w->want.on_cancel = NULL;
+  forget_cancel(w);
   co = wait_end(w, EBB_ABORTED);
   lua_pushboolean(co, 0);
   lua_xmove(L, co, 1);
@@ -124,8 +137,7 @@ void ebb_wake_all(ebb_waitlist *list) { wake_list(list); }
 
 void end_aborted(ebb_task *t, ebb_signal *s) {
   lua_State *co;
-  void (*on_cancel)(ebb_wait *, int) = t->wait.want.on_cancel;
-  t->wait.want.on_cancel = NULL;
+  void (*on_cancel)(ebb_wait *, int) = take_cancel(&t->wait);
   if (t->wait_state == W_ARMED) {
     co = wait_end(&t->wait, EBB_ABORTED);
     if (on_cancel) on_cancel(&t->wait, 0); /* it has left the owner's list */
@@ -144,8 +156,8 @@ void end_aborted(ebb_task *t, ebb_signal *s) {
 }
 
 static void wait_signal_fired(ebb_listener *l, ebb_signal *s) {
-  ebb_wait *w = ebb_container(l, ebb_wait, on_abort);
-  end_aborted(wait_task(w), s);
+  struct ebb_wait_more *m = ebb_container(l, struct ebb_wait_more, on_abort);
+  end_aborted(m->task, s);
 }
 
 void timer_fire(ebb_timer *tm) {
@@ -153,12 +165,12 @@ void timer_fire(ebb_timer *tm) {
   ebb_task *t = wait_task(w);
   lua_State *co;
   if (t->wait_state != W_ARMED) return;
-  if (w->want.sleeps) { /* its deadline is the good outcome */
+  if (t->sleeps) { /* its deadline is the good outcome */
     ebb_wake(w);
     return;
   }
   co = wait_end(w, EBB_TIMEDOUT);
-  w->want.on_cancel = NULL;
+  forget_cancel(w);
   lua_pushnil(co);
   lua_pushliteral(co, "timeout");
   t->nresume = 2;
@@ -178,6 +190,19 @@ int ebb_check_abort(lua_State *L, int signal_idx) {
   return 0;
 }
 
+/* A sleep's want is a flag of the record; any other goes into wait.more. */
+static void set_want(ebb_task *t, const ebb_want *want) {
+  static const ebb_want nothing;
+  t->sleeps = want->sleeps;
+  if (want->owner || want->on_cancel || want->kind || want->count) {
+    ebb_want *w = &wait_more(t)->want;
+    *w = *want;
+    w->sleeps = 0;
+  } else if (t->wait.more) {
+    t->wait.more->want = nothing;
+  }
+}
+
 int ebb_wait_with(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx, const ebb_want *want) {
   static const ebb_want nothing;
   ebb_task *t = ebb_check_in_task(L);
@@ -189,11 +214,12 @@ int ebb_wait_with(lua_State *L, ebb_waitlist *list, double timeout_ms, int signa
   /* armed by the scheduler (wait_arm) once the yield has happened: when
    * lua_yield raises instead (a C call in between, e.g. table.sort's
    * comparator), nothing is linked that a wake or abort could reach */
-  t->arm_list = list;
-  t->wait.want = want ? *want : nothing;
-  t->wait.signal = s;
-  t->arm_timed = timeout_ms >= 0;
-  if (t->arm_timed) /* the deadline is fixed now; NaN and negatives: at once */
+  sched.arm_list = list;
+  set_want(t, want ? want : &nothing);
+  if (s) wait_more(t)->signal = s;
+  else if (t->wait.more) t->wait.more->signal = NULL; /* a yield that raised left one */
+  sched.arm_timed = timeout_ms >= 0;
+  if (sched.arm_timed) /* the deadline is fixed now; NaN and negatives: at once */
     t->wait.timer.deadline = ebb_now() + (timeout_ms > 0 ? timeout_ms : 0);
   return sched_yield_wait(L);
 }
@@ -204,17 +230,18 @@ int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_
 
 void wait_arm(ebb_task *t) {
   ebb_wait *w = &t->wait;
-  if (t->arm_list) ebb_list_push(t->arm_list, &w->link);
-  if (t->arm_timed) {
+  struct ebb_wait_more *m = w->more;
+  if (sched.arm_list) ebb_list_push(sched.arm_list, &w->link);
+  if (sched.arm_timed) {
     w->timer.fire = timer_fire;
     ebb_timer_start_at(&w->timer, w->timer.deadline);
   }
-  if (w->signal) {
-    w->on_abort.fn = wait_signal_fired;
-    ebb_signal_listen(w->signal, &w->on_abort);
+  if (m && m->signal) {
+    m->on_abort.fn = wait_signal_fired;
+    ebb_signal_listen(m->signal, &m->on_abort);
   }
-  t->arm_list = NULL;
-  t->arm_timed = 0;
+  sched.arm_list = NULL;
+  sched.arm_timed = 0;
   t->wait_state = W_ARMED;
 }
 

@@ -39,13 +39,22 @@ local function types()
       AbortController = { make = abort.controller },
       AbortSignal = { make = function() return abort.controller().signal end },
     },
-    retry = { Backoff = { make = retry.backoff }, Budget = { make = retry.budget } },
+    retry = {
+      Backoff = { make = retry.backoff }, Budget = { make = retry.budget },
+      RedisBudget = { make = function() return retry.redis_budget { client = { command = print }, key = "k" } end },
+    },
     context = { ContextVar = { make = context.new }, Snapshot = { make = context.snapshot } },
     scope = { DisposableStack = { make = scope.stack } },
     semaphore = {
       Semaphore = { make = function() return require("ebb.semaphore").new(1) end },
       RedisSemaphore = {
         make = function() return require("ebb.semaphore").redis { client = { command = print }, key = "k", permits = 1 } end,
+      },
+    },
+    ratelimit = {
+      RateLimiter = { make = function() return require("ebb.ratelimit").new { rate = 1 } end },
+      RedisRateLimiter = {
+        make = function() return require("ebb.ratelimit").redis { client = { command = print }, key = "k", rate = 1 } end,
       },
     },
     queue = { Queue = { make = function() return require("ebb.queue").new(1) end } },
@@ -84,6 +93,9 @@ local function types()
         done = require("redis_server").done,
       },
       RedisScript = { make = function() return require("ebb.redis").script("return 1") end },
+      StreamQueue = {
+        make = function() return require("ebb.redis").stream_queue { client = { command = print }, stream = "s", group = "g" } end,
+      },
       RedisPool = { make = function() return require("ebb.redis").pool { url = "redis://127.0.0.1", size = 1 } end, done = function(p) p:close() end },
     },
     net = {

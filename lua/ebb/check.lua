@@ -214,6 +214,14 @@ function check.options(opts, n, fname, valid, level)
   return opts
 end
 
+-- required(opts, names, n, fname [, level]): raises for the first of names missing from opts.
+function check.required(opts, names, n, fname, level)
+  for i = 1, #names do
+    if opts[names[i]] == nil then raise(n, fname, format("option '%s' is required", names[i]), (level or 1) + 1) end
+  end
+  return opts
+end
+
 -- ---- results from C ----
 
 -- The C half's answer to a request: true, values... | false, the abort reason

@@ -32,6 +32,13 @@ local function tls_kind(v)
   if v ~= true and type(v) ~= "table" then return " must be true or a table of TLS options, got " .. type(v) end
 end
 
+-- The option kind of what the fleet-wide primitives run their commands on.
+function redis._client_kind(v)
+  if type(v) ~= "table" or type(v.command) ~= "function" then
+    return " must be a redis client or pool, got " .. type(v)
+  end
+end
+
 local CONNECT = {
   url = kind.cstring, host = kind.cstring, port = kind.whole(0, 65535),
   password = kind.string, username = kind.string, db = kind.whole(0, 1e6), name = kind.cstring,
@@ -114,6 +121,11 @@ end
 
 function redis.script(source)
   return require("ebb.redis_script").new(source)
+end
+
+-- stream_queue{client=, stream=, group=, ...}: a work queue on a stream and a consumer group.
+function redis.stream_queue(opts)
+  return require("ebb.redis_stream_queue").new(opts)
 end
 
 function redis.pool(opts)

@@ -70,7 +70,10 @@ local KINDS = {
   jitter = kind.one_of("full", "equal", "decorrelated", "none"),
   signal = kind.signal,
   budget = function(v)
-    if getmetatable(v) ~= Budget then return " must be a budget made by retry.budget, got " .. got(v) end
+    if getmetatable(v) ~= Budget and not retry._is_budget(v) then
+      return " must be a budget (retry.budget, retry.redis_budget, or an object with withdraw and deposit"
+        .. " methods), got " .. got(v)
+    end
   end,
   capacity = non_negative("number"),
   should_retry = kind.callable, on_retry = kind.callable, delay = kind.callable, random = kind.callable,
@@ -182,6 +185,7 @@ end
 function retry.budget(opts)
   local o = options(opts, 1, "budget", BUDGET)
   o.tokens = o.capacity
+  o._here = true -- kept in this process: retry takes and gives back its tokens itself
   return setmetatable(o, Budget)
 end
 
@@ -191,6 +195,34 @@ local function withdraw(b, err)
   if b.tokens < cost then return false end
   b.tokens = b.tokens - cost
   return true
+end
+
+local function refund(b)
+  b.tokens = min(b.capacity, b.tokens + b.refund)
+end
+
+-- The interface every budget has (retry calls the local one's directly).
+function Budget:withdraw(err)
+  check.self(self, Budget, "withdraw", "budget")
+  return withdraw(self, err)
+end
+
+function Budget:deposit()
+  check.self(self, Budget, "deposit", "budget")
+  refund(self)
+end
+
+-- Anything with withdraw and deposit methods is a budget.
+function retry._is_budget(v)
+  local t = type(v)
+  if t ~= "table" and t ~= "userdata" then return false end
+  local ok, w, r = pcall(function() return v.withdraw, v.deposit end)
+  return ok and check.is_callable(w) and check.is_callable(r)
+end
+
+-- redis_budget{client=, key=, ...}: one budget for every process that uses the key.
+function retry.redis_budget(opts)
+  return require("ebb.retry_budget_redis").new(opts, BUDGET, kinds_of(BUDGET))
 end
 
 -- ---- retry(fn [, opts]) ----
@@ -239,7 +271,10 @@ end
 function settle(c, n, ok, ...)
   local budget = c.budget
   if ok then
-    if budget then budget.tokens = min(budget.capacity, budget.tokens + budget.refund) end
+    if budget then
+      if budget._here then budget.tokens = min(budget.capacity, budget.tokens + budget.refund)
+      else budget:deposit(c.signal) end
+    end
     return ...
   end
   local err, signal, should_retry = ..., c.signal, c.should_retry
@@ -259,7 +294,11 @@ function settle(c, n, ok, ...)
   -- (past by more than a nanosecond: sums of milliseconds in floats round)
   local max_elapsed = c.max_elapsed
   if max_elapsed and now() + ms - c.start > max_elapsed + 1e-6 then error(err, 0) end
-  if budget and not withdraw(budget, err) then error(err, 0) end
+  if budget then
+    local paid
+    if budget._here then paid = withdraw(budget, err) else paid = budget:withdraw(err, signal) end
+    if not paid then error(err, 0) end
+  end
   local on_retry = c.on_retry
   if on_retry then on_retry(err, n, ms) end
   sleep(ms, signal)
