@@ -139,7 +139,7 @@ sanitize: deps
 # descriptors is left out: a worker thread that ends unjoined closes descriptors
 # that another thread's pipe2 or epoll_create1 gets back, an order the kernel keeps
 # and TSan cannot see).
-TSAN_SPECS = spec/worker_spec.lua spec/worker_cancel_spec.lua spec/task_spec.lua spec/semaphore_spec.lua
+TSAN_SPECS = spec/worker_spec.lua spec/worker_cancel_spec.lua spec/worker_queue_spec.lua spec/worker_context_spec.lua spec/worker_nice_spec.lua spec/task_spec.lua spec/semaphore_spec.lua
 tsan: deps
 	$(MAKE) BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=thread" build/tsan/ebb

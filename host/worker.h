@@ -29,7 +29,8 @@ typedef struct wjob {
   struct worker *worker;
   wmsg *in;             /* the code and the arguments */
   wmsg *out;            /* the results, or the error (a table) */
-  ebb_timer timeout;    /* the caller's timeout= (on ebb.clock) */
+  ebb_timer timeout;    /* the caller's timeout= (on ebb.clock), counted from the job's start */
+  double timeout_ms;    /* < 0: none */
   double priority;      /* higher first; first in first out within one */
   enum job_end end;
   int replace;          /* the worker ends after this job (its state is spent) */
@@ -43,6 +44,7 @@ typedef struct worker {
   struct wpool *pool;
   int slot;             /* its place in the pool */
   size_t max_memory;    /* 0: no limit */
+  int nice;             /* nice levels below the process's: the loop's thread goes first */
   /* guarded by mu */
   lua_State *L;         /* the worker's state, while it is open (hooks are armed on it) */
   uv_async_t wake;      /* on the worker's loop; `awake` once it may be sent */
@@ -75,8 +77,10 @@ typedef struct wpool {
   worker **workers;
   int size, busy, npending, inflight;
   size_t max_memory;
+  int nice;
   double grace_ms;
   int closed;           /* no new runs */
+  int paused;           /* no job is handed to a worker (ebb.queue's pause) */
   int shut;             /* its workers have ended (or been let go) */
   uint64_t replaced;
   ebb_waitlist idle_waiters; /* close() waits there for the jobs under way */

@@ -13,6 +13,8 @@
 
 #define LONG_STRING 16384 /* from this length a string crosses in a block of its own */
 
+/* A table is T_TABLE, its array part 1..n (a count, then the values: holes
+ * as T_NIL), then its other keys and values, then T_END. */
 enum { T_NIL, T_FALSE, T_TRUE, T_NUMBER, T_STRING, T_LONG_STRING, T_TABLE, T_END };
 
 struct wmsg {
@@ -35,15 +37,19 @@ typedef struct packer {
   size_t whylen;
 } packer;
 
-static int put(wmsg *m, const void *p, size_t n) {
-  if (m->len + n > m->cap) {
-    size_t cap = m->cap ? m->cap : 256;
-    unsigned char *grown;
-    while (cap < m->len + n) cap *= 2;
-    if (!(grown = realloc(m->buf, cap))) return 0;
-    m->buf = grown;
-    m->cap = cap;
-  }
+static int grow(wmsg *m, size_t n) {
+  size_t cap = m->cap ? m->cap : 256;
+  unsigned char *grown;
+  while (cap < m->len + n) cap *= 2;
+  if (!(grown = realloc(m->buf, cap))) return 0;
+  m->buf = grown;
+  m->cap = cap;
+  return 1;
+}
+
+/* Inline: it runs for every value, mostly with a constant size. */
+static inline int put(wmsg *m, const void *p, size_t n) {
+  if (m->len + n > m->cap && !grow(m, n)) return 0;
   memcpy(m->buf + m->len, p, n);
   m->len += n;
   return 1;
@@ -131,31 +137,54 @@ static int pack_key(packer *p, int idx) {
   }
 }
 
+/* The value above `key` on the stack, one level down the path. */
+static int pack_entry(packer *p, int key) {
+  int ok;
+  p->depth++;
+  p->path_keys[p->depth] = key;
+  ok = pack_value(p, key + 1);
+  p->depth--;
+  return ok;
+}
+
 static int pack_table(packer *p, int idx) {
   lua_State *L = p->L;
   const void *t = lua_topointer(L, idx);
+  size_t n;
+  uint32_t count;
   int i;
   for (i = 0; i <= p->depth; i++)
     if (p->path_tables[i] == t) return refuse(p, "a table that contains itself (a %s cycle) cannot be copied", "reference");
   if (p->depth >= WORKER_COPY_DEPTH) return refuse(p, "tables nested deeper than 100 cannot be copied (%s)", "too deep");
   if (!lua_checkstack(L, 4)) return refuse(p, "%s", "out of Lua stack");
   p->path_tables[p->depth + 1] = t;
-  if (!put_tag(p->m, T_TABLE)) return 0;
+  n = lua_objlen(L, idx);
+  if (n > UINT32_MAX) n = 0; /* all by key */
+  count = (uint32_t)n;
+  if (!put_tag(p->m, T_TABLE) || !put(p->m, &count, sizeof count)) return 0;
+  for (i = 1; i <= (int)count; i++) { /* the array part: no keys to copy */
+    lua_pushinteger(L, i); /* for the path of an error */
+    lua_rawgeti(L, idx, i);
+    if (!pack_entry(p, lua_gettop(L) - 1)) {
+      lua_pop(L, 2);
+      return 0;
+    }
+    lua_pop(L, 2);
+  }
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     int key = lua_gettop(L) - 1;
-    if (!pack_key(p, key)) { /* named as the table's */
+    if (count > 0 && lua_type(L, key) == LUA_TNUMBER) { /* in the array part already? */
+      lua_Number k = lua_tonumber(L, key);
+      if (k >= 1 && k <= count && k == (lua_Number)(uint32_t)k) {
+        lua_pop(L, 1);
+        continue;
+      }
+    }
+    if (!pack_key(p, key) || !pack_entry(p, key)) { /* a bad key is named as the table's */
       lua_pop(L, 2);
       return 0;
     }
-    p->depth++;
-    p->path_keys[p->depth] = key;
-    if (!pack_value(p, key + 1)) {
-      p->depth--;
-      lua_pop(L, 2);
-      return 0;
-    }
-    p->depth--;
     lua_pop(L, 1);
   }
   return put_tag(p->m, T_END);
@@ -234,7 +263,13 @@ static void take(reader *r, void *out, size_t n) {
 static void push_value(lua_State *L, reader *r);
 
 static void push_table(lua_State *L, reader *r) {
-  lua_newtable(L);
+  uint32_t count, i;
+  take(r, &count, sizeof count);
+  lua_createtable(L, (int)count, 0);
+  for (i = 1; i <= count; i++) {
+    push_value(L, r);
+    lua_rawseti(L, -2, (int)i);
+  }
   while (*r->at != T_END) {
     push_value(L, r);
     push_value(L, r);

@@ -51,6 +51,7 @@ static void arm_grace(wpool *p) {
 
 static void dispatch(wpool *p) {
   int i;
+  if (p->paused) return;
   for (i = 0; i < p->size && p->npending > 0; i++) {
     worker *w = p->workers[i];
     wjob *job;
@@ -64,6 +65,7 @@ static void dispatch(wpool *p) {
     p->busy++;
     w->assigned = job;
     job->worker = w;
+    if (job->timeout_ms >= 0) ebb_timer_start(&job->timeout, job->timeout_ms); /* as ebb.queue's: from the start */
   }
 }
 
@@ -233,7 +235,7 @@ static int pool_gc(lua_State *L) {
   return 0;
 }
 
-/* new(size, max_memory, grace_ms) -> pool | nil, message */
+/* new(size, max_memory, grace_ms, nice) -> pool | nil, message */
 static int l_new(lua_State *L) {
   int size = (int)luaL_checkinteger(L, 1), i;
   wpool *p = calloc(1, sizeof *p);
@@ -245,6 +247,7 @@ static int l_new(lua_State *L) {
   p->size = size;
   p->max_memory = (size_t)luaL_checknumber(L, 2);
   p->grace_ms = luaL_checknumber(L, 3);
+  p->nice = (int)luaL_checkinteger(L, 4);
   pthread_mutex_init(&p->mu, NULL);
   ebb_list_init(&p->done);
   ebb_list_init(&p->pending);
@@ -280,7 +283,30 @@ static void enqueue(wpool *p, wjob *job) {
   p->npending++;
 }
 
-/* run(pool, timeout_ms (< 0: none), signal, priority, code, args...) -> (after the wait)
+/* The caller's context values (a table by name, made for this job) lose
+ * those that cannot cross: in the worker their variables read the default.
+ * Returns 1 if any went. */
+static int drop_uncopyable(lua_State *L, int idx) {
+  char why[8];
+  int dropped = 0;
+  if (!lua_istable(L, idx)) return 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    wmsg *m = wmsg_pack(L, lua_gettop(L), lua_gettop(L), "context", 0, why, sizeof why);
+    lua_pop(L, 1);
+    if (m) {
+      wmsg_free(m);
+      continue;
+    }
+    lua_pushvalue(L, -1);
+    lua_pushnil(L);
+    lua_rawset(L, idx); /* clearing a field while traversing is allowed */
+    dropped = 1;
+  }
+  return dropped;
+}
+
+/* run(pool, timeout_ms (< 0: none), signal, priority, context, code, args...) -> (after the wait)
  * true, "ok", results... | true, "error", wire | true, "timeout" | true,
  * "lost" | false, reason; at once: nil, "copy", why | nil, "closed" */
 static int l_run(lua_State *L) {
@@ -296,7 +322,10 @@ static int l_run(lua_State *L) {
     return 2;
   }
   if ((r = ebb_request_begin(L, 3)) != 0) return r;
-  if (!(in = wmsg_pack(L, 5, lua_gettop(L), "args", 0, why, sizeof why))) {
+  /* context values, code, args...: the args are counted from 1 */
+  if (!(in = wmsg_pack(L, 5, lua_gettop(L), "args", -1, why, sizeof why)) && drop_uncopyable(L, 5))
+    in = wmsg_pack(L, 5, lua_gettop(L), "args", -1, why, sizeof why);
+  if (!in) {
     lua_pushnil(L);
     lua_pushliteral(L, "copy");
     lua_pushstring(L, why);
@@ -311,7 +340,7 @@ static int l_run(lua_State *L) {
   job->priority = priority;
   job->r.abandon = job_abandoned;
   ebb_timer_init(&job->timeout, on_timeout);
-  if (timeout >= 0) ebb_timer_start(&job->timeout, timeout);
+  job->timeout_ms = timeout;
   enqueue(p, job);
   p->inflight++;
   set_alive(p);
@@ -319,11 +348,45 @@ static int l_run(lua_State *L) {
   return ebb_request_await(L, &job->r, 3);
 }
 
+/* pause(pool, on): while on, queued jobs stay queued; off hands them out again */
+static int l_pause(lua_State *L) {
+  wpool *p = check_pool(L, 1);
+  p->paused = lua_toboolean(L, 2);
+  dispatch(p);
+  return 0;
+}
+
+/* clear(pool, reason): every job still queued fails with reason, unchanged;
+ * the jobs under way go on. */
+static int l_clear(lua_State *L) {
+  wpool *p = check_pool(L, 1);
+  ebb_node *n;
+  luaL_checkany(L, 2);
+  while ((n = ebb_list_shift(&p->pending)) != NULL) {
+    wjob *job = ebb_container(n, wjob, link);
+    lua_State *co = ebb_request_finish(&job->r, 0);
+    p->npending--;
+    if (co) {
+      lua_pushboolean(co, 0);
+      lua_pushvalue(L, 2);
+      lua_xmove(L, co, 1);
+      ebb_request_done(&job->r, 2, NULL);
+    }
+    job_free(job);
+    job_forget(p);
+  }
+  return 0;
+}
+
 /* close(pool) -> "done" once every job has ended and every worker with it;
  * while jobs are under way it waits: true (to be called again) or false, reason */
 static int l_close(lua_State *L) {
   wpool *p = check_pool(L, 1);
   p->closed = 1;
+  if (p->paused) { /* the queued jobs run before the workers end */
+    p->paused = 0;
+    dispatch(p);
+  }
   if (!p->shut && p->inflight > 0) return ebb_wait_on(L, &p->idle_waiters, -1, 0);
   shutdown_pool(p);
   lua_pushliteral(L, "done");
@@ -343,7 +406,7 @@ static int l_idle(lua_State *L) {
   return ebb_wait_on(L, &p->idle_waiters, -1, 2);
 }
 
-/* stats(pool) -> size, busy, pending, closed, replaced */
+/* stats(pool) -> size, active, pending, closed, replaced, paused */
 static int l_stats(lua_State *L) {
   wpool *p = check_pool(L, 1);
   int size = 0, i;
@@ -353,7 +416,8 @@ static int l_stats(lua_State *L) {
   lua_pushinteger(L, p->npending);
   lua_pushboolean(L, p->closed);
   lua_pushnumber(L, (lua_Number)p->replaced);
-  return 5;
+  lua_pushboolean(L, p->paused);
+  return 6;
 }
 
 /* _lasting(pool): the default pool lives as long as the process */
@@ -374,7 +438,7 @@ static int l_parallelism(lua_State *L) {
 
 int luaopen_ebb_worker_core(lua_State *L) {
   static const luaL_Reg fns[] = {
-    {"new", l_new}, {"run", l_run}, {"close", l_close}, {"idle", l_idle}, {"stats", l_stats},
+    {"new", l_new}, {"run", l_run}, {"clear", l_clear}, {"pause", l_pause}, {"close", l_close}, {"idle", l_idle}, {"stats", l_stats},
     {"abandoned", l_abandoned}, {"parallelism", l_parallelism}, {"_lasting", l_lasting}, {NULL, NULL}};
   ebb_new_metatable(L, POOL_MT, pool_gc, NULL);
   lua_pop(L, 1);

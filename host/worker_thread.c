@@ -177,7 +177,7 @@ static worker *check_worker(lua_State *L) {
   return self;
 }
 
-/* _next() -> "job", code, args... | "cancel" | "stop" | true (woken: ask again) */
+/* _next() -> "job", context values (by name, or nil), code, args... | "cancel" | "stop" | true (woken: ask again) */
 static int l_next(lua_State *L) {
   worker *w = check_worker(L);
   wmsg *in = NULL;
@@ -314,14 +314,13 @@ static void tell_lost(worker *w) {
   }
 }
 
-/* A worker computes in the background: the loop's thread, whose latency
- * every timer and socket feels, goes first when the cores are all busy. */
-#define WORKER_NICE 5
-
 static void *thread_main(void *arg) {
   worker *w = arg;
   lua_State *L;
-  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), getpriority(PRIO_PROCESS, 0) + WORKER_NICE) != 0) {
+  pthread_setname_np(pthread_self(), "ebb-worker"); /* as top -H and /proc/self/task/N/comm show it */
+  /* computing in the background: the loop's thread, whose latency every
+   * timer and socket feels, goes first when the cores are all busy */
+  if (w->nice > 0 && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), getpriority(PRIO_PROCESS, 0) + w->nice) != 0) {
     /* not allowed: it runs at the process's priority */
   }
   L = luaL_newstate();
@@ -380,6 +379,7 @@ worker *worker_start(wpool *p, int slot) {
   w->pool = p;
   w->slot = slot;
   w->max_memory = p->max_memory;
+  w->nice = p->nice;
   /* the process's signals are the main thread's (interrupt.c, alarm.c): the
    * new thread starts with them blocked */
   sigemptyset(&block);

@@ -33,6 +33,20 @@ describe("ebb.worker", function()
       assert.is_nil(r[12])
     end)
 
+    it("arrays with holes, mixed keys, and long arrays, key for key", function()
+      local long = {}
+      for i = 1, 100000 do long[i] = i % 7 == 0 and tostring(i) or i end
+      long[500] = nil
+      local cases = { { 1, nil, 3 }, { nil, nil, 3 }, { [1] = 1, [3] = 3 }, { 1, 2, x = "y", [-1] = 0, [0] = "z", [2.5] = 1 },
+        { [2 ^ 40] = 1, 1 }, { [1] = false, [2] = true }, long }
+      for _, c in ipairs(cases) do
+        local r, wrong = pool:run(ECHO, c), nil
+        for k, v in pairs(c) do if r[k] ~= v then wrong = k end end
+        for k in pairs(r) do if c[k] == nil then wrong = k end end
+        assert.is_nil(wrong)
+      end
+    end)
+
     it("copies a table reached twice twice, and keeps no metatable", function()
       local shared = setmetatable({ 1 }, { __index = function() return "meta" end })
       local a, b = pool:run("return function(t) return t.x, t.y end", { x = shared, y = shared })
@@ -60,7 +74,7 @@ describe("ebb.worker", function()
         assert.is_true(errors.is(e, worker.CopyError), tostring(e))
         assert.matches(c[2], e.message)
       end
-      assert.equal(0, pool:stats().busy)
+      assert.equal(0, pool:stats().active)
       local ok, e = pcall(pool.run, pool, "return function() return {f = print} end")
       assert.is_false(ok)
       assert.is_true(errors.is(e, worker.CopyError))

@@ -1,11 +1,12 @@
 -- worker-cpu: a CPU-bound job over N items (a linear congruential hash of
 -- each item, 20,000,000 steps) on a pool of `size` worker threads, all items
--- queued at once. Usage: worker-cpu.lua [size] [items] (default 2, 16).
+-- queued at once. Usage: worker-cpu.lua [size] [items] [nice] (default 2, 16, and the
+-- pool's default nice).
 local worker, task = require "ebb.worker", require "ebb.task"
 
 local size = tonumber(arg and arg[1]) or 2
 local n = tonumber(arg and arg[2]) or 16
-local pool = worker.pool { size = size }
+local pool = worker.pool { size = size, nice = tonumber(arg and arg[3]) }
 local code = [[return function(seed)
   local x = seed
   for _ = 1, 20000000 do x = (x * 1103515245 + 12345) % 2147483648 end

@@ -1,8 +1,9 @@
 -- worker-lag: the loop's worst lag, measured by a 1 ms ticker, while a pool
--- of `size` workers computes (8 CPU-bound jobs). Usage: worker-lag.lua [size] (default 2)
+-- of `size` workers computes (8 CPU-bound jobs). Usage: worker-lag.lua [size] [nice]
+-- (default 2, and the pool's default nice)
 local worker, task, clock = require "ebb.worker", require "ebb.task", require "ebb.clock"
 
-local pool = worker.pool { size = tonumber(arg and arg[1]) or 2 }
+local pool = worker.pool { size = tonumber(arg and arg[1]) or 2, nice = tonumber(arg and arg[2]) }
 local code = [[return function(seed)
   local x = seed
   for _ = 1, 20000000 do x = (x * 1103515245 + 12345) % 2147483648 end

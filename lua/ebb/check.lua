@@ -112,6 +112,11 @@ end
 
 function kind.any() end
 
+-- A job's priority (ebb.queue, ebb.worker): any number but NaN.
+function kind.priority(v)
+  if type(v) ~= "number" or v ~= v then return " must be a number, got " .. check.got(v) end
+end
+
 -- One of the strings given: ' must be "a", "b" or "c", got x'.
 function kind.one_of(...)
   local set, words = {}, {}

@@ -20,6 +20,9 @@ end
 -- link (no copy; an array, one allocation), a read walks to the nearest link
 -- of its var, and a link is never changed, so any task or snapshot may keep one.
 local UNSET = {}
+-- In a worker thread (ebb.worker), the job's caller's values come as one
+-- link {BY_NAME, {name = value}, older}: read by every variable of that name.
+local BY_NAME = {}
 
 local function with(c, var, value)
   if value == nil then value = UNSET end
@@ -59,10 +62,14 @@ end
 -- The nearest link of var in the chain c.
 local function find(var, c)
   while c do
-    if c[1] == var then
+    local k = c[1]
+    if k == var then
       local v = c[2]
       if v == UNSET then return var.default end
       return v
+    elseif k == BY_NAME then
+      local v = c[2][var.name]
+      if v ~= nil then return v end
     end
     c = c[3]
   end
@@ -131,12 +138,43 @@ function Snapshot:run(fn, ...)
   return run_with(self.ctx, fn, ...)
 end
 
+-- The values current in the chain c, by variable name: the nearest link of
+-- each name counts (UNSET: none). nil when no named variable has a value.
+local function by_name(c)
+  local values, seen
+  while c do
+    local var, v = c[1], c[2]
+    if var == BY_NAME then
+      for name, value in pairs(v) do
+        if not (seen and seen[name]) then
+          seen, values = seen or {}, values or {}
+          seen[name], values[name] = true, value
+        end
+      end
+    elseif var.name ~= nil and not (seen and seen[var.name]) then
+      seen = seen or {}
+      seen[var.name] = true
+      if v ~= UNSET then
+        values = values or {}
+        values[var.name] = v
+      end
+    end
+    c = c[3]
+  end
+  return values
+end
+
 function Snapshot:__tostring()
   check.self(self, Snapshot, "__tostring", "snapshot")
   local seen, n, link = {}, 0, self.ctx
   while link do -- the nearest link of a variable is its value; UNSET is none
-    if not seen[link[1]] then
+    if link[1] == BY_NAME then
+      for name in pairs(link[2]) do
+        if not seen[name] then seen[name], n = true, n + 1 end
+      end
+    elseif not seen[link[1]] then
       seen[link[1]] = true
+      if link[1].name ~= nil then seen[link[1].name] = true end
       if link[2] ~= UNSET then n = n + 1 end
     end
     link = link[3]
@@ -157,5 +195,19 @@ function context.bind(fn)
 end
 
 function context.is_var(v) return metatable_of(v) == Var end
+
+-- For ebb.worker: the values of named variables current now ({name = value},
+-- nil when there are none), and, in a worker, making them current for the
+-- rest of the running task.
+function context._by_name()
+  local c = current()
+  if not c then return nil end
+  return by_name(c)
+end
+
+function context._enter_by_name(values)
+  local t = cur[1]
+  t.ctx = { BY_NAME, values, t.ctx }
+end
 
 return context

@@ -171,9 +171,7 @@ end
 local kind = check.kind
 local JOB = {
   signal = kind.signal, timeout = kind.ms,
-  priority = function(v)
-    if type(v) ~= "number" or v ~= v then return " must be a number, got " .. check.got(v) end
-  end,
+  priority = kind.priority,
 }
 
 -- Errors are raised at the caller of push/run: check_opts < enqueue < push/run.

@@ -6,27 +6,39 @@ local core = require "ebb.worker.core"
 local check = require "ebb.check"
 local errors = require "ebb.errors"
 local wire = require "ebb.worker_wire"
+local context_by_name = require("ebb.context")._by_name
 
 local M = {}
 M.WorkerError, M.CopyError = wire.WorkerError, wire.CopyError
 
 local DEFAULT_GRACE = 1000
+local DEFAULT_NICE = 10
 local MAX_SIZE = 256
 
 local Pool = {}
-Pool.__index = Pool
+-- pending and active are read as ebb.queue's are: fields that are always current
+local stats = core.stats
+Pool.__index = function(p, k)
+  local method = Pool[k]
+  if method ~= nil then return method end
+  if k == "active" then return (select(2, stats(rawget(p, "_core")))) end
+  if k == "pending" then return (select(3, stats(rawget(p, "_core")))) end
+  if k == "paused" then return (select(6, stats(rawget(p, "_core")))) end
+end
 
 local kind = check.kind
 local POOL_OPTS = {
   size = kind.whole(1, MAX_SIZE),
   max_memory = kind.whole(0, 2 ^ 40),
   grace = kind.ms,
+  nice = kind.whole(0, 19),
 }
 
 local function pool_tostring(p)
   if getmetatable(p) ~= Pool then check.expected(p, 1, "__tostring", "worker pool", 2) end
-  local size, busy, pending, closed = core.stats(p._core)
-  return ("Pool (%d workers, %d busy, %d pending%s)"):format(size, busy, pending, closed and ", closed" or "")
+  local size, active, pending, closed, _, paused = core.stats(p._core)
+  return ("Pool (%d workers, %d active, %d pending%s%s)"):format(size, active, pending,
+    paused and ", paused" or "", closed and ", closed" or "")
 end
 Pool.__tostring = pool_tostring
 
@@ -34,7 +46,7 @@ function M.pool(opts)
   if opts ~= nil then check.options(opts, 1, "pool", POOL_OPTS) end
   opts = opts or {}
   local size = opts.size or core.parallelism()
-  local pc, why = core.new(size, opts.max_memory or 0, opts.grace or DEFAULT_GRACE)
+  local pc, why = core.new(size, opts.max_memory or 0, opts.grace or DEFAULT_GRACE, opts.nice or DEFAULT_NICE)
   if not pc then error(wire.WorkerError(why), 2) end
   return setmetatable({ _core = pc, size = size }, Pool)
 end
@@ -45,9 +57,7 @@ end
 
 local RUN_OPTS = {
   signal = kind.signal, timeout = kind.ms,
-  priority = function(v)
-    if type(v) ~= "number" or v ~= v then return " must be a number, got " .. check.got(v) end
-  end,
+  priority = kind.priority,
 }
 
 local function ended(timeout, ok, status, ...)
@@ -75,7 +85,7 @@ local function run(p, fname, code, ...)
     code, signal, timeout, priority = code[1], opts.signal, opts.timeout, opts.priority
   end
   if type(code) ~= "string" then check.expected(code, 1, fname, "string (a module name or Lua source)") end
-  return ended(timeout, core.run(p._core, timeout or -1, signal, priority or 0, code, ...))
+  return ended(timeout, core.run(p._core, timeout or -1, signal, priority or 0, context_by_name(), code, ...))
 end
 
 function Pool:run(code, ...)
@@ -98,10 +108,28 @@ function Pool:idle(signal)
   check.raise_if_aborted(core.idle(self._core, signal))
 end
 
+-- Fails every job still queued with reason (an AbortError by default), as ebb.queue's clear.
+function Pool:clear(reason)
+  check_pool(self, "clear")
+  if reason == nil then reason = errors.AbortError("the queue was cleared") end
+  core.clear(self._core, reason)
+end
+
+-- Stops handing queued jobs to workers (the running ones go on) until resume, as ebb.queue's pause.
+function Pool:pause()
+  check_pool(self, "pause")
+  core.pause(self._core, true)
+end
+
+function Pool:resume()
+  check_pool(self, "resume")
+  core.pause(self._core, false)
+end
+
 function Pool:stats()
   check_pool(self, "stats")
-  local size, busy, pending, closed, replaced = core.stats(self._core)
-  return { size = size, busy = busy, pending = pending, closed = closed, replaced = replaced }
+  local size, active, pending, closed, replaced = core.stats(self._core)
+  return { size = size, active = active, pending = pending, closed = closed, replaced = replaced }
 end
 
 local default_pool

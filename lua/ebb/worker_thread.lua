@@ -6,6 +6,7 @@ local core = require "ebb.worker.core"
 local task = require "ebb.task"
 local errors = require "ebb.errors"
 local wire = require "ebb.worker_wire"
+local enter_by_name = require("ebb.context")._enter_by_name
 
 -- the process belongs to the main thread
 function os.exit() error("os.exit cannot be called in a worker thread", 2) end
@@ -59,8 +60,9 @@ end
 
 local current, started -- the job's task; whether its body has begun
 
-local function run_job(code, ...)
+local function run_job(context_values, code, ...)
   started = true
+  if context_values then enter_by_name(context_values) end
   local fn, err = compile(code)
   if not fn then
     reply_error(err)
