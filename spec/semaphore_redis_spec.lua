@@ -194,6 +194,8 @@ describe("semaphore.redis", function()
         end)
       end
       for i = 1, 60 do tasks[i]:await() end
+      -- what a given-up wait wrote and did not wait for is done by the time each connection answers
+      for i = 1, 3 do clients[i]:command("PING") end
       assert.is_true(peak <= 2)
       assert.equal(0, holding)
       assert.equal(0, clients[1]:command("ZCARD", "k:holders"))
