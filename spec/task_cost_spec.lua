@@ -71,12 +71,12 @@ end
     assert.equal("", err)
     assert.equal(0, status)
     local peak_mb = tonumber(out:match("^(%d+)")) / 1024
-    -- 28.3 MB here: each task's stack kept small, its table with no hash
-    -- part and its C record 80 bytes from a slab (30.3 MB with two hash
-    -- nodes, 34.4 MB with four and a record of 184, 37 MB with one of 304
-    -- malloc'd on its own).
+    -- 28.1 MB here: each task's stack kept small, its table with no hash
+    -- part and its C record 64 bytes from a slab (30.3 MB with two hash
+    -- nodes and a record of 80, 34.4 MB with four and a record of 184, 37 MB
+    -- with one of 304 malloc'd on its own).
     -- Under the sanitizers ASan's allocator costs more.
-    local bound = os.getenv("EBB_BIN") and 55 or 30.5
+    local bound = os.getenv("EBB_BIN") and 55 or 30
     assert.is_true(peak_mb < bound, ("peak %.1f MB"):format(peak_mb))
   end)
 end)
