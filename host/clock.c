@@ -1,6 +1,7 @@
 /* The one clock: monotonic milliseconds, real or frozen, and the heap of every
  * timer in the host. Timers fire from the scheduler loop, never inside libuv. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include "host.h"
 
@@ -15,7 +16,13 @@ static EBB_THREAD_LOCAL struct {
   uv_timer_t uv;     /* wakes the loop for the earliest deadline in real time */
   int uv_active;
   size_t strong;     /* armed timers that are not weak */
+  /* the fire functions, a timer naming its own by index: a timer is then
+   * 16 bytes, not 24 (fires[0] stays NULL: a timer with none) */
+  void (*fires[8])(ebb_timer *);
 } clk;
+
+/* A heap index has 28 bits: past this many armed timers the host stops. */
+#define TIMERS_MAX ((size_t)1 << 27)
 
 double ebb_now(void) {
   if (clk.mode != EBB_CLOCK_REAL) return clk.frozen_at;
@@ -57,13 +64,32 @@ static void sift_down(size_t i) {
   heap_set(i, t);
 }
 
+void ebb_timer_set_fire(ebb_timer *t, void (*fire)(ebb_timer *)) {
+  unsigned i;
+  if (!fire) {
+    t->fire_kind = 0;
+    return;
+  }
+  for (i = 1; i < sizeof clk.fires / sizeof clk.fires[0]; i++) {
+    if (!clk.fires[i]) clk.fires[i] = fire;
+    if (clk.fires[i] == fire) {
+      t->fire_kind = i;
+      return;
+    }
+  }
+  fputs("ebb: more kinds of timers than the clock has room for\n", stderr);
+  abort();
+}
+
 void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *)) {
   t->deadline = 0;
   t->seq = 0;
   t->heap_index = -1;
   t->weak = 0;
-  t->fire = fire;
+  ebb_timer_set_fire(t, fire);
 }
+
+static void fire_timer(ebb_timer *t) { clk.fires[t->fire_kind](t); }
 
 void ebb_timer_set_weak(ebb_timer *t, int weak) {
   weak = !!weak;
@@ -79,6 +105,10 @@ void ebb_timer_start(ebb_timer *t, double delay_ms) {
 
 void ebb_timer_start_at(ebb_timer *t, double deadline) {
   if (ebb_timer_armed(t)) ebb_timer_stop(t);
+  if (clk.len >= TIMERS_MAX) {
+    fputs("ebb: too many timers at once\n", stderr); /* as an allocation failing: no state to raise in */
+    abort();
+  }
   if (clk.len == clk.cap) {
     size_t cap = clk.cap ? clk.cap * 2 : 256;
     ebb_timer **h = realloc(clk.heap, cap * sizeof *h);
@@ -122,7 +152,7 @@ int clock_fire_due(void) {
   now = ebb_now();
   while (clk.len && clk.heap[0]->deadline <= now) {
     ebb_timer *t = pop_earliest();
-    t->fire(t);
+    fire_timer(t);
     fired++;
   }
   return fired;
@@ -133,7 +163,7 @@ int ebb_clock_fire_next(double limit) {
   if (!clk.len || clk.heap[0]->deadline > limit || isinf(clk.heap[0]->deadline)) return 0;
   t = pop_earliest();
   if (t->deadline > clk.frozen_at) clk.frozen_at = t->deadline;
-  t->fire(t);
+  fire_timer(t);
   return 1;
 }
 

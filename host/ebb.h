@@ -72,13 +72,15 @@ void ebb_interrupt_take(int signum, void (*deliver)(int signum));
 typedef struct ebb_timer {
   double deadline;
   uint32_t seq;                /* of equal deadlines the one started first fires first */
-  signed int heap_index : 31;  /* -1 when not armed */
+  signed int heap_index : 28;  /* -1 when not armed */
   unsigned weak : 1;           /* does not keep the process alive (as Node's unref) */
-  void (*fire)(struct ebb_timer *t);
-} ebb_timer; /* 24 bytes: one is in the record of every task that waits */
+  unsigned fire_kind : 3;      /* its fire function, by its index in the clock's table (0: none) */
+} ebb_timer; /* 16 bytes: one is in the record of every task that waits */
 
 double ebb_now(void);
 void ebb_timer_init(ebb_timer *t, void (*fire)(ebb_timer *));
+/* A timer's fire function, changed (the host has at most 7 distinct ones). */
+void ebb_timer_set_fire(ebb_timer *t, void (*fire)(ebb_timer *));
 void ebb_timer_start(ebb_timer *t, double delay_ms);
 void ebb_timer_start_at(ebb_timer *t, double deadline); /* on the clock of ebb_now() */
 void ebb_timer_stop(ebb_timer *t);

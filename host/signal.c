@@ -283,7 +283,7 @@ static void timeout_fire(ebb_timer *t) {
 
 ebb_signal *ebb_signal_timeout(lua_State *L, double ms) {
   ebb_signal *s = signal_alloc(L, SIG_TIMEOUT, 0);
-  s->timer.fire = timeout_fire;
+  ebb_timer_set_fire(&s->timer, timeout_fire);
   ebb_timer_set_weak(&s->timer, 1); /* nothing listens yet */
   ebb_timer_start(&s->timer, ms);
   return s;

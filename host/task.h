@@ -8,7 +8,7 @@
 
 enum { W_IDLE, W_ARMED, W_WOKEN };
 
-/* 80 bytes, from slabs: a closure that sleeps costs its coroutine, its
+/* 64 bytes, from slabs: a closure that sleeps costs its coroutine, its
  * closure, its Lua table and this. Rarer state lives elsewhere: a wait's
  * want and explicit signal in wait.more, a hand-over's parent in the
  * scheduler's list (handover.c), the wait being armed in the scheduler.
@@ -18,7 +18,7 @@ struct ebb_task {
   lua_State *co;         /* the coroutine it runs on, while it waits */
   int co_ref;
   int table_ref;         /* the Lua task, anchored while the record lives (0: a free record) */
-  int nresume;           /* values on co's stack for the next resume */
+  short nresume;         /* values on co's stack for the next resume (C pushes at most 8000) */
   unsigned short shield; /* > 0: waits ignore the task's own cancellation */
   signed char wait_state;
   signed char wait_result;

@@ -233,7 +233,7 @@ void wait_arm(ebb_task *t) {
   struct ebb_wait_more *m = w->more;
   if (sched.arm_list) ebb_list_push(sched.arm_list, &w->link);
   if (sched.arm_timed) {
-    w->timer.fire = timer_fire;
+    ebb_timer_set_fire(&w->timer, timer_fire);
     ebb_timer_start_at(&w->timer, w->timer.deadline);
   }
   if (m && m->signal) {

@@ -27,9 +27,10 @@ describe("a task that waits", function()
 
   -- A suspended coroutine is about 0.5 KB (its state and a stack of 47
   -- slots); a closure that sleeps should cost little more: its task table
-  -- (two hash nodes, its record at [0]), its closure and the scheduler's
-  -- refs: about 820 bytes of Lua heap here (915 when the table had four
-  -- nodes). A stack that had doubled (the runner's frames plus the 20 slots
+  -- (no hash part, its record at [0]), its closure and the scheduler's
+  -- refs: about 790 bytes of Lua heap here, where each task also has an
+  -- owner, its one hash field (820 when the table had a hash part of two
+  -- nodes besides, 915 with four). A stack that had doubled (the runner's frames plus the 20 slots
   -- a C function is given) made it 1.3 KB.
   it("costs little more than its coroutine when it is a closure that sleeps", function()
     clock.freeze()
@@ -46,7 +47,7 @@ describe("a task that waits", function()
     collectgarbage()
     local per_task = (collectgarbage("count") - before) * 1024 / N
     for i = 1, N do list[i]:cancel() end
-    assert.is_true(per_task < 880, ("%.0f bytes per sleeping task"):format(per_task))
+    assert.is_true(per_task < 840, ("%.0f bytes per sleeping task"):format(per_task))
   end)
 end)
 
@@ -70,11 +71,12 @@ end
     assert.equal("", err)
     assert.equal(0, status)
     local peak_mb = tonumber(out:match("^(%d+)")) / 1024
-    -- 30.3 MB here: each task's stack kept small, its table with two hash
-    -- nodes and its C record 80 bytes from a slab (34.4 MB with four nodes
-    -- and a record of 184, 37 MB with one of 304 malloc'd on its own).
+    -- 28.1 MB here: each task's stack kept small, its table with no hash
+    -- part and its C record 64 bytes from a slab (30.3 MB with two hash
+    -- nodes and a record of 80, 34.4 MB with four and a record of 184, 37 MB
+    -- with one of 304 malloc'd on its own).
     -- Under the sanitizers ASan's allocator costs more.
-    local bound = os.getenv("EBB_BIN") and 55 or 32
+    local bound = os.getenv("EBB_BIN") and 55 or 30
     assert.is_true(peak_mb < bound, ("peak %.1f MB"):format(peak_mb))
   end)
 end)

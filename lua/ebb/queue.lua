@@ -53,7 +53,8 @@ local function drop_first(q, b)
   q._buckets[b.prio] = nil
 end
 
--- The next job that is still waiting to start, highest priority first.
+-- The next job that is still waiting to start, highest priority first (a
+-- task's [1] is its status: see ebb.task's template).
 local function take(q)
   local order = q._order
   while true do
@@ -64,7 +65,7 @@ local function take(q)
       b.head = h
       local t = b[h]
       b[h] = nil
-      if t.status == "pending" and t.hook == q._waiting then return t end
+      if t[1] == "pending" and t.hook == q._waiting then return t end
     end
     b.head, b.tail = 0, 0
     if #order == 1 then return nil end
@@ -113,7 +114,7 @@ local function take_next(q)
       local t = b[h]
       b[h] = nil
       if h == b.tail and q._order[2] then drop_first(q, b) end -- emptied, and not the last
-      if t.status == "pending" and t.hook == q._waiting then return t end
+      if t[1] == "pending" and t.hook == q._waiting then return t end
     end
   end
   return take(q)
@@ -213,7 +214,7 @@ end
 local function ran(t, ok, ...)
   if ok then return ... end
   local e = ...
-  local st = t.status
+  local st = t[1] -- its status, read raw (ebb.task keeps it at [1])
   if st == "pending" or st == "running" then t:cancel(e) end -- the caller was cancelled: so is its job
   error(e, 0)
 end
@@ -267,7 +268,7 @@ function Queue:clear(reason)
     local b = order[i]
     for k = b.head + 1, b.tail do
       local t = b[k]
-      if t.status == "pending" and t.hook == self._waiting then
+      if t[1] == "pending" and t.hook == self._waiting then
         rawset(t, "q_counted", true)
         self._pending = self._pending - 1
         t:cancel(reason)

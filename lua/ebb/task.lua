@@ -55,6 +55,7 @@ end
 TaskMT.__index = function(t, k)
   local m = Task[k]
   if m ~= nil then return m end
+  if k == "status" then return rawget(t, 1) end
   if k == "signal" then return signal_of(t) end
   if k == "ctx" then return false end -- none: the field is made by the first that sets one
 end
@@ -72,21 +73,21 @@ TaskMT.__tostring = function(t)
 end
 
 
--- One template, so every task has the same small shape. Until it starts,
--- [1] is the function and [2] its argument (or a list of them, [0] > 1);
--- once it ends, [1..[0]] are its results: [0] counts the arguments, then the
--- results (the array part holds it for free). In between [0] is free: a
--- task that waits keeps its C record there (a light userdata). join is
--- false, true (observed: someone awaits it) or the join following it. The
--- hash part has room for 2 keys, the 2 below: rarer fields (ctx, tmr, hook,
--- owner, waiters, joins, signal, error) are added when needed and read raw,
--- ctx only by a task made where context values are set. Every field is a
--- constant in the constructor: a table built from compiled bytecode then
--- gets its full size at once.
+-- One template, so every task has the same small shape, all of it in the
+-- array part (a table with no hash part is 64 bytes smaller): [1] is its
+-- status (public as t.status, through __index), [2] its join: false, true
+-- (observed: someone awaits it) or the join following it. Until it starts,
+-- [3] is the function and [4] its argument (or a list of them, [0] > 1);
+-- once it ends, [3..[0]+2] are its results: [0] counts the arguments, then
+-- the results. In between [0] is free: a task that waits keeps its C record
+-- there (a light userdata). Rarer fields (ctx, tmr, hook, owner, waiters,
+-- joins, signal, error) are added to a hash part when needed and read raw,
+-- ctx only by a task made where context values are set. The indices are
+-- literals: an upvalue holding one would cost a load in the interpreter.
 local function has_record(t) return type(rawget(t, 0)) == "userdata" end
 
 local function fill_task(t, fn, n, a, owner)
-  t[0], t[1], t[2] = n, fn, a
+  t[0], t[3], t[4] = n, fn, a
   local ct = cur[1] -- a task sees the context values of where it was made
   local c = ct and rawget(ct, "ctx")
   if c then t.ctx = c end
@@ -95,14 +96,14 @@ local function fill_task(t, fn, n, a, owner)
 end
 
 local function new_task(fn, n, a, owner)
-  return fill_task(setmetatable({ false, false, status = "pending", join = false }, TaskMT), fn, n, a, owner)
+  return fill_task(setmetatable({ "pending", false, false, false }, TaskMT), fn, n, a, owner)
 end
 
 local function is_task(v) return getmetatable(v) == TaskMT end
 task.is_task = is_task
 
 local function finished(t)
-  local st = t.status
+  local st = t[1]
   return st == "done" or st == "failed" or st == "cancelled"
 end
 
@@ -119,7 +120,7 @@ local check_ms, check_callable = check.ms, check.callable
 
 -- A task someone awaits or joins: its failure is not reported as unhandled.
 local function observe(t)
-  if t.join == false then t.join = true end
+  if t[2] == false then t[2] = true end
 end
 
 -- ---- ending ----
@@ -127,7 +128,7 @@ local unhandled = {}
 
 local function settled(t)
   if has_record(t) or rawget(t, "tmr") then core.release(t) end
-  local j = t.join
+  local j = t[2]
   if j and j ~= true then
     j:push(t)
     local more = rawget(t, "joins")
@@ -148,14 +149,14 @@ local function keep_results(t, ...)
   if type(t[0]) == "userdata" then core.release(t) end -- before [0] counts the results
   local n = select("#", ...)
   if n == 1 then
-    t[1] = ...
+    t[3] = ...
   elseif n > 1 then
-    for i = 1, n do t[i] = (select(i, ...)) end
+    for i = 1, n do t[i + 2] = (select(i, ...)) end
   end
-  if n < 2 then t[2] = nil end
-  if n < 1 then t[1] = nil end
+  if n < 2 then t[4] = nil end
+  if n < 1 then t[3] = nil end
   t[0] = n
-  t.status = "done"
+  t[1] = "done"
 end
 
 -- A task ends with an error: its own cancellation reason means "cancelled".
@@ -163,11 +164,11 @@ local function fail(t, e, tb)
   if finished(t) then return end
   local s = rawget(t, "signal")
   local own = s ~= nil and s.aborted and rawequal(s.reason, e)
-  t.status = own and "cancelled" or "failed"
-  t[1], t[2] = nil, nil
+  t[1] = own and "cancelled" or "failed"
+  t[3], t[4] = nil, nil
   rawset(t, "error", e)
   rawset(t, "traceback", tb)
-  if not own and not t.join then
+  if not own and not t[2] then
     unhandled[#unhandled + 1] = t
     core.note_unhandled()
   end
@@ -176,7 +177,7 @@ end
 
 host.failed = fail
 host.timer_done = function(t) -- a timer task; it keeps its small shape
-  t.status = "done"
+  t[1] = "done"
   settled(t)
 end
 
@@ -186,7 +187,7 @@ function host.take_unhandled()
   unhandled = {}
   local out = {}
   for i = 1, #list do
-    if not list[i].join then out[#out + 1] = list[i] end
+    if not list[i][2] then out[#out + 1] = list[i] end
   end
   return out
 end
@@ -230,7 +231,7 @@ local function take()
   local t = R[head]
   R[head] = nil
   if head > 1024 and head * 2 > R.tail then compact() end
-  if t.status ~= "pending" then return false end
+  if t[1] ~= "pending" then return false end
   cur[1] = t
   return true
 end
@@ -238,9 +239,9 @@ end
 -- The current task starts: its arguments, which it no longer holds.
 local function start()
   local t = cur[1]
-  t.status = "running"
-  local n, a = t[0], t[2]
-  t[2] = nil
+  t[1] = "running"
+  local n, a = t[0], t[4]
+  t[4] = nil
   if n == 1 then return a end
   if n == 0 then return end
   return unpack(a, 1, n)
@@ -267,7 +268,7 @@ function host.runner()
       R.first = false
     end
     if take() then
-      done(cur[1][1](start()))
+      done(cur[1][3](start()))
       settled(cur[1])
     elseif R.head >= R.stop then
       if R.head >= R.tail then R.head, R.tail, R.stop, R.batch_end = 0, 0, 0, 0 end
@@ -288,7 +289,7 @@ end
 -- many concurrent sleepers stay small.
 local function timer_task(ms)
   check_ms(ms, 1, "sleep", "ms")
-  local t = setmetatable({ status = "running", join = false }, TaskMT)
+  local t = setmetatable({ "running", false }, TaskMT)
   local owner = owner_now()
   if owner then own(t, owner) end
   core.timer_task(t, ms)
@@ -322,8 +323,8 @@ local function spawn_one(fn, n, a)
   if fn == sleep and n == 1 then -- a timer, no coroutine (bad input fails inside the task)
     if type(a) == "number" and a == a and a >= 0 then return timer_task(a) end
   end
-  local t = setmetatable({ false, false, status = "pending", join = false }, TaskMT)
-  t[0], t[1], t[2] = n, fn, a
+  local t = setmetatable({ "pending", false, false, false }, TaskMT)
+  t[0], t[3], t[4] = n, fn, a
   local ct, owner = cur[1], nil
   if ct then
     local c = rawget(ct, "ctx")
@@ -382,11 +383,11 @@ end
 
 -- ---- awaiting ----
 local function results(t)
-  if t.status == "done" then
+  if t[1] == "done" then
     local n = rawget(t, 0) or 0
-    if n == 1 then return t[1] end
+    if n == 1 then return t[3] end
     if n == 0 then return end
-    return unpack(t, 1, n)
+    return unpack(t, 3, n + 2)
   end
   local e = rawget(t, "error")
   if type(e) ~= "table" then origins.remember(e, rawget(t, "traceback")) end
@@ -424,7 +425,7 @@ function Task.cancel(t, reason)
   if reason == nil then reason = AbortError("the task was cancelled") end
   local s = signal_of(t)
   if s.aborted then return end
-  local was = t.status
+  local was = t[1]
   rawset(t, "cancel_counted", true) -- until it ends, waits look for their task's own abort
   core.count_cancelled(1)
   abort_core.abort(s, reason)
@@ -444,7 +445,7 @@ function Task.result(t)
   if not is_task(t) then check.expected(t, 1, "result", "task") end
   observe(t)
   if not finished(t) then return nil end
-  if t.status == "done" then return true, results(t) end
+  if t[1] == "done" then return true, results(t) end
   return false, rawget(t, "error"), rawget(t, "traceback")
 end
 
@@ -486,10 +487,10 @@ function task._deferred(hook, fn, ...)
   local n = select("#", ...)
   local a
   if n <= 1 then a = (...) else a = { ... } end
-  -- made with its hook, so with 4 hash nodes from the start (no second hash
-  -- part for each job): ctx takes the fourth, as it did in every task (a
-  -- queue's jobs measured 20% slower when it was left out)
-  local t = setmetatable({ false, false, status = "pending", join = false, hook = hook, ctx = false },
+  -- made with its hook, so with its hash part from the start (no second
+  -- one for each job): ctx takes the other node (a queue's jobs measured
+  -- 20% slower when it was left out)
+  local t = setmetatable({ "pending", false, false, false, hook = hook, ctx = false },
     TaskMT)
   return fill_task(t, fn, n, a, owner_now())
 end

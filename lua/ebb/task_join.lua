@@ -39,12 +39,12 @@ local function attach(j, t)
   local i = j.n + 1
   j.n = i
   j.tasks[i] = t
-  local old = t.join
+  local old = t[2] -- the task's join (see ebb.task's template)
   if finished(t) then
     j:push(t)
-    if not old then t.join = true end
+    if not old then t[2] = true end
   elseif old == false or old == true then
-    t.join = j
+    t[2] = j
   else
     local more = rawget(t, "joins")
     if not more then
@@ -56,8 +56,8 @@ local function attach(j, t)
 end
 
 local function first_result(t)
-  if (rawget(t, 0) or 0) == 0 then return nil end -- [0]: how many results
-  return t[1]
+  if (rawget(t, 0) or 0) == 0 then return nil end -- [0]: how many results, from [3]
+  return t[3]
 end
 
 -- ---- combinators ----
@@ -125,8 +125,8 @@ function Join:detach()
     local t = self.tasks[i]
     if not finished(t) then
       local more = rawget(t, "joins")
-      if t.join == self then
-        t.join = more and #more > 0 and table.remove(more) or true
+      if t[2] == self then
+        t[2] = more and #more > 0 and table.remove(more) or true
       elseif more then
         for k = #more, 1, -1 do
           if more[k] == self then
@@ -161,7 +161,7 @@ function join.all(list)
     local tail = j.tail
     for k = j.head + 1, tail do
       local t = done[k]
-      if t.status ~= "done" then
+      if t[1] ~= "done" then -- its status
         j:cancel(AbortError("another task of task.all failed", { cause = rawget(t, "error") }))
         j:detach()
         results(t) -- raises its error, keeping where it was raised
@@ -178,7 +178,7 @@ function join.all(list)
   local out, tasks = table_new(n, 0), j.tasks
   for i = 1, n do
     local t = tasks[i]
-    if rawget(t, 0) ~= 0 then out[i] = t[1] end
+    if rawget(t, 0) ~= 0 then out[i] = t[3] end
   end
   return out
 end
@@ -190,7 +190,7 @@ function join.all_settled(list)
   local out = {}
   for i = 1, j.n do
     local t = j.tasks[i]
-    if t.status == "done" then out[i] = { ok = true, value = first_result(t) }
+    if t[1] == "done" then out[i] = { ok = true, value = first_result(t) }
     else out[i] = { ok = false, error = rawget(t, "error") } end
   end
   return out
@@ -211,7 +211,7 @@ function join.any(list)
   local j = join_list(list, "any")
   for _ = 1, j.n do
     local t = next_ended(j)
-    if t.status == "done" then
+    if t[1] == "done" then
       j:cancel(AbortError("another task of task.any succeeded"))
       j:detach()
       return results(t)
@@ -264,7 +264,7 @@ function join.group(fn)
     local t, reason = j:next()
     if t then
       seen = seen + 1
-      if first == nil and t.status == "failed" then
+      if first == nil and t[1] == "failed" then
         first = rawget(t, "error")
         j:cancel(AbortError("a task of the group failed", { cause = first }))
       end
