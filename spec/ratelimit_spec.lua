@@ -157,6 +157,8 @@ describe("ratelimit.new", function()
     bad(function() ratelimit.new { rate = 1e-300, burst = 2 ^ 31 } end,
       "bad argument #1 to 'new' %(a full burst must come back within 1e15 ms %(burst %* per / rate%), got inf%)")
     bad(function() ratelimit.new { rate = 1e-300 } end, "a full burst must come back within 1e15 ms")
+    clock.freeze()
+    for _ = 1, 2 do clock.advance(0.9e12 + 0.1) end -- where adding the burst's 1e15 ms to the clock rounds
     local slowest = ratelimit.new { rate = 1, per = 1e12, burst = 1000 }
     assert.is_true(slowest:try_take(1000))
     local ok, ms = slowest:try_take()

@@ -46,9 +46,11 @@ function ratelimit._options(opts, fname, extra)
   return opts, { rate = opts.rate, per = per, burst = burst, interval = interval, tolerance = burst * interval }
 end
 
--- How long until n tokens are there (0 or less: now), past the takes in line.
+-- How long until n tokens are there (0 or less: now), past the takes in line. The
+-- debt (tat - now) is taken first: adding a large burst's tolerance to the clock's
+-- value would round by more than EPSILON (a fresh limiter refusing its burst).
 local function wait_for(l, n, now)
-  return max(l._tat, now) + n * l.interval - l.tolerance - now
+  return max(l._tat - now, 0) + n * l.interval - l.tolerance
 end
 
 -- The line's attempt: takes n tokens (nil), or says how long to wait. A take that
@@ -58,7 +60,7 @@ local function attempt(l, n)
   local now, due = clock_now(), l._due
   if due and now >= due and now - due < l.interval then now = due end
   local tat = max(l._tat, now)
-  local ms = tat + n * l.interval - l.tolerance - now
+  local ms = wait_for(l, n, now)
   if ms > EPSILON then
     l._due = now + ms
     return ms
