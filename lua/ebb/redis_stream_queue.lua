@@ -76,6 +76,9 @@ function M.new(opts)
   if opts.max_deliveries and not opts.dead_letter then
     check.badarg(1, "stream_queue", "option 'max_deliveries' needs option 'dead_letter' (where entries go)")
   end
+  if opts.dead_letter and not opts.max_deliveries then
+    check.badarg(1, "stream_queue", "option 'dead_letter' needs option 'max_deliveries' (when entries go there)")
+  end
   local claim_after = opts.claim_after or 30000
   return setmetatable({
     client = opts.client, stream = opts.stream, group = opts.group,
@@ -109,6 +112,9 @@ function StreamQueue:add(fields, signal)
     if type(k) ~= "string" then check.badarg(1, "add", "field names must be strings, got " .. type(k)) end
     if type(v) ~= "string" and type(v) ~= "number" then
       check.badarg(1, "add", format("field '%s' must be a string or a number, got %s", k, type(v)))
+    end
+    if v ~= v or v == 1 / 0 or v == -1 / 0 then
+      check.badarg(1, "add", format("field '%s' must be a finite number, got %s", k, tostring(v)))
     end
     names[#names + 1] = k
   end
