@@ -174,6 +174,21 @@ describe("redis.stream_queue", function()
     end)
   end)
 
+  it("reads with any claim_after, an odd one too (the read blocks for whole ms)", function()
+    server_support.with_client(function(c)
+      local q = redis.stream_queue { client = c, stream = "odd", group = "g", claim_after = 15 }
+      q:add { n = 1 }
+      local handled = task.future()
+      local stop, t = processing(q, function(e) handled:resolve(e.fields.n) end)
+      task.spawn(function() -- process failing fails the spec rather than leaving it waiting
+        local ok, e = pcall(t.await, t)
+        if not ok then handled:reject(e) end
+      end)
+      assert.equal("1", handled:await())
+      stop()
+    end)
+  end)
+
   it("refuses bad input naming it", function()
     local bad = asserts.bad_at("redis_stream_queue_spec%.lua")
     local fake = { command = print, _opts = {} }

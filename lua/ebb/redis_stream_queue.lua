@@ -13,7 +13,7 @@ local check_abort = require("ebb.core").check_abort
 
 local type, pairs, ipairs, pcall, error, tostring, setmetatable, unpack = type, pairs, ipairs, pcall, error,
   tostring, setmetatable, unpack
-local format, sort, min, max, random = string.format, table.sort, math.min, math.max, math.random
+local format, sort, min, max, floor, random = string.format, table.sort, math.min, math.max, math.floor, math.random
 
 local M = {}
 local StreamQueue = {}
@@ -86,8 +86,9 @@ function M.new(opts)
     concurrency = opts.concurrency or 1, claim_after = claim_after, max_deliveries = opts.max_deliveries or 0,
     dead_letter = opts.dead_letter, maxlen = opts.maxlen,
     -- how long a read blocks, and how often pending entries are looked at: within
-    -- half of claim_after, an entry idle that long is taken over
-    block = max(5, min(2000, claim_after / 2)),
+    -- half of claim_after, an entry idle that long is taken over (whole ms: BLOCK
+    -- refuses a fraction)
+    block = max(5, min(2000, floor(claim_after / 2))),
     handled = 0, failed = 0, running = 0,
   }, StreamQueue)
 end
