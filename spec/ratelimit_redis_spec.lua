@@ -88,6 +88,24 @@ describe("ratelimit.redis", function()
     end)
   end)
 
+  it("ends a sleeping take at once when cancelled while the server does not answer", function()
+    server_support.with_client(function(c, server)
+      local l = ratelimit.redis { client = c, key = "rl", rate = 1, per = 60000 }
+      l:take()
+      local t = task.spawn(function() l:take() end)
+      repeat task.sleep(1) until l.waiting == 1
+      server.process:kill("SIGSTOP") -- its give-back will not be answered
+      local ok, e = pcall(function() -- a cancel that waited for the server would hang here
+        t:cancel()
+        return raised(t.await, t)
+      end)
+      server.process:kill("SIGCONT")
+      assert.is_true(ok, tostring(e))
+      assert.is_true(errors.is(e, errors.AbortError), tostring(e))
+      assert.equal(0, l.waiting)
+    end)
+  end)
+
   it("refuses n past the burst, and bad options, naming them", function()
     local bad = asserts.bad_at("ratelimit_redis_spec%.lua")
     local l = ratelimit.redis { client = { command = print }, key = "k", rate = 5, burst = 2 }
