@@ -54,9 +54,10 @@ describe("ebb.worker and the end of the process", function()
       local worker, task = require "ebb.worker", require "ebb.task"
       local p = worker.pool { size = 1 }
       p:pause()
-      task.spawn(function() print(p:run("return function() return 'resumed' end")) end)
+      local first = task.spawn(function() print(p:run("return function() return 'resumed' end")) end)
       task.yield()
       p:resume()
+      first:await()
       local q = worker.pool { size = 1 }
       q:pause()
       task.spawn(function() print(q:run("return function() return 'closed' end")) end)
