@@ -16,8 +16,11 @@ static wpool *check_pool(lua_State *L, int idx) {
   return p;
 }
 
+/* The loop is kept alive by the jobs that will end by themselves: the jobs queued
+ * in a paused pool wait for a resume that only the script can give, so they hold
+ * nothing (as ebb.queue's do not). */
 static void set_alive(wpool *p) {
-  if (p->inflight > 0) uv_ref((uv_handle_t *)&p->wake);
+  if (p->inflight - (p->paused ? p->npending : 0) > 0) uv_ref((uv_handle_t *)&p->wake);
   else uv_unref((uv_handle_t *)&p->wake);
 }
 
@@ -353,6 +356,7 @@ static int l_pause(lua_State *L) {
   wpool *p = check_pool(L, 1);
   p->paused = lua_toboolean(L, 2);
   dispatch(p);
+  set_alive(p);
   return 0;
 }
 
@@ -386,6 +390,7 @@ static int l_close(lua_State *L) {
   if (p->paused) { /* the queued jobs run before the workers end */
     p->paused = 0;
     dispatch(p);
+    set_alive(p);
   }
   if (!p->shut && p->inflight > 0) return ebb_wait_on(L, &p->idle_waiters, -1, 0);
   shutdown_pool(p);

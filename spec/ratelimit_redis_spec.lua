@@ -88,6 +88,24 @@ describe("ratelimit.redis", function()
     end)
   end)
 
+  it("ends a sleeping take at once when cancelled while the server does not answer", function()
+    server_support.with_client(function(c, server)
+      local l = ratelimit.redis { client = c, key = "rl", rate = 1, per = 60000 }
+      l:take()
+      local t = task.spawn(function() l:take() end)
+      repeat task.sleep(1) until l.waiting == 1
+      server.process:kill("SIGSTOP") -- its give-back will not be answered
+      local ok, e = pcall(function() -- a cancel that waited for the server would hang here
+        t:cancel()
+        return raised(t.await, t)
+      end)
+      server.process:kill("SIGCONT")
+      assert.is_true(ok, tostring(e))
+      assert.is_true(errors.is(e, errors.AbortError), tostring(e))
+      assert.equal(0, l.waiting)
+    end)
+  end)
+
   it("refuses n past the burst, and bad options, naming them", function()
     local bad = asserts.bad_at("ratelimit_redis_spec%.lua")
     local l = ratelimit.redis { client = { command = print }, key = "k", rate = 5, burst = 2 }
@@ -99,5 +117,18 @@ describe("ratelimit.redis", function()
     bad(function() ratelimit.redis { client = { command = print }, rate = 1 } end, "option 'key' is required")
     bad(function() ratelimit.redis { client = { command = print }, key = "k", rate = 1, burts = 2 } end, "unknown option 'burts'")
     assert.equal("RedisRateLimiter (k, 5 per 1000 ms, burst 2, 0 waiting)", tostring(l))
+  end)
+
+  it("refuses a rate whose times the server could not keep, and keeps the slowest it takes", function()
+    local bad = asserts.bad_at("ratelimit_redis_spec%.lua")
+    bad(function() ratelimit.redis { client = { command = print }, key = "k", rate = 1e-300 } end,
+      "bad argument #1 to 'redis' %(a full burst must come back within 1e15 ms")
+    server_support.with_client(function(c)
+      local l = ratelimit.redis { client = c, key = "slow", rate = 1, per = 1e12, burst = 1000 }
+      for _ = 1, 1000 do assert.is_true(l:try_take()) end
+      local ok, ms = l:try_take()
+      assert.is_false(ok)
+      assert.is_true(ms > 0.99e12 and ms <= 1e12, "retry after " .. ms)
+    end)
   end)
 end)

@@ -148,5 +148,21 @@ describe("ratelimit.new", function()
     bad(function() l:take("x") end, "bad argument #1 to 'take' %(abort signal or table of options expected, got string%)")
     bad(function() l:try_take("x") end, "bad argument #1 to 'try_take' %(number expected, got string%)")
     bad(function() l.take({}) end, "bad argument #1 to 'take' %(rate limiter expected, got table%)")
+    bad(function() getmetatable(l).__index(5, "waiting") end,
+      "bad argument #1 to '__index' %(rate limiter expected, got number%)")
+  end)
+
+  it("refuses a rate so low that a full burst would never come back", function()
+    local bad = asserts.bad_at("ratelimit_spec%.lua")
+    bad(function() ratelimit.new { rate = 1e-300, burst = 2 ^ 31 } end,
+      "bad argument #1 to 'new' %(a full burst must come back within 1e15 ms %(burst %* per / rate%), got inf%)")
+    bad(function() ratelimit.new { rate = 1e-300 } end, "a full burst must come back within 1e15 ms")
+    clock.freeze()
+    for _ = 1, 2 do clock.advance(0.9e12 + 0.1) end -- where adding the burst's 1e15 ms to the clock rounds
+    local slowest = ratelimit.new { rate = 1, per = 1e12, burst = 1000 }
+    assert.is_true(slowest:try_take(1000))
+    local ok, ms = slowest:try_take()
+    assert.is_false(ok)
+    assert.near(1e12, ms, 1)
   end)
 end)

@@ -201,6 +201,10 @@ describe("ebb.redis scripts", function()
       assert_bad(function() redis.script(5) end, "bad argument #1 to 'script' %(string expected, got number%)")
       assert_bad(function() s:run(c, "k") end, "bad argument #2 to 'run' %(keys: table expected, got string%)")
       assert_bad(function() s:run(5) end, "bad argument #1 to 'run' %(redis client or pool expected, got number%)")
+      assert_bad(function() s:run(c, { "k" }, { 1, 0 / 0 }) end,
+        "bad argument #3 to 'run' %(args%[2%] must be a string or a finite number, got nan%)")
+      assert_bad(function() s:run(c, { true }) end,
+        "bad argument #2 to 'run' %(keys%[1%] must be a string or a finite number, got boolean%)")
     end)
   end)
 end)

@@ -174,6 +174,21 @@ describe("redis.stream_queue", function()
     end)
   end)
 
+  it("reads with any claim_after, an odd one too (the read blocks for whole ms)", function()
+    server_support.with_client(function(c)
+      local q = redis.stream_queue { client = c, stream = "odd", group = "g", claim_after = 15 }
+      q:add { n = 1 }
+      local handled = task.future()
+      local stop, t = processing(q, function(e) handled:resolve(e.fields.n) end)
+      task.spawn(function() -- process failing fails the spec rather than leaving it waiting
+        local ok, e = pcall(t.await, t)
+        if not ok then handled:reject(e) end
+      end)
+      assert.equal("1", handled:await())
+      stop()
+    end)
+  end)
+
   it("refuses bad input naming it", function()
     local bad = asserts.bad_at("redis_stream_queue_spec%.lua")
     local fake = { command = print, _opts = {} }
@@ -187,6 +202,10 @@ describe("redis.stream_queue", function()
     bad(function() q:add({}) end, "bad argument #1 to 'add' %(at least one field expected%)")
     bad(function() q:add({ a = true }) end, "field 'a' must be a string or a number, got boolean")
     bad(function() q:add({ 5 }) end, "field names must be strings, got number")
+    bad(function() q:add({ a = 0 / 0 }) end, "bad argument #1 to 'add' %(field 'a' must be a finite number, got nan%)")
+    bad(function() q:add({ a = -1 / 0 }) end, "bad argument #1 to 'add' %(field 'a' must be a finite number, got %-inf%)")
+    bad(function() redis.stream_queue { client = fake, stream = "s", group = "g", dead_letter = "s:dead" } end,
+      "option 'dead_letter' needs option 'max_deliveries'")
     bad(function() q:process(5) end, "bad argument #1 to 'process' %(function expected, got number%)")
     bad(function() q:process(print, { sginal = 1 }) end, "unknown option 'sginal'")
     assert.equal("StreamQueue (s, group g, consumer c, 0 running)", tostring(q))

@@ -35,6 +35,40 @@ describe("ebb.worker and the end of the process", function()
     assert.equal(0, status)
   end)
 
+  it("a job queued in a paused pool does not keep the script running, as a paused queue's does not", function()
+    local out, err, status = ebb([[
+      local worker, task = require "ebb.worker", require "ebb.task"
+      local p = worker.pool { size = 1 }
+      p:pause()
+      task.spawn(function() print(p:run("return function() return 'ran' end")) end)
+      task.yield()
+      print(p.pending, "main ends")
+    ]])
+    assert.equal("1\tmain ends\n", out)
+    assert.equal("", err)
+    assert.equal(0, status)
+  end)
+
+  it("a paused pool resumed, or closed, runs its queued jobs before the script ends", function()
+    local out, err, status = ebb([[
+      local worker, task = require "ebb.worker", require "ebb.task"
+      local p = worker.pool { size = 1 }
+      p:pause()
+      local first = task.spawn(function() print(p:run("return function() return 'resumed' end")) end)
+      task.yield()
+      p:resume()
+      first:await()
+      local q = worker.pool { size = 1 }
+      q:pause()
+      task.spawn(function() print(q:run("return function() return 'closed' end")) end)
+      task.yield()
+      task.spawn(q.close, q)
+    ]])
+    assert.equal("resumed\nclosed\n", out)
+    assert.equal("", err)
+    assert.equal(0, status)
+  end)
+
   it("the script waits for the jobs it awaits, and ends once they have", function()
     local out, err, status = ebb([[
       local worker, task = require "ebb.worker", require "ebb.task"

@@ -88,6 +88,15 @@ describe("ebb.worker's queue", function()
     assert.has_error(function() pool.clear({}) end, "bad argument #1 to 'clear' (worker pool expected, got table)")
   end)
 
+  it("reads its counts only from a pool: __index given another self names it", function()
+    local index = getmetatable(pool).__index
+    for _, k in ipairs { "active", "pending", "paused" } do
+      assert.has_error(function() index({}, k) end, "bad argument #1 to '__index' (worker pool expected, got table)")
+      assert.has_error(function() index(5, k) end, "bad argument #1 to '__index' (worker pool expected, got number)")
+    end
+    assert.is_nil(index({}, "other"))
+  end)
+
   it("pause keeps queued jobs waiting, the running ones go on; resume hands them out", function()
     local running = task.spawn(pool.run, pool, "return function() require('ebb.task').sleep(5) return 'ran' end")
     task.yield()

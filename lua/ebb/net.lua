@@ -83,6 +83,7 @@ local function connect_path(opts, extra)
   opts = check.options(opts, 1, "connect", CONNECT_PATH)
   if extra ~= nil then check.badarg(2, "connect", "no second argument expected after a table of options") end
   if opts.path == nil then check.badarg(1, "connect", "option 'path' expected (a Unix-domain socket's path)") end
+  if opts.path == "" then check.badarg(1, "connect", "option 'path' must not be empty") end
   local s = check.result(path_failed, opts.path, nil, core.connect_path(opts.path, opts.signal))
   return iostream.wrap(s, { name = opts.path, high_water_mark = opts.high_water_mark })
 end

@@ -10,12 +10,21 @@ local type, setmetatable, format, max = type, setmetatable, string.format, math.
 
 local ratelimit = {}
 local RateLimiter = {}
+local function check_limiter(l, fname) check.self(l, RateLimiter, fname, "rate limiter", 2) end
+
 RateLimiter.__index = function(l, k)
-  if k == "waiting" then return waiting(l) end
+  if k == "waiting" then
+    check_limiter(l, "__index")
+    return waiting(l)
+  end
   return RateLimiter[k]
 end
 
 local EPSILON = 1e-6 -- ms: sums of fractional intervals round
+-- ms: the longest a full burst may take to come back (about 31,700 years). Past it the
+-- limit's times stop being numbers a clock or a Redis expiry can hold (rate = 1e-300
+-- made the burst infinite: no limit at all).
+local MAX_REFILL = 1e15
 
 local function positive(v)
   if type(v) ~= "number" then return ": number expected, got " .. type(v) end
@@ -30,14 +39,18 @@ function ratelimit._options(opts, fname, extra)
   check.required(opts, { "rate" }, 1, fname, 2)
   local per, burst = opts.per or 1000, opts.burst or 1
   local interval = per / opts.rate
+  if not (burst * interval <= MAX_REFILL) then
+    check.badarg(1, fname, format("a full burst must come back within 1e15 ms (burst * per / rate), got %s",
+      tostring(burst * interval)), 2)
+  end
   return opts, { rate = opts.rate, per = per, burst = burst, interval = interval, tolerance = burst * interval }
 end
 
-local function check_limiter(l, fname) check.self(l, RateLimiter, fname, "rate limiter", 2) end
-
--- How long until n tokens are there (0 or less: now), past the takes in line.
+-- How long until n tokens are there (0 or less: now), past the takes in line. The
+-- debt (tat - now) is taken first: adding a large burst's tolerance to the clock's
+-- value would round by more than EPSILON (a fresh limiter refusing its burst).
 local function wait_for(l, n, now)
-  return max(l._tat, now) + n * l.interval - l.tolerance - now
+  return max(l._tat - now, 0) + n * l.interval - l.tolerance
 end
 
 -- The line's attempt: takes n tokens (nil), or says how long to wait. A take that
@@ -47,7 +60,7 @@ local function attempt(l, n)
   local now, due = clock_now(), l._due
   if due and now >= due and now - due < l.interval then now = due end
   local tat = max(l._tat, now)
-  local ms = tat + n * l.interval - l.tolerance - now
+  local ms = wait_for(l, n, now)
   if ms > EPSILON then
     l._due = now + ms
     return ms

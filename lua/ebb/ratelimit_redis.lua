@@ -4,6 +4,7 @@
 -- reach the server, and sleeps until then: one round trip, no polling.
 local check = require "ebb.check"
 local task = require "ebb.task"
+local abort = require "ebb.abort"
 local redis = require "ebb.redis"
 local ratelimit = require "ebb.ratelimit"
 local line = require "ebb.ratelimit_line"
@@ -55,8 +56,20 @@ local function ask(l, n, longest, signal)
   return r[1] / 1000, r[2]
 end
 
+-- ms: how long giving tokens back may take: a server that stopped answering keeps
+-- no task waiting for it (the tokens then stay used).
+local GIVE_BACK_WITHIN = 2000
+
+-- In a task of its own, by EVAL (no SCRIPT LOAD to wait for first): the command
+-- is written before the take raises, so it goes before the caller's next ones.
+local function give_back_in_task(l, booked, n)
+  pcall(l.client.command, l.client, "EVAL", GIVE_BACK.source, 1, l.key, booked, n * l.interval,
+    abort.timeout(GIVE_BACK_WITHIN))
+end
+
 local function give_back(l, booked, n)
-  pcall(GIVE_BACK.run, GIVE_BACK, l.client, { l.key }, { booked, n * l.interval })
+  task.spawn(give_back_in_task, l, booked, n)
+  task.shield(task.yield)
 end
 
 -- take([n] [, signal | opts]): books n tokens on the server and sleeps until they are there.
@@ -71,8 +84,9 @@ function RedisRateLimiter:take(a, b)
   local ok, err = pcall(task.sleep, ms, signal)
   self.waiting = self.waiting - 1
   if not ok then
-    -- ended before its time: the tokens go back unless a later take booked after them
-    task.shield(give_back, self, booked, n)
+    -- ended before its time: the tokens go back unless a later take booked after
+    -- them; a server that does not answer does not hold the raise up
+    give_back(self, booked, n)
     error(err, 0)
   end
 end

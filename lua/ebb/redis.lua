@@ -56,6 +56,7 @@ local function parse_unix_url(rest)
   local path, query = rest:match("^([^?]*)%??(.*)$")
   if path:sub(1, 1) ~= "/" then return nil, "must name an absolute path (unix:///path/to/redis.sock)" end
   local o = { path = unescape(path) }
+  if find(o.path, "\0", 1, true) then return nil, "names a path with a NUL byte (%00)" end
   local db = query:match("^db=(%d+)$")
   if db then o.db = tonumber(db)
   elseif query ~= "" then return nil, "has a query other than db=N" end

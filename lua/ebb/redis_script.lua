@@ -5,7 +5,8 @@ local check = require "ebb.check"
 local errors = require "ebb.errors"
 local client = require "ebb.redis_client"
 
-local type, error, pcall, setmetatable, format, unpack = type, error, pcall, setmetatable, string.format, unpack
+local type, error, pcall, setmetatable, tostring, format, unpack = type, error, pcall, setmetatable, tostring,
+  string.format, unpack
 
 local M = {}
 local Script = {}
@@ -18,9 +19,18 @@ function M.new(source)
   return setmetatable({ source = source, sha = nil }, Script)
 end
 
+-- keys or args: a list of strings and finite numbers (a bad one is named here, not
+-- as an argument of the EVALSHA command it would go into).
 local function words(list, n, fname, what)
   if list == nil then return {} end
   if type(list) ~= "table" then check.badarg(n, fname, format("%s: table expected, got %s", what, type(list)), 2) end
+  for i = 1, #list do
+    local v = list[i]
+    if type(v) ~= "string" and not (type(v) == "number" and v == v and v ~= 1 / 0 and v ~= -1 / 0) then
+      check.badarg(n, fname, format("%s[%d] must be a string or a finite number, got %s", what, i,
+        type(v) == "number" and tostring(v) or type(v)), 2)
+    end
+  end
   return list
 end
 

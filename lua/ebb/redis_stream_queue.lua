@@ -13,7 +13,7 @@ local check_abort = require("ebb.core").check_abort
 
 local type, pairs, ipairs, pcall, error, tostring, setmetatable, unpack = type, pairs, ipairs, pcall, error,
   tostring, setmetatable, unpack
-local format, sort, min, max, random = string.format, table.sort, math.min, math.max, math.random
+local format, sort, min, max, floor, random = string.format, table.sort, math.min, math.max, math.floor, math.random
 
 local M = {}
 local StreamQueue = {}
@@ -76,6 +76,9 @@ function M.new(opts)
   if opts.max_deliveries and not opts.dead_letter then
     check.badarg(1, "stream_queue", "option 'max_deliveries' needs option 'dead_letter' (where entries go)")
   end
+  if opts.dead_letter and not opts.max_deliveries then
+    check.badarg(1, "stream_queue", "option 'dead_letter' needs option 'max_deliveries' (when entries go there)")
+  end
   local claim_after = opts.claim_after or 30000
   return setmetatable({
     client = opts.client, stream = opts.stream, group = opts.group,
@@ -83,8 +86,9 @@ function M.new(opts)
     concurrency = opts.concurrency or 1, claim_after = claim_after, max_deliveries = opts.max_deliveries or 0,
     dead_letter = opts.dead_letter, maxlen = opts.maxlen,
     -- how long a read blocks, and how often pending entries are looked at: within
-    -- half of claim_after, an entry idle that long is taken over
-    block = max(5, min(2000, claim_after / 2)),
+    -- half of claim_after, an entry idle that long is taken over (whole ms: BLOCK
+    -- refuses a fraction)
+    block = max(5, min(2000, floor(claim_after / 2))),
     handled = 0, failed = 0, running = 0,
   }, StreamQueue)
 end
@@ -109,6 +113,9 @@ function StreamQueue:add(fields, signal)
     if type(k) ~= "string" then check.badarg(1, "add", "field names must be strings, got " .. type(k)) end
     if type(v) ~= "string" and type(v) ~= "number" then
       check.badarg(1, "add", format("field '%s' must be a string or a number, got %s", k, type(v)))
+    end
+    if v ~= v or v == 1 / 0 or v == -1 / 0 then
+      check.badarg(1, "add", format("field '%s' must be a finite number, got %s", k, tostring(v)))
     end
     names[#names + 1] = k
   end

@@ -18,12 +18,17 @@ local MAX_SIZE = 256
 local Pool = {}
 -- pending and active are read as ebb.queue's are: fields that are always current
 local stats = core.stats
+local STAT_OF = { active = 2, pending = 3, paused = 6 }
+-- A function, not the check module, in __index's upvalues: the REPL's completion
+-- lists the functions of the tables there as the pool's methods.
+local function not_a_pool(p) check.expected(p, 1, "__index", "worker pool", 3) end
 Pool.__index = function(p, k)
   local method = Pool[k]
   if method ~= nil then return method end
-  if k == "active" then return (select(2, stats(rawget(p, "_core")))) end
-  if k == "pending" then return (select(3, stats(rawget(p, "_core")))) end
-  if k == "paused" then return (select(6, stats(rawget(p, "_core")))) end
+  local at = STAT_OF[k]
+  if not at then return nil end
+  if getmetatable(p) ~= Pool then not_a_pool(p) end
+  return (select(at, stats(rawget(p, "_core"))))
 end
 
 local kind = check.kind
