@@ -1,6 +1,5 @@
 /* Opens libcurl at the first request (see curl_lib.h) and names its error
  * codes as curl's headers do. */
-#include <pthread.h>
 #include "curl_lib.h"
 #include "dlsyms.h"
 
@@ -22,7 +21,7 @@ static const dlsym_slot symbols[] = {
 };
 
 /* Process-wide: libcurl's global handle is made once, by whichever thread
- * (the main one or a worker's) fetches first. */
+ * fetches first. */
 static void open_once(void) {
   switch (dlsyms_open("libcurl.so.4", symbols, sizeof symbols / sizeof symbols[0], &lib)) {
   case 1:
@@ -37,12 +36,7 @@ static void open_once(void) {
 
 const curl_lib *curl_lib_open(const char **why) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, open_once);
-  if (open_error) {
-    *why = open_error;
-    return NULL;
-  }
-  return &lib;
+  return dlsyms_once(&once, open_once, &open_error, &lib, why);
 }
 
 const char *curl_code_name(CURLcode code) {

@@ -12,3 +12,13 @@ int dlsyms_open(const char *soname, const dlsym_slot *symbols, size_t n, void *t
   }
   return 0;
 }
+
+const void *dlsyms_once(pthread_once_t *once, void (*open_once)(void), const char *const *error, const void *table,
+                        const char **why) {
+  pthread_once(once, open_once);
+  if (*error) {
+    *why = *error;
+    return NULL;
+  }
+  return table;
+}

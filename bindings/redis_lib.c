@@ -1,5 +1,4 @@
 /* Opens hiredis at the first use (see redis_lib.h). */
-#include <pthread.h>
 #include "dlsyms.h"
 #include "redis_lib.h"
 
@@ -14,9 +13,9 @@ static const dlsym_slot symbols[] = {
   SYMBOL(format_command_argv, "redisFormatSdsCommandArgv"), SYMBOL(free_command, "redisFreeSdsCommand"),
 };
 
-/* Process-wide: by whichever thread (the main one or a worker's) connects first.
- * The soname is the one of the header ebb was built with: the reader's struct
- * of callbacks changed in hiredis 1.0. */
+/* Process-wide: by whichever thread connects first. The soname is the one of
+ * the header ebb was built with: the reader's struct of callbacks changed in
+ * hiredis 1.0. */
 static void open_once(void) {
   int r = dlsyms_open("libhiredis.so.0.14", symbols, sizeof symbols / sizeof symbols[0], &lib);
   if (r == 1) open_error = "libhiredis.so.0.14 cannot be opened (install libhiredis0.14)";
@@ -25,10 +24,5 @@ static void open_once(void) {
 
 const redis_lib *redis_lib_open(const char **why) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, open_once);
-  if (open_error) {
-    *why = open_error;
-    return NULL;
-  }
-  return &lib;
+  return dlsyms_once(&once, open_once, &open_error, &lib, why);
 }

@@ -23,7 +23,7 @@ INTERNAL.redis_resp, INTERNAL.redis_conn, INTERNAL.redis_client = true, true, tr
 INTERNAL.redis_pool, INTERNAL.redis_pubsub, INTERNAL.redis_script = true, true, true
 INTERNAL.semaphore_redis, INTERNAL.semaphore_redis_scripts, INTERNAL.semaphore_redis_grants = true, true, true -- semaphore.redis
 INTERNAL.ratelimit_line, INTERNAL.ratelimit_redis = true, true -- parts of ebb.ratelimit
-INTERNAL.retry_budget_redis = true -- retry.redis_budget
+INTERNAL.retry_budget_redis = true -- retry.budget.redis
 INTERNAL.redis_stream_queue = true -- redis.stream_queue
 M.INTERNAL = INTERNAL
 

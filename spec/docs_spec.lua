@@ -1,7 +1,8 @@
 -- The reference (docs/<module>.md, compiled in as ebb.docs) has an entry for
 -- every public function and method of ebb, and no entry for something that is
 -- not there. An entry is a heading "## module.function(...)", "## Type:method(...)"
--- or "## Type.field" on the module's page.
+-- or "## Type.field" on the module's page, or "## module.table.function(...)" for
+-- a function of a callable table of the module (retry.budget.redis).
 package.path = "spec/support/?.lua;" .. package.path
 local reference = require "ebb.reference"
 local index_methods = require("ebb.repl_complete").index_methods
@@ -41,7 +42,7 @@ local function types()
     },
     retry = {
       Backoff = { make = retry.backoff }, Budget = { make = retry.budget },
-      RedisBudget = { make = function() return retry.redis_budget { client = { command = print }, key = "k" } end },
+      RedisBudget = { make = function() return retry.budget.redis { client = { command = print }, key = "k" } end },
     },
     context = { ContextVar = { make = context.new }, Snapshot = { make = context.snapshot } },
     scope = { DisposableStack = { make = scope.stack } },
@@ -182,6 +183,16 @@ describe("docs/", function()
         if type(k) == "string" and k:sub(1, 1) ~= "_" and type(v) == "function" and not names[m .. "." .. k] then
           missing[#missing + 1] = m .. "." .. k
         end
+        -- a callable table with functions of its own (retry.budget): it and each of them
+        local called = type(v) == "table" and getmetatable(v)
+        if type(k) == "string" and type(called) == "table" and rawget(called, "__call") then
+          for k2, f in pairs(v) do
+            if type(k2) == "string" and k2:sub(1, 1) ~= "_" and type(f) == "function" then
+              if not names[m .. "." .. k] then missing[#missing + 1] = m .. "." .. k .. "(...)" end
+              if not names[m .. "." .. k .. "." .. k2] then missing[#missing + 1] = m .. "." .. k .. "." .. k2 end
+            end
+          end
+        end
       end
       local mt = getmetatable(mod)
       if type(mt) == "table" and rawget(mt, "__call") and m ~= "ebb" and not names[m] then
@@ -218,7 +229,10 @@ describe("docs/", function()
       for _, e in ipairs(page.entries) do
         local prefix, sep, k = e.name:match("^([%w_]+)([%.:]?)([%w_]*)$")
         local ok
-        if sep == "" then -- the module itself, called
+        local deeper = e.name:match("^" .. m .. "%.([%w_]+%.[%w_]+)$")
+        if deeper then -- a function of a callable table of the module
+          ok = type(reference.field(mod, deeper)) == "function"
+        elseif sep == "" then -- the module itself, called
           local mt = getmetatable(mod)
           ok = prefix == m and type(mt) == "table" and rawget(mt, "__call") ~= nil
         elseif prefix == m then

@@ -26,7 +26,7 @@ local IO_FILE_ANSWERS = table.concat({
   "Semaphore:release: bad argument #1 to 'release' (semaphore expected, got userdata)",
   "Readable:read: bad argument #1 to 'read' (readable stream expected, got userdata)",
   "DisposableStack:defer: bad argument #1 to 'defer' (DisposableStack expected, got userdata)",
-  "retry budget: bad argument #2 to 'retry' (option 'budget' must be a budget (retry.budget, retry.redis_budget, or an object with withdraw and deposit methods), got userdata)",
+  "retry budget: bad argument #2 to 'retry' (option 'budget' must be a budget (retry.budget, retry.budget.redis, or an object with withdraw and deposit methods), got userdata)",
 }, "\n") .. "\n"
 
 describe("the JIT compiler's blind spots", function()

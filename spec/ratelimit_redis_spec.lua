@@ -10,6 +10,17 @@ local asserts = require "asserts"
 local server_support = require "redis_server"
 local raised = asserts.raised
 
+-- Two limiters on the same key, each over a client of its own; and what closes both.
+local function two_limiters(s, key, rate)
+  local a, b = redis.connect(s.url), redis.connect(s.url)
+  local la = ratelimit.redis { client = a, key = key, rate = rate, burst = 3 }
+  local lb = ratelimit.redis { client = b, key = key, rate = rate, burst = 3 }
+  return la, lb, function()
+    a:close()
+    b:close()
+  end
+end
+
 describe("ratelimit.redis", function()
   it("gives the burst at once, then holds the rate", function()
     server_support.with_client(function(c)
@@ -27,9 +38,7 @@ describe("ratelimit.redis", function()
 
   it("is one limit for two clients", function()
     server_support.with(function(s)
-      local a, b = redis.connect(s.url), redis.connect(s.url)
-      local la = ratelimit.redis { client = a, key = "shared", rate = 10, burst = 3 }
-      local lb = ratelimit.redis { client = b, key = "shared", rate = 10, burst = 3 }
+      local la, lb, close = two_limiters(s, "shared", 10)
       assert.is_true(la:try_take(2))
       assert.is_false((lb:try_take(2))) -- one token left, whoever asks
       assert.is_true(lb:try_take(1))
@@ -40,16 +49,13 @@ describe("ratelimit.redis", function()
       task.all(tasks)
       local took = clock.now() - t0 -- 4 tokens at 10 per second
       assert.is_true(took >= 350 and took < 2000, "took " .. took)
-      a:close()
-      b:close()
+      close()
     end)
   end)
 
   it("serves takes in the order they reach the server: a big take is not passed by small ones", function()
     server_support.with(function(s)
-      local a, b = redis.connect(s.url), redis.connect(s.url)
-      local la = ratelimit.redis { client = a, key = "k", rate = 20, burst = 3 }
-      local lb = ratelimit.redis { client = b, key = "k", rate = 20, burst = 3 }
+      local la, lb, close = two_limiters(s, "k", 20)
       la:take(3)
       local order = {}
       local big = task.spawn(function() lb:take(3) order[#order + 1] = "big" end)
@@ -62,8 +68,7 @@ describe("ratelimit.redis", function()
       local e = raised(la.take, la, 3, { timeout = 20 })
       assert.is_true(errors.is(e, errors.TimeoutError))
       assert.is_true(clock.now() - t0 < 150)
-      a:close()
-      b:close()
+      close()
     end)
   end)
 

@@ -5,6 +5,7 @@ local net = require "ebb.net"
 local task = require "ebb.task"
 local abort = require "ebb.abort"
 local errors = require "ebb.errors"
+local core = require "ebb.core"
 local asserts = require "asserts"
 local server_support = require "redis_server"
 local net_support = require "net_support"
@@ -96,6 +97,21 @@ describe("ebb.redis connections", function()
       -- the next command opens a new connection, with the same db and name
       assert.equal("v", c:command("GET", "k"))
       assert.equal("victim", c:command("CLIENT", "GETNAME"))
+      c:close()
+    end)
+  end)
+
+  it("leaves no timer armed after a command with a signal reconnected", function()
+    server_support.with(function(s)
+      local c = redis.connect(s.url, { name = "victim" })
+      local killer = redis.connect(s.url)
+      killer:command("CLIENT", "KILL", "SKIPME", "yes", "TYPE", "normal", "USER", "default")
+      killer:close()
+      local before = core.stats().timers
+      local ctl = abort.controller()
+      assert.equal("PONG", c:command("PING", ctl.signal))
+      assert.equal("victim", c:command("CLIENT", "GETNAME"))
+      assert.equal(before, core.stats().timers)
       c:close()
     end)
   end)

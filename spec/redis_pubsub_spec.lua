@@ -89,6 +89,27 @@ describe("ebb.redis pub/sub", function()
 end)
 
 describe("ebb.redis pool", function()
+  it("subscribes on a connection of its own, not one it lends", function()
+    server_support.with(function(s)
+      local pool = redis.pool { url = s.url, size = 1 }
+      local sub = pool:subscribe("a")
+      local psub = pool:psubscribe({ "n.*" })
+      pool:with(function(c)
+        c:command("PUBLISH", "a", "1")
+        c:command("PUBLISH", "n.x", "2")
+      end)
+      assert.same({ channel = "a", message = "1" }, sub:recv())
+      assert.same({ pattern = "n.*", channel = "n.x", message = "2" }, psub:recv())
+      sub:close()
+      psub:close()
+      asserts.bad_at("redis_pubsub_spec%.lua")(function() pool:subscribe(5) end,
+        "bad argument #1 to 'subscribe' %(a channel name or a non%-empty list of them expected, got number%)")
+      pool:close()
+      local e = raised(pool.subscribe, pool, "a")
+      assert.is_true(errors.is(e, redis.ClosedError))
+    end)
+  end)
+
   it("lends each client to one task at a time, for transactions and blocking commands", function()
     server_support.with(function(s)
       local pool = redis.pool { url = s.url, size = 2 }

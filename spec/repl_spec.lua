@@ -212,7 +212,8 @@ describe("ebb -i with standard input not a terminal", function()
       "help()", "help(task)", "help(task.sleep)", 'help("abort.timeout")', "local t = task.spawn(function() end)",
       "help(t.await)", "help(semaphore.new(1).acquire)", "help(retry)", "help(nothing_here)", "help(t)",
       "help(task.future())", "help(stream.readable(print))", "help(errors.TimeoutError())",
-      'help(errors.class("MyError")("m"))', "help(stream.transform(print))",
+      'help(errors.class("MyError")("m"))', "help(stream.transform(print))", "help(retry.budget.redis)",
+      "help(retry.budget)", 'help("retry.budget.redis")',
     }, "\n")
     local out, _, status = run.sh("printf '%s\\n' " .. run.quote(input) .. " | " .. run.ebb_cmd("-i"))
     assert.equal(0, status)
@@ -238,6 +239,10 @@ describe("ebb -i with standard input not a terminal", function()
     assert.matches("\nerrors%.Error\nThe root class", out)
     -- an object with no methods of its own shows what makes it
     assert.matches("\nstream%.transform%(body%) → Transform\nA pipeline step", out)
+    -- a function of a callable table of a module, by value and by name
+    local fleet = "\nretry%.budget%.redis%(opts%) → RedisBudget\nThe budget of `retry%.budget` shared"
+    assert.equal(2, select(2, out:gsub(fleet, "")), out)
+    assert.matches("\nretry%.budget%(%[opts%]%) → Budget\nMakes a token bucket", out)
     for line in out:gmatch("[^\n]+") do
       assert.is_true(#line <= 92, "a line of help wider than the terminal: " .. line)
     end

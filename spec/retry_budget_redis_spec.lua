@@ -1,4 +1,4 @@
--- Specs for retry.redis_budget: one retry budget for many clients, through a real redis-server.
+-- Specs for retry.budget.redis: one retry budget for many clients, through a real redis-server.
 package.path = "spec/support/?.lua;" .. package.path
 local retry = require "ebb.retry"
 local redis = require "ebb.redis"
@@ -16,12 +16,12 @@ local function failing(calls)
   end
 end
 
-describe("retry.redis_budget", function()
+describe("retry.budget.redis", function()
   it("is one budget for two clients: the retries of both draw on it", function()
     server_support.with(function(s)
       local a, b = redis.connect(s.url), redis.connect(s.url)
-      local ba = retry.redis_budget { client = a, key = "budget", capacity = 10, retry_cost = 5 }
-      local bb = retry.redis_budget { client = b, key = "budget", capacity = 10, retry_cost = 5 }
+      local ba = retry.budget.redis { client = a, key = "budget", capacity = 10, retry_cost = 5 }
+      local bb = retry.budget.redis { client = b, key = "budget", capacity = 10, retry_cost = 5 }
       local calls = { n = 0 }
       local e = raised(retry, failing(calls), { budget = ba, retries = 5, base = 0 })
       assert.equal("down", e)
@@ -37,7 +37,7 @@ describe("retry.redis_budget", function()
 
   it("gives back a deposit on each success, up to the capacity", function()
     server_support.with_client(function(c)
-      local budget = retry.redis_budget { client = c, key = "b", capacity = 10, retry_cost = 4, refund = 3 }
+      local budget = retry.budget.redis { client = c, key = "b", capacity = 10, retry_cost = 4, refund = 3 }
       local calls = { n = 0 }
       raised(retry, failing(calls), { budget = budget, retries = 1, base = 0 })
       assert.equal(6, budget:tokens())
@@ -54,8 +54,8 @@ describe("retry.redis_budget", function()
   it("lets retries go (or not) when the server is out of reach, as `unreachable` says", function()
     server_support.with(function(s)
       local c = redis.connect(s.url, { reconnect = false })
-      local open = retry.redis_budget { client = c, key = "b", capacity = 5, retry_cost = 5, timeout = 200 }
-      local closed = retry.redis_budget { client = c, key = "b", capacity = 5, retry_cost = 5, timeout = 200,
+      local open = retry.budget.redis { client = c, key = "b", capacity = 5, retry_cost = 5, timeout = 200 }
+      local closed = retry.budget.redis { client = c, key = "b", capacity = 5, retry_cost = 5, timeout = 200,
         unreachable = "deny" }
       s:stop()
       local calls = { n = 0 }
@@ -74,10 +74,10 @@ describe("retry.redis_budget", function()
   it("raises a reply error, and the caller's abort while it waits", function()
     server_support.with_client(function(c)
       c:command("HSET", "h", "a", "1")
-      local budget = retry.redis_budget { client = c, key = "h" }
+      local budget = retry.budget.redis { client = c, key = "h" }
       local e = raised(budget.withdraw, budget, "x")
       assert.is_true(errors.is(e, redis.ReplyError))
-      local ok_budget = retry.redis_budget { client = c, key = "b" }
+      local ok_budget = retry.budget.redis { client = c, key = "b" }
       e = raised(ok_budget.withdraw, ok_budget, "x", abort.aborted())
       assert.is_true(errors.is(e, errors.AbortError))
       assert.equal("RedisBudget (b, 500 tokens at most, retries when unreachable)", tostring(ok_budget))
@@ -86,11 +86,11 @@ describe("retry.redis_budget", function()
 
   it("refuses bad options naming them", function()
     local bad = asserts.bad_at("retry_budget_redis_spec%.lua")
-    bad(function() retry.redis_budget { key = "k" } end, "bad argument #1 to 'redis_budget' %(option 'client' is required%)")
-    bad(function() retry.redis_budget { client = { command = print } } end, "option 'key' is required")
-    bad(function() retry.redis_budget { client = { command = print }, key = "k", unreachable = "maybe" } end,
+    bad(function() retry.budget.redis { key = "k" } end, "bad argument #1 to 'redis' %(option 'client' is required%)")
+    bad(function() retry.budget.redis { client = { command = print } } end, "option 'key' is required")
+    bad(function() retry.budget.redis { client = { command = print }, key = "k", unreachable = "maybe" } end,
       "option 'unreachable' must be \"allow\" or \"deny\", got maybe")
-    bad(function() retry.redis_budget { client = { command = print }, key = "k", capacty = 1 } end, "unknown option 'capacty'")
+    bad(function() retry.budget.redis { client = { command = print }, key = "k", capacty = 1 } end, "unknown option 'capacty'")
     bad(function() retry(print, { budget = {} }) end, "option 'budget' must be a budget")
   end)
 end)

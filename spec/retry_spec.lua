@@ -255,7 +255,7 @@ describe("ebb.retry", function()
       { "on_retry", { 1, true }, " must be a function, got [^)]+" },
       { "max_elapsed", { -1, "1", 0 / 0 }, " must be a non%-negative number of milliseconds, got [^)]+" },
       { "delay", { 100, "f" }, " must be a function, got [^)]+" },
-      { "budget", { {}, 5, retry.backoff() }, " must be a budget %(retry%.budget, retry%.redis_budget, or an object with withdraw and deposit methods%), got [^)]+" },
+      { "budget", { {}, 5, retry.backoff() }, " must be a budget %(retry%.budget, retry%.budget%.redis, or an object with withdraw and deposit methods%), got [^)]+" },
       { "random", { 0.5, {} }, " must be a function, got [^)]+" },
     }
     for i, case in ipairs(cases) do

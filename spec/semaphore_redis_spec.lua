@@ -5,6 +5,7 @@ local redis = require "ebb.redis"
 local task = require "ebb.task"
 local abort = require "ebb.abort"
 local errors = require "ebb.errors"
+local core = require "ebb.core"
 local asserts = require "asserts"
 local server_support = require "redis_server"
 local raised = asserts.raised
@@ -161,6 +162,34 @@ describe("semaphore.redis", function()
     end)
   end)
 
+  it("leaves no timer armed by an acquire's timeout once it got its permit", function()
+    server_support.with(function(s)
+      local list, _, close = sems(s, 1)
+      local before = core.stats().timers
+      local ctl = abort.controller()
+      list[1]:acquire({ signal = ctl.signal, timeout = 60000 }):release()
+      list[1]:acquire({ timeout = 60000 }):release()
+      assert.equal(before, core.stats().timers)
+      close()
+    end)
+  end)
+
+  it("hands permits to waiters by message over a pool as over a client", function()
+    server_support.with(function(s)
+      local pool = redis.pool { url = s.url, size = 2 }
+      local a = semaphore.redis { client = pool, key = "k", permits = 1 }
+      local b = semaphore.redis { client = pool, key = "k", permits = 1 }
+      local held = a:acquire()
+      local t = task.spawn(b.acquire, b)
+      until_count(pool, "k:queue", 1)
+      while not b._listening do task.yield() end
+      assert.is_true(b._listening.ready:await()) -- the waiter hears its grant, it does not poll
+      held:release()
+      t:await():release()
+      pool:close()
+    end)
+  end)
+
   it("gives back a permit granted to a task cancelled before it learned of it", function()
     server_support.with(function(s)
       local list, clients, close = sems(s, 1)
@@ -302,7 +331,7 @@ describe("semaphore.redis", function()
     local bad = asserts.bad_at("semaphore_redis_spec%.lua")
     bad(function() semaphore.redis { key = "k", permits = 1 } end, "bad argument #1 to 'redis' %(option 'client' is required%)")
     bad(function() semaphore.redis { client = 5, key = "k", permits = 1 } end,
-      "option 'client' must be a redis client %(redis.connect%), got number")
+      "option 'client' must be a redis client or pool, got number")
     server_support.with_client(function(c)
       bad(function() semaphore.redis { client = c, key = "k", permits = 1, lase = 5 } end, "unknown option 'lase'")
       bad(function() semaphore.redis { client = c, key = "k", permits = 0 } end, "option 'permits' must be a whole number")

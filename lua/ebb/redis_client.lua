@@ -42,11 +42,8 @@ local function handshake(o)
   return list
 end
 
--- open(o, signal) -> a connection that answered its handshake.
-local function open(o, signal)
-  local limit = o.connect_timeout and abort.timeout(o.connect_timeout)
-  local sig = signal
-  if limit then sig = signal and abort.any { signal, limit } or limit end
+-- open(o, signal) -> a connection that answered its handshake, within o.connect_timeout.
+local function open_within(o, sig)
   local stream = o.path and net.connect { path = o.path, signal = sig }
     or net.connect(o.host, o.port, { signal = sig, nodelay = true, tls = o.tls })
   local conn = rconn.new(stream, o.address, o.max_reply)
@@ -66,6 +63,11 @@ local function open(o, signal)
     end
   end
   return conn
+end
+
+local function open(o, signal)
+  if not o.connect_timeout then return open_within(o, signal) end
+  return abort._within(o.connect_timeout, signal, open_within, o)
 end
 
 -- The options of ebb.retry for a `reconnect` table: its defaults in one place.

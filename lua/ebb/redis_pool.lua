@@ -81,6 +81,18 @@ function Pool:command(name, ...)
   return finish(self, c, pcall(run_command, c, name, ...))
 end
 
+-- subscribe(channels [, opts]) -> a Subscription on a connection of its own, not one
+-- of the clients lent.
+local function subscribe(self, command, list, opts, fname)
+  check_pool(self, fname)
+  if self.closed then error(client.ClosedError("the pool is closed"), 0) end
+  return require("ebb.redis_pubsub").open(self._opts, command, list, opts, fname)
+end
+
+function Pool:subscribe(channels, opts) return subscribe(self, "SUBSCRIBE", channels, opts, "subscribe") end
+
+function Pool:psubscribe(patterns, opts) return subscribe(self, "PSUBSCRIBE", patterns, opts, "psubscribe") end
+
 function Pool:close()
   check_pool(self, "close")
   if self.closed then return end

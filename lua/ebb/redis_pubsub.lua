@@ -91,14 +91,20 @@ end
 -- method (so its checks count levels as that method's): SUBSCRIBE or PSUBSCRIBE.
 function M.subscribe(c, command, list, opts, fname)
   client.check_client(c, fname)
+  if c.closed then error(client.ClosedError("the client is closed"), 0) end
+  return M.open(c._opts, command, list, opts, fname)
+end
+
+-- open(copts, ...): the same on a connection made with the client options copts
+-- (a pool's), reached by tail calls as subscribe is.
+function M.open(copts, command, list, opts, fname)
   list = names_of(list, fname)
   opts = check.options(opts, 2, fname, OPTIONS)
-  if c.closed then error(client.ClosedError("the client is closed"), 0) end
   local signal = opts.signal
   local args = { command }
   for i = 1, #list do args[i + 1] = list[i] end
   local sub = setmetatable({ _conn = nil, _ch = channel.new(opts.buffer or 1000), _err = nil, closed = false,
-    channels = list, kind = command, _opts = c._opts, _bytes = resp.encode(args, 1, #args, fname, 1) }, Subscription)
+    channels = list, kind = command, _opts = copts, _bytes = resp.encode(args, 1, #args, fname, 1) }, Subscription)
   attach(sub, open_conn(sub, signal))
   if signal then sub._off = signal:on_abort(function() sub:close() end) end
   return sub

@@ -2,6 +2,7 @@
 -- modules and entries. A module's page is titled "# ebb.<name>" ("# ebb" for
 -- the top-level table); each entry is a "## <name>(<args>) [→ <returns>]"
 -- heading (no parens for a field), whose name is module.function,
+-- module.table.function (a field of a callable table: retry.budget.redis),
 -- Type:method or Type.field.
 local M = {}
 
@@ -42,6 +43,8 @@ function M.parse(text)
       end
       local heading = line:match("^## (.-)%s*$")
       local name, after = (heading or ""):match("^([%a_][%w_]*[%.:]?[%a_]?[%w_]*)(.?)")
+      local deeper = after == "." and heading:match("^[%w_]+%.[%w_]+%.[%a_][%w_]*%f[^%w_]", 1)
+      if deeper then name, after = deeper, heading:sub(#deeper + 1, #deeper + 1) end
       if heading then entry = nil end
       if name and (name:find("[%.:]") or after == "(") then
         entry = { name = name, heading = heading, text = paragraph(lines, i + 1) }
@@ -97,6 +100,17 @@ function M.modules()
   end
   cache = { list = list, by_name = by_name }
   return list, by_name
+end
+
+-- What an entry's name after "module." reaches in the module's table mod:
+-- "sleep" is mod.sleep, "budget.redis" mod.budget.redis (read with rawget).
+function M.field(mod, path)
+  local v = mod
+  for k in path:gmatch("[^%.]+") do
+    if type(v) ~= "table" then return nil end
+    v = rawget(v, k)
+  end
+  return v
 end
 
 -- The entries of the module pages that match(entry, page) accepts.

@@ -34,7 +34,8 @@ local function module_table(page, ebb)
   return rawget(ebb, page.module) or package.loaded["ebb." .. page.module]
 end
 
--- The entries for x, a field of a module (`task.sleep`, `errors.TimeoutError`), or
+-- The entries for x, a field of a module (`task.sleep`, `errors.TimeoutError`,
+-- `retry.budget.redis`), or
 -- the function of a callable module (`retry`).
 local function field_entries(x, ebb)
   return reference.entries(function(e, page)
@@ -44,8 +45,8 @@ local function field_entries(x, ebb)
       local mt = getmetatable(mod)
       return type(mt) == "table" and rawget(mt, "__call") == x
     end
-    local prefix, k = e.name:match("^([%w_]+)%.([%w_]+)$")
-    return prefix == page.module and rawget(mod, k) == x
+    local prefix, path = e.name:match("^([%w_]+)%.([%w_.]+)$")
+    return prefix == page.module and reference.field(mod, path) == x
   end)
 end
 

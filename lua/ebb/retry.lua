@@ -71,7 +71,7 @@ local KINDS = {
   signal = kind.signal,
   budget = function(v)
     if getmetatable(v) ~= Budget and not retry._is_budget(v) then
-      return " must be a budget (retry.budget, retry.redis_budget, or an object with withdraw and deposit"
+      return " must be a budget (retry.budget, retry.budget.redis, or an object with withdraw and deposit"
         .. " methods), got " .. got(v)
     end
   end,
@@ -182,12 +182,15 @@ function Budget:__tostring()
   return ("Budget (%s of %s tokens)"):format(got(self.tokens), got(self.capacity))
 end
 
-function retry.budget(opts)
+-- retry.budget(opts): a table called as the local budget's maker, whose field
+-- redis makes the fleet-wide one (the shape of semaphore.redis).
+local function local_budget(_, opts)
   local o = options(opts, 1, "budget", BUDGET)
   o.tokens = o.capacity
   o._here = true -- kept in this process: retry takes and gives back its tokens itself
   return setmetatable(o, Budget)
 end
+retry.budget = setmetatable({}, { __call = local_budget })
 
 -- Takes what a retry after err costs; false when the bucket cannot pay it.
 local function withdraw(b, err)
@@ -220,8 +223,8 @@ function retry._is_budget(v)
   return ok and check.is_callable(w) and check.is_callable(r)
 end
 
--- redis_budget{client=, key=, ...}: one budget for every process that uses the key.
-function retry.redis_budget(opts)
+-- budget.redis{client=, key=, ...}: one budget for every process that uses the key.
+function retry.budget.redis(opts)
   return require("ebb.retry_budget_redis").new(opts, BUDGET, kinds_of(BUDGET))
 end
 

@@ -102,8 +102,8 @@ function M.new(opts, defaults, kinds)
   local valid = { client = redis._client_kind, key = check.kind.string, unreachable = check.kind.one_of("allow", "deny"),
     timeout = check.kind.ms }
   for k, v in pairs(kinds) do valid[k] = v end
-  opts = check.options(opts, 1, "redis_budget", valid, 1)
-  check.required(opts, { "client", "key" }, 1, "redis_budget")
+  opts = check.options(opts, 1, "redis", valid, 1)
+  check.required(opts, { "client", "key" }, 1, "redis")
   local b = { client = opts.client, key = opts.key, unreachable = opts.unreachable or "allow",
     timeout = opts.timeout or 1000, failures = 0, _owed = 0, _depositing = false }
   for k, v in pairs(defaults) do

@@ -7,7 +7,6 @@ local check = require "ebb.check"
 local errors = require "ebb.errors"
 local clock = require "ebb.clock"
 local core = require "ebb.core"
-local redis_client = require "ebb.redis_client"
 local scripts = require "ebb.semaphore_redis_scripts"
 local grants = require "ebb.semaphore_redis_grants"
 
@@ -24,11 +23,7 @@ local RedisLease = {}
 RedisLease.__index = RedisLease
 
 local OPTIONS = {
-  client = function(v)
-    if debug.getmetatable(v) ~= redis_client.Client then
-      return " must be a redis client (redis.connect), got " .. type(v)
-    end
-  end,
+  client = require("ebb.redis")._client_kind,
   key = kind.string, permits = kind.whole(1, 2 ^ 31), lease = kind.whole(30, 1e9),
 }
 local ACQUIRE_OPTIONS = { signal = kind.signal, timeout = kind.ms }
@@ -49,9 +44,7 @@ end
 
 function M.new(opts)
   opts = check.options(opts, 1, "redis", OPTIONS)
-  for _, name in ipairs { "client", "key", "permits" } do
-    if opts[name] == nil then check.badarg(1, "redis", format("option '%s' is required", name)) end
-  end
+  check.required(opts, { "client", "key", "permits" }, 1, "redis")
   local key = opts.key
   return setmetatable({
     client = opts.client, key = key, permits = opts.permits, lease = opts.lease or 10000,
@@ -218,8 +211,7 @@ local function acquire_options(self, a)
   elseif a ~= nil and not check.is_signal(a) then
     check.badarg(1, "acquire", "abort signal or table of options expected, got " .. type(a), 2)
   end
-  if timeout then signal = signal and abort.any { signal, abort.timeout(timeout) } or abort.timeout(timeout) end
-  return signal
+  return signal, timeout
 end
 
 local function drop_waiter(self, id)
@@ -229,9 +221,7 @@ end
 
 -- acquire([signal | {signal=, timeout=}]) -> a RedisLease once a permit is this
 -- task's: at once when one is free and nobody waits, else after the tickets ahead.
-function RedisSemaphore:acquire(a)
-  check_sem(self, "acquire")
-  local signal = acquire_options(self, a)
+local function acquire_within(self, signal)
   local ok, reason = check_abort(signal)
   if ok == false then error(reason, 0) end
   if self.closed then error(self._reason, 0) end
@@ -249,6 +239,13 @@ function RedisSemaphore:acquire(a)
   leave_soon(self, { id }) -- gave up (or the reply was lost): no ticket or permit stays behind
   idle_check(self)
   error(since, 0)
+end
+
+function RedisSemaphore:acquire(a)
+  check_sem(self, "acquire")
+  local signal, timeout = acquire_options(self, a)
+  if not timeout then return acquire_within(self, signal) end
+  return abort._within(timeout, signal, acquire_within, self)
 end
 
 -- try_acquire() -> a RedisLease when a permit is free and nobody waits; false otherwise.
