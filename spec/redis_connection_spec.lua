@@ -130,6 +130,25 @@ describe("ebb.redis connections", function()
     end)
   end)
 
+  it("lets a task give up waiting for a reconnect and the others still get the connection", function()
+    server_support.with(function(s)
+      local c = redis.connect(s.url, { reconnect = { retries = 50, base = 20, cap = 100 } })
+      c:command("PING")
+      s:stop()
+      while not tostring(c):find("disconnected", 1, true) do task.sleep(1) end -- the close is seen
+      local ctl = abort.controller()
+      local first = task.spawn(function() return c:command("PING", ctl.signal) end)
+      local second = task.spawn(function() return c:command("PING") end)
+      task.yield() -- both wait for the one reconnect
+      local reason = errors.new("the first gave up")
+      ctl:abort(reason)
+      assert.equal(reason, raised(first.await, first))
+      s:restart()
+      assert.equal("PONG", second:await())
+      c:close()
+    end)
+  end)
+
   it("ends commands on their timeout against a server that stopped answering", function()
     -- a server that accepts and never answers
     local server, _, release = net_support.holding_server()

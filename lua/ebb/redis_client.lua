@@ -77,32 +77,39 @@ end
 
 local function not_a_reply_error(e) return not errors.is(e, ReplyError) end
 
--- Opens the client's connection (one task opens it, the others wait for it).
-local function reopen(self, signal)
-  if self.closed then error(ClosedError("the client is closed"), 0) end
-  if self._opening then return self._opening:await { signal = signal } end
-  local f = task.future()
-  self._opening = f
+-- Opens the client's connection again, in a task of its own that every task
+-- needing it waits for: one that gives up (its signal, a cancel) stops
+-- waiting, and the others still get the connection, or the error that ended
+-- the last attempt. Only close ends it early.
+local function open_for(self, f)
   local o = self._opts
   local r = o.reconnect
   local ok, got = pcall(function()
-    if not r then return open(o, signal) end
+    if not r then return open(o) end
     local ro = M.backoff(r)
-    ro.signal, ro.should_retry = signal, not_a_reply_error
-    return retry(function() return open(o, signal) end, ro)
+    ro.should_retry = not_a_reply_error
+    return retry(function() return open(o) end, ro)
   end)
-  self._opening = nil
-  if not ok then
-    f:reject(got)
-    error(got, 0)
-  end
-  if self.closed then
+  self._opening, self._opener = nil, nil
+  if ok and self.closed then
     got:close()
-    error(ClosedError("the client is closed"), 0)
+    ok, got = false, ClosedError("the client is closed")
   end
+  if not ok then return f:reject(got) end
   self._conn = got
   f:resolve(got)
-  return got
+end
+
+local function reopen(self, signal)
+  if self.closed then error(ClosedError("the client is closed"), 0) end
+  local f = self._opening
+  if not f then
+    f = task.future()
+    self._opening = f
+    self._opener = task.spawn(open_for, self, f)
+  end
+  if signal then return f:await { signal = signal } end
+  return f:await()
 end
 
 -- The connection to use now: the open one, or a new one. (The closures of
@@ -115,7 +122,7 @@ end
 
 -- M.new(o, signal) -> a client, connected once (no retry: a closed port fails at once).
 function M.new(o)
-  local self = setmetatable({ _opts = o, _conn = nil, _opening = nil, closed = false, address = o.address }, Client)
+  local self = setmetatable({ _opts = o, _conn = nil, _opening = nil, _opener = nil, closed = false, address = o.address }, Client)
   self._conn = open(o, o.signal)
   if o.signal then
     self._off = o.signal:on_abort(function(reason) self:close(reason) end)
@@ -203,6 +210,7 @@ function Client:close(reason)
   if self.closed then return end
   self.closed = true
   if self._off then self._off() end
+  if self._opener then self._opener:cancel(reason or ClosedError("the client is closed")) end
   if self._conn then
     self._conn:close(reason or ClosedError("the client is closed"))
   end
