@@ -446,11 +446,15 @@ static void run_batch(void) {
   unsigned n = 0;
   run_ring();
   while ((node = ebb_list_shift(&sched.ready)) != NULL) {
-    lua_State *co;
-    int ref;
+    ebb_task *t = ebb_container(node, ebb_task, wait.link);
     sched.nready--;
-    if ((co = sleeper_take_woken(node, &ref)) != NULL) resume(co, ref, 1);
-    else run_record(ebb_container(node, ebb_task, wait.link));
+    if (t->table_ref < 0) { /* a woken sleeper (sleep.c), whose fields begin as a record's */
+      int ref;
+      lua_State *co = sleeper_take_woken(node, &ref);
+      resume(co, ref, 1);
+    } else {
+      run_record(t);
+    }
     if (++n % TURN_CHECK == 0 && sched_turn_over()) break;
   }
   while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);

@@ -111,7 +111,6 @@ ebb_task *sleeper_to_record(lua_State *L, void *tagged, int table_idx) {
 lua_State *sleeper_take_woken(ebb_node *n, int *co_ref) {
   sleeper *s = ebb_container(n, sleeper, u.link);
   lua_State *h = sched.holder, *co = s->co;
-  if (s->table_ref >= 0) return NULL; /* a record's: always > 0 */
   lua_rawgeti(h, LUA_REGISTRYINDEX, -s->table_ref);
   lua_pushinteger(h, 0); /* [0] is free again: no record, no results yet */
   lua_rawseti(h, -2, 0);

@@ -113,8 +113,9 @@ void handovers_close(void);
 void sleeper_start(lua_State *L, lua_State *co, int co_ref, int table_idx);
 int sleeper_tagged(void *p);
 ebb_task *sleeper_to_record(lua_State *L, void *tagged, int table_idx);
-/* Of a node of the ready list: the coroutine of a woken sleeper, the task
- * made the running one and the sleeper freed (*co_ref: its ref); NULL: a record. */
+/* Of a node of the ready list whose table_ref is < 0 (a record's never is):
+ * the coroutine of a woken sleeper, the task made the running one and the
+ * sleeper freed (*co_ref: its ref). */
 lua_State *sleeper_take_woken(ebb_node *n, int *co_ref);
 void sleepers_close(void);
 
