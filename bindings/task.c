@@ -15,8 +15,7 @@ static void check_table(lua_State *L, int idx, const char *what) {
 /* sleep(ms [, signal]) */
 static int l_sleep(lua_State *L) {
   double ms = ebb_check_ms(L, 1, "ms");
-  static const ebb_want sleep = {.sleeps = 1};
-  return ebb_wait_with(L, NULL, ms, 2, &sleep);
+  return ebb_sleep(L, ms, 2);
 }
 
 static int l_yield(lua_State *L) { return ebb_yield(L); }

@@ -135,6 +135,14 @@ void ebb_timer_stop(ebb_timer *t) {
   else sift_down(i);
 }
 
+void ebb_timer_take_place(ebb_timer *from, ebb_timer *to) {
+  to->deadline = from->deadline;
+  to->seq = from->seq;
+  to->weak = from->weak;
+  heap_set((size_t)from->heap_index, to);
+  from->heap_index = -1;
+}
+
 size_t ebb_timer_count(void) { return clk.strong; }
 
 size_t clock_timer_count(void) { return clk.len; }

@@ -84,6 +84,8 @@ void ebb_timer_set_fire(ebb_timer *t, void (*fire)(ebb_timer *));
 void ebb_timer_start(ebb_timer *t, double delay_ms);
 void ebb_timer_start_at(ebb_timer *t, double deadline); /* on the clock of ebb_now() */
 void ebb_timer_stop(ebb_timer *t);
+/* The armed timer `to` takes the place of `from` (deadline, order), which is disarmed. */
+void ebb_timer_take_place(ebb_timer *from, ebb_timer *to);
 static inline int ebb_timer_armed(const ebb_timer *t) { return t->heap_index >= 0; }
 size_t ebb_timer_count(void);   /* armed timers that keep the process alive */
 void ebb_timer_set_weak(ebb_timer *t, int weak);
@@ -200,6 +202,8 @@ ebb_wait *ebb_task_wait(ebb_task *t);
  * and want->on_cancel is not called. `want` (may be NULL) is copied.
  */
 int ebb_wait_with(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx, const ebb_want *want);
+/* sleep(ms [, signal at signal_idx]) of the running task, as ebb_wait_with. */
+int ebb_sleep(lua_State *L, double ms, int signal_idx);
 /* ebb_wait_with, wanting nothing in particular. */
 int ebb_wait_on(lua_State *L, ebb_waitlist *list, double timeout_ms, int signal_idx);
 /* The rule for every awaiting function: when the signal at signal_idx (0:

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "host.h"
 #include "runtime.h"
+#include "slab.h"
 #include "task.h"
 
 EBB_THREAD_LOCAL struct sched sched;
@@ -24,15 +25,16 @@ int sched_yield_wait(lua_State *L) {
   return r;
 }
 
-static EBB_THREAD_LOCAL ebb_task *free_records;
 static EBB_THREAD_LOCAL struct ebb_wait_more *free_mores; /* first word: the next */
 
 ebb_wait *ebb_task_wait(ebb_task *t) { return &t->wait; }
 
-void ready_push(ebb_task *t) {
-  ebb_list_push(&sched.ready, &t->wait.link); /* off the owner's list by now */
+void ready_push_node(ebb_node *n) {
+  ebb_list_push(&sched.ready, n);
   sched.nready++;
 }
+
+void ready_push(ebb_task *t) { ready_push_node(&t->wait.link); /* off the owner's list by now */ }
 
 /* ---- coroutines ---- */
 
@@ -80,35 +82,18 @@ ebb_task *record_of(lua_State *L, int table_idx) {
   lua_rawgeti(L, table_idx, 0);
   t = lua_type(L, -1) == LUA_TLIGHTUSERDATA ? lua_touserdata(L, -1) : NULL;
   lua_pop(L, 1);
-  return t;
+  return t && sleeper_tagged(t) ? sleeper_to_record(L, t, table_idx) : t;
 }
 
 /* Records come from slabs: a waiting task costs no allocation header and no
  * list link, and the slabs are walked once at exit for records still in use
- * (table_ref > 0). A free record's first word links the free list. */
-#define SLAB_RECORDS 64
-typedef struct record_slab {
-  struct record_slab *next;
-  ebb_task records[SLAB_RECORDS];
-} record_slab;
-static EBB_THREAD_LOCAL record_slab *slabs;
+ * (table_ref > 0). */
+static EBB_THREAD_LOCAL slab_pool records = {sizeof(ebb_task), NULL, NULL};
 
-static ebb_task *record_alloc(lua_State *L) {
-  ebb_task *t = free_records;
-  record_slab *slab;
-  int i;
-  if (t) {
-    free_records = *(ebb_task **)t;
-    return t;
-  }
-  if (!(slab = calloc(1, sizeof *slab))) luaL_error(L, "out of memory");
-  slab->next = slabs;
-  slabs = slab;
-  for (i = SLAB_RECORDS - 1; i > 0; i--) {
-    *(ebb_task **)&slab->records[i] = free_records;
-    free_records = &slab->records[i];
-  }
-  return &slab->records[0];
+ebb_task *record_alloc(lua_State *L) {
+  ebb_task *t = slab_take(&records);
+  if (!t) luaL_error(L, "out of memory");
+  return t;
 }
 
 ebb_task *record_new(lua_State *L, int table_idx) {
@@ -142,8 +127,7 @@ void record_free(lua_State *L, ebb_task *t) {
   luaL_unref(L, LUA_REGISTRYINDEX, t->table_ref);
   t->table_ref = 0;
   if (sched.current == t) sched.current = NULL;
-  *(ebb_task **)t = free_records;
-  free_records = t;
+  slab_give(&records, t);
   sched.nrecords--;
 }
 
@@ -309,6 +293,12 @@ static int after_resume(lua_State **co_at, int *ref_at, int *nargs, int status) 
     if (sched.waited == co) { /* a wait of the host's own: its stack is empty */
       sched.waited = NULL;
       key = &sched_wait_key;
+      if (sched.sleeps) {
+        push_current_table(L);
+        sleeper_start(L, co, ref, -1);
+        lua_pop(L, 1);
+        return 0;
+      }
     } else {
       int n = lua_gettop(co);
       key = n >= 1 && lua_islightuserdata(co, 1) ? lua_touserdata(co, 1) : NULL;
@@ -360,6 +350,7 @@ static void resume(lua_State *co, int ref, int nargs) {
     sched.waited = NULL;
     sched.arm_list = NULL; /* what the task resumed asks for, if it waits */
     sched.arm_timed = 0;
+    sched.sleeps = 0;
     /* after_resume: sched.current is still the task that yielded */
   } while (after_resume(&co, &ref, &nargs, lua_resume(co, nargs)));
   sched.running_co = saved; /* cur[1] stays until the batch ends (run_batch) */
@@ -455,8 +446,15 @@ static void run_batch(void) {
   unsigned n = 0;
   run_ring();
   while ((node = ebb_list_shift(&sched.ready)) != NULL) {
+    ebb_task *t = ebb_container(node, ebb_task, wait.link);
     sched.nready--;
-    run_record(ebb_container(node, ebb_task, wait.link));
+    if (t->table_ref < 0) { /* a woken sleeper (sleep.c), whose fields begin as a record's */
+      int ref;
+      lua_State *co = sleeper_take_woken(node, &ref);
+      resume(co, ref, 1);
+    } else {
+      run_record(t);
+    }
     if (++n % TURN_CHECK == 0 && sched_turn_over()) break;
   }
   while ((node = ebb_list_shift(&sched.yielded)) != NULL) ebb_list_push(&sched.ready, node);
@@ -544,22 +542,20 @@ void sched_stop(void) { sched.stopping = 1; }
 
 void sched_set_runner(lua_State *L) { sched.runner_ref = luaL_ref(L, LUA_REGISTRYINDEX); }
 
+static int record_in_use(void *item) { return ((ebb_task *)item)->table_ref > 0; }
+
+static void record_close(void *item) {
+  ebb_task *t = item;
+  wait_detach(&t->wait);
+  free(t->wait.more);
+}
+
 void sched_close(lua_State *L) {
   int i;
   for (i = 0; i < sched.npool; i++) luaL_unref(L, LUA_REGISTRYINDEX, sched.pool_ref[i]);
   sched.npool = 0;
-  while (slabs) { /* records of tasks still waiting at exit */
-    record_slab *next = slabs->next;
-    int i;
-    for (i = 0; i < SLAB_RECORDS; i++)
-      if (slabs->records[i].table_ref > 0) {
-        wait_detach(&slabs->records[i].wait);
-        free(slabs->records[i].wait.more);
-      }
-    free(slabs);
-    slabs = next;
-  }
-  free_records = NULL;
+  slab_close(&records, record_in_use, record_close); /* tasks still waiting at exit */
+  sleepers_close();
   while (free_mores) {
     struct ebb_wait_more *next = *(struct ebb_wait_more **)free_mores;
     free(free_mores);

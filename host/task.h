@@ -1,4 +1,4 @@
-/* The C side of a task, shared by the scheduler (sched.c), waits (wait.c)
+/* The C side of a task, shared by the scheduler (sched.c), waits (wait.c), sleeps (sleep.c)
  * and what ebb.core asks of them (task_control.c). A task itself is a Lua table (ebb.task);
  * it gets this record only while it waits, holds a timer or is shielded. */
 #ifndef EBB_TASK_H
@@ -8,8 +8,8 @@
 
 enum { W_IDLE, W_ARMED, W_WOKEN };
 
-/* 64 bytes, from slabs: a closure that sleeps costs its coroutine, its
- * closure, its Lua table and this. Rarer state lives elsewhere: a wait's
+/* 64 bytes, from slabs: a task that waits costs its coroutine, its closure,
+ * its Lua table and this (a plain sleep, a sleeper of 32: sleep.c). Rarer state lives elsewhere: a wait's
  * want and explicit signal in wait.more, a hand-over's parent in the
  * scheduler's list (handover.c), the wait being armed in the scheduler.
  * wait.link is in the owner's list while the wait is armed, in the ready
@@ -18,12 +18,12 @@ struct ebb_task {
   lua_State *co;         /* the coroutine it runs on, while it waits */
   int co_ref;
   int table_ref;         /* the Lua task, anchored while the record lives (0: a free record) */
+  ebb_wait wait;         /* where a sleeper (sleep.c) has its link: the ready list holds both */
   short nresume;         /* values on co's stack for the next resume (C pushes at most 8000) */
   unsigned short shield; /* > 0: waits ignore the task's own cancellation */
   signed char wait_state;
   signed char wait_result;
   unsigned char yielding : 1, sleeps : 1; /* sleeps: the wait's deadline is the good outcome */
-  ebb_wait wait;
 };
 /* A task that is only a timer: a delay not yet due, or spawn(task.sleep, ms). */
 typedef struct ebb_timed {
@@ -67,6 +67,8 @@ struct sched {
    * running task's), the signal in wait.more, the deadline in wait.timer. */
   ebb_waitlist *arm_list;
   int arm_timed;
+  int sleeps;              /* the task has yielded in ebb_sleep, with no record: a sleeper (sleep.c) */
+  double sleep_deadline;
   struct handover *handovers; /* tasks handed over to a coroutine of their own */
 };
 extern EBB_THREAD_LOCAL struct sched sched;
@@ -81,6 +83,8 @@ int sched_yield_wait(lua_State *L);
 
 /* sched.c */
 void ready_push(ebb_task *t);
+void ready_push_node(ebb_node *n);
+ebb_task *record_alloc(lua_State *L); /* not cleared */
 ebb_task *record_new(lua_State *L, int table_idx);
 void record_free(lua_State *L, ebb_task *t);
 ebb_task *record_of(lua_State *L, int table_idx); /* NULL when it has none */
@@ -104,6 +108,16 @@ int sched_hand_over(lua_State **co, int *ref, int *nargs);
 int sched_hand_back(lua_State **co, int *ref, int *nargs, int status);
 void handovers_forget(ebb_task *t); /* the record goes */
 void handovers_close(void);
+
+/* sleep.c: a task that sleeps with no record (at its table's [0], tagged) */
+void sleeper_start(lua_State *L, lua_State *co, int co_ref, int table_idx);
+int sleeper_tagged(void *p);
+ebb_task *sleeper_to_record(lua_State *L, void *tagged, int table_idx);
+/* Of a node of the ready list whose table_ref is < 0 (a record's never is):
+ * the coroutine of a woken sleeper, the task made the running one and the
+ * sleeper freed (*co_ref: its ref). */
+lua_State *sleeper_take_woken(ebb_node *n, int *co_ref);
+void sleepers_close(void);
 
 /* wait.c */
 ebb_task *wait_task(ebb_wait *w);

@@ -28,7 +28,9 @@ Join.__index = Join
 function Join:push(t)
   local tail = self.tail + 1
   self.tail = tail
-  self.done[tail] = t
+  local done = self.done
+  if done then done[tail] = t
+  elseif not self.failed and t[1] ~= "done" then self.failed = t end -- its status
   if self.parked then -- wake the waiter once; it looks at all that ended
     self.parked = false
     self.wl:wake_all()
@@ -61,13 +63,17 @@ local function first_result(t)
 end
 
 -- ---- combinators ----
-local function new_join(size)
-  local j = setmetatable({ tasks = false, n = 0, done = false, head = 0, tail = 0, parked = false, wl = false }, Join)
-  j.tasks, j.done = table_new(size or 4, 0), table_new(size or 4, 0)
+-- A join that only counts (task.all) keeps no list of the tasks that ended,
+-- only the first that failed.
+local function new_join(size, counts)
+  local j = setmetatable({ tasks = false, n = 0, done = false, head = 0, tail = 0, parked = false, wl = false,
+    failed = false }, Join)
+  j.tasks = table_new(size or 4, 0)
+  if not counts then j.done = table_new(size or 4, 0) end
   return j
 end
 
-local function join_list(list, fname)
+local function join_list(list, fname, counts)
   if type(list) ~= "table" then
     check.expected(list, 1, fname, "list of tasks or functions", 2)
   end
@@ -77,7 +83,7 @@ local function join_list(list, fname)
       check.badarg(1, fname, "item " .. i .. " is not a task or function", 2)
     end
   end
-  local j = new_join(#list)
+  local j = new_join(#list, counts)
   for i = 1, #list do
     local v = list[i]
     attach(j, type(v) == "function" and spawn(v) or v)
@@ -155,20 +161,16 @@ end
 
 function join.all(list)
   check_own_abort()
-  local j = join_list(list, "all")
-  local n, done = j.n, j.done
-  while true do -- look at each task as it ends; stop at the first failure
-    local tail = j.tail
-    for k = j.head + 1, tail do
-      local t = done[k]
-      if t[1] ~= "done" then -- its status
-        j:cancel(AbortError("another task of task.all failed", { cause = rawget(t, "error") }))
-        j:detach()
-        results(t) -- raises its error, keeping where it was raised
-      end
+  local j = join_list(list, "all", true)
+  local n = j.n
+  while true do -- stop at the first task that fails
+    local t = j.failed
+    if t then
+      j:cancel(AbortError("another task of task.all failed", { cause = rawget(t, "error") }))
+      j:detach()
+      results(t) -- raises its error, keeping where it was raised
     end
-    j.head = tail
-    if tail >= n then break end
+    if j.tail >= n then break end
     local ok, reason = park(j)
     if ok == false then -- the caller was cancelled: every task is a loser
       j:cancel(reason)
