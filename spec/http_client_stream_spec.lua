@@ -11,6 +11,8 @@ local stream = require "ebb.stream"
 local asserts = require "asserts"
 local test_server = require "http_test_server"
 local core = require "ebb.http.client.core"
+local ebb_core = require "ebb.core"
+local run = require "run_ebb"
 local raised = asserts.raised
 
 -- Nothing of the client is left running: no transfer in curl's hands, and the
@@ -188,6 +190,38 @@ describe("ebb.http client streams", function()
       local e = raised(res.body.read, res.body)
       assert.is_true(errors.is(e, errors.TimeoutError))
       all_ended(server)
+    end)
+
+    it("disarms its timeout once the transfer ends: read to the end, closed, or failed", function()
+      local before = ebb_core.stats().timers
+      local ctl = abort.controller()
+      assert.equal("hello", http.fetch(server.url("/hello"), { timeout = 60000 }):text())
+      assert.equal("hello", http.fetch(server.url("/hello"), { timeout = 60000, signal = ctl.signal }):text())
+      for _, signal in ipairs { false, ctl.signal } do
+        http.fetch(server.url("/stall"), { timeout = 60000, signal = signal or nil }):close()
+        local refused = server.url("/"):gsub(":%d+/", ":1/")
+        assert.is_true(errors.is(raised(http.fetch, refused, { timeout = 60000, signal = signal or nil }),
+          http.HTTPError))
+      end
+      assert.equal(before, ebb_core.stats().timers)
+      all_ended(server)
+    end)
+
+    it("lets a script whose fetch had a long timeout end as soon as the response is read", function()
+      local code = [[
+local http, net, abort = require("ebb.http"), require("ebb.net"), require("ebb.abort")
+local server = net.listen("127.0.0.1", 0, function(conn)
+  conn:read()
+  conn:write("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+  conn:close()
+end)
+local ctl = abort.controller()
+print(http.fetch("http://127.0.0.1:" .. server.port .. "/", { timeout = 60000, signal = ctl.signal }):text())
+server:close()
+]]
+      local out, err, status = run.ebb("-e " .. run.quote(code)) -- bounded by 4 s of real time
+      assert.equal("hello\n", out, err)
+      assert.equal(0, status, err)
     end)
 
     it("ends the transfer when the body's read is aborted by its signal or its task is cancelled", function()

@@ -54,8 +54,8 @@ describe("retry.budget.redis", function()
   it("lets retries go (or not) when the server is out of reach, as `unreachable` says", function()
     server_support.with(function(s)
       local c = redis.connect(s.url, { reconnect = false })
-      local open = retry.budget.redis { client = c, key = "b", capacity = 5, retry_cost = 5, timeout = 200 }
-      local closed = retry.budget.redis { client = c, key = "b", capacity = 5, retry_cost = 5, timeout = 200,
+      local open = retry.budget.redis { client = c, key = "b", capacity = 5, retry_cost = 5, timeout_cost = 5, timeout = 200 }
+      local closed = retry.budget.redis { client = c, key = "b", capacity = 5, retry_cost = 5, timeout_cost = 5, timeout = 200,
         unreachable = "deny" }
       s:stop()
       local calls = { n = 0 }
@@ -82,6 +82,31 @@ describe("retry.budget.redis", function()
       assert.is_true(errors.is(e, errors.AbortError))
       assert.equal("RedisBudget (b, 500 tokens at most, retries when unreachable)", tostring(ok_budget))
     end)
+  end)
+
+  it("raises the closed error of a closed client (or pool): the caller's mistake, not an outage", function()
+    server_support.with(function(s)
+      for _, c in ipairs { redis.connect(s.url), redis.pool { url = s.url, size = 1 } } do
+        local budget = retry.budget.redis { client = c, key = "b", unreachable = "allow" }
+        c:close()
+        assert.is_true(errors.is(raised(budget.withdraw, budget, "x"), redis.ClosedError))
+        assert.is_true(errors.is(raised(budget.deposit, budget), redis.ClosedError))
+        local calls = { n = 0 }
+        assert.is_true(errors.is(raised(retry, failing(calls), { budget = budget, base = 0 }), redis.ClosedError))
+        assert.equal(1, calls.n)
+        assert.equal(0, budget.failures)
+      end
+    end)
+  end)
+
+  it("refuses a retry or a timeout retry that costs more than the capacity, as retry.budget does", function()
+    local bad = asserts.bad_at("retry_budget_redis_spec%.lua")
+    local c = { command = print }
+    bad(function() retry.budget.redis { client = c, key = "k", capacity = 1, retry_cost = 5 } end,
+      "bad argument #1 to 'redis' %(option 'retry_cost' %(5%) must not exceed option 'capacity' %(1%)")
+    bad(function() retry.budget.redis { client = c, key = "k", capacity = 6 } end,
+      "bad argument #1 to 'redis' %(option 'timeout_cost' %(10%) must not exceed option 'capacity' %(6%)")
+    assert.equal(0, retry.budget.redis { client = c, key = "k", capacity = 0, retry_cost = 0, timeout_cost = 0 }.capacity)
   end)
 
   it("refuses bad options naming them", function()

@@ -305,6 +305,11 @@ describe("ebb.retry", function()
             "bad argument #1 to 'budget' %(option '" .. k .. "' must be a non%-negative number, got [^)]+%)$")
         end
       end
+      assert_bad(function() retry.budget { capacity = 1, retry_cost = 5 } end,
+        "bad argument #1 to 'budget' %(option 'retry_cost' %(5%) must not exceed option 'capacity' %(1%): no retry could be paid for%)$")
+      assert_bad(function() retry.budget { capacity = 8 } end,
+        "bad argument #1 to 'budget' %(option 'timeout_cost' %(10%) must not exceed option 'capacity' %(8%)")
+      assert.equal(0, retry.budget { capacity = 0, retry_cost = 0, timeout_cost = 0 }.tokens)
     end)
 
     it("seed", function()

@@ -8,7 +8,7 @@ describe("tostring of the objects made in Lua", function()
     assert.equal("Backoff (1000 to 30000 ms, full jitter)", tostring(retry.backoff()))
     assert.equal("Backoff (0 to 50 ms, no jitter)", tostring(retry.backoff { base = 0, cap = 50, jitter = "none" }))
     assert.equal("Budget (500 of 500 tokens)", tostring(retry.budget()))
-    assert.equal("Budget (8 of 8 tokens)", tostring(retry.budget { capacity = 8 }))
+    assert.equal("Budget (12 of 12 tokens)", tostring(retry.budget { capacity = 12 }))
   end)
 
   it("a Snapshot counts the variables it holds a value for", function()

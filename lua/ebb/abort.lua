@@ -36,23 +36,28 @@ abort.any = core.any
 
 abort.is_signal = check.is_signal
 
--- For ebb's modules: fn(x, s), where s aborts with signal's reason (signal may
--- be nil) or with a TimeoutError once ms have passed; the time limit is
--- disarmed as soon as fn ends. (An abort.timeout cannot be disarmed: it would
--- stay armed for the whole ms, and keep the process alive while an abort.any
--- depends on it.)
-local function time_out(ctl) ctl:abort(errors.TimeoutError("The operation timed out")) end
+-- For ebb's modules: a signal that aborts with signal's reason (signal may be
+-- nil) or with a TimeoutError once ms have passed, and the function that
+-- disarms the time limit. (An abort.any over an abort.timeout would keep the
+-- timeout armed for the whole ms, and the process alive. Here the timeout only
+-- has a listener, and taken off, it no longer holds the process: a weak timer,
+-- as a Node timer unref'd.)
+function abort._deadline(ms, signal)
+  local limited = core.new_signal()
+  local off = core.timeout(ms):on_abort(function(reason) core.abort(limited, reason) end)
+  return signal and core.any { signal, limited } or limited, off
+end
 
-local function disarmed(limit, ok, ...)
-  limit:cancel()
+local function disarmed(disarm, ok, ...)
+  disarm()
   if not ok then error((...), 0) end
   return ...
 end
 
+-- For ebb's modules: fn(x, s), s as abort._deadline's, disarmed as soon as fn ends.
 function abort._within(ms, signal, fn, x)
-  local ctl = abort.controller()
-  local limit = require("ebb.task").delay(ms, time_out, ctl)
-  return disarmed(limit, pcall(fn, x, signal and core.any { signal, ctl.signal } or ctl.signal))
+  local s, disarm = abort._deadline(ms, signal)
+  return disarmed(disarm, pcall(fn, x, s))
 end
 
 -- For ebb's modules: signal's abort calls on_abort(owner, reason) while owner

@@ -129,23 +129,31 @@ function M.fetch(url, opts)
   local lines, length = header_lines(opts.headers, body)
   if length then body = length end -- streamed with this length, not chunked
   local redirect = opts.redirect or "follow"
-  local signal = opts.signal
-  if opts.timeout then
-    local deadline = abort.timeout(opts.timeout)
-    signal = signal and abort.any({ signal, deadline }) or deadline
+  local signal, disarm = opts.signal, nil
+  if opts.timeout and signal then
+    -- an abort.any would keep an abort.timeout armed to its end: this time limit is
+    -- disarmed once the transfer ends (fetch fails, the body ends or is closed)
+    signal, disarm = abort._deadline(opts.timeout, signal)
+  elseif opts.timeout then
+    signal = abort.timeout(opts.timeout) -- armed only while a task waits on the transfer
   end
-  local t = check.result(failed, method, url, core.start(url, method, lines, body, redirect == "follow",
-    opts.max_redirects, opts.connect_timeout, opts.ca_file, signal))
+  local started, t = pcall(check.result, failed, method, url, core.start(url, method, lines, body,
+    redirect == "follow", opts.max_redirects, opts.connect_timeout, opts.ca_file, signal))
+  if not started then
+    if disarm then disarm() end
+    error(t, 0)
+  end
   local state, feeder = {}, nil
   if next_chunk then feeder = require("ebb.task").spawn(feed, t, next_chunk, state, length) end
   local ok, status, head, final_url = core.head(t)
   if ok ~= true then
+    if disarm then disarm() end
     if feeder then feeder:cancel() end
     if source then pcall(source.close, source) end
     if state.upload_error ~= nil then error(state.upload_error, 0) end
     check.result(failed, method, url, ok, status, head, final_url)
   end
-  local res = response.new(t, status, head, final_url, feeder, source)
+  local res = response.new(t, status, head, final_url, feeder, source, disarm)
   if redirect == "error" and status >= 300 and status < 400 and res.headers.location then
     res:close()
     failed(method, url, "REDIRECT", format("redirected to %s (redirect = \"error\")", tostring(res.headers.location)))

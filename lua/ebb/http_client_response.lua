@@ -51,18 +51,20 @@ local function parse_head(head)
   return headers, list, status_text, version
 end
 
-function M.new(t, status, head, url, feeder, source)
+-- disarm (may be nil) is called once the transfer has ended.
+function M.new(t, status, head, url, feeder, source, disarm)
   local headers, list, status_text, version = parse_head(head)
   local res = setmetatable({
     status = status, ok = status >= 200 and status < 300, status_text = status_text, url = url,
     http_version = version,
     headers = headers, body_used = false,
-    _t = t, _list = list, _feeder = feeder, _source = source,
+    _t = t, _list = list, _feeder = feeder, _source = source, _disarm = disarm,
   }, Response)
   local function done()
     if res._feeder then res._feeder:cancel() end
     if res._source then pcall(res._source.close, res._source) end
-    res._feeder, res._source = nil, nil
+    if res._disarm then res._disarm() end
+    res._feeder, res._source, res._disarm = nil, nil, nil
   end
   res.body = stream.readable(function(signal)
     res.body_used = true

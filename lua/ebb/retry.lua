@@ -182,10 +182,22 @@ function Budget:__tostring()
   return ("Budget (%s of %s tokens)"):format(got(self.tokens), got(self.capacity))
 end
 
+-- A budget whose retry (or timeout retry) costs more than it can ever hold would
+-- never pay for one: refused, for the local budget and the Redis one alike.
+local function check_costs(o, fname, level)
+  for _, k in ipairs { "retry_cost", "timeout_cost" } do
+    if o[k] > o.capacity then
+      check.badarg(1, fname, ("option '%s' (%s) must not exceed option 'capacity' (%s): no retry could be paid for")
+        :format(k, got(o[k]), got(o.capacity)), (level or 1) + 1)
+    end
+  end
+end
+
 -- retry.budget(opts): a table called as the local budget's maker, whose field
 -- redis makes the fleet-wide one (the shape of semaphore.redis).
 local function local_budget(_, opts)
   local o = options(opts, 1, "budget", BUDGET)
+  check_costs(o, "budget")
   o.tokens = o.capacity
   o._here = true -- kept in this process: retry takes and gives back its tokens itself
   return setmetatable(o, Budget)
@@ -225,7 +237,7 @@ end
 
 -- budget.redis{client=, key=, ...}: one budget for every process that uses the key.
 function retry.budget.redis(opts)
-  return require("ebb.retry_budget_redis").new(opts, BUDGET, kinds_of(BUDGET))
+  return require("ebb.retry_budget_redis").new(opts, BUDGET, kinds_of(BUDGET), check_costs)
 end
 
 -- ---- retry(fn [, opts]) ----

@@ -39,11 +39,17 @@ local function call(self, script, a, b, signal)
   return task.timeout(self.timeout, script.run, script, self.client, { self.key }, { a, b }, signal)
 end
 
--- What a failed round trip means: the caller's abort and a reply error are raised;
--- a server out of reach is the `unreachable` policy's to answer.
+-- A closed client (or pool) is the caller's mistake, not an outage: raised.
+local function raise_if_closed(err)
+  if errors.is(err, redis.ClosedError) then error(err, 0) end
+end
+
+-- What a failed round trip means: the caller's abort, a reply error and a closed
+-- client are raised; a server out of reach is the `unreachable` policy's to answer.
 local function failed(self, err, signal)
   check.raise_if_aborted(check_abort(signal))
   if errors.is(err, redis.ReplyError) then error(err, 0) end
+  raise_if_closed(err)
   self.failures = self.failures + 1
   return self.unreachable == "allow"
 end
@@ -71,11 +77,13 @@ function RedisBudget:deposit(signal)
   while self._owed > 0 do
     local amount = self._owed
     self._owed = 0
-    local ok = pcall(call, self, DEPOSIT, self.capacity, amount, signal)
+    local ok, err = pcall(call, self, DEPOSIT, self.capacity, amount, signal)
     if not ok then
       self._owed = self._owed + amount
+      self._depositing = false
+      raise_if_closed(err)
       self.failures = self.failures + 1
-      break
+      return
     end
   end
   self._depositing = false
@@ -96,9 +104,9 @@ function RedisBudget:__tostring()
     self.unreachable == "allow" and "retries" or "no retries")
 end
 
--- new(opts, defaults, kinds): the options of retry.budget (defaults, kinds) and the
--- Redis ones.
-function M.new(opts, defaults, kinds)
+-- new(opts, defaults, kinds, check_costs): the options of retry.budget (defaults,
+-- kinds, and its check of the costs against the capacity) and the Redis ones.
+function M.new(opts, defaults, kinds, check_costs)
   local valid = { client = redis._client_kind, key = check.kind.string, unreachable = check.kind.one_of("allow", "deny"),
     timeout = check.kind.ms }
   for k, v in pairs(kinds) do valid[k] = v end
@@ -109,6 +117,7 @@ function M.new(opts, defaults, kinds)
   for k, v in pairs(defaults) do
     if opts[k] ~= nil then b[k] = opts[k] else b[k] = v end
   end
+  check_costs(b, "redis")
   return setmetatable(b, RedisBudget)
 end
 
