@@ -38,7 +38,7 @@ typedef struct packer {
 } packer;
 
 static int grow(wmsg *m, size_t n) {
-  size_t cap = m->cap ? m->cap : 256;
+  size_t cap = m->cap ? m->cap : 64; /* most jobs: a code string and a few numbers */
   unsigned char *grown;
   while (cap < m->len + n) cap *= 2;
   if (!(grown = realloc(m->buf, cap))) return 0;
